@@ -1,0 +1,5 @@
+import sys
+
+from pyolcaoml.cli import main
+
+sys.exit(main())
