@@ -1,0 +1,63 @@
+!! OML_Status: status codes and error messages.
+!!
+!! No routine of the pyolcaoml Fortran core ever executes "stop": it would
+!! kill the host program (Python, or OLCAO itself).  Every routine that can
+!! fail has an integer "status" argument (omlSuccess = 0 on success) and a
+!! character "message" argument that says, in words a user understands,
+!! what was wrong with which argument.
+module OML_Status
+
+   implicit none
+   private
+
+   integer, parameter, public :: omlSuccess = 0
+   integer, parameter, public :: omlErrArgument = 1   ! invalid argument
+   integer, parameter, public :: omlErrNonFinite = 2  ! NaN or Inf in input
+   integer, parameter, public :: omlErrLattice = 3    ! singular cell
+   integer, parameter, public :: omlErrOverlap = 4    ! two atoms coincide
+   integer, parameter, public :: omlErrMemory = 5     ! allocation failed
+   integer, parameter, public :: omlErrIO = 6         ! file could not be
+                                                       ! read or written
+   integer, parameter, public :: omlErrFormat = 7     ! malformed file
+   integer, parameter, public :: omlErrElement = 8    ! unknown element
+   integer, parameter, public :: omlErrNullPointer = 9 ! null C pointer
+   integer, parameter, public :: omlErrState = 10     ! object not ready
+
+   !> Length of every message buffer.
+   integer, parameter, public :: omlMessageLen = 512
+
+   public :: setStatus
+   public :: intToChar
+
+contains
+
+   !> Record a failure: the code and its message.
+   subroutine setStatus (status, message, code, text)
+
+      implicit none
+
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(in) :: code
+      character (len=*), intent(in) :: text
+
+      status = code
+      message = text
+
+   end subroutine setStatus
+
+   !> An integer as text without padding, for messages.
+   function intToChar (value) result (text)
+
+      implicit none
+
+      integer, intent(in) :: value
+      character (len=:), allocatable :: text
+      character (len=24) :: buffer
+
+      write (buffer, '(i0)') value
+      text = trim(buffer)
+
+   end function intToChar
+
+end module OML_Status
