@@ -1,0 +1,104 @@
+"""Line-oriented reading with file and line numbers in every error."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from pyolcaoml.olcao.errors import OlcaoFormatError
+from pyolcaoml.olcao.fortran_format import parse_fortran_real
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """Read a whole text file (ASCII/UTF-8), newlines kept as they are."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return fh.read()
+
+
+class LineReader:
+    """Walk through the lines of one file, reporting problems by line number.
+
+    Line numbers are 1-based; :attr:`lineno` is the number of the line last
+    returned by :meth:`next` (0 before the first).
+    """
+
+    def __init__(self, lines: Sequence[str], path: str | os.PathLike[str] | None):
+        self.lines = list(lines)
+        self.path = None if path is None else os.fspath(path)
+        self.lineno = 0
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> LineReader:
+        return cls(read_text(path).splitlines(), path)
+
+    # -- errors -----------------------------------------------------------
+    def error(self, reason: str, line: int | None = -1) -> OlcaoFormatError:
+        """An :class:`OlcaoFormatError` at ``line`` (default: the current line)."""
+        return OlcaoFormatError(reason, self.path, self.lineno if line == -1 else line)
+
+    # -- navigation -------------------------------------------------------
+    @property
+    def at_end(self) -> bool:
+        return self.lineno >= len(self.lines)
+
+    def next(self, what: str = "another line") -> str:
+        """Return the next line; a truncated file is an error naming ``what``."""
+        if self.lineno >= len(self.lines):
+            raise OlcaoFormatError(
+                f"unexpected end of file: expected {what}",
+                self.path,
+                len(self.lines) + 1,
+            )
+        self.lineno += 1
+        return self.lines[self.lineno - 1]
+
+    def peek(self) -> str | None:
+        return None if self.at_end else self.lines[self.lineno]
+
+    def find_key(self, key: str, start: int = 0) -> int | None:
+        """1-based number of the first line from 0-based ``start`` whose
+        stripped text is ``key``; None when absent."""
+        for i in range(start, len(self.lines)):
+            if self.lines[i].strip() == key:
+                return i + 1
+        return None
+
+    def seek(self, lineno: int) -> None:
+        """Position so that the next :meth:`next` returns line ``lineno + 1``."""
+        self.lineno = lineno
+
+    # -- typed reads ------------------------------------------------------
+    def expect_key(self, key: str) -> str:
+        """Read the next line, which must be the label ``key`` (spaces ignored)."""
+        line = self.next(key)
+        if line.strip() != key:
+            raise self.error(f"expected {key!r}, got {line.strip()!r}")
+        return line
+
+    def ints(self, n: int | None = None, what: str = "integers") -> list[int]:
+        line = self.next(what)
+        return self.parse_ints(line, n, what)
+
+    def floats(self, n: int | None = None, what: str = "numbers") -> list[float]:
+        line = self.next(what)
+        return self.parse_floats(line, n, what)
+
+    def parse_ints(self, line: str, n: int | None, what: str) -> list[int]:
+        fields = line.split()
+        if n is not None and len(fields) < n:
+            raise self.error(f"expected {n} {what}, got {len(fields)}")
+        try:
+            return [int(f) for f in (fields if n is None else fields[:n])]
+        except ValueError:
+            raise self.error(f"expected {what}, got {line.strip()!r}") from None
+
+    def parse_floats(self, line: str, n: int | None, what: str) -> list[float]:
+        fields = line.split()
+        if n is not None and len(fields) < n:
+            raise self.error(f"expected {n} {what}, got {len(fields)}")
+        try:
+            return [
+                parse_fortran_real(f) for f in (fields if n is None else fields[:n])
+            ]
+        except ValueError:
+            raise self.error(f"expected {what}, got {line.strip()!r}") from None

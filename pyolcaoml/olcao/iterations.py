@@ -1,0 +1,98 @@
+"""gs_iter-<basis>.dat: OLCAO's SCF log, one row per iteration.
+
+::
+
+     Iter. Occ. Energy   El. Error    Convergence     Total Energy
+        1  -0.53989180  -0.48038301   0.38628446     -30.94318710
+
+Rows are Fortran (i5,3f13.8,f17.8); energies in Hartree. "Convergence" is
+the value OLCAO compares with CONVERGENCE_TEST.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from pyolcaoml.olcao._lines import LineReader
+
+__all__ = ["ScfHistory", "read_iterations"]
+
+_WIDTHS = (5, 13, 13, 13, 17)
+
+
+@dataclass(frozen=True)
+class ScfHistory:
+    """The SCF log. Energies in Hartree; arrays of one value per iteration."""
+
+    path: str | None
+    iteration: np.ndarray
+    occupied_energy: np.ndarray
+    electron_error: np.ndarray
+    convergence: np.ndarray
+    total_energy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.iteration)
+
+    @property
+    def n_iterations(self) -> int:
+        """Number of the last iteration (0 when the log is empty)."""
+        return int(self.iteration[-1]) if len(self.iteration) else 0
+
+    @property
+    def final_convergence(self) -> float:
+        return float(self.convergence[-1]) if len(self) else float("nan")
+
+    @property
+    def final_total_energy(self) -> float:
+        """Total energy of the last iteration in Hartree."""
+        return float(self.total_energy[-1]) if len(self) else float("nan")
+
+    def converged(self, threshold: float) -> bool:
+        """Whether the final convergence value is below ``threshold``."""
+        return len(self) > 0 and self.final_convergence < threshold
+
+
+def _split_row(reader: LineReader, line: str) -> list[str]:
+    fields = line.split()
+    if len(fields) == len(_WIDTHS):
+        return fields
+    # Fixed columns: large numbers may touch their neighbours.
+    if len(line.rstrip()) == sum(_WIDTHS):
+        out, start = [], 0
+        for w in _WIDTHS:
+            out.append(line[start : start + w].strip())
+            start += w
+        if all(out):
+            return out
+    raise reader.error(f"expected 5 numbers, got {len(fields)}")
+
+
+def read_iterations(path: str | os.PathLike[str]) -> ScfHistory:
+    """Read a gs_iter-<basis>.dat file."""
+    reader = LineReader.from_file(path)
+    header = reader.next("the header line")
+    if not header.strip().startswith("Iter"):
+        raise reader.error(f"expected the 'Iter.' header, got {header.strip()!r}")
+    rows: list[list[float]] = []
+    while not reader.at_end:
+        line = reader.next()
+        if not line.strip():
+            continue
+        fields = _split_row(reader, line)
+        (it,) = reader.parse_ints(fields[0], 1, "integer (iteration)")
+        if it != len(rows) + 1:
+            raise reader.error(f"expected iteration {len(rows) + 1}, got {it}")
+        rows.append([it, *reader.parse_floats(" ".join(fields[1:]), 4, "numbers")])
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return ScfHistory(
+        path=reader.path,
+        iteration=table[:, 0].astype(np.int64),
+        occupied_energy=table[:, 1],
+        electron_error=table[:, 2],
+        convergence=table[:, 3],
+        total_energy=table[:, 4],
+    )
