@@ -1,0 +1,98 @@
+"""The per-element Keras network (TensorFlow is imported only inside functions).
+
+Layout, chosen so that a plain Fortran forward pass can reproduce it later:
+
+    descriptors (K) -> Normalization (mean/variance of the training set)
+                    -> Dense(h1, act) -> ... -> Dense(hL, act)
+                    -> Dense(k, linear)            "latent"   (trainable)
+                    -> Dense(N, linear)            "coefficients" (fixed map
+                                                    A = A_iso + mu + B z)
+
+All layers are float64. Only standard layers (Normalization, Dense with a
+standard activation) are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pyolcaoml.model.basis import OutputBasis
+
+#: Activations accepted for hidden layers (all standard Keras/Fortran-friendly).
+ACTIVATIONS = ("tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
+LATENT_LAYER = "latent"
+OUTPUT_LAYER = "coefficients"
+
+
+def import_keras():
+    """Import Keras on TensorFlow with TensorFlow's C++ start-up chatter silenced."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    return keras
+
+
+def build_network(
+    symbol: str,
+    x_mean: np.ndarray,
+    x_variance: np.ndarray,
+    basis: OutputBasis,
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "tanh",
+    l2: float = 1e-4,
+) -> tuple[Any, Any]:
+    """Return (full model: descriptors -> A, training model: descriptors -> z)."""
+    keras = import_keras()
+
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
+    n_features = int(np.asarray(x_mean).shape[0])
+    inputs = keras.Input(shape=(n_features,), dtype="float64", name="descriptors")
+    h = keras.layers.Normalization(
+        mean=np.asarray(x_mean, dtype=np.float64).tolist(),
+        variance=np.asarray(x_variance, dtype=np.float64).tolist(),
+        dtype="float64",
+        name="normalization",
+    )(inputs)
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    for i, width in enumerate(hidden):
+        h = keras.layers.Dense(
+            int(width),
+            activation=activation,
+            kernel_regularizer=reg,
+            dtype="float64",
+            name=f"hidden_{i + 1}",
+        )(h)
+    latent = keras.layers.Dense(
+        basis.n_latent, activation=None, dtype="float64", name=LATENT_LAYER
+    )(h)
+    out_layer = keras.layers.Dense(
+        basis.n_coeffs,
+        activation=None,
+        dtype="float64",
+        trainable=False,
+        name=OUTPUT_LAYER,
+    )
+    coeffs = out_layer(latent)
+    out_layer.set_weights([basis.from_latent_matrix.T.copy(), basis.offset.copy()])
+    full = keras.Model(inputs, coeffs, name=f"olcaoml_{symbol}")
+    trainer = keras.Model(inputs, latent, name=f"olcaoml_{symbol}_latent")
+    return full, trainer
+
+
+def predict_batched(model: Any, x: np.ndarray, batch_size: int = 16384) -> np.ndarray:
+    """Forward pass in large batches (no Keras progress output), float64."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]))
+    out = [
+        np.asarray(model(x[i : i + batch_size], training=False))
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(out, axis=0)

@@ -1,0 +1,298 @@
+"""A trained pyolcaoml model on disk and in memory.
+
+A model is a directory::
+
+    MODEL/
+      model.json      metadata: descriptor settings, elements, exponents,
+                      isolated-atom and average-atom coefficients, output
+                      basis, ridge baseline, training record, metrics,
+                      versions, sha256 of every .keras file
+      Si.keras        one Keras network per element (descriptors -> A_i)
+
+Loading verifies the checksums so that a damaged file gives a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pyolcaoml.model.baselines import RidgeBaseline
+from pyolcaoml.model.basis import OutputBasis
+from pyolcaoml.model.data import file_sha256
+from pyolcaoml.model.errors import ModelError
+from pyolcaoml.model.potential import RadialMetric
+
+MODEL_FORMAT = "pyolcaoml-model"
+MODEL_VERSION = 1
+METADATA_FILE = "model.json"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model was made with (TensorFlow only if loaded)."""
+    import sys
+
+    import h5py
+
+    from pyolcaoml import __version__
+
+    v = {
+        "pyolcaoml": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "h5py": h5py.__version__,
+    }
+    if "keras" in sys.modules:
+        v["keras"] = sys.modules["keras"].__version__
+    if "tensorflow" in sys.modules:
+        v["tensorflow"] = sys.modules["tensorflow"].__version__
+    return v
+
+
+@dataclass
+class ElementModel:
+    """Everything the model knows about one element."""
+
+    symbol: str
+    alphas: np.ndarray  # (N,) Bohr^-2
+    basis: OutputBasis
+    ridge: RidgeBaseline
+    network: Any = None  # keras.Model: descriptors -> A (Hartree)
+    charge_columns: np.ndarray | None = None  # (N, 3) isolated-atom columns 3-5
+
+    @property
+    def n_alphas(self) -> int:
+        return int(self.alphas.shape[0])
+
+    @property
+    def isolated(self) -> np.ndarray:
+        return self.basis.isolated
+
+    @property
+    def average(self) -> np.ndarray:
+        return self.basis.offset
+
+
+@dataclass
+class PotentialModel:
+    """Networks per element plus metadata; ``predict`` maps descriptors to A_i."""
+
+    descriptor: dict
+    n_features: int
+    elements: dict[str, ElementModel]
+    metric: RadialMetric = field(default_factory=RadialMetric)
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    path: str | None = None
+
+    # -- prediction ---------------------------------------------------------
+    def check_elements(self, symbols) -> None:
+        unknown = sorted(set(symbols) - set(self.elements))
+        if unknown:
+            raise ModelError(
+                f"element(s) {', '.join(unknown)} not in the model "
+                f"(it knows {', '.join(sorted(self.elements))})"
+            )
+
+    def predict(
+        self, symbols, descriptors: np.ndarray, method: str = "network"
+    ) -> list[np.ndarray]:
+        """A_i (Hartree) per atom, in atom order, for one of the methods
+        ``network``, ``isolated``, ``average``, ``ridge``."""
+        symbols = list(symbols)
+        x = np.asarray(descriptors, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != len(symbols):
+            raise ModelError("need one descriptor row per atom")
+        if x.shape[1] != self.n_features:
+            raise ModelError(
+                f"model expects {self.n_features} descriptors per atom, "
+                f"got {x.shape[1]}"
+            )
+        self.check_elements(symbols)
+        out: list[np.ndarray] = [np.empty(0)] * len(symbols)
+        sym = np.asarray(symbols)
+        for s in self.elements:
+            rows = np.nonzero(sym == s)[0]
+            if rows.size == 0:
+                continue
+            a = self.predict_element(s, x[rows], method)
+            for r, v in zip(rows, a, strict=True):
+                out[r] = v
+        return out
+
+    def predict_element(
+        self, symbol: str, x: np.ndarray, method: str = "network"
+    ) -> np.ndarray:
+        """(M, N) coefficients (Hartree) for M atoms of one element."""
+        from pyolcaoml.model.network import predict_batched
+
+        self.check_elements([symbol])
+        em = self.elements[symbol]
+        n = len(x)
+        if method == "network":
+            return predict_batched(em.network, x)
+        if method == "isolated":
+            return np.tile(em.isolated, (n, 1))
+        if method == "average":
+            return np.tile(em.average, (n, 1))
+        if method == "ridge":
+            return em.ridge.predict(x)
+        raise ValueError(f"unknown method {method!r}")
+
+    def descriptor_calculator(self):
+        """The descriptor calculator this model was trained with."""
+        try:
+            from pyolcaoml.bispectrum import descriptor_from_dict
+        except ImportError as exc:  # pragma: no cover - depends on the build
+            raise ModelError(f"the bispectrum module is not available: {exc}") from exc
+        return descriptor_from_dict(self.descriptor)
+
+    # -- metadata -----------------------------------------------------------
+    def metadata(self, files: dict[str, str]) -> dict:
+        return {
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "descriptor": self.descriptor,
+            "n_features": self.n_features,
+            "metric": self.metric.to_dict(),
+            "elements": {
+                s: {
+                    "file": files[s][0],
+                    "sha256": files[s][1],
+                    "n_alphas": em.n_alphas,
+                    "alphas_bohr2": em.alphas.tolist(),
+                    "isolated_coeffs_hartree": em.isolated.tolist(),
+                    "average_coeffs_hartree": em.average.tolist(),
+                    "isolated_charge_columns": (
+                        None
+                        if em.charge_columns is None
+                        else em.charge_columns.tolist()
+                    ),
+                    "output_basis": em.basis.to_dict(),
+                    "ridge_baseline": em.ridge.to_dict(),
+                }
+                for s, em in self.elements.items()
+            },
+            "training": self.training,
+            "metrics": self.metrics,
+            "versions": self.versions,
+        }
+
+    # -- disk ---------------------------------------------------------------
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write MODEL/ atomically (temporary directory, then rename)."""
+        path = os.path.abspath(os.fspath(path))
+        if os.path.exists(path) and not overwrite:
+            raise ModelError(f"{path} exists; use --force to replace it")
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".olcaoml-model-", dir=parent)
+        try:
+            files = {}
+            for s, em in self.elements.items():
+                name = f"{s}.keras"
+                em.network.save(os.path.join(tmp, name))
+                files[s] = (name, file_sha256(os.path.join(tmp, name)))
+            with open(os.path.join(tmp, METADATA_FILE), "w") as f:
+                json.dump(self.metadata(files), f, indent=1)
+                f.write("\n")
+            if os.path.exists(path):
+                old = path + ".old-" + os.path.basename(tmp)
+                os.rename(path, old)
+                os.rename(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.path = path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The metadata of a saved model directory, validated."""
+    path = os.fspath(path)
+    meta_path = os.path.join(path, METADATA_FILE)
+    if not os.path.isdir(path):
+        raise ModelError(f"model directory not found: {path}")
+    if not os.path.isfile(meta_path):
+        raise ModelError(f"{path} is not a pyolcaoml model (no {METADATA_FILE})")
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read {meta_path}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{meta_path} is not pyolcaoml model metadata")
+    if meta.get("version") != MODEL_VERSION:
+        raise ModelError(
+            f"{meta_path}: model format version {meta.get('version')} is not "
+            f"supported (this pyolcaoml reads version {MODEL_VERSION})"
+        )
+    return meta
+
+
+def load_model(path: str | os.PathLike, networks: bool = True) -> PotentialModel:
+    """Load MODEL/ (``networks=False`` skips TensorFlow: baselines only)."""
+    path = os.path.abspath(os.fspath(path))
+    meta = read_metadata(path)
+    try:
+        elements = {}
+        for s, e in meta["elements"].items():
+            charges = e.get("isolated_charge_columns")
+            elements[s] = ElementModel(
+                symbol=s,
+                alphas=np.asarray(e["alphas_bohr2"], dtype=np.float64),
+                basis=OutputBasis.from_dict(e["output_basis"]),
+                ridge=RidgeBaseline.from_dict(e["ridge_baseline"]),
+                charge_columns=None if charges is None else np.asarray(charges, float),
+            )
+        model = PotentialModel(
+            descriptor=meta["descriptor"],
+            n_features=int(meta["n_features"]),
+            elements=elements,
+            metric=RadialMetric.from_dict(meta.get("metric", {})),
+            training=meta.get("training", {}),
+            metrics=meta.get("metrics", {}),
+            versions=meta.get("versions", {}),
+            path=path,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: incomplete model metadata ({exc})") from exc
+    if networks:
+        for s, e in meta["elements"].items():
+            model.elements[s].network = _load_network(path, e)
+    return model
+
+
+def _load_network(path: str, entry: dict) -> Any:
+    file = os.path.join(path, entry.get("file", ""))
+    if not os.path.isfile(file):
+        raise ModelError(f"model file missing: {file}")
+    digest = file_sha256(file)
+    if entry.get("sha256") and digest != entry["sha256"]:
+        raise ModelError(
+            f"model file {file} is corrupted or was changed "
+            f"(sha256 {digest[:12]}..., metadata says {entry['sha256'][:12]}...)"
+        )
+    from pyolcaoml.model.network import import_keras
+
+    keras = import_keras()
+    try:
+        net = keras.saving.load_model(file, compile=False, safe_mode=True)
+    except Exception as exc:  # keras raises many types for a bad archive
+        raise ModelError(f"cannot load model file {file}: {exc}") from exc
+    n = len(entry["alphas_bohr2"])
+    if net.output_shape[-1] != n:
+        raise ModelError(
+            f"{file}: network has {net.output_shape[-1]} outputs, expected {n}"
+        )
+    return net

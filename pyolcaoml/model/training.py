@@ -1,0 +1,295 @@
+"""Training the per-element networks (TensorFlow imported inside functions)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from pyolcaoml.model.baselines import feature_scaling, fit_ridge
+from pyolcaoml.model.basis import OutputBasis
+from pyolcaoml.model.data import Dataset, split_structures
+from pyolcaoml.model.errors import ModelError
+from pyolcaoml.model.evaluation import method_errors
+from pyolcaoml.model.potential import RadialMetric
+from pyolcaoml.model.saved import ElementModel, PotentialModel, library_versions
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (all stored in the model metadata)."""
+
+    hidden: tuple[int, ...] = (32, 32)
+    activation: str = "tanh"
+    l2: float = 1e-4
+    learning_rate: float = 2e-3
+    batch_size: int = 32
+    max_epochs: int = 2000
+    patience: int = 200
+    seed: int = 0
+    validation_fraction: float = 0.2
+    validation: tuple[str, ...] = ()
+    holdout: tuple[str, ...] = ()
+    basis_eps: float = 0.05
+    variance_kept: float = 1.0
+    metric: RadialMetric = field(default_factory=RadialMetric)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["validation"] = list(self.validation)
+        d["holdout"] = list(self.holdout)
+        d["metric"] = self.metric.to_dict()
+        return d
+
+
+#: progress(epoch, max_epochs, logs) with logs holding 'loss', 'val_loss',
+#: 'val_rms_v' (Hartree) when there is a validation set.
+ProgressFn = Callable[[str, int, int, dict], None]
+
+
+def setup_determinism(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TF ops deterministic (CPU)."""
+    from pyolcaoml.model.network import import_keras
+
+    keras = import_keras()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def train_model(
+    dataset: Dataset,
+    config: TrainConfig,
+    descriptors: np.ndarray | None = None,
+    descriptor_settings: dict | None = None,
+    progress: ProgressFn | None = None,
+    charge_columns: dict[str, np.ndarray] | None = None,
+) -> PotentialModel:
+    """Train one network per element of ``dataset``.
+
+    ``descriptors``/``descriptor_settings`` replace the dataset's own
+    descriptors (e.g. recomputed with other bispectrum settings).
+    """
+    from pyolcaoml.model.network import import_keras
+
+    keras = import_keras()
+    t0 = time.perf_counter()
+    x_all = dataset.descriptors if descriptors is None else np.asarray(descriptors)
+    settings = (
+        dataset.descriptor if descriptor_settings is None else descriptor_settings
+    )
+    if x_all.shape[0] != len(dataset.symbols):
+        raise ModelError("descriptor rows do not match the dataset's atoms")
+    if not np.all(np.isfinite(x_all)):
+        raise ModelError("descriptors contain NaN or infinite values")
+    train_names, val_names, hold_names = split_structures(
+        dataset.names,
+        holdout=config.holdout,
+        validation_fraction=config.validation_fraction,
+        seed=config.seed,
+        validation=config.validation,
+    )
+    ids = {
+        "train": dataset.structure_ids(train_names),
+        "validation": dataset.structure_ids(val_names),
+        "holdout": dataset.structure_ids(hold_names),
+    }
+    setup_determinism(config.seed)
+    elements: dict[str, ElementModel] = {}
+    metrics: dict[str, dict] = {}
+    record: dict[str, dict] = {}
+    for symbol in sorted(dataset.elements):
+        ed = dataset.elements[symbol]
+        rows = {k: dataset.element_rows(symbol, v) for k, v in ids.items()}
+        if rows["train"].size < 2:
+            raise ModelError(f"{symbol}: fewer than two training atoms")
+        x = {k: x_all[ed.atom_index[r]] for k, r in rows.items()}
+        y = {k: ed.coeffs[r] for k, r in rows.items()}
+        groups = dataset.structure_index[ed.atom_index[rows["train"]]]
+        gram = config.metric.gram(ed.alphas)
+        basis = OutputBasis.fit(
+            y["train"],
+            ed.isolated,
+            gram,
+            eps=config.basis_eps,
+            variance_kept=config.variance_kept,
+        )
+        ridge = fit_ridge(x["train"], y["train"], groups, gram)
+        x_mean, x_scale = feature_scaling(x["train"])
+        em = ElementModel(
+            symbol=symbol,
+            alphas=ed.alphas,
+            basis=basis,
+            ridge=ridge,
+            charge_columns=None if not charge_columns else charge_columns.get(symbol),
+        )
+        floatx = keras.config.floatx()
+        keras.config.set_floatx("float64")  # losses and optimiser in float64 too
+        try:
+            em.network, info = _fit_network(
+                symbol, em, x_mean, x_scale**2, x, y, config, progress
+            )
+        finally:
+            keras.config.set_floatx(floatx)
+        elements[symbol] = em
+        record[symbol] = info
+        keras.backend.clear_session(free_memory=False)
+    model = PotentialModel(
+        descriptor=settings,
+        n_features=int(x_all.shape[1]),
+        elements=elements,
+        metric=config.metric,
+    )
+    for symbol, ed in dataset.elements.items():
+        metrics[symbol] = {}
+        for split, sid in ids.items():
+            r = dataset.element_rows(symbol, sid)
+            if r.size == 0:
+                continue
+            metrics[symbol][split] = method_errors(
+                model, symbol, x_all[ed.atom_index[r]], ed.coeffs[r]
+            )
+    model.metrics = metrics
+    model.training = {
+        "config": config.to_dict(),
+        "dataset_path": dataset.path,
+        "dataset_sha256": dataset.sha256,
+        "train_structures": train_names,
+        "validation_structures": val_names,
+        "holdout_structures": hold_names,
+        "per_element": record,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    model.versions = library_versions()
+    return model
+
+
+def _fit_network(
+    symbol: str,
+    em: ElementModel,
+    x_mean: np.ndarray,
+    x_variance: np.ndarray,
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    config: TrainConfig,
+    progress: ProgressFn | None,
+):
+    from pyolcaoml.model.network import build_network, import_keras, predict_batched
+
+    keras = import_keras()
+
+    full, trainer = build_network(
+        symbol,
+        x_mean,
+        x_variance,
+        em.basis,
+        hidden=config.hidden,
+        activation=config.activation,
+        l2=config.l2,
+    )
+    z_train = em.basis.to_latent(y["train"])
+    has_val = len(x["validation"]) > 0
+    z_val = em.basis.to_latent(y["validation"]) if has_val else None
+    n_latent = em.basis.n_latent
+    # Mean over latent components * n_latent = the metric M of the basis.
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=lambda t, p: keras.ops.sum(keras.ops.square(t - p), axis=-1),
+    )
+    monitor = "val_loss" if has_val else "loss"
+    cb = _Progress(symbol, full, x, y, em, config, progress)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor=monitor,
+            patience=config.patience,
+            restore_best_weights=True,
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor,
+            factor=0.5,
+            patience=max(config.patience // 3, 5),
+            min_lr=config.learning_rate / 64,
+        ),
+        cb,
+    ]
+    hist = trainer.fit(
+        x["train"],
+        z_train,
+        validation_data=(x["validation"], z_val) if has_val else None,
+        epochs=config.max_epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    losses = hist.history[monitor]
+    best = int(np.argmin(losses))
+    pred = predict_batched(full, x["train"])
+    info = {
+        "n_latent": n_latent,
+        "epochs_run": len(losses),
+        "best_epoch": best + 1,
+        "best_" + monitor: float(losses[best]),
+        "train_rms_v_hartree": config.metric.rms(pred, y["train"], em.alphas),
+        "n_train_atoms": int(len(x["train"])),
+        "n_validation_atoms": int(len(x["validation"])),
+    }
+    return full, info
+
+
+class _Progress:
+    """Keras callback that reports each epoch (with V(r) error on validation)."""
+
+    def __new__(cls, *args, **kwargs):  # build the subclass lazily (keras import)
+        from pyolcaoml.model.network import import_keras
+
+        keras = import_keras()
+
+        class Impl(keras.callbacks.Callback):
+            def __init__(self, symbol, full, x, y, em, config, fn):
+                super().__init__()
+                self.symbol, self.full, self.x, self.y = symbol, full, x, y
+                self.em, self.config, self.fn = em, config, fn
+
+            def on_epoch_end(self, epoch, logs=None):
+                if self.fn is None:
+                    return
+                logs = dict(logs or {})
+                if len(self.x["validation"]):
+                    from pyolcaoml.model.network import predict_batched
+
+                    pred = predict_batched(self.full, self.x["validation"])
+                    logs["val_rms_v"] = self.config.metric.rms(
+                        pred, self.y["validation"], self.em.alphas
+                    )
+                logs = {k: float(v) for k, v in logs.items() if _is_number(v)}
+                self.fn(self.symbol, epoch + 1, self.config.max_epochs, logs)
+
+        return Impl(*args, **kwargs)
+
+
+def _is_number(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def parse_hidden(text: str | Sequence[int]) -> tuple[int, ...]:
+    """'64,64' -> (64, 64)."""
+    if not isinstance(text, str):
+        return tuple(int(v) for v in text)
+    try:
+        layers = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError as exc:
+        raise ModelError(
+            f"hidden layers must be comma-separated integers, not {text!r}"
+        ) from exc
+    if any(v < 1 for v in layers):
+        raise ModelError("hidden layer widths must be positive")
+    return layers
