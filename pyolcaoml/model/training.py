@@ -126,7 +126,11 @@ def train_model(
             alphas=ed.alphas,
             basis=basis,
             ridge=ridge,
-            charge_columns=None if not charge_columns else charge_columns.get(symbol),
+            charge_columns=(
+                charge_columns.get(symbol)
+                if charge_columns
+                else _isolated_charges(symbol, ed.alphas)
+            ),
         )
         floatx = keras.config.floatx()
         keras.config.set_floatx("float64")  # losses and optimiser in float64 too
@@ -278,6 +282,19 @@ def _is_number(v) -> bool:
         return math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
+
+
+def _isolated_charges(symbol: str, alphas: np.ndarray) -> np.ndarray | None:
+    """Charge columns 3-5 of the bundled atomicPDB coeff1, if they fit."""
+    try:
+        from pyolcaoml.olcao import load_atomic_potential
+
+        table = load_atomic_potential(symbol).block.table
+    except (ImportError, KeyError, ValueError, OSError):
+        return None
+    if table.shape[0] != len(alphas) or not np.allclose(table[:, 1], alphas, rtol=1e-6):
+        return None
+    return table[:, 2:5].copy()
 
 
 def parse_hidden(text: str | Sequence[int]) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from importlib import resources
 
 import numpy as np
 
-from pyolcaoml.olcao._lines import LineReader
+from pyolcaoml.olcao._lines import LineReader, read_text
 from pyolcaoml.olcao.errors import OlcaoFormatError
 from pyolcaoml.olcao.olcao_dat import PotentialParameters, read_potential_parameters
 from pyolcaoml.olcao.scfv import ScfVBlock, read_block
@@ -28,6 +28,8 @@ __all__ = [
     "bundled_elements",
     "isolated_atom_potential",
     "load_atomic_potential",
+    "parse_coeff1",
+    "parse_pot1",
     "read_atomic_potential",
     "read_coeff1",
     "read_pot1",
@@ -36,20 +38,32 @@ __all__ = [
 _DATA_DIR = "atomicpdb"
 
 
-def read_pot1(path: str | os.PathLike[str]) -> PotentialParameters:
-    """Read an atomicPDB pot1 file."""
-    reader = LineReader.from_file(path)
+def parse_pot1(
+    text: str, path: str | os.PathLike[str] | None = None
+) -> PotentialParameters:
+    """Parse the text of a pot1 file (``path`` names it in errors)."""
+    reader = LineReader(text.splitlines(), path)
     params = read_potential_parameters(reader)
     _expect_end(reader)
     return params
 
 
-def read_coeff1(path: str | os.PathLike[str]) -> ScfVBlock:
-    """Read an atomicPDB coeff1 file (count line, then 5-column rows)."""
-    reader = LineReader.from_file(path)
+def parse_coeff1(text: str, path: str | os.PathLike[str] | None = None) -> ScfVBlock:
+    """Parse the text of a coeff1 file (count line, then 5-column rows)."""
+    reader = LineReader(text.splitlines(), path)
     block = read_block(reader, "the isolated atom")
     _expect_end(reader)
     return block
+
+
+def read_pot1(path: str | os.PathLike[str]) -> PotentialParameters:
+    """Read an atomicPDB pot1 file."""
+    return parse_pot1(read_text(path), path)
+
+
+def read_coeff1(path: str | os.PathLike[str]) -> ScfVBlock:
+    """Read an atomicPDB coeff1 file (count line, then 5-column rows)."""
+    return parse_coeff1(read_text(path), path)
 
 
 def _expect_end(reader: LineReader) -> None:
@@ -132,8 +146,14 @@ def load_atomic_potential(element: str) -> AtomicPotential:
             f"no atomicPDB entry bundled for element {symbol!r}; bundled: "
             + ", ".join(bundled_elements())
         )
-    with resources.as_file(entry) as directory:
-        return read_atomic_potential(directory, symbol)
+    # Read through importlib.resources (works from wheels and editable
+    # installs); errors name the packaged path.
+    where = f"pyolcaoml/olcao/{_DATA_DIR}/{symbol.lower()}"
+    pot1, coeff1 = f"{where}/pot1", f"{where}/coeff1"
+    params = parse_pot1(entry.joinpath("pot1").read_text(encoding="utf-8"), pot1)
+    block = parse_coeff1(entry.joinpath("coeff1").read_text(encoding="utf-8"), coeff1)
+    _check_agree(params, block, pot1, coeff1)
+    return AtomicPotential(symbol, params, block)
 
 
 def isolated_atom_potential(element: str) -> tuple[np.ndarray, np.ndarray]:

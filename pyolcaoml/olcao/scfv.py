@@ -103,7 +103,7 @@ MAKEINPUT_STYLE = ScfVStyle("makeinput", None, " ", 5, 16, 10, 12, 6, None)
 _PRESETS = (OLCAO_STYLE, MAKEINPUT_STYLE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScfVBlock:
     """The terms of one potential type in one spin channel.
 
@@ -122,6 +122,13 @@ class ScfVBlock:
 
     def __len__(self) -> int:
         return len(self.table)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScfVBlock):
+            return NotImplemented
+        return bool(np.array_equal(self.table, other.table))
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def coeffs(self) -> np.ndarray:

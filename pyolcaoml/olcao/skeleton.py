@@ -250,12 +250,12 @@ def read_skeleton(path: str | os.PathLike[str]) -> Structure:
 
 
 def format_skeleton(skeleton: Skeleton) -> str:
-    """The text of an olcao.skl. Cell parameters are written with 8 decimals
-    (Å, degrees), fractional coordinates with 10, Cartesian with 8 (Å)."""
+    """The text of an olcao.skl. Cell parameters are written with 10 decimals
+    (Å, degrees), fractional coordinates with 12, Cartesian with 10 (Å)."""
     title = skeleton.title.splitlines() or [""]
-    digits = 10 if skeleton.coordinates == "fract" else 8
+    digits = 12 if skeleton.coordinates == "fract" else 10
     lines = ["title", *title, "end", "cell"]
-    lines.append("   " + " ".join(f"{v:.8f}" for v in skeleton.cellpar))
+    lines.append("   " + " ".join(f"{v:.10f}" for v in skeleton.cellpar))
     lines.append(f"{skeleton.coordinates} {len(skeleton.labels)}")
     for label, xyz in zip(skeleton.labels, skeleton.coords, strict=True):
         lines.append(label + " " + " ".join(f"{v:.{digits}f}" for v in xyz))

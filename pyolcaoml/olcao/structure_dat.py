@@ -138,7 +138,7 @@ def read_structure_dat(path: str | os.PathLike[str]) -> StructureDat:
     reader = LineReader.from_file(path)
     reader.expect_key("CELL_VECTORS")
     cell = np.array(
-        [reader.floats(3, "3 numbers (a lattice vector, Bohr)") for _ in range(3)],
+        [reader.floats(3, "numbers (lattice vector, Bohr)") for _ in range(3)],
         dtype=np.float64,
     )
     if abs(np.linalg.det(cell)) < 1e-12:
