@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from pyolcaoml._fortran import check, core, fortran_cell, fortran_positions, thread_count
+from pyolcaoml._fortran import (
+    check,
+    core,
+    fortran_cell,
+    fortran_positions,
+    thread_count,
+)
 from pyolcaoml.structure import Structure, _canonical_symbol
 
 #: Radius of Si (Å) used by LAMMPS' SNAP examples: pair cutoff 2 x 2.35 = 4.7 Å.
@@ -193,7 +199,10 @@ class Bispectrum:
             return base
         els = self.elements
         return [
-            f"B[{k},{l},{m}]{lab[1:]}" for k in els for l in els for m in els
+            f"B[{e1},{e2},{e3}]{lab[1:]}"
+            for e1 in els
+            for e2 in els
+            for e3 in els
             for lab in base
         ]
 
@@ -278,7 +287,7 @@ class Bispectrum:
         if p.size:
             # Orthonormal basis of the complement of the periodic vectors.
             _, _, vt = np.linalg.svd(p)
-            complement = vt[len(periodic):]
+            complement = vt[len(periodic) :]
         else:
             complement = np.eye(3)
         cell = s.cell.copy()
@@ -321,9 +330,7 @@ class Bispectrum:
         return isinstance(other, Bispectrum) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        args = ", ".join(
-            f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type"
-        )
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
         return f"Bispectrum({args})"
 
 
@@ -340,7 +347,9 @@ class MultiScaleBispectrum:
             raise ValueError(f"scales: expected a list of numbers, got {scales!r}")
         if len(scales) == 0:
             raise ValueError("scales: give at least one scale")
-        self.scales = [_positive_finite(f"scales[{i}]", s) for i, s in enumerate(scales)]
+        self.scales = [
+            _positive_finite(f"scales[{i}]", s) for i, s in enumerate(scales)
+        ]
         if len(set(self.scales)) != len(self.scales):
             raise ValueError(f"scales: must be distinct, got {list(scales)}")
         rcutfac = float(kwargs.pop("rcutfac", 1.0))
@@ -365,7 +374,9 @@ class MultiScaleBispectrum:
     @property
     def labels(self) -> list[str]:
         return [
-            f"s{s:g}:{lab}" for s, m in zip(self.scales, self.members) for lab in m.labels
+            f"s{s:g}:{lab}"
+            for s, m in zip(self.scales, self.members, strict=True)
+            for lab in m.labels
         ]
 
     def get_number_of_features(self) -> int:

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from pyolcaoml._fortran import check, core, fortran_cell, fortran_positions, thread_count
+from pyolcaoml._fortran import (
+    check,
+    core,
+    fortran_cell,
+    fortran_positions,
+    thread_count,
+)
 from pyolcaoml.structure import Structure
 
 

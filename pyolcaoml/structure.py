@@ -61,11 +61,11 @@ class Structure:
             raise ValueError(f"cell must be 3x3, got shape {cell.shape}")
         symbols = tuple(_canonical_symbol(s) for s in self.symbols)
         if len(symbols) != len(pos):
-            raise ValueError(
-                f"{len(symbols)} symbols for {len(pos)} positions"
-            )
-        species = tuple(self.species) if self.species else tuple(
-            s.lower() + "1" for s in symbols
+            raise ValueError(f"{len(symbols)} symbols for {len(pos)} positions")
+        species = (
+            tuple(self.species)
+            if self.species
+            else tuple(s.lower() + "1" for s in symbols)
         )
         if len(species) != len(pos):
             raise ValueError(f"{len(species)} species for {len(pos)} positions")
@@ -101,7 +101,10 @@ class Structure:
         symbols = atoms.get_chemical_symbols()
         species: Sequence[str] = ()
         if np.any(tags > 0):
-            species = [f"{s.lower()}{max(int(t), 1)}" for s, t in zip(symbols, tags)]
+            species = [
+                f"{s.lower()}{max(int(t), 1)}"
+                for s, t in zip(symbols, tags, strict=True)
+            ]
         return cls(
             cell=np.array(atoms.cell[:], dtype=float),
             positions=atoms.get_positions(),
@@ -140,7 +143,7 @@ def _species_number(species: str) -> int:
 
 
 def read_structure(path: str) -> Structure:
-    """Read any structure file: OLCAO olcao.skl / structure.dat, or anything ASE reads."""
+    """Read a structure: OLCAO olcao.skl or structure.dat, or any file ASE reads."""
     import os
 
     name = os.path.basename(path)

@@ -9,14 +9,14 @@ so that the permutation symmetry of B can be checked.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from sympy import Rational
 from sympy.physics.quantum.cg import CG
 
 
-@lru_cache(maxsize=None)
+@cache
 def cg(tj1: int, tj2: int, tj: int, m1: int, m2: int) -> float:
     """<j1 m1 j2 m2 | j m1+m2> with doubled momenta and ladder indices."""
     j1, j2, j = Rational(tj1, 2), Rational(tj2, 2), Rational(tj, 2)

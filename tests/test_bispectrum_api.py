@@ -92,17 +92,38 @@ def test_wrong_input_type() -> None:
 def test_fortran_reports_status_not_crash() -> None:
     """The core itself rejects bad input with a status (no stop, no crash)."""
     b, status, message = core().oml_bispectrum(
-        5, np.asfortranarray(np.eye(3) * 5), np.zeros((3, 1), order="F"),
-        np.array([1], dtype=np.int32), np.array([2.35]), np.array([1.0]),
-        np.array([1], dtype=np.int32), 2, 1.0, 1.5, 0.0, 1, 0, 0, 0, 0, 0)
+        5,
+        np.asfortranarray(np.eye(3) * 5),
+        np.zeros((3, 1), order="F"),
+        np.array([1], dtype=np.int32),
+        np.array([2.35]),
+        np.array([1.0]),
+        np.array([1], dtype=np.int32),
+        2,
+        1.0,
+        1.5,
+        0.0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     assert status == 1 and b"rfac0" in message
 
 
 @pytest.mark.parametrize(
     "desc",
     [
-        Bispectrum(twojmax=5, rcutfac=0.9, radii={"Si": 2.3, "C": 2.0},
-                   weights={"Si": 1.0, "C": 0.5}, bzero=True, chem=True),
+        Bispectrum(
+            twojmax=5,
+            rcutfac=0.9,
+            radii={"Si": 2.3, "C": 2.0},
+            weights={"Si": 1.0, "C": 0.5},
+            bzero=True,
+            chem=True,
+        ),
         MultiScaleBispectrum(scales=[1.0, 1.5, 2.0], twojmax=4),
     ],
 )
@@ -119,4 +140,9 @@ def test_labels() -> None:
     assert len(d.labels) == d.n_features == 5 * 8
     assert d.labels[0] == "B[Si,Si,Si][0,0,0]"
     assert Bispectrum(twojmax=2).labels == [
-        "B[0,0,0]", "B[1,0,1]", "B[1,1,2]", "B[2,0,2]", "B[2,2,2]"]
+        "B[0,0,0]",
+        "B[1,0,1]",
+        "B[1,1,2]",
+        "B[2,0,2]",
+        "B[2,2,2]",
+    ]

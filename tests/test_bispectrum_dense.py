@@ -31,7 +31,9 @@ def dense_bispectrum(s: Structure, desc: Bispectrum) -> np.ndarray:
     for atom in range(len(s)):
         nbrs = []
         for jj, dd in zip(j[i == atom], d[i == atom], strict=True):
-            rcut = desc.rcutfac * (desc.radii[s.symbols[atom]] + desc.radii[s.symbols[jj]])
+            rcut = desc.rcutfac * (
+                desc.radii[s.symbols[atom]] + desc.radii[s.symbols[jj]]
+            )
             if np.sqrt(dd @ dd) < rcut:
                 nbrs.append((dd, rcut, desc.weights[s.symbols[jj]]))
         u = density(nbrs, desc.twojmax, desc.rfac0, desc.rmin0, desc.switch)

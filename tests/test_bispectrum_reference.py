@@ -109,7 +109,11 @@ def test_same_crystal_in_three_cells_gives_same_bispectrum() -> None:
     by_name = {e["structure"]: e for e in MANIFEST}
     results = [
         desc.compute(load_structure(by_name[name])[0])
-        for name in ("a_si_diamond", "d_si_primitive_triclinic", "d2_si_primitive_skewed")
+        for name in (
+            "a_si_diamond",
+            "d_si_primitive_triclinic",
+            "d2_si_primitive_skewed",
+        )
     ]
     np.testing.assert_allclose(results[1], results[2], rtol=1e-12)
     np.testing.assert_allclose(results[0][:2], results[1], rtol=1e-12)

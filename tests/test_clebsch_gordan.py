@@ -21,7 +21,8 @@ def test_against_sympy(tjm: int) -> None:
                 for m1 in range(tj1 + 1):
                     for m2 in range(tj2 + 1):
                         assert fortran_cg(tj1, tj2, tj, m1, m2) == pytest.approx(
-                            sympy_cg(tj1, tj2, tj, m1, m2), abs=1e-14)
+                            sympy_cg(tj1, tj2, tj, m1, m2), abs=1e-14
+                        )
 
 
 def test_orthonormal_up_to_the_largest_twojmax() -> None:
@@ -35,8 +36,9 @@ def test_orthonormal_up_to_the_largest_twojmax() -> None:
                 row = []
                 for m1 in range(tj1 + 1):
                     m2 = (tm + tj1 + tj2) // 2 - m1
-                    row.append(fortran_cg(tj1, tj2, tj, m1, m2)
-                               if 0 <= m2 <= tj2 else 0.0)
+                    row.append(
+                        fortran_cg(tj1, tj2, tj, m1, m2) if 0 <= m2 <= tj2 else 0.0
+                    )
                 rows.append(row)
             c = np.array(rows)
             np.testing.assert_allclose(c @ c.T, np.eye(len(js)), atol=1e-12)

@@ -15,18 +15,26 @@ def random_cell(rng: np.random.Generator, skew: float) -> np.ndarray:
     a = rng.uniform(4.0, 7.0)
     b = rng.uniform(4.0, 7.0)
     c = rng.uniform(4.0, 7.0)
-    return np.array(
-        [
-            [a, 0.0, 0.0],
-            [skew * a * rng.uniform(0.5, 1.0), b, 0.0],
-            [skew * a * rng.uniform(-1.0, 1.0), skew * b * rng.uniform(0.5, 1.0), c],
-        ]
-    ) @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    return (
+        np.array(
+            [
+                [a, 0.0, 0.0],
+                [skew * a * rng.uniform(0.5, 1.0), b, 0.0],
+                [
+                    skew * a * rng.uniform(-1.0, 1.0),
+                    skew * b * rng.uniform(0.5, 1.0),
+                    c,
+                ],
+            ]
+        )
+        @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    )
 
 
 def as_set(i, j, d) -> set:
     return {
-        (int(a), int(b), *np.round(v, 6).tolist()) for a, b, v in zip(i, j, d, strict=True)
+        (int(a), int(b), *np.round(v, 6).tolist())
+        for a, b, v in zip(i, j, d, strict=True)
     }
 
 
@@ -36,8 +44,9 @@ def test_equals_ase(seed: int, cutoff: float) -> None:
     rng = np.random.default_rng(seed)
     cell = random_cell(rng, skew=[0.0, 0.3, 1.7][seed % 3])
     n = int(rng.integers(1, 12))
-    atoms = Atoms(f"Si{n}", scaled_positions=rng.uniform(-0.5, 1.5, (n, 3)),
-                  cell=cell, pbc=True)
+    atoms = Atoms(
+        f"Si{n}", scaled_positions=rng.uniform(-0.5, 1.5, (n, 3)), cell=cell, pbc=True
+    )
     i, j, d = neighbour_list(atoms, cutoff)
     ai, aj, ad = ase_neighbor_list("ijD", atoms, cutoff)
     assert len(i) == len(ai)
