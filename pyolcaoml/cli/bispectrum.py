@@ -1,0 +1,185 @@
+"""olcaoml bispectrum: descriptors of a structure, summarised or saved."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pyolcaoml.cli import CLIError
+
+HELP = "compute the bispectrum descriptors of a structure"
+DESCRIPTION = """\
+Compute the SO(4) bispectrum (LAMMPS compute sna/atom conventions) of every
+atom of a structure and print a summary per component; optionally save the
+(n_atoms, K) array.
+
+STRUCTURE: olcao.skl, structure.dat, or any file ASE reads (default: the
+bundled 64-atom amorphous Si model).
+
+examples:
+  olcaoml bispectrum
+  olcaoml bispectrum POSCAR --twojmax 6 --radius Si=2.4 -o B.npy
+  olcaoml bispectrum olcao.skl --scales 1.0,1.5,2.0
+"""
+
+
+def parse_mapping(items: list[str], name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        symbol, sep, value = item.partition("=")
+        if not sep:
+            raise CLIError(f"{name}: expected ELEMENT=VALUE, got {item!r}")
+        try:
+            out[symbol.strip()] = float(value)
+        except ValueError:
+            raise CLIError(f"{name}: {value!r} is not a number (in {item!r})") from None
+    return out
+
+
+def add_descriptor_arguments(p: argparse.ArgumentParser) -> None:
+    """Descriptor options shared by the commands that compute descriptors."""
+    g = p.add_argument_group("descriptor (lengths in Å)")
+    g.add_argument("--twojmax", type=int, default=8, help="2 J_max (default 8)")
+    g.add_argument(
+        "--rcutfac",
+        type=float,
+        default=1.0,
+        help="pair cutoff = rcutfac (R_i + R_j) (default 1.0)",
+    )
+    g.add_argument("--rfac0", type=float, default=0.99363, help="default 0.99363")
+    g.add_argument("--rmin0", type=float, default=0.0, help="default 0 Å")
+    g.add_argument(
+        "--radius",
+        action="append",
+        default=[],
+        metavar="EL=R",
+        help="element radius in Å, repeatable (default Si=2.35)",
+    )
+    g.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="EL=W",
+        help="element weight, repeatable (default 1)",
+    )
+    g.add_argument("--no-switch", action="store_true", help="no cutoff function")
+    g.add_argument("--bzero", action="store_true", help="subtract isolated atom")
+    g.add_argument(
+        "--bnorm",
+        action="store_true",
+        help="divide B_{j1 j2 j} by 2J+1 (LAMMPS bnormflag)",
+    )
+    g.add_argument("--chem", action="store_true", help="explicit multi-element")
+    g.add_argument(
+        "--scales",
+        default=None,
+        metavar="S1,S2,...",
+        help="multi-scale: stack bispectra with rcutfac x each scale",
+    )
+
+
+def descriptor_from_args(args: argparse.Namespace):
+    from pyolcaoml.bispectrum import Bispectrum, MultiScaleBispectrum
+
+    kwargs = dict(
+        twojmax=args.twojmax,
+        rcutfac=args.rcutfac,
+        rfac0=args.rfac0,
+        rmin0=args.rmin0,
+        radii=parse_mapping(args.radius, "--radius") or None,
+        weights=parse_mapping(args.weight, "--weight") or None,
+        switch=not args.no_switch,
+        bzero=args.bzero,
+        bnorm=args.bnorm,
+        chem=args.chem,
+    )
+    try:
+        if args.scales:
+            scales = [float(s) for s in args.scales.split(",")]
+            return MultiScaleBispectrum(scales=scales, **kwargs)
+        return Bispectrum(**kwargs)
+    except ValueError as exc:
+        raise CLIError(f"descriptor: {exc}") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("structure", nargs="?", default=None, help="structure file")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="save the array: .npy, or .txt/.csv (one row per atom)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    p.add_argument("--force", action="store_true", help="overwrite --output")
+    add_descriptor_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyolcaoml.resources import bundled_structure
+    from pyolcaoml.structure import read_structure
+
+    path = Path(args.structure) if args.structure else bundled_structure()
+    if not path.is_file():
+        raise CLIError(f"{path}: no such file")
+    structure = read_structure(str(path))
+    desc = descriptor_from_args(args)
+    t0 = time.perf_counter()
+    b = desc.compute(structure, n_threads=args.threads)
+    seconds = time.perf_counter() - t0
+
+    counts = {e: structure.symbols.count(e) for e in structure.elements}
+    print(
+        f"structure   {path}  ({len(structure)} atoms: "
+        + ", ".join(f"{n} {e}" for e, n in counts.items())
+        + ")"
+    )
+    print(f"descriptor  {desc!r}")
+    print(
+        f"computed    {b.shape[0]} x {b.shape[1]} components in "
+        f"{seconds * 1e3:.1f} ms ({seconds / len(structure) * 1e6:.1f} µs/atom)"
+    )
+    print()
+    print(f"{'component':>26} {'mean':>13} {'std':>12} {'min':>13} {'max':>13}")
+    labels = desc.labels
+    show = (
+        range(len(labels))
+        if len(labels) <= 24
+        else [*range(12), *range(len(labels) - 12, len(labels))]
+    )
+    for k in show:
+        col = b[:, k]
+        print(
+            f"{labels[k]:>26} {col.mean():13.6g} {col.std():12.4g} "
+            f"{col.min():13.6g} {col.max():13.6g}"
+        )
+        if len(labels) > 24 and k == 11:
+            print(f"{'...':>26}")
+    if args.output:
+        save(b, Path(args.output), args.force, labels)
+        print(f"\nwrote {args.output}")
+    return 0
+
+
+def save(b: np.ndarray, out: Path, force: bool, labels: list[str]) -> None:
+    if out.exists() and not force:
+        raise CLIError(f"{out}: exists (use --force to overwrite)")
+    fd, tmp = tempfile.mkstemp(dir=out.parent or Path("."), suffix=out.suffix)
+    os.close(fd)
+    try:
+        if out.suffix == ".npy":
+            np.save(tmp, b)
+        elif out.suffix in (".txt", ".csv"):
+            sep = "," if out.suffix == ".csv" else " "
+            np.savetxt(tmp, b, delimiter=sep, header=sep.join(labels))
+        else:
+            raise CLIError(f"{out}: use a .npy, .txt or .csv file name")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,37 @@
+"""olcaoml info: versions, build and threading facts (for bug reports)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+
+HELP = "show versions, the Fortran build and the thread settings"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    del p
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run(args: argparse.Namespace) -> int:
+    del args
+    from pyolcaoml import __version__
+    from pyolcaoml._fortran import core
+
+    print(f"pyolcaoml       {__version__}")
+    print(f"python          {platform.python_version()} ({platform.machine()})")
+    for name in ("numpy", "ase", "h5py", "tensorflow-cpu", "keras"):
+        print(f"{name:<15} {_version(name)}")
+    print(f"fortran core    {core().__file__}")
+    print(f"max twojmax     {int(core().oml_max_twojmax())}")
+    print(f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', '(unset: all cores)')}")
+    print(f"cores           {os.cpu_count()}")
+    return 0
