@@ -1,0 +1,258 @@
+"""olcaoml convert: OLCAO run directories -> HDF5 training set."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+HELP = "build an HDF5 training set from OLCAO run directories"
+DESCRIPTION = """\
+Build an HDF5 training set (docs/dataset.md) from OLCAO runs.
+
+Each RUN_DIR is a run directory (one holding inputs/olcao.dat) or a tree
+searched for them. For every run with a converged potential
+(gs_scfV-<basis>.dat) the file gets the structure, the SCF summary, the
+bispectrum descriptors of every atom and the converged coefficients A_i of
+every atom's potential type. Runs without gs_scfV are skipped and listed.
+
+The output is written to a temporary file and renamed at the end: a failed
+conversion leaves nothing behind, and an existing output is never replaced
+unless --force (or extended with --append, which skips runs it already
+holds, by content hash of their OLCAO files).
+
+examples:
+  olcaoml convert shared/olcao-runs -o si.h5
+  olcaoml convert new_runs/ -o si.h5 --append
+  olcaoml convert runs/ -o si.h5 --twojmax 6 --scales 1.0,1.5 --radius Si=2.35
+"""
+
+
+def _element_value(text: str) -> tuple[str, float]:
+    """'Si=2.35' -> ('Si', 2.35)."""
+    from pyolcaoml.structure import _canonical_symbol
+
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected ELEMENT=VALUE, got {text!r}")
+    try:
+        symbol = _canonical_symbol(name)
+        return symbol, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected ELEMENT=VALUE, got {text!r}"
+        ) from None
+
+
+def _scales(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one scale")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUN_DIR", help="run directories or trees of them"
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="HDF5 file to write"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--append",
+        action="store_true",
+        help="add to an existing file (same descriptor settings); runs already "
+        "in it are skipped",
+    )
+    mode.add_argument(
+        "--force", action="store_true", help="replace an existing output file"
+    )
+    parser.add_argument(
+        "--exclude-shared-types",
+        action="store_true",
+        help="leave out runs in which several atoms share a potential type "
+        "(default: keep them, with the multiplicity recorded per atom)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar or summary"
+    )
+    d = parser.add_argument_group("descriptor (SO(4) bispectrum, LAMMPS conventions)")
+    d.add_argument("--twojmax", type=int, default=8, help="2J_max (default 8)")
+    d.add_argument(
+        "--rcutfac",
+        type=float,
+        default=1.0,
+        help="cutoff scale: R_ij = rcutfac (R_i + R_j) (default 1.0)",
+    )
+    d.add_argument(
+        "--rfac0", type=float, default=0.99363, help="default 0.99363 (LAMMPS)"
+    )
+    d.add_argument(
+        "--rmin0", type=float, default=0.0, help="inner radius in Å (default 0)"
+    )
+    d.add_argument(
+        "--radius",
+        type=_element_value,
+        action="append",
+        default=[],
+        metavar="EL=R",
+        help="element radius R_e in Å, repeatable (default Si=2.35)",
+    )
+    d.add_argument(
+        "--weight",
+        type=_element_value,
+        action="append",
+        default=[],
+        metavar="EL=W",
+        help="element neighbour weight, repeatable (default 1)",
+    )
+    d.add_argument("--bzero", action="store_true", help="subtract the isolated-atom B")
+    d.add_argument("--bnorm", action="store_true", help="divide B_{j1 j2 j} by j+1")
+    d.add_argument(
+        "--no-switch",
+        dest="switch",
+        action="store_false",
+        help="no smooth cosine cutoff function",
+    )
+    d.add_argument(
+        "--scales",
+        type=_scales,
+        default=None,
+        metavar="S1,S2,...",
+        help="multi-scale: bispectra with rcutfac multiplied by each scale, "
+        "stacked (e.g. 1.0,1.5,2.0)",
+    )
+
+
+def build_descriptor(args: argparse.Namespace) -> Any:
+    """The descriptor calculator from the command-line options."""
+    from pyolcaoml.bispectrum import DEFAULT_RADII, Bispectrum, MultiScaleBispectrum
+
+    radii = dict(DEFAULT_RADII)
+    radii.update(dict(args.radius))
+    weights = {el: 1.0 for el in radii}
+    for el, w in args.weight:
+        if el not in radii:
+            raise ValueError(f"--weight {el}={w}: no radius for {el} (use --radius)")
+        weights[el] = w
+    kwargs: dict[str, Any] = dict(
+        twojmax=args.twojmax,
+        rcutfac=args.rcutfac,
+        rfac0=args.rfac0,
+        rmin0=args.rmin0,
+        radii=radii,
+        weights=weights,
+        switch=args.switch,
+        bzero=args.bzero,
+        bnorm=args.bnorm,
+    )
+    if args.scales is None:
+        return Bispectrum(**kwargs)
+    return MultiScaleBispectrum(scales=args.scales, **kwargs)
+
+
+def _list(title: str, items: list[str]) -> None:
+    if items:
+        print(f"{title} ({len(items)}):", file=sys.stderr)
+        for item in items:
+            print(f"  {item}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pyolcaoml.cli import CLIError
+    from pyolcaoml.dataset import (
+        read_content_hashes,
+        read_descriptor_json,
+        record_from_run,
+        write_dataset,
+    )
+    from pyolcaoml.olcao.run import find_run_dirs, read_run
+
+    output = args.output
+    exists = os.path.exists(output)
+    if exists and not (args.append or args.force):
+        raise CLIError(f"{output} exists: use --append to add to it or --force")
+    if exists and not os.path.isfile(output):
+        raise CLIError(f"{output} is not a file")
+    try:
+        descriptor = build_descriptor(args)
+    except ValueError as exc:
+        raise CLIError(f"descriptor: {exc}") from None
+    settings = descriptor.to_dict()
+    known: set[str] = set()
+    if args.append and exists:
+        import json
+
+        try:
+            have = json.loads(read_descriptor_json(output))
+            known = set(read_content_hashes(output))
+        except (OSError, KeyError, ValueError) as exc:
+            raise CLIError(f"{output}: cannot append: {exc}") from None
+        if have != json.loads(json.dumps(settings)):
+            raise CLIError(
+                f"{output} was made with other descriptor settings: "
+                f"{json.dumps(have, sort_keys=True)}"
+            )
+    try:
+        run_dirs = find_run_dirs(args.runs)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+    if not run_dirs:
+        raise CLIError(
+            "no OLCAO run directories (holding inputs/olcao.dat) under "
+            + ", ".join(args.runs)
+        )
+
+    records, seen = [], set(known)
+    unconverged: list[str] = []
+    duplicates: list[str] = []
+    shared: list[str] = []
+    for path in tqdm(run_dirs, desc="convert", unit="run", disable=args.quiet or None):
+        run_ = read_run(path)
+        if run_.converged_potential is None:
+            unconverged.append(path)
+            continue
+        if run_.content_hash in seen:
+            duplicates.append(path)
+            continue
+        if run_.shared_types:
+            if args.exclude_shared_types:
+                n_shared = int((run_.type_multiplicity > 1).sum())
+                shared.append(
+                    f"{path} ({n_shared} of {run_.n_atoms} atoms share "
+                    f"{len(run_.shared_types)} potential type(s))"
+                )
+                continue
+        seen.add(run_.content_hash)
+        records.append(record_from_run(run_, descriptor.compute(run_.structure)))
+
+    if not args.quiet:
+        _list("skipped, no converged potential (gs_scfV-<basis>.dat)", unconverged)
+        _list("skipped, already in the output or given twice", duplicates)
+        _list("excluded, atoms sharing potential types", shared)
+    if not records:
+        if args.append and exists:
+            if not args.quiet:
+                print(f"nothing new to add to {output}", file=sys.stderr)
+            return 0
+        raise CLIError("no run with a converged potential: nothing written")
+    report = write_dataset(
+        output, records, settings, append=args.append, overwrite=args.force
+    )
+    if not args.quiet:
+        verb = "added to" if args.append and exists else "wrote"
+        print(
+            f"{verb} {output}: {len(report.added)} structures, "
+            f"{report.n_atoms_added} atoms, {descriptor.n_features} features per atom",
+            file=sys.stderr,
+        )
+    return 0
