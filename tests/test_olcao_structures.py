@@ -259,3 +259,12 @@ def test_every_shared_run_structure_matches_skeleton() -> None:
         )
         delta = sd.atom_positions_bohr * OLCAO_BOHR - skl.positions
         assert np.abs(_min_image(delta, skl.cell)).max() < 1e-12, run
+
+
+def test_skeleton_text_round_trip(tmp_path: Path) -> None:
+    """A skeleton written and read back is the same skeleton."""
+    skl = read_skeleton_file(DATA / "si8_r0.10_seed1100" / "olcao.skl")
+    out = tmp_path / "olcao.skl"
+    write_skeleton(out, skl)
+    again = read_skeleton_file(out)
+    assert again == skl and again is not skl

@@ -23,7 +23,7 @@ __all__ = ["ScfHistory", "read_iterations"]
 _WIDTHS = (5, 13, 13, 13, 17)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare by identity
 class ScfHistory:
     """The SCF log. Energies in Hartree; arrays of one value per iteration."""
 

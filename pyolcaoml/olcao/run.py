@@ -58,7 +58,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare by identity
 class OlcaoRun:
     """One OLCAO run directory. Build it with :meth:`from_directory`.
 

@@ -46,7 +46,7 @@ __all__ = [
 _P1_NAMES = ("1", "1_a")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Skeleton:
     """The content of an olcao.skl file.
 
@@ -67,6 +67,22 @@ class Skeleton:
     supercell: tuple[int, int, int] = (1, 1, 1)
     cell_kind: str = "full"
     path: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Skeleton):
+            return NotImplemented
+        return (
+            self.title == other.title
+            and self.cellpar == other.cellpar
+            and self.coordinates == other.coordinates
+            and self.labels == other.labels
+            and np.array_equal(self.coords, other.coords)
+            and self.space_group == other.space_group
+            and self.supercell == other.supercell
+            and self.cell_kind == other.cell_kind
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def cell(self) -> np.ndarray:

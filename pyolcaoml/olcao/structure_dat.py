@@ -31,7 +31,7 @@ from pyolcaoml.structure import BOHR_IN_ANGSTROM, Structure, _canonical_symbol
 __all__ = ["StructureDat", "read_structure_dat"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare by identity
 class StructureDat:
     """The content of structure.dat (lengths in Bohr, types 1-based).
 
