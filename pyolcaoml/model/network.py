@@ -2,11 +2,16 @@
 
 Layout, chosen so that a plain Fortran forward pass can reproduce it later:
 
-    descriptors (K) -> Normalization (mean/variance of the training set)
-                    -> Dense(h1, act) -> ... -> Dense(hL, act)
-                    -> Dense(k, linear)            "latent"   (trainable)
-                    -> Dense(N, linear)            "coefficients" (fixed map
-                                                    A = A_iso + mu + B z)
+    descriptors (K) -> Normalization (mean/variance of the training set) = u
+    u -> Dense(h1, act) -> ... -> Dense(hL, act) -> Dense(k)   "nonlinear"
+    u -> Dense(k)                                             "linear" (fixed:
+                                                  the ridge baseline, optional)
+    z = Add(linear, nonlinear)                                 "latent"
+    A = Dense(N)(z)                            "coefficients" (fixed map
+                                                A = A_iso + mu + B z)
+
+With the linear branch the network starts as the ridge model (the last
+nonlinear layer is initialised to zero) and learns the nonlinear residual.
 
 All layers are float64. Only standard layers (Normalization, Dense with a
 standard activation) are used.
@@ -46,6 +51,7 @@ def build_network(
     hidden: Sequence[int] = (64, 64),
     activation: str = "tanh",
     l2: float = 1e-4,
+    linear: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Any, Any]:
     """Return (full model: descriptors -> A, training model: descriptors -> z)."""
     keras = import_keras()
@@ -54,7 +60,7 @@ def build_network(
         raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
     n_features = int(np.asarray(x_mean).shape[0])
     inputs = keras.Input(shape=(n_features,), dtype="float64", name="descriptors")
-    h = keras.layers.Normalization(
+    normalized = h = keras.layers.Normalization(
         mean=np.asarray(x_mean, dtype=np.float64).tolist(),
         variance=np.asarray(x_variance, dtype=np.float64).tolist(),
         dtype="float64",
@@ -69,9 +75,28 @@ def build_network(
             dtype="float64",
             name=f"hidden_{i + 1}",
         )(h)
-    latent = keras.layers.Dense(
-        basis.n_latent, activation=None, dtype="float64", name=LATENT_LAYER
-    )(h)
+    if linear is None:
+        latent = keras.layers.Dense(
+            basis.n_latent, activation=None, dtype="float64", name=LATENT_LAYER
+        )(h)
+    else:
+        nonlinear = keras.layers.Dense(
+            basis.n_latent,
+            activation=None,
+            kernel_initializer="zeros",
+            dtype="float64",
+            name="nonlinear",
+        )(h)
+        lin_layer = keras.layers.Dense(
+            basis.n_latent,
+            activation=None,
+            trainable=False,
+            dtype="float64",
+            name="linear",
+        )
+        lin = lin_layer(normalized)
+        lin_layer.set_weights([np.asarray(linear[0]), np.asarray(linear[1])])
+        latent = keras.layers.Add(dtype="float64", name=LATENT_LAYER)([lin, nonlinear])
     out_layer = keras.layers.Dense(
         basis.n_coeffs,
         activation=None,

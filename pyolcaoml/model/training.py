@@ -34,6 +34,7 @@ class TrainConfig:
     validation: tuple[str, ...] = ()
     holdout: tuple[str, ...] = ()
     basis_eps: float = 0.05
+    ridge_skip: bool = True
     variance_kept: float = 1.0
     metric: RadialMetric = field(default_factory=RadialMetric)
 
@@ -187,6 +188,17 @@ def _fit_network(
 
     keras = import_keras()
 
+    linear = None
+    if config.ridge_skip:
+        # The ridge baseline in latent coordinates, acting on the normalised
+        # descriptors u = (x - x_mean) / sqrt(x_variance) of the network.
+        r = em.ridge
+        scale = np.sqrt(x_variance) / r.x_scale
+        shift = (x_mean - r.x_mean) / r.x_scale
+        t = em.basis.to_latent_matrix
+        kernel = (scale[:, None] * r.weights) @ t.T
+        bias = (shift @ r.weights + r.intercept - em.basis.offset) @ t.T
+        linear = (kernel, bias)
     full, trainer = build_network(
         symbol,
         x_mean,
@@ -195,6 +207,7 @@ def _fit_network(
         hidden=config.hidden,
         activation=config.activation,
         l2=config.l2,
+        linear=linear,
     )
     z_train = em.basis.to_latent(y["train"])
     has_val = len(x["validation"]) > 0
