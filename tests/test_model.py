@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_helpers import make_tiny_dataset, radial_rms, tiny_config
+from test_model_helpers import make_tiny_dataset, radial_rms, tiny_config
 
 from pyolcaoml.model import ModelError, RadialMetric, load_dataset, load_model
 from pyolcaoml.model.basis import OutputBasis

@@ -1,4 +1,4 @@
-"""Shared helpers of the model/predict/demo tests (a tiny real dataset)."""
+"""Helpers shared by the model/predict/demo tests (a tiny real dataset); no tests."""
 
 from __future__ import annotations
 
