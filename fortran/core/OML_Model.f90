@@ -1,0 +1,1410 @@
+!! OML_Model: an exported pyolcaoml model (descriptor settings plus one
+!! neural network per element) read from its text file, and the forward
+!! pass that turns an atom's bispectrum into its potential coefficients.
+!!
+!! The file is written by "olcaoml export MODEL -o model.oml" (see
+!! pyolcaoml/export.py, where every keyword is documented).  In short:
+!!
+!!    OLCAOML_MODEL 1                      magic word and format version
+!!    CREATOR ...                          free text (ignored)
+!!    LENGTH_UNIT angstrom                 unit of the descriptor radii
+!!    DESCRIPTOR_ELEMENTS n                then n lines: symbol radius weight
+!!    DESCRIPTOR_BLOCKS m                  then m lines: BISPECTRUM twoJMax
+!!                                         rCutFac rFac0 rMin0 switch bZero
+!!                                         bNorm wSelfAll chem
+!!    NUM_FEATURES K
+!!    NUM_NETWORKS p                       then p NETWORK ... END_NETWORK
+!!    END
+!!
+!! and in each NETWORK block: NUM_ALPHAS, ALPHAS, ISOLATED_COEFFS,
+!! CHARGE_COLUMNS, "NORMALIZATION name eps", MEAN, VARIANCE, NUM_LAYERS and
+!! the layers, each either "DENSE name input numIn numOut activation" with
+!! WEIGHTS and BIAS, or "ADD name width numInputs input1 input2 ...".  Lines
+!! that start with '#' and blank lines are comments wherever a keyword is
+!! expected.  Numbers are read with list-directed input, so they may be
+!! spread over as many lines as the writer likes.
+!!
+!! Units.  The descriptor settings are in Angstrom, as the network was
+!! trained in Python; the caller gives OLCAO's Bohr, and computeDescriptors
+!! converts with the same factor (bohrRad of OML_Kinds) and the same
+!! multiplication as the Python readers, so the descriptors are identical
+!! to the last bit.  Exponents are in Bohr^-2, coefficients in Hartree.
+!!
+!! The network of one element (the Keras layout of pyolcaoml.model.network)
+!! is a small graph evaluated layer by layer in file order:
+!!    u = (x - mean) / max(sqrt(variance), eps)      Keras Normalization
+!!    DENSE:  out = act(W in + b)                     Keras Dense
+!!    ADD:    out = in_1 + in_2 + ...                 Keras Add
+!! Each layer reads u or the output of an earlier layer; the last layer
+!! gives A_i.  pyolcaoml's networks are a chain of Dense layers, optionally
+!! with a linear Dense branch from u (the ridge model) added to the latent
+!! layer, and end with the fixed linear output map A = A_iso + mu + B z of
+!! the model's well-conditioned output basis.
+!!
+!! A loaded model is never changed afterwards, so any number of threads
+!! may share one model; all scratch space is local to each call.
+module OML_Model
+
+   use OML_Kinds, only: double, bohrRad
+   use OML_Status
+   use OML_Lattice
+   use OML_Bispectrum
+
+   implicit none
+   private
+
+   !> The file format version this reader understands.
+   integer, parameter, public :: omlModelFormatVersion = 1
+
+   !> Length of element symbols and layer names.
+   integer, parameter, public :: omlSymbolLen = 16
+
+   !> Activation functions (Keras names in the file).
+   integer, parameter, public :: actLinear = 0
+   integer, parameter, public :: actTanh = 1
+   integer, parameter, public :: actRelu = 2
+   integer, parameter, public :: actSilu = 3
+   integer, parameter, public :: actSigmoid = 4
+   integer, parameter, public :: actSoftplus = 5
+   integer, parameter, public :: actGelu = 6
+
+   !> Atoms pushed through the network together (columns of the matrix
+   !> products): large enough for efficient matrix products, small enough
+   !> for the per-thread scratch space to stay in cache.
+   integer, parameter :: blockAtoms = 128
+
+   !> Layer kinds.
+   integer, parameter, public :: layerDense = 1
+   integer, parameter, public :: layerAdd = 2
+
+   !> Length of layer names.
+   integer, parameter, public :: omlNameLen = 64
+
+   !> One layer of a network.
+   type, public :: OML_LayerType
+      integer :: kind = layerDense
+      character (len=omlNameLen) :: name = ''
+      !> Layers it reads (0: the normalised input u), in file order.
+      integer, allocatable :: inputs(:)
+      integer :: numIn = 0
+      integer :: numOut = 0
+      integer :: activation = actLinear
+      !> Its output occupies rows rowOffset+1..rowOffset+numOut of the
+      !> scratch space of the forward pass (u occupies rows 1..K).
+      integer :: rowOffset = 0
+      !> Dense only: weights(numOut, numIn) (the Keras kernel (numIn,
+      !> numOut) as stored row by row, seen column by column), and bias.
+      real (kind=double), allocatable :: weights(:,:)
+      real (kind=double), allocatable :: bias(:)
+   end type OML_LayerType
+
+   !> The network of one element and what the element needs besides.
+   type, public :: OML_NetworkType
+      character (len=omlSymbolLen) :: symbol = ''
+      !> Number of Gaussian terms N (NUM_ALPHAS of OLCAO).
+      integer :: numAlphas = 0
+      !> Exponents alpha_i (Bohr^-2), the isolated-atom coefficients
+      !> (Hartree), and the charge columns 3-5 of scfV.dat (3, numAlphas).
+      real (kind=double), allocatable :: alphas(:)
+      real (kind=double), allocatable :: isolated(:)
+      real (kind=double), allocatable :: charges(:,:)
+      !> Normalisation: u = (x - normMean) / normScale.
+      character (len=omlNameLen) :: normName = ''
+      real (kind=double) :: normEpsilon = 0.0_double
+      real (kind=double), allocatable :: normMean(:)
+      real (kind=double), allocatable :: normVariance(:)
+      real (kind=double), allocatable :: normScale(:)
+      integer :: numLayers = 0
+      type (OML_LayerType), allocatable :: layers(:)
+      !> Rows of scratch space per atom: u and every layer's output.
+      integer :: numRows = 0
+   end type OML_NetworkType
+
+   type, public :: OML_ModelType
+      integer :: formatVersion = 0
+      !> Descriptor elements, in the order of the descriptor (chem blocks).
+      integer :: numElements = 0
+      character (len=omlSymbolLen), allocatable :: symbols(:)
+      !> Descriptor radius (Angstrom) and weight of each element.
+      real (kind=double), allocatable :: radius(:)
+      real (kind=double), allocatable :: weight(:)
+      !> Bispectrum blocks stacked into the descriptor (one per scale).
+      integer :: numBlocks = 0
+      type (OML_SnapType), allocatable :: snaps(:)
+      !> Descriptor length K (sum of the blocks' columns).
+      integer :: numFeatures = 0
+      !> Network of each descriptor element (0: the model has none).
+      integer, allocatable :: networkOf(:)
+      integer :: numNetworks = 0
+      type (OML_NetworkType), allocatable :: networks(:)
+      !> Largest NUM_ALPHAS of all networks.
+      integer :: maxAlphas = 0
+      logical :: ready = .false.
+   end type OML_ModelType
+
+   !> Where the reader is in the file (for messages).
+   type :: ModelReaderType
+      integer :: unit = -1
+      integer :: lineNo = 0
+      character (len=:), allocatable :: path
+   end type ModelReaderType
+
+   interface
+      !> log(1 + x) from the C library, accurate for small x.
+      pure function c_log1p (x) bind(C, name='log1p')
+         use, intrinsic :: iso_c_binding, only: c_double
+         real (c_double), value :: x
+         real (c_double) :: c_log1p
+      end function c_log1p
+   end interface
+
+   interface readReals
+      module procedure readReals1, readReals2
+   end interface readReals
+
+   public :: readModel
+   public :: canonicalSymbol
+   public :: elementIndex
+   public :: computeDescriptors
+   public :: predictFromDescriptors
+   public :: activationCode
+   public :: applyActivation
+
+contains
+
+   ! ------------------------------------------------------------------
+   ! Element symbols
+   ! ------------------------------------------------------------------
+
+   !> 'si', 'SI', 'si1' and 'Si' all become 'Si': the letters only, the
+   !> first one upper case (OLCAO writes lower case and species digits).
+   pure function canonicalSymbol (text) result (symbol)
+
+      implicit none
+
+      character (len=*), intent(in) :: text
+      character (len=omlSymbolLen) :: symbol
+
+      integer :: i, n, code
+      character :: ch
+
+      symbol = ''
+      n = 0
+      do i = 1, len_trim(text)
+         ch = text(i:i)
+         code = iachar(ch)
+         if (code >= iachar('A') .and. code <= iachar('Z')) then
+            if (n > 0) ch = achar(code + 32)
+         elseif (code >= iachar('a') .and. code <= iachar('z')) then
+            if (n == 0) ch = achar(code - 32)
+         else
+            cycle
+         endif
+         n = n + 1
+         if (n > omlSymbolLen) exit
+         symbol(n:n) = ch
+      enddo
+
+   end function canonicalSymbol
+
+   !> Descriptor element index (1..numElements) of an element symbol in
+   !> any of OLCAO's spellings; 0 when the model does not know it.
+   pure integer function elementIndex (model, text)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      character (len=*), intent(in) :: text
+
+      character (len=omlSymbolLen) :: symbol
+      integer :: e
+
+      elementIndex = 0
+      symbol = canonicalSymbol(text)
+      if (len_trim(symbol) == 0) return
+      do e = 1, model%numElements
+         if (model%symbols(e) == symbol) then
+            elementIndex = e
+            return
+         endif
+      enddo
+
+   end function elementIndex
+
+   ! ------------------------------------------------------------------
+   ! Activations
+   ! ------------------------------------------------------------------
+
+   !> The code of a Keras activation name; -1 when it is not supported.
+   integer function activationCode (name)
+
+      implicit none
+
+      character (len=*), intent(in) :: name
+
+      select case (trim(name))
+      case ('linear')
+         activationCode = actLinear
+      case ('tanh')
+         activationCode = actTanh
+      case ('relu')
+         activationCode = actRelu
+      case ('silu', 'swish')
+         activationCode = actSilu
+      case ('sigmoid')
+         activationCode = actSigmoid
+      case ('softplus')
+         activationCode = actSoftplus
+      case ('gelu')
+         activationCode = actGelu
+      case default
+         activationCode = -1
+      end select
+
+   end function activationCode
+
+   !> Apply an activation in place, as Keras defines it:
+   !>   sigmoid(x)  = 1 / (1 + exp(-x))
+   !>   silu(x)     = x sigmoid(x)
+   !>   softplus(x) = log(1 + exp(x)), written max(x,0) + log1p(exp(-|x|))
+   !>                 so that it neither overflows nor loses digits
+   !>   gelu(x)     = x/2 (1 + erf(x/sqrt(2)))   (Keras' default, the exact
+   !>                 form, approximate=False)
+   subroutine applyActivation (code, values)
+
+      implicit none
+
+      integer, intent(in) :: code
+      real (kind=double), intent(inout) :: values(:,:)
+
+      real (kind=double), parameter :: invSqrt2 = &
+            & 0.70710678118654752440084436210484903_double
+      integer :: i, j
+
+      select case (code)
+      case (actTanh)
+         values = tanh(values)
+      case (actRelu)
+         values = max(values, 0.0_double)
+      case (actSigmoid)
+         values = 1.0_double / (1.0_double + exp(-values))
+      case (actSilu)
+         values = values / (1.0_double + exp(-values))
+      case (actSoftplus)
+         do j = 1, size(values, 2)
+            do i = 1, size(values, 1)
+               values(i,j) = max(values(i,j), 0.0_double) + &
+                     & c_log1p(exp(-abs(values(i,j))))
+            enddo
+         enddo
+      case (actGelu)
+         values = 0.5_double * values * &
+               & (1.0_double + erf(values * invSqrt2))
+      case default
+         ! linear: nothing to do
+      end select
+
+   end subroutine applyActivation
+
+   ! ------------------------------------------------------------------
+   ! Reading the model file
+   ! ------------------------------------------------------------------
+
+   !> Read an exported model file.  On failure the model is left empty
+   !> (ready = .false.) and the message names the file and the line.
+   subroutine readModel (model, path, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(out) :: model
+      character (len=*), intent(in) :: path
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      type (ModelReaderType) :: reader
+      character (len=256) :: ioMsg
+      integer :: ioStat
+
+      status = omlSuccess
+      message = ''
+      model%ready = .false.
+      if (len_trim(path) == 0) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'model: the file name is empty')
+         return
+      endif
+
+      open (newunit=reader%unit, file=trim(path), status='old', &
+            & action='read', form='formatted', access='sequential', &
+            & iostat=ioStat, iomsg=ioMsg)
+      if (ioStat /= 0) then
+         call setStatus (status, message, omlErrIO, &
+               & 'model: cannot open ' // trim(path) // ': ' // trim(ioMsg))
+         return
+      endif
+      reader%path = trim(path)
+      reader%lineNo = 0
+
+      call readBody (reader, model, status, message)
+      close (reader%unit, iostat=ioStat)
+      if (status /= omlSuccess) then
+         call clearModel (model)
+         return
+      endif
+      model%ready = .true.
+
+   end subroutine readModel
+
+   !> Forget everything (after a failed read).
+   subroutine clearModel (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(inout) :: model
+
+      type (OML_ModelType) :: empty
+
+      model = empty
+
+   end subroutine clearModel
+
+   subroutine readBody (reader, model, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: rest
+      character (len=omlSymbolLen) :: word
+      type (OML_SnapParamsType) :: params
+      integer :: e, b, n, flags(5), ioStat, allocStat, numColumns
+
+      ! Magic word and version.
+      call expectKey (reader, 'OLCAOML_MODEL', rest, status, message)
+      if (status /= omlSuccess) then
+         call setStatus (status, message, omlErrFormat, 'model: ' // &
+               & reader%path // ' is not an olcaoml model file ' // &
+               & '(it must begin with "OLCAOML_MODEL <version>")')
+         return
+      endif
+      read (rest, *, iostat=ioStat) model%formatVersion
+      if (ioStat /= 0) then
+         call formatError (reader, 'expected the format version after ' // &
+               & 'OLCAOML_MODEL', status, message)
+         return
+      endif
+      if (model%formatVersion /= omlModelFormatVersion) then
+         call formatError (reader, 'format version ' // &
+               & intToChar(model%formatVersion) // ' is not supported ' // &
+               & '(this library reads version ' // &
+               & intToChar(omlModelFormatVersion) // ')', status, message)
+         return
+      endif
+
+      call expectKey (reader, 'CREATOR', rest, status, message)
+      if (status /= omlSuccess) return
+
+      call expectKey (reader, 'LENGTH_UNIT', rest, status, message)
+      if (status /= omlSuccess) return
+      if (trim(adjustl(rest)) /= 'angstrom') then
+         call formatError (reader, 'LENGTH_UNIT must be angstrom', status, &
+               & message)
+         return
+      endif
+
+      ! Descriptor elements: symbol, radius (Angstrom), weight.
+      call expectKey (reader, 'DESCRIPTOR_ELEMENTS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'DESCRIPTOR_ELEMENTS', 1, n, status, &
+            & message)
+      if (status /= omlSuccess) return
+      model%numElements = n
+      allocate (model%symbols(n), model%radius(n), model%weight(n), &
+            & model%networkOf(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      model%networkOf(:) = 0
+      do e = 1, n
+         call nextRecord (reader, rest, 'an element line (symbol ' // &
+               & 'radius weight)', status, message)
+         if (status /= omlSuccess) return
+         read (rest, *, iostat=ioStat) word, model%radius(e), &
+               & model%weight(e)
+         if (ioStat /= 0) then
+            call formatError (reader, 'expected "symbol radius weight"', &
+                  & status, message)
+            return
+         endif
+         model%symbols(e) = canonicalSymbol(word)
+         if (len_trim(model%symbols(e)) == 0) then
+            call formatError (reader, 'bad element symbol "' // &
+                  & trim(word) // '"', status, message)
+            return
+         endif
+         if (elementIndex(model, model%symbols(e)) /= e) then
+            call formatError (reader, 'element ' // trim(model%symbols(e)) &
+                  & // ' is listed twice', status, message)
+            return
+         endif
+      enddo
+
+      ! Bispectrum blocks (one per scale of a multi-scale descriptor).
+      call expectKey (reader, 'DESCRIPTOR_BLOCKS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'DESCRIPTOR_BLOCKS', 1, n, status, &
+            & message)
+      if (status /= omlSuccess) return
+      model%numBlocks = n
+      allocate (model%snaps(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      numColumns = 0
+      do b = 1, n
+         call expectKey (reader, 'BISPECTRUM', rest, status, message)
+         if (status /= omlSuccess) return
+         read (rest, *, iostat=ioStat) params%twoJMax, params%rCutFac, &
+               & params%rFac0, params%rMin0, flags
+         if (ioStat /= 0) then
+            call formatError (reader, 'expected "BISPECTRUM twojmax ' // &
+                  & 'rcutfac rfac0 rmin0 switch bzero bnorm wselfall ' // &
+                  & 'chem"', status, message)
+            return
+         endif
+         params%switchFlag = flags(1) /= 0
+         params%bZeroFlag = flags(2) /= 0
+         params%bNormFlag = flags(3) /= 0
+         params%wSelfAllFlag = flags(4) /= 0
+         params%chemFlag = flags(5) /= 0
+         params%numElements = model%numElements
+         params%radius = model%radius
+         params%weight = model%weight
+         call initSnap (model%snaps(b), params, status, message)
+         if (status /= omlSuccess) then
+            call formatError (reader, 'bad descriptor settings: ' // &
+                  & trim(message), status, message)
+            return
+         endif
+         numColumns = numColumns + model%snaps(b)%numColumns
+      enddo
+
+      call expectKey (reader, 'NUM_FEATURES', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'NUM_FEATURES', 1, n, status, message)
+      if (status /= omlSuccess) return
+      if (n /= numColumns) then
+         call formatError (reader, 'NUM_FEATURES is ' // intToChar(n) // &
+               & ' but the descriptor settings give ' // &
+               & intToChar(numColumns), status, message)
+         return
+      endif
+      model%numFeatures = n
+
+      ! The networks.
+      call expectKey (reader, 'NUM_NETWORKS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'NUM_NETWORKS', 1, n, status, message)
+      if (status /= omlSuccess) return
+      model%numNetworks = n
+      allocate (model%networks(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      do b = 1, n
+         call readNetwork (reader, model, model%networks(b), status, &
+               & message)
+         if (status /= omlSuccess) return
+         e = elementIndex(model, model%networks(b)%symbol)
+         if (model%networkOf(e) /= 0) then
+            call formatError (reader, 'a second network for ' // &
+                  & trim(model%networks(b)%symbol), status, message)
+            return
+         endif
+         model%networkOf(e) = b
+         model%maxAlphas = max(model%maxAlphas, &
+               & model%networks(b)%numAlphas)
+      enddo
+
+      call expectKey (reader, 'END', rest, status, message)
+
+   end subroutine readBody
+
+   !> One NETWORK ... END_NETWORK block.
+   subroutine readNetwork (reader, model, network, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(in) :: model
+      type (OML_NetworkType), intent(inout) :: network
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: rest
+      character (len=omlSymbolLen) :: word
+      integer :: n, k, l, ioStat, allocStat
+
+      call expectKey (reader, 'NETWORK', rest, status, message)
+      if (status /= omlSuccess) return
+      read (rest, *, iostat=ioStat) word
+      if (ioStat /= 0) then
+         call formatError (reader, 'expected "NETWORK symbol"', status, &
+               & message)
+         return
+      endif
+      network%symbol = canonicalSymbol(word)
+      if (elementIndex(model, network%symbol) == 0) then
+         call formatError (reader, 'network for ' // trim(word) // &
+               & ', which is not a descriptor element', status, message)
+         return
+      endif
+
+      call expectKey (reader, 'NUM_ALPHAS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'NUM_ALPHAS', 1, n, status, message)
+      if (status /= omlSuccess) return
+      network%numAlphas = n
+      k = model%numFeatures
+      allocate (network%alphas(n), network%isolated(n), &
+            & network%charges(3, n), network%normMean(k), &
+            & network%normVariance(k), network%normScale(k), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+
+      call expectKey (reader, 'ALPHAS', rest, status, message)
+      if (status == omlSuccess) call readReals (reader, network%alphas, &
+            & 'ALPHAS', status, message)
+      if (status /= omlSuccess) return
+      if (any(network%alphas <= 0.0_double)) then
+         call formatError (reader, 'ALPHAS must be positive', status, &
+               & message)
+         return
+      endif
+      call expectKey (reader, 'ISOLATED_COEFFS', rest, status, message)
+      if (status == omlSuccess) call readReals (reader, network%isolated, &
+            & 'ISOLATED_COEFFS', status, message)
+      if (status /= omlSuccess) return
+      call expectKey (reader, 'CHARGE_COLUMNS', rest, status, message)
+      if (status == omlSuccess) call readReals (reader, &
+            & network%charges, 'CHARGE_COLUMNS', status, message)
+      if (status /= omlSuccess) return
+
+      ! Keras Normalization: (x - mean) / max(sqrt(variance), epsilon).
+      call expectKey (reader, 'NORMALIZATION', rest, status, message)
+      if (status /= omlSuccess) return
+      read (rest, *, iostat=ioStat) network%normName, network%normEpsilon
+      if (ioStat /= 0 .or. .not. (network%normEpsilon >= 0.0_double)) then
+         call formatError (reader, 'expected "NORMALIZATION name ' // &
+               & 'epsilon" (epsilon >= 0)', status, message)
+         return
+      endif
+      call expectKey (reader, 'MEAN', rest, status, message)
+      if (status == omlSuccess) call readReals (reader, network%normMean, &
+            & 'MEAN', status, message)
+      if (status /= omlSuccess) return
+      call expectKey (reader, 'VARIANCE', rest, status, message)
+      if (status == omlSuccess) call readReals (reader, &
+            & network%normVariance, 'VARIANCE', status, message)
+      if (status /= omlSuccess) return
+      if (any(network%normVariance < 0.0_double)) then
+         call formatError (reader, 'VARIANCE must not be negative', &
+               & status, message)
+         return
+      endif
+      network%normScale = max(sqrt(network%normVariance), &
+            & network%normEpsilon)
+      if (any(network%normScale <= 0.0_double)) then
+         call formatError (reader, 'zero variance with epsilon 0 would ' // &
+               & 'divide by zero', status, message)
+         return
+      endif
+
+      call expectKey (reader, 'NUM_LAYERS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'NUM_LAYERS', 1, n, status, message)
+      if (status /= omlSuccess) return
+      network%numLayers = n
+      allocate (network%layers(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      network%numRows = model%numFeatures
+      do l = 1, n
+         call readLayer (reader, network, l, status, message)
+         if (status /= omlSuccess) return
+         network%layers(l)%rowOffset = network%numRows
+         network%numRows = network%numRows + network%layers(l)%numOut
+      enddo
+      if (network%layers(n)%numOut /= network%numAlphas) then
+         call formatError (reader, 'the last layer of ' // &
+               & trim(network%symbol) // ' gives ' // &
+               & intToChar(network%layers(n)%numOut) // &
+               & ' outputs, but NUM_ALPHAS is ' // &
+               & intToChar(network%numAlphas), status, message)
+         return
+      endif
+
+      call expectKey (reader, 'END_NETWORK', rest, status, message)
+
+   end subroutine readNetwork
+
+   !> Layer l of a network: "DENSE name input numIn numOut activation"
+   !> followed by WEIGHTS and BIAS, or "ADD name width numInputs inputs".
+   subroutine readLayer (reader, network, l, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_NetworkType), intent(inout) :: network
+      integer, intent(in) :: l
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: line, rest
+      character (len=omlNameLen) :: actName
+      character (len=omlNameLen), allocatable :: names(:)
+      integer :: split, ioStat, allocStat, numInputs, i, width
+
+      call nextRecord (reader, line, 'DENSE or ADD (layer ' // &
+            & intToChar(l) // ')', status, message)
+      if (status /= omlSuccess) return
+      split = index(line, ' ')
+      if (split == 0) split = len(line) + 1
+      rest = line(split:)
+
+      associate (layer => network%layers(l))
+         select case (line(1:split-1))
+         case ('DENSE')
+            layer%kind = layerDense
+            allocate (names(1))
+            read (rest, *, iostat=ioStat) layer%name, names(1), &
+                  & layer%numIn, layer%numOut, actName
+            if (ioStat /= 0) then
+               call formatError (reader, 'expected "DENSE name input ' // &
+                     & 'numIn numOut activation"', status, message)
+               return
+            endif
+            layer%activation = activationCode(actName)
+            if (layer%activation < 0) then
+               call formatError (reader, 'unsupported activation "' // &
+                     & trim(actName) // '" (supported: linear, tanh, ' // &
+                     & 'relu, silu, sigmoid, softplus, gelu)', status, &
+                     & message)
+               return
+            endif
+         case ('ADD')
+            layer%kind = layerAdd
+            read (rest, *, iostat=ioStat) layer%name, layer%numOut, &
+                  & numInputs
+            if (ioStat == 0 .and. numInputs >= 1) then
+               allocate (names(numInputs))
+               read (rest, *, iostat=ioStat) layer%name, layer%numOut, &
+                     & numInputs, names
+            endif
+            if (ioStat /= 0 .or. numInputs < 1) then
+               call formatError (reader, 'expected "ADD name width ' // &
+                     & 'numInputs input1 input2 ..."', status, message)
+               return
+            endif
+            layer%numIn = layer%numOut
+         case default
+            call formatError (reader, 'expected DENSE or ADD (layer ' // &
+                  & intToChar(l) // '), got "' // &
+                  & line(1:min(len(line), 40)) // '"', status, message)
+            return
+         end select
+         if (layer%numOut < 1) then
+            call formatError (reader, 'layer ' // trim(layer%name) // &
+                  & ' has no outputs', status, message)
+            return
+         endif
+         if (layerIndex(network, l - 1, layer%name) >= 0) then
+            call formatError (reader, 'layer name ' // trim(layer%name) // &
+                  & ' is used twice', status, message)
+            return
+         endif
+
+         ! Find the inputs among the layers before this one.
+         allocate (layer%inputs(size(names)), stat=allocStat)
+         if (allocStat /= 0) then
+            call memoryError (status, message)
+            return
+         endif
+         do i = 1, size(names)
+            layer%inputs(i) = layerIndex(network, l - 1, names(i))
+            if (layer%inputs(i) < 0) then
+               call formatError (reader, 'layer ' // trim(layer%name) // &
+                     & ' reads "' // trim(names(i)) // '", which is not ' // &
+                     & 'an earlier layer', status, message)
+               return
+            endif
+            if (layer%inputs(i) == 0) then
+               width = size(network%normMean)
+            else
+               width = network%layers(layer%inputs(i))%numOut
+            endif
+            if (width /= layer%numIn) then
+               call formatError (reader, 'layer ' // trim(layer%name) // &
+                     & ' takes ' // intToChar(layer%numIn) // ' inputs, ' &
+                     & // 'but ' // trim(names(i)) // ' gives ' // &
+                     & intToChar(width), status, message)
+               return
+            endif
+         enddo
+
+         if (layer%kind == layerDense) then
+            allocate (layer%weights(layer%numOut, layer%numIn), &
+                  & layer%bias(layer%numOut), stat=allocStat)
+            if (allocStat /= 0) then
+               call memoryError (status, message)
+               return
+            endif
+            call expectKey (reader, 'WEIGHTS', rest, status, message)
+            if (status == omlSuccess) call readReals (reader, &
+                  & layer%weights, 'WEIGHTS', status, message)
+            if (status /= omlSuccess) return
+            call expectKey (reader, 'BIAS', rest, status, message)
+            if (status == omlSuccess) call readReals (reader, layer%bias, &
+                  & 'BIAS', status, message)
+            if (status /= omlSuccess) return
+         endif
+      end associate
+
+   end subroutine readLayer
+
+   !> Index of a layer name among the first numLayers layers; 0 for the
+   !> normalised input, -1 when there is no such name.
+   pure integer function layerIndex (network, numLayers, name)
+
+      implicit none
+
+      type (OML_NetworkType), intent(in) :: network
+      integer, intent(in) :: numLayers
+      character (len=*), intent(in) :: name
+
+      integer :: l
+
+      layerIndex = -1
+      if (name == network%normName) then
+         layerIndex = 0
+         return
+      endif
+      do l = 1, numLayers
+         if (network%layers(l)%name == name) then
+            layerIndex = l
+            return
+         endif
+      enddo
+
+   end function layerIndex
+
+   !> The next line that is not blank and not a '#' comment.
+   subroutine nextRecord (reader, line, what, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      character (len=:), allocatable, intent(out) :: line
+      character (len=*), intent(in) :: what
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: ioStat
+      character (len=:), allocatable :: text
+
+      status = omlSuccess
+      message = ''
+      do
+         call readLine (reader%unit, text, ioStat)
+         if (ioStat /= 0) then
+            call setStatus (status, message, omlErrFormat, 'model file ' // &
+                  & reader%path // ': unexpected end of file, expected ' // &
+                  & what)
+            return
+         endif
+         reader%lineNo = reader%lineNo + 1
+         line = trim(adjustl(text))
+         if (len(line) == 0) cycle
+         if (line(1:1) == '#') cycle
+         return
+      enddo
+
+   end subroutine nextRecord
+
+   !> Read the next record, which must begin with the keyword key; rest is
+   !> what follows the keyword on that line.
+   subroutine expectKey (reader, key, rest, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      character (len=*), intent(in) :: key
+      character (len=:), allocatable, intent(out) :: rest
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: line
+      integer :: split
+
+      rest = ''
+      call nextRecord (reader, line, key, status, message)
+      if (status /= omlSuccess) return
+      split = index(line, ' ')
+      if (split == 0) split = len(line) + 1
+      if (line(1:split-1) /= key) then
+         call formatError (reader, 'expected ' // key // ', got "' // &
+               & line(1:min(len(line), 40)) // '"', status, message)
+         return
+      endif
+      rest = line(split:)
+
+   end subroutine expectKey
+
+   !> A positive count after a keyword.
+   subroutine readCount (reader, rest, key, minimum, count, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(in) :: reader
+      character (len=*), intent(in) :: rest
+      character (len=*), intent(in) :: key
+      integer, intent(in) :: minimum
+      integer, intent(out) :: count
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: ioStat
+
+      status = omlSuccess
+      message = ''
+      read (rest, *, iostat=ioStat) count
+      if (ioStat /= 0) then
+         call formatError (reader, 'expected an integer after ' // key, &
+               & status, message)
+      elseif (count < minimum) then
+         call formatError (reader, key // ' must be at least ' // &
+               & intToChar(minimum) // ', got ' // intToChar(count), &
+               & status, message)
+      endif
+
+   end subroutine readCount
+
+   !> Fill values from the following records, as many numbers per line as
+   !> the writer put there.  Every number must be finite.
+   subroutine readReals1 (reader, values, what, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      real (kind=double), intent(out) :: values(:)
+      character (len=*), intent(in) :: what
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: line
+      integer :: total, filled, numTokens, ioStat
+
+      status = omlSuccess
+      message = ''
+      total = size(values)
+      filled = 0
+      do while (filled < total)
+         call nextRecord (reader, line, intToChar(total) // ' numbers ' // &
+               & 'for ' // what, status, message)
+         if (status /= omlSuccess) return
+         numTokens = countTokens(line)
+         if (filled + numTokens > total) then
+            call formatError (reader, 'more numbers than the ' // &
+                  & intToChar(total) // ' expected for ' // what, status, &
+                  & message)
+            return
+         endif
+         read (line, *, iostat=ioStat) values(filled+1 : filled+numTokens)
+         if (ioStat /= 0) then
+            call formatError (reader, 'not a list of numbers (' // &
+                  & what // ')', status, message)
+            return
+         endif
+         if (.not. all(ieee_is_finite(values(filled+1 : &
+               & filled+numTokens)))) then
+            call formatError (reader, 'NaN or Inf in ' // what, status, &
+                  & message)
+            return
+         endif
+         filled = filled + numTokens
+      enddo
+
+   end subroutine readReals1
+
+   !> The same for a matrix, filled in array element order (column by
+   !> column, i.e. the first index runs fastest).
+   subroutine readReals2 (reader, values, what, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      real (kind=double), intent(out) :: values(:,:)
+      character (len=*), intent(in) :: what
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      real (kind=double), allocatable :: flat(:)
+      integer :: allocStat
+
+      allocate (flat(size(values)), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      call readReals1 (reader, flat, what, status, message)
+      if (status /= omlSuccess) return
+      values = reshape(flat, shape(values))
+
+   end subroutine readReals2
+
+   !> Number of blank-separated words of a line.
+   pure integer function countTokens (line)
+
+      implicit none
+
+      character (len=*), intent(in) :: line
+
+      integer :: i
+      logical :: inWord
+
+      countTokens = 0
+      inWord = .false.
+      do i = 1, len(line)
+         if (line(i:i) == ' ' .or. line(i:i) == ',' .or. &
+               & iachar(line(i:i)) == 9) then
+            inWord = .false.
+         elseif (.not. inWord) then
+            inWord = .true.
+            countTokens = countTokens + 1
+         endif
+      enddo
+
+   end function countTokens
+
+   !> One whole line of any length (non-advancing reads in chunks).
+   subroutine readLine (unit, line, ioStat)
+
+      use, intrinsic :: iso_fortran_env, only: iostat_eor
+
+      implicit none
+
+      integer, intent(in) :: unit
+      character (len=:), allocatable, intent(out) :: line
+      integer, intent(out) :: ioStat
+
+      character (len=256) :: chunk
+      integer :: chunkLen
+
+      line = ''
+      do
+         read (unit, '(a)', advance='no', size=chunkLen, iostat=ioStat) &
+               & chunk
+         line = line // chunk(1:chunkLen)
+         if (ioStat == iostat_eor) then
+            ioStat = 0
+            exit
+         endif
+         if (ioStat /= 0) exit
+      enddo
+      ! A last line without a newline still counts as a line.
+      if (ioStat /= 0 .and. len(line) > 0) ioStat = 0
+
+   end subroutine readLine
+
+   subroutine formatError (reader, text, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(in) :: reader
+      character (len=*), intent(in) :: text
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call setStatus (status, message, omlErrFormat, 'model file ' // &
+            & reader%path // ', line ' // intToChar(reader%lineNo) // ': ' &
+            & // text)
+
+   end subroutine formatError
+
+   subroutine memoryError (status, message)
+
+      implicit none
+
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call setStatus (status, message, omlErrMemory, &
+            & 'model: out of memory while reading the model file')
+
+   end subroutine memoryError
+
+   ! ------------------------------------------------------------------
+   ! Descriptors
+   ! ------------------------------------------------------------------
+
+   !> The model's descriptors of the atoms listed in centres.
+   !>   realVectors(xyz, abc)  lattice vectors as columns, Bohr
+   !>   positions(xyz, atom)   Cartesian positions, Bohr
+   !>   elementOf(atom)        descriptor element index 1..numElements
+   !>   centres(i)             atoms (1..N) whose descriptors are wanted
+   !>   numThreads             OpenMP threads; <= 0 uses the default
+   !>   descriptors(K, i)      one column per centre (K = numFeatures)
+   subroutine computeDescriptors (model, realVectors, positions, elementOf, &
+         & centres, numThreads, descriptors, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=double), intent(in) :: realVectors(3,3)
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: centres(:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: descriptors(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      type (OML_LatticeType) :: lattice
+      real (kind=double), allocatable :: positionsAng(:,:)
+      integer :: b, first, last, allocStat
+
+      status = omlSuccess
+      message = ''
+      if (.not. model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: no model has been loaded')
+         return
+      endif
+      if (size(descriptors, 1) /= model%numFeatures .or. &
+            & size(descriptors, 2) /= size(centres)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'descriptors: the output array must be (' // &
+               & intToChar(model%numFeatures) // ', number of centres = ' &
+               & // intToChar(size(centres)) // ')')
+         return
+      endif
+      if (size(positions, 1) /= 3) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'positions: must have shape (3, N)')
+         return
+      endif
+      if (.not. all(ieee_is_finite(positions))) then
+         call setStatus (status, message, omlErrNonFinite, &
+               & 'positions: contain NaN or Inf')
+         return
+      endif
+
+      ! Bohr -> Angstrom, exactly as the Python readers convert.
+      call initLattice (lattice, realVectors * bohrRad, status, message)
+      if (status /= omlSuccess) return
+      allocate (positionsAng(3, size(positions, 2)), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'descriptors: out of memory')
+         return
+      endif
+      positionsAng(:,:) = positions(:,:) * bohrRad
+
+      ! Each block is written straight into its rows of the output.
+      last = 0
+      do b = 1, model%numBlocks
+         first = last + 1
+         last = last + model%snaps(b)%numColumns
+         call computeBispectrum (model%snaps(b), lattice, positionsAng, &
+               & elementOf, centres, numThreads, &
+               & descriptors(first:last, :), status, message)
+         if (status /= omlSuccess) return
+      enddo
+
+   end subroutine computeDescriptors
+
+   ! ------------------------------------------------------------------
+   ! The forward pass
+   ! ------------------------------------------------------------------
+
+   !> Coefficients A_i (Hartree) of M atoms from their descriptors.
+   !>   elementOf(i)       descriptor element index of atom i (1..M)
+   !>   descriptors(K, i)  its descriptors
+   !>   coeffs(ld, i)      A_1..A_N of atom i in rows 1..N (N = NUM_ALPHAS
+   !>                      of its element); rows N+1..ld are set to zero
+   subroutine predictFromDescriptors (model, elementOf, descriptors, &
+         & numThreads, coeffs, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+      !$ use omp_lib, only: omp_get_max_threads
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: elementOf(:)
+      real (kind=double), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: coeffs(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer, allocatable :: order(:), blockNet(:), blockFirst(:)
+      integer, allocatable :: blockLast(:), countOf(:), startOf(:)
+      integer :: numAtoms, i, e, net, numBlocks, b, useThreads, allocStat
+      integer :: neededRows
+
+      status = omlSuccess
+      message = ''
+      numAtoms = size(elementOf)
+      if (.not. model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: no model has been loaded')
+         return
+      endif
+      if (size(descriptors, 1) /= model%numFeatures .or. &
+            & size(descriptors, 2) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'descriptors: must be (' // intToChar(model%numFeatures) &
+               & // ', number of atoms = ' // intToChar(numAtoms) // ')')
+         return
+      endif
+      if (size(coeffs, 2) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'coeffs: need one column per atom (' // &
+               & intToChar(numAtoms) // ')')
+         return
+      endif
+      neededRows = 0
+      do i = 1, numAtoms
+         e = elementOf(i)
+         if (e < 1 .or. e > model%numElements) then
+            call setStatus (status, message, omlErrElement, &
+                  & 'elements: atom ' // intToChar(i) // ' has element ' // &
+                  & 'index ' // intToChar(e) // ', outside 1..' // &
+                  & intToChar(model%numElements))
+            return
+         endif
+         if (model%networkOf(e) == 0) then
+            call setStatus (status, message, omlErrElement, &
+                  & 'elements: the model has no network for ' // &
+                  & trim(model%symbols(e)) // ' (atom ' // intToChar(i) // &
+                  & ')')
+            return
+         endif
+         neededRows = max(neededRows, &
+               & model%networks(model%networkOf(e))%numAlphas)
+      enddo
+      if (size(coeffs, 1) < neededRows) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'coeffs: need at least ' // intToChar(neededRows) // &
+               & ' rows (the largest NUM_ALPHAS of these atoms), got ' // &
+               & intToChar(size(coeffs, 1)))
+         return
+      endif
+      if (.not. all(ieee_is_finite(descriptors))) then
+         call setStatus (status, message, omlErrNonFinite, &
+               & 'descriptors: contain NaN or Inf')
+         return
+      endif
+      coeffs(:,:) = 0.0_double
+      if (numAtoms == 0) return
+
+      ! Sort the atoms by network (counting sort, atom order kept within
+      ! each network) and cut each network's list into blocks.
+      allocate (order(numAtoms), countOf(model%numNetworks), &
+            & startOf(model%numNetworks), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'predict: out of memory')
+         return
+      endif
+      countOf(:) = 0
+      do i = 1, numAtoms
+         net = model%networkOf(elementOf(i))
+         countOf(net) = countOf(net) + 1
+      enddo
+      numBlocks = 0
+      startOf(1) = 1
+      do net = 1, model%numNetworks
+         if (net > 1) startOf(net) = startOf(net-1) + countOf(net-1)
+         numBlocks = numBlocks + (countOf(net) + blockAtoms - 1) / blockAtoms
+      enddo
+      allocate (blockNet(numBlocks), blockFirst(numBlocks), &
+            & blockLast(numBlocks), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'predict: out of memory')
+         return
+      endif
+      b = 0
+      do net = 1, model%numNetworks
+         do i = startOf(net), startOf(net) + countOf(net) - 1, blockAtoms
+            b = b + 1
+            blockNet(b) = net
+            blockFirst(b) = i
+            blockLast(b) = min(i + blockAtoms - 1, &
+                  & startOf(net) + countOf(net) - 1)
+         enddo
+      enddo
+      countOf(:) = 0
+      do i = 1, numAtoms
+         net = model%networkOf(elementOf(i))
+         order(startOf(net) + countOf(net)) = i
+         countOf(net) = countOf(net) + 1
+      enddo
+
+      useThreads = 1
+      !$ useThreads = omp_get_max_threads()
+      if (numThreads > 0) useThreads = numThreads
+      useThreads = max(1, min(useThreads, numBlocks))
+
+      !$omp parallel num_threads(useThreads) default(shared)
+      call runNetworkBlocks (model, descriptors, order, blockNet, &
+            & blockFirst, blockLast, coeffs, status, message)
+      !$omp end parallel
+
+   end subroutine predictFromDescriptors
+
+   !> The share of one thread: its own scratch space (local, hence
+   !> private), then its blocks.  Each block writes only its own columns.
+   subroutine runNetworkBlocks (model, descriptors, order, blockNet, &
+         & blockFirst, blockLast, coeffs, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=double), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: order(:), blockNet(:)
+      integer, intent(in) :: blockFirst(:), blockLast(:)
+      real (kind=double), intent(inout) :: coeffs(:,:)
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      real (kind=double), allocatable :: scratch(:,:)
+      integer :: b, rows, allocStat
+
+      rows = 0
+      do b = 1, model%numNetworks
+         rows = max(rows, model%networks(b)%numRows)
+      enddo
+      allocate (scratch(rows, blockAtoms), stat=allocStat)
+      if (allocStat /= 0) then
+         !$omp critical (omlModelError)
+         call setStatus (status, message, omlErrMemory, &
+               & 'predict: out of memory for the network scratch space')
+         !$omp end critical (omlModelError)
+      endif
+
+      !$omp do schedule(dynamic, 1)
+      do b = 1, size(blockNet)
+         if (allocStat /= 0) cycle
+         call forwardBlock (model%networks(blockNet(b)), descriptors, &
+               & order(blockFirst(b):blockLast(b)), scratch, coeffs)
+      enddo
+      !$omp end do
+
+   end subroutine runNetworkBlocks
+
+   !> The network of one element for a block of its atoms (one column
+   !> each).  Rows 1..K of scratch hold u, then each layer's output.
+   subroutine forwardBlock (network, descriptors, atoms, scratch, coeffs)
+
+      implicit none
+
+      type (OML_NetworkType), intent(in) :: network
+      real (kind=double), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: atoms(:)
+      real (kind=double), intent(inout) :: scratch(:,:)
+      real (kind=double), intent(inout) :: coeffs(:,:)
+
+      integer :: n, j, l, i, numIn, numOut, inRow, outRow
+
+      n = size(atoms)
+      numIn = size(descriptors, 1)
+      do j = 1, n
+         scratch(1:numIn, j) = (descriptors(:, atoms(j)) - &
+               & network%normMean) / network%normScale
+      enddo
+      do l = 1, network%numLayers
+         associate (layer => network%layers(l))
+            numIn = layer%numIn
+            numOut = layer%numOut
+            outRow = layer%rowOffset
+            select case (layer%kind)
+            case (layerDense)
+               inRow = rowOffsetOf(network, layer%inputs(1))
+               call denseLayer (layer, scratch(inRow+1:inRow+numIn, 1:n), &
+                     & scratch(outRow+1:outRow+numOut, 1:n))
+            case (layerAdd)
+               inRow = rowOffsetOf(network, layer%inputs(1))
+               scratch(outRow+1:outRow+numOut, 1:n) = &
+                     & scratch(inRow+1:inRow+numOut, 1:n)
+               do i = 2, size(layer%inputs)
+                  inRow = rowOffsetOf(network, layer%inputs(i))
+                  scratch(outRow+1:outRow+numOut, 1:n) = &
+                        & scratch(outRow+1:outRow+numOut, 1:n) + &
+                        & scratch(inRow+1:inRow+numOut, 1:n)
+               enddo
+            end select
+         end associate
+      enddo
+
+      ! The last layer's output is A_1..A_N of each atom.
+      outRow = network%layers(network%numLayers)%rowOffset
+      numOut = network%numAlphas
+      do j = 1, n
+         coeffs(1:numOut, atoms(j)) = scratch(outRow+1:outRow+numOut, j)
+      enddo
+
+   end subroutine forwardBlock
+
+   !> Scratch row offset of layer l (0: the normalised input).
+   pure integer function rowOffsetOf (network, l)
+
+      implicit none
+
+      type (OML_NetworkType), intent(in) :: network
+      integer, intent(in) :: l
+
+      if (l == 0) then
+         rowOffsetOf = 0
+      else
+         rowOffsetOf = network%layers(l)%rowOffset
+      endif
+
+   end function rowOffsetOf
+
+   !> out = act(W in + b) for a block of atoms (one column each).
+   subroutine denseLayer (layer, input, output)
+
+      implicit none
+
+      type (OML_LayerType), intent(in) :: layer
+      real (kind=double), intent(in) :: input(:,:)
+      real (kind=double), intent(out) :: output(:,:)
+
+      integer :: j
+
+      output = matmul(layer%weights, input)
+      do j = 1, size(output, 2)
+         output(:, j) = output(:, j) + layer%bias
+      enddo
+      call applyActivation (layer%activation, output)
+
+   end subroutine denseLayer
+
+end module OML_Model
