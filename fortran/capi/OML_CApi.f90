@@ -1,0 +1,859 @@
+!! OML_CApi: the C entry points of libolcaoml (declared in olcaoml.h).
+!!
+!! Every entry point is bind(C) with the stable prefix "olcaoml_", takes
+!! only C types, and returns an int status (0 on success, the codes of
+!! OML_Status otherwise).  The last two arguments of most of them are a
+!! caller-owned buffer for the error message and its length: the message
+!! is copied there, cut to fit and NUL-terminated (the buffer may be NULL).
+!! Because the caller owns the buffer and the model is never changed after
+!! loading, several threads may call the library at the same time, on the
+!! same model or on different ones.
+!!
+!! Pointers are received as type (c_ptr) by value so that every one of
+!! them can be checked for NULL before it is used: a NULL pointer gives
+!! OLCAOML_ERR_NULL_POINTER, never a crash.  Sizes are passed explicitly
+!! and checked against the model.  Indices are 1-based, as in OLCAO.
+!!
+!! A model handle is the C address of a Fortran object allocated by
+!! olcaoml_model_load and released by olcaoml_model_free.  It carries a
+!! tag word so that a handle that was never loaded, or was freed already,
+!! is recognised in the common cases (OLCAOML_ERR_STATE).
+module OML_CApi
+
+   use, intrinsic :: iso_c_binding
+   use OML_Kinds, only: double
+   use OML_Status
+   use OML_Model, only: OML_ModelType, omlModelFormatVersion, omlSymbolLen
+   use OML_Library
+
+   implicit none
+   private
+
+   !> Tag of a live handle ('OMLH' in ASCII) and of a freed one.
+   integer (c_int32_t), parameter :: liveTag = 1330465864_c_int32_t
+   integer (c_int32_t), parameter :: deadTag = 0_c_int32_t
+
+   type :: ModelHandleType
+      integer (c_int32_t) :: tag = liveTag
+      type (OML_ModelType) :: model
+   end type ModelHandleType
+
+   interface
+      pure function c_strlen (text) bind(C, name='strlen')
+         import :: c_ptr, c_size_t
+         type (c_ptr), value :: text
+         integer (c_size_t) :: c_strlen
+      end function c_strlen
+   end interface
+
+   public :: olcaoml_api_version
+   public :: olcaoml_model_format_version
+   public :: olcaoml_model_load
+   public :: olcaoml_model_free
+   public :: olcaoml_model_num_elements
+   public :: olcaoml_model_num_features
+   public :: olcaoml_model_max_alphas
+   public :: olcaoml_model_element_index
+   public :: olcaoml_model_element_symbol
+   public :: olcaoml_model_num_alphas
+   public :: olcaoml_model_alphas
+   public :: olcaoml_model_isolated_coeffs
+   public :: olcaoml_model_charge_columns
+   public :: olcaoml_descriptors
+   public :: olcaoml_predict_from_descriptors
+   public :: olcaoml_predict
+   public :: olcaoml_write_scfv
+
+contains
+
+   ! ------------------------------------------------------------------
+   ! Helpers
+   ! ------------------------------------------------------------------
+
+   !> Copy a message into the caller's buffer (cut, NUL-terminated).
+   subroutine putMessage (text, buffer, bufferLen)
+
+      implicit none
+
+      character (len=*), intent(in) :: text
+      type (c_ptr), intent(in) :: buffer
+      integer (c_int), intent(in) :: bufferLen
+
+      character (kind=c_char), pointer :: chars(:)
+      integer :: i, n
+
+      if (.not. c_associated(buffer) .or. bufferLen < 1) return
+      call c_f_pointer (buffer, chars, (/ int(bufferLen) /))
+      n = min(len_trim(text), int(bufferLen) - 1)
+      do i = 1, n
+         chars(i) = text(i:i)
+      enddo
+      chars(n + 1) = c_null_char
+
+   end subroutine putMessage
+
+   !> Status plus message for the caller, in one step.
+   integer (c_int) function finish (status, message, buffer, bufferLen)
+
+      implicit none
+
+      integer, intent(in) :: status
+      character (len=*), intent(in) :: message
+      type (c_ptr), intent(in) :: buffer
+      integer (c_int), intent(in) :: bufferLen
+
+      if (status == omlSuccess) then
+         call putMessage ('', buffer, bufferLen)
+      else
+         call putMessage (message, buffer, bufferLen)
+      endif
+      finish = int(status, c_int)
+
+   end function finish
+
+   !> A NUL-terminated C string as a Fortran string.
+   function fromCString (text) result (string)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: text
+      character (len=:), allocatable :: string
+
+      character (kind=c_char), pointer :: chars(:)
+      integer :: n, i
+
+      n = int(c_strlen(text))
+      allocate (character (len=n) :: string)
+      if (n == 0) return
+      call c_f_pointer (text, chars, (/ n /))
+      do i = 1, n
+         string(i:i) = chars(i)
+      enddo
+
+   end function fromCString
+
+   !> The model behind a handle, or a status saying why there is none.
+   subroutine getModel (handle, object, status, message)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: handle
+      type (ModelHandleType), pointer, intent(out) :: object
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      status = omlSuccess
+      message = ''
+      nullify (object)
+      if (.not. c_associated(handle)) then
+         call setStatus (status, message, omlErrNullPointer, &
+               & 'model: the handle is NULL')
+         return
+      endif
+      call c_f_pointer (handle, object)
+      if (object%tag /= liveTag .or. .not. object%model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: the handle is not a loaded model (freed already?)')
+         nullify (object)
+      endif
+
+   end subroutine getModel
+
+   !> NULL check of a required pointer argument.
+   subroutine requirePointer (pointer, name, status, message)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: pointer
+      character (len=*), intent(in) :: name
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      if (status /= omlSuccess) return
+      if (.not. c_associated(pointer)) then
+         call setStatus (status, message, omlErrNullPointer, &
+               & name // ': NULL pointer')
+      endif
+
+   end subroutine requirePointer
+
+   !> A count argument must not be negative (or below minimum).
+   subroutine requireCount (count, minimum, name, status, message)
+
+      implicit none
+
+      integer (c_int), intent(in) :: count
+      integer, intent(in) :: minimum
+      character (len=*), intent(in) :: name
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      if (status /= omlSuccess) return
+      if (count < minimum) then
+         call setStatus (status, message, omlErrArgument, &
+               & name // ': must be at least ' // intToChar(minimum) // &
+               & ', got ' // intToChar(int(count)))
+      endif
+
+   end subroutine requireCount
+
+   ! ------------------------------------------------------------------
+   ! Versions
+   ! ------------------------------------------------------------------
+
+   !> 10000 major + 100 minor + patch of this interface.
+   integer (c_int) function olcaoml_api_version () &
+         & bind(C, name='olcaoml_api_version')
+
+      implicit none
+
+      olcaoml_api_version = int(omlApiVersion(), c_int)
+
+   end function olcaoml_api_version
+
+   !> The model file format version this library reads.
+   integer (c_int) function olcaoml_model_format_version () &
+         & bind(C, name='olcaoml_model_format_version')
+
+      implicit none
+
+      olcaoml_model_format_version = int(omlModelFormatVersion, c_int)
+
+   end function olcaoml_model_format_version
+
+   ! ------------------------------------------------------------------
+   ! The model
+   ! ------------------------------------------------------------------
+
+   !> int olcaoml_model_load(const char *path, olcaoml_model *model,
+   !>                        char *message, int message_len)
+   !> *model receives a new handle (NULL on failure).
+   integer (c_int) function olcaoml_model_load (path, modelOut, buffer, &
+         & bufferLen) bind(C, name='olcaoml_model_load')
+
+      implicit none
+
+      type (c_ptr), value :: path
+      type (c_ptr), value :: modelOut
+      type (c_ptr), value :: buffer
+      integer (c_int), value :: bufferLen
+
+      type (c_ptr), pointer :: handleOut
+      type (ModelHandleType), pointer :: object
+      character (len=omlMessageLen) :: message
+      integer :: status, allocStat
+
+      status = omlSuccess
+      message = ''
+      call requirePointer (modelOut, 'model', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (modelOut, handleOut)
+         handleOut = c_null_ptr
+      endif
+      call requirePointer (path, 'path', status, message)
+      if (status /= omlSuccess) then
+         olcaoml_model_load = finish(status, message, buffer, bufferLen)
+         return
+      endif
+
+      allocate (object, stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'model: out of memory')
+         olcaoml_model_load = finish(status, message, buffer, bufferLen)
+         return
+      endif
+      call omlLoadModel (object%model, fromCString(path), status, message)
+      if (status /= omlSuccess) then
+         deallocate (object)
+      else
+         object%tag = liveTag
+         handleOut = c_loc(object)
+      endif
+      olcaoml_model_load = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_model_load
+
+   !> int olcaoml_model_free(olcaoml_model *model)
+   !> Releases the model and sets *model to NULL (NULL or *model == NULL:
+   !> nothing to do).
+   integer (c_int) function olcaoml_model_free (modelInOut) &
+         & bind(C, name='olcaoml_model_free')
+
+      implicit none
+
+      type (c_ptr), value :: modelInOut
+
+      type (c_ptr), pointer :: handle
+      type (ModelHandleType), pointer :: object
+
+      olcaoml_model_free = int(omlSuccess, c_int)
+      if (.not. c_associated(modelInOut)) return
+      call c_f_pointer (modelInOut, handle)
+      if (.not. c_associated(handle)) return
+      call c_f_pointer (handle, object)
+      if (object%tag /= liveTag) then
+         olcaoml_model_free = int(omlErrState, c_int)
+         return
+      endif
+      object%tag = deadTag
+      call omlFreeModel (object%model)
+      deallocate (object)
+      handle = c_null_ptr
+
+   end function olcaoml_model_free
+
+   !> int olcaoml_model_num_elements(olcaoml_model model, int *n, ...)
+   integer (c_int) function olcaoml_model_num_elements (handle, valueOut, &
+         & buffer, bufferLen) bind(C, name='olcaoml_model_num_elements')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: answer
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, answer)
+         answer = int(omlNumElements(object%model), c_int)
+      endif
+      olcaoml_model_num_elements = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_num_elements
+
+   !> int olcaoml_model_num_features(olcaoml_model model, int *n, ...)
+   integer (c_int) function olcaoml_model_num_features (handle, valueOut, &
+         & buffer, bufferLen) bind(C, name='olcaoml_model_num_features')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: answer
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, answer)
+         answer = int(omlNumFeatures(object%model), c_int)
+      endif
+      olcaoml_model_num_features = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_num_features
+
+   !> int olcaoml_model_max_alphas(olcaoml_model model, int *n, ...)
+   integer (c_int) function olcaoml_model_max_alphas (handle, valueOut, &
+         & buffer, bufferLen) bind(C, name='olcaoml_model_max_alphas')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: answer
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, answer)
+         answer = int(omlMaxAlphas(object%model), c_int)
+      endif
+      olcaoml_model_max_alphas = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_model_max_alphas
+
+   !> int olcaoml_model_element_index(olcaoml_model model,
+   !>     const char *symbol, int *element, char *message, int message_len)
+   !> 'si', 'Si' and 'si1' all name silicon.  Unknown: OLCAOML_ERR_ELEMENT.
+   integer (c_int) function olcaoml_model_element_index (handle, symbol, &
+         & valueOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_element_index')
+
+      implicit none
+
+      type (c_ptr), value :: handle, symbol, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: answer
+      character (len=omlMessageLen) :: message
+      character (len=:), allocatable :: text
+      integer :: status, element
+
+      call getModel (handle, object, status, message)
+      call requirePointer (symbol, 'symbol', status, message)
+      call requirePointer (valueOut, 'element', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, answer)
+         answer = 0
+         text = fromCString(symbol)
+         element = omlElementIndex(object%model, text)
+         if (element == 0) then
+            call setStatus (status, message, omlErrElement, 'element "' &
+                  & // text(1:min(len(text), 32)) // '" is not in the model')
+         else
+            answer = int(element, c_int)
+         endif
+      endif
+      olcaoml_model_element_index = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_element_index
+
+   !> int olcaoml_model_element_symbol(olcaoml_model model, int element,
+   !>     char *symbol, int symbol_len, char *message, int message_len)
+   integer (c_int) function olcaoml_model_element_symbol (handle, &
+         & element, symbolOut, symbolLen, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_element_symbol')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: element
+      type (c_ptr), value :: symbolOut
+      integer (c_int), value :: symbolLen
+      type (c_ptr), value :: buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (symbolOut, 'symbol', status, message)
+      call requireCount (symbolLen, 1, 'symbol_len', status, message)
+      if (status == omlSuccess) then
+         if (element < 1 .or. element > omlNumElements(object%model)) then
+            call setStatus (status, message, omlErrElement, 'element: ' &
+                  & // 'index ' // intToChar(int(element)) // ' is ' // &
+                  & 'outside 1..' // intToChar(omlNumElements(object%model)))
+         else
+            call putMessage (omlElementSymbol(object%model, int(element)), &
+                  & symbolOut, symbolLen)
+         endif
+      endif
+      olcaoml_model_element_symbol = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_element_symbol
+
+   !> int olcaoml_model_num_alphas(olcaoml_model model, int element,
+   !>     int *n, ...)   NUM_ALPHAS of the element's network.
+   integer (c_int) function olcaoml_model_num_alphas (handle, element, &
+         & valueOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_num_alphas')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: element
+      type (c_ptr), value :: valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: answer
+      character (len=omlMessageLen) :: message
+      integer :: status, n
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, answer)
+         n = omlNumAlphas(object%model, int(element))
+         answer = int(n, c_int)
+         if (n == 0) call setStatus (status, message, omlErrElement, &
+               & 'element: index ' // intToChar(int(element)) // &
+               & ' has no network in the model')
+      endif
+      olcaoml_model_num_alphas = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_model_num_alphas
+
+   !> int olcaoml_model_alphas(olcaoml_model model, int element, int n,
+   !>     double *alphas, ...)   alphas[n], n = NUM_ALPHAS (Bohr^-2).
+   integer (c_int) function olcaoml_model_alphas (handle, element, n, &
+         & valuesOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_alphas')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: element, n
+      type (c_ptr), value :: valuesOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: values(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valuesOut, 'alphas', status, message)
+      call requireCount (n, 1, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valuesOut, values, (/ int(n) /))
+         call omlModelAlphas (object%model, int(element), values, status, &
+               & message)
+      endif
+      olcaoml_model_alphas = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_model_alphas
+
+   !> int olcaoml_model_isolated_coeffs(olcaoml_model model, int element,
+   !>     int n, double *coeffs, ...)   isolated-atom A_i (Hartree).
+   integer (c_int) function olcaoml_model_isolated_coeffs (handle, &
+         & element, n, valuesOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_isolated_coeffs')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: element, n
+      type (c_ptr), value :: valuesOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: values(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valuesOut, 'coeffs', status, message)
+      call requireCount (n, 1, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valuesOut, values, (/ int(n) /))
+         call omlModelIsolatedCoeffs (object%model, int(element), values, &
+               & status, message)
+      endif
+      olcaoml_model_isolated_coeffs = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_isolated_coeffs
+
+   !> int olcaoml_model_charge_columns(olcaoml_model model, int element,
+   !>     int n, double *charges, ...)   charges[3*n]: for each term the
+   !> total, valence and spin columns of scfV.dat (columns 3-5).
+   integer (c_int) function olcaoml_model_charge_columns (handle, &
+         & element, n, valuesOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_charge_columns')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: element, n
+      type (c_ptr), value :: valuesOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: values(:,:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valuesOut, 'charges', status, message)
+      call requireCount (n, 1, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valuesOut, values, (/ 3, int(n) /))
+         call omlModelChargeColumns (object%model, int(element), values, &
+               & status, message)
+      endif
+      olcaoml_model_charge_columns = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_charge_columns
+
+   ! ------------------------------------------------------------------
+   ! Descriptors and prediction
+   ! ------------------------------------------------------------------
+
+   !> The structure arguments shared by olcaoml_descriptors and
+   !> olcaoml_predict, checked and turned into Fortran arrays.  centres
+   !> may be NULL for all atoms (then numCentres must equal numAtoms).
+   subroutine structureArrays (realVectorsIn, numAtoms, positionsIn, &
+         & elementOfIn, numCentres, centresIn, realVectors, positions, &
+         & elementOf, centres, status, message)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: realVectorsIn
+      integer (c_int), intent(in) :: numAtoms
+      type (c_ptr), intent(in) :: positionsIn, elementOfIn
+      integer (c_int), intent(in) :: numCentres
+      type (c_ptr), intent(in) :: centresIn
+      real (c_double), pointer, intent(out) :: realVectors(:,:)
+      real (c_double), pointer, intent(out) :: positions(:,:)
+      integer (c_int), pointer, intent(out) :: elementOf(:)
+      integer, allocatable, intent(out) :: centres(:)
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      integer (c_int), pointer :: given(:)
+      integer :: i, allocStat
+
+      nullify (realVectors, positions, elementOf)
+      call requirePointer (realVectorsIn, 'real_vectors', status, message)
+      call requirePointer (positionsIn, 'positions', status, message)
+      call requirePointer (elementOfIn, 'element_of', status, message)
+      call requireCount (numAtoms, 1, 'num_atoms', status, message)
+      call requireCount (numCentres, 0, 'num_centres', status, message)
+      if (status /= omlSuccess) return
+      if (.not. c_associated(centresIn) .and. numCentres /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'centres: NULL means all atoms, so num_centres must ' // &
+               & 'equal num_atoms')
+         return
+      endif
+
+      call c_f_pointer (realVectorsIn, realVectors, (/ 3, 3 /))
+      call c_f_pointer (positionsIn, positions, (/ 3, int(numAtoms) /))
+      call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
+      allocate (centres(numCentres), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'centres: out of memory')
+         return
+      endif
+      if (c_associated(centresIn)) then
+         call c_f_pointer (centresIn, given, (/ int(numCentres) /))
+         centres(:) = int(given(:))
+      else
+         centres(:) = (/ (i, i = 1, int(numCentres)) /)
+      endif
+
+   end subroutine structureArrays
+
+   !> int olcaoml_descriptors(olcaoml_model model,
+   !>     const double real_vectors[9], int num_atoms,
+   !>     const double *positions, const int *element_of,
+   !>     int num_centres, const int *centres, int num_threads,
+   !>     int num_features, double *descriptors,
+   !>     char *message, int message_len)
+   !> descriptors[num_centres][num_features] (Fortran (K, M)).
+   integer (c_int) function olcaoml_descriptors (handle, realVectorsIn, &
+         & numAtoms, positionsIn, elementOfIn, numCentres, centresIn, &
+         & numThreads, numFeatures, descriptorsOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_descriptors')
+
+      implicit none
+
+      type (c_ptr), value :: handle, realVectorsIn
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: positionsIn, elementOfIn
+      integer (c_int), value :: numCentres
+      type (c_ptr), value :: centresIn
+      integer (c_int), value :: numThreads, numFeatures
+      type (c_ptr), value :: descriptorsOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: realVectors(:,:), positions(:,:)
+      real (c_double), pointer :: descriptors(:,:)
+      integer (c_int), pointer :: elementOf(:)
+      integer, allocatable :: centres(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (descriptorsOut, 'descriptors', status, message)
+      call structureArrays (realVectorsIn, numAtoms, positionsIn, &
+            & elementOfIn, numCentres, centresIn, realVectors, positions, &
+            & elementOf, centres, status, message)
+      if (status == omlSuccess) then
+         if (numFeatures /= omlNumFeatures(object%model)) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'num_features: the model has ' // &
+                  & intToChar(omlNumFeatures(object%model)) // &
+                  & ' descriptors per atom, got ' // &
+                  & intToChar(int(numFeatures)))
+         endif
+      endif
+      if (status == omlSuccess) then
+         call c_f_pointer (descriptorsOut, descriptors, &
+               & (/ int(numFeatures), int(numCentres) /))
+         call omlComputeDescriptors (object%model, realVectors, &
+               & positions, elementOf, int(numThreads), descriptors, &
+               & status, message, centres)
+      endif
+      olcaoml_descriptors = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_descriptors
+
+   !> int olcaoml_predict_from_descriptors(olcaoml_model model,
+   !>     int num_atoms, const int *element_of, int num_features,
+   !>     const double *descriptors, int num_threads, int ld_coeffs,
+   !>     double *coeffs, char *message, int message_len)
+   !> coeffs[num_atoms][ld_coeffs] (Fortran (ld, M)), Hartree.
+   integer (c_int) function olcaoml_predict_from_descriptors (handle, &
+         & numAtoms, elementOfIn, numFeatures, descriptorsIn, numThreads, &
+         & ldCoeffs, coeffsOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_predict_from_descriptors')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: elementOfIn
+      integer (c_int), value :: numFeatures
+      type (c_ptr), value :: descriptorsIn
+      integer (c_int), value :: numThreads, ldCoeffs
+      type (c_ptr), value :: coeffsOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: descriptors(:,:), coeffs(:,:)
+      integer (c_int), pointer :: elementOf(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (elementOfIn, 'element_of', status, message)
+      call requirePointer (descriptorsIn, 'descriptors', status, message)
+      call requirePointer (coeffsOut, 'coeffs', status, message)
+      call requireCount (numAtoms, 0, 'num_atoms', status, message)
+      call requireCount (ldCoeffs, 1, 'ld_coeffs', status, message)
+      if (status == omlSuccess) then
+         if (numFeatures /= omlNumFeatures(object%model)) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'num_features: the model has ' // &
+                  & intToChar(omlNumFeatures(object%model)) // &
+                  & ' descriptors per atom, got ' // &
+                  & intToChar(int(numFeatures)))
+         endif
+      endif
+      if (status == omlSuccess) then
+         call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
+         call c_f_pointer (descriptorsIn, descriptors, &
+               & (/ int(numFeatures), int(numAtoms) /))
+         call c_f_pointer (coeffsOut, coeffs, &
+               & (/ int(ldCoeffs), int(numAtoms) /))
+         call omlPredictFromDescriptors (object%model, elementOf, &
+               & descriptors, int(numThreads), coeffs, status, message)
+      endif
+      olcaoml_predict_from_descriptors = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_predict_from_descriptors
+
+   !> int olcaoml_predict(olcaoml_model model,
+   !>     const double real_vectors[9], int num_atoms,
+   !>     const double *positions, const int *element_of,
+   !>     int num_centres, const int *centres, int num_threads,
+   !>     int ld_coeffs, double *coeffs, char *message, int message_len)
+   !> coeffs[num_centres][ld_coeffs] (Fortran (ld, M)), Hartree.
+   integer (c_int) function olcaoml_predict (handle, realVectorsIn, &
+         & numAtoms, positionsIn, elementOfIn, numCentres, centresIn, &
+         & numThreads, ldCoeffs, coeffsOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_predict')
+
+      implicit none
+
+      type (c_ptr), value :: handle, realVectorsIn
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: positionsIn, elementOfIn
+      integer (c_int), value :: numCentres
+      type (c_ptr), value :: centresIn
+      integer (c_int), value :: numThreads, ldCoeffs
+      type (c_ptr), value :: coeffsOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: realVectors(:,:), positions(:,:)
+      real (c_double), pointer :: coeffs(:,:)
+      integer (c_int), pointer :: elementOf(:)
+      integer, allocatable :: centres(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (coeffsOut, 'coeffs', status, message)
+      call requireCount (ldCoeffs, 1, 'ld_coeffs', status, message)
+      call structureArrays (realVectorsIn, numAtoms, positionsIn, &
+            & elementOfIn, numCentres, centresIn, realVectors, positions, &
+            & elementOf, centres, status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (coeffsOut, coeffs, &
+               & (/ int(ldCoeffs), int(numCentres) /))
+         call omlPredictCoeffs (object%model, realVectors, positions, &
+               & elementOf, int(numThreads), coeffs, status, message, &
+               & centres)
+      endif
+      olcaoml_predict = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_predict
+
+   ! ------------------------------------------------------------------
+   ! scfV.dat
+   ! ------------------------------------------------------------------
+
+   !> int olcaoml_write_scfv(const char *path, int num_types,
+   !>     const int *num_terms, const double *table_up,
+   !>     const double *table_dn, char *message, int message_len)
+   !> table_up[rows][5], rows = sum(num_terms), the rows of type 1, then
+   !> type 2, ...; table_dn may be NULL (then the spin-up rows are
+   !> written for SPIN_DN as well).
+   integer (c_int) function olcaoml_write_scfv (path, numTypes, &
+         & numTermsIn, tableUpIn, tableDnIn, buffer, bufferLen) &
+         & bind(C, name='olcaoml_write_scfv')
+
+      implicit none
+
+      type (c_ptr), value :: path
+      integer (c_int), value :: numTypes
+      type (c_ptr), value :: numTermsIn, tableUpIn, tableDnIn, buffer
+      integer (c_int), value :: bufferLen
+
+      integer (c_int), pointer :: numTerms(:)
+      real (c_double), pointer :: tableUp(:,:), tableDn(:,:)
+      character (len=omlMessageLen) :: message
+      integer :: status, numRows, t
+
+      status = omlSuccess
+      message = ''
+      call requirePointer (path, 'path', status, message)
+      call requirePointer (numTermsIn, 'num_terms', status, message)
+      call requirePointer (tableUpIn, 'table_up', status, message)
+      call requireCount (numTypes, 1, 'num_types', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (numTermsIn, numTerms, (/ int(numTypes) /))
+         numRows = 0
+         do t = 1, int(numTypes)
+            if (numTerms(t) < 1) then
+               call setStatus (status, message, omlErrArgument, &
+                     & 'num_terms: type ' // intToChar(t) // ' has ' // &
+                     & intToChar(int(numTerms(t))) // ' terms')
+               exit
+            endif
+            numRows = numRows + int(numTerms(t))
+         enddo
+      endif
+      if (status == omlSuccess) then
+         call c_f_pointer (tableUpIn, tableUp, (/ 5, numRows /))
+         if (c_associated(tableDnIn)) then
+            call c_f_pointer (tableDnIn, tableDn, (/ 5, numRows /))
+            call omlWriteScfV (fromCString(path), int(numTerms), tableUp, &
+                  & status, message, tableDn)
+         else
+            call omlWriteScfV (fromCString(path), int(numTerms), tableUp, &
+                  & status, message)
+         endif
+      endif
+      olcaoml_write_scfv = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_write_scfv
+
+end module OML_CApi

@@ -1,0 +1,438 @@
+!! OML_Library: the Fortran interface of libolcaoml, for OLCAO (or any
+!! Fortran program compiled with the same compiler) to "use".
+!!
+!!    use OML_Library
+!!    type (OML_ModelType) :: model
+!!    integer :: status
+!!    character (len=omlMessageLen) :: message
+!!    call omlLoadModel (model, 'model.oml', status, message)
+!!    call omlPredictCoeffs (model, realVectors, positions, elementOf, &
+!!          & 0, coeffs, status, message)
+!!
+!! Conventions (the same as OLCAO's own arrays):
+!!  - lengths in Bohr, energies (the coefficients A_i) in Hartree,
+!!    exponents alpha_i in Bohr^-2;
+!!  - realVectors(xyz, abc): the lattice vectors a, b, c are the columns;
+!!  - positions(xyz, atom): Cartesian positions, one column per atom;
+!!  - elementOf(atom): the model's element index of each atom, from
+!!    omlElementIndex (1-based, the order of the model's descriptor);
+!!  - centres(i): the atoms (1-based) to work on; without it, all atoms.
+!!    An MPI program gives each rank its own centres and the whole
+!!    structure (every atom is needed as a neighbour);
+!!  - coeffs(ld, i): A_1..A_N of centre i in rows 1..N, N = NUM_ALPHAS of
+!!    its element (omlNumAlphas); any rows below N are set to zero.
+!!
+!! Every routine reports failure through status (omlSuccess = 0, the other
+!! codes of OML_Status) and a message; none of them stops the program or
+!! prints anything.  A loaded model is read-only: several threads may use
+!! the same model at once, each with its own arrays.
+module OML_Library
+
+   use OML_Kinds, only: double
+   use OML_Status
+   use OML_Model, only: OML_ModelType, omlModelFormatVersion, &
+         & omlSymbolLen, readModel, canonicalSymbol, elementIndex, &
+         & computeDescriptors, predictFromDescriptors
+   use OML_ScfV, only: writeScfV
+
+   implicit none
+   private
+
+   !> Version of this interface (and of the C interface, olcaoml.h):
+   !> a change of the major number breaks callers, a new minor number only
+   !> adds routines.  omlApiVersion() = 10000 major + 100 minor + patch.
+   integer, parameter, public :: omlApiMajor = 1
+   integer, parameter, public :: omlApiMinor = 0
+   integer, parameter, public :: omlApiPatch = 0
+
+   ! What a caller needs from the core modules.
+   public :: double
+   public :: OML_ModelType
+   public :: omlModelFormatVersion, omlSymbolLen
+   public :: omlMessageLen
+   public :: omlSuccess, omlErrArgument, omlErrNonFinite, omlErrLattice
+   public :: omlErrOverlap, omlErrMemory, omlErrIO, omlErrFormat
+   public :: omlErrElement, omlErrNullPointer, omlErrState
+
+   public :: omlApiVersion
+   public :: omlLoadModel
+   public :: omlFreeModel
+   public :: omlNumElements
+   public :: omlNumFeatures
+   public :: omlMaxAlphas
+   public :: omlElementIndex
+   public :: omlElementSymbol
+   public :: omlNumAlphas
+   public :: omlModelAlphas
+   public :: omlModelIsolatedCoeffs
+   public :: omlModelChargeColumns
+   public :: omlComputeDescriptors
+   public :: omlPredictFromDescriptors
+   public :: omlPredictCoeffs
+   public :: omlWriteScfV
+
+contains
+
+   !> 10000 major + 100 minor + patch.
+   pure integer function omlApiVersion ()
+
+      implicit none
+
+      omlApiVersion = 10000 * omlApiMajor + 100 * omlApiMinor + omlApiPatch
+
+   end function omlApiVersion
+
+   !> Read a model exported by "olcaoml export MODEL -o model.oml".
+   subroutine omlLoadModel (model, path, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(out) :: model
+      character (len=*), intent(in) :: path
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call readModel (model, path, status, message)
+
+   end subroutine omlLoadModel
+
+   !> Release the memory of a model (it may be loaded again later).
+   subroutine omlFreeModel (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(inout) :: model
+
+      type (OML_ModelType) :: empty
+
+      model = empty
+
+   end subroutine omlFreeModel
+
+   !> Number of descriptor elements (valid element indices: 1..this).
+   pure integer function omlNumElements (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlNumElements = model%numElements
+
+   end function omlNumElements
+
+   !> Length K of each atom's descriptor vector.
+   pure integer function omlNumFeatures (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlNumFeatures = model%numFeatures
+
+   end function omlNumFeatures
+
+   !> Largest NUM_ALPHAS of the model's elements: enough rows for coeffs.
+   pure integer function omlMaxAlphas (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlMaxAlphas = model%maxAlphas
+
+   end function omlMaxAlphas
+
+   !> Element index of a symbol in any of OLCAO's spellings ('si',
+   !> 'Si', 'si1'); 0 when the model does not know the element.
+   pure integer function omlElementIndex (model, symbol)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      character (len=*), intent(in) :: symbol
+
+      omlElementIndex = elementIndex(model, symbol)
+
+   end function omlElementIndex
+
+   !> The symbol ('Si') of an element index; blank when out of range.
+   pure function omlElementSymbol (model, element) result (symbol)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: element
+      character (len=omlSymbolLen) :: symbol
+
+      symbol = ''
+      if (element >= 1 .and. element <= model%numElements) &
+            & symbol = model%symbols(element)
+
+   end function omlElementSymbol
+
+   !> NUM_ALPHAS of an element; 0 when the model has no network for it.
+   pure integer function omlNumAlphas (model, element)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: element
+
+      omlNumAlphas = 0
+      if (element < 1 .or. element > model%numElements) return
+      if (model%networkOf(element) == 0) return
+      omlNumAlphas = model%networks(model%networkOf(element))%numAlphas
+
+   end function omlNumAlphas
+
+   !> The exponents alpha_i (Bohr^-2) the element's network predicts for;
+   !> alphas must have NUM_ALPHAS entries.
+   subroutine omlModelAlphas (model, element, alphas, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: element
+      real (kind=double), intent(out) :: alphas(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: net
+
+      call networkOfElement (model, element, size(alphas), net, status, &
+            & message)
+      if (status /= omlSuccess) return
+      alphas(:) = model%networks(net)%alphas
+
+   end subroutine omlModelAlphas
+
+   !> The isolated-atom coefficients (Hartree; atomicPDB coeff1, OLCAO's
+   !> default SCF start) of an element.
+   subroutine omlModelIsolatedCoeffs (model, element, coeffs, status, &
+         & message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: element
+      real (kind=double), intent(out) :: coeffs(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: net
+
+      call networkOfElement (model, element, size(coeffs), net, status, &
+            & message)
+      if (status /= omlSuccess) return
+      coeffs(:) = model%networks(net)%isolated
+
+   end subroutine omlModelIsolatedCoeffs
+
+   !> Columns 3-5 of scfV.dat (total and valence charge coefficients,
+   !> spin difference) that pyolcaoml writes beside predicted A_i: the
+   !> isolated atom's.  charges(3, NUM_ALPHAS).
+   subroutine omlModelChargeColumns (model, element, charges, status, &
+         & message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: element
+      real (kind=double), intent(out) :: charges(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: net
+
+      call networkOfElement (model, element, size(charges, 2), net, &
+            & status, message)
+      if (status /= omlSuccess) return
+      if (size(charges, 1) /= 3) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'charges: must be (3, NUM_ALPHAS)')
+         return
+      endif
+      charges(:,:) = model%networks(net)%charges
+
+   end subroutine omlModelChargeColumns
+
+   !> Bispectrum descriptors (the model's settings) of the centres.
+   !>   descriptors(K, numCentres), K = omlNumFeatures(model)
+   subroutine omlComputeDescriptors (model, realVectors, positions, &
+         & elementOf, numThreads, descriptors, status, message, centres)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=double), intent(in) :: realVectors(3,3)
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: descriptors(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(in), optional :: centres(:)
+
+      integer, allocatable :: allAtoms(:)
+      integer :: i, allocStat
+
+      if (present(centres)) then
+         call computeDescriptors (model, realVectors, positions, &
+               & elementOf, centres, numThreads, descriptors, status, &
+               & message)
+      else
+         allocate (allAtoms(size(positions, 2)), stat=allocStat)
+         if (allocStat /= 0) then
+            call setStatus (status, message, omlErrMemory, &
+                  & 'descriptors: out of memory')
+            return
+         endif
+         allAtoms = (/ (i, i = 1, size(positions, 2)) /)
+         call computeDescriptors (model, realVectors, positions, &
+               & elementOf, allAtoms, numThreads, descriptors, status, &
+               & message)
+      endif
+
+   end subroutine omlComputeDescriptors
+
+   !> A_i (Hartree) from descriptors already computed.
+   !>   elementOf(i)  element index of atom i; descriptors(K, i); coeffs(ld, i)
+   subroutine omlPredictFromDescriptors (model, elementOf, descriptors, &
+         & numThreads, coeffs, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: elementOf(:)
+      real (kind=double), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: coeffs(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call predictFromDescriptors (model, elementOf, descriptors, &
+            & numThreads, coeffs, status, message)
+
+   end subroutine omlPredictFromDescriptors
+
+   !> The whole prediction: descriptors, then the networks.
+   !>   coeffs(ld, numCentres), ld >= the largest NUM_ALPHAS of the
+   !>   centres' elements (omlMaxAlphas(model) is always enough)
+   subroutine omlPredictCoeffs (model, realVectors, positions, elementOf, &
+         & numThreads, coeffs, status, message, centres)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=double), intent(in) :: realVectors(3,3)
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: coeffs(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(in), optional :: centres(:)
+
+      real (kind=double), allocatable :: descriptors(:,:)
+      integer, allocatable :: work(:)
+      integer :: numCentres, i, allocStat
+
+      if (present(centres)) then
+         numCentres = size(centres)
+      else
+         numCentres = size(positions, 2)
+      endif
+      if (size(coeffs, 2) /= numCentres) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'coeffs: need one column per centre (' // &
+               & intToChar(numCentres) // ')')
+         return
+      endif
+      allocate (descriptors(model%numFeatures, numCentres), &
+            & work(numCentres), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'predict: out of memory for the descriptors')
+         return
+      endif
+      if (present(centres)) then
+         work(:) = centres
+      else
+         work(:) = (/ (i, i = 1, numCentres) /)
+      endif
+      call computeDescriptors (model, realVectors, positions, elementOf, &
+            & work, numThreads, descriptors, status, message)
+      if (status /= omlSuccess) return
+
+      ! The element of each centre (the indices were checked above).
+      do i = 1, numCentres
+         work(i) = elementOf(work(i))
+      enddo
+      call predictFromDescriptors (model, work, descriptors, numThreads, &
+            & coeffs, status, message)
+
+   end subroutine omlPredictCoeffs
+
+   !> Write scfV.dat in OLCAO's layout (see OML_ScfV): numTerms(t) terms
+   !> per potential type, tableUp(5, sum(numTerms)) the rows of all types
+   !> one after the other; tableDn optional (default: the same rows).
+   subroutine omlWriteScfV (path, numTerms, tableUp, status, message, &
+         & tableDn)
+
+      implicit none
+
+      character (len=*), intent(in) :: path
+      integer, intent(in) :: numTerms(:)
+      real (kind=double), intent(in) :: tableUp(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      real (kind=double), intent(in), optional :: tableDn(:,:)
+
+      call writeScfV (path, numTerms, tableUp, status, message, tableDn)
+
+   end subroutine omlWriteScfV
+
+   !> The network of an element, checking that an array of size n fits it.
+   subroutine networkOfElement (model, element, n, net, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: element, n
+      integer, intent(out) :: net
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      status = omlSuccess
+      message = ''
+      net = 0
+      if (.not. model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: no model has been loaded')
+         return
+      endif
+      if (element < 1 .or. element > model%numElements) then
+         call setStatus (status, message, omlErrElement, &
+               & 'element: index ' // intToChar(element) // &
+               & ' is outside 1..' // intToChar(model%numElements))
+         return
+      endif
+      net = model%networkOf(element)
+      if (net == 0) then
+         call setStatus (status, message, omlErrElement, &
+               & 'element: the model has no network for ' // &
+               & trim(model%symbols(element)))
+         return
+      endif
+      if (n /= model%networks(net)%numAlphas) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'element ' // trim(model%symbols(element)) // ' has ' // &
+               & intToChar(model%networks(net)%numAlphas) // &
+               & ' terms, the array has room for ' // intToChar(n))
+         net = 0
+         return
+      endif
+
+   end subroutine networkOfElement
+
+end module OML_Library

@@ -1,0 +1,133 @@
+/*
+ * olcaoml.h -- C interface of libolcaoml (pyolcaoml's library for OLCAO).
+ *
+ * Predicts the coefficients A_i of OLCAO's site potential
+ * V(r) = sum_i A_i exp(-alpha_i r^2) of every atom from its SO(4)
+ * bispectrum descriptors, with a model exported by
+ *     olcaoml export MODEL -o model.oml
+ * and writes them as OLCAO's scfV.dat.
+ *
+ * Units: lengths in Bohr, coefficients A_i in Hartree, alpha_i in Bohr^-2.
+ *
+ * Array layouts (C row-major; the Fortran view in brackets):
+ *   real_vectors[3][3]   real_vectors[abc][xyz]: the lattice vectors a, b,
+ *                        c one after the other   [realVectors(xyz, abc)]
+ *   positions[N][3]      Cartesian positions     [positions(xyz, atom)]
+ *   element_of[N]        element index of each atom, 1-based, from
+ *                        olcaoml_model_element_index
+ *   centres[M]           atoms to work on, 1-based; NULL = all (M = N)
+ *   descriptors[M][K]    K = olcaoml_model_num_features
+ *   coeffs[M][ld]        A_1..A_n of centre m in coeffs[m][0..n-1], n =
+ *                        NUM_ALPHAS of its element; the rest set to 0
+ *   table[rows][5]       scfV.dat rows of all potential types one after
+ *                        the other: A_i, alpha_i, total charge, valence
+ *                        charge, spin difference
+ *
+ * Errors: every function returns an int status (OLCAOML_OK = 0) and, where
+ * it has the arguments (char *message, int message_len), copies a
+ * NUL-terminated explanation into the caller's buffer (NULL: no message).
+ * Nothing in the library prints or stops the process.  A loaded model is
+ * never changed, so several threads may use one model at the same time.
+ * Each call may itself run OpenMP threads: num_threads <= 0 uses the
+ * OpenMP default (OMP_NUM_THREADS).
+ */
+#ifndef OLCAOML_H
+#define OLCAOML_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of this interface: 10000 * major + 100 * minor + patch. */
+#define OLCAOML_API_VERSION 10000
+/* Version of the model file format this library reads. */
+#define OLCAOML_MODEL_FORMAT_VERSION 1
+
+enum olcaoml_status {
+    OLCAOML_OK = 0,
+    OLCAOML_ERR_ARGUMENT = 1,     /* invalid argument (size, count, ...) */
+    OLCAOML_ERR_NON_FINITE = 2,   /* NaN or Inf in the input */
+    OLCAOML_ERR_LATTICE = 3,      /* singular cell */
+    OLCAOML_ERR_OVERLAP = 4,      /* two atoms at the same place */
+    OLCAOML_ERR_MEMORY = 5,       /* out of memory */
+    OLCAOML_ERR_IO = 6,           /* file could not be read or written */
+    OLCAOML_ERR_FORMAT = 7,       /* malformed model file */
+    OLCAOML_ERR_ELEMENT = 8,      /* element unknown to the model */
+    OLCAOML_ERR_NULL_POINTER = 9, /* a required pointer is NULL */
+    OLCAOML_ERR_STATE = 10        /* handle not loaded / already freed */
+};
+
+/* A loaded model (opaque). */
+typedef struct olcaoml_model_s *olcaoml_model;
+
+int olcaoml_api_version(void);
+int olcaoml_model_format_version(void);
+
+/* Load a model file; *model receives the handle (NULL on failure). */
+int olcaoml_model_load(const char *path, olcaoml_model *model,
+                       char *message, int message_len);
+/* Release a model and set *model = NULL. */
+int olcaoml_model_free(olcaoml_model *model);
+
+int olcaoml_model_num_elements(olcaoml_model model, int *n,
+                               char *message, int message_len);
+int olcaoml_model_num_features(olcaoml_model model, int *n,
+                               char *message, int message_len);
+int olcaoml_model_max_alphas(olcaoml_model model, int *n,
+                             char *message, int message_len);
+/* "si", "Si", "si1" name the same element; unknown: OLCAOML_ERR_ELEMENT. */
+int olcaoml_model_element_index(olcaoml_model model, const char *symbol,
+                                int *element, char *message,
+                                int message_len);
+int olcaoml_model_element_symbol(olcaoml_model model, int element,
+                                 char *symbol, int symbol_len,
+                                 char *message, int message_len);
+int olcaoml_model_num_alphas(olcaoml_model model, int element, int *n,
+                             char *message, int message_len);
+/* alphas[n], n = NUM_ALPHAS of the element (Bohr^-2). */
+int olcaoml_model_alphas(olcaoml_model model, int element, int n,
+                         double *alphas, char *message, int message_len);
+/* Isolated-atom coefficients (Hartree), coeffs[n]. */
+int olcaoml_model_isolated_coeffs(olcaoml_model model, int element, int n,
+                                  double *coeffs, char *message,
+                                  int message_len);
+/* charges[n][3]: scfV.dat columns 3-5 written beside predicted A_i. */
+int olcaoml_model_charge_columns(olcaoml_model model, int element, int n,
+                                 double *charges, char *message,
+                                 int message_len);
+
+/* Descriptors of the centres: descriptors[num_centres][num_features]. */
+int olcaoml_descriptors(olcaoml_model model, const double *real_vectors,
+                        int num_atoms, const double *positions,
+                        const int *element_of, int num_centres,
+                        const int *centres, int num_threads,
+                        int num_features, double *descriptors,
+                        char *message, int message_len);
+
+/* Network only: coeffs[num_atoms][ld_coeffs] from given descriptors. */
+int olcaoml_predict_from_descriptors(olcaoml_model model, int num_atoms,
+                                     const int *element_of,
+                                     int num_features,
+                                     const double *descriptors,
+                                     int num_threads, int ld_coeffs,
+                                     double *coeffs, char *message,
+                                     int message_len);
+
+/* Descriptors + network: coeffs[num_centres][ld_coeffs] (Hartree). */
+int olcaoml_predict(olcaoml_model model, const double *real_vectors,
+                    int num_atoms, const double *positions,
+                    const int *element_of, int num_centres,
+                    const int *centres, int num_threads, int ld_coeffs,
+                    double *coeffs, char *message, int message_len);
+
+/* Write scfV.dat (OLCAO's layout; temporary file, then rename). */
+int olcaoml_write_scfv(const char *path, int num_types,
+                       const int *num_terms, const double *table_up,
+                       const double *table_dn, char *message,
+                       int message_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OLCAOML_H */
