@@ -6,6 +6,8 @@ pulls in TensorFlow):
 - :class:`pyolcaoml.Structure` -- periodic structure (cell and positions in Å).
 - :class:`pyolcaoml.Bispectrum` -- SO(4) bispectrum descriptors (Fortran core).
 - :mod:`pyolcaoml.olcao` -- OLCAO file readers and writers.
+- :func:`pyolcaoml.library_path` -- path of libolcaoml.so, the library for
+  OLCAO (more in :mod:`pyolcaoml.library`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ _LAZY = {
     "Structure": ("pyolcaoml.structure", "Structure"),
     "Bispectrum": ("pyolcaoml.bispectrum", "Bispectrum"),
     "MultiScaleBispectrum": ("pyolcaoml.bispectrum", "MultiScaleBispectrum"),
+    "library_path": ("pyolcaoml.library", "library_path"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,0 +1,49 @@
+"""olcaoml export: write a model as a text file for the Fortran library."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "export MODEL/ as a portable text file (model.oml) for libolcaoml"
+DESCRIPTION = """\
+Write everything the Fortran library libolcaoml needs to predict potential
+coefficients without Python or TensorFlow: descriptor settings, and for
+every element the exponents, the isolated-atom baseline, the charge columns
+of scfV.dat, the input normalisation and every network layer (weights,
+biases, activations; the last layer is the fixed output map). The file is
+versioned plain text with 17 significant digits per number (format in
+pyolcaoml/export.py and docs/library.md); the export checks that the layers
+it writes reproduce the Keras network.
+
+examples:
+  olcaoml export mymodel -o mymodel.oml
+  olcaoml export mymodel -o /path/to/olcao/run/model.oml --force
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="model directory ('olcaoml train')")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the model file to write (e.g. model.oml)",
+    )
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyolcaoml.cli import CLIError
+    from pyolcaoml.export import ExportError, export_model
+    from pyolcaoml.model import ModelError
+
+    try:
+        summary = export_model(args.model, args.output, force=args.force)
+    except (ExportError, ModelError) as exc:
+        raise CLIError(str(exc)) from exc
+    print(f"wrote {summary.output} ({summary.size_bytes / 1024:.1f} KiB)")
+    print(f"  descriptor: {summary.n_features} features per atom")
+    for symbol, layers in summary.layers.items():
+        print(f"  {symbol}: " + "; ".join(layers))
+    return 0

@@ -1,0 +1,515 @@
+"""Export a trained model as a portable text file for the Fortran library.
+
+``olcaoml export MODEL -o model.oml`` writes everything libolcaoml needs to
+predict potential coefficients without Python or TensorFlow: the descriptor
+settings, and per element the exponents, the isolated-atom baseline, the
+charge columns written to scfV.dat, the input normalisation and every Dense
+layer.  The Fortran reader is ``fortran/core/OML_Model.f90``.
+
+File format, version 1
+----------------------
+Plain ASCII, one keyword per line, numbers after the keyword on the same
+line or (for arrays) on the following lines, any number per line (the
+writer puts four).  Lines starting with ``#`` and blank lines are comments
+wherever a keyword is expected.  Reals are written with 17 significant
+digits (``%.16e``), so that they read back to the same binary value::
+
+    OLCAOML_MODEL 1                        magic word, format version
+    CREATOR pyolcaoml 0.1.0                free text
+    LENGTH_UNIT angstrom                   unit of the radii below
+    DESCRIPTOR_ELEMENTS 1                  n, then n lines:
+    Si 2.35e+00 1.0e+00                      symbol, radius (Å), weight
+    DESCRIPTOR_BLOCKS 1                    m, then m lines (one per scale):
+    BISPECTRUM 8 1.0 0.99363 0.0 1 0 0 0 0   twojmax rcutfac rfac0 rmin0
+                                             switch bzero bnorm wselfall chem
+    NUM_FEATURES 55                        K, the descriptor length
+    NUM_NETWORKS 1                         p, then p blocks:
+    NETWORK Si
+    NUM_ALPHAS 16                          N
+    ALPHAS                                 N exponents (Bohr⁻²)
+    ISOLATED_COEFFS                        N isolated-atom A_i (Hartree)
+    CHARGE_COLUMNS                         N x 3: scfV.dat columns 3-5 per term
+    NORMALIZATION normalization 1e-07      name of the normalised input, and
+                                           Keras' epsilon
+    MEAN                                   K values
+    VARIANCE                               K values
+    NUM_LAYERS 6                           L, then L layers in an order in
+                                           which every input comes first:
+    DENSE hidden_1 normalization 55 32 tanh  name, input, inputs, outputs,
+    WEIGHTS                                activation; WEIGHTS: the Keras
+                                           kernel (inputs x outputs) row by
+                                           row: for each input its weights
+                                           to all outputs (= Fortran
+                                           weights(numOut, numIn))
+    BIAS                                   outputs values
+    ...
+    ADD latent 16 2 linear nonlinear       name, width, number of inputs,
+                                           their names: the sum
+    DENSE coefficients latent 16 16 linear the last layer gives A (Hartree):
+    ...                                    here the fixed output map
+    END_NETWORK                            A = A_iso + mu + B z
+    END
+
+The network computes ``u = (x - MEAN) / max(sqrt(VARIANCE), eps)``, then each
+layer in turn: ``DENSE``: ``act(W in + b)``, ``ADD``: the sum of its inputs;
+the last layer's output is A_i in Hartree.  (pyolcaoml's networks are a
+Dense chain, optionally with a linear Dense branch from ``u`` added to the
+latent layer: the ridge skip connection.)  Activations:
+linear, tanh, relu, silu, sigmoid, softplus, gelu (the exact erf form, Keras'
+default).  Descriptor element order is the descriptor's (radii) order; the
+descriptor settings are in Å, the library converts the Bohr it is given.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FORMAT_MAGIC",
+    "FORMAT_VERSION",
+    "ACTIVATIONS",
+    "Layer",
+    "ExportError",
+    "ExportSummary",
+    "ExportedNetwork",
+    "export_model",
+    "format_model",
+    "network_from_keras",
+]
+
+FORMAT_MAGIC = "OLCAOML_MODEL"
+FORMAT_VERSION = 1
+#: Activations the Fortran forward pass implements (Keras names).
+ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
+#: Relative agreement demanded between Keras and the exported layers when the
+#: exporter checks its own work.  Not round-off level on purpose: TensorFlow's
+#: float64 kernel of the exact gelu differs from 0.5 x (1 + erf(x/sqrt 2)) by
+#: up to ~4e-9 (absolute, |x| ~ 1), while a misread graph is off by O(1).
+SELF_CHECK_RTOL = 1e-7
+VALUES_PER_LINE = 4
+
+
+class ExportError(ValueError):
+    """The model cannot be exported (unsupported layer, inconsistent data)."""
+
+
+@dataclass
+class Layer:
+    """One layer of the exported graph.
+
+    ``kind`` 'dense': out = act(in @ kernel + bias), kernel (n_in, n_out) as
+    Keras stores it, one input; 'add': the sum of its inputs.  ``inputs``
+    are names of earlier layers or of the normalisation.
+    """
+
+    kind: str
+    name: str
+    inputs: list[str]
+    width: int
+    kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    activation: str = "linear"
+
+    @property
+    def n_in(self) -> int:
+        return 0 if self.kernel is None else int(self.kernel.shape[0])
+
+
+@dataclass
+class ExportedNetwork:
+    """The plain-array form of one element's Keras network."""
+
+    norm_name: str
+    mean: np.ndarray
+    variance: np.ndarray
+    epsilon: float
+    layers: list[Layer]
+
+    @property
+    def n_out(self) -> int:
+        return self.layers[-1].width
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """NumPy forward pass (rows are atoms), used to check the export."""
+        values = {
+            self.norm_name: (np.asarray(x, np.float64) - self.mean)
+            / np.maximum(np.sqrt(self.variance), self.epsilon)
+        }
+        for layer in self.layers:
+            if layer.kind == "dense":
+                assert layer.kernel is not None and layer.bias is not None
+                z = values[layer.inputs[0]] @ layer.kernel + layer.bias
+                values[layer.name] = _activate(layer.activation, z)
+            else:
+                values[layer.name] = sum(values[n] for n in layer.inputs)
+        return values[self.layers[-1].name]
+
+
+def _activate(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "linear":
+        return z
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "silu":
+        return z / (1.0 + np.exp(-z))
+    if name == "softplus":
+        return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    if name == "gelu":
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+        return 0.5 * z * (1.0 + erf(z / math.sqrt(2.0)))
+    raise ExportError(f"activation {name!r} is not supported ({ACTIVATIONS})")
+
+
+# -- reading the Keras network ----------------------------------------------------
+def _activation_name(layer: Any) -> str:
+    fn = getattr(layer, "activation", None)
+    name = getattr(fn, "__name__", None)
+    if name is None:
+        raise ExportError(f"layer {layer.name!r}: activation {fn!r} has no name")
+    if name == "swish":
+        name = "silu"
+    if name not in ACTIVATIONS:
+        raise ExportError(
+            f"layer {layer.name!r}: activation {name!r} is not supported by the "
+            f"Fortran library (supported: {', '.join(ACTIVATIONS)})"
+        )
+    if name == "gelu":
+        import inspect
+
+        default = inspect.signature(fn).parameters.get("approximate")
+        if default is None or default.default is not False:
+            raise ExportError(
+                f"layer {layer.name!r}: only the exact (erf) gelu is supported"
+            )
+    return name
+
+
+def _source_names(layer: Any) -> list[str]:
+    """Names of the layers whose outputs feed ``layer`` (Keras 3)."""
+    inputs = layer.input
+    tensors = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    names = []
+    for t in tensors:
+        history = getattr(t, "_keras_history", None)
+        if history is None:
+            raise ExportError(f"layer {layer.name!r}: cannot follow its inputs")
+        names.append(history.operation.name)
+    return names
+
+
+def _word(name: str) -> str:
+    if not name or any(c.isspace() for c in name) or "/" in name or "," in name:
+        raise ExportError(f"layer name {name!r} must be one word without / or ,")
+    return name
+
+
+def network_from_keras(net: Any) -> ExportedNetwork:
+    """Read a Keras network made of Normalization, Dense and Add layers.
+
+    The graph starts at one Normalization of the input; every other layer is
+    Dense (with a supported activation) or Add; the last layer gives the
+    output.  Anything else (other layer types, shared layers, an inverted
+    normalisation) raises :class:`ExportError`.  The result is checked against
+    Keras on random inputs, so a graph this reader misunderstands cannot be
+    exported silently.
+    """
+    from pyolcaoml.model.network import import_keras
+
+    keras = import_keras()
+    layers = [
+        layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    if not layers or not isinstance(layers[0], keras.layers.Normalization):
+        raise ExportError("the network must begin with a Normalization layer")
+    norm = layers[0]
+    if getattr(norm, "invert", False):
+        raise ExportError("an inverted Normalization layer is not supported")
+    mean = np.asarray(norm.mean, dtype=np.float64).reshape(-1)
+    variance = np.asarray(norm.variance, dtype=np.float64).reshape(-1)
+    if mean.shape != variance.shape:
+        raise ExportError("Normalization mean and variance differ in shape")
+    width = {_word(norm.name): int(mean.shape[0])}
+    out: list[Layer] = []
+    for layer in layers[1:]:
+        if len(getattr(layer, "_inbound_nodes", [])) > 1:
+            raise ExportError(f"layer {layer.name!r} is used more than once")
+        name = _word(layer.name)
+        sources = _source_names(layer)
+        unknown = [n for n in sources if n not in width]
+        if unknown:
+            raise ExportError(
+                f"layer {name!r} reads {unknown}, which is not an earlier "
+                "Normalization, Dense or Add layer"
+            )
+        if isinstance(layer, keras.layers.Dense):
+            weights = layer.get_weights()
+            kernel = np.asarray(weights[0], dtype=np.float64)
+            bias = (
+                np.asarray(weights[1], dtype=np.float64)
+                if len(weights) > 1
+                else np.zeros(kernel.shape[1])
+            )
+            if len(sources) != 1 or kernel.ndim != 2:
+                raise ExportError(f"layer {name!r}: a Dense layer has one input")
+            if kernel.shape[0] != width[sources[0]]:
+                raise ExportError(
+                    f"layer {name!r} takes {kernel.shape[0]} inputs, "
+                    f"{sources[0]!r} gives {width[sources[0]]}"
+                )
+            act = _activation_name(layer)
+            out.append(
+                Layer("dense", name, sources, kernel.shape[1], kernel, bias, act)
+            )
+        elif isinstance(layer, keras.layers.Add):
+            widths = {width[n] for n in sources}
+            if len(sources) < 2 or len(widths) != 1:
+                raise ExportError(
+                    f"layer {name!r}: Add needs two or more inputs of one width"
+                )
+            out.append(Layer("add", name, sources, widths.pop()))
+        else:
+            raise ExportError(
+                f"layer {name!r} ({type(layer).__name__}) is not supported: only "
+                "Normalization, Dense and Add layers can be exported"
+            )
+        width[name] = out[-1].width
+    if not out:
+        raise ExportError("the network has no Dense layer")
+    outputs = getattr(net, "outputs", None) or []
+    if len(outputs) != 1 or outputs[0]._keras_history.operation.name != out[-1].name:
+        raise ExportError("the network's single output must be its last layer")
+    exported = ExportedNetwork(
+        norm.name, mean, variance, float(keras.config.epsilon()), out
+    )
+    _self_check(net, exported)
+    return exported
+
+
+def _self_check(net: Any, exported: ExportedNetwork) -> None:
+    rng = np.random.default_rng(12345)
+    scale = np.maximum(np.sqrt(exported.variance), exported.epsilon)
+    x = exported.mean + scale * rng.standard_normal((8, exported.mean.shape[0]))
+    want = np.asarray(net(x, training=False), dtype=np.float64)
+    got = exported.forward(x)
+    if want.shape != got.shape:
+        raise ExportError(
+            f"the network gives shape {want.shape}, its layers give {got.shape}: "
+            "it is not a plain Normalization -> Dense stack"
+        )
+    tol = SELF_CHECK_RTOL * max(float(np.abs(want).max()), 1e-300)
+    if float(np.abs(want - got).max()) > tol:
+        raise ExportError(
+            "the network's output differs from its exported layers: it is not a "
+            "plain Normalization -> Dense stack"
+        )
+
+
+# -- writing ------------------------------------------------------------------------
+def _real(x: float) -> str:
+    return f"{float(x):.16e}"
+
+
+def _array_lines(key: str, values: np.ndarray) -> list[str]:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(arr)):
+        raise ExportError(f"{key}: the model holds NaN or infinite numbers")
+    flat = [_real(v) for v in arr]
+    return [key] + [
+        " ".join(flat[i : i + VALUES_PER_LINE])
+        for i in range(0, len(flat), VALUES_PER_LINE)
+    ]
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _descriptor_members(calc: Any) -> list[Any]:
+    return list(getattr(calc, "members", [calc]))
+
+
+def _charge_columns(model: Any, symbol: str) -> np.ndarray:
+    """Columns 3-5 that Python's predict writes beside the coefficients."""
+    em = model.elements[symbol]
+    try:
+        from pyolcaoml.model.workflow import charge_columns
+    except ImportError:  # pragma: no cover - depends on the model package
+        charge_columns = None
+    if charge_columns is not None:
+        cols = np.asarray(charge_columns(model, symbol), dtype=np.float64)
+    elif em.charge_columns is not None:  # pragma: no cover
+        cols = np.asarray(em.charge_columns, dtype=np.float64)
+    else:  # pragma: no cover
+        cols = np.zeros((em.n_alphas, 3))
+    if cols.shape != (em.n_alphas, 3):
+        raise ExportError(
+            f"{symbol}: charge columns have shape {cols.shape}, expected "
+            f"({em.n_alphas}, 3)"
+        )
+    return cols
+
+
+def format_model(model: Any, source: str | None = None) -> str:
+    """The text of the exported model (a loaded :class:`PotentialModel`)."""
+    from pyolcaoml import __version__
+    from pyolcaoml.bispectrum import descriptor_from_dict
+
+    calc = descriptor_from_dict(model.descriptor)
+    if calc.n_features != model.n_features:
+        raise ExportError(
+            f"descriptor settings give {calc.n_features} features, the model "
+            f"expects {model.n_features}"
+        )
+    elements: Sequence[str] = calc.elements
+    unknown = [s for s in model.elements if s not in elements]
+    if unknown:
+        raise ExportError(
+            f"element(s) {unknown} have a network but no descriptor radius"
+        )
+    base = calc.base if hasattr(calc, "base") else calc
+    lines = [
+        f"{FORMAT_MAGIC} {FORMAT_VERSION}",
+        f"CREATOR pyolcaoml {__version__}",
+        "# pyolcaoml model for libolcaoml; format: pyolcaoml/export.py",
+    ]
+    if source:
+        lines.append(f"# exported from {source}")
+    lines += [
+        "# descriptor radii in Angstrom, exponents in Bohr^-2, A_i in Hartree",
+        "LENGTH_UNIT angstrom",
+        f"DESCRIPTOR_ELEMENTS {len(elements)}",
+    ]
+    for s in elements:
+        lines.append(f"{s} {_real(base.radii[s])} {_real(base.weights[s])}")
+    members = _descriptor_members(calc)
+    lines.append(f"DESCRIPTOR_BLOCKS {len(members)}")
+    for m in members:
+        flags = (m.switch, m.bzero, m.bnorm, m.wselfall, m.chem)
+        lines.append(
+            f"BISPECTRUM {m.twojmax} {_real(m.rcutfac)} {_real(m.rfac0)} "
+            f"{_real(m.rmin0)} " + " ".join(_flag(f) for f in flags)
+        )
+    lines.append(f"NUM_FEATURES {model.n_features}")
+    order = [s for s in elements if s in model.elements]
+    lines.append(f"NUM_NETWORKS {len(order)}")
+    for s in order:
+        lines += _network_lines(model, s)
+    lines.append("END")
+    return "\n".join(lines) + "\n"
+
+
+def _network_lines(model: Any, symbol: str) -> list[str]:
+    em = model.elements[symbol]
+    if em.network is None:
+        raise ExportError(f"{symbol}: the model was loaded without its networks")
+    net = network_from_keras(em.network)
+    if net.mean.shape[0] != model.n_features:
+        raise ExportError(
+            f"{symbol}: the network takes {net.mean.shape[0]} inputs, the model "
+            f"has {model.n_features} descriptors"
+        )
+    if net.n_out != em.n_alphas:
+        raise ExportError(
+            f"{symbol}: the network gives {net.n_out} outputs, the "
+            f"element has {em.n_alphas} exponents"
+        )
+    lines = [f"NETWORK {symbol}", f"NUM_ALPHAS {em.n_alphas}"]
+    lines += _array_lines("ALPHAS", em.alphas)
+    lines += _array_lines("ISOLATED_COEFFS", em.isolated)
+    lines += _array_lines("CHARGE_COLUMNS", _charge_columns(model, symbol))
+    lines.append(f"NORMALIZATION {net.norm_name} {_real(net.epsilon)}")
+    lines += _array_lines("MEAN", net.mean)
+    lines += _array_lines("VARIANCE", net.variance)
+    lines.append(f"NUM_LAYERS {len(net.layers)}")
+    for layer in net.layers:
+        if layer.kind == "add":
+            lines.append(
+                f"ADD {layer.name} {layer.width} {len(layer.inputs)} "
+                + " ".join(layer.inputs)
+            )
+            continue
+        assert layer.kernel is not None and layer.bias is not None
+        lines.append(
+            f"DENSE {layer.name} {layer.inputs[0]} {layer.n_in} {layer.width} "
+            f"{layer.activation}"
+        )
+        lines += _array_lines("WEIGHTS", layer.kernel)
+        lines += _array_lines("BIAS", layer.bias)
+    lines.append("END_NETWORK")
+    return lines
+
+
+@dataclass
+class ExportSummary:
+    output: str
+    elements: list[str]
+    n_features: int
+    layers: dict[str, list[str]]
+    size_bytes: int
+
+
+def export_model(
+    model_or_path: Any,
+    output: str | os.PathLike[str],
+    *,
+    force: bool = False,
+) -> ExportSummary:
+    """Export a model directory (or a loaded model) to ``output``.
+
+    The file is written to a temporary file beside ``output`` and renamed,
+    so a failure leaves nothing behind; an existing file needs ``force``.
+    """
+    from pyolcaoml.model import load_model
+
+    if isinstance(model_or_path, (str, os.PathLike)):
+        source = os.path.abspath(os.fspath(model_or_path))
+        model = load_model(source)
+    else:
+        model = model_or_path
+        source = getattr(model, "path", None)
+    out = os.path.abspath(os.fspath(output))
+    if os.path.exists(out) and not force:
+        raise ExportError(f"{out} exists; use --force to replace it")
+    directory = os.path.dirname(out)
+    if not os.path.isdir(directory):
+        raise ExportError(f"directory does not exist: {directory}")
+    text = format_model(model, source)
+    fd, tmp = tempfile.mkstemp(prefix=".olcaoml-export-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    layers = {}
+    for line in text.splitlines():
+        if line.startswith("NETWORK "):
+            current = line.split()[1]
+            layers[current] = []
+        elif line.startswith("DENSE "):
+            _, name, source, n_in, n_out, act = line.split()
+            layers[current].append(f"{name}: {source} {n_in}->{n_out} {act}")
+        elif line.startswith("ADD "):
+            _, name, _width, _n, *sources = line.split()
+            layers[current].append(f"{name}: {' + '.join(sources)}")
+    return ExportSummary(
+        output=out,
+        elements=list(layers),
+        n_features=int(model.n_features),
+        layers=layers,
+        size_bytes=len(text.encode()),
+    )

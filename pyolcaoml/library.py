@@ -1,0 +1,486 @@
+"""libolcaoml, the shared library for OLCAO: where it is, and a ctypes wrapper.
+
+The library is built by the same ``meson.build`` as the Python extension and
+installed inside the package (``pyolcaoml/lib/``)::
+
+    pyolcaoml/lib/libolcaoml.so          the library (C and Fortran API)
+    pyolcaoml/lib/include/olcaoml.h      C header
+    pyolcaoml/lib/include/*.mod          Fortran modules (use OML_Library)
+    pyolcaoml/lib/pkgconfig/olcaoml.pc   pkg-config file (relocatable)
+
+To compile a Fortran program against it::
+
+    gfortran prog.f90 $(python -m pyolcaoml.library --cflags --libs)
+
+The wrapper (:class:`LibraryModel`) is for tests, benchmarks and Python
+programs that want the library's path through the code: it passes NumPy
+arrays by pointer (no copies) and turns a non-zero status into
+:class:`LibraryError`.  Units as in the library: Bohr, Hartree, Bohr⁻².
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import sys
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "API_VERSION",
+    "LibraryError",
+    "LibraryModel",
+    "cflags",
+    "include_dir",
+    "libs",
+    "library_dir",
+    "library_path",
+    "load_library",
+    "pkgconfig_dir",
+    "write_scfv",
+]
+
+#: The interface version this module was written for (olcaoml_api_version).
+API_VERSION = 10000
+LIBRARY_NAME = "libolcaoml.so"
+MESSAGE_LEN = 1024
+
+#: Status codes (fortran/core/OML_Status.f90, olcaoml.h).
+STATUS = {
+    0: "OLCAOML_OK",
+    1: "OLCAOML_ERR_ARGUMENT",
+    2: "OLCAOML_ERR_NON_FINITE",
+    3: "OLCAOML_ERR_LATTICE",
+    4: "OLCAOML_ERR_OVERLAP",
+    5: "OLCAOML_ERR_MEMORY",
+    6: "OLCAOML_ERR_IO",
+    7: "OLCAOML_ERR_FORMAT",
+    8: "OLCAOML_ERR_ELEMENT",
+    9: "OLCAOML_ERR_NULL_POINTER",
+    10: "OLCAOML_ERR_STATE",
+}
+
+
+class LibraryError(RuntimeError):
+    """A non-zero status from libolcaoml; ``status`` holds the code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        name = STATUS.get(status, f"status {status}")
+        super().__init__(f"{name}: {message}" if message else name)
+        self.status = status
+        self.text = message
+
+
+# -- where the files are ---------------------------------------------------------
+def _package_file(*parts: str) -> Path | None:
+    try:
+        node = resources.files("pyolcaoml").joinpath("lib", *parts)
+    except (ModuleNotFoundError, TypeError, NotImplementedError):
+        return None
+    if not node.is_file():
+        return None
+    return Path(os.fspath(node)).resolve()  # type: ignore[arg-type]
+
+
+def library_path() -> str:
+    """Absolute path of ``libolcaoml.so`` (installed or editable build)."""
+    path = _package_file(LIBRARY_NAME)
+    if path is None:
+        raise FileNotFoundError(
+            f"{LIBRARY_NAME} is not installed with pyolcaoml (the package was "
+            "built without it?). Reinstall with 'pip install .'."
+        )
+    return str(path)
+
+
+def library_dir() -> str:
+    """The folder holding ``libolcaoml.so`` (for -L and -Wl,-rpath)."""
+    return os.path.dirname(library_path())
+
+
+def include_dir() -> str:
+    """The folder holding ``olcaoml.h`` and the Fortran ``.mod`` files."""
+    path = _package_file("include", "oml_library.mod")
+    if path is None:
+        raise FileNotFoundError(
+            "the Fortran module files of libolcaoml are not installed"
+        )
+    return str(path.parent)
+
+
+def pkgconfig_dir() -> str | None:
+    """The folder holding ``olcaoml.pc`` for PKG_CONFIG_PATH, or None when the
+    file would not point at the library (editable installs: use
+    :func:`cflags`/:func:`libs`, or ``python -m pyolcaoml.library``)."""
+    pc = _package_file("pkgconfig", "olcaoml.pc")
+    if pc is None or not (pc.parent.parent / LIBRARY_NAME).is_file():
+        return None
+    return str(pc.parent)
+
+
+def cflags() -> list[str]:
+    """Compiler flags: the include folder (C header and Fortran modules)."""
+    return [f"-I{include_dir()}"]
+
+
+def libs() -> list[str]:
+    """Linker flags, with an RPATH so that the program finds the library."""
+    d = library_dir()
+    return [f"-L{d}", f"-Wl,-rpath,{d}", "-lolcaoml"]
+
+
+# -- ctypes ------------------------------------------------------------------------
+_c_int = ctypes.c_int
+_p = ctypes.c_void_p
+_str = ctypes.c_char_p
+
+_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "olcaoml_api_version": (_c_int, []),
+    "olcaoml_model_format_version": (_c_int, []),
+    "olcaoml_model_load": (_c_int, [_str, _p, _p, _c_int]),
+    "olcaoml_model_free": (_c_int, [_p]),
+    "olcaoml_model_num_elements": (_c_int, [_p, _p, _p, _c_int]),
+    "olcaoml_model_num_features": (_c_int, [_p, _p, _p, _c_int]),
+    "olcaoml_model_max_alphas": (_c_int, [_p, _p, _p, _c_int]),
+    "olcaoml_model_element_index": (_c_int, [_p, _str, _p, _p, _c_int]),
+    "olcaoml_model_element_symbol": (_c_int, [_p, _c_int, _p, _c_int, _p, _c_int]),
+    "olcaoml_model_num_alphas": (_c_int, [_p, _c_int, _p, _p, _c_int]),
+    "olcaoml_model_alphas": (_c_int, [_p, _c_int, _c_int, _p, _p, _c_int]),
+    "olcaoml_model_isolated_coeffs": (_c_int, [_p, _c_int, _c_int, _p, _p, _c_int]),
+    "olcaoml_model_charge_columns": (_c_int, [_p, _c_int, _c_int, _p, _p, _c_int]),
+    "olcaoml_descriptors": (
+        _c_int,
+        [_p, _p, _c_int, _p, _p, _c_int, _p, _c_int, _c_int, _p, _p, _c_int],
+    ),
+    "olcaoml_predict_from_descriptors": (
+        _c_int,
+        [_p, _c_int, _p, _c_int, _p, _c_int, _c_int, _p, _p, _c_int],
+    ),
+    "olcaoml_predict": (
+        _c_int,
+        [_p, _p, _c_int, _p, _p, _c_int, _p, _c_int, _c_int, _p, _p, _c_int],
+    ),
+    "olcaoml_write_scfv": (_c_int, [_str, _c_int, _p, _p, _p, _p, _c_int]),
+}
+
+
+@cache
+def load_library(path: str | None = None) -> ctypes.CDLL:
+    """The library with the argument types of every entry point set."""
+    lib = ctypes.CDLL(path or library_path())
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    version = lib.olcaoml_api_version()
+    if version // 10000 != API_VERSION // 10000:
+        raise ImportError(
+            f"libolcaoml API version {version} does not match the wrapper's "
+            f"{API_VERSION}"
+        )
+    return lib
+
+
+def _buffer() -> ctypes.Array:
+    return ctypes.create_string_buffer(MESSAGE_LEN)
+
+
+def _check(status: int, buf: ctypes.Array) -> None:
+    if status != 0:
+        raise LibraryError(status, buf.value.decode(errors="replace"))
+
+
+def _ptr(a: np.ndarray | None) -> int | None:
+    return None if a is None else a.ctypes.data
+
+
+def _as_f64(name: str, a: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=np.float64)
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
+    return arr
+
+
+def _as_i32(a: Any) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def write_scfv(
+    path: str | os.PathLike[str],
+    num_terms: Sequence[int],
+    table_up: np.ndarray,
+    table_dn: np.ndarray | None = None,
+) -> None:
+    """Write scfV.dat through the library (OLCAO's layout).
+
+    ``table_up``: (sum(num_terms), 5) rows of all types one after the other;
+    ``table_dn``: the same for SPIN_DN, or None to repeat the spin-up rows.
+    """
+    lib = load_library()
+    terms = _as_i32(num_terms)
+    up = _as_f64("table_up", table_up)
+    dn = None if table_dn is None else _as_f64("table_dn", table_dn, up.shape)
+    if up.ndim != 2 or up.shape[1] != 5 or up.shape[0] != int(terms.sum()):
+        raise ValueError(
+            f"table_up: expected shape ({int(terms.sum())}, 5), got {up.shape}"
+        )
+    buf = _buffer()
+    status = lib.olcaoml_write_scfv(
+        os.fsencode(path), len(terms), _ptr(terms), _ptr(up), _ptr(dn), buf, len(buf)
+    )
+    _check(status, buf)
+
+
+class LibraryModel:
+    """A model file loaded by libolcaoml (``olcaoml export`` output).
+
+    Element indices are 1-based, in the model's descriptor order
+    (:attr:`elements`).  Close with :meth:`close` or use ``with``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._lib = load_library()
+        self._handle = ctypes.c_void_p()
+        buf = _buffer()
+        status = self._lib.olcaoml_model_load(
+            os.fsencode(path), ctypes.byref(self._handle), buf, len(buf)
+        )
+        _check(status, buf)
+        self.path = os.fspath(path)
+        self.n_features = self._int("olcaoml_model_num_features")
+        self.max_alphas = self._int("olcaoml_model_max_alphas")
+        n_el = self._int("olcaoml_model_num_elements")
+        self.elements = tuple(self._symbol(e) for e in range(1, n_el + 1))
+
+    # -- plumbing ----------------------------------------------------------------
+    @property
+    def handle(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise LibraryError(10, "the model was closed")
+        return self._handle
+
+    def _int(self, name: str) -> int:
+        out = ctypes.c_int()
+        buf = _buffer()
+        status = getattr(self._lib, name)(self.handle, ctypes.byref(out), buf, len(buf))
+        _check(status, buf)
+        return out.value
+
+    def _symbol(self, element: int) -> str:
+        sym = ctypes.create_string_buffer(32)
+        buf = _buffer()
+        status = self._lib.olcaoml_model_element_symbol(
+            self.handle, element, sym, len(sym), buf, len(buf)
+        )
+        _check(status, buf)
+        return sym.value.decode()
+
+    def close(self) -> None:
+        if self._handle:
+            self._lib.olcaoml_model_free(ctypes.byref(self._handle))
+
+    def __enter__(self) -> LibraryModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - garbage collection
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- model facts -----------------------------------------------------------
+    def element_index(self, symbol: str) -> int:
+        """1-based index of an element ('si', 'Si', 'si1' all work)."""
+        out = ctypes.c_int()
+        buf = _buffer()
+        status = self._lib.olcaoml_model_element_index(
+            self.handle, symbol.encode(), ctypes.byref(out), buf, len(buf)
+        )
+        _check(status, buf)
+        return out.value
+
+    def element_indices(self, symbols: Sequence[str]) -> np.ndarray:
+        lookup = {s: self.element_index(s) for s in set(symbols)}
+        return np.array([lookup[s] for s in symbols], dtype=np.int32)
+
+    def n_alphas(self, element: int) -> int:
+        out = ctypes.c_int()
+        buf = _buffer()
+        status = self._lib.olcaoml_model_num_alphas(
+            self.handle, element, ctypes.byref(out), buf, len(buf)
+        )
+        _check(status, buf)
+        return out.value
+
+    def _element_array(self, name: str, element: int, shape: tuple[int, ...]):
+        out = np.zeros(shape, dtype=np.float64)
+        buf = _buffer()
+        status = getattr(self._lib, name)(
+            self.handle, element, shape[0], _ptr(out), buf, len(buf)
+        )
+        _check(status, buf)
+        return out
+
+    def alphas(self, element: int) -> np.ndarray:
+        """Exponents (Bohr⁻²) of the element's network."""
+        return self._element_array(
+            "olcaoml_model_alphas", element, (self.n_alphas(element),)
+        )
+
+    def isolated_coeffs(self, element: int) -> np.ndarray:
+        return self._element_array(
+            "olcaoml_model_isolated_coeffs", element, (self.n_alphas(element),)
+        )
+
+    def charge_columns(self, element: int) -> np.ndarray:
+        """(N, 3): scfV.dat columns 3-5 written beside predicted A_i."""
+        return self._element_array(
+            "olcaoml_model_charge_columns", element, (self.n_alphas(element), 3)
+        )
+
+    # -- computing -------------------------------------------------------------
+    def _structure(self, cell_bohr, positions_bohr, element_of, centres):
+        cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
+        pos = _as_f64("positions_bohr", positions_bohr)
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            raise ValueError(f"positions_bohr: expected (N, 3), got {pos.shape}")
+        el = _as_i32(element_of)
+        if el.shape != (len(pos),):
+            raise ValueError(f"element_of: expected {len(pos)} entries")
+        c = None if centres is None else _as_i32(centres)
+        m = len(pos) if c is None else len(c)
+        return cell, pos, el, c, m
+
+    def descriptors(
+        self,
+        cell_bohr: np.ndarray,
+        positions_bohr: np.ndarray,
+        element_of: np.ndarray,
+        centres: np.ndarray | None = None,
+        n_threads: int = 0,
+    ) -> np.ndarray:
+        """(M, K) descriptors; cell rows are the lattice vectors (Bohr);
+        ``centres`` 1-based (None: all atoms)."""
+        cell, pos, el, c, m = self._structure(
+            cell_bohr, positions_bohr, element_of, centres
+        )
+        out = np.empty((m, self.n_features), dtype=np.float64)
+        buf = _buffer()
+        status = self._lib.olcaoml_descriptors(
+            self.handle,
+            _ptr(cell),
+            len(pos),
+            _ptr(pos),
+            _ptr(el),
+            m,
+            _ptr(c),
+            n_threads,
+            self.n_features,
+            _ptr(out),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out
+
+    def predict(
+        self,
+        cell_bohr: np.ndarray,
+        positions_bohr: np.ndarray,
+        element_of: np.ndarray,
+        centres: np.ndarray | None = None,
+        n_threads: int = 0,
+    ) -> np.ndarray:
+        """(M, max_alphas) coefficients A_i (Hartree), zero-padded rows."""
+        cell, pos, el, c, m = self._structure(
+            cell_bohr, positions_bohr, element_of, centres
+        )
+        out = np.empty((m, self.max_alphas), dtype=np.float64)
+        buf = _buffer()
+        status = self._lib.olcaoml_predict(
+            self.handle,
+            _ptr(cell),
+            len(pos),
+            _ptr(pos),
+            _ptr(el),
+            m,
+            _ptr(c),
+            n_threads,
+            self.max_alphas,
+            _ptr(out),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out
+
+    def predict_from_descriptors(
+        self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0
+    ) -> np.ndarray:
+        """(M, max_alphas) coefficients from (M, K) descriptors."""
+        el = _as_i32(element_of)
+        x = _as_f64("descriptors", descriptors)
+        if x.ndim != 2 or x.shape != (len(el), self.n_features):
+            raise ValueError(
+                f"descriptors: expected ({len(el)}, {self.n_features}), got {x.shape}"
+            )
+        out = np.empty((len(el), self.max_alphas), dtype=np.float64)
+        buf = _buffer()
+        status = self._lib.olcaoml_predict_from_descriptors(
+            self.handle,
+            len(el),
+            _ptr(el),
+            self.n_features,
+            _ptr(x),
+            n_threads,
+            self.max_alphas,
+            _ptr(out),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out
+
+
+# -- command line ------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pyolcaoml.library --cflags --libs``: flags for compilers."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pyolcaoml.library",
+        description="Where libolcaoml and its Fortran modules are installed.",
+    )
+    parser.add_argument("--cflags", action="store_true", help="include flags")
+    parser.add_argument("--libs", action="store_true", help="linker flags")
+    parser.add_argument("--path", action="store_true", help="the library file")
+    parser.add_argument("--includedir", action="store_true", help="include folder")
+    parser.add_argument("--pkgconfigdir", action="store_true", help="olcaoml.pc folder")
+    args = parser.parse_args(argv)
+    out: list[str] = []
+    if args.path:
+        out.append(library_path())
+    if args.includedir:
+        out.append(include_dir())
+    if args.pkgconfigdir:
+        out.append(pkgconfig_dir() or "")
+    if args.cflags:
+        out += cflags()
+    if args.libs:
+        out += libs()
+    if not out:
+        parser.print_help()
+        return 1
+    print(" ".join(out))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
