@@ -37,6 +37,9 @@ def import_keras():
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # oneDNN's fused kernels change float rounding between machines and
+    # print a banner; plain Eigen kernels are fast enough for these nets.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -202,8 +203,7 @@ class PotentialModel:
                 em.network.save(os.path.join(tmp, name))
                 files[s] = (name, file_sha256(os.path.join(tmp, name)))
             with open(os.path.join(tmp, METADATA_FILE), "w") as f:
-                json.dump(self.metadata(files), f, indent=1)
-                f.write("\n")
+                f.write(dumps_metadata(self.metadata(files)))
             if os.path.exists(path):
                 old = path + ".old-" + os.path.basename(tmp)
                 os.rename(path, old)
@@ -215,6 +215,15 @@ class PotentialModel:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self.path = path
+
+
+_NUMBER_LIST = re.compile(r"\[[-+0-9.eE,\s]*\]")
+
+
+def dumps_metadata(meta: dict) -> str:
+    """JSON with one key per line but every list of numbers on one line."""
+    text = json.dumps(meta, indent=1, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: re.sub(r"\s+", "", m.group(0)), text) + "\n"
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
