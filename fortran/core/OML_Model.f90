@@ -68,9 +68,9 @@ module OML_Model
    integer, parameter, public :: actSoftplus = 5
    integer, parameter, public :: actGelu = 6
 
-   !> Atoms pushed through the network together (columns of the matrix
-   !> products): large enough for efficient matrix products, small enough
-   !> for the per-thread scratch space to stay in cache.
+   !> Atoms pushed through the network together by one thread: enough to
+   !> share out the work, few enough for the scratch space (every layer's
+   !> output for these atoms) to stay in cache.
    integer, parameter :: blockAtoms = 128
 
    !> Layer kinds.
@@ -1389,6 +1389,12 @@ contains
    end function rowOffsetOf
 
    !> out = act(W in + b) for a block of atoms (one column each).
+   !> Each atom's column is summed in the same order whatever the size of
+   !> the block, so that an atom gets the same bits whether it is
+   !> predicted alone, with a subset (an MPI rank's share) or with the whole
+   !> structure, and with any number of threads.  (A general matrix
+   !> product would choose its summation order by the matrix sizes.)  The
+   !> inner loop runs over the outputs, in SIMD lanes.
    subroutine denseLayer (layer, input, output)
 
       implicit none
@@ -1397,10 +1403,13 @@ contains
       real (kind=double), intent(in) :: input(:,:)
       real (kind=double), intent(out) :: output(:,:)
 
-      integer :: j
+      integer :: i, j
 
-      output = matmul(layer%weights, input)
       do j = 1, size(output, 2)
+         output(:, j) = 0.0_double
+         do i = 1, layer%numIn
+            output(:, j) = output(:, j) + layer%weights(:, i) * input(i, j)
+         enddo
          output(:, j) = output(:, j) + layer%bias
       enddo
       call applyActivation (layer%activation, output)
