@@ -1,0 +1,179 @@
+"""libolcaoml's descriptors and forward pass against the Python path.
+
+Expected values are independent of the Fortran under test: Keras'
+own prediction (model.predict -> keras.Model.__call__) and pyolcaoml's
+Bispectrum on the structure in Å (the Python path of 'olcaoml predict').
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from test_library_support import DEFAULT_MODEL, cached_model, run_dirs
+
+from pyolcaoml.library import LibraryModel
+from pyolcaoml.model import load_model
+from pyolcaoml.model.potential import potential_values
+from pyolcaoml.olcao import read_run
+
+ACTIVATIONS = ("tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
+#: Required agreement of V(r) with Keras (relative to max |V| on the grid).
+V_RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return [read_run(d) for d in run_dirs()]
+
+
+def keras_coeffs(model, run) -> tuple[np.ndarray, np.ndarray]:
+    """(descriptors, A) of the Python path, for every atom of a run."""
+    x = model.descriptor_calculator().compute(run.structure)
+    a = np.array(model.predict(list(run.structure.symbols), x))
+    return x, a
+
+
+def library_inputs(lib: LibraryModel, run):
+    sd = run.structure_dat
+    return sd.cell_bohr, sd.atom_positions_bohr, lib.element_indices(sd.atom_elements)
+
+
+def v_error(pred: np.ndarray, want: np.ndarray, alphas: np.ndarray) -> float:
+    """max |V_pred - V_want| / max |V_want| over r in [0, 8] Bohr."""
+    r = np.linspace(0.0, 8.0, 801)
+    dv = potential_values(pred - want, alphas, r)
+    return float(np.abs(dv).max() / np.abs(potential_values(want, alphas, r)).max())
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("linear_branch", [True, False])
+def test_forward_pass_matches_keras(runs, activation, linear_branch):
+    path, oml = cached_model(activation, linear_branch)
+    model = load_model(path)
+    alphas = model.elements["Si"].alphas
+    with LibraryModel(oml) as lib:
+        for run in runs:
+            x, want = keras_coeffs(model, run)
+            got = lib.predict(*library_inputs(lib, run))
+            assert got.shape == want.shape
+            assert v_error(got, want, alphas) <= V_RTOL
+            scale = np.abs(want).max()
+            # far tighter than required: round-off, except TensorFlow's gelu
+            tight = 1e-7 if activation == "gelu" else 1e-12
+            assert np.abs(got - want).max() <= tight * scale
+            # the network alone, from Python's descriptors
+            got2 = lib.predict_from_descriptors(np.ones(len(x), np.int32), x)
+            np.testing.assert_array_equal(got2, got)
+
+
+def test_deeper_wider_network(runs):
+    path, oml = cached_model("silu", True, False, (40, 30, 20))
+    model = load_model(path)
+    with LibraryModel(oml) as lib:
+        run = runs[-1]
+        _, want = keras_coeffs(model, run)
+        got = lib.predict(*library_inputs(lib, run))
+        assert v_error(got, want, model.elements["Si"].alphas) <= V_RTOL
+
+
+@pytest.mark.parametrize("multiscale", [False, True])
+def test_descriptors_identical_to_python(runs, multiscale):
+    """Bohr in, the same bits as Python's Bispectrum on the Å structure."""
+    path, oml = cached_model("tanh", True, multiscale)
+    model = load_model(path, networks=False)
+    calc = model.descriptor_calculator()
+    with LibraryModel(oml) as lib:
+        assert lib.n_features == calc.n_features
+        for run in runs:
+            want = calc.compute(run.structure)
+            got = lib.descriptors(*library_inputs(lib, run))
+            np.testing.assert_array_equal(got, want)
+
+
+def test_multiscale_prediction(runs):
+    path, oml = cached_model("tanh", True, True)
+    model = load_model(path)
+    with LibraryModel(oml) as lib:
+        for run in runs:
+            _, want = keras_coeffs(model, run)
+            got = lib.predict(*library_inputs(lib, run))
+            assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+
+
+def test_subsets_and_threads_give_identical_bits(runs):
+    """What an MPI program relies on: any split of the atoms, any order of
+    the centres and any thread count give each atom the same numbers."""
+    _, oml = cached_model()
+    run = runs[-1]
+    with LibraryModel(oml) as lib:
+        cell, pos, el = library_inputs(lib, run)
+        full = lib.predict(cell, pos, el, n_threads=1)
+        np.testing.assert_array_equal(lib.predict(cell, pos, el, n_threads=4), full)
+        rng = np.random.default_rng(3)
+        order = rng.permutation(len(pos)).astype(np.int32) + 1
+        for part in np.array_split(order, 5):
+            got = lib.predict(cell, pos, el, centres=part, n_threads=3)
+            np.testing.assert_array_equal(got, full[part - 1])
+        one = lib.predict(cell, pos, el, centres=np.array([7], np.int32))
+        np.testing.assert_array_equal(one[0], full[6])
+        x = lib.descriptors(cell, pos, el, centres=order)
+        np.testing.assert_array_equal(x, lib.descriptors(cell, pos, el)[order - 1])
+
+
+def test_model_facts_match_python():
+    path, oml = cached_model()
+    model = load_model(path, networks=False)
+    em = model.elements["Si"]
+    with LibraryModel(oml) as lib:
+        assert lib.elements == ("Si",)
+        assert lib.n_features == model.n_features
+        assert lib.max_alphas == em.n_alphas == 16
+        np.testing.assert_array_equal(lib.alphas(1), em.alphas)
+        np.testing.assert_array_equal(lib.isolated_coeffs(1), em.isolated)
+        np.testing.assert_array_equal(lib.charge_columns(1), em.charge_columns)
+
+
+def test_coefficient_rows_beyond_num_alphas_are_zero(runs):
+    _, oml = cached_model()
+    with LibraryModel(oml) as lib:
+        cell, pos, el = library_inputs(lib, runs[0])
+        k = lib.n_features
+        x = lib.descriptors(cell, pos, el)
+        out = np.full((len(x), 20), np.nan)
+        status = lib._lib.olcaoml_predict_from_descriptors(
+            lib.handle,
+            len(x),
+            el.ctypes.data,
+            k,
+            x.ctypes.data,
+            1,
+            20,
+            out.ctypes.data,
+            None,
+            ctypes.c_int(0),
+        )
+        assert status == 0
+        np.testing.assert_array_equal(out[:, 16:], 0.0)
+        np.testing.assert_array_equal(out[:, :16], lib.predict(cell, pos, el))
+
+
+@pytest.mark.skipif(
+    not (DEFAULT_MODEL / "model.json").is_file(),
+    reason="no bundled default model (data/default_model) has been made yet",
+)
+def test_bundled_default_model(tmp_path, runs):
+    """The trained model that ships with pyolcaoml, exported and run by the
+    library, agrees with the Python path."""
+    from pyolcaoml.export import export_model
+
+    model = load_model(DEFAULT_MODEL)
+    oml = tmp_path / "default.oml"
+    export_model(model, oml)
+    with LibraryModel(oml) as lib:
+        for run in runs:
+            x, want = keras_coeffs(model, run)
+            got = lib.predict(*library_inputs(lib, run))
+            np.testing.assert_array_equal(lib.descriptors(*library_inputs(lib, run)), x)
+            assert v_error(got, want, model.elements["Si"].alphas) <= V_RTOL
