@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         data_path,
         predict_structure,
         scfv_for_atoms,
+        scfv_text,
         write_text_atomically,
     )
     from pyolcaoml.olcao import read_scfv
@@ -170,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
                 title=f"{case['name']}: network vs OLCAO",
             )
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs)
-        write_text_atomically(os.path.join(out, "scfV.dat"), scfv.to_text(), force=True)
+        write_text_atomically(
+            os.path.join(out, "scfV.dat"), scfv_text(scfv), force=True
+        )
         with open(os.path.join(out, "summary.json"), "w") as fh:
             json.dump(summary, fh, indent=1)
     except ModelError as exc:
