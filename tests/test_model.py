@@ -99,9 +99,10 @@ def test_saved_model_reloads_and_predicts_identically(tiny, trained) -> None:
         assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
     meta = json.loads((path / "model.json").read_text())
     assert meta["descriptor"] == ds.descriptor
-    assert meta["training"]["dataset_sha256"] == hashlib.sha256(
-        tiny.read_bytes()
-    ).hexdigest()
+    assert (
+        meta["training"]["dataset_sha256"]
+        == hashlib.sha256(tiny.read_bytes()).hexdigest()
+    )
     assert meta["training"]["train_structures"] == ["si8_r0.10_seed1100"]
     assert meta["training"]["validation_structures"] == ["si8_types"]
     si = meta["elements"]["Si"]
@@ -158,3 +159,74 @@ def test_save_refuses_to_overwrite(trained) -> None:
     with pytest.raises(ModelError, match="exists"):
         model.save(path)
     assert (path / "model.json").read_bytes() == before
+
+
+def test_train_and_evaluate_commands(tiny, tmp_path, capsys) -> None:
+    from pyolcaoml.cli import main
+
+    out = tmp_path / "m"
+    args = [
+        "train",
+        str(tiny),
+        "-o",
+        str(out),
+        "--epochs",
+        "3",
+        "--hidden",
+        "8",
+        "--validation",
+        "si8_types",
+        "--seed",
+        "1",
+        "--log-every",
+        "1",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Si epoch     1:" in printed and "Si epoch     3:" in printed
+    assert (out / "model.json").is_file() and (out / "Si.keras").is_file()
+    assert main(args) == 2  # exists: refused without --force
+    assert "--force" in capsys.readouterr().err
+    # every structure was seen in training: 'unseen' is refused, 'all' works
+    assert main(["evaluate", str(out), str(tiny)]) == 2
+    assert "--which all" in capsys.readouterr().err
+    plots = tmp_path / "plots"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out),
+                str(tiny),
+                "--which",
+                "all",
+                "--plots",
+                str(plots),
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    for label in (
+        "network",
+        "isolated atom",
+        "average atom",
+        "ridge",
+        "ratio",
+        "r in [0.05, 6] Bohr",
+    ):
+        assert label in printed
+    assert (plots / "parity_Si.png").stat().st_size > 0
+    assert (plots / "potentials_Si.png").stat().st_size > 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert set(report["elements"]["Si"]) == {"network", "isolated", "average", "ridge"}
+
+
+def test_train_rejects_unknown_holdout(tiny, tmp_path, capsys) -> None:
+    from pyolcaoml.cli import main
+
+    out = tmp_path / "m"
+    assert main(["train", str(tiny), "-o", str(out), "--holdout", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert not out.exists()
