@@ -153,3 +153,40 @@ def test_c_example_equals_python_writer(tmp_path):
     want = tmp_path / "python.dat"
     predict_scfv_for_structure(load_model(model_dir), structure, str(want))
     assert out.read_bytes() == want.read_bytes()
+
+
+@needs_gfortran
+def test_fortran_through_bind_c_only(tmp_path):
+    """predict_bindc.f90 declares the C interface itself (no .mod files of
+    ours on the include path): what a program built with another compiler
+    does.  Same numbers as the library through ctypes, to the last bit."""
+    from pyolcaoml.library import LibraryModel
+
+    _, oml = cached_model()
+    exe = tmp_path / "predict_bindc"
+    done = subprocess.run(
+        [gfortran(), str(EXAMPLES / "predict_bindc.f90"), "-o", str(exe),
+         *library.libs()],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([str(exe), oml], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"api {library.API_VERSION}"
+    got = np.array([[float(v) for v in line.split()] for line in lines[1:]])
+
+    a = 10.263102445200127377
+    fract = np.array(
+        [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0],
+         [.25, .25, .25], [.25, .75, .75], [.75, .25, .75], [.75, .75, .25]]
+    )  # fmt: skip
+    with LibraryModel(oml) as m:
+        want = m.predict(np.eye(3) * a, fract * a, np.ones(8, np.int32))
+    np.testing.assert_array_equal(got, want)
+
+    bad = subprocess.run([str(exe), str(tmp_path / "none.oml")], capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 1 and "error 6" in bad.stderr
