@@ -281,28 +281,31 @@ contains
             & 0.70710678118654752440084436210484903_double
       integer :: i, j
 
-      select case (code)
-      case (actTanh)
-         values = tanh(values)
-      case (actRelu)
-         values = max(values, 0.0_double)
-      case (actSigmoid)
-         values = 1.0_double / (1.0_double + exp(-values))
-      case (actSilu)
-         values = values / (1.0_double + exp(-values))
-      case (actSoftplus)
-         do j = 1, size(values, 2)
+      ! Column by column (one atom each): the compiler vectorises along
+      ! the column only, so an element takes the same path (SIMD lane or
+      ! remainder) whatever the number of atoms in the block.
+      do j = 1, size(values, 2)
+         select case (code)
+         case (actTanh)
+            values(:,j) = tanh(values(:,j))
+         case (actRelu)
+            values(:,j) = max(values(:,j), 0.0_double)
+         case (actSigmoid)
+            values(:,j) = 1.0_double / (1.0_double + exp(-values(:,j)))
+         case (actSilu)
+            values(:,j) = values(:,j) / (1.0_double + exp(-values(:,j)))
+         case (actSoftplus)
             do i = 1, size(values, 1)
                values(i,j) = max(values(i,j), 0.0_double) + &
                      & c_log1p(exp(-abs(values(i,j))))
             enddo
-         enddo
-      case (actGelu)
-         values = 0.5_double * values * &
-               & (1.0_double + erf(values * invSqrt2))
-      case default
-         ! linear: nothing to do
-      end select
+         case (actGelu)
+            values(:,j) = 0.5_double * values(:,j) * &
+                  & (1.0_double + erf(values(:,j) * invSqrt2))
+         case default
+            ! linear: nothing to do
+         end select
+      enddo
 
    end subroutine applyActivation
 
