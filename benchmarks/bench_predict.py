@@ -39,8 +39,8 @@ def main() -> None:
         compute_descriptors,
         data_path,
         scfv_for_atoms,
-        scfv_text,
     )
+    from pyolcaoml.olcao import format_scfv
     from pyolcaoml.resources import bundled_structure
     from pyolcaoml.structure import Structure, read_structure
 
@@ -63,7 +63,7 @@ def main() -> None:
         t1 = time.perf_counter()
         coeffs = model.predict(list(s.symbols), x)
         t2 = time.perf_counter()
-        text = scfv_text(scfv_for_atoms(model, list(s.symbols), coeffs))
+        text = format_scfv(scfv_for_atoms(model, list(s.symbols), coeffs))
         t3 = time.perf_counter()
         del text
         n = len(s)

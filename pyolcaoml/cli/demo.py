@@ -77,10 +77,9 @@ def run(args: argparse.Namespace) -> int:
         data_path,
         predict_structure,
         scfv_for_atoms,
-        scfv_text,
         write_text_atomically,
     )
-    from pyolcaoml.olcao import read_scfv
+    from pyolcaoml.olcao import format_scfv, read_scfv
     from pyolcaoml.structure import read_structure
 
     t0 = time.perf_counter()
@@ -172,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             )
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs)
         write_text_atomically(
-            os.path.join(out, "scfV.dat"), scfv_text(scfv), force=True
+            os.path.join(out, "scfV.dat"), format_scfv(scfv), force=True
         )
         with open(os.path.join(out, "summary.json"), "w") as fh:
             json.dump(summary, fh, indent=1)

@@ -20,6 +20,7 @@ import numpy as np
 from pyolcaoml.model.data import Dataset
 from pyolcaoml.model.errors import ModelError
 from pyolcaoml.model.saved import PotentialModel
+from pyolcaoml.olcao.scfv import format_scfv
 
 #: Relative tolerance when comparing exponents of a run with the model's.
 ALPHA_RTOL = 1e-6
@@ -132,69 +133,6 @@ def scfv_for_atoms(model: PotentialModel, symbols, coeffs):
     return ScfV.from_blocks(blocks, OLCAO_STYLE)
 
 
-def scfv_text(scfv) -> str:
-    """The text of :func:`pyolcaoml.olcao.format_scfv` (byte-identical),
-    built faster for many types: the columns 2-5 of a row (exponent and
-    charge columns) repeat for every atom of an element, so their text is
-    formatted once per distinct block, and the SPIN_DN channel reuses the
-    spin-up text when it holds the same numbers. Only column 1 (A_i) is
-    formatted per row. Non-finite values raise ``ValueError`` like
-    format_scfv."""
-    from pyolcaoml.olcao.fortran_format import format_e, format_i
-    from pyolcaoml.olcao.scfv import PLUSUJ_KEY, SPIN_DN_KEY, SPIN_UP_KEY
-
-    style = scfv.style
-    for i, block in enumerate(scfv.spin_up + scfv.spin_dn):
-        if not np.all(np.isfinite(block.table)):
-            raise ValueError(
-                "scfV has non-finite values (NaN or Inf) in type "
-                f"{i % scfv.n_types + 1}"
-            )
-    tails: dict[bytes, list[str]] = {}
-
-    def block_text(block) -> str:
-        table = block.table
-        key = table[:, 1:].tobytes()
-        tail = tails.get(key)
-        if tail is None:
-            tail = []
-            for row in table:
-                full = style.row(row)
-                first = " " + format_e(row[0], style.real_width, style.real_digits)
-                tail.append(full[len(first) :])
-            tails[key] = tail
-        lines = [format_i(len(table), style.count_width)]
-        lines += [
-            " " + format_e(a, style.real_width, style.real_digits) + t
-            for a, t in zip(table[:, 0], tail, strict=True)
-        ]
-        return "\n".join(lines)
-
-    up = [block_text(b) for b in scfv.spin_up]
-    same = all(
-        np.array_equal(a.table, b.table)
-        for a, b in zip(scfv.spin_up, scfv.spin_dn, strict=True)
-    )
-    dn = up if same else [block_text(b) for b in scfv.spin_dn]
-    if style.num_types_width is None:
-        head = f"NUM_TYPES {scfv.n_types}"
-    else:
-        head = "NUM_TYPES" + format_i(scfv.n_types, style.num_types_width)
-    plusuj = "0" if style.plusuj_width is None else format_i(0, style.plusuj_width)
-    parts = [
-        head,
-        style.key_indent + SPIN_UP_KEY,
-        *up,
-        style.key_indent + SPIN_DN_KEY,
-        *dn,
-        PLUSUJ_KEY,
-        plusuj,
-        style.key_indent + SPIN_UP_KEY,
-        style.key_indent + SPIN_DN_KEY,
-    ]
-    return "\n".join(parts) + "\n"
-
-
 def write_text_atomically(path: str, text: str, force: bool = False) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same directory
     and a rename; an existing file is replaced only with ``force``."""
@@ -227,7 +165,7 @@ def predict_scfv_for_structure(
         raise ModelError(f"{os.path.abspath(output)} exists; use --force to replace it")
     pred = predict_structure(model, structure, n_threads=n_threads)
     scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs)
-    write_text_atomically(output, scfv_text(scfv), force=force)
+    write_text_atomically(output, format_scfv(scfv), force=force)
     return pred
 
 
@@ -331,7 +269,7 @@ def predict_scfv_for_run(
             "the prediction",
             stacklevel=2,
         )
-    write_text_atomically(plan.output, scfv_text(scfv), force=force)
+    write_text_atomically(plan.output, format_scfv(scfv), force=force)
     return plan, pred
 
 

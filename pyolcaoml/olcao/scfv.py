@@ -254,16 +254,14 @@ class ScfV:
 # writing
 
 
-def _block_lines(block: ScfVBlock, style: ScfVStyle) -> list[str]:
-    lines = [format_i(len(block), style.count_width)]
-    lines += [style.row(row) for row in block.table]
-    return lines
-
-
 def format_scfv(scfv: ScfV) -> str:
     """The text of an scfV.dat file in ``scfv.style``.
 
     Non-finite values are refused (``ValueError``): OLCAO cannot read them.
+    Fast for many types: columns 2-5 of a row (exponent and charge columns)
+    repeat for every atom of an element, so their text is formatted once per
+    distinct block, and the SPIN_DN channel reuses the spin-up text when it
+    holds the same numbers; only column 1 (A_i) is formatted per row.
     """
     bad = [
         i
@@ -274,20 +272,44 @@ def format_scfv(scfv: ScfV) -> str:
         type_id = bad[0] % scfv.n_types + 1
         raise ValueError(f"scfV has non-finite values (NaN or Inf) in type {type_id}")
     style = scfv.style
+    tails: dict[bytes, list[str]] = {}
+
+    def block_text(block: ScfVBlock) -> str:
+        table = block.table
+        key = table[:, 1:].tobytes()
+        tail = tails.get(key)
+        if tail is None:
+            tail = [style.row(row)[style.real_width + 1 :] for row in table]
+            tails[key] = tail
+        lines = [format_i(len(table), style.count_width)]
+        lines += [
+            " " + format_e(a, style.real_width, style.real_digits) + t
+            for a, t in zip(table[:, 0], tail, strict=True)
+        ]
+        return "\n".join(lines)
+
+    up = [block_text(b) for b in scfv.spin_up]
+    same = len(scfv.spin_up) == len(scfv.spin_dn) and all(
+        np.array_equal(a.table, b.table)
+        for a, b in zip(scfv.spin_up, scfv.spin_dn, strict=True)
+    )
+    dn = up if same else [block_text(b) for b in scfv.spin_dn]
     if style.num_types_width is None:
-        lines = [f"NUM_TYPES {scfv.n_types}"]
+        head = f"NUM_TYPES {scfv.n_types}"
     else:
-        lines = ["NUM_TYPES" + format_i(scfv.n_types, style.num_types_width)]
-    lines.append(style.key_indent + SPIN_UP_KEY)
-    for block in scfv.spin_up:
-        lines += _block_lines(block, style)
-    lines.append(style.key_indent + SPIN_DN_KEY)
-    for block in scfv.spin_dn:
-        lines += _block_lines(block, style)
-    lines.append(PLUSUJ_KEY)
-    lines.append("0" if style.plusuj_width is None else format_i(0, style.plusuj_width))
-    lines.append(style.key_indent + SPIN_UP_KEY)
-    lines.append(style.key_indent + SPIN_DN_KEY)
+        head = "NUM_TYPES" + format_i(scfv.n_types, style.num_types_width)
+    plusuj = "0" if style.plusuj_width is None else format_i(0, style.plusuj_width)
+    lines = [
+        head,
+        style.key_indent + SPIN_UP_KEY,
+        *up,
+        style.key_indent + SPIN_DN_KEY,
+        *dn,
+        PLUSUJ_KEY,
+        plusuj,
+        style.key_indent + SPIN_UP_KEY,
+        style.key_indent + SPIN_DN_KEY,
+    ]
     return "\n".join(lines) + "\n"
 
 
