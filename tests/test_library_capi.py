@@ -379,3 +379,12 @@ def test_concurrent_calls_on_one_model_agree(model_file, structure):
         np.testing.assert_array_equal(got, want)
     for c, got in zip(subsets, parts, strict=True):
         np.testing.assert_array_equal(got, want[c - 1])
+
+
+def test_model_file_with_crlf_line_ends_loads(model_file, tmp_path):
+    text = Path(model_file).read_text()
+    dos = tmp_path / "dos.oml"
+    dos.write_bytes(text.replace("\n", "\r\n").encode())
+    with LibraryModel(dos) as a, LibraryModel(model_file) as b:
+        assert a.elements == b.elements
+        np.testing.assert_array_equal(a.alphas(1), b.alphas(1))

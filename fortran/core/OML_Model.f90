@@ -836,6 +836,11 @@ contains
             return
          endif
          reader%lineNo = reader%lineNo + 1
+         ! A file that went through Windows ends its lines with CR LF.
+         if (len(text) > 0) then
+            if (text(len(text):len(text)) == achar(13)) &
+                  & text = text(1:len(text)-1)
+         endif
          line = trim(adjustl(text))
          if (len(line) == 0) cycle
          if (line(1:1) == '#') cycle
