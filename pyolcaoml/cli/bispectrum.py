@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pyolcaoml.cli import CLIError
+from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
 
 HELP = "compute the bispectrum descriptors of a structure"
 DESCRIPTION = """\
@@ -26,85 +27,6 @@ examples:
   olcaoml bispectrum POSCAR --twojmax 6 --radius Si=2.4 -o B.npy
   olcaoml bispectrum olcao.skl --scales 1.0,1.5,2.0
 """
-
-
-def parse_mapping(items: list[str], name: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        symbol, sep, value = item.partition("=")
-        if not sep:
-            raise CLIError(f"{name}: expected ELEMENT=VALUE, got {item!r}")
-        try:
-            out[symbol.strip()] = float(value)
-        except ValueError:
-            raise CLIError(f"{name}: {value!r} is not a number (in {item!r})") from None
-    return out
-
-
-def add_descriptor_arguments(p: argparse.ArgumentParser) -> None:
-    """Descriptor options shared by the commands that compute descriptors."""
-    g = p.add_argument_group("descriptor (lengths in Å)")
-    g.add_argument("--twojmax", type=int, default=8, help="2 J_max (default 8)")
-    g.add_argument(
-        "--rcutfac",
-        type=float,
-        default=1.0,
-        help="pair cutoff = rcutfac (R_i + R_j) (default 1.0)",
-    )
-    g.add_argument("--rfac0", type=float, default=0.99363, help="default 0.99363")
-    g.add_argument("--rmin0", type=float, default=0.0, help="default 0 Å")
-    g.add_argument(
-        "--radius",
-        action="append",
-        default=[],
-        metavar="EL=R",
-        help="element radius in Å, repeatable (default Si=2.35)",
-    )
-    g.add_argument(
-        "--weight",
-        action="append",
-        default=[],
-        metavar="EL=W",
-        help="element weight, repeatable (default 1)",
-    )
-    g.add_argument("--no-switch", action="store_true", help="no cutoff function")
-    g.add_argument("--bzero", action="store_true", help="subtract isolated atom")
-    g.add_argument(
-        "--bnorm",
-        action="store_true",
-        help="divide B_{j1 j2 j} by 2J+1 (LAMMPS bnormflag)",
-    )
-    g.add_argument("--chem", action="store_true", help="explicit multi-element")
-    g.add_argument(
-        "--scales",
-        default=None,
-        metavar="S1,S2,...",
-        help="multi-scale: stack bispectra with rcutfac x each scale",
-    )
-
-
-def descriptor_from_args(args: argparse.Namespace):
-    from pyolcaoml.bispectrum import Bispectrum, MultiScaleBispectrum
-
-    kwargs = dict(
-        twojmax=args.twojmax,
-        rcutfac=args.rcutfac,
-        rfac0=args.rfac0,
-        rmin0=args.rmin0,
-        radii=parse_mapping(args.radius, "--radius") or None,
-        weights=parse_mapping(args.weight, "--weight") or None,
-        switch=not args.no_switch,
-        bzero=args.bzero,
-        bnorm=args.bnorm,
-        chem=args.chem,
-    )
-    try:
-        if args.scales:
-            scales = [float(s) for s in args.scales.split(",")]
-            return MultiScaleBispectrum(scales=scales, **kwargs)
-        return Bispectrum(**kwargs)
-    except ValueError as exc:
-        raise CLIError(f"descriptor: {exc}") from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     structure = read_structure(str(path))
-    desc = descriptor_from_args(args)
+    try:
+        desc = build_descriptor(args)
+    except ValueError as exc:
+        raise CLIError(f"descriptor: {exc}") from None
     t0 = time.perf_counter()
     b = desc.compute(structure, n_threads=args.threads)
     seconds = time.perf_counter() - t0

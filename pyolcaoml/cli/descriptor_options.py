@@ -1,0 +1,116 @@
+"""Descriptor options shared by every command that computes descriptors."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def element_value(text: str) -> tuple[str, float]:
+    """'Si=2.35' -> ('Si', 2.35) (argparse type)."""
+    from pyolcaoml.structure import _canonical_symbol
+
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected ELEMENT=VALUE, got {text!r}")
+    try:
+        return _canonical_symbol(name), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected ELEMENT=VALUE, got {text!r}"
+        ) from None
+
+
+def scale_list(text: str) -> list[float]:
+    """'1.0,1.5' -> [1.0, 1.5] (argparse type)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one scale")
+    return values
+
+
+def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
+    d = parser.add_argument_group("descriptor (SO(4) bispectrum, LAMMPS conventions)")
+    d.add_argument("--twojmax", type=int, default=8, help="2J_max (default 8)")
+    d.add_argument(
+        "--rcutfac",
+        type=float,
+        default=1.0,
+        help="cutoff scale: R_ij = rcutfac (R_i + R_j) (default 1.0)",
+    )
+    d.add_argument(
+        "--rfac0", type=float, default=0.99363, help="default 0.99363 (LAMMPS)"
+    )
+    d.add_argument(
+        "--rmin0", type=float, default=0.0, help="inner radius in Å (default 0)"
+    )
+    d.add_argument(
+        "--radius",
+        type=element_value,
+        action="append",
+        default=[],
+        metavar="EL=R",
+        help="element radius R_e in Å, repeatable (default Si=2.35)",
+    )
+    d.add_argument(
+        "--weight",
+        type=element_value,
+        action="append",
+        default=[],
+        metavar="EL=W",
+        help="element neighbour weight, repeatable (default 1)",
+    )
+    d.add_argument("--bzero", action="store_true", help="subtract the isolated-atom B")
+    d.add_argument(
+        "--bnorm", action="store_true", help="divide B_{j1 j2 j} by 2J+1 (bnormflag)"
+    )
+    d.add_argument(
+        "--chem", action="store_true", help="explicit multi-element bispectrum"
+    )
+    d.add_argument(
+        "--no-switch",
+        dest="switch",
+        action="store_false",
+        help="no smooth cosine cutoff function",
+    )
+    d.add_argument(
+        "--scales",
+        type=scale_list,
+        default=None,
+        metavar="S1,S2,...",
+        help="multi-scale: bispectra with rcutfac multiplied by each scale, "
+        "stacked (e.g. 1.0,1.5,2.0)",
+    )
+
+
+def build_descriptor(args: argparse.Namespace) -> Any:
+    """The descriptor calculator from the options (ValueError if invalid)."""
+    from pyolcaoml.bispectrum import DEFAULT_RADII, Bispectrum, MultiScaleBispectrum
+
+    radii = dict(DEFAULT_RADII)
+    radii.update(dict(args.radius))
+    weights = {el: 1.0 for el in radii}
+    for el, w in args.weight:
+        if el not in radii:
+            raise ValueError(f"--weight {el}={w}: no radius for {el} (use --radius)")
+        weights[el] = w
+    kwargs: dict[str, Any] = dict(
+        twojmax=args.twojmax,
+        rcutfac=args.rcutfac,
+        rfac0=args.rfac0,
+        rmin0=args.rmin0,
+        radii=radii,
+        weights=weights,
+        switch=args.switch,
+        bzero=args.bzero,
+        bnorm=args.bnorm,
+        chem=args.chem,
+    )
+    if args.scales is None:
+        return Bispectrum(**kwargs)
+    return MultiScaleBispectrum(scales=args.scales, **kwargs)
