@@ -319,16 +319,22 @@ contains
       character (len=*), intent(inout) :: message
 
       type (SnapWorkType) :: work
-      integer :: block, first, last, localStat
+      integer :: block, first, last, localStat, workStat
       character (len=omlMessageLen) :: localMsg
 
-      call initWork (work, snap, 64)
+      call initWork (work, snap, 64, workStat)
       !$omp do schedule(dynamic, 1)
       do block = 1, numBlocks
          first = (block - 1) * blockSize + 1
          last = min(block * blockSize, size(centres))
-         call computeBlock (snap, cellList, elementOf, centres(first:last), &
-               & work, bispectrum(:, first:last), localStat, localMsg)
+         if (workStat /= 0) then
+            call setStatus (localStat, localMsg, omlErrMemory, &
+                  & 'bispectrum: out of memory for the work arrays')
+         else
+            call computeBlock (snap, cellList, elementOf, &
+                  & centres(first:last), work, bispectrum(:, first:last), &
+                  & localStat, localMsg)
+         endif
          if (localStat /= omlSuccess) then
             !$omp critical (omlBispectrumError)
             if (first < errorCentre) then
@@ -343,13 +349,16 @@ contains
 
    end subroutine runBlocks
 
-   subroutine initWork (work, snap, capacity)
+   !> (Re)allocate the scratch space for up to capacity neighbours;
+   !> allocStat /= 0 when memory ran out.
+   subroutine initWork (work, snap, capacity, allocStat)
 
       implicit none
 
       type (SnapWorkType), intent(inout) :: work
       type (OML_SnapType), intent(in) :: snap
       integer, intent(in) :: capacity
+      integer, intent(out) :: allocStat
 
       integer :: numU
 
@@ -364,11 +373,13 @@ contains
             & work%nbrDistSq(capacity), work%aRe(capacity), &
             & work%aIm(capacity), work%bRe(capacity), work%bIm(capacity), &
             & work%weightedCut(capacity, snap%numDensities), &
-            & work%uRe(capacity, numU), work%uIm(capacity, numU))
+            & work%uRe(capacity, numU), work%uIm(capacity, numU), &
+            & stat=allocStat)
+      if (allocStat /= 0) return
       if (.not. allocated(work%uTotRe)) then
          allocate (work%uTotRe(blockSize, numU, snap%numDensities), &
                & work%uTotIm(blockSize, numU, snap%numDensities), &
-               & work%bBlock(blockSize, snap%numColumns))
+               & work%bBlock(blockSize, snap%numColumns), stat=allocStat)
       endif
 
    end subroutine initWork
@@ -406,7 +417,14 @@ contains
                   & message)
             if (status /= omlSuccess) return
             if (numNbr <= work%capacity) exit
-            call initWork (work, snap, max(2 * work%capacity, numNbr))
+            call initWork (work, snap, max(2 * work%capacity, numNbr), &
+                  & status)
+            if (status /= omlSuccess) then
+               call setStatus (status, message, omlErrMemory, &
+                     & 'bispectrum: out of memory for ' // &
+                     & intToChar(numNbr) // ' neighbours')
+               return
+            endif
          enddo
          call addDensity (snap, elementOf, elementOf(centres(lane)), &
                & numNbr, work, lane)
@@ -624,7 +642,8 @@ contains
    !> B_{j1 j2 j} = sum over half of (mb, ma), counted twice (the middle
    !> element of an even j once), of Re(conj(u3^j) Z), with
    !>   Z[mb][ma] = sum_{mb1, ma1} C(j1 mb1; j2 mb2 | j mb)
-   !>               C(j1 ma1; j2 ma2 | j ma) u1^{j1}[mb1][ma1] u2^{j2}[mb2][ma2].
+   !>               C(j1 ma1; j2 ma2 | j ma)
+   !>               u1^{j1}[mb1][ma1] u2^{j2}[mb2][ma2].
    subroutine coupleTriple (index, k, u1Re, u1Im, u2Re, u2Im, u3Re, u3Im, &
          & bOut)
 

@@ -151,19 +151,26 @@ contains
          binFill(bin) = binFill(bin) + 1
       enddo
       ! binPos holds the wrapped positions in atom order: sort them.
-      call reorder (cellList)
+      call reorder (cellList, allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'cell list: out of memory')
+         return
+      endif
 
    end subroutine initCellList
 
-   subroutine reorder (cellList)
+   subroutine reorder (cellList, allocStat)
 
       implicit none
 
       type (OML_CellListType), intent(inout) :: cellList
+      integer, intent(out) :: allocStat
       real (kind=double), allocatable :: sortedPos(:,:)
       integer :: atom
 
-      allocate (sortedPos(3, cellList%numAtoms))
+      allocate (sortedPos(3, cellList%numAtoms), stat=allocStat)
+      if (allocStat /= 0) return
       do atom = 1, cellList%numAtoms
          sortedPos(:, cellList%atomSlot(atom)) = cellList%binPos(:, atom)
          cellList%binAtom(cellList%atomSlot(atom)) = atom
@@ -297,7 +304,13 @@ contains
             & message)
       if (status /= omlSuccess) return
 
-      allocate (elementOf(numAtoms), numOf(numAtoms), nbrStart(numAtoms+1))
+      allocate (elementOf(numAtoms), numOf(numAtoms), nbrStart(numAtoms+1), &
+            & stat=localStat)
+      if (localStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'neighbour list: out of memory')
+         return
+      endif
       elementOf(:) = 1
       pairCutSq(1,1) = cutoff * cutoff
 
@@ -320,7 +333,12 @@ contains
       enddo
       allocate (nbrAtom(nbrStart(numAtoms+1) - 1), &
             & nbrVec(3, nbrStart(numAtoms+1) - 1), &
-            & distSqList(nbrStart(numAtoms+1) - 1))
+            & distSqList(nbrStart(numAtoms+1) - 1), stat=localStat)
+      if (localStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'neighbour list: out of memory')
+         return
+      endif
 
       ! Pass 2: fill each atom's own slice of the arrays.
       !$omp parallel do schedule(dynamic, 64) &
