@@ -20,9 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from conftest import SHARED
+from conftest import DATA, SHARED
 
 RUNS = SHARED / "olcao-runs"
+#: Copies of real runs bundled with the tests, used when ../shared is absent.
+BUNDLED_RUNS = (DATA / "olcao" / "si8_r0.10_seed1100", DATA / "olcao" / "si8_types")
 #: A few real runs of different kinds (8, 17 and 64 atoms).
 RUN_NAMES = (
     "strain/si8_s1.00",
@@ -33,7 +35,8 @@ RUN_NAMES = (
 
 
 def run_dirs(names: Sequence[str] = RUN_NAMES) -> list[Path]:
-    return [RUNS / n for n in names if (RUNS / n / "inputs" / "olcao.dat").is_file()]
+    found = [RUNS / n for n in names if (RUNS / n / "inputs" / "olcao.dat").is_file()]
+    return found or list(BUNDLED_RUNS)
 
 
 def real_training_data(descriptor, names: Sequence[str] = RUN_NAMES):
