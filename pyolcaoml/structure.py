@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ BOHR_IN_ANGSTROM = 0.52917721
 HARTREE_IN_EV = 27.21138
 
 
+@lru_cache(maxsize=1024)
 def _canonical_symbol(symbol: str) -> str:
     """'si1' -> 'Si', 'SI' -> 'Si': strip OLCAO species digits, fix case."""
     letters = "".join(ch for ch in symbol.strip() if ch.isalpha())
@@ -135,6 +137,12 @@ class Structure:
         raise TypeError(
             f"expected a pyolcaoml.Structure or ase.Atoms, got {type(obj).__name__}"
         )
+
+
+@lru_cache(maxsize=1024)
+def _default_species(symbol: str) -> str:
+    """OLCAO's species label of an element without tags: 'Si' -> 'si1'."""
+    return symbol.lower() + "1"
 
 
 def _species_number(species: str) -> int:
