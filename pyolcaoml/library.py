@@ -348,7 +348,11 @@ class LibraryModel:
         )
 
     # -- computing -------------------------------------------------------------
-    def _structure(self, cell_bohr, positions_bohr, element_of, centres):
+    def _per_atom(
+        self, entry, width, cell_bohr, positions_bohr, element_of, centres, n_threads
+    ) -> np.ndarray:
+        """Call a structure entry point (olcaoml_descriptors/olcaoml_predict)
+        that fills one row of ``width`` numbers per centre."""
         cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
         pos = _as_f64("positions_bohr", positions_bohr)
         if pos.ndim != 2 or pos.shape[1] != 3:
@@ -358,7 +362,24 @@ class LibraryModel:
             raise ValueError(f"element_of: expected {len(pos)} entries")
         c = None if centres is None else _as_i32(centres)
         m = len(pos) if c is None else len(c)
-        return cell, pos, el, c, m
+        out = np.empty((m, width), dtype=np.float64)
+        buf = _buffer()
+        status = entry(
+            self.handle,
+            _ptr(cell),
+            len(pos),
+            _ptr(pos),
+            _ptr(el),
+            m,
+            _ptr(c),
+            n_threads,
+            width,
+            _ptr(out),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out
 
     def descriptors(
         self,
@@ -370,27 +391,15 @@ class LibraryModel:
     ) -> np.ndarray:
         """(M, K) descriptors; cell rows are the lattice vectors (Bohr);
         ``centres`` 1-based (None: all atoms)."""
-        cell, pos, el, c, m = self._structure(
-            cell_bohr, positions_bohr, element_of, centres
-        )
-        out = np.empty((m, self.n_features), dtype=np.float64)
-        buf = _buffer()
-        status = self._lib.olcaoml_descriptors(
-            self.handle,
-            _ptr(cell),
-            len(pos),
-            _ptr(pos),
-            _ptr(el),
-            m,
-            _ptr(c),
-            n_threads,
+        return self._per_atom(
+            self._lib.olcaoml_descriptors,
             self.n_features,
-            _ptr(out),
-            buf,
-            len(buf),
+            cell_bohr,
+            positions_bohr,
+            element_of,
+            centres,
+            n_threads,
         )
-        _check(status, buf)
-        return out
 
     def predict(
         self,
@@ -401,27 +410,15 @@ class LibraryModel:
         n_threads: int = 0,
     ) -> np.ndarray:
         """(M, max_alphas) coefficients A_i (Hartree), zero-padded rows."""
-        cell, pos, el, c, m = self._structure(
-            cell_bohr, positions_bohr, element_of, centres
-        )
-        out = np.empty((m, self.max_alphas), dtype=np.float64)
-        buf = _buffer()
-        status = self._lib.olcaoml_predict(
-            self.handle,
-            _ptr(cell),
-            len(pos),
-            _ptr(pos),
-            _ptr(el),
-            m,
-            _ptr(c),
-            n_threads,
+        return self._per_atom(
+            self._lib.olcaoml_predict,
             self.max_alphas,
-            _ptr(out),
-            buf,
-            len(buf),
+            cell_bohr,
+            positions_bohr,
+            element_of,
+            centres,
+            n_threads,
         )
-        _check(status, buf)
-        return out
 
     def predict_from_descriptors(
         self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0

@@ -32,7 +32,7 @@ module OML_Library
    use OML_Status
    use OML_Model, only: OML_ModelType, omlModelFormatVersion, &
          & omlSymbolLen, readModel, canonicalSymbol, elementIndex, &
-         & computeDescriptors, predictFromDescriptors
+         & computeDescriptors, predictFromDescriptors, clearModel
    use OML_ScfV, only: writeScfV
 
    implicit none
@@ -103,9 +103,7 @@ contains
 
       type (OML_ModelType), intent(inout) :: model
 
-      type (OML_ModelType) :: empty
-
-      model = empty
+      call clearModel (model)
 
    end subroutine omlFreeModel
 

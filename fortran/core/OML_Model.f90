@@ -163,6 +163,7 @@ module OML_Model
    end interface readReals
 
    public :: readModel
+   public :: clearModel
    public :: canonicalSymbol
    public :: elementIndex
    public :: computeDescriptors
@@ -1077,8 +1078,6 @@ contains
    subroutine computeDescriptors (model, realVectors, positions, elementOf, &
          & centres, numThreads, descriptors, status, message)
 
-      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-
       implicit none
 
       type (OML_ModelType), intent(in) :: model
@@ -1115,13 +1114,8 @@ contains
                & 'positions: must have shape (3, N)')
          return
       endif
-      if (.not. all(ieee_is_finite(positions))) then
-         call setStatus (status, message, omlErrNonFinite, &
-               & 'positions: contain NaN or Inf')
-         return
-      endif
-
-      ! Bohr -> Angstrom, exactly as the Python readers convert.
+      ! Bohr -> Angstrom, exactly as the Python readers convert (NaN/Inf
+      ! survive the scaling and are rejected by computeBispectrum).
       call initLattice (lattice, realVectors * bohrRad, status, message)
       if (status /= omlSuccess) return
       allocate (positionsAng(3, size(positions, 2)), stat=allocStat)
