@@ -172,19 +172,12 @@ class Bispectrum:
     @cached_property
     def triples(self) -> np.ndarray:
         """(K, 3) integer array of (2j1, 2j2, 2j) in column order."""
-        k = self._num_triples()
-        n, triples, status, message = core().oml_triples(self.twojmax, k)
+        # (twojmax+1)^3 bounds the number of kept triples.
+        n, triples, status, message = core().oml_triples(
+            self.twojmax, (self.twojmax + 1) ** 3
+        )
         check(status, message)
         return np.ascontiguousarray(triples[:, :n].T)
-
-    def _num_triples(self) -> int:
-        return sum(
-            1
-            for j1 in range(self.twojmax + 1)
-            for j2 in range(j1 + 1)
-            for j in range(j1 - j2, min(self.twojmax, j1 + j2) + 1, 2)
-            if j >= j1
-        )
 
     @property
     def n_features(self) -> int:
