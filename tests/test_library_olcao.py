@@ -85,18 +85,22 @@ def run():
     return read_run(OWN_TYPES)
 
 
-@pytest.fixture(scope="module")
-def keras_by_site(model_files, run) -> np.ndarray:
+def keras_site_coeffs(model_dir: str, run) -> np.ndarray:
     """Keras' A (Hartree) of the atom on every potential site."""
     from pyolcaoml.model import load_model
 
-    model = load_model(model_files[0])
+    model = load_model(model_dir)
     x = model.descriptor_calculator().compute(run.structure)
     per_atom = np.array(model.predict(list(run.structure.symbols), x))
     # potential site s sits on atom site s (positions equal, checked here)
     sd = run.structure_dat
     np.testing.assert_allclose(sd.pot_positions_bohr, sd.atom_positions_bohr)
     return per_atom
+
+
+@pytest.fixture(scope="module")
+def keras_by_site(model_files, run) -> np.ndarray:
+    return keras_site_coeffs(model_files[0], run)
 
 
 def expected_flat(arrays: OlcaoArrays, by_site: np.ndarray) -> np.ndarray:
