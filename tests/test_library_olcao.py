@@ -274,6 +274,23 @@ def _compile(source: Path, exe: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
+def test_every_public_name_of_oml_library_is_prefixed():
+    """The source's public names (the compile test below is the proof that
+    nothing else leaks out of the .mod)."""
+    text = (REPO / "fortran" / "capi" / "OML_Library.f90").read_text()
+    names = []
+    for line in text.splitlines():
+        code = line.split("!")[0]
+        if "public" in code and "::" in code:
+            rest = code.split("::", 1)[1]
+            if "parameter" in code or "type" in code.split("::")[0]:
+                rest = rest.split("=")[0]
+            names += [n.strip() for n in rest.split(",") if n.strip()]
+    assert len(names) > 20
+    bad = [n for n in names if not n.lower().startswith("oml")]
+    assert not bad, bad
+
+
 @needs_gfortran
 def test_host_double_and_oml_library_in_one_scope(tmp_path):
     """A host module exporting "double" (as OLCAO's O_Kinds does) and

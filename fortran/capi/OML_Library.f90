@@ -391,6 +391,8 @@ contains
    !> Write scfV.dat in OLCAO's layout (see OML_ScfV): numTerms(t) terms
    !> per potential type, tableUp(5, sum(numTerms)) the rows of all types
    !> one after the other; tableDn optional (default: the same rows).
+   !> An existing file at path is replaced without asking (through a
+   !> temporary file and a rename; on failure it is left as it was).
    subroutine omlWriteScfV (path, numTerms, tableUp, status, message, &
          & tableDn)
 
