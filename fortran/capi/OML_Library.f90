@@ -22,6 +22,11 @@
 !!  - coeffs(ld, i): A_1..A_N of centre i in rows 1..N, N = NUM_ALPHAS of
 !!    its element (omlNumAlphas); any rows below N are set to zero.
 !!
+!! OLCAO's own layout (one flat coefficient vector per spin, indexed by
+!! potential type through cumulative term offsets) is filled by one call,
+!! omlFillPotCoeffs; omlCheckPotTypes makes its checks alone, for the
+!! moment the input is read (both at the end of this module).
+!!
 !! Every routine reports failure through status (omlSuccess = 0, the other
 !! codes of OML_Status) and a message; none of them stops the program or
 !! prints anything.  A loaded model is read-only: several threads may use
