@@ -14,7 +14,14 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
 2. ``olcaoml train`` with the held-out structures below, seed 0;
 3. copy each held-out demo structure's olcao.skl and converged
    gs_scfV-fb.dat (real OLCAO output) into <output-dir>/demo/ and write
-   demo/manifest.json.
+   demo/manifest.json;
+4. export the model for libolcaoml as default_model/model.oml (shipped, so
+   that Fortran programs need no TensorFlow; tests/test_bundled_oml.py
+   checks that it equals a fresh export).  Only this step, after the Keras
+   model changed some other way:
+
+       python data/make_default_model.py --export-only
+       (the same as: python -m pyolcaoml.bundled_model)
 
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
@@ -77,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
     p.add_argument("--dataset", help="keep the converted dataset at this path")
+    p.add_argument(
+        "--export-only",
+        action="store_true",
+        help="only re-export default_model/ to default_model/model.oml",
+    )
     args = p.parse_args(argv)
+    if args.export_only:
+        return _export_oml(os.path.abspath(args.output_dir))
 
     from pyolcaoml.cli import main as olcaoml
     from pyolcaoml.olcao import read_run
@@ -139,9 +153,21 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"cases": cases}, fh, indent=1)
             fh.write("\n")
         rc = olcaoml(["evaluate", model_dir, data, "--which", "holdout"])
-        return rc
+        if rc:
+            return rc
+        return _export_oml(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export_oml(out: str) -> int:
+    """default_model/ -> default_model/model.oml (libolcaoml's format)."""
+    from pyolcaoml import bundled_model
+
+    model_dir = os.path.join(out, "default_model")
+    path = os.path.join(model_dir, bundled_model.OML_NAME)
+    print(f"wrote {bundled_model.write_oml(path, model_dir)}")
+    return 0
 
 
 if __name__ == "__main__":

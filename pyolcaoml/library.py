@@ -3,7 +3,9 @@
 The library is built by the same ``meson.build`` as the Python extension and
 installed inside the package (``pyolcaoml/lib/``)::
 
-    pyolcaoml/lib/libolcaoml.so          the library (C and Fortran API)
+    pyolcaoml/lib/libolcaoml.so.2        the library (C and Fortran API;
+                                         SONAME libolcaoml.so.2 = API major)
+    pyolcaoml/lib/libolcaoml.so          linker script for -lolcaoml
     pyolcaoml/lib/include/olcaoml.h      C header
     pyolcaoml/lib/include/*.mod          Fortran modules (use OML_Library)
     pyolcaoml/lib/pkgconfig/olcaoml.pc   pkg-config file (relocatable)
@@ -47,8 +49,9 @@ __all__ = [
 ]
 
 #: The interface version this module was written for (olcaoml_api_version).
-API_VERSION = 10000
-LIBRARY_NAME = "libolcaoml.so"
+API_VERSION = 20000
+#: The library file: its SONAME, which carries the API's major number.
+LIBRARY_NAME = f"libolcaoml.so.{API_VERSION // 10000}"
 MESSAGE_LEN = 1024
 
 #: Status codes (fortran/core/OML_Status.f90, olcaoml.h).
@@ -68,13 +71,16 @@ STATUS = {
 
 
 class LibraryError(RuntimeError):
-    """A non-zero status from libolcaoml; ``status`` holds the code."""
+    """A non-zero status from libolcaoml; ``status`` holds the code, and
+    ``bad_type`` the first failing potential type (1-based) of the OLCAO
+    layout calls, 0 otherwise."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, bad_type: int = 0) -> None:
         name = STATUS.get(status, f"status {status}")
         super().__init__(f"{name}: {message}" if message else name)
         self.status = status
         self.text = message
+        self.bad_type = bad_type
 
 
 # -- where the files are ---------------------------------------------------------
@@ -89,7 +95,7 @@ def _package_file(*parts: str) -> Path | None:
 
 
 def library_path() -> str:
-    """Absolute path of ``libolcaoml.so`` (installed or editable build)."""
+    """Absolute path of ``libolcaoml.so.N`` (installed or editable build)."""
     path = _package_file(LIBRARY_NAME)
     if path is None:
         raise FileNotFoundError(
@@ -167,6 +173,15 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         [_p, _p, _c_int, _p, _p, _c_int, _p, _c_int, _c_int, _p, _p, _c_int],
     ),
     "olcaoml_write_scfv": (_c_int, [_str, _c_int, _p, _p, _p, _p, _c_int]),
+    "olcaoml_check_pot_types": (
+        _c_int,
+        [_p, _c_int, _p, _p, _c_int, _p, _c_int, _p, _p, _p, _c_int],
+    ),
+    "olcaoml_fill_pot_coeffs": (
+        _c_int,
+        [_p, _p, _c_int, _p, _p, _p, _c_int, _p, _c_int, _p, _c_int, _c_int, _p, _p]
+        + [_p, _c_int],
+    ),
 }
 
 
@@ -446,6 +461,79 @@ class LibraryModel:
         )
         _check(status, buf)
         return out
+
+    # -- OLCAO's flat layout ------------------------------------------------------
+    def _pot_type_args(self, element_of, pot_type_of_atom, type_offsets, pot_alphas):
+        el = _as_i32(element_of)
+        types = _as_i32(pot_type_of_atom)
+        offsets = _as_i32(type_offsets)
+        alphas = _as_f64("pot_alphas", pot_alphas)
+        if types.shape != el.shape or el.ndim != 1:
+            raise ValueError(
+                f"pot_type_of_atom: expected {el.shape} entries, got {types.shape}"
+            )
+        if offsets.ndim != 1 or alphas.ndim != 1:
+            raise ValueError("type_offsets and pot_alphas must be 1-D")
+        return el, types, offsets, alphas
+
+    def check_pot_types(
+        self,
+        element_of: np.ndarray,
+        pot_type_of_atom: np.ndarray,
+        type_offsets: np.ndarray,
+        pot_alphas: np.ndarray,
+    ) -> None:
+        """Check a run's potential types against the model (olcaoml_check_pot_types).
+
+        ``pot_type_of_atom`` 1-based; ``type_offsets`` the terms before each
+        type (OLCAO's cumulAlphaSum); ``pot_alphas`` all exponents (Bohr⁻²).
+        A failure raises :class:`LibraryError` with ``bad_type`` set (the
+        first failing type, 1-based; 0 when the fault is not a type's).
+        """
+        el, types, offsets, alphas = self._pot_type_args(
+            element_of, pot_type_of_atom, type_offsets, pot_alphas
+        )
+        bad = ctypes.c_int(-1)
+        buf = _buffer()
+        status = self._lib.olcaoml_check_pot_types(
+            self.handle, len(el), _ptr(el), _ptr(types), len(offsets), _ptr(offsets),
+            len(alphas), _ptr(alphas), ctypes.byref(bad), buf, len(buf),
+        )  # fmt: skip
+        _raise_with_type(status, buf, bad.value)
+
+    def fill_pot_coeffs(
+        self,
+        cell_bohr: np.ndarray,
+        positions_bohr: np.ndarray,
+        element_of: np.ndarray,
+        pot_type_of_atom: np.ndarray,
+        type_offsets: np.ndarray,
+        pot_alphas: np.ndarray,
+        n_spins: int = 2,
+        n_threads: int = 0,
+    ) -> np.ndarray:
+        """OLCAO's potCoeffs as (n_spins, pot_dim): every type's A_k (Hartree)
+        at its offset, the same in every spin (olcaoml_fill_pot_coeffs)."""
+        el, types, offsets, alphas = self._pot_type_args(
+            element_of, pot_type_of_atom, type_offsets, pot_alphas
+        )
+        cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
+        pos = _as_f64("positions_bohr", positions_bohr, (len(el), 3))
+        out = np.full((n_spins, len(alphas)), np.nan)
+        bad = ctypes.c_int(-1)
+        buf = _buffer()
+        status = self._lib.olcaoml_fill_pot_coeffs(
+            self.handle, _ptr(cell), len(el), _ptr(pos), _ptr(el), _ptr(types),
+            len(offsets), _ptr(offsets), len(alphas), _ptr(alphas), n_spins,
+            n_threads, _ptr(out), ctypes.byref(bad), buf, len(buf),
+        )  # fmt: skip
+        _raise_with_type(status, buf, bad.value)
+        return out
+
+
+def _raise_with_type(status: int, buf: ctypes.Array, bad_type: int) -> None:
+    if status != 0:
+        raise LibraryError(status, buf.value.decode(errors="replace"), bad_type)
 
 
 # -- command line ------------------------------------------------------------------

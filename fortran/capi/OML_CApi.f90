@@ -15,9 +15,11 @@
 !! and checked against the model.  Indices are 1-based, as in OLCAO.
 !!
 !! A model handle is the C address of a Fortran object allocated by
-!! olcaoml_model_load and released by olcaoml_model_free.  It carries a
-!! tag word so that a handle that was never loaded, or was freed already,
-!! is recognised in the common cases (OLCAOML_ERR_STATE).
+!! olcaoml_model_load and released by olcaoml_model_free.  The library
+!! keeps the addresses of its live handles in a table of its own and looks
+!! a handle up there before touching the memory behind it, so a handle
+!! that was never loaded, or was freed already, gives OLCAOML_ERR_STATE
+!! without reading freed memory.
 module OML_CApi
 
    use, intrinsic :: iso_c_binding
@@ -37,6 +39,12 @@ module OML_CApi
       integer (c_int32_t) :: tag = liveTag
       type (OML_ModelType) :: model
    end type ModelHandleType
+
+   !> The addresses of the live handles (the first numLive entries), for
+   !> looking a handle up before dereferencing it.  Changed and read only
+   !> inside the critical section omlHandleTable.
+   integer (c_intptr_t), allocatable, save :: liveHandles(:)
+   integer, save :: numLive = 0
 
    interface
       pure function c_strlen (text) bind(C, name='strlen')
@@ -63,6 +71,8 @@ module OML_CApi
    public :: olcaoml_predict_from_descriptors
    public :: olcaoml_predict
    public :: olcaoml_write_scfv
+   public :: olcaoml_check_pot_types
+   public :: olcaoml_fill_pot_coeffs
 
 contains
 
@@ -150,6 +160,11 @@ contains
                & 'model: the handle is NULL')
          return
       endif
+      if (.not. handleIsLive(handle)) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: the handle is not a loaded model (freed already?)')
+         return
+      endif
       call c_f_pointer (handle, object)
       if (object%tag /= liveTag .or. .not. object%model%ready) then
          call setStatus (status, message, omlErrState, &
@@ -158,6 +173,80 @@ contains
       endif
 
    end subroutine getModel
+
+   !> Is this address one of the live handles?
+   logical function handleIsLive (handle)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: handle
+
+      integer (c_intptr_t) :: address
+
+      address = transfer(handle, address)
+      handleIsLive = .false.
+      !$omp critical (omlHandleTable)
+      if (numLive > 0) handleIsLive = any(liveHandles(1:numLive) == address)
+      !$omp end critical (omlHandleTable)
+
+   end function handleIsLive
+
+   !> Add a handle to the table of live handles (false: out of memory).
+   logical function addHandle (handle)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: handle
+
+      integer (c_intptr_t), allocatable :: grown(:)
+      integer :: allocStat
+
+      addHandle = .true.
+      !$omp critical (omlHandleTable)
+      if (.not. allocated(liveHandles)) then
+         allocate (liveHandles(16), stat=allocStat)
+         if (allocStat /= 0) addHandle = .false.
+      elseif (numLive == size(liveHandles)) then
+         allocate (grown(2 * numLive), stat=allocStat)
+         if (allocStat /= 0) then
+            addHandle = .false.
+         else
+            grown(1:numLive) = liveHandles(1:numLive)
+            call move_alloc (grown, liveHandles)
+         endif
+      endif
+      if (addHandle) then
+         numLive = numLive + 1
+         liveHandles(numLive) = transfer(handle, liveHandles(1))
+      endif
+      !$omp end critical (omlHandleTable)
+
+   end function addHandle
+
+   !> Take a handle out of the table; false when it was not in it.
+   logical function removeHandle (handle)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: handle
+
+      integer (c_intptr_t) :: address
+      integer :: i
+
+      address = transfer(handle, address)
+      removeHandle = .false.
+      !$omp critical (omlHandleTable)
+      do i = 1, numLive
+         if (liveHandles(i) == address) then
+            liveHandles(i) = liveHandles(numLive)
+            numLive = numLive - 1
+            removeHandle = .true.
+            exit
+         endif
+      enddo
+      !$omp end critical (omlHandleTable)
+
+   end function removeHandle
 
    !> NULL check of a required pointer argument.
    subroutine requirePointer (pointer, name, status, message)
@@ -264,6 +353,13 @@ contains
          return
       endif
       call omlLoadModel (object%model, fromCString(path), status, message)
+      if (status == omlSuccess) then
+         if (.not. addHandle(c_loc(object))) then
+            call omlFreeModel (object%model)
+            call setStatus (status, message, omlErrMemory, &
+                  & 'model: out of memory for the handle table')
+         endif
+      endif
       if (status /= omlSuccess) then
          deallocate (object)
       else
@@ -291,11 +387,13 @@ contains
       if (.not. c_associated(modelInOut)) return
       call c_f_pointer (modelInOut, handle)
       if (.not. c_associated(handle)) return
-      call c_f_pointer (handle, object)
-      if (object%tag /= liveTag) then
+      ! Only a handle found in (and now taken out of) the table of live
+      ! handles is dereferenced: a second free reads nothing.
+      if (.not. removeHandle(handle)) then
          olcaoml_model_free = int(omlErrState, c_int)
          return
       endif
+      call c_f_pointer (handle, object)
       object%tag = deadTag
       call omlFreeModel (object%model)
       deallocate (object)
@@ -442,6 +540,13 @@ contains
             call setStatus (status, message, omlErrElement, 'element: ' &
                   & // 'index ' // intToChar(int(element)) // ' is ' // &
                   & 'outside 1..' // intToChar(omlNumElements(object%model)))
+         elseif (len_trim(omlElementSymbol(object%model, int(element))) &
+               & >= symbolLen) then
+            call putMessage ('', symbolOut, symbolLen)
+            call setStatus (status, message, omlErrArgument, &
+                  & 'symbol_len: ' // intToChar(int(symbolLen)) // &
+                  & ' is too small for "' // trim(omlElementSymbol( &
+                  & object%model, int(element))) // '" and its NUL')
          else
             call putMessage (omlElementSymbol(object%model, int(element)), &
                   & symbolOut, symbolLen)
@@ -855,5 +960,166 @@ contains
       olcaoml_write_scfv = finish(status, message, buffer, bufferLen)
 
    end function olcaoml_write_scfv
+
+   ! ------------------------------------------------------------------
+   ! OLCAO's flat coefficient array (see omlCheckPotTypes and
+   ! omlFillPotCoeffs in OML_Library)
+   ! ------------------------------------------------------------------
+
+   !> The potential-type arguments shared by olcaoml_check_pot_types and
+   !> olcaoml_fill_pot_coeffs, checked and turned into Fortran arrays.
+   subroutine potTypeArrays (numAtoms, elementOfIn, potTypeIn, numTypes, &
+         & offsetsIn, potDim, alphasIn, elementOf, potType, offsets, &
+         & alphas, status, message)
+
+      implicit none
+
+      integer (c_int), intent(in) :: numAtoms
+      type (c_ptr), intent(in) :: elementOfIn, potTypeIn
+      integer (c_int), intent(in) :: numTypes
+      type (c_ptr), intent(in) :: offsetsIn
+      integer (c_int), intent(in) :: potDim
+      type (c_ptr), intent(in) :: alphasIn
+      integer (c_int), pointer, intent(out) :: elementOf(:), potType(:)
+      integer (c_int), pointer, intent(out) :: offsets(:)
+      real (c_double), pointer, intent(out) :: alphas(:)
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      nullify (elementOf, potType, offsets, alphas)
+      call requirePointer (elementOfIn, 'element_of', status, message)
+      call requirePointer (potTypeIn, 'pot_type_of_atom', status, message)
+      call requirePointer (offsetsIn, 'type_offsets', status, message)
+      call requirePointer (alphasIn, 'pot_alphas', status, message)
+      call requireCount (numAtoms, 1, 'num_atoms', status, message)
+      call requireCount (numTypes, 1, 'num_types', status, message)
+      call requireCount (potDim, 1, 'pot_dim', status, message)
+      if (status /= omlSuccess) return
+      call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
+      call c_f_pointer (potTypeIn, potType, (/ int(numAtoms) /))
+      call c_f_pointer (offsetsIn, offsets, (/ int(numTypes) /))
+      call c_f_pointer (alphasIn, alphas, (/ int(potDim) /))
+
+   end subroutine potTypeArrays
+
+   !> Store the failing type for the caller (bad_type may be NULL).
+   subroutine putBadType (badType, badTypeOut)
+
+      implicit none
+
+      integer, intent(in) :: badType
+      type (c_ptr), intent(in) :: badTypeOut
+
+      integer (c_int), pointer :: answer
+
+      if (.not. c_associated(badTypeOut)) return
+      call c_f_pointer (badTypeOut, answer)
+      answer = int(badType, c_int)
+
+   end subroutine putBadType
+
+   !> int olcaoml_check_pot_types(olcaoml_model model, int num_atoms,
+   !>     const int *element_of, const int *pot_type_of_atom,
+   !>     int num_types, const int *type_offsets, int pot_dim,
+   !>     const double *pot_alphas, int *bad_type,
+   !>     char *message, int message_len)
+   !> The checks of olcaoml_fill_pot_coeffs without the prediction, for
+   !> the moment the input is read.  *bad_type (may be NULL): the first
+   !> potential type that fails, 0 if none does or the fault is not a
+   !> type's.
+   integer (c_int) function olcaoml_check_pot_types (handle, numAtoms, &
+         & elementOfIn, potTypeIn, numTypes, offsetsIn, potDim, alphasIn, &
+         & badTypeOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_check_pot_types')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: elementOfIn, potTypeIn
+      integer (c_int), value :: numTypes
+      type (c_ptr), value :: offsetsIn
+      integer (c_int), value :: potDim
+      type (c_ptr), value :: alphasIn, badTypeOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: elementOf(:), potType(:), offsets(:)
+      real (c_double), pointer :: alphas(:)
+      character (len=omlMessageLen) :: message
+      integer :: status, badType
+
+      badType = 0
+      call getModel (handle, object, status, message)
+      call potTypeArrays (numAtoms, elementOfIn, potTypeIn, numTypes, &
+            & offsetsIn, potDim, alphasIn, elementOf, potType, offsets, &
+            & alphas, status, message)
+      if (status == omlSuccess) then
+         call omlCheckPotTypes (object%model, int(elementOf), &
+               & int(potType), int(offsets), alphas, status, message, &
+               & badType)
+      endif
+      call putBadType (badType, badTypeOut)
+      olcaoml_check_pot_types = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_check_pot_types
+
+   !> int olcaoml_fill_pot_coeffs(olcaoml_model model,
+   !>     const double real_vectors[9], int num_atoms,
+   !>     const double *positions, const int *element_of,
+   !>     const int *pot_type_of_atom, int num_types,
+   !>     const int *type_offsets, int pot_dim, const double *pot_alphas,
+   !>     int num_spins, int num_threads, double *pot_coeffs,
+   !>     int *bad_type, char *message, int message_len)
+   !> pot_coeffs[num_spins][pot_dim] (Fortran (potDim, numSpins)),
+   !> Hartree; unchanged on any failure.
+   integer (c_int) function olcaoml_fill_pot_coeffs (handle, &
+         & realVectorsIn, numAtoms, positionsIn, elementOfIn, potTypeIn, &
+         & numTypes, offsetsIn, potDim, alphasIn, numSpins, numThreads, &
+         & coeffsInOut, badTypeOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_fill_pot_coeffs')
+
+      implicit none
+
+      type (c_ptr), value :: handle, realVectorsIn
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: positionsIn, elementOfIn, potTypeIn
+      integer (c_int), value :: numTypes
+      type (c_ptr), value :: offsetsIn
+      integer (c_int), value :: potDim
+      type (c_ptr), value :: alphasIn
+      integer (c_int), value :: numSpins, numThreads
+      type (c_ptr), value :: coeffsInOut, badTypeOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: elementOf(:), potType(:), offsets(:)
+      real (c_double), pointer :: alphas(:), realVectors(:,:)
+      real (c_double), pointer :: positions(:,:), coeffs(:,:)
+      character (len=omlMessageLen) :: message
+      integer :: status, badType
+
+      badType = 0
+      call getModel (handle, object, status, message)
+      call requirePointer (realVectorsIn, 'real_vectors', status, message)
+      call requirePointer (positionsIn, 'positions', status, message)
+      call requirePointer (coeffsInOut, 'pot_coeffs', status, message)
+      call requireCount (numSpins, 1, 'num_spins', status, message)
+      call potTypeArrays (numAtoms, elementOfIn, potTypeIn, numTypes, &
+            & offsetsIn, potDim, alphasIn, elementOf, potType, offsets, &
+            & alphas, status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (realVectorsIn, realVectors, (/ 3, 3 /))
+         call c_f_pointer (positionsIn, positions, (/ 3, int(numAtoms) /))
+         call c_f_pointer (coeffsInOut, coeffs, &
+               & (/ int(potDim), int(numSpins) /))
+         call omlFillPotCoeffs (object%model, realVectors, positions, &
+               & int(elementOf), int(potType), int(offsets), alphas, &
+               & int(numThreads), coeffs, status, message, badType)
+      endif
+      call putBadType (badType, badTypeOut)
+      olcaoml_fill_pot_coeffs = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_fill_pot_coeffs
 
 end module OML_CApi

@@ -22,13 +22,18 @@
 !!  - coeffs(ld, i): A_1..A_N of centre i in rows 1..N, N = NUM_ALPHAS of
 !!    its element (omlNumAlphas); any rows below N are set to zero.
 !!
+!! OLCAO's own layout (one flat coefficient vector per spin, indexed by
+!! potential type through cumulative term offsets) is filled by one call,
+!! omlFillPotCoeffs; omlCheckPotTypes makes its checks alone, for the
+!! moment the input is read (both at the end of this module).
+!!
 !! Every routine reports failure through status (omlSuccess = 0, the other
 !! codes of OML_Status) and a message; none of them stops the program or
 !! prints anything.  A loaded model is read-only: several threads may use
 !! the same model at once, each with its own arrays.
 module OML_Library
 
-   use OML_Kinds, only: double
+   use OML_Kinds, only: omlDouble => double
    use OML_Status
    use OML_Model, only: OML_ModelType, omlModelFormatVersion, &
          & omlSymbolLen, readModel, canonicalSymbol, elementIndex, &
@@ -41,12 +46,21 @@ module OML_Library
    !> Version of this interface (and of the C interface, olcaoml.h):
    !> a change of the major number breaks callers, a new minor number only
    !> adds routines.  omlApiVersion() = 10000 major + 100 minor + patch.
-   integer, parameter, public :: omlApiMajor = 1
+   !> The major number is the library's SONAME (libolcaoml.so.2), set
+   !> from olcaoml_api_version in meson.build.  2.0: the kind is exported
+   !> as omlDouble (1.0 exported "double", which clashes with OLCAO's),
+   !> omlCheckPotTypes and omlFillPotCoeffs added.
+   integer, parameter, public :: omlApiMajor = 2
    integer, parameter, public :: omlApiMinor = 0
    integer, parameter, public :: omlApiPatch = 0
 
-   ! What a caller needs from the core modules.
-   public :: double
+   ! What a caller needs from the core modules.  Every public name starts
+   ! with oml / OML_ (the kind too: omlDouble, the same kind as OLCAO's
+   ! double), so that "use OML_Library" beside OLCAO's "use O_Kinds" in
+   ! one scope cannot clash.  (The kind is only ever imported under its
+   ! new name here: gfortran 12 lets a private "double" leak out of a
+   ! module that imports the same entity under two names.)
+   public :: omlDouble
    public :: OML_ModelType
    public :: omlModelFormatVersion, omlSymbolLen
    public :: omlMessageLen
@@ -70,6 +84,14 @@ module OML_Library
    public :: omlPredictFromDescriptors
    public :: omlPredictCoeffs
    public :: omlWriteScfV
+   public :: omlAlphaRelTol
+   public :: omlCheckPotTypes
+   public :: omlFillPotCoeffs
+
+   !> Largest relative difference accepted between a run's exponents and
+   !> the model's (|alpha_run - alpha_model| <= this * alpha_model):
+   !> olcao.dat stores the exponents' range with 7 digits.
+   real (kind=omlDouble), parameter :: omlAlphaRelTol = 1.0e-6_omlDouble
 
 contains
 
@@ -191,7 +213,7 @@ contains
 
       type (OML_ModelType), intent(in) :: model
       integer, intent(in) :: element
-      real (kind=double), intent(out) :: alphas(:)
+      real (kind=omlDouble), intent(out) :: alphas(:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
@@ -213,7 +235,7 @@ contains
 
       type (OML_ModelType), intent(in) :: model
       integer, intent(in) :: element
-      real (kind=double), intent(out) :: coeffs(:)
+      real (kind=omlDouble), intent(out) :: coeffs(:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
@@ -236,7 +258,7 @@ contains
 
       type (OML_ModelType), intent(in) :: model
       integer, intent(in) :: element
-      real (kind=double), intent(out) :: charges(:,:)
+      real (kind=omlDouble), intent(out) :: charges(:,:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
@@ -262,11 +284,11 @@ contains
       implicit none
 
       type (OML_ModelType), intent(in) :: model
-      real (kind=double), intent(in) :: realVectors(3,3)
-      real (kind=double), intent(in) :: positions(:,:)
+      real (kind=omlDouble), intent(in) :: realVectors(3,3)
+      real (kind=omlDouble), intent(in) :: positions(:,:)
       integer, intent(in) :: elementOf(:)
       integer, intent(in) :: numThreads
-      real (kind=double), intent(out) :: descriptors(:,:)
+      real (kind=omlDouble), intent(out) :: descriptors(:,:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
       integer, intent(in), optional :: centres(:)
@@ -302,9 +324,9 @@ contains
 
       type (OML_ModelType), intent(in) :: model
       integer, intent(in) :: elementOf(:)
-      real (kind=double), intent(in) :: descriptors(:,:)
+      real (kind=omlDouble), intent(in) :: descriptors(:,:)
       integer, intent(in) :: numThreads
-      real (kind=double), intent(out) :: coeffs(:,:)
+      real (kind=omlDouble), intent(out) :: coeffs(:,:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
@@ -322,16 +344,16 @@ contains
       implicit none
 
       type (OML_ModelType), intent(in) :: model
-      real (kind=double), intent(in) :: realVectors(3,3)
-      real (kind=double), intent(in) :: positions(:,:)
+      real (kind=omlDouble), intent(in) :: realVectors(3,3)
+      real (kind=omlDouble), intent(in) :: positions(:,:)
       integer, intent(in) :: elementOf(:)
       integer, intent(in) :: numThreads
-      real (kind=double), intent(out) :: coeffs(:,:)
+      real (kind=omlDouble), intent(out) :: coeffs(:,:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
       integer, intent(in), optional :: centres(:)
 
-      real (kind=double), allocatable :: descriptors(:,:)
+      real (kind=omlDouble), allocatable :: descriptors(:,:)
       integer, allocatable :: work(:)
       integer :: numCentres, i, allocStat
 
@@ -374,6 +396,8 @@ contains
    !> Write scfV.dat in OLCAO's layout (see OML_ScfV): numTerms(t) terms
    !> per potential type, tableUp(5, sum(numTerms)) the rows of all types
    !> one after the other; tableDn optional (default: the same rows).
+   !> An existing file at path is replaced without asking (through a
+   !> temporary file and a rename; on failure it is left as it was).
    subroutine omlWriteScfV (path, numTerms, tableUp, status, message, &
          & tableDn)
 
@@ -381,10 +405,10 @@ contains
 
       character (len=*), intent(in) :: path
       integer, intent(in) :: numTerms(:)
-      real (kind=double), intent(in) :: tableUp(:,:)
+      real (kind=omlDouble), intent(in) :: tableUp(:,:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
-      real (kind=double), intent(in), optional :: tableDn(:,:)
+      real (kind=omlDouble), intent(in), optional :: tableDn(:,:)
 
       call writeScfV (path, numTerms, tableUp, status, message, tableDn)
 
@@ -432,5 +456,257 @@ contains
       endif
 
    end subroutine networkOfElement
+
+   ! ------------------------------------------------------------------
+   ! OLCAO's own layout: one flat coefficient vector per spin, indexed
+   ! by potential type.
+   !
+   ! OLCAO keeps the site potential of every potential TYPE t as
+   ! numTerms(t) Gaussian terms A_k exp(-alpha_k r^2).  The terms of all
+   ! types lie one after the other in a flat vector (length potDim):
+   ! type t owns positions typeOffsets(t)+1 .. typeOffsets(t)+numTerms(t)
+   ! (OLCAO's potTypes(t)%cumulAlphaSum), the exponents in potAlphas(:)
+   ! and the coefficients, one column per spin, in potCoeffs(:, spin).
+   ! The network predicts one potential per ATOM, so each type must hold
+   ! exactly one atom (a run made with every atom its own type); the
+   ! model's exponents must be the run's, or the A_k would multiply
+   ! Gaussians of other widths.
+   ! ------------------------------------------------------------------
+
+   !> Check that a run's potential types fit the model, before any work:
+   !> every atom's type is in 1..numTypes, every type holds exactly one
+   !> atom, whose element has a network; the type's terms (from the
+   !> offsets) are as many as the network's NUM_ALPHAS and its exponents
+   !> equal the model's to omlAlphaRelTol.  The first type that fails is
+   !> named in the message (and in badType when given; 0 when all pass).
+   !>   elementOf(atom)      model element index of each atom
+   !>   potTypeOfAtom(atom)  potential type (1..numTypes) of each atom
+   !>   typeOffsets(type)    terms before the type (cumulAlphaSum): 0 for
+   !>                        the first type, increasing
+   !>   potAlphas(potDim)    exponents (Bohr^-2) of all terms of all types
+   subroutine omlCheckPotTypes (model, elementOf, potTypeOfAtom, &
+         & typeOffsets, potAlphas, status, message, badType)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: potTypeOfAtom(:)
+      integer, intent(in) :: typeOffsets(:)
+      real (kind=omlDouble), intent(in) :: potAlphas(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(out), optional :: badType
+
+      integer, allocatable :: atomOfType(:)
+      integer :: numAtoms, numTypes, potDim, i, t, k, n, e, net
+      integer :: first, allocStat
+      real (kind=omlDouble) :: want, got
+
+      status = omlSuccess
+      message = ''
+      if (present(badType)) badType = 0
+      numAtoms = size(elementOf)
+      numTypes = size(typeOffsets)
+      potDim = size(potAlphas)
+      if (.not. model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: no model has been loaded')
+         return
+      endif
+      if (numAtoms < 1 .or. size(potTypeOfAtom) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'potTypeOfAtom: need one type per atom (' // &
+               & intToChar(numAtoms) // '), got ' // &
+               & intToChar(size(potTypeOfAtom)))
+         return
+      endif
+      if (numTypes < 1) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'typeOffsets: no potential types')
+         return
+      endif
+
+      ! The offsets must tile 1..potDim: type t owns the terms up to the
+      ! next type's offset (the last type: up to potDim).
+      do t = 1, numTypes
+         first = 0
+         if (t > 1) first = typeOffsets(t - 1) + 1
+         if (typeOffsets(t) /= 0 .and. t == 1 .or. &
+               & typeOffsets(t) < first .or. typeOffsets(t) >= potDim) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'typeOffsets: type ' // intToChar(t) // &
+                  & ' starts after term ' // intToChar(typeOffsets(t)) // &
+                  & '; the offsets must start at 0 and increase, below ' &
+                  & // 'the number of terms (' // intToChar(potDim) // ')')
+            if (present(badType)) badType = t
+            return
+         endif
+      enddo
+
+      ! One atom per type.
+      allocate (atomOfType(numTypes), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'potential types: out of memory')
+         return
+      endif
+      atomOfType(:) = 0
+      do i = 1, numAtoms
+         t = potTypeOfAtom(i)
+         if (t < 1 .or. t > numTypes) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'potTypeOfAtom: atom ' // intToChar(i) // ' has type ' &
+                  & // intToChar(t) // ', outside 1..' // intToChar(numTypes))
+            return
+         endif
+         if (atomOfType(t) /= 0) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'potential type ' // intToChar(t) // ' is shared by ' &
+                  & // 'atoms ' // intToChar(atomOfType(t)) // ' and ' // &
+                  & intToChar(i) // ': the model predicts one potential ' &
+                  & // 'per atom, so every atom needs its own type')
+            if (present(badType)) badType = t
+            return
+         endif
+         atomOfType(t) = i
+      enddo
+
+      do t = 1, numTypes
+         i = atomOfType(t)
+         if (i == 0) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'potential type ' // intToChar(t) // ' has no atom')
+            if (present(badType)) badType = t
+            return
+         endif
+         e = elementOf(i)
+         net = 0
+         if (e >= 1 .and. e <= model%numElements) net = model%networkOf(e)
+         if (net == 0) then
+            call setStatus (status, message, omlErrElement, &
+                  & 'potential type ' // intToChar(t) // ' (atom ' // &
+                  & intToChar(i) // '): element index ' // intToChar(e) // &
+                  & ' has no network in the model')
+            if (present(badType)) badType = t
+            return
+         endif
+         if (t < numTypes) then
+            n = typeOffsets(t + 1) - typeOffsets(t)
+         else
+            n = potDim - typeOffsets(t)
+         endif
+         if (n /= model%networks(net)%numAlphas) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'potential type ' // intToChar(t) // ' (atom ' // &
+                  & intToChar(i) // ', ' // trim(model%symbols(e)) // &
+                  & ') has ' // intToChar(n) // ' terms, the model''s ' // &
+                  & trim(model%symbols(e)) // ' network ' // &
+                  & intToChar(model%networks(net)%numAlphas))
+            if (present(badType)) badType = t
+            return
+         endif
+         do k = 1, n
+            want = model%networks(net)%alphas(k)
+            got = potAlphas(typeOffsets(t) + k)
+            if (.not. (abs(got - want) <= omlAlphaRelTol * abs(want))) then
+               call setStatus (status, message, omlErrArgument, &
+                     & 'potential type ' // intToChar(t) // ' (atom ' // &
+                     & intToChar(i) // ', ' // trim(model%symbols(e)) // &
+                     & '): exponent ' // intToChar(k) // ' is ' // &
+                     & realToChar(got) // ' Bohr^-2, the model''s ' // &
+                     & realToChar(want) // ' (relative tolerance 1e-6)')
+               if (present(badType)) badType = t
+               return
+            endif
+         enddo
+      enddo
+
+   end subroutine omlCheckPotTypes
+
+   !> Fill OLCAO's flat coefficient array from the model: the A_k
+   !> (Hartree) of each potential type's atom, at the type's offset, in
+   !> every spin column (the model predicts the spin-averaged potential;
+   !> a spin-polarised run starts from the same values for both spins).
+   !> Everything is checked first (omlCheckPotTypes); on any failure
+   !> potCoeffs is left unchanged.
+   !>   realVectors(xyz, abc), positions(xyz, atom)   Bohr
+   !>   potCoeffs(potDim, numSpins)   potDim = size(potAlphas)
+   subroutine omlFillPotCoeffs (model, realVectors, positions, elementOf, &
+         & potTypeOfAtom, typeOffsets, potAlphas, numThreads, potCoeffs, &
+         & status, message, badType)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=omlDouble), intent(in) :: realVectors(3,3)
+      real (kind=omlDouble), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: potTypeOfAtom(:)
+      integer, intent(in) :: typeOffsets(:)
+      real (kind=omlDouble), intent(in) :: potAlphas(:)
+      integer, intent(in) :: numThreads
+      real (kind=omlDouble), intent(inout) :: potCoeffs(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(out), optional :: badType
+
+      real (kind=omlDouble), allocatable :: coeffs(:,:)
+      integer :: numAtoms, i, t, n, allocStat
+
+      numAtoms = size(positions, 2)
+      if (size(elementOf) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'elementOf: need one element per atom (' // &
+               & intToChar(numAtoms) // '), got ' // &
+               & intToChar(size(elementOf)))
+         if (present(badType)) badType = 0
+         return
+      endif
+      call omlCheckPotTypes (model, elementOf, potTypeOfAtom, &
+            & typeOffsets, potAlphas, status, message, badType)
+      if (status /= omlSuccess) return
+      if (size(potCoeffs, 1) /= size(potAlphas) .or. &
+            & size(potCoeffs, 2) < 1) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'potCoeffs: must be (' // intToChar(size(potAlphas)) // &
+               & ', number of spins), one row per term of potAlphas')
+         return
+      endif
+
+      allocate (coeffs(model%maxAlphas, numAtoms), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'potCoeffs: out of memory for the prediction')
+         return
+      endif
+      call omlPredictCoeffs (model, realVectors, positions, elementOf, &
+            & numThreads, coeffs, status, message)
+      if (status /= omlSuccess) return
+
+      ! Each atom's A_k go to its type's terms, in every spin column
+      ! (offsets were checked: they tile 1..potDim).
+      do i = 1, numAtoms
+         t = potTypeOfAtom(i)
+         n = omlNumAlphas(model, elementOf(i))
+         potCoeffs(typeOffsets(t) + 1:typeOffsets(t) + n, :) = &
+               & spread(coeffs(1:n, i), 2, size(potCoeffs, 2))
+      enddo
+
+   end subroutine omlFillPotCoeffs
+
+   !> A real as text for messages (6 significant digits).
+   function realToChar (value) result (text)
+
+      implicit none
+
+      real (kind=omlDouble), intent(in) :: value
+      character (len=:), allocatable :: text
+      character (len=24) :: buffer
+
+      write (buffer, '(es12.5)') value
+      text = trim(adjustl(buffer))
+
+   end function realToChar
 
 end module OML_Library

@@ -38,8 +38,10 @@
 extern "C" {
 #endif
 
-/* Version of this interface: 10000 * major + 100 * minor + patch. */
-#define OLCAOML_API_VERSION 10000
+/* Version of this interface: 10000 * major + 100 * minor + patch.  The
+ * major number is also the library's SONAME (libolcaoml.so.2): a new
+ * major number breaks callers, a new minor number only adds functions. */
+#define OLCAOML_API_VERSION 20000
 /* Version of the model file format this library reads. */
 #define OLCAOML_MODEL_FORMAT_VERSION 1
 
@@ -79,6 +81,8 @@ int olcaoml_model_max_alphas(olcaoml_model model, int *n,
 int olcaoml_model_element_index(olcaoml_model model, const char *symbol,
                                 int *element, char *message,
                                 int message_len);
+/* symbol[symbol_len] receives the NUL-terminated symbol ("Si"); a buffer
+ * too small for it gives OLCAOML_ERR_ARGUMENT and an empty string. */
 int olcaoml_model_element_symbol(olcaoml_model model, int element,
                                  char *symbol, int symbol_len,
                                  char *message, int message_len);
@@ -120,11 +124,42 @@ int olcaoml_predict(olcaoml_model model, const double *real_vectors,
                     const int *centres, int num_threads, int ld_coeffs,
                     double *coeffs, char *message, int message_len);
 
-/* Write scfV.dat (OLCAO's layout; temporary file, then rename). */
+/* Write scfV.dat (OLCAO's layout; temporary file, then rename).  An
+ * existing file at path is REPLACED without asking (as OLCAO itself
+ * replaces its scfV files): check first if it must be kept.  On failure
+ * the old file, if any, is left as it was. */
 int olcaoml_write_scfv(const char *path, int num_types,
                        const int *num_terms, const double *table_up,
                        const double *table_dn, char *message,
                        int message_len);
+
+/* OLCAO's own layout (API 2.0): the coefficients of all potential types
+ * one after the other in one flat vector per spin.  Type t owns the terms
+ * type_offsets[t-1] .. type_offsets[t-1] + n_t - 1 (0-based; OLCAO's
+ * potTypes(t)%cumulAlphaSum), n_t = next offset (or pot_dim) - offset.
+ * Every atom's type pot_type_of_atom[i] (1-based) must hold that atom
+ * only (the model predicts one potential per atom); each type's n_t and
+ * exponents pot_alphas[] (Bohr^-2) must equal the model's for the atom's
+ * element (relative 1e-6).  *bad_type (may be NULL) receives the first
+ * type that fails, 0 when none does. */
+int olcaoml_check_pot_types(olcaoml_model model, int num_atoms,
+                            const int *element_of,
+                            const int *pot_type_of_atom, int num_types,
+                            const int *type_offsets, int pot_dim,
+                            const double *pot_alphas, int *bad_type,
+                            char *message, int message_len);
+/* Check as above, predict every atom, and put each atom's A_k (Hartree)
+ * at its type's terms in every spin column:
+ * pot_coeffs[num_spins][pot_dim] (Fortran potCoeffs(potDim, spin)).
+ * Nothing is written on failure. */
+int olcaoml_fill_pot_coeffs(olcaoml_model model, const double *real_vectors,
+                            int num_atoms, const double *positions,
+                            const int *element_of,
+                            const int *pot_type_of_atom, int num_types,
+                            const int *type_offsets, int pot_dim,
+                            const double *pot_alphas, int num_spins,
+                            int num_threads, double *pot_coeffs,
+                            int *bad_type, char *message, int message_len);
 
 #ifdef __cplusplus
 }

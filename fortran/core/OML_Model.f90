@@ -343,7 +343,7 @@ contains
             & iostat=ioStat, iomsg=ioMsg)
       if (ioStat /= 0) then
          call setStatus (status, message, omlErrIO, &
-               & 'model: cannot open ' // trim(path) // ': ' // trim(ioMsg))
+               & 'model: ' // ioFailureText('open', path, ioMsg))
          return
       endif
       reader%path = trim(path)

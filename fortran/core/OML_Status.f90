@@ -28,6 +28,7 @@ module OML_Status
 
    public :: setStatus
    public :: intToChar
+   public :: ioFailureText
 
 contains
 
@@ -59,5 +60,36 @@ contains
       text = trim(buffer)
 
    end function intToChar
+
+   !> The message of a failed open/read/write: "cannot open PATH: why".
+   !> Compilers' iomsg often names the file itself (gfortran: "Cannot
+   !> open file 'PATH': No such file or directory"); then only the reason
+   !> after the file name is kept, so the path is not said twice.
+   function ioFailureText (action, path, ioMsg) result (text)
+
+      implicit none
+
+      character (len=*), intent(in) :: action, path, ioMsg
+      character (len=:), allocatable :: text
+
+      integer :: at, colon
+
+      text = 'cannot ' // action // ' ' // trim(path)
+      at = 0
+      if (len_trim(path) > 0) at = index(ioMsg, trim(path))
+      if (at > 0) then
+         ! The reason follows the first ': ' after the file name.
+         colon = index(ioMsg(at + len_trim(path):), ': ')
+         if (colon > 0) then
+            text = text // ': ' // &
+                  & trim(adjustl(ioMsg(at + len_trim(path) + colon + 1:)))
+         else
+            text = 'cannot ' // action // ': ' // trim(ioMsg)
+         endif
+      elseif (len_trim(ioMsg) > 0) then
+         text = text // ': ' // trim(ioMsg)
+      endif
+
+   end function ioFailureText
 
 end module OML_Status

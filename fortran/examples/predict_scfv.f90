@@ -36,18 +36,18 @@ program predict_scfv
    integer :: status, numParts
 
    ! The structure (structure.dat) and the potential types (olcao.dat).
-   real (kind=double) :: realVectors(3,3)
+   real (kind=omlDouble) :: realVectors(3,3)
    integer :: numAtoms, numPotSites, numPotTypes
-   real (kind=double), allocatable :: atomPos(:,:), potPos(:,:)
+   real (kind=omlDouble), allocatable :: atomPos(:,:), potPos(:,:)
    character (len=8), allocatable :: atomElem(:), potElem(:)
    integer, allocatable :: potSiteType(:)
    character (len=32), allocatable :: typeLabel(:)
    integer, allocatable :: typeNumAlphas(:)
-   real (kind=double), allocatable :: typeAlphaRange(:,:)
+   real (kind=omlDouble), allocatable :: typeAlphaRange(:,:)
 
    ! What is computed from them.
    integer, allocatable :: atomOfType(:), elementOf(:), centres(:)
-   real (kind=double), allocatable :: coeffs(:,:), table(:,:)
+   real (kind=omlDouble), allocatable :: coeffs(:,:), table(:,:)
    integer, allocatable :: numTerms(:)
 
    if (command_argument_count() < 2) then
@@ -223,8 +223,8 @@ contains
 
       implicit none
 
-      real (kind=double), parameter :: tolerance = 1.0e-4_double  ! Bohr
-      real (kind=double) :: inverse(3,3), fract(3)
+      real (kind=omlDouble), parameter :: tolerance = 1.0e-4_omlDouble  ! Bohr
+      real (kind=omlDouble) :: inverse(3,3), fract(3)
       integer :: i, s, t, hits, found
 
       call invert3 (realVectors, inverse)
@@ -267,7 +267,7 @@ contains
 
       implicit none
 
-      real (kind=double), allocatable :: partCoeffs(:,:)
+      real (kind=omlDouble), allocatable :: partCoeffs(:,:)
       integer :: part, first, last, i
 
       allocate (coeffs(omlMaxAlphas(model), numAtoms))
@@ -293,7 +293,7 @@ contains
 
       implicit none
 
-      real (kind=double), allocatable :: alphas(:), charges(:,:)
+      real (kind=omlDouble), allocatable :: alphas(:), charges(:,:)
       integer :: t, i, n, row, k
 
       allocate (numTerms(numPotTypes))
@@ -313,9 +313,9 @@ contains
          allocate (alphas(n), charges(3, n))
          call omlModelAlphas (model, elementOf(i), alphas, status, message)
          if (status /= omlSuccess) call fail (message)
-         if (abs(alphas(1) - typeAlphaRange(1, t)) > 1.0e-6_double * &
+         if (abs(alphas(1) - typeAlphaRange(1, t)) > 1.0e-6_omlDouble * &
                & alphas(1) .or. abs(alphas(n) - typeAlphaRange(2, t)) > &
-               & 1.0e-6_double * alphas(n)) call fail ('ALPHAS of ' // &
+               & 1.0e-6_omlDouble * alphas(n)) call fail ('ALPHAS of ' // &
                & trim(typeLabel(t)) // ' differ from the model''s')
          call omlModelChargeColumns (model, elementOf(i), charges, status, &
                & message)
@@ -336,10 +336,10 @@ contains
 
       implicit none
 
-      real (kind=double), intent(in) :: a(3,3)
-      real (kind=double), intent(out) :: inverse(3,3)
+      real (kind=omlDouble), intent(in) :: a(3,3)
+      real (kind=omlDouble), intent(out) :: inverse(3,3)
 
-      real (kind=double) :: det
+      real (kind=omlDouble) :: det
 
       inverse(1,1) = a(2,2)*a(3,3) - a(2,3)*a(3,2)
       inverse(1,2) = a(1,3)*a(3,2) - a(1,2)*a(3,3)
@@ -351,7 +351,7 @@ contains
       inverse(3,2) = a(1,2)*a(3,1) - a(1,1)*a(3,2)
       inverse(3,3) = a(1,1)*a(2,2) - a(1,2)*a(2,1)
       det = a(1,1)*inverse(1,1) + a(1,2)*inverse(2,1) + a(1,3)*inverse(3,1)
-      if (abs(det) <= 0.0_double) call fail ('singular cell')
+      if (abs(det) <= 0.0_omlDouble) call fail ('singular cell')
       inverse = inverse / det
 
    end subroutine invert3

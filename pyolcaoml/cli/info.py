@@ -33,5 +33,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"fortran core    {core().__file__}")
     print(f"max twojmax     {int(core().oml_max_twojmax())}")
     print(f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', '(unset: all cores)')}")
+    _print_bundled_model()
     print(f"cores           {os.cpu_count()}")
     return 0
+
+
+def _print_bundled_model() -> None:
+    """Where the bundled model is: the Keras directory (olcaoml predict) and
+    its export for libolcaoml (a Fortran program's model.oml)."""
+    from pyolcaoml import bundled_model
+
+    try:
+        keras_dir = bundled_model.model_dir()
+        oml = bundled_model.oml_path()
+    except FileNotFoundError as exc:
+        print(f"bundled model   (missing: {exc})")
+        return
+    print(f"bundled model   {keras_dir}")
+    missing = "" if oml.is_file() else "  (missing)"
+    print(f"library model   {oml}{missing}")
