@@ -84,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{output} exists: use --append to add to it or --force")
     if exists and not os.path.isfile(output):
         raise CLIError(f"{output} is not a file")
+    from pyolcaoml.outputs import OutputPathError, check_output
+
+    try:  # before any run is read: a missing folder is reported at once
+        check_output(output, force=True)
+    except OutputPathError as exc:
+        raise CLIError(str(exc)) from None
     try:
         descriptor = build_descriptor(args)
     except ValueError as exc:

@@ -122,14 +122,18 @@ def scfv_for_atoms(model: PotentialModel, symbols, coeffs):
     """An :class:`pyolcaoml.olcao.ScfV` with one potential type per atom."""
     from pyolcaoml.olcao import OLCAO_STYLE, ScfV, ScfVBlock
 
-    blocks = []
-    for s, a in zip(symbols, coeffs, strict=True):
-        ch = charge_columns(model, s)
-        blocks.append(
-            ScfVBlock.from_columns(
-                a, model.elements[s].alphas, ch[:, 0], ch[:, 1], ch[:, 2]
-            )
-        )
+    symbols = list(symbols)
+    blocks: list = [None] * len(symbols)
+    sym = np.asarray(symbols)
+    for s in dict.fromkeys(symbols):  # one (M, N, 5) table per element
+        rows = np.flatnonzero(sym == s)
+        em = model.elements[s]
+        table = np.empty((rows.size, em.n_alphas, 5))
+        table[:, :, 0] = np.stack([coeffs[i] for i in rows])
+        table[:, :, 1] = em.alphas
+        table[:, :, 2:] = charge_columns(model, s)
+        for k, i in enumerate(rows):
+            blocks[i] = ScfVBlock(table[k])
     return ScfV.from_blocks(blocks, OLCAO_STYLE)
 
 
@@ -142,10 +146,14 @@ def write_text_atomically(path: str, text: str, force: bool = False) -> None:
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise ModelError(f"directory does not exist: {directory}")
+    from pyolcaoml.outputs import mode_for
+
+    mode = mode_for(path)  # the replaced file's mode, else 0666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".olcaoml-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -236,8 +244,12 @@ def predict_scfv_for_run(
     run_dir: str,
     force: bool = False,
     n_threads=None,
+    output: str | None = None,
+    prediction=None,
 ) -> tuple[RunPlan, Prediction]:
-    """Write RUN_DIR/inputs/scfV.dat from the model, in the run's type order.
+    """Write RUN_DIR/inputs/scfV.dat (or ``output``) from the model, in the
+    run's type order; ``prediction`` (per atom, e.g. from
+    :func:`pyolcaoml.predict.predict`) skips predicting again.
 
     The charge columns of the run's existing inputs/scfV.dat (makeinput's
     isolated-atom start) are kept when it has matching term counts.
@@ -245,13 +257,15 @@ def predict_scfv_for_run(
     from pyolcaoml.olcao import OLCAO_STYLE
 
     plan = check_run(model, run_dir)
+    if output is not None:
+        plan.output = os.path.abspath(output)
     run = plan.run
     if os.path.exists(plan.output) and not force:
         raise ModelError(
             f"{plan.output} exists (makeinput writes a default one); "
             "use --force to replace it"
         )
-    pred = predict_structure(model, run.structure, n_threads=n_threads)
+    pred = prediction or predict_structure(model, run.structure, n_threads=n_threads)
     per_type = [pred.coeffs[i] for i in plan.atom_of_type]
     symbols = [pred.symbols[i] for i in plan.atom_of_type]
     start = run.start_potential

@@ -26,8 +26,11 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 __all__ = [
     "format_e",
+    "format_e_array",
     "format_es",
     "format_i",
     "parse_fortran_real",
@@ -88,6 +91,60 @@ def format_e(x: float, w: int, d: int) -> str:
     if len(body) > w:
         return "*" * w
     return body.rjust(w)
+
+
+def format_e_array(values, w: int, d: int) -> np.ndarray:
+    """``Ew.d`` of many numbers at once: an (n, w) array of ASCII bytes.
+
+    Same text as :func:`format_e` for every value (it is the reference, and
+    is used here for the rare values the fast path does not handle:
+    non-finite, exponents beyond +-99, fields too narrow). The fast path
+    formats all magnitudes in one C-level ``%`` call with ``d`` significant
+    digits (correctly rounded, like gfortran), then moves the digits into
+    Fortran's ``0.ddd...E+ee`` layout with array operations, so a million
+    numbers take a fraction of a second instead of seconds.
+    """
+    _check_widths(w, d)
+    x = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    n = x.size
+    out = np.full((n, w), ord(" "), dtype=np.uint8)
+    if n == 0:
+        return out
+    mag = np.abs(x)
+    slow = ~np.isfinite(mag) | (mag >= 1e99) | ((mag < 1e-99) & (mag != 0.0))
+    mag = np.where(slow, 0.0, mag)
+    width = d + 5  # 'D.' + (d - 1) digits + 'e+XX'
+    text = (f"%.{d - 1}e" * n) % tuple(mag.tolist())
+    raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(n, width)
+    exp10 = (raw[:, d + 3].astype(np.int64) - 48) * 10 + (raw[:, d + 4] - 48)
+    exp10 = np.where(raw[:, d + 2] == ord("-"), -exp10, exp10)
+    exponent = np.where(mag != 0.0, exp10 + 1, 0)
+    slow |= np.abs(exponent) > 99  # 9.99...e98 rounds up to 0.1E+100
+    # Every row ends in '.ddd...E+ee' (d + 5 characters); before the point
+    # comes '0' (positive), '-0' (negative), or without the optional zero
+    # ('', '-') when the field is too narrow, right-justified with blanks.
+    neg = np.signbit(x)
+    tail = d + 5
+    if tail > w or (tail == w and neg.any()):
+        slow |= neg if tail == w else True  # asterisks: left to format_e
+    if tail <= w:
+        out[:, w - tail] = ord(".")
+        out[:, w - tail + 1] = raw[:, 0]
+        out[:, w - tail + 2 : w - 4] = raw[:, 2 : d + 1]
+        out[:, w - 4] = ord("E")
+        out[:, w - 3] = np.where(exponent < 0, ord("-"), ord("+"))
+        e = np.abs(exponent)
+        out[:, w - 2] = 48 + e // 10
+        out[:, w - 1] = 48 + e % 10
+        room = w - tail  # characters before the point
+        if room >= 2:  # '0' for all, '-' before it for negatives
+            out[:, w - tail - 1] = ord("0")
+            out[:, w - tail - 2] = np.where(neg, ord("-"), ord(" "))
+        elif room == 1:  # '0' for positives, '-' (no zero) for negatives
+            out[:, w - tail - 1] = np.where(neg, ord("-"), ord("0"))
+    for i in np.nonzero(slow)[0]:
+        out[i] = np.frombuffer(format_e(x[i], w, d).encode("ascii"), dtype=np.uint8)
+    return out
 
 
 def format_es(x: float, w: int, d: int) -> str:
