@@ -80,6 +80,24 @@ def format_table(symbol: str, table: dict[str, dict], metric_text: str) -> str:
     return "\n".join(lines)
 
 
+def baseline_warnings(symbol: str, table: dict[str, dict], where: str) -> list[str]:
+    """Warnings for every baseline whose V(r) RMS error is not above the
+    network's on these atoms (the network should beat all three)."""
+    net = table.get("network")
+    if not net:
+        return []
+    out = []
+    for m, e in table.items():
+        if m != "network" and e["rms_v_hartree"] <= net["rms_v_hartree"]:
+            out.append(
+                f"{symbol} on {where}: the network's V(r) RMS error "
+                f"{net['rms_v_hartree'] * 1e3:.3g} mHa does not beat the "
+                f"{METHOD_LABELS.get(m, m)} baseline ({e['rms_v_hartree'] * 1e3:.3g}"
+                " mHa); more varied training structures or another split may help"
+            )
+    return out
+
+
 def pick_atoms(
     true: np.ndarray, average: np.ndarray, alphas: np.ndarray, metric, n: int = 3
 ) -> np.ndarray:
