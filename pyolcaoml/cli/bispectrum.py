@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
     structure = read_structure(str(path))
     try:
-        desc = build_descriptor(args)
+        desc = build_descriptor(args, structure.elements)
     except ValueError as exc:
         raise CLIError(f"descriptor: {exc}") from None
     t0 = time.perf_counter()

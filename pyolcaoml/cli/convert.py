@@ -6,7 +6,11 @@ import argparse
 import os
 import sys
 
-from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
+from pyolcaoml.cli.descriptor_options import (
+    add_descriptor_arguments,
+    build_descriptor,
+    covering_descriptor,
+)
 
 HELP = "build an HDF5 training set from OLCAO run directories"
 DESCRIPTION = """\
@@ -127,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
             known = set(read_content_hashes(output))
         except (OSError, KeyError, ValueError) as exc:
             raise CLIError(f"{output}: cannot append: {exc}") from None
+        if isinstance(have.get("radii"), dict):  # the file's elements
+            try:
+                descriptor = build_descriptor(args, list(have["radii"]))
+            except ValueError as exc:
+                raise CLIError(f"descriptor: {exc}") from None
+            settings = descriptor.to_dict()
         if have != json.loads(json.dumps(settings)):
             raise CLIError(
                 f"{output} was made with other descriptor settings: "
@@ -143,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     records, seen = [], set(known)
+    elements_seen: set[str] = set()
     unconverged: list[str] = []
     not_converged: list[str] = []
     duplicates: list[str] = []
@@ -170,6 +181,12 @@ def run(args: argparse.Namespace) -> int:
                 )
                 continue
         seen.add(run_.content_hash)
+        try:  # default radii (pyolcaoml.radii) for new elements
+            descriptor = covering_descriptor(
+                args, descriptor, run_.structure.elements, elements_seen
+            )
+        except ValueError as exc:
+            raise CLIError(f"descriptor: {exc}") from None
         records.append(record_from_run(run_, descriptor.compute(run_.structure)))
 
     if not args.quiet:
@@ -186,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"nothing new to add to {output}", file=sys.stderr)
             return 0
         raise CLIError("no run with a converged potential: nothing written")
+    settings = descriptor.to_dict()  # radii of every element met
     report = write_dataset(
         output, records, settings, append=args.append, overwrite=args.force
     )
