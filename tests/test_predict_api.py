@@ -1,0 +1,127 @@
+"""The Python predict API, the plots, and the vectorised scfV formatter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_model_helpers import OLCAO
+
+from pyolcaoml.cli import main
+from pyolcaoml.olcao import read_scfv
+from pyolcaoml.olcao.fortran_format import format_e, format_e_array
+
+SKL = OLCAO / "si8_r0.10_seed1100" / "olcao.skl"
+
+
+@pytest.fixture(scope="module")
+def model():
+    from pyolcaoml.predict import load_model
+
+    return load_model()  # the bundled model
+
+
+def test_predict_ase_atoms_and_potential(model, tmp_path, capsys) -> None:
+    from pyolcaoml.predict import predict
+    from pyolcaoml.structure import read_structure
+
+    atoms = read_structure(str(SKL)).to_ase()
+    pot = predict(atoms, model)
+    assert len(pot) == 8 and pot.symbols == ["Si"] * 8
+    # the same numbers as 'olcaoml predict' writes
+    out = tmp_path / "cli.dat"
+    assert main(["predict", str(SKL), "-o", str(out)]) == 0
+    capsys.readouterr()
+    for ours, written in zip(pot.coeffs, read_scfv(out).coeffs("up"), strict=True):
+        np.testing.assert_allclose(ours, written, rtol=1e-9, atol=1e-9)
+    pot.write_scfv(tmp_path / "api.dat")
+    assert (tmp_path / "api.dat").read_bytes() == out.read_bytes()
+    # V(r) = sum_i A_i exp(-alpha_i r^2), evaluated here term by term
+    r = np.array([0.1, 0.5, 1.0, 2.0, 4.0])
+    v = pot.potential(r, atoms=[3])
+    terms = list(zip(pot.coeffs[3], pot.alphas[3], strict=True))
+    want = [sum(a * np.exp(-al * x * x) for a, al in terms) for x in r]
+    np.testing.assert_allclose(v[0], want, rtol=1e-12)
+    # a file name works too, and a baseline method without the network
+    iso = predict(str(SKL), model, method="isolated")
+    np.testing.assert_array_equal(iso.coeffs[0], model.elements["Si"].isolated)
+
+
+def test_predict_plot_draws_atoms_isolated_and_average(model, tmp_path) -> None:
+    from pyolcaoml.model.plots import prediction_figure
+    from pyolcaoml.predict import predict
+
+    pot = predict(str(SKL), model)
+    fig = prediction_figure(pot)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "isolated atom (OLCAO start)" in labels
+    assert "average training atom" in labels
+    assert sum(lab.startswith("atom ") for lab in labels) == 3
+    pot.plot(tmp_path / "v.png")
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_potential_panels_have_a_fixed_reference_and_errors(model) -> None:
+    """The V(r) of one atom is drawn the same whatever other atoms are
+    chosen (the reference is the model's average atom, not their mean); the
+    isolated atom is drawn; the bottom row shows V - V_OLCAO with its RMS."""
+    from pyolcaoml.model.plots import potentials_figure
+
+    em = model.elements["Si"]
+    rng = np.random.default_rng(0)
+    true = em.average + rng.normal(scale=0.05, size=(3, em.n_alphas))
+    net = true + rng.normal(scale=0.01, size=true.shape)
+    kw = dict(average=em.average, isolated=em.isolated)
+
+    def first_olcao_curve(rows):
+        fig = potentials_figure(
+            "Si", em.alphas, {"network": net[rows]}, true[rows],
+            [str(r) for r in rows], model.metric, **kw,
+        )  # fmt: skip
+        top = fig.axes[0]
+        return fig, top.get_lines()[0].get_ydata()
+
+    fig, a = first_olcao_curve([0, 1, 2])
+    _, b = first_olcao_curve([0, 2])
+    np.testing.assert_allclose(a, b)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "isolated atom (OLCAO start)" in labels
+    bottom = [ax for ax in fig.axes if "ΔV" in ax.get_ylabel()]
+    assert bottom
+    legend = [t.get_text() for t in bottom[0].get_legend().get_texts()]
+    expected = model.metric.rms(net[:1], true[:1], em.alphas) * 1e3
+    assert f"network: RMS {expected:.3g} mHa" in legend
+
+
+def test_parity_range_is_not_set_by_outliers(model) -> None:
+    from pyolcaoml.model.plots import parity_figure
+
+    em = model.elements["Si"]
+    rng = np.random.default_rng(1)
+    true = em.average + rng.normal(scale=0.01, size=(200, em.n_alphas))
+    pred = true + rng.normal(scale=0.001, size=true.shape)
+    true[0, 5] += 10.0  # one +10 Ha term
+    fig = parity_figure(
+        "Si", pred, true, em.alphas, model.metric,
+        baselines={"average": np.tile(em.average, (200, 1))},
+    )  # fmt: skip
+    lo, hi = fig.axes[0].get_xlim()
+    assert hi - lo < 1.0  # not +-10 Ha
+    text = "\n".join(t.get_text() for t in fig.axes[0].texts)
+    assert "outside the 1-99% range" in text and "MAE A_i / RMS V(r)" in text
+    assert any("average atom" in ax.get_xlabel() for ax in fig.axes)
+
+
+def test_format_e_array_matches_format_e() -> None:
+    """format_e (checked byte for byte against real OLCAO files elsewhere)
+    is the reference for the vectorised formatter."""
+    rng = np.random.default_rng(2)
+    values = np.concatenate(
+        [
+            rng.normal(size=3000) * 10.0 ** rng.integers(-105, 105, 3000),
+            [0.0, -0.0, 0.5, -0.5, 1.0, 0.99999999995, -0.099999999995],
+            [9.9999999999e98, 1e-99, 1e-100, -1e100, np.nan, np.inf, -np.inf],
+        ]
+    )
+    for w, d in [(17, 10), (16, 10), (13, 6), (12, 6), (8, 6), (30, 12)]:
+        got = [row.tobytes().decode() for row in format_e_array(values, w, d)]
+        assert got == [format_e(v, w, d) for v in values], (w, d)
