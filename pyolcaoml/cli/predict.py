@@ -86,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.exists(target):
         raise CLIError(f"no such file or directory: {target}")
     is_run = os.path.isdir(target)
+    if is_run and os.path.isfile(os.path.join(target, "model.json")):
+        raise CLIError(
+            f"{target} is a model directory; give the STRUCTURE or RUN_DIR to "
+            "predict after it"
+        )
     if is_run and not os.path.isfile(os.path.join(target, "inputs", "olcao.dat")):
         raise CLIError(
             f"{target} is a directory but not an OLCAO run (no inputs/olcao.dat)"
