@@ -133,9 +133,10 @@ class PotentialPrediction:
     def write_scfv(self, path: str | os.PathLike[str], force: bool = False) -> None:
         """Write scfV.dat (temporary file and rename; mode follows the umask)."""
         from pyolcaoml.model.workflow import write_text_atomically
-        from pyolcaoml.olcao import format_scfv
+        from pyolcaoml.olcao.scfv import format_scfv_bytes
 
-        write_text_atomically(os.fspath(path), format_scfv(self.to_scfv()), force)
+        text = format_scfv_bytes(self.to_scfv())
+        write_text_atomically(os.fspath(path), text, force)
 
     def plot(self, path: str | os.PathLike[str], title: str = "") -> None:
         """V(r) of a few atoms per element beside the isolated and average

@@ -125,3 +125,51 @@ def test_format_e_array_matches_format_e() -> None:
     for w, d in [(17, 10), (16, 10), (13, 6), (12, 6), (8, 6), (30, 12)]:
         got = [row.tobytes().decode() for row in format_e_array(values, w, d)]
         assert got == [format_e(v, w, d) for v in values], (w, d)
+
+
+@pytest.mark.parametrize("style_name", ["olcao", "makeinput"])
+def test_multi_element_scfv_text_matches_row_by_row_formatting(style_name) -> None:
+    """Types of three kinds (two term counts), in mixed order, with distinct
+    spin channels: the fast text equals the file written one row at a time
+    with the scalar formatter (ScfVStyle.row, i.e. format_e per number)."""
+    from pyolcaoml.olcao.fortran_format import format_i
+    from pyolcaoml.olcao.scfv import (
+        MAKEINPUT_STYLE,
+        OLCAO_STYLE,
+        ScfV,
+        ScfVBlock,
+        format_scfv,
+    )
+
+    style = OLCAO_STYLE if style_name == "olcao" else MAKEINPUT_STYLE
+    rng = np.random.default_rng(3)
+    tails = [
+        rng.normal(size=(16, 4)),
+        rng.normal(size=(12, 4)),
+        rng.normal(size=(16, 4)),
+    ]
+    kinds = rng.integers(0, 3, size=40)
+    up = [
+        ScfVBlock(np.column_stack([rng.normal(size=len(tails[k])) * 5, tails[k]]))
+        for k in kinds
+    ]
+    dn = [ScfVBlock(b.table * [1.5, 1, 1, 1, 1]) for b in up]
+    scfv = ScfV(tuple(up), tuple(dn), style)
+
+    def channel(blocks):
+        lines = []
+        for b in blocks:
+            lines.append(format_i(len(b.table), style.count_width))
+            lines += [style.row(row) for row in b.table]
+        return lines
+
+    head = (
+        f"NUM_TYPES {len(up)}"
+        if style.num_types_width is None
+        else "NUM_TYPES" + format_i(len(up), style.num_types_width)
+    )
+    plusuj = "0" if style.plusuj_width is None else format_i(0, style.plusuj_width)
+    k = style.key_indent
+    want = [head, k + "TOTAL__OR__SPIN_UP", *channel(up), k + "SPIN_DN", *channel(dn)]
+    want += ["NUM__PLUSUJ__TERMS", plusuj, k + "TOTAL__OR__SPIN_UP", k + "SPIN_DN"]
+    assert format_scfv(scfv) == "\n".join(want) + "\n"

@@ -20,7 +20,7 @@ import numpy as np
 from pyolcaoml.model.data import Dataset
 from pyolcaoml.model.errors import ModelError
 from pyolcaoml.model.saved import PotentialModel
-from pyolcaoml.olcao.scfv import format_scfv
+from pyolcaoml.olcao.scfv import format_scfv, format_scfv_bytes
 
 #: Relative tolerance when comparing exponents of a run with the model's.
 ALPHA_RTOL = 1e-6
@@ -137,9 +137,10 @@ def scfv_for_atoms(model: PotentialModel, symbols, coeffs):
     return ScfV.from_blocks(blocks, OLCAO_STYLE)
 
 
-def write_text_atomically(path: str, text: str, force: bool = False) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory
-    and a rename; an existing file is replaced only with ``force``."""
+def write_text_atomically(path: str, text: str | bytes, force: bool = False) -> None:
+    """Write ``text`` (str, or ASCII bytes) to ``path`` via a temporary file in
+    the same directory and a rename; an existing file is replaced only with
+    ``force``."""
     path = os.path.abspath(path)
     if os.path.exists(path) and not force:
         raise ModelError(f"{path} exists; use --force to replace it")
@@ -151,8 +152,12 @@ def write_text_atomically(path: str, text: str, force: bool = False) -> None:
     mode = mode_for(path)  # the replaced file's mode, else 0666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".olcaoml-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as fb:
+                fb.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
+                fh.write(text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -283,7 +288,7 @@ def predict_scfv_for_run(
             "the prediction",
             stacklevel=2,
         )
-    write_text_atomically(plan.output, format_scfv(scfv), force=force)
+    write_text_atomically(plan.output, format_scfv_bytes(scfv), force=force)
     return plan, pred
 
 

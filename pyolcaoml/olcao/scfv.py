@@ -50,6 +50,7 @@ __all__ = [
     "ScfVBlock",
     "ScfVStyle",
     "format_scfv",
+    "format_scfv_bytes",
     "parse_scfv",
     "read_scfv",
     "write_scfv",
@@ -261,55 +262,68 @@ def format_scfv(scfv: ScfV) -> str:
     Fast for many types: columns 2-5 of a row (exponent and charge columns)
     repeat for every atom of an element, so their text is formatted once per
     distinct block, and the SPIN_DN channel reuses the spin-up text when it
-    holds the same numbers; only column 1 (A_i) is formatted per row.
+    holds the same numbers; only column 1 (A_i) is formatted per row, all
+    rows at once (:func:`format_scfv_bytes`).
     """
+    return format_scfv_bytes(scfv).decode("ascii")
+
+
+def format_scfv_bytes(scfv: ScfV) -> bytes:
+    """:func:`format_scfv` as ASCII bytes (no str copy: for large files)."""
     style = scfv.style
-    up = _blocks_text(scfv.spin_up, style)
+    up = _channel_bytes(scfv.spin_up, style)
     same = len(scfv.spin_up) == len(scfv.spin_dn) and all(
         a is b or np.array_equal(a.table, b.table)
         for a, b in zip(scfv.spin_up, scfv.spin_dn, strict=True)
     )
-    dn = up if same else _blocks_text(scfv.spin_dn, style)
+    dn = up if same else _channel_bytes(scfv.spin_dn, style)
     if style.num_types_width is None:
         head = f"NUM_TYPES {scfv.n_types}"
     else:
         head = "NUM_TYPES" + format_i(scfv.n_types, style.num_types_width)
     plusuj = "0" if style.plusuj_width is None else format_i(0, style.plusuj_width)
-    lines = [
-        head,
-        style.key_indent + SPIN_UP_KEY,
-        *up,
-        style.key_indent + SPIN_DN_KEY,
-        *dn,
+    trailer = [
         PLUSUJ_KEY,
         plusuj,
         style.key_indent + SPIN_UP_KEY,
         style.key_indent + SPIN_DN_KEY,
     ]
-    return "\n".join(lines) + "\n"
+    return b"".join(
+        [
+            f"{head}\n{style.key_indent}{SPIN_UP_KEY}\n".encode("ascii"),
+            up,
+            f"{style.key_indent}{SPIN_DN_KEY}\n".encode("ascii"),
+            dn,
+            ("\n".join(trailer) + "\n").encode("ascii"),
+        ]
+    )
 
 
 def _non_finite_error(index: int) -> None:
     raise ValueError(f"scfV has non-finite values (NaN or Inf) in type {index + 1}")
 
 
-def _blocks_text(blocks: Sequence[ScfVBlock], style: ScfVStyle) -> list[str]:
-    """The text of each block (term count line + rows, no final newline).
+def _channel_bytes(blocks: Sequence[ScfVBlock], style: ScfVStyle) -> bytes:
+    """The text of one spin channel: every block's term count line and rows.
 
     Blocks with the same exponent and charge columns (all atoms of one
     element) are formatted together: column 1 of all of them in one
     :func:`format_e_array` call, the other columns once, and the lines
-    assembled as one byte array, so 10^5 atoms take about a second.
+    assembled as one byte array that is copied into the channel in type
+    order, so 10^5 atoms take about a second.
     """
     groups: dict[bytes, list[int]] = {}
+    group_of = np.empty(len(blocks), dtype=np.int64)
     for i, block in enumerate(blocks):
         table = block.table
         if not np.isfinite(table[:, 1:]).all():
             _non_finite_error(i)
         key = len(table).to_bytes(8, "little") + table[:, 1:].tobytes()
-        groups.setdefault(key, []).append(i)
-    texts: list[str] = [""] * len(blocks)
+        members = groups.setdefault(key, [])
+        group_of[i] = list(groups).index(key) if not members else group_of[members[0]]
+        members.append(i)
     w = style.real_width
+    texts: list[np.ndarray] = []  # (G, size) bytes of each group
     for idx in groups.values():
         table = blocks[idx[0]].table
         n_terms = len(table)
@@ -320,12 +334,10 @@ def _blocks_text(blocks: Sequence[ScfVBlock], style: ScfVStyle) -> list[str]:
         finite = np.isfinite(coeffs).all(axis=1)
         if not finite.all():
             _non_finite_error(idx[int(np.argmin(finite))])
-        fields = format_e_array(coeffs, w, style.real_digits).reshape(
-            len(idx), n_terms, w
-        )
+        g = len(idx)
+        fields = format_e_array(coeffs, w, style.real_digits).reshape(g, n_terms, w)
         count = format_i(n_terms, style.count_width) + "\n"
         count_bytes = np.frombuffer(count.encode("ascii"), dtype=np.uint8)
-        g = len(idx)
         lines = np.concatenate(
             [
                 np.full((g, n_terms, 1), ord(" "), dtype=np.uint8),
@@ -334,14 +346,27 @@ def _blocks_text(blocks: Sequence[ScfVBlock], style: ScfVStyle) -> list[str]:
             ],
             axis=2,
         ).reshape(g, -1)
-        rows = np.concatenate(
-            [np.broadcast_to(count_bytes, (g, count_bytes.size)), lines], axis=1
+        texts.append(
+            np.concatenate(
+                [np.broadcast_to(count_bytes, (g, count_bytes.size)), lines], axis=1
+            )
         )
-        size = rows.shape[1]
-        text = rows.tobytes().decode("ascii")
-        for k, i in enumerate(idx):
-            texts[i] = text[k * size : (k + 1) * size - 1]
-    return texts
+    if len(texts) == 1:
+        return texts[0].tobytes()
+    # Several elements: copy runs of consecutive types of one group at once.
+    sizes = np.array([t.shape[1] for t in texts], dtype=np.int64)[group_of]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    row_in_group = np.empty(len(blocks), dtype=np.int64)
+    for idx in groups.values():
+        row_in_group[idx] = np.arange(len(idx))
+    starts = np.flatnonzero(np.diff(group_of, prepend=-1))
+    ends = np.append(starts[1:], len(blocks))
+    for a, b in zip(starts, ends, strict=True):
+        t = texts[int(group_of[a])]
+        k = int(row_in_group[a])
+        out[offsets[a] : offsets[b]] = t[k : k + (b - a)].ravel()
+    return out.tobytes()
 
 
 def write_scfv(path: str | os.PathLike[str], scfv: ScfV) -> None:
