@@ -113,12 +113,10 @@ def format_e_array(values, w: int, d: int) -> np.ndarray:
     mag = np.abs(x)
     slow = ~np.isfinite(mag) | (mag >= 1e99) | ((mag < 1e-99) & (mag != 0.0))
     mag = np.where(slow, 0.0, mag)
-    width = d + 5  # 'D.' + (d - 1) digits + 'e+XX'
-    text = (f"%.{d - 1}e" * n) % tuple(mag.tolist())
-    raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(n, width)
-    exp10 = (raw[:, d + 3].astype(np.int64) - 48) * 10 + (raw[:, d + 4] - 48)
-    exp10 = np.where(raw[:, d + 2] == ord("-"), -exp10, exp10)
-    exponent = np.where(mag != 0.0, exp10 + 1, 0)
+    if d <= 12:
+        digits, exponent = _digits_numeric(mag, d, slow)
+    else:
+        digits, exponent = _digits_printf(mag, d)
     slow |= np.abs(exponent) > 99  # 9.99...e98 rounds up to 0.1E+100
     # Every row ends in '.ddd...E+ee' (d + 5 characters); before the point
     # comes '0' (positive), '-0' (negative), or without the optional zero
@@ -129,8 +127,7 @@ def format_e_array(values, w: int, d: int) -> np.ndarray:
         slow |= neg if tail == w else True  # asterisks: left to format_e
     if tail <= w:
         out[:, w - tail] = ord(".")
-        out[:, w - tail + 1] = raw[:, 0]
-        out[:, w - tail + 2 : w - 4] = raw[:, 2 : d + 1]
+        out[:, w - tail + 1 : w - 4] = digits
         out[:, w - 4] = ord("E")
         out[:, w - 3] = np.where(exponent < 0, ord("-"), ord("+"))
         e = np.abs(exponent)
@@ -145,6 +142,46 @@ def format_e_array(values, w: int, d: int) -> np.ndarray:
     for i in np.nonzero(slow)[0]:
         out[i] = np.frombuffer(format_e(x[i], w, d).encode("ascii"), dtype=np.uint8)
     return out
+
+
+def _digits_numeric(
+    mag: np.ndarray, d: int, slow: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, d) ASCII digits and exponents (value = 0.digits x 10^exponent) of
+    magnitudes by float arithmetic; marks near-ties in ``slow``."""
+    nonzero = mag > 0.0
+    safe = np.where(nonzero, mag, 1.0)
+    exponent = np.floor(np.log10(safe)).astype(np.int64) + 1
+    mant = safe / np.power(10.0, exponent)
+    high, low = mant >= 1.0, mant < 0.1  # log10 rounding at the edges
+    exponent += high.astype(np.int64) - low.astype(np.int64)
+    mant = np.where(high, mant / 10.0, np.where(low, mant * 10.0, mant))
+    scaled = mant * 10.0**d
+    q = np.floor(scaled)
+    frac = scaled - q
+    slow |= nonzero & (np.abs(frac - 0.5) < 1e-4)  # too close to call
+    q = (q + (frac > 0.5)).astype(np.int64)
+    carry = q >= 10**d  # 0.99...95 -> 0.10...0 x 10
+    q = np.where(carry, 10 ** (d - 1), q)
+    exponent = np.where(nonzero, exponent + carry, 0)
+    q = np.where(nonzero, q, 0)
+    digits = np.empty((mag.size, d), dtype=np.uint8)
+    for k in range(d - 1, -1, -1):
+        digits[:, k] = 48 + q % 10
+        q //= 10
+    return digits, exponent
+
+
+def _digits_printf(mag: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_digits_numeric`, from one C-level ``%.{d-1}e`` call."""
+    n = mag.size
+    text = (f"%.{d - 1}e" * n) % tuple(mag.tolist())
+    raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(n, d + 5)
+    exp10 = (raw[:, d + 3].astype(np.int64) - 48) * 10 + (raw[:, d + 4] - 48)
+    exp10 = np.where(raw[:, d + 2] == ord("-"), -exp10, exp10)
+    exponent = np.where(mag != 0.0, exp10 + 1, 0)
+    digits = np.concatenate([raw[:, :1], raw[:, 2 : d + 1]], axis=1)
+    return digits, exponent
 
 
 def format_es(x: float, w: int, d: int) -> str:
