@@ -120,9 +120,12 @@ def test_format_e_array_matches_format_e() -> None:
             rng.normal(size=3000) * 10.0 ** rng.integers(-105, 105, 3000),
             [0.0, -0.0, 0.5, -0.5, 1.0, 0.99999999995, -0.099999999995],
             [9.9999999999e98, 1e-99, 1e-100, -1e100, np.nan, np.inf, -np.inf],
+            rng.integers(-1000, 1000, 500) / 8.0,  # exact ties at few digits
+            [0.125, 0.375, 2.5, 99.5, 0.0625, 9.5, 0.95, 0.15, 0.25],
         ]
     )
-    for w, d in [(17, 10), (16, 10), (13, 6), (12, 6), (8, 6), (30, 12)]:
+    cases = [(17, 10), (16, 10), (13, 6), (12, 6), (8, 6), (30, 12), (30, 14)]
+    for w, d in [*cases, (6, 2), (7, 1), (5, 3)]:
         got = [row.tobytes().decode() for row in format_e_array(values, w, d)]
         assert got == [format_e(v, w, d) for v in values], (w, d)
 
