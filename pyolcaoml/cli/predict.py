@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 
@@ -136,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         x = compute_descriptors(model, structure, args.threads, progress=True)
         t1 = time.perf_counter()
+        _stage(n, f"network: {n} atoms ...")
         coeffs = model.predict(symbols, x)
         t2 = time.perf_counter()
+        _stage(n, f"writing {output} ...")
         pred = PotentialPrediction(
             symbols=symbols,
             coeffs=coeffs,
@@ -182,3 +185,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _stage(n_atoms: int, text: str) -> None:
+    """A line on stderr before each long step of a large structure (the
+    descriptors have their own progress bar)."""
+    from pyolcaoml.predict import CHUNK_ATOMS
+
+    if n_atoms > 2 * CHUNK_ATOMS:
+        print(text, file=sys.stderr, flush=True)
