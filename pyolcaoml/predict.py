@@ -133,10 +133,23 @@ class PotentialPrediction:
     def write_scfv(self, path: str | os.PathLike[str], force: bool = False) -> None:
         """Write scfV.dat (temporary file and rename; mode follows the umask)."""
         from pyolcaoml.model.workflow import write_text_atomically
-        from pyolcaoml.olcao.scfv import format_scfv_bytes
 
-        text = format_scfv_bytes(self.to_scfv())
-        write_text_atomically(os.fspath(path), text, force)
+        write_text_atomically(os.fspath(path), self.scfv_bytes(), force)
+
+    def scfv_bytes(self) -> bytes:
+        """The bytes of :meth:`to_scfv`'s file, formatted per element without
+        an object per atom (fast for 10^5 atoms)."""
+        from pyolcaoml.model.workflow import charge_columns
+        from pyolcaoml.olcao.scfv import format_scfv_groups
+
+        sym = np.asarray(self.symbols)
+        groups = []
+        for s in dict.fromkeys(self.symbols):
+            rows = np.flatnonzero(sym == s)
+            em = self.model.elements[s]
+            rest = np.column_stack([em.alphas, charge_columns(self.model, s)])
+            groups.append((rows, np.stack([self.coeffs[i] for i in rows]), rest))
+        return format_scfv_groups(groups, len(self.symbols))
 
     def plot(self, path: str | os.PathLike[str], title: str = "") -> None:
         """V(r) of a few atoms per element beside the isolated and average

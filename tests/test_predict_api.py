@@ -176,3 +176,24 @@ def test_multi_element_scfv_text_matches_row_by_row_formatting(style_name) -> No
     want = [head, k + "TOTAL__OR__SPIN_UP", *channel(up), k + "SPIN_DN", *channel(dn)]
     want += ["NUM__PLUSUJ__TERMS", plusuj, k + "TOTAL__OR__SPIN_UP", k + "SPIN_DN"]
     assert format_scfv(scfv) == "\n".join(want) + "\n"
+
+
+def test_scfv_bytes_per_element_equal_the_block_route(model) -> None:
+    """Two elements interleaved: the per-element writer used by predict gives
+    the same bytes as building one ScfVBlock per atom (format_scfv)."""
+    from dataclasses import replace
+
+    from pyolcaoml.olcao import format_scfv
+    from pyolcaoml.predict import PotentialPrediction
+
+    si = model.elements["Si"]
+    fake = replace(si, symbol="C", alphas=si.alphas[:12] * 2.0)
+    fake.basis = si.basis  # unused here
+    two = replace(model, elements={"Si": si, "C": fake})
+    rng = np.random.default_rng(4)
+    symbols = ["Si", "C", "C", "Si", "Si", "C", "Si"]
+    coeffs = [rng.normal(size=two.elements[s].n_alphas) for s in symbols]
+    pot = PotentialPrediction(
+        symbols, coeffs, [two.elements[s].alphas for s in symbols], two
+    )
+    assert pot.scfv_bytes().decode() == format_scfv(pot.to_scfv())
