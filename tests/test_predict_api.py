@@ -197,3 +197,28 @@ def test_scfv_bytes_per_element_equal_the_block_route(model) -> None:
         symbols, coeffs, [two.elements[s].alphas for s in symbols], two
     )
     assert pot.scfv_bytes().decode() == format_scfv(pot.to_scfv())
+
+
+def test_descriptor_progress_on_a_terminal_gives_the_same_numbers(
+    model, monkeypatch
+) -> None:
+    """On a terminal large structures are computed in chunks with a progress
+    bar; the descriptors are those of one call."""
+    import io
+    import sys
+
+    import pyolcaoml.predict as api
+    from pyolcaoml.structure import read_structure
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    structure = read_structure(str(SKL))
+    whole = api.compute_descriptors(model, structure)
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    monkeypatch.setattr(api, "CHUNK_ATOMS", 3)  # 8 atoms: chunks 3 + 3 + 2
+    chunked = api.compute_descriptors(model, structure, progress=True)
+    np.testing.assert_array_equal(chunked, whole)
+    assert "descriptors" in term.getvalue() and "8/8" in term.getvalue()
