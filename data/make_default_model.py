@@ -103,7 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = args.dataset or os.path.join(tmp, "si.h5")
         rc = olcaoml(
-            ["convert", runs, "-o", data, "--force", "--quiet", *DESCRIPTOR_ARGS]
+            # asi64_s102 stopped at convergence 4.4e-5 (CONVERGENCE_TEST 1e-6)
+            # but is the only amorphous run: kept on purpose, in both steps.
+            [
+                "convert",
+                runs,
+                "-o",
+                data,
+                "--force",
+                "--quiet",
+                "--include-unconverged",
+                *DESCRIPTOR_ARGS,
+            ]
         )
         if rc:
             return rc
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 "-o",
                 model_dir,
                 "--force",
+                "--include-unconverged",
                 "--holdout",
                 *args.holdout,
                 *TRAIN_ARGS,

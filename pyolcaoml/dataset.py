@@ -356,7 +356,10 @@ def write_dataset(
         return report  # nothing to add: leave the file untouched
     if not new and not (append and exists):
         raise ValueError("no structures to write")
+    from pyolcaoml.outputs import mode_for
+
     directory = os.path.dirname(os.path.abspath(path))
+    file_mode = mode_for(path)  # the replaced file's mode, else 0666 & ~umask
     fd, tmp = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
     )
@@ -374,6 +377,7 @@ def write_dataset(
                 _write_record(f, rec)
                 report.added.append(rec.name)
                 report.n_atoms_added += rec.n_atoms
+        os.chmod(tmp, file_mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

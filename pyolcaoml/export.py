@@ -485,11 +485,14 @@ def export_model(
     if not os.path.isdir(directory):
         raise ExportError(f"directory does not exist: {directory}")
     text = format_model(model, source)
+    from pyolcaoml.outputs import mode_for
+
+    mode = mode_for(out)  # the replaced file's mode, else 0666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".olcaoml-export-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):

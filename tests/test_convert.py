@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from pyolcaoml.bispectrum import Bispectrum, MultiScaleBispectrum
 from pyolcaoml.cli import main
@@ -18,7 +19,7 @@ from pyolcaoml.structure import BOHR_IN_ANGSTROM
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "olcao"
-SHARED_RUNS = REPO.parent / "shared" / "olcao-runs"
+SHARED_RUNS = SHARED / "olcao-runs"
 #: find_run_dirs sorts runs by path
 ORDER = ["si8", "si8_r0.10_seed1100", "si8_types"]
 #: isolated Si atom, atomicPDB/si/coeff1 column 1, first and last rows

@@ -104,6 +104,9 @@ def test_fortran_example_reports_errors(example, tmp_path):
     )
     assert done.returncode == 1
     assert "missing.oml" in done.stderr
+    # one line for the user, not gfortran's ERROR STOP and backtrace
+    assert "Backtrace" not in done.stderr and "ERROR STOP" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
     # a run whose potential types are shared by several atoms (si8 sample)
     from conftest import SHARED
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from pyolcaoml.olcao import (
     OlcaoFormatError,
@@ -24,7 +25,7 @@ from pyolcaoml.olcao import (
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "olcao"
-SHARED_PDB = REPO.parent / "shared" / "olcao-samples" / "atomicPDB"
+SHARED_PDB = SHARED / "olcao-samples" / "atomicPDB"
 PACKAGE_PDB = REPO / "pyolcaoml" / "olcao" / "atomicpdb"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from pyolcaoml.olcao import (
     OlcaoFormatError,
@@ -20,7 +21,7 @@ from pyolcaoml.olcao import (
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "olcao"
-SHARED_RUNS = REPO.parent / "shared" / "olcao-runs"
+SHARED_RUNS = SHARED / "olcao-runs"
 
 
 def _copy(run: str, tmp_path: Path) -> Path:

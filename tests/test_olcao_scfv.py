@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from pyolcaoml.olcao import (
     MAKEINPUT_STYLE,
@@ -23,7 +24,6 @@ from pyolcaoml.olcao import (
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "olcao"
-SHARED = REPO.parent / "shared"
 SCFV_NAME = re.compile(r"^(gs_)?scfV(-\w+)?\.dat$")
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from pyolcaoml.olcao import (
     OlcaoFormatError,
@@ -19,7 +20,7 @@ from pyolcaoml.structure import BOHR_IN_ANGSTROM, Structure, read_structure
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "olcao"
-SHARED_RUNS = REPO.parent / "shared" / "olcao-runs"
+SHARED_RUNS = SHARED / "olcao-runs"
 RUNS = ["si8", "si8_types", "si8_r0.10_seed1100"]
 #: makeinput converts Å to Bohr with 0.529177218 Å (5.431 Å -> 10.2631024452
 #: Bohr in the real files); pyolcaoml uses 0.52917721 Å: 1.5e-8 relative.

@@ -144,7 +144,7 @@ contains
       enddo
       write (error_unit, '(a,i0,a,512a1)') 'predict_bindc: error ', &
             & status, ': ', message(1:n)
-      error stop 1
+      stop 1, quiet=.true.  ! F2018: no "ERROR STOP" line or backtrace
 
    end subroutine fail
 

@@ -53,7 +53,7 @@ program predict_scfv
    if (command_argument_count() < 2) then
       write (error_unit, '(a)') 'usage: predict_scfv MODEL_FILE RUN_DIR ' &
             & // '[OUTPUT [NUM_PARTS]]'
-      error stop 1
+      stop 1, quiet=.true.  ! F2018: no "ERROR STOP" line or backtrace
    endif
    call get_command_argument (1, modelFile)
    call get_command_argument (2, runDir)
@@ -93,7 +93,7 @@ contains
       character (len=*), intent(in) :: text
 
       write (error_unit, '(a)') 'predict_scfv: error: ' // trim(text)
-      error stop 1
+      stop 1, quiet=.true.  ! F2018: no "ERROR STOP" line or backtrace
 
    end subroutine fail
 

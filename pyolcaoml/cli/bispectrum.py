@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from pyolcaoml.cli import CLIError
+from pyolcaoml.cli.common import add_threads_argument
 from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
 
 HELP = "compute the bispectrum descriptors of a structure"
@@ -35,9 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         default=None,
-        help="save the array: .npy, or .txt/.csv (one row per atom)",
+        help="save the array: .npy, or .txt/.csv (one row per atom); "
+        "checked before anything is computed",
     )
-    p.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    add_threads_argument(p)
     p.add_argument("--force", action="store_true", help="overwrite --output")
     add_descriptor_arguments(p)
 
@@ -49,9 +49,16 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.structure) if args.structure else bundled_structure()
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
+    if args.output:
+        from pyolcaoml.outputs import OutputPathError, check_output
+
+        try:
+            check_output(args.output, force=args.force, suffixes=SUFFIXES)
+        except OutputPathError as exc:
+            raise CLIError(str(exc)) from None
     structure = read_structure(str(path))
     try:
-        desc = build_descriptor(args)
+        desc = build_descriptor(args, structure.elements)
     except ValueError as exc:
         raise CLIError(f"descriptor: {exc}") from None
     t0 = time.perf_counter()
@@ -91,20 +98,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+SUFFIXES = (".npy", ".txt", ".csv")
+
+
 def save(b: np.ndarray, out: Path, force: bool, labels: list[str]) -> None:
-    if out.exists() and not force:
-        raise CLIError(f"{out}: exists (use --force to overwrite)")
-    fd, tmp = tempfile.mkstemp(dir=out.parent or Path("."), suffix=out.suffix)
-    os.close(fd)
+    """Write the array atomically (mode 0666 & ~umask, or the replaced file's)."""
+    from pyolcaoml.outputs import OutputPathError, atomic_path, check_output
+
     try:
+        check_output(out, force=force, suffixes=SUFFIXES)
+    except OutputPathError as exc:
+        raise CLIError(str(exc)) from None
+    with atomic_path(out, suffix=out.suffix) as tmp:
         if out.suffix == ".npy":
             np.save(tmp, b)
-        elif out.suffix in (".txt", ".csv"):
+        else:
             sep = "," if out.suffix == ".csv" else " "
             np.savetxt(tmp, b, delimiter=sep, header=sep.join(labels))
-        else:
-            raise CLIError(f"{out}: use a .npy, .txt or .csv file name")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -6,7 +6,11 @@ import argparse
 import os
 import sys
 
-from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
+from pyolcaoml.cli.descriptor_options import (
+    add_descriptor_arguments,
+    build_descriptor,
+    covering_descriptor,
+)
 
 HELP = "build an HDF5 training set from OLCAO run directories"
 DESCRIPTION = """\
@@ -17,6 +21,10 @@ searched for them. For every run with a converged potential
 (gs_scfV-<basis>.dat) the file gets the structure, the SCF summary, the
 bispectrum descriptors of every atom and the converged coefficients A_i of
 every atom's potential type. Runs without gs_scfV are skipped and listed.
+Runs whose SCF stopped before its last convergence value fell below the
+run's CONVERGENCE_TEST (olcao.dat) are named with both numbers and left out,
+unless --include-unconverged (then they are kept, with the warning, and
+'olcaoml train' still leaves them out unless told the same).
 
 The output is written to a temporary file and renamed at the end: a failed
 conversion leaves nothing behind, and an existing output is never replaced
@@ -54,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: keep them, with the multiplicity recorded per atom)",
     )
     parser.add_argument(
+        "--include-unconverged",
+        action="store_true",
+        help="keep runs whose final SCF convergence is above their "
+        "CONVERGENCE_TEST (default: warn and leave them out)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or summary"
     )
     add_descriptor_arguments(parser)
@@ -64,6 +78,19 @@ def _list(title: str, items: list[str]) -> None:
         print(f"{title} ({len(items)}):", file=sys.stderr)
         for item in items:
             print(f"  {item}", file=sys.stderr)
+
+
+def unconverged_note(run_) -> str:
+    """'<run>: SCF stopped at convergence X after N iterations, above its
+    CONVERGENCE_TEST Y' for a run whose potential is not converged."""
+    h = run_.history
+    if h is None:
+        return f"{run_.path}: no SCF log (gs_iter-<basis>.dat): convergence unknown"
+    return (
+        f"{run_.path}: SCF stopped at convergence {h.final_convergence:.3g} after "
+        f"{h.n_iterations} iterations, above its CONVERGENCE_TEST "
+        f"{run_.convergence_test:.3g}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{output} exists: use --append to add to it or --force")
     if exists and not os.path.isfile(output):
         raise CLIError(f"{output} is not a file")
+    from pyolcaoml.outputs import OutputPathError, check_output
+
+    try:  # before any run is read: a missing folder is reported at once
+        check_output(output, force=True)
+    except OutputPathError as exc:
+        raise CLIError(str(exc)) from None
     try:
         descriptor = build_descriptor(args)
     except ValueError as exc:
@@ -98,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
             known = set(read_content_hashes(output))
         except (OSError, KeyError, ValueError) as exc:
             raise CLIError(f"{output}: cannot append: {exc}") from None
+        if isinstance(have.get("radii"), dict):  # the file's elements
+            try:
+                descriptor = build_descriptor(args, list(have["radii"]))
+            except ValueError as exc:
+                raise CLIError(f"descriptor: {exc}") from None
+            settings = descriptor.to_dict()
         if have != json.loads(json.dumps(settings)):
             raise CLIError(
                 f"{output} was made with other descriptor settings: "
@@ -114,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
     records, seen = [], set(known)
+    elements_seen: set[str] = set()
     unconverged: list[str] = []
+    not_converged: list[str] = []
     duplicates: list[str] = []
     shared: list[str] = []
     for path in tqdm(run_dirs, desc="convert", unit="run", disable=args.quiet or None):
@@ -122,6 +163,12 @@ def run(args: argparse.Namespace) -> int:
         if run_.converged_potential is None:
             unconverged.append(path)
             continue
+        if not run_.converged:
+            note = unconverged_note(run_)
+            print(f"warning: {note}", file=sys.stderr)
+            if not args.include_unconverged:
+                not_converged.append(note)
+                continue
         if run_.content_hash in seen:
             duplicates.append(path)
             continue
@@ -134,10 +181,20 @@ def run(args: argparse.Namespace) -> int:
                 )
                 continue
         seen.add(run_.content_hash)
+        try:  # default radii (pyolcaoml.radii) for new elements
+            descriptor = covering_descriptor(
+                args, descriptor, run_.structure.elements, elements_seen
+            )
+        except ValueError as exc:
+            raise CLIError(f"descriptor: {exc}") from None
         records.append(record_from_run(run_, descriptor.compute(run_.structure)))
 
     if not args.quiet:
         _list("skipped, no converged potential (gs_scfV-<basis>.dat)", unconverged)
+        _list(
+            "skipped, SCF not converged (use --include-unconverged to keep)",
+            not_converged,
+        )
         _list("skipped, already in the output or given twice", duplicates)
         _list("excluded, atoms sharing potential types", shared)
     if not records:
@@ -146,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"nothing new to add to {output}", file=sys.stderr)
             return 0
         raise CLIError("no run with a converged potential: nothing written")
+    settings = descriptor.to_dict()  # radii of every element met
     report = write_dataset(
         output, records, settings, append=args.append, overwrite=args.force
     )

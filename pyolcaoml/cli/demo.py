@@ -159,8 +159,19 @@ def run(args: argparse.Namespace) -> int:
                 em.alphas,
                 {m: curves[m][pick] for m in ("network", "ridge", "average")},
                 true[pick],
-                [f"{case['name']} atom {i + 1}" for i in rows[pick]],
+                [
+                    f"{case['name']} atom {i + 1}\n({why} the average atom)"
+                    for i, why in zip(
+                        rows[pick],
+                        ("farthest from", "median distance to", "nearest to"),
+                        strict=False,
+                    )
+                ],
                 model.metric,
+                average=em.average,
+                isolated=em.isolated,
+                title=f"{symbol}: V(r) relative to the model's average atom "
+                f"({case['name']}, never seen by the model)",
             )
             plot_parity(
                 os.path.join(out, "parity.png"),
@@ -168,13 +179,17 @@ def run(args: argparse.Namespace) -> int:
                 curves["network"],
                 true,
                 title=f"{case['name']}: network vs OLCAO",
+                alphas=em.alphas,
+                metric=model.metric,
+                baselines={m: curves[m] for m in ("ridge", "average")},
             )
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs)
         write_text_atomically(
             os.path.join(out, "scfV.dat"), format_scfv(scfv), force=True
         )
-        with open(os.path.join(out, "summary.json"), "w") as fh:
-            json.dump(summary, fh, indent=1)
+        from pyolcaoml.outputs import write_text
+
+        write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=1))
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
     print(

@@ -55,7 +55,9 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="EL=R",
-        help="element radius R_e in Å, repeatable (default Si=2.35)",
+        help="element radius R_e in Å, repeatable (default for every element "
+        "present: its covalent radius x 2.35/1.11, Si 2.35, C 1.609; see "
+        "pyolcaoml/radii.py)",
     )
     d.add_argument(
         "--weight",
@@ -88,12 +90,16 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_descriptor(args: argparse.Namespace) -> Any:
-    """The descriptor calculator from the options (ValueError if invalid)."""
-    from pyolcaoml.bispectrum import DEFAULT_RADII, Bispectrum, MultiScaleBispectrum
+def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
+    """The descriptor calculator from the options (ValueError if invalid).
 
-    radii = dict(DEFAULT_RADII)
-    radii.update(dict(args.radius))
+    ``elements``: the elements of the structures it is for; each gets its
+    default radius (:mod:`pyolcaoml.radii`) unless --radius gives one.
+    """
+    from pyolcaoml.bispectrum import Bispectrum, MultiScaleBispectrum
+    from pyolcaoml.radii import default_radii
+
+    radii = default_radii(elements or ["Si"], dict(args.radius))
     weights = {el: 1.0 for el in radii}
     for el, w in args.weight:
         if el not in radii:
@@ -114,3 +120,27 @@ def build_descriptor(args: argparse.Namespace) -> Any:
     if args.scales is None:
         return Bispectrum(**kwargs)
     return MultiScaleBispectrum(scales=args.scales, **kwargs)
+
+
+def covering_descriptor(
+    args: argparse.Namespace, current: Any, elements, seen: set[str]
+) -> Any:
+    """``current``, or one rebuilt with default radii for elements it lacks.
+
+    ``seen`` (updated) holds the elements met so far. Without --chem the
+    bispectrum of an atom depends only on the radii of the elements present
+    around it, so descriptors already computed stay valid; with --chem the
+    number of features depends on the element list, so every radius must be
+    given up front.
+    """
+    seen.update(elements)
+    radii = getattr(current, "radii", None) or current.members[0].radii
+    missing = sorted(set(elements) - set(radii))
+    if not missing:
+        return current
+    if args.chem:
+        raise ValueError(
+            f"with --chem give --radius for every element of the runs "
+            f"(missing: {', '.join(missing)})"
+        )
+    return build_descriptor(args, seen)

@@ -22,7 +22,20 @@ V(r) RMS: r in [0.05, 6] Bohr, weight r^2 dr (volume average over the shell);
 nucleus. 'ratio' = baseline error / network error: above 1 the network wins.
 
 By default only structures the model never saw (neither training nor
-validation) are evaluated; --which selects other sets.
+validation) are evaluated; --which selects other sets. After the pooled
+table per element comes a table per structure (V(r) RMS of every method,
+mHa), so that one structure the network gets wrong (an interstitial, say)
+shows up; a warning is printed when the network does not beat a baseline.
+--json writes all of it (key "per_structure" for the second table).
+--plots draws, per element, potentials_<El>.png (V(r) of the atoms
+nearest to, at median distance from and farthest from the model's average
+atom, relative to that fixed average, with the isolated-atom start, and the
+errors Delta V(r) with their RMS) and parity_<El>.png (coefficients on a
+robust range with error figures, and each atom's error against its
+distance from the average atom, coloured by structure).
+
+Arguments and output paths are checked before the dataset's descriptors are
+computed or TensorFlow is imported.
 """
 
 WHICH = ("unseen", "all", "train", "validation", "holdout")
@@ -86,48 +99,76 @@ def select_structures(model, dataset, which: str, names) -> list[str]:
     return chosen
 
 
+def per_structure_errors(model, dataset, x_all, ids, symbol) -> dict[str, dict]:
+    """{structure name: method_errors} for the atoms of one element."""
+    from pyolcaoml.model.evaluation import method_errors
+
+    ed = dataset.elements[symbol]
+    out = {}
+    for sid in ids:
+        rows = dataset.element_rows(symbol, [sid])
+        if rows.size:
+            out[dataset.names[int(sid)]] = method_errors(
+                model, symbol, x_all[ed.atom_index[rows]], ed.coeffs[rows]
+            )
+    return out
+
+
+def format_structure_table(per: dict[str, dict[str, dict]]) -> str:
+    """Rows: structure, element, atoms, V(r) RMS (mHa) of every method and
+    the best baseline / network ratio (below 1: the network loses there)."""
+    from pyolcaoml.model.evaluation import METHOD_LABELS
+
+    methods = list(next(iter(next(iter(per.values())).values())))
+    width = max(24, *(len(n) for n in per))
+    head = f"  {'structure':<{width}} {'El':<3}{'atoms':>6}" + "".join(
+        f"{METHOD_LABELS.get(m, m).split(' (')[0]:>15}" for m in methods
+    )
+    lines = ["per structure: V(r) RMS error (mHa)", head + f"{'best base/net':>15}"]
+    for name, elements in per.items():
+        for symbol, table in elements.items():
+            net = table["network"]["rms_v_hartree"]
+            best = min(e["rms_v_hartree"] for m, e in table.items() if m != "network")
+            flag = "  <- network worse" if best <= net else ""
+            lines.append(
+                f"  {name:<{width}} {symbol:<3}{table['network']['n_atoms']:>6}"
+                + "".join(f"{table[m]['rms_v_hartree'] * 1e3:>15.4g}" for m in methods)
+                + f"{best / max(net, 1e-300):>14.2f}x{flag}"
+            )
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     import numpy as np
 
     from pyolcaoml.cli import CLIError
     from pyolcaoml.model import ModelError, load_dataset, load_model
     from pyolcaoml.model.evaluation import (
+        baseline_warnings,
         format_table,
         method_errors,
-        pick_atoms,
-        plot_parity,
-        plot_potentials,
     )
     from pyolcaoml.model.workflow import dataset_descriptors
+    from pyolcaoml.outputs import OutputPathError, check_output, write_text
 
+    try:  # output paths first: nothing is computed for a bad one
+        if args.json:
+            check_output(args.json, option="--json", may_exist=True)
+        if args.plots:
+            check_output(args.plots, option="--plots", directory=True, may_exist=True)
+    except OutputPathError as exc:
+        raise CLIError(str(exc)) from None
     try:
-        model = load_model(args.model)
+        model = load_model(args.model, networks=False)  # metadata: no TensorFlow
         dataset = load_dataset(args.dataset)
         names = select_structures(model, dataset, args.which, args.structures)
-        x_all = dataset_descriptors(dataset, model.descriptor)
-        if x_all.shape[1] != model.n_features:
-            raise ModelError(
-                f"dataset descriptors have {x_all.shape[1]} features, the model "
-                f"{model.n_features}"
-            )
         ids = dataset.structure_ids(names)
-        report: dict = {
-            "model": model.path,
-            "dataset": dataset.path,
-            "structures": names,
-            "metric": model.metric.description,
-            "elements": {},
-        }
-        print(
-            f"model {model.path}\ndataset {dataset.path}: {len(names)} "
-            f"structure(s): {', '.join(names[:8])}" + (" ..." if len(names) > 8 else "")
-        )
-        if args.plots:
-            os.makedirs(args.plots, exist_ok=True)
+        symbols = []
         for symbol in sorted(dataset.elements):
             ed = dataset.elements[symbol]
-            rows = dataset.element_rows(symbol, ids)
-            if rows.size == 0:
+            if dataset.element_rows(symbol, ids).size == 0:
                 continue
             if symbol not in model.elements:
                 raise ModelError(
@@ -140,45 +181,108 @@ def run(args: argparse.Namespace) -> int:
                 raise ModelError(
                     f"{symbol}: the dataset's exponents differ from the model's"
                 )
+            symbols.append(symbol)
+        if not symbols:
+            raise ModelError("no atoms of the model's elements in those structures")
+        x_all = dataset_descriptors(dataset, model.descriptor)
+        if x_all.shape[1] != model.n_features:
+            raise ModelError(
+                f"dataset descriptors have {x_all.shape[1]} features, the model "
+                f"{model.n_features}"
+            )
+        model = load_model(model.path)  # the networks (TensorFlow)
+        report: dict = {
+            "model": model.path,
+            "dataset": dataset.path,
+            "structures": names,
+            "metric": model.metric.description,
+            "elements": {},
+            "per_structure": {},
+            "warnings": [],
+        }
+        print(
+            f"model {model.path}\ndataset {dataset.path}: {len(names)} "
+            f"structure(s): {', '.join(names[:8])}" + (" ..." if len(names) > 8 else "")
+        )
+        if args.plots:
+            os.makedirs(args.plots, exist_ok=True)
+        split = (
+            "unseen"
+            if args.which == "unseen" and not args.structures
+            else ("the given" if args.structures else args.which)
+        )
+        for symbol in symbols:
+            ed = dataset.elements[symbol]
+            rows = dataset.element_rows(symbol, ids)
+            em = model.elements[symbol]
             x = x_all[ed.atom_index[rows]]
             true = ed.coeffs[rows]
             table = method_errors(model, symbol, x, true)
             report["elements"][symbol] = table
             print()
             print(format_table(symbol, table, model.metric.description))
+            for text in baseline_warnings(symbol, table, f"the {split} structures"):
+                report["warnings"].append(text)
+                print(f"warning: {text}", file=sys.stderr)
+            for name, t in per_structure_errors(
+                model, dataset, x_all, ids, symbol
+            ).items():
+                report["per_structure"].setdefault(name, {})[symbol] = t
             if args.plots:
-                net = model.predict_element(symbol, x, "network")
-                plot_parity(
-                    os.path.join(args.plots, f"parity_{symbol}.png"), symbol, net, true
-                )
-                pick = pick_atoms(true, em.average, em.alphas, model.metric)
-                atom_rows = ed.atom_index[rows[pick]]
-                labels = []
-                for a in atom_rows:
-                    s = int(dataset.structure_index[a])
-                    labels.append(
-                        f"{dataset.names[s]} atom {int(a - dataset.atom_start[s]) + 1}"
-                    )
-                curves = {
-                    m: model.predict_element(symbol, x[pick], m)
-                    for m in ("network", "ridge", "average")
-                }
-                plot_potentials(
-                    os.path.join(args.plots, f"potentials_{symbol}.png"),
-                    symbol,
-                    em.alphas,
-                    curves,
-                    true[pick],
-                    labels,
-                    model.metric,
-                )
-        if not report["elements"]:
-            raise ModelError("no atoms of the model's elements in those structures")
+                _plots(args.plots, model, dataset, symbol, em, rows, x, true, split)
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
+    print()
+    print(format_structure_table(report["per_structure"]))
     if args.plots:
         print(f"\nplots written to {os.path.abspath(args.plots)}")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(report, fh, indent=1)
+        write_text(args.json, json.dumps(report, indent=1) + "\n")
+        print(f"wrote {os.path.abspath(args.json)}")
     return 0
+
+
+def _plots(folder, model, dataset, symbol, em, rows, x, true, split) -> None:
+    """parity_<El>.png and potentials_<El>.png (see the module description)."""
+    from pyolcaoml.model.evaluation import pick_atoms, plot_parity, plot_potentials
+
+    ed = dataset.elements[symbol]
+    atoms = ed.atom_index[rows]
+    structure_of = [dataset.names[int(dataset.structure_index[a])] for a in atoms]
+    curves_all = {
+        m: model.predict_element(symbol, x, m) for m in ("network", "ridge", "average")
+    }
+    where = f"model {os.path.basename(model.path)}, {split} structures"
+    plot_parity(
+        os.path.join(folder, f"parity_{symbol}.png"),
+        symbol,
+        curves_all["network"],
+        true,
+        title=f"{symbol}: network vs OLCAO ({where})",
+        alphas=em.alphas,
+        metric=model.metric,
+        baselines={"ridge": curves_all["ridge"], "average": curves_all["average"]},
+        structure_of_atom=structure_of,
+    )
+    pick = pick_atoms(true, em.average, em.alphas, model.metric)
+    why = ("farthest from", "median distance to", "nearest to")
+    labels = []
+    for k, p in enumerate(pick):
+        a = int(atoms[p])
+        s = int(dataset.structure_index[a])
+        reason = f"\n({why[k]} the average atom)" if len(pick) == len(why) else ""
+        labels.append(
+            f"{dataset.names[s]} atom {int(a - dataset.atom_start[s]) + 1}{reason}"
+        )
+    plot_potentials(
+        os.path.join(folder, f"potentials_{symbol}.png"),
+        symbol,
+        em.alphas,
+        {m: c[pick] for m, c in curves_all.items()},
+        true[pick],
+        labels,
+        model.metric,
+        average=em.average,
+        isolated=em.isolated,
+        title=f"{symbol}: V(r) relative to the model's average atom ({where})",
+    )

@@ -7,7 +7,7 @@ import importlib.metadata
 import os
 import platform
 
-HELP = "show versions, the Fortran build and the thread settings"
+HELP = "show versions, the Fortran build, the bundled model and thread settings"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,6 +21,16 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def _bundled_model() -> str:
+    from pyolcaoml.model.errors import ModelError
+    from pyolcaoml.model.saved import bundled_model_path
+
+    try:
+        return bundled_model_path()
+    except ModelError as exc:
+        return f"missing ({exc})"
+
+
 def run(args: argparse.Namespace) -> int:
     del args
     from pyolcaoml import __version__
@@ -31,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("numpy", "ase", "h5py", "tensorflow-cpu", "keras"):
         print(f"{name:<15} {_version(name)}")
     print(f"fortran core    {core().__file__}")
+    print(f"bundled model   {_bundled_model()}  (MODEL 'default')")
     print(f"max twojmax     {int(core().oml_max_twojmax())}")
     print(f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', '(unset: all cores)')}")
     _print_bundled_model()

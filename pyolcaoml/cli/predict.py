@@ -4,34 +4,55 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import time
 import warnings
+
+from pyolcaoml.cli.common import add_threads_argument
 
 HELP = "predict the potential of a structure or OLCAO run and write scfV.dat"
 DESCRIPTION = """\
 Predict every atom's potential coefficients A_i (Hartree) with MODEL and write
 them as an scfV.dat in OLCAO's own format, one potential type per atom.
+MODEL is optional: left out (or given as 'default') it is the model bundled
+with pyolcaoml (its path is shown by 'olcaoml info').
 
-  olcaoml predict MODEL STRUCTURE -o scfV.dat
+  olcaoml predict [MODEL] STRUCTURE -o scfV.dat
       STRUCTURE: olcao.skl, structure.dat or any file ASE reads; potential
       type i is atom i (in file order).
-  olcaoml predict MODEL RUN_DIR
+  olcaoml predict [MODEL] RUN_DIR [-o FILE]
       RUN_DIR holds inputs/olcao.dat and inputs/structure.dat (after
       makeinput ... -target -atom 1 -sphere 50 -operand types -relate diff,
       so that each atom is its own potential type). Writes
-      RUN_DIR/inputs/scfV.dat in the order of olcao.dat's potential types,
-      after checking that every type belongs to exactly one atom and that
-      its element and exponents are the model's. makeinput already wrote a
-      default inputs/scfV.dat, so replacing it needs --force.
+      RUN_DIR/inputs/scfV.dat (or FILE with -o) in the order of olcao.dat's
+      potential types, after checking that every type belongs to exactly
+      one atom and that its element and exponents are the model's.
+      makeinput already wrote a default inputs/scfV.dat, so replacing it
+      needs --force (the file keeps its permissions).
 
-Charge-density columns 3-5 are the isolated atom's (from the run's own
-inputs/scfV.dat, or the model's copy of atomicPDB coeff1): only column 1 is
-predicted. Files are written to a temporary name and renamed, never
-overwritten without --force.
+Every argument, the model's elements and the output path are checked before
+the descriptors are computed or TensorFlow is imported. Charge-density
+columns 3-5 are the isolated atom's (from the run's own inputs/scfV.dat, or
+the model's copy of atomicPDB coeff1): only column 1 is predicted. Files are
+written to a temporary name and renamed, never overwritten without --force;
+new files get the usual 0666 & ~umask permissions.
+
+examples:
+  olcaoml predict POSCAR -o scfV.dat                 # bundled model
+  olcaoml predict mymodel olcao.skl -o scfV.dat --plot potential.png
+  olcaoml predict default runs/asi512 --force
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model directory (from 'olcaoml train')")
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        metavar="MODEL",
+        help="model directory from 'olcaoml train' (default: the bundled "
+        "model, also called 'default')",
+    )
     p.add_argument(
         "target",
         metavar="STRUCTURE|RUN_DIR",
@@ -46,46 +67,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="OpenMP threads for the descriptors (default: all)",
+        "--plot",
+        metavar="FILE.png",
+        help="also draw V(r) of the atoms nearest to, at median distance "
+        "from and farthest from the model's average atom, beside the "
+        "isolated and average atom (.png, .pdf or .svg)",
     )
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.workflow import (
-        predict_scfv_for_run,
-        predict_scfv_for_structure,
-    )
+    from pyolcaoml.model.workflow import check_run, predict_scfv_for_run
+    from pyolcaoml.outputs import OutputPathError, check_output
+    from pyolcaoml.predict import PotentialPrediction, compute_descriptors
 
     target = args.target
     if not os.path.exists(target):
         raise CLIError(f"no such file or directory: {target}")
     is_run = os.path.isdir(target)
+    if is_run and os.path.isfile(os.path.join(target, "model.json")):
+        raise CLIError(
+            f"{target} is a model directory; give the STRUCTURE or RUN_DIR to "
+            "predict after it"
+        )
     if is_run and not os.path.isfile(os.path.join(target, "inputs", "olcao.dat")):
         raise CLIError(
             f"{target} is a directory but not an OLCAO run (no inputs/olcao.dat)"
         )
     if not is_run and not args.output:
         raise CLIError("give -o/--output FILE for the scfV.dat of a structure file")
-    if is_run and args.output:
-        raise CLIError(
-            "-o is not used with a run directory (it writes RUN_DIR/inputs/scfV.dat)"
-        )
+    # Cheap checks first: output paths, model metadata, elements (no TensorFlow).
     try:
-        model = load_model(args.model)
-        if is_run:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                plan, pred = predict_scfv_for_run(
-                    model, target, force=args.force, n_threads=args.threads
+        if args.output:
+            output = check_output(args.output, force=args.force)
+        else:
+            output = os.path.join(os.path.abspath(target), "inputs", "scfV.dat")
+            if os.path.exists(output) and not args.force:
+                raise CLIError(
+                    f"{output} exists (makeinput writes a default one); "
+                    "use --force to replace it, or -o FILE"
                 )
-            for w in caught:
-                print(f"warning: {w.message}")
-            output = plan.output
+        if args.plot:
+            check_output(
+                args.plot, force=args.force, option="--plot", suffixes=PLOT_SUFFIXES
+            )
+    except OutputPathError as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        model = load_model(args.model, networks=False)
+        if is_run:
+            structure = check_run(model, target).run.structure
         else:
             from pyolcaoml.structure import read_structure
 
@@ -93,23 +126,71 @@ def run(args: argparse.Namespace) -> int:
                 structure = read_structure(target)
             except Exception as exc:  # ASE raises many kinds for unknown formats
                 raise CLIError(f"cannot read structure {target}: {exc}") from exc
-            pred = predict_scfv_for_structure(
-                model,
-                structure,
-                args.output,
-                force=args.force,
-                n_threads=args.threads,
-            )
-            output = args.output
+            model.check_elements(list(structure.symbols))
+        n = len(structure)
+        print(f"model {model.path}", flush=True)
+        # The work: network (TensorFlow), descriptors, scfV.dat.
+        t0 = time.perf_counter()
+        model = load_model(model.path)
+        t_load = time.perf_counter() - t0
+        symbols = list(structure.symbols)
+        t0 = time.perf_counter()
+        x = compute_descriptors(model, structure, args.threads, progress=True)
+        t1 = time.perf_counter()
+        _stage(n, f"network: {n} atoms ...")
+        coeffs = model.predict(symbols, x)
+        t2 = time.perf_counter()
+        _stage(n, f"writing {output} ...")
+        pred = PotentialPrediction(
+            symbols=symbols,
+            coeffs=coeffs,
+            alphas=[model.elements[s].alphas for s in symbols],
+            model=model,
+            descriptor_seconds=t1 - t0,
+            network_seconds=t2 - t1,
+        )
+        if is_run:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                predict_scfv_for_run(
+                    model,
+                    target,
+                    force=args.force,
+                    n_threads=args.threads,
+                    output=output,
+                    prediction=pred,
+                )
+            for w in caught:
+                print(f"warning: {w.message}")
+        else:
+            pred.write_scfv(output, force=args.force)
+        t3 = time.perf_counter()
+        if args.plot:
+            pred.plot(args.plot, title=f"{target}: predicted with {model.path}")
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
     counts: dict[str, int] = {}
     for s in pred.symbols:
         counts[s] = counts.get(s, 0) + 1
-    what = ", ".join(f"{n} {s}" for s, n in counts.items())
+    what = ", ".join(f"{k} {s}" for s, k in counts.items())
     print(
-        f"predicted {len(pred.symbols)} atoms ({what}): descriptors "
-        f"{pred.descriptor_seconds:.2f} s, network {pred.network_seconds:.2f} s"
+        f"predicted {n} atoms ({what}): descriptors "
+        f"{pred.descriptor_seconds:.2f} s, network {pred.network_seconds:.2f} s "
+        f"(+{t_load:.1f} s loading it), scfV.dat {t3 - t2:.2f} s"
     )
-    print(f"wrote {os.path.abspath(output)}")
+    print(f"wrote {output}")
+    if args.plot:
+        print(f"wrote {os.path.abspath(args.plot)}")
     return 0
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _stage(n_atoms: int, text: str) -> None:
+    """A line on stderr before each long step of a large structure (the
+    descriptors have their own progress bar)."""
+    from pyolcaoml.predict import CHUNK_ATOMS
+
+    if n_atoms > 2 * CHUNK_ATOMS:
+        print(text, file=sys.stderr, flush=True)

@@ -47,13 +47,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="structures used for early stopping (default: a seeded "
-        "random --validation-fraction of the rest)",
+        "random --validation-fraction of the rest that never takes the last "
+        "structure of a family, e.g. si16_int_T_r0.05_seed3117 when "
+        "si16_int_T is held out)",
     )
     g.add_argument(
         "--validation-fraction",
         type=float,
         default=0.2,
         help="fraction of structures for validation (default 0.2)",
+    )
+    g.add_argument(
+        "--include-unconverged",
+        action="store_true",
+        help="also train on runs whose SCF stopped above its CONVERGENCE_TEST "
+        "(default: warn and leave them out)",
     )
     g = p.add_argument_group("network and training")
     g.add_argument(
@@ -109,15 +117,41 @@ def load_json_arg(text: str) -> dict:
 
 
 class EpochReporter:
-    """Per-epoch progress: a tqdm bar on a terminal, else periodic lines."""
+    """Per-epoch progress with the early-stopping state.
 
-    def __init__(self, quiet: bool, log_every: int) -> None:
+    On a terminal a tqdm counter (no ETA to the epoch limit: training
+    usually stops early) shows the best epoch so far and how many epochs
+    without improvement remain before early stopping; elsewhere a line every
+    ``log_every`` epochs says the same.
+    """
+
+    def __init__(self, quiet: bool, log_every: int, patience: int = 0) -> None:
         self.quiet = quiet
         self.log_every = log_every or (0 if sys.stderr.isatty() else 25)
+        self.patience = patience
         self.bar = None
         self.symbol = None
+        self.best = float("inf")
+        self.best_epoch = 0
+
+    def state(self, epoch: int, logs: dict) -> str:
+        """Update the best value (val_loss, else loss) and describe it."""
+        key = "val_loss" if "val_loss" in logs else "loss"
+        value = logs.get(key, float("nan"))
+        if value < self.best:
+            self.best, self.best_epoch = value, epoch
+        left = self.patience - (epoch - self.best_epoch)
+        text = f"best epoch {self.best_epoch}"
+        if self.patience:
+            text += f", stops in {max(left, 0)} without improvement"
+        return text
 
     def __call__(self, symbol: str, epoch: int, max_epochs: int, logs: dict) -> None:
+        if symbol != self.symbol:
+            self.close()
+            self.symbol = symbol
+            self.best, self.best_epoch = float("inf"), 0
+        state = self.state(epoch, logs)
         if self.quiet:
             return
         text = f"loss {logs.get('loss', float('nan')):.4g}"
@@ -127,16 +161,21 @@ class EpochReporter:
             text += f" val V RMS {logs['val_rms_v'] * 1e3:.3f} mHa"
         if self.log_every:
             if epoch == 1 or epoch % self.log_every == 0:
-                print(f"{symbol} epoch {epoch:5d}: {text}", flush=True)
+                print(
+                    f"{symbol} epoch {epoch:5d}: {text}; {state}",
+                    flush=True,
+                )
             return
-        if self.bar is None or symbol != self.symbol:
+        if self.bar is None:
             from tqdm import tqdm
 
-            self.close()
-            self.symbol = symbol
-            self.bar = tqdm(total=max_epochs, desc=f"{symbol}", unit="epoch")
+            self.bar = tqdm(
+                desc=f"{symbol} (limit {max_epochs} epochs)",
+                unit="epoch",
+                bar_format="{desc}: {n_fmt} epochs [{elapsed}, {rate_fmt}] {postfix}",
+            )
         self.bar.update(1)
-        self.bar.set_postfix_str(text, refresh=False)
+        self.bar.set_postfix_str(f"{text}; {state}", refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -144,17 +183,32 @@ class EpochReporter:
             self.bar = None
 
 
+def _warn(messages, shown: set[str]) -> None:
+    for w in messages:
+        text = str(w.message)
+        if text not in shown:
+            shown.add(text)
+            print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     from pyolcaoml.cli import CLIError
     from pyolcaoml.model import ModelError, TrainConfig, load_dataset, train_model
-    from pyolcaoml.model.evaluation import format_table
-    from pyolcaoml.model.training import parse_hidden
+    from pyolcaoml.model.data import split_structures
+    from pyolcaoml.model.evaluation import baseline_warnings, format_table
+    from pyolcaoml.model.training import parse_hidden, usable_structures
     from pyolcaoml.model.workflow import dataset_descriptors
+    from pyolcaoml.outputs import OutputPathError, check_output
 
-    if os.path.exists(args.output) and not args.force:
-        raise CLIError(f"{args.output} exists; use --force to replace it")
+    try:  # every argument before the data is read or TensorFlow imported
+        check_output(args.output, force=args.force, directory=True)
+    except OutputPathError as exc:
+        raise CLIError(str(exc)) from None
+    settings = load_json_arg(args.descriptor) if args.descriptor else None
+    shown: set[str] = set()
     try:
-        dataset = load_dataset(args.dataset)
         config = TrainConfig(
             hidden=parse_hidden(args.hidden),
             activation=args.activation,
@@ -168,23 +222,45 @@ def run(args: argparse.Namespace) -> int:
             validation=tuple(args.validation),
             holdout=tuple(args.holdout),
             basis_eps=args.basis_eps,
+            include_unconverged=args.include_unconverged,
         )
-        descriptors = settings = None
-        if args.descriptor:
-            settings = load_json_arg(args.descriptor)
+        from pyolcaoml.model.network import ACTIVATIONS
+
+        if config.activation not in ACTIVATIONS:
+            raise ModelError(
+                f"--activation must be one of {', '.join(ACTIVATIONS)}, "
+                f"not {config.activation!r}"
+            )
+        dataset = load_dataset(args.dataset)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            names, validation, _ = usable_structures(dataset, config)
+            split_structures(
+                names,
+                holdout=config.holdout,
+                validation_fraction=config.validation_fraction,
+                seed=config.seed,
+                validation=validation,
+            )
+        _warn(caught, shown)
+        descriptors = None
+        if settings is not None:
             print("computing descriptors with the given settings ...", flush=True)
             descriptors = dataset_descriptors(dataset, settings)
-        reporter = EpochReporter(args.quiet, args.log_every)
+        reporter = EpochReporter(args.quiet, args.log_every, args.patience)
         try:
-            model = train_model(
-                dataset,
-                config,
-                descriptors=descriptors,
-                descriptor_settings=settings,
-                progress=reporter,
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = train_model(
+                    dataset,
+                    config,
+                    descriptors=descriptors,
+                    descriptor_settings=settings,
+                    progress=reporter,
+                )
         finally:
             reporter.close()
+        _warn([w for w in caught if issubclass(w.category, UserWarning)], shown)
         model.save(args.output, overwrite=args.force)
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
@@ -203,5 +279,7 @@ def run(args: argparse.Namespace) -> int:
                     f"[{split}] "
                     + format_table(symbol, per[split], model.metric.description)
                 )
+                for text in baseline_warnings(symbol, per[split], split):
+                    print(f"warning: {text}", file=sys.stderr)
     print(f"\nmodel written to {os.path.abspath(args.output)}")
     return 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,10 +68,31 @@ class Dataset:
     positions: np.ndarray  # (A, 3) Å
     descriptors: np.ndarray  # (A, K)
     elements: dict[str, ElementData] = field(default_factory=dict)
+    #: (S,) whether each run's SCF reached its CONVERGENCE_TEST, its final
+    #: convergence value and that threshold (NaN when not recorded).
+    converged: np.ndarray | None = None
+    final_convergence: np.ndarray | None = None
+    convergence_test: np.ndarray | None = None
 
     @property
     def n_structures(self) -> int:
         return len(self.names)
+
+    def unconverged(self) -> dict[str, str]:
+        """{name: 'SCF stopped at convergence X, above its CONVERGENCE_TEST Y'}
+        for the structures whose run did not converge."""
+        if self.converged is None:
+            return {}
+        out = {}
+        for i, name in enumerate(self.names):
+            if not self.converged[i]:
+                final = self.final_convergence[i]
+                test = self.convergence_test[i]
+                out[name] = (
+                    f"{name}: SCF stopped at convergence {final:.3g}, above its "
+                    f"CONVERGENCE_TEST {test:.3g}"
+                )
+        return out
 
     def structure_ids(self, names: Sequence[str]) -> np.ndarray:
         """Indices of the named structures; unknown names are an error."""
@@ -95,6 +117,13 @@ class Dataset:
         return Structure(
             cell=self.cells[i], positions=self.positions[a:b], symbols=self.symbols[a:b]
         )
+
+
+def _convergence_test(settings_json: str) -> float:
+    try:
+        return float(json.loads(settings_json).get("convergence_test"))
+    except (TypeError, ValueError, AttributeError):
+        return float("nan")
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
@@ -131,6 +160,16 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
                 positions=np.asarray(a["position"][()], dtype=np.float64),
                 descriptors=np.asarray(a["descriptors"][()], dtype=np.float64),
             )
+            if "converged" in s:
+                ds.converged = np.asarray(s["converged"][()], dtype=bool)
+                ds.final_convergence = np.asarray(
+                    s["final_convergence"][()], dtype=np.float64
+                )
+                ds.convergence_test = np.array(
+                    [_convergence_test(t) for t in _str_array(s["settings"])]
+                    if "settings" in s
+                    else np.full(len(ds.names), np.nan)
+                )
             for sym, g in f["elements"].items():
                 ds.elements[sym] = ElementData(
                     symbol=sym,
@@ -147,24 +186,48 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     return ds
 
 
+#: Suffixes that OLCAO run sets add to one base structure: random
+#: displacement (_r0.05), its seed (_seed3117), strain (_s0.98, _s102).
+_VARIANT_SUFFIX = re.compile(r"_(?:r|s|seed)[0-9]+(?:\.[0-9]+)?$")
+
+
+def structure_family(name: str) -> str:
+    """The family of a structure: its name without variant suffixes, e.g.
+    ``si16_int_T_r0.05_seed3117`` -> ``si16_int_T``, ``si8_s0.98`` -> ``si8``."""
+    base = name
+    while True:
+        stripped = _VARIANT_SUFFIX.sub("", base)
+        if stripped == base or not stripped:
+            return base
+        base = stripped
+
+
 def split_structures(
     names: Sequence[str],
     holdout: Sequence[str] = (),
     validation_fraction: float = 0.2,
     seed: int = 0,
     validation: Sequence[str] = (),
+    family: Callable[[str], str] | None = structure_family,
 ) -> tuple[list[str], list[str], list[str]]:
     """Split structure names into (train, validation, holdout); never splits atoms.
 
     ``holdout`` names are kept out of training and validation entirely.
     ``validation`` names, if given, are the validation set; otherwise a
     seeded random ``validation_fraction`` of the remaining structures (at
-    least one when there are two or more).
+    least one when there are two or more), drawn so that every family
+    (:func:`structure_family`, or ``family``; None: no families) keeps at
+    least one structure in training: the only other member of a family is
+    never taken. A family left with no structure in training (by the
+    holdout or validation given) is reported with a warning.
     """
+    import warnings
+
     names = list(names)
     unknown = [n for n in [*holdout, *validation] if n not in names]
     if unknown:
         raise ModelError(f"unknown structure name(s): {', '.join(unknown)}")
+    fam = family or (lambda n: n)
     rest = [n for n in names if n not in set(holdout)]
     if validation:
         val = [n for n in rest if n in set(validation)]
@@ -176,8 +239,40 @@ def split_structures(
             n_val = max(n_val, 1)
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(rest))
-        val = sorted(rest[i] for i in order[:n_val])
+        left = {}  # family -> members still in training
+        for n in rest:
+            left[fam(n)] = left.get(fam(n), 0) + 1
+        chosen = []
+        for i in order:
+            if len(chosen) >= n_val:
+                break
+            f = fam(rest[i]) if family else None
+            if f is not None and left[f] <= 1:
+                continue  # the family's last structure stays in training
+            if f is not None:
+                left[f] -= 1
+            chosen.append(rest[i])
+        if len(chosen) < n_val:
+            warnings.warn(
+                f"validation: only {len(chosen)} of the {n_val} structures asked "
+                "for can be taken without removing a structure family from "
+                "training",
+                stacklevel=2,
+            )
+        val = sorted(chosen)
     train = [n for n in rest if n not in set(val)]
     if not train:
         raise ModelError("no structures left for training")
+    if family:
+        trained = {fam(n) for n in train}
+        missing: dict[str, list[str]] = {}
+        for n in names:
+            if fam(n) not in trained:
+                missing.setdefault(fam(n), []).append(n)
+        for f, members in missing.items():
+            warnings.warn(
+                f"structure family {f} ({', '.join(members)}) has no structure "
+                "in training: the network never sees this kind of environment",
+                stacklevel=2,
+            )
     return train, val, [n for n in names if n in set(holdout)]

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pyolcaoml.model.potential import UNIFORM_METRIC, potential_values
+# The figures live in pyolcaoml.model.plots (re-exported here).
+from pyolcaoml.model.plots import plot_parity as plot_parity
+from pyolcaoml.model.plots import plot_potentials as plot_potentials
+from pyolcaoml.model.potential import UNIFORM_METRIC
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyolcaoml.model.saved import PotentialModel
@@ -77,89 +80,22 @@ def format_table(symbol: str, table: dict[str, dict], metric_text: str) -> str:
     return "\n".join(lines)
 
 
-def plot_parity(
-    path: str,
-    symbol: str,
-    pred: np.ndarray,
-    true: np.ndarray,
-    baseline: np.ndarray | None = None,
-    title: str = "",
-) -> None:
-    """Parity plot of A_i - mean(A_i) (network vs OLCAO), one colour per term."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    centre = true.mean(axis=0)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    n = true.shape[1]
-    cmap = plt.get_cmap("viridis")
-    for i in range(n):
-        ax.scatter(
-            true[:, i] - centre[i],
-            pred[:, i] - centre[i],
-            s=6,
-            color=cmap(i / max(n - 1, 1)),
-            alpha=0.7,
-        )
-    lim = float(np.max(np.abs(np.concatenate([true - centre, pred - centre])))) * 1.05
-    ax.plot([-lim, lim], [-lim, lim], "k-", lw=0.8)
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_xlabel("OLCAO A_i - <A_i> (Hartree)")
-    ax.set_ylabel("network A_i - <A_i> (Hartree)")
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, n))
-    fig.colorbar(sm, ax=ax, label="term i (alpha increasing)")
-    ax.set_title(title or f"{symbol}: coefficients, centred on the OLCAO mean")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_potentials(
-    path: str,
-    symbol: str,
-    alphas: np.ndarray,
-    curves: dict[str, np.ndarray],
-    true: np.ndarray,
-    labels: list[str],
-    metric,
-) -> None:
-    """V(r) - V_avg(r) of a few atoms: OLCAO vs the predictions (Hartree vs Bohr).
-
-    ``curves``: {method: (n_atoms, N) coefficients}; the average atom is
-    subtracted so that the small differences between atoms are visible.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    r = np.linspace(metric.r_min_bohr, metric.r_max_bohr, 400)
-    ref = potential_values(true.mean(axis=0), alphas, r)
-    n = len(true)
-    fig, axes = plt.subplots(1, n, figsize=(4.0 * n, 3.6), squeeze=False)
-    styles = {"network": "C1-", "ridge": "C2:", "average": "C7--", "isolated": "C3-."}
-    for j, ax in enumerate(axes[0]):
-        ax.plot(
-            r, potential_values(true[j], alphas, r) - ref, "k-", lw=2, label="OLCAO"
-        )
-        for m, c in curves.items():
-            v = potential_values(c[j], alphas, r) - ref
-            ax.plot(r, v, styles.get(m, "-"), lw=1.3, label=METHOD_LABELS.get(m, m))
-        ax.set_xscale("log")
-        ax.set_xlabel("r (Bohr)")
-        ax.set_title(labels[j], fontsize=9)
-        ax.axhline(0, color="0.8", lw=0.5)
-    axes[0][0].set_ylabel("V(r) - V_mean(r) (Hartree)")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(
-        f"{symbol}: site potential relative to the mean of these atoms", fontsize=10
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def baseline_warnings(symbol: str, table: dict[str, dict], where: str) -> list[str]:
+    """Warnings for every baseline whose V(r) RMS error is not above the
+    network's on these atoms (the network should beat all three)."""
+    net = table.get("network")
+    if not net:
+        return []
+    out = []
+    for m, e in table.items():
+        if m != "network" and e["rms_v_hartree"] <= net["rms_v_hartree"]:
+            out.append(
+                f"{symbol} on {where}: the network's V(r) RMS error "
+                f"{net['rms_v_hartree'] * 1e3:.3g} mHa does not beat the "
+                f"{METHOD_LABELS.get(m, m)} baseline ({e['rms_v_hartree'] * 1e3:.3g}"
+                " mHa); more varied training structures or another split may help"
+            )
+    return out
 
 
 def pick_atoms(

@@ -193,8 +193,11 @@ class PotentialModel:
         path = os.path.abspath(os.fspath(path))
         if os.path.exists(path) and not overwrite:
             raise ModelError(f"{path} exists; use --force to replace it")
+        from pyolcaoml.outputs import new_directory_mode
+
         parent = os.path.dirname(path)
         os.makedirs(parent, exist_ok=True)
+        mode = new_directory_mode()  # 0777 & ~umask, like mkdir
         tmp = tempfile.mkdtemp(prefix=".olcaoml-model-", dir=parent)
         try:
             files = {}
@@ -204,6 +207,7 @@ class PotentialModel:
                 files[s] = (name, file_sha256(os.path.join(tmp, name)))
             with open(os.path.join(tmp, METADATA_FILE), "w") as f:
                 f.write(dumps_metadata(self.metadata(files)))
+            os.chmod(tmp, mode)
             if os.path.exists(path):
                 old = path + ".old-" + os.path.basename(tmp)
                 os.rename(path, old)
@@ -226,12 +230,46 @@ def dumps_metadata(meta: dict) -> str:
     return _NUMBER_LIST.sub(lambda m: re.sub(r"\s+", "", m.group(0)), text) + "\n"
 
 
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The metadata of a saved model directory, validated."""
-    path = os.fspath(path)
+#: The name that stands for the model bundled with pyolcaoml.
+DEFAULT_MODEL = "default"
+
+
+def bundled_model_path() -> str:
+    """Directory of the model shipped with pyolcaoml (data/default_model)."""
+    from pyolcaoml.resources import data_dir
+
+    try:
+        return str(data_dir() / "default_model")
+    except FileNotFoundError as exc:
+        raise ModelError(str(exc)) from exc
+
+
+def resolve_model_path(path: str | os.PathLike | None) -> str:
+    """A model directory from a user's argument: ``None`` or ``"default"``
+    is the bundled model (unless a folder ./default exists), else the path."""
+    if path is None or (
+        os.fspath(path) == DEFAULT_MODEL and not os.path.isdir(DEFAULT_MODEL)
+    ):
+        return bundled_model_path()
+    return os.fspath(path)
+
+
+def read_metadata(path: str | os.PathLike | None) -> dict:
+    """The metadata of a saved model directory, validated (``None`` or
+    ``"default"``: the bundled model)."""
+    path = resolve_model_path(path)
     meta_path = os.path.join(path, METADATA_FILE)
+    if os.path.isfile(path):
+        raise ModelError(
+            f"{path} is a file, not a model directory (a model is a folder "
+            f"holding {METADATA_FILE}, written by 'olcaoml train'; "
+            f"'{DEFAULT_MODEL}' is the bundled one)"
+        )
     if not os.path.isdir(path):
-        raise ModelError(f"model directory not found: {path}")
+        raise ModelError(
+            f"model directory not found: {path} ('{DEFAULT_MODEL}' is the "
+            "bundled model)"
+        )
     if not os.path.isfile(meta_path):
         raise ModelError(f"{path} is not a pyolcaoml model (no {METADATA_FILE})")
     try:
@@ -249,9 +287,14 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return meta
 
 
-def load_model(path: str | os.PathLike, networks: bool = True) -> PotentialModel:
-    """Load MODEL/ (``networks=False`` skips TensorFlow: baselines only)."""
-    path = os.path.abspath(os.fspath(path))
+def load_model(
+    path: str | os.PathLike | None = DEFAULT_MODEL, networks: bool = True
+) -> PotentialModel:
+    """Load MODEL/ (``networks=False`` skips TensorFlow: baselines only).
+
+    ``"default"`` (or ``None``) loads the model bundled with pyolcaoml.
+    """
+    path = os.path.abspath(resolve_model_path(path))
     meta = read_metadata(path)
     try:
         elements = {}

@@ -34,6 +34,7 @@ class TrainConfig:
     validation: tuple[str, ...] = ()
     holdout: tuple[str, ...] = ()
     basis_eps: float = 0.05
+    include_unconverged: bool = False
     ridge_skip: bool = True
     variance_kept: float = 1.0
     metric: RadialMetric = field(default_factory=RadialMetric)
@@ -50,6 +51,41 @@ class TrainConfig:
 #: progress(epoch, max_epochs, logs) with logs holding 'loss', 'val_loss',
 #: 'val_rms_v' (Hartree) when there is a validation set.
 ProgressFn = Callable[[str, int, int, dict], None]
+
+
+def usable_structures(
+    dataset: Dataset, config: TrainConfig
+) -> tuple[list[str], tuple[str, ...], list[str]]:
+    """(names to split, validation names, names left out) after setting aside
+    the runs whose SCF did not reach its CONVERGENCE_TEST: each is named in
+    a warning and left out of training and validation, unless
+    ``config.include_unconverged`` (then only the warning). Held-out
+    structures stay available for evaluation either way."""
+    import warnings
+
+    bad = dataset.unconverged()
+    if not bad:
+        return list(dataset.names), tuple(config.validation), []
+    if config.include_unconverged:
+        for note in bad.values():
+            warnings.warn(f"{note} (kept: --include-unconverged)", stacklevel=3)
+        return list(dataset.names), tuple(config.validation), []
+    holdout = set(config.holdout)
+    excluded = [n for n in dataset.names if n in bad and n not in holdout]
+    for n in excluded:
+        warnings.warn(
+            f"{bad[n]}: left out of training and validation "
+            "(--include-unconverged keeps it)",
+            stacklevel=3,
+        )
+    names = [n for n in dataset.names if n not in set(excluded)]
+    validation = tuple(n for n in config.validation if n not in set(excluded))
+    if config.validation and not validation:
+        raise ModelError(
+            "every --validation structure is unconverged "
+            f"({', '.join(config.validation)}); use --include-unconverged"
+        )
+    return names, validation, excluded
 
 
 def setup_determinism(seed: int) -> None:
@@ -88,12 +124,13 @@ def train_model(
         raise ModelError("descriptor rows do not match the dataset's atoms")
     if not np.all(np.isfinite(x_all)):
         raise ModelError("descriptors contain NaN or infinite values")
+    names, validation, excluded = usable_structures(dataset, config)
     train_names, val_names, hold_names = split_structures(
-        dataset.names,
+        names,
         holdout=config.holdout,
         validation_fraction=config.validation_fraction,
         seed=config.seed,
-        validation=config.validation,
+        validation=validation,
     )
     ids = {
         "train": dataset.structure_ids(train_names),
@@ -167,6 +204,7 @@ def train_model(
         "train_structures": train_names,
         "validation_structures": val_names,
         "holdout_structures": hold_names,
+        "excluded_unconverged": excluded,
         "per_element": record,
         "seconds": round(time.perf_counter() - t0, 2),
     }

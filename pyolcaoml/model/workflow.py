@@ -20,7 +20,7 @@ import numpy as np
 from pyolcaoml.model.data import Dataset
 from pyolcaoml.model.errors import ModelError
 from pyolcaoml.model.saved import PotentialModel
-from pyolcaoml.olcao.scfv import format_scfv
+from pyolcaoml.olcao.scfv import format_scfv, format_scfv_bytes
 
 #: Relative tolerance when comparing exponents of a run with the model's.
 ALPHA_RTOL = 1e-6
@@ -122,30 +122,43 @@ def scfv_for_atoms(model: PotentialModel, symbols, coeffs):
     """An :class:`pyolcaoml.olcao.ScfV` with one potential type per atom."""
     from pyolcaoml.olcao import OLCAO_STYLE, ScfV, ScfVBlock
 
-    blocks = []
-    for s, a in zip(symbols, coeffs, strict=True):
-        ch = charge_columns(model, s)
-        blocks.append(
-            ScfVBlock.from_columns(
-                a, model.elements[s].alphas, ch[:, 0], ch[:, 1], ch[:, 2]
-            )
-        )
+    symbols = list(symbols)
+    blocks: list = [None] * len(symbols)
+    sym = np.asarray(symbols)
+    for s in dict.fromkeys(symbols):  # one (M, N, 5) table per element
+        rows = np.flatnonzero(sym == s)
+        em = model.elements[s]
+        table = np.empty((rows.size, em.n_alphas, 5))
+        table[:, :, 0] = np.stack([coeffs[i] for i in rows])
+        table[:, :, 1] = em.alphas
+        table[:, :, 2:] = charge_columns(model, s)
+        for k, i in enumerate(rows):
+            blocks[i] = ScfVBlock(table[k])
     return ScfV.from_blocks(blocks, OLCAO_STYLE)
 
 
-def write_text_atomically(path: str, text: str, force: bool = False) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory
-    and a rename; an existing file is replaced only with ``force``."""
+def write_text_atomically(path: str, text: str | bytes, force: bool = False) -> None:
+    """Write ``text`` (str, or ASCII bytes) to ``path`` via a temporary file in
+    the same directory and a rename; an existing file is replaced only with
+    ``force``."""
     path = os.path.abspath(path)
     if os.path.exists(path) and not force:
         raise ModelError(f"{path} exists; use --force to replace it")
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise ModelError(f"directory does not exist: {directory}")
+    from pyolcaoml.outputs import mode_for
+
+    mode = mode_for(path)  # the replaced file's mode, else 0666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".olcaoml-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as fb:
+                fb.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
+                fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -236,8 +249,12 @@ def predict_scfv_for_run(
     run_dir: str,
     force: bool = False,
     n_threads=None,
+    output: str | None = None,
+    prediction=None,
 ) -> tuple[RunPlan, Prediction]:
-    """Write RUN_DIR/inputs/scfV.dat from the model, in the run's type order.
+    """Write RUN_DIR/inputs/scfV.dat (or ``output``) from the model, in the
+    run's type order; ``prediction`` (per atom, e.g. from
+    :func:`pyolcaoml.predict.predict`) skips predicting again.
 
     The charge columns of the run's existing inputs/scfV.dat (makeinput's
     isolated-atom start) are kept when it has matching term counts.
@@ -245,13 +262,15 @@ def predict_scfv_for_run(
     from pyolcaoml.olcao import OLCAO_STYLE
 
     plan = check_run(model, run_dir)
+    if output is not None:
+        plan.output = os.path.abspath(output)
     run = plan.run
     if os.path.exists(plan.output) and not force:
         raise ModelError(
             f"{plan.output} exists (makeinput writes a default one); "
             "use --force to replace it"
         )
-    pred = predict_structure(model, run.structure, n_threads=n_threads)
+    pred = prediction or predict_structure(model, run.structure, n_threads=n_threads)
     per_type = [pred.coeffs[i] for i in plan.atom_of_type]
     symbols = [pred.symbols[i] for i in plan.atom_of_type]
     start = run.start_potential
@@ -269,7 +288,7 @@ def predict_scfv_for_run(
             "the prediction",
             stacklevel=2,
         )
-    write_text_atomically(plan.output, format_scfv(scfv), force=force)
+    write_text_atomically(plan.output, format_scfv_bytes(scfv), force=force)
     return plan, pred
 
 

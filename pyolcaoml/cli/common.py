@@ -1,0 +1,32 @@
+"""Small argparse helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def thread_count(text: str) -> int:
+    """--threads N: a positive integer (argparse type; errors name the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of threads, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of threads, got {value} "
+            "(leave --threads out to use all cores)"
+        )
+    return value
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=thread_count,
+        default=None,
+        metavar="N",
+        help="OpenMP threads for the descriptors (default: all cores, "
+        "or OMP_NUM_THREADS)",
+    )

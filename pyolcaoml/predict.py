@@ -1,0 +1,196 @@
+"""Predict the potential of a structure from Python (what ``olcaoml predict`` does).
+
+Load a model (the bundled one by default), predict an ``ase.Atoms`` (or a
+:class:`pyolcaoml.structure.Structure`, or a file name), and get every
+atom's coefficients A_i (Hartree) and its site potential
+V(r) = sum_i A_i exp(-alpha_i r^2) (r in Bohr, V in Hartree)::
+
+    from ase.build import bulk
+    from pyolcaoml.predict import load_model, predict
+
+    model = load_model()                   # or load_model("path/to/MODEL")
+    pot = predict(bulk("Si", cubic=True) * (2, 2, 2), model)
+    pot.coeffs[0]                          # A_i of atom 0, Hartree
+    pot.alphas[0]                          # its exponents, Bohr^-2
+    r = np.linspace(0.05, 6.0, 200)        # Bohr
+    v = pot.potential(r)                   # (n_atoms, 200) Hartree
+    pot.write_scfv("scfV.dat")             # OLCAO's format, type i = atom i
+    pot.plot("potential.png")              # V(r) of a few atoms
+
+The network is imported (TensorFlow) only when :func:`load_model` loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pyolcaoml.model.errors import ModelError
+from pyolcaoml.model.saved import PotentialModel, load_model
+
+__all__ = ["PotentialPrediction", "compute_descriptors", "load_model", "predict"]
+
+#: Structures with more atoms than this get their descriptors in chunks, so
+#: that a progress bar can show how far the computation is.
+CHUNK_ATOMS = 16384
+
+
+def _structure(atoms: Any):
+    from pyolcaoml.structure import Structure, read_structure
+
+    if isinstance(atoms, (str, os.PathLike)):
+        return read_structure(os.fspath(atoms))
+    return Structure.coerce(atoms)
+
+
+def compute_descriptors(
+    model: PotentialModel,
+    structure: Any,
+    n_threads: int | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Descriptors (n_atoms, K) with the model's settings; in chunks of
+    :data:`CHUNK_ATOMS` atoms with a tqdm bar if ``progress`` and standard
+    error is a terminal."""
+    import sys
+
+    calc = model.descriptor_calculator()
+    n = len(structure)
+    # Chunks cost a neighbour list each (~2 % at 10^5 atoms): only when a
+    # bar is shown, i.e. on a terminal.
+    if not progress or n <= 2 * CHUNK_ATOMS or not sys.stderr.isatty():
+        x = calc.compute(structure, n_threads=n_threads)
+    else:
+        from tqdm import tqdm
+
+        parts = []
+        with tqdm(total=n, desc="descriptors", unit="atom", disable=None) as bar:
+            for start in range(0, n, CHUNK_ATOMS):
+                stop = min(start + CHUNK_ATOMS, n)
+                parts.append(
+                    calc.compute(
+                        structure, centers=np.arange(start, stop), n_threads=n_threads
+                    )
+                )
+                bar.update(stop - start)
+        x = np.concatenate(parts, axis=0)
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != (n, model.n_features):
+        raise ModelError(
+            f"descriptor calculator returned shape {x.shape}, model expects "
+            f"({n}, {model.n_features})"
+        )
+    return x
+
+
+@dataclass
+class PotentialPrediction:
+    """Predicted potential of every atom of a structure.
+
+    symbols: element of each atom (structure order).
+    coeffs: A_i per atom, Hartree (list of (N_e,) arrays, N_e per element).
+    alphas: alpha_i per atom, Bohr^-2 (the model's exponents of its element).
+    model: the model that made the prediction.
+    descriptor_seconds, network_seconds: wall times.
+    """
+
+    symbols: list[str]
+    coeffs: list[np.ndarray]
+    alphas: list[np.ndarray]
+    model: PotentialModel = field(repr=False)
+    descriptor_seconds: float = 0.0
+    network_seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def potential(
+        self, r_bohr: Sequence[float] | np.ndarray, atoms: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """V(r) = sum_i A_i exp(-alpha_i r^2) in Hartree, (n_atoms, len(r)),
+        for every atom or the 0-based ``atoms`` given."""
+        from pyolcaoml.model.potential import potential_values
+
+        r = np.asarray(r_bohr, dtype=np.float64)
+        idx = range(len(self.symbols)) if atoms is None else atoms
+        return np.array(
+            [potential_values(self.coeffs[i], self.alphas[i], r) for i in idx]
+        )
+
+    def isolated_potential(self, symbol: str, r_bohr) -> np.ndarray:
+        """V(r) of OLCAO's default start (isolated atom) for an element."""
+        from pyolcaoml.model.potential import potential_values
+
+        em = self.model.elements[symbol]
+        return potential_values(em.isolated, em.alphas, np.asarray(r_bohr, float))
+
+    def to_scfv(self):
+        """An :class:`pyolcaoml.olcao.ScfV`: potential type i = atom i."""
+        from pyolcaoml.model.workflow import scfv_for_atoms
+
+        return scfv_for_atoms(self.model, self.symbols, self.coeffs)
+
+    def write_scfv(self, path: str | os.PathLike[str], force: bool = False) -> None:
+        """Write scfV.dat (temporary file and rename; mode follows the umask)."""
+        from pyolcaoml.model.workflow import write_text_atomically
+
+        write_text_atomically(os.fspath(path), self.scfv_bytes(), force)
+
+    def scfv_bytes(self) -> bytes:
+        """The bytes of :meth:`to_scfv`'s file, formatted per element without
+        an object per atom (fast for 10^5 atoms)."""
+        from pyolcaoml.model.workflow import charge_columns
+        from pyolcaoml.olcao.scfv import format_scfv_groups
+
+        sym = np.asarray(self.symbols)
+        groups = []
+        for s in dict.fromkeys(self.symbols):
+            rows = np.flatnonzero(sym == s)
+            em = self.model.elements[s]
+            rest = np.column_stack([em.alphas, charge_columns(self.model, s)])
+            groups.append((rows, np.stack([self.coeffs[i] for i in rows]), rest))
+        return format_scfv_groups(groups, len(self.symbols))
+
+    def plot(self, path: str | os.PathLike[str], title: str = "") -> None:
+        """V(r) of a few atoms per element beside the isolated and average
+        atom (see :func:`pyolcaoml.model.plots.plot_prediction`)."""
+        from pyolcaoml.model.plots import plot_prediction
+
+        plot_prediction(os.fspath(path), self, title=title)
+
+
+def predict(
+    atoms: Any,
+    model: PotentialModel | str | os.PathLike[str] | None = None,
+    n_threads: int | None = None,
+    method: str = "network",
+    progress: bool = False,
+) -> PotentialPrediction:
+    """Predict every atom's A_i for ``atoms`` (ase.Atoms, Structure or a
+    file name) with ``model`` (a loaded model, a model directory, or
+    None / ``"default"`` for the bundled one). ``method`` is ``network`` or
+    a baseline: ``isolated``, ``average``, ``ridge``."""
+    if not isinstance(model, PotentialModel):
+        model = load_model(model, networks=method == "network")
+    structure = _structure(atoms)
+    symbols = list(structure.symbols)
+    model.check_elements(symbols)
+    t0 = time.perf_counter()
+    x = compute_descriptors(model, structure, n_threads=n_threads, progress=progress)
+    t1 = time.perf_counter()
+    coeffs = model.predict(symbols, x, method=method)
+    t2 = time.perf_counter()
+    alphas = {s: model.elements[s].alphas for s in set(symbols)}
+    return PotentialPrediction(
+        symbols=symbols,
+        coeffs=coeffs,
+        alphas=[alphas[s] for s in symbols],
+        model=model,
+        descriptor_seconds=t1 - t0,
+        network_seconds=t2 - t1,
+    )
