@@ -77,7 +77,7 @@ def test_fortran_example_equals_olcaoml_predict(example, tmp_path, index):
         [str(example), oml, str(f_run), str(out)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "libolcaoml API version 10000" in done.stdout
+    assert "libolcaoml API version 10100" in done.stdout
     # numbers to round-off, then the bytes
     np.testing.assert_allclose(
         numbers(out), numbers(py_run / "inputs" / "scfV.dat"), rtol=1e-12, atol=0

@@ -32,7 +32,8 @@ module OML_Library
    use OML_Status
    use OML_Model, only: OML_ModelType, omlModelFormatVersion, &
          & omlSymbolLen, readModel, canonicalSymbol, elementIndex, &
-         & computeDescriptors, predictFromDescriptors, clearModel
+         & computeDescriptors, predictFromDescriptors, clearModel, &
+         & ensemblePredict
    use OML_ScfV, only: writeScfV
 
    implicit none
@@ -42,7 +43,7 @@ module OML_Library
    !> a change of the major number breaks callers, a new minor number only
    !> adds routines.  omlApiVersion() = 10000 major + 100 minor + patch.
    integer, parameter, public :: omlApiMajor = 1
-   integer, parameter, public :: omlApiMinor = 0
+   integer, parameter, public :: omlApiMinor = 1
    integer, parameter, public :: omlApiPatch = 0
 
    ! What a caller needs from the core modules.
@@ -70,6 +71,9 @@ module OML_Library
    public :: omlPredictFromDescriptors
    public :: omlPredictCoeffs
    public :: omlWriteScfV
+   public :: omlNumMembers
+   public :: omlPredictEnsembleFromDescriptors
+   public :: omlPredictEnsemble
 
 contains
 
@@ -432,5 +436,101 @@ contains
       endif
 
    end subroutine networkOfElement
+
+   ! ------------------------------------------------------------------
+   ! Ensembles: the mean and each atom's sigma
+   ! ------------------------------------------------------------------
+
+   !> Networks per element (1: a single network, no sigma).
+   pure integer function omlNumMembers (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlNumMembers = model%numMembers
+
+   end function omlNumMembers
+
+   !> Ensemble mean A_i (Hartree) and sigma (Hartree: the predicted RMS
+   !> error of V(r), r in [0.05, 6] Bohr, weight r^2 dr, of each atom)
+   !> from descriptors already computed.  The same bits as pyolcaoml's
+   !> PotentialModel.predict_uncertainty given the same member outputs.
+   !>   sigma(i)  one value per atom; a single-network model: omlErrState
+   subroutine omlPredictEnsembleFromDescriptors (model, elementOf, &
+         & descriptors, numThreads, coeffs, sigma, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: elementOf(:)
+      real (kind=double), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: coeffs(:,:)
+      real (kind=double), intent(out) :: sigma(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call ensemblePredict (model, elementOf, descriptors, numThreads, &
+            & coeffs, status, message, sigma)
+
+   end subroutine omlPredictEnsembleFromDescriptors
+
+   !> Descriptors, then the ensemble: mean coeffs(ld, numCentres) and
+   !> sigma(numCentres) (Hartree).  Arguments as omlPredictCoeffs.
+   subroutine omlPredictEnsemble (model, realVectors, positions, &
+         & elementOf, numThreads, coeffs, sigma, status, message, centres)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=double), intent(in) :: realVectors(3,3)
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: coeffs(:,:)
+      real (kind=double), intent(out) :: sigma(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(in), optional :: centres(:)
+
+      real (kind=double), allocatable :: descriptors(:,:)
+      integer, allocatable :: work(:)
+      integer :: numCentres, i, allocStat
+
+      if (present(centres)) then
+         numCentres = size(centres)
+      else
+         numCentres = size(positions, 2)
+      endif
+      if (size(coeffs, 2) /= numCentres .or. size(sigma) /= numCentres) &
+            & then
+         call setStatus (status, message, omlErrArgument, &
+               & 'coeffs, sigma: need one column/value per centre (' // &
+               & intToChar(numCentres) // ')')
+         return
+      endif
+      allocate (descriptors(model%numFeatures, numCentres), &
+            & work(numCentres), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'predict: out of memory for the descriptors')
+         return
+      endif
+      if (present(centres)) then
+         work(:) = centres
+      else
+         work(:) = (/ (i, i = 1, numCentres) /)
+      endif
+      call computeDescriptors (model, realVectors, positions, elementOf, &
+            & work, numThreads, descriptors, status, message)
+      if (status /= omlSuccess) return
+      do i = 1, numCentres
+         work(i) = elementOf(work(i))
+      enddo
+      call ensemblePredict (model, work, descriptors, numThreads, coeffs, &
+            & status, message, sigma)
+
+   end subroutine omlPredictEnsemble
 
 end module OML_Library

@@ -23,6 +23,10 @@ nucleus. 'ratio' = baseline error / network error: above 1 the network wins.
 
 By default only structures the model never saw (neither training nor
 validation) are evaluated; --which selects other sets.
+
+Then the uncertainty against the actual per-atom error: Spearman rank
+correlation of sigma and error, the fractions of atoms within 1 and 2
+sigma, and a per-structure table (with --plots: error_vs_sigma.png).
 """
 
 WHICH = ("unseen", "all", "train", "validation", "holdout")
@@ -174,6 +178,19 @@ def run(args: argparse.Namespace) -> int:
                 )
         if not report["elements"]:
             raise ModelError("no atoms of the model's elements in those structures")
+        from pyolcaoml.model.calibration import (
+            atom_errors,
+            format_uncertainty,
+            plot_error_vs_sigma,
+            uncertainty_report,
+        )
+
+        ae = atom_errors(model, dataset, names, x_all)
+        report["uncertainty"] = uncertainty_report(ae)
+        print()
+        print(format_uncertainty(report["uncertainty"]))
+        if args.plots:
+            plot_error_vs_sigma(os.path.join(args.plots, "error_vs_sigma.png"), ae)
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
     if args.plots:

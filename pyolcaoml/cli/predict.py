@@ -46,6 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument(
+        "--report",
+        metavar="FILE.csv",
+        help="write one row per atom (atom, element, sigma_v_ha, domain, "
+        "nearest_angstrom, flags); see docs/uncertainty.md",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -112,4 +118,15 @@ def run(args: argparse.Namespace) -> int:
         f"{pred.descriptor_seconds:.2f} s, network {pred.network_seconds:.2f} s"
     )
     print(f"wrote {os.path.abspath(output)}")
+    from pyolcaoml.model.report import write_report
+
+    if pred.report is not None:
+        for line in pred.report.summary():
+            print(line)
+        if args.report:
+            try:
+                write_report(args.report, pred.report)
+            except ModelError as exc:
+                raise CLIError(str(exc)) from exc
+            print(f"wrote {os.path.abspath(args.report)}")
     return 0

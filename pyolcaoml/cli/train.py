@@ -78,6 +78,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="M",
+        help="train M networks per element (seeds SEED..SEED+M-1, bootstrap "
+        "resamples of the non-held-out structures, out-of-bag early stopping "
+        "and calibration): predictions get a per-atom sigma (default 1)",
+    )
+    g.add_argument(
         "--descriptor",
         metavar="JSON",
         help="descriptor settings (JSON text or file, as "
@@ -146,7 +155,8 @@ class EpochReporter:
 
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError
-    from pyolcaoml.model import ModelError, TrainConfig, load_dataset, train_model
+    from pyolcaoml.model import ModelError, TrainConfig, load_dataset
+    from pyolcaoml.model.ensemble import train_ensemble
     from pyolcaoml.model.evaluation import format_table
     from pyolcaoml.model.training import parse_hidden
     from pyolcaoml.model.workflow import dataset_descriptors
@@ -176,9 +186,10 @@ def run(args: argparse.Namespace) -> int:
             descriptors = dataset_descriptors(dataset, settings)
         reporter = EpochReporter(args.quiet, args.log_every)
         try:
-            model = train_model(
+            model = train_ensemble(
                 dataset,
                 config,
+                n_members=args.ensemble,
                 descriptors=descriptors,
                 descriptor_settings=settings,
                 progress=reporter,
@@ -203,5 +214,10 @@ def run(args: argparse.Namespace) -> int:
                     f"[{split}] "
                     + format_table(symbol, per[split], model.metric.description)
                 )
+    from pyolcaoml.model.uncertainty import format_calibration
+
+    text = format_calibration(model)
+    if text:
+        print("\n" + text)
     print(f"\nmodel written to {os.path.abspath(args.output)}")
     return 0
