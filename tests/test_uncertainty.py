@@ -137,3 +137,56 @@ def test_report_csv_has_the_promised_columns():
 def test_flags_join_in_a_fixed_order():
     flags = flags_per_atom(2, np.array([2.0, 0.5]), np.array([True, False]), True)
     assert flags == ["novel;short", ""]
+
+
+def test_train_ensemble_command_and_model_versions(tmp_path, capsys):
+    """train --ensemble 2 on the two bundled test runs: two member files,
+    format 2, a sigma in predict; a version 1 directory still loads."""
+    import json
+
+    from test_model_helpers import make_tiny_dataset
+
+    from pyolcaoml.cli import main
+    from pyolcaoml.model import load_model
+
+    data = make_tiny_dataset(tmp_path / "tiny.h5")
+    out = tmp_path / "ens"
+    args = ["train", str(data), "-o", str(out), "--epochs", "2", "--hidden", "4"]
+    assert main([*args, "--ensemble", "2", "--quiet"]) == 0
+    assert "uncertainty: ensemble of 2 networks" in capsys.readouterr().out
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["version"] == 2 and meta["n_members"] == 2
+    files = [m["file"] for m in meta["elements"]["Si"]["members"]]
+    assert files == ["Si.keras", "Si_2.keras"]
+    assert all((out / f).is_file() for f in files)
+    model = load_model(out)
+    assert model.n_members == 2 and model.applicability is not None
+    skl = tmp_path / "s.skl"
+    from pyolcaoml.olcao.skeleton import write_skeleton
+
+    write_skeleton(skl, model_structure(data))
+    rc = main(["predict", str(out), str(skl), "-o", str(tmp_path / "v.dat")])
+    assert rc == 0
+    assert "median sigma" in capsys.readouterr().out
+    # a single network written as version 1 (before ensembles) still loads
+    single = tmp_path / "single"
+    assert main([*args[:3], str(single), *args[4:], "--quiet"]) == 0
+    meta = json.loads((single / "model.json").read_text())
+    for key in ("n_members", "applicability"):
+        meta.pop(key)
+    for e in meta["elements"].values():
+        e.pop("members"), e.pop("uncertainty")
+    meta["version"] = 1
+    (single / "model.json").write_text(json.dumps(meta))
+    (single / "applicability.npz").unlink()
+    old = load_model(single)
+    assert old.n_members == 1 and old.applicability is None
+    x = np.zeros((1, old.n_features))
+    coeffs, sigma = old.predict_uncertainty(["Si"], x)
+    assert np.isnan(sigma[0]) and coeffs[0].shape == (16,)
+
+
+def model_structure(data):
+    from pyolcaoml.model import load_dataset
+
+    return load_dataset(data).structure(0)
