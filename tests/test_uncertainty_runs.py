@@ -84,16 +84,25 @@ def _sigma(setup, name):
 
 
 def _interstitial_and_neighbours(ds, name) -> np.ndarray:
-    """The interstitial (the atom with the most neighbours within 1.1
-    bonds) and those neighbours, from the geometry alone."""
+    """The interstitial atom (the one at the T site documented in
+    si16_int_T/meta.json 'site_frac'; the rattled run is that cell rattled)
+    and its neighbours within 1.1 bonds."""
+    import json
+
     from pyolcaoml.model.applicability import neighbour_pairs
 
     i, _ = _structure_rows(ds, name)
-    pi, pj, _ = neighbour_pairs(ds.structure(i), 1.1 * BOND)
-    counts = np.bincount(pi, minlength=int(ds.n_atoms[i]))
-    centre = int(np.argmax(counts))
-    assert counts[centre] > 4  # over-coordinated: the tetrahedral interstitial
-    return np.unique(np.concatenate([[centre], pj[pi == centre]]))
+    st = ds.structure(i)
+    meta = json.loads((RUNS / "defect" / "si16_int_T" / "meta.json").read_text())
+    d = st.scaled_positions - np.asarray(meta["site_frac"])
+    d -= np.round(d)
+    dist = np.linalg.norm(d @ st.cell, axis=1)
+    centre = int(np.argmin(dist))
+    assert dist[centre] < 0.3  # the T site is occupied (rattled by <= 0.05 Å)
+    pi, pj, _ = neighbour_pairs(st, 1.1 * BOND)
+    near = np.concatenate([[centre], np.unique(pj[pi == centre])])
+    assert len(near) == 5  # the T site has four nearest Si
+    return near
 
 
 def test_members_are_mapped_in_order_with_picklable_specs(setup):
@@ -116,11 +125,11 @@ def test_interstitial_atoms_get_clearly_higher_sigma_than_rattled(setup):
     for name in INTERSTITIAL:
         near = _interstitial_and_neighbours(ds, name)
         sigma = _sigma(setup, name)[near]
-        # the typical atom near the interstitial is an order of magnitude
-        # more uncertain, and even the least uncertain one is above 90 % of
-        # the rattled-cell atoms
+        # the interstitial and its four neighbours: typically an order of
+        # magnitude more uncertain than a rattled-cell atom, and the
+        # interstitial itself far above every rattled-cell atom
         assert np.median(sigma) > 10 * np.median(rattled), (sigma, rattled)
-        assert sigma.min() > np.quantile(rattled, 0.9), (sigma, rattled)
+        assert sigma[0] > 5 * rattled.max(), (sigma, rattled)
 
 
 def test_asi_atoms_are_flagged_and_crystal_atoms_are_not(setup):
