@@ -190,3 +190,23 @@ def model_structure(data):
     from pyolcaoml.model import load_dataset
 
     return load_dataset(data).structure(0)
+
+
+def test_ensemble_refuses_bad_settings(tmp_path):
+    from pyolcaoml.model import ModelError, TrainConfig
+    from pyolcaoml.model.ensemble import bootstrap_samples, member_specs
+
+    class _Data:
+        names = ["a", "b", "c"]
+        path = "x.h5"
+
+    with pytest.raises(ModelError, match="at least one member"):
+        member_specs(_Data(), TrainConfig(), 0, str(tmp_path))
+    with pytest.raises(ModelError, match="out-of-bag"):
+        member_specs(_Data(), TrainConfig(validation=("a",)), 2, str(tmp_path))
+    specs = member_specs(_Data(), TrainConfig(holdout=("c",), seed=4), 3, str(tmp_path))
+    assert [s.seed for s in specs] == [4, 5, 6]
+    assert all(len(s.bootstrap) == 2 and "c" not in s.bootstrap for s in specs)
+    # the resamples are drawn with repeats, reproducibly from the seed
+    again = bootstrap_samples(["a", "b"], 3, 4)
+    assert [s.bootstrap for s in specs] == again

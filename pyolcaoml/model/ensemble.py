@@ -145,6 +145,11 @@ def member_specs(
     if n_members < 1:
         raise ModelError(f"the ensemble needs at least one member, not {n_members}")
     samples: list[list[str] | None] = [None]
+    if n_members > 1 and config.validation:
+        raise ModelError(
+            "--validation is for a single network: ensemble members stop "
+            "early on their own out-of-bag structures"
+        )
     if n_members > 1:
         unknown = [n for n in config.holdout if n not in dataset.names]
         if unknown:
