@@ -210,3 +210,34 @@ def test_ensemble_refuses_bad_settings(tmp_path):
     # the resamples are drawn with repeats, reproducibly from the seed
     again = bootstrap_samples(["a", "b"], 3, 4)
     assert [s.bootstrap for s in specs] == again
+
+
+def test_select_reads_files_directories_and_trajectory_frames(tmp_path):
+    import ase.io
+    from ase.build import bulk
+
+    from pyolcaoml.model.select import read_candidates
+
+    si = bulk("Si", "diamond", a=5.431, cubic=True)
+    frames = [si.copy() for _ in range(3)]
+    for k, f in enumerate(frames):
+        f.rattle(0.01 * (k + 1), seed=k)
+    ase.io.write(tmp_path / "traj.extxyz", frames)
+    sub = tmp_path / "dir"
+    sub.mkdir()
+    ase.io.write(sub / "one.xyz", si, format="extxyz")
+    (sub / "notes.txt").write_text("not a structure")
+    got = read_candidates([str(tmp_path / "traj.extxyz"), str(sub)])
+    assert [c.name for c in got] == [
+        "traj_frame0",
+        "traj_frame1",
+        "traj_frame2",
+        "one",
+    ]
+    np.testing.assert_allclose(
+        got[1].structure.positions, frames[1].positions, atol=1e-7
+    )  # extxyz keeps 8 decimals
+    from pyolcaoml.model import ModelError
+
+    with pytest.raises(ModelError, match="no such file"):
+        read_candidates([str(tmp_path / "missing.xyz")])
