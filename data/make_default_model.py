@@ -11,7 +11,9 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
 1. ``olcaoml convert RUNS -o <tmp>/si.h5`` with the descriptor of the model
    (multi-scale SO(4) bispectrum, 2J_max 8, cutoff scales 0.75, 1.0, 1.5 of
    R_ij = 2 x 2.35 Å, i.e. 3.53, 4.70 and 7.05 Å);
-2. ``olcaoml train`` with the held-out structures below, seed 0;
+2. ``olcaoml train --ensemble 5`` with the held-out structures below, seeds
+   0..4 (five networks on bootstrap resamples of the other structures; the
+   mean is the prediction, their calibrated spread the per-atom sigma);
 3. copy each held-out demo structure's olcao.skl and converged
    gs_scfV-fb.dat (real OLCAO output) into <output-dir>/demo/ and write
    demo/manifest.json;
@@ -54,6 +56,8 @@ DEMO_CASES = {
 }
 DESCRIPTOR_ARGS = ["--twojmax", "8", "--scales", "0.75,1.0,1.5"]
 TRAIN_ARGS = [
+    "--ensemble",
+    "5",
     "--seed",
     "0",
     "--hidden",

@@ -58,6 +58,29 @@ latent layer: the ridge skip connection.)  Activations:
 linear, tanh, relu, silu, sigmoid, softplus, gelu (the exact erf form, Keras'
 default).  Descriptor element order is the descriptor's (radii) order; the
 descriptor settings are in Å, the library converts the Bohr it is given.
+
+File format, version 2 (ensembles)
+----------------------------------
+A model of M > 1 networks per element (``olcaoml train --ensemble M``) is
+written as version 2; a single network stays version 1 (which every
+library reads).  Version 2 adds, after ``NUM_FEATURES``::
+
+    NUM_MEMBERS 5                          M networks per element
+    NUM_NETWORKS 5                         all of them (elements x M); the
+    NETWORK Si ... END_NETWORK             k-th block of an element is
+    ...                                    its member k
+
+and after the networks one block per element::
+
+    UNCERTAINTY Si
+    SIGMA_SCALE 2.1e+00                    sigma = sqrt((scale s)^2 + floor^2),
+    SIGMA_FLOOR 1.0e-04                    s^2 the members' spread in the
+    GRAM                                   V(r) metric: N x N Gram matrix
+                                           (RadialMetric.gram), Hartree
+
+The library's prediction is the members' mean; ``olcaoml_predict_ensemble``
+also returns each atom's sigma (fortran/core/OML_Ensemble.f90).
+``export_model(..., member=k)`` writes member k alone as a version 1 file.
 """
 
 from __future__ import annotations
@@ -85,7 +108,9 @@ __all__ = [
 ]
 
 FORMAT_MAGIC = "OLCAOML_MODEL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The version written for a single network (readable by older libraries).
+FORMAT_VERSION_SINGLE = 1
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -360,10 +385,18 @@ def _charge_columns(model: Any, symbol: str) -> np.ndarray:
     return cols
 
 
-def format_model(model: Any, source: str | None = None) -> str:
-    """The text of the exported model (a loaded :class:`PotentialModel`)."""
+def format_model(
+    model: Any, source: str | None = None, member: int | None = None
+) -> str:
+    """The text of the exported model (a loaded :class:`PotentialModel`).
+
+    An ensemble is written as format version 2 (all members and the
+    uncertainty calibration); ``member`` (0-based) writes that member alone
+    as version 1.
+    """
     from pyolcaoml import __version__
     from pyolcaoml.bispectrum import descriptor_from_dict
+    from pyolcaoml.model.uncertainty import sigma_gram
 
     calc = descriptor_from_dict(model.descriptor)
     if calc.n_features != model.n_features:
@@ -378,8 +411,13 @@ def format_model(model: Any, source: str | None = None) -> str:
             f"element(s) {unknown} have a network but no descriptor radius"
         )
     base = calc.base if hasattr(calc, "base") else calc
+    n_members = max(len(em.networks) for em in model.elements.values())
+    if member is not None and not 0 <= member < n_members:
+        raise ExportError(f"member {member} does not exist ({n_members} members)")
+    ensemble = member is None and n_members > 1
+    version = FORMAT_VERSION if ensemble else FORMAT_VERSION_SINGLE
     lines = [
-        f"{FORMAT_MAGIC} {FORMAT_VERSION}",
+        f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
         "# pyolcaoml model for libolcaoml; format: pyolcaoml/export.py",
     ]
@@ -402,18 +440,34 @@ def format_model(model: Any, source: str | None = None) -> str:
         )
     lines.append(f"NUM_FEATURES {model.n_features}")
     order = [s for s in elements if s in model.elements]
-    lines.append(f"NUM_NETWORKS {len(order)}")
-    for s in order:
-        lines += _network_lines(model, s)
+    if ensemble:
+        for s in order:
+            if len(model.elements[s].networks) != n_members:
+                raise ExportError(f"{s}: not {n_members} members like the rest")
+        lines.append(f"NUM_MEMBERS {n_members}")
+        lines.append(f"NUM_NETWORKS {len(order) * n_members}")
+        for k in range(n_members):
+            for s in order:
+                lines += _network_lines(model, s, k)
+        for s in order:
+            em = model.elements[s]
+            lines.append(f"UNCERTAINTY {s}")
+            lines.append(f"SIGMA_SCALE {_real(em.calibration.scale)}")
+            lines.append(f"SIGMA_FLOOR {_real(em.calibration.floor_hartree)}")
+            lines += _array_lines("GRAM", sigma_gram(model.metric, em.alphas))
+    else:
+        lines.append(f"NUM_NETWORKS {len(order)}")
+        for s in order:
+            lines += _network_lines(model, s, member or 0)
     lines.append("END")
     return "\n".join(lines) + "\n"
 
 
-def _network_lines(model: Any, symbol: str) -> list[str]:
+def _network_lines(model: Any, symbol: str, member: int = 0) -> list[str]:
     em = model.elements[symbol]
     if em.network is None:
         raise ExportError(f"{symbol}: the model was loaded without its networks")
-    net = network_from_keras(em.network)
+    net = network_from_keras(em.networks[member])
     if net.mean.shape[0] != model.n_features:
         raise ExportError(
             f"{symbol}: the network takes {net.mean.shape[0]} inputs, the model "
@@ -464,6 +518,7 @@ def export_model(
     output: str | os.PathLike[str],
     *,
     force: bool = False,
+    member: int | None = None,
 ) -> ExportSummary:
     """Export a model directory (or a loaded model) to ``output``.
 
@@ -484,7 +539,7 @@ def export_model(
     directory = os.path.dirname(out)
     if not os.path.isdir(directory):
         raise ExportError(f"directory does not exist: {directory}")
-    text = format_model(model, source)
+    text = format_model(model, source, member=member)
     from pyolcaoml.outputs import mode_for
 
     mode = mode_for(out)  # the replaced file's mode, else 0666 & ~umask

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: The interface version this module was written for (olcaoml_api_version).
-API_VERSION = 20000
+API_VERSION = 20100
 #: The library file: its SONAME, which carries the API's major number.
 LIBRARY_NAME = f"libolcaoml.so.{API_VERSION // 10000}"
 MESSAGE_LEN = 1024
@@ -181,6 +181,15 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         _c_int,
         [_p, _p, _c_int, _p, _p, _p, _c_int, _p, _c_int, _p, _c_int, _c_int, _p, _p]
         + [_p, _c_int],
+    ),
+    "olcaoml_model_num_members": (_c_int, [_p, _p, _p, _c_int]),
+    "olcaoml_predict_ensemble_from_descriptors": (
+        _c_int,
+        [_p, _c_int, _p, _c_int, _p, _c_int, _c_int, _p, _p, _p, _c_int],
+    ),
+    "olcaoml_predict_ensemble": (
+        _c_int,
+        [_p, _p, _c_int, _p, _p, _c_int, _p, _c_int, _c_int, _p, _p, _p, _c_int],
     ),
 }
 
@@ -462,6 +471,80 @@ class LibraryModel:
         _check(status, buf)
         return out
 
+    # -- ensembles -------------------------------------------------------------
+    @property
+    def n_members(self) -> int:
+        """Networks per element (1: a single network, no sigma)."""
+        return self._int("olcaoml_model_num_members")
+
+    def predict_ensemble_from_descriptors(
+        self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean (M, max_alphas) and sigma (M,), Hartree."""
+        el = _as_i32(element_of)
+        x = _as_f64("descriptors", descriptors)
+        if x.ndim != 2 or x.shape != (len(el), self.n_features):
+            raise ValueError(
+                f"descriptors: expected ({len(el)}, {self.n_features}), got {x.shape}"
+            )
+        out = np.empty((len(el), self.max_alphas), dtype=np.float64)
+        sigma = np.empty(len(el), dtype=np.float64)
+        buf = _buffer()
+        status = self._lib.olcaoml_predict_ensemble_from_descriptors(
+            self.handle,
+            len(el),
+            _ptr(el),
+            self.n_features,
+            _ptr(x),
+            n_threads,
+            self.max_alphas,
+            _ptr(out),
+            _ptr(sigma),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out, sigma
+
+    def predict_ensemble(
+        self,
+        cell_bohr: np.ndarray,
+        positions_bohr: np.ndarray,
+        element_of: np.ndarray,
+        centres: np.ndarray | None = None,
+        n_threads: int = 0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptors + ensemble: mean (M, max_alphas) and sigma (M,), Hartree."""
+        cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
+        pos = _as_f64("positions_bohr", positions_bohr)
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            raise ValueError(f"positions_bohr: expected (N, 3), got {pos.shape}")
+        el = _as_i32(element_of)
+        if el.shape != (len(pos),):
+            raise ValueError(f"element_of: expected {len(pos)} entries")
+        c = None if centres is None else _as_i32(centres)
+        m = len(pos) if c is None else len(c)
+        out = np.empty((m, self.max_alphas), dtype=np.float64)
+        sigma = np.empty(m, dtype=np.float64)
+        buf = _buffer()
+        status = self._lib.olcaoml_predict_ensemble(
+            self.handle,
+            _ptr(cell),
+            len(pos),
+            _ptr(pos),
+            _ptr(el),
+            m,
+            _ptr(c),
+            n_threads,
+            self.max_alphas,
+            _ptr(out),
+            _ptr(sigma),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out, sigma
+
     # -- OLCAO's flat layout ------------------------------------------------------
     def _pot_type_args(self, element_of, pot_type_of_atom, type_offsets, pot_alphas):
         el = _as_i32(element_of)
@@ -534,6 +617,7 @@ class LibraryModel:
 def _raise_with_type(status: int, buf: ctypes.Array, bad_type: int) -> None:
     if status != 0:
         raise LibraryError(status, buf.value.decode(errors="replace"), bad_type)
+
 
 
 # -- command line ------------------------------------------------------------------

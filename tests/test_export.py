@@ -18,7 +18,7 @@ from test_library_support import cached_model, run_dirs
 from pyolcaoml.cli import main
 from pyolcaoml.export import (
     FORMAT_MAGIC,
-    FORMAT_VERSION,
+    FORMAT_VERSION_SINGLE,
     ExportError,
     export_model,
     network_from_keras,
@@ -113,7 +113,7 @@ def real_x() -> np.ndarray:
 def test_header_and_sections():
     _, oml = cached_model()
     text = Path(oml).read_text()
-    assert text.splitlines()[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION}"
+    assert text.splitlines()[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_SINGLE}"
     assert text.endswith("END\n")
     assert text.isascii()
     info = parse(oml)

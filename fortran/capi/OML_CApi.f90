@@ -1122,4 +1122,144 @@ contains
 
    end function olcaoml_fill_pot_coeffs
 
+   ! ------------------------------------------------------------------
+   ! Ensembles: mean and per-atom sigma
+   ! ------------------------------------------------------------------
+
+   !> int olcaoml_model_num_members(olcaoml_model model, int *n,
+   !>     char *message, int message_len)
+   integer (c_int) function olcaoml_model_num_members (handle, valueOut, &
+         & buffer, bufferLen) bind(C, name='olcaoml_model_num_members')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: value
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, value)
+         value = int(omlNumMembers(object%model), c_int)
+      endif
+      olcaoml_model_num_members = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_model_num_members
+
+   !> int olcaoml_predict_ensemble_from_descriptors(olcaoml_model model,
+   !>     int num_atoms, const int *element_of, int num_features,
+   !>     const double *descriptors, int num_threads, int ld_coeffs,
+   !>     double *coeffs, double *sigma, char *message, int message_len)
+   !> coeffs[num_atoms][ld_coeffs]: the ensemble mean; sigma[num_atoms]:
+   !> predicted RMS V(r) error (Hartree).
+   integer (c_int) function olcaoml_predict_ensemble_from_descriptors ( &
+         & handle, numAtoms, elementOfIn, numFeatures, descriptorsIn, &
+         & numThreads, ldCoeffs, coeffsOut, sigmaOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_predict_ensemble_from_descriptors')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: elementOfIn
+      integer (c_int), value :: numFeatures
+      type (c_ptr), value :: descriptorsIn
+      integer (c_int), value :: numThreads, ldCoeffs
+      type (c_ptr), value :: coeffsOut, sigmaOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: descriptors(:,:), coeffs(:,:), sigma(:)
+      integer (c_int), pointer :: elementOf(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (elementOfIn, 'element_of', status, message)
+      call requirePointer (descriptorsIn, 'descriptors', status, message)
+      call requirePointer (coeffsOut, 'coeffs', status, message)
+      call requirePointer (sigmaOut, 'sigma', status, message)
+      call requireCount (numAtoms, 0, 'num_atoms', status, message)
+      call requireCount (ldCoeffs, 1, 'ld_coeffs', status, message)
+      if (status == omlSuccess) then
+         if (numFeatures /= omlNumFeatures(object%model)) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'num_features: the model has ' // &
+                  & intToChar(omlNumFeatures(object%model)) // &
+                  & ' descriptors per atom, got ' // &
+                  & intToChar(int(numFeatures)))
+         endif
+      endif
+      if (status == omlSuccess) then
+         call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
+         call c_f_pointer (descriptorsIn, descriptors, &
+               & (/ int(numFeatures), int(numAtoms) /))
+         call c_f_pointer (coeffsOut, coeffs, &
+               & (/ int(ldCoeffs), int(numAtoms) /))
+         call c_f_pointer (sigmaOut, sigma, (/ int(numAtoms) /))
+         call omlPredictEnsembleFromDescriptors (object%model, elementOf, &
+               & descriptors, int(numThreads), coeffs, sigma, status, &
+               & message)
+      endif
+      olcaoml_predict_ensemble_from_descriptors = finish(status, message, &
+            & buffer, bufferLen)
+
+   end function olcaoml_predict_ensemble_from_descriptors
+
+   !> int olcaoml_predict_ensemble(olcaoml_model model,
+   !>     const double real_vectors[9], int num_atoms,
+   !>     const double *positions, const int *element_of,
+   !>     int num_centres, const int *centres, int num_threads,
+   !>     int ld_coeffs, double *coeffs, double *sigma,
+   !>     char *message, int message_len)
+   !> Descriptors + ensemble: coeffs[num_centres][ld_coeffs] (mean) and
+   !> sigma[num_centres], Hartree.
+   integer (c_int) function olcaoml_predict_ensemble (handle, &
+         & realVectorsIn, numAtoms, positionsIn, elementOfIn, numCentres, &
+         & centresIn, numThreads, ldCoeffs, coeffsOut, sigmaOut, buffer, &
+         & bufferLen) bind(C, name='olcaoml_predict_ensemble')
+
+      implicit none
+
+      type (c_ptr), value :: handle, realVectorsIn
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: positionsIn, elementOfIn
+      integer (c_int), value :: numCentres
+      type (c_ptr), value :: centresIn
+      integer (c_int), value :: numThreads, ldCoeffs
+      type (c_ptr), value :: coeffsOut, sigmaOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: realVectors(:,:), positions(:,:)
+      real (c_double), pointer :: coeffs(:,:), sigma(:)
+      integer (c_int), pointer :: elementOf(:)
+      integer, allocatable :: centres(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (coeffsOut, 'coeffs', status, message)
+      call requirePointer (sigmaOut, 'sigma', status, message)
+      call requireCount (ldCoeffs, 1, 'ld_coeffs', status, message)
+      call structureArrays (realVectorsIn, numAtoms, positionsIn, &
+            & elementOfIn, numCentres, centresIn, realVectors, positions, &
+            & elementOf, centres, status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (coeffsOut, coeffs, &
+               & (/ int(ldCoeffs), int(numCentres) /))
+         call c_f_pointer (sigmaOut, sigma, (/ int(numCentres) /))
+         call omlPredictEnsemble (object%model, realVectors, positions, &
+               & elementOf, int(numThreads), coeffs, sigma, status, &
+               & message, centres)
+      endif
+      olcaoml_predict_ensemble = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_predict_ensemble
+
 end module OML_CApi

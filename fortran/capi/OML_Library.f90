@@ -37,7 +37,8 @@ module OML_Library
    use OML_Status
    use OML_Model, only: OML_ModelType, omlModelFormatVersion, &
          & omlSymbolLen, readModel, canonicalSymbol, elementIndex, &
-         & computeDescriptors, predictFromDescriptors, clearModel
+         & computeDescriptors, predictFromDescriptors, clearModel, &
+         & ensemblePredict
    use OML_ScfV, only: writeScfV
 
    implicit none
@@ -49,9 +50,10 @@ module OML_Library
    !> The major number is the library's SONAME (libolcaoml.so.2), set
    !> from olcaoml_api_version in meson.build.  2.0: the kind is exported
    !> as omlDouble (1.0 exported "double", which clashes with OLCAO's),
-   !> omlCheckPotTypes and omlFillPotCoeffs added.
+   !> omlCheckPotTypes and omlFillPotCoeffs added; 2.1: ensembles (omlNumMembers,
+   !> omlPredictEnsemble*).
    integer, parameter, public :: omlApiMajor = 2
-   integer, parameter, public :: omlApiMinor = 0
+   integer, parameter, public :: omlApiMinor = 1
    integer, parameter, public :: omlApiPatch = 0
 
    ! What a caller needs from the core modules.  Every public name starts
@@ -87,6 +89,9 @@ module OML_Library
    public :: omlAlphaRelTol
    public :: omlCheckPotTypes
    public :: omlFillPotCoeffs
+   public :: omlNumMembers
+   public :: omlPredictEnsembleFromDescriptors
+   public :: omlPredictEnsemble
 
    !> Largest relative difference accepted between a run's exponents and
    !> the model's (|alpha_run - alpha_model| <= this * alpha_model):
@@ -708,5 +713,101 @@ contains
       text = trim(adjustl(buffer))
 
    end function realToChar
+
+   ! ------------------------------------------------------------------
+   ! Ensembles: the mean and each atom's sigma
+   ! ------------------------------------------------------------------
+
+   !> Networks per element (1: a single network, no sigma).
+   pure integer function omlNumMembers (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlNumMembers = model%numMembers
+
+   end function omlNumMembers
+
+   !> Ensemble mean A_i (Hartree) and sigma (Hartree: the predicted RMS
+   !> error of V(r), r in [0.05, 6] Bohr, weight r^2 dr, of each atom)
+   !> from descriptors already computed.  The same bits as pyolcaoml's
+   !> PotentialModel.predict_uncertainty given the same member outputs.
+   !>   sigma(i)  one value per atom; a single-network model: omlErrState
+   subroutine omlPredictEnsembleFromDescriptors (model, elementOf, &
+         & descriptors, numThreads, coeffs, sigma, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: elementOf(:)
+      real (kind=omlDouble), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: numThreads
+      real (kind=omlDouble), intent(out) :: coeffs(:,:)
+      real (kind=omlDouble), intent(out) :: sigma(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call ensemblePredict (model, elementOf, descriptors, numThreads, &
+            & coeffs, status, message, sigma)
+
+   end subroutine omlPredictEnsembleFromDescriptors
+
+   !> Descriptors, then the ensemble: mean coeffs(ld, numCentres) and
+   !> sigma(numCentres) (Hartree).  Arguments as omlPredictCoeffs.
+   subroutine omlPredictEnsemble (model, realVectors, positions, &
+         & elementOf, numThreads, coeffs, sigma, status, message, centres)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=omlDouble), intent(in) :: realVectors(3,3)
+      real (kind=omlDouble), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      real (kind=omlDouble), intent(out) :: coeffs(:,:)
+      real (kind=omlDouble), intent(out) :: sigma(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(in), optional :: centres(:)
+
+      real (kind=omlDouble), allocatable :: descriptors(:,:)
+      integer, allocatable :: work(:)
+      integer :: numCentres, i, allocStat
+
+      if (present(centres)) then
+         numCentres = size(centres)
+      else
+         numCentres = size(positions, 2)
+      endif
+      if (size(coeffs, 2) /= numCentres .or. size(sigma) /= numCentres) &
+            & then
+         call setStatus (status, message, omlErrArgument, &
+               & 'coeffs, sigma: need one column/value per centre (' // &
+               & intToChar(numCentres) // ')')
+         return
+      endif
+      allocate (descriptors(model%numFeatures, numCentres), &
+            & work(numCentres), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'predict: out of memory for the descriptors')
+         return
+      endif
+      if (present(centres)) then
+         work(:) = centres
+      else
+         work(:) = (/ (i, i = 1, numCentres) /)
+      endif
+      call computeDescriptors (model, realVectors, positions, elementOf, &
+            & work, numThreads, descriptors, status, message)
+      if (status /= omlSuccess) return
+      do i = 1, numCentres
+         work(i) = elementOf(work(i))
+      enddo
+      call ensemblePredict (model, work, descriptors, numThreads, coeffs, &
+            & status, message, sigma)
+
+   end subroutine omlPredictEnsemble
 
 end module OML_Library

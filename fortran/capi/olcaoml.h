@@ -41,9 +41,9 @@ extern "C" {
 /* Version of this interface: 10000 * major + 100 * minor + patch.  The
  * major number is also the library's SONAME (libolcaoml.so.2): a new
  * major number breaks callers, a new minor number only adds functions. */
-#define OLCAOML_API_VERSION 20000
+#define OLCAOML_API_VERSION 20100
 /* Version of the model file format this library reads. */
-#define OLCAOML_MODEL_FORMAT_VERSION 1
+#define OLCAOML_MODEL_FORMAT_VERSION 2
 
 enum olcaoml_status {
     OLCAOML_OK = 0,
@@ -160,6 +160,30 @@ int olcaoml_fill_pot_coeffs(olcaoml_model model, const double *real_vectors,
                             const double *pot_alphas, int num_spins,
                             int num_threads, double *pot_coeffs,
                             int *bad_type, char *message, int message_len);
+/* Ensembles (model format 2): networks per element (1: no sigma). */
+int olcaoml_model_num_members(olcaoml_model model, int *n,
+                              char *message, int message_len);
+/* Ensemble mean coeffs[num_atoms][ld_coeffs] and sigma[num_atoms]
+ * (Hartree): sigma is the predicted RMS error of V(r) (r in [0.05, 6]
+ * Bohr, weight r^2 dr), the calibrated spread of the members.  A model of
+ * one network gives OLCAOML_ERR_STATE.  (olcaoml_predict and
+ * olcaoml_predict_from_descriptors give the same mean without sigma.) */
+int olcaoml_predict_ensemble_from_descriptors(olcaoml_model model,
+                                              int num_atoms,
+                                              const int *element_of,
+                                              int num_features,
+                                              const double *descriptors,
+                                              int num_threads,
+                                              int ld_coeffs, double *coeffs,
+                                              double *sigma, char *message,
+                                              int message_len);
+/* Descriptors + ensemble: coeffs[num_centres][ld_coeffs], sigma[num_centres]. */
+int olcaoml_predict_ensemble(olcaoml_model model, const double *real_vectors,
+                             int num_atoms, const double *positions,
+                             const int *element_of, int num_centres,
+                             const int *centres, int num_threads,
+                             int ld_coeffs, double *coeffs, double *sigma,
+                             char *message, int message_len);
 
 #ifdef __cplusplus
 }

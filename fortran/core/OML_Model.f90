@@ -41,6 +41,19 @@
 !! layer, and end with the fixed linear output map A = A_iso + mu + B z of
 !! the model's well-conditioned output basis.
 !!
+!! Ensembles (format version 2).  "NUM_MEMBERS M" after NUM_FEATURES says
+!! that every element has M networks (the members, trained on bootstrap
+!! resamples with different seeds); NUM_NETWORKS counts them all, and the
+!! k-th NETWORK block of an element is its member k.  After the networks,
+!! one block per element gives what the uncertainty needs:
+!!    UNCERTAINTY symbol
+!!    SIGMA_SCALE s                        calibration of the spread
+!!    SIGMA_FLOOR f                        (Hartree)
+!!    GRAM                                 N x N: the V(r) metric
+!! (see OML_Ensemble).  The prediction of an ensemble is the members' mean;
+!! ensemblePredict also gives each atom's sigma.  Version 1 files (one
+!! network per element, no UNCERTAINTY) are read as ensembles of one.
+!!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
 module OML_Model
@@ -49,12 +62,14 @@ module OML_Model
    use OML_Status
    use OML_Lattice
    use OML_Bispectrum
+   use OML_Ensemble, only: ensembleMoments
 
    implicit none
    private
 
-   !> The file format version this reader understands.
-   integer, parameter, public :: omlModelFormatVersion = 1
+   !> The newest file format version this reader understands (it reads
+   !> every version from 1 on).
+   integer, parameter, public :: omlModelFormatVersion = 2
 
    !> Length of element symbols and layer names.
    integer, parameter, public :: omlSymbolLen = 16
@@ -120,6 +135,15 @@ module OML_Model
       integer :: numRows = 0
    end type OML_NetworkType
 
+   !> What sigma needs for one element (OML_Ensemble): the Gram matrix of
+   !> the V(r) metric (numAlphas, numAlphas) and the calibration.
+   type, public :: OML_UncertaintyType
+      logical :: present = .false.
+      real (kind=double) :: scale = 1.0_double
+      real (kind=double) :: floor = 0.0_double
+      real (kind=double), allocatable :: gram(:,:)
+   end type OML_UncertaintyType
+
    type, public :: OML_ModelType
       integer :: formatVersion = 0
       !> Descriptor elements, in the order of the descriptor (chem blocks).
@@ -140,6 +164,11 @@ module OML_Model
       !> Largest NUM_ALPHAS of all networks.
       integer :: maxAlphas = 0
       logical :: ready = .false.
+      !> Ensemble: members per element, memberOf(k, e) the network of
+      !> member k of element e, and each element's uncertainty data.
+      integer :: numMembers = 1
+      integer, allocatable :: memberOf(:,:)
+      type (OML_UncertaintyType), allocatable :: uncertainty(:)
    end type OML_ModelType
 
    !> Where the reader is in the file (for messages).
@@ -168,6 +197,7 @@ module OML_Model
    public :: elementIndex
    public :: computeDescriptors
    public :: predictFromDescriptors
+   public :: ensemblePredict
    public :: activationCode
    public :: applyActivation
 
@@ -400,10 +430,11 @@ contains
                & 'OLCAOML_MODEL', status, message)
          return
       endif
-      if (model%formatVersion /= omlModelFormatVersion) then
+      if (model%formatVersion < 1 .or. &
+            & model%formatVersion > omlModelFormatVersion) then
          call formatError (reader, 'format version ' // &
                & intToChar(model%formatVersion) // ' is not supported ' // &
-               & '(this library reads version ' // &
+               & '(this library reads versions 1 to ' // &
                & intToChar(omlModelFormatVersion) // ')', status, message)
          return
       endif
@@ -510,6 +541,24 @@ contains
       endif
       model%numFeatures = n
 
+      ! Members per element (version 2 on; version 1: one network).
+      model%numMembers = 1
+      if (model%formatVersion >= 2) then
+         call expectKey (reader, 'NUM_MEMBERS', rest, status, message)
+         if (status /= omlSuccess) return
+         call readCount (reader, rest, 'NUM_MEMBERS', 1, n, status, &
+               & message)
+         if (status /= omlSuccess) return
+         model%numMembers = n
+      endif
+      allocate (model%memberOf(model%numMembers, model%numElements), &
+            & model%uncertainty(model%numElements), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      model%memberOf(:,:) = 0
+
       ! The networks.
       call expectKey (reader, 'NUM_NETWORKS', rest, status, message)
       if (status /= omlSuccess) return
@@ -526,19 +575,140 @@ contains
                & message)
          if (status /= omlSuccess) return
          e = elementIndex(model, model%networks(b)%symbol)
-         if (model%networkOf(e) /= 0) then
-            call formatError (reader, 'a second network for ' // &
-                  & trim(model%networks(b)%symbol), status, message)
-            return
-         endif
-         model%networkOf(e) = b
+         call addMember (reader, model, e, b, status, message)
+         if (status /= omlSuccess) return
          model%maxAlphas = max(model%maxAlphas, &
                & model%networks(b)%numAlphas)
       enddo
+      do e = 1, model%numElements
+         if (model%networkOf(e) /= 0 .and. &
+               & model%memberOf(model%numMembers, e) == 0) then
+            call formatError (reader, trim(model%symbols(e)) // ' has ' // &
+                  & 'fewer networks than NUM_MEMBERS = ' // &
+                  & intToChar(model%numMembers), status, message)
+            return
+         endif
+      enddo
+
+      if (model%formatVersion >= 2) then
+         call readUncertainty (reader, model, status, message)
+         if (status /= omlSuccess) return
+      endif
 
       call expectKey (reader, 'END', rest, status, message)
 
    end subroutine readBody
+
+   !> Network b is the next member of element e; members of one element
+   !> must agree on the exponents.
+   subroutine addMember (reader, model, e, b, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(in) :: e, b
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: k, first
+
+      status = omlSuccess
+      message = ''
+      k = count(model%memberOf(:, e) /= 0) + 1
+      if (k > model%numMembers) then
+         call formatError (reader, 'more than NUM_MEMBERS = ' // &
+               & intToChar(model%numMembers) // ' networks for ' // &
+               & trim(model%networks(b)%symbol), status, message)
+         return
+      endif
+      model%memberOf(k, e) = b
+      if (k == 1) then
+         model%networkOf(e) = b
+         return
+      endif
+      first = model%networkOf(e)
+      if (model%networks(b)%numAlphas /= &
+            & model%networks(first)%numAlphas) then
+         call formatError (reader, 'member ' // intToChar(k) // ' of ' // &
+               & trim(model%networks(b)%symbol) // ' has another ' // &
+               & 'NUM_ALPHAS than member 1', status, message)
+         return
+      endif
+      if (any(model%networks(b)%alphas /= model%networks(first)%alphas)) &
+            & then
+         call formatError (reader, 'member ' // intToChar(k) // ' of ' // &
+               & trim(model%networks(b)%symbol) // ' has other ' // &
+               & 'exponents than member 1', status, message)
+      endif
+
+   end subroutine addMember
+
+   !> One UNCERTAINTY block per element that has networks (version 2).
+   subroutine readUncertainty (reader, model, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: rest
+      character (len=omlSymbolLen) :: word
+      integer :: i, e, n, ioStat, allocStat
+
+      status = omlSuccess
+      message = ''
+      do i = 1, count(model%networkOf /= 0)
+         call expectKey (reader, 'UNCERTAINTY', rest, status, message)
+         if (status /= omlSuccess) return
+         read (rest, *, iostat=ioStat) word
+         e = 0
+         if (ioStat == 0) e = elementIndex(model, word)
+         if (e == 0) then
+            call formatError (reader, 'expected "UNCERTAINTY symbol" ' // &
+                  & 'of an element with networks', status, message)
+            return
+         endif
+         if (model%networkOf(e) == 0 .or. model%uncertainty(e)%present) &
+               & then
+            call formatError (reader, 'UNCERTAINTY ' // trim(word) // &
+                  & ' is repeated or has no networks', status, message)
+            return
+         endif
+         associate (u => model%uncertainty(e))
+            call expectKey (reader, 'SIGMA_SCALE', rest, status, message)
+            if (status /= omlSuccess) return
+            read (rest, *, iostat=ioStat) u%scale
+            if (ioStat /= 0 .or. .not. (u%scale >= 0.0_double)) then
+               call formatError (reader, 'SIGMA_SCALE must be a ' // &
+                     & 'number >= 0', status, message)
+               return
+            endif
+            call expectKey (reader, 'SIGMA_FLOOR', rest, status, message)
+            if (status /= omlSuccess) return
+            read (rest, *, iostat=ioStat) u%floor
+            if (ioStat /= 0 .or. .not. (u%floor >= 0.0_double)) then
+               call formatError (reader, 'SIGMA_FLOOR must be a ' // &
+                     & 'number >= 0 (Hartree)', status, message)
+               return
+            endif
+            n = model%networks(model%networkOf(e))%numAlphas
+            allocate (u%gram(n, n), stat=allocStat)
+            if (allocStat /= 0) then
+               call memoryError (status, message)
+               return
+            endif
+            call expectKey (reader, 'GRAM', rest, status, message)
+            if (status == omlSuccess) call readReals (reader, u%gram, &
+                  & 'GRAM', status, message)
+            if (status /= omlSuccess) return
+            u%present = .true.
+         end associate
+      enddo
+
+   end subroutine readUncertainty
 
    !> One NETWORK ... END_NETWORK block.
    subroutine readNetwork (reader, model, network, status, message)
@@ -1148,8 +1318,8 @@ contains
    !>   descriptors(K, i)  its descriptors
    !>   coeffs(ld, i)      A_1..A_N of atom i in rows 1..N (N = NUM_ALPHAS
    !>                      of its element); rows N+1..ld are set to zero
-   subroutine predictFromDescriptors (model, elementOf, descriptors, &
-         & numThreads, coeffs, status, message)
+   recursive subroutine predictFromDescriptors (model, elementOf, &
+         & descriptors, numThreads, coeffs, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
       !$ use omp_lib, only: omp_get_max_threads
@@ -1172,6 +1342,12 @@ contains
       status = omlSuccess
       message = ''
       numAtoms = size(elementOf)
+      if (model%ready .and. model%numMembers > 1) then
+         ! An ensemble predicts the mean of its members.
+         call ensemblePredict (model, elementOf, descriptors, numThreads, &
+               & coeffs, status, message)
+         return
+      endif
       if (.not. model%ready) then
          call setStatus (status, message, omlErrState, &
                & 'model: no model has been loaded')
@@ -1280,6 +1456,123 @@ contains
       !$omp end parallel
 
    end subroutine predictFromDescriptors
+
+   !> Ensemble mean A_i (Hartree) and, if sigma is present, each atom's
+   !> sigma: the calibrated spread of the members in the V(r) metric, the
+   !> predicted RMS error of V(r) (Hartree; see OML_Ensemble).  Arguments
+   !> as predictFromDescriptors.  Each member runs the single-network
+   !> forward pass; the mean and sigma come from ensembleMoments, the
+   !> routine the Python package calls, so both agree to the bit.  A model
+   !> of one network has no sigma (omlErrState if sigma is asked for).
+   recursive subroutine ensemblePredict (model, elementOf, descriptors, &
+         & numThreads, coeffs, status, message, sigma)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: elementOf(:)
+      real (kind=double), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: coeffs(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      real (kind=double), intent(out), optional :: sigma(:)
+
+      type (OML_ModelType) :: member
+      real (kind=double), allocatable :: members(:,:,:), work(:,:,:)
+      real (kind=double), allocatable :: mean(:,:), spread(:)
+      integer, allocatable :: atoms(:)
+      integer :: numAtoms, k, e, n, m, allocStat
+
+      status = omlSuccess
+      message = ''
+      numAtoms = size(elementOf)
+      if (.not. model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: no model has been loaded')
+         return
+      endif
+      if (present(sigma)) then
+         if (model%numMembers < 2) then
+            call setStatus (status, message, omlErrState, &
+                  & 'sigma: the model is a single network; export an ' // &
+                  & 'ensemble (olcaoml train --ensemble M) for sigma')
+            return
+         endif
+         if (size(sigma) /= numAtoms) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'sigma: need one value per atom (' // &
+                  & intToChar(numAtoms) // ')')
+            return
+         endif
+      endif
+      if (model%numMembers == 1) then
+         call predictFromDescriptors (model, elementOf, descriptors, &
+               & numThreads, coeffs, status, message)
+         return
+      endif
+      if (size(coeffs, 2) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'coeffs: need one column per atom (' // &
+               & intToChar(numAtoms) // ')')
+         return
+      endif
+
+      ! Each member: a copy of the model whose networkOf points at the
+      ! member's networks (the networks are small; the copy is cheap).
+      allocate (members(size(coeffs, 1), numAtoms, model%numMembers), &
+            & stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'ensemble: out of memory')
+         return
+      endif
+      member = model
+      member%numMembers = 1
+      do k = 1, model%numMembers
+         do e = 1, model%numElements
+            if (model%networkOf(e) /= 0) &
+                  & member%networkOf(e) = model%memberOf(k, e)
+         enddo
+         call predictFromDescriptors (member, elementOf, descriptors, &
+               & numThreads, members(:,:,k), status, message)
+         if (status /= omlSuccess) return
+      enddo
+
+      ! Mean and sigma, element by element (the checks above passed, so
+      ! every atom's element has networks).
+      coeffs(:,:) = 0.0_double
+      do e = 1, model%numElements
+         if (model%networkOf(e) == 0) cycle
+         m = count(elementOf == e)
+         if (m == 0) cycle
+         n = model%networks(model%networkOf(e))%numAlphas
+         atoms = pack((/ (k, k = 1, numAtoms) /), elementOf == e)
+         allocate (work(n, m, model%numMembers), mean(n, m), spread(m), &
+               & stat=allocStat)
+         if (allocStat /= 0) then
+            call setStatus (status, message, omlErrMemory, &
+                  & 'ensemble: out of memory')
+            return
+         endif
+         work(:,:,:) = members(1:n, atoms, :)
+         associate (u => model%uncertainty(e))
+            if (u%present) then
+               call ensembleMoments (work, u%gram, u%scale, u%floor, &
+                     & mean, spread, status, message)
+            else
+               call setStatus (status, message, omlErrFormat, &
+                     & 'ensemble: no UNCERTAINTY block for ' // &
+                     & trim(model%symbols(e)))
+            endif
+         end associate
+         if (status /= omlSuccess) return
+         coeffs(1:n, atoms) = mean
+         if (present(sigma)) sigma(atoms) = spread
+         deallocate (work, mean, spread)
+      enddo
+
+   end subroutine ensemblePredict
 
    !> The share of one thread: its own scratch space (local, hence
    !> private), then its blocks.  Each block writes only its own columns.

@@ -173,3 +173,28 @@ subroutine oml_neighbour_list (numAtoms, capacity, cell, positions, cutoff, &
    nbrVec(:, 1:numPairs) = vec(:,:)
 
 end subroutine oml_neighbour_list
+
+!> Ensemble mean and calibrated spread (OML_Ensemble) of numAtoms atoms
+!> of one element: members(N, atom, member), gram(N, N) the V(r) metric.
+subroutine oml_ensemble_moments (numTerms, numAtoms, numMembers, members, &
+      & gram, scale, floor, mean, sigma, status, message)
+
+   use OML_Kinds, only: double
+   use OML_Ensemble
+
+   implicit none
+
+   !f2py threadsafe
+   integer, intent(in) :: numTerms, numAtoms, numMembers
+   real (kind=double), intent(in) :: members(numTerms, numAtoms, numMembers)
+   real (kind=double), intent(in) :: gram(numTerms, numTerms)
+   real (kind=double), intent(in) :: scale, floor
+   real (kind=double), intent(out) :: mean(numTerms, numAtoms)
+   real (kind=double), intent(out) :: sigma(numAtoms)
+   integer, intent(out) :: status
+   character (len=512), intent(out) :: message
+
+   call ensembleMoments (members, gram, scale, floor, mean, sigma, status, &
+         & message)
+
+end subroutine oml_ensemble_moments

@@ -183,6 +183,30 @@ def run(args: argparse.Namespace) -> int:
                 metric=model.metric,
                 baselines={m: curves[m] for m in ("ridge", "average")},
             )
+        if pred.report is not None:
+            from pyolcaoml.model.uncertainty import calibration_summary
+
+            err = np.array(
+                [
+                    model.metric.rms_per_atom(
+                        pred.coeffs[i][None],
+                        np.asarray(true_all[i])[None],
+                        model.elements[pred.symbols[i]].alphas,
+                    )[0]
+                    for i in range(len(pred.symbols))
+                ]
+            )
+            print()
+            for line in pred.report.summary():
+                print(line)
+            cal = calibration_summary(err, pred.report.sigma)
+            summary["uncertainty"] = cal
+            if cal["n_atoms"]:
+                print(
+                    f"actual errors: {cal['within_1_sigma']:.0%} of the atoms "
+                    f"within 1 sigma, {cal['within_2_sigma']:.0%} within 2 "
+                    f"sigma; rank correlation {cal['spearman']:.2f}"
+                )
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs)
         write_text_atomically(
             os.path.join(out, "scfV.dat"), format_scfv(scfv), force=True

@@ -36,6 +36,10 @@ distance from the average atom, coloured by structure).
 
 Arguments and output paths are checked before the dataset's descriptors are
 computed or TensorFlow is imported.
+
+After the tables, the uncertainty against the actual per-atom error:
+Spearman rank correlation of sigma and error, the fractions of atoms within
+1 and 2 sigma, and a per-structure table (with --plots: error_vs_sigma.png).
 """
 
 WHICH = ("unseen", "all", "train", "validation", "holdout")
@@ -230,6 +234,21 @@ def run(args: argparse.Namespace) -> int:
                 report["per_structure"].setdefault(name, {})[symbol] = t
             if args.plots:
                 _plots(args.plots, model, dataset, symbol, em, rows, x, true, split)
+        if not report["elements"]:
+            raise ModelError("no atoms of the model's elements in those structures")
+        from pyolcaoml.model.calibration import (
+            atom_errors,
+            format_uncertainty,
+            plot_error_vs_sigma,
+            uncertainty_report,
+        )
+
+        ae = atom_errors(model, dataset, names, x_all)
+        report["uncertainty"] = uncertainty_report(ae)
+        print()
+        print(format_uncertainty(report["uncertainty"]))
+        if args.plots:
+            plot_error_vs_sigma(os.path.join(args.plots, "error_vs_sigma.png"), ae)
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
     print()

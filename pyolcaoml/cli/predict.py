@@ -73,6 +73,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "from and farthest from the model's average atom, beside the "
         "isolated and average atom (.png, .pdf or .svg)",
     )
+    p.add_argument(
+        "--report",
+        metavar="FILE.csv",
+        help="write one row per atom (atom, element, sigma_v_ha, domain, "
+        "nearest_angstrom, flags); see docs/uncertainty.md",
+    )
     add_threads_argument(p)
 
 
@@ -112,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         if args.plot:
             check_output(
                 args.plot, force=args.force, option="--plot", suffixes=PLOT_SUFFIXES
+            )
+        if args.report:
+            check_output(
+                args.report, force=args.force, option="--report", suffixes=(".csv",)
             )
     except OutputPathError as exc:
         raise CLIError(str(exc)) from None
@@ -181,6 +191,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {output}")
     if args.plot:
         print(f"wrote {os.path.abspath(args.plot)}")
+    from pyolcaoml.model.report import write_report
+
+    if pred.report is not None:
+        for line in pred.report.summary():
+            print(line)
+        if args.report:
+            try:
+                write_report(args.report, pred.report)
+            except ModelError as exc:
+                raise CLIError(str(exc)) from exc
+            print(f"wrote {os.path.abspath(args.report)}")
     return 0
 
 

@@ -86,6 +86,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="M",
+        help="train M networks per element (seeds SEED..SEED+M-1, bootstrap "
+        "resamples of the non-held-out structures, out-of-bag early stopping "
+        "and calibration): predictions get a per-atom sigma (default 1)",
+    )
+    g.add_argument(
         "--descriptor",
         metavar="JSON",
         help="descriptor settings (JSON text or file, as "
@@ -195,8 +204,9 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from pyolcaoml.cli import CLIError
-    from pyolcaoml.model import ModelError, TrainConfig, load_dataset, train_model
+    from pyolcaoml.model import ModelError, TrainConfig, load_dataset
     from pyolcaoml.model.data import split_structures
+    from pyolcaoml.model.ensemble import train_ensemble
     from pyolcaoml.model.evaluation import baseline_warnings, format_table
     from pyolcaoml.model.training import parse_hidden, usable_structures
     from pyolcaoml.model.workflow import dataset_descriptors
@@ -251,9 +261,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                model = train_model(
+                model = train_ensemble(
                     dataset,
                     config,
+                    n_members=args.ensemble,
                     descriptors=descriptors,
                     descriptor_settings=settings,
                     progress=reporter,
@@ -281,5 +292,10 @@ def run(args: argparse.Namespace) -> int:
                 )
                 for text in baseline_warnings(symbol, per[split], split):
                     print(f"warning: {text}", file=sys.stderr)
+    from pyolcaoml.model.uncertainty import format_calibration
+
+    text = format_calibration(model)
+    if text:
+        print("\n" + text)
     print(f"\nmodel written to {os.path.abspath(args.output)}")
     return 0

@@ -85,6 +85,18 @@ def _ridge_solve(z: np.ndarray, y: np.ndarray, strength: float) -> tuple:
     return w, ym - zm @ w
 
 
+def _ridge_path(z: np.ndarray, y: np.ndarray, strengths: Sequence[float]):
+    """(w, b) of _ridge_solve for each strength, from one eigendecomposition."""
+    ym = y.mean(axis=0)
+    zm = z.mean(axis=0)
+    zc = z - zm
+    lam, v = np.linalg.eigh(zc.T @ zc)
+    proj = v.T @ (zc.T @ (y - ym))
+    for s in strengths:
+        w = v @ (proj / (lam + s * len(zc))[:, None])
+        yield w, ym - zm @ w
+
+
 def fit_ridge(
     x: np.ndarray,
     y: np.ndarray,
@@ -107,15 +119,13 @@ def fit_ridge(
     best = float(strengths[len(strengths) // 2])
     if len(uniq) >= 2 and len(strengths) > 1:
         folds = np.array_split(uniq, min(n_folds, len(uniq)))
-        scores = []
-        for s in strengths:
-            err = 0.0
-            for fold in folds:
-                te = np.isin(groups, fold)
-                w, b = _ridge_solve(z[~te], y[~te], s)
+        scores = np.zeros(len(strengths))
+        for fold in folds:
+            te = np.isin(groups, fold)
+            # One eigendecomposition per fold serves every strength.
+            for k, (w, b) in enumerate(_ridge_path(z[~te], y[~te], strengths)):
                 d = z[te] @ w + b - y[te]
-                err += float(np.einsum("ai,ij,aj->", d, gram, d))
-            scores.append(err)
+                scores[k] += float(np.einsum("ai,ij,aj->", d, gram, d))
         best = float(strengths[int(np.argmin(scores))])
     w, b = _ridge_solve(z, y, best)
     return RidgeBaseline(

@@ -8,8 +8,11 @@ A model is a directory::
                       basis, ridge baseline, training record, metrics,
                       versions, sha256 of every .keras file
       Si.keras        one Keras network per element (descriptors -> A_i)
+      Si_2.keras ...  members 2..M of an ensemble (format version 2)
+      applicability.npz  standardised training descriptors (novelty check)
 
 Loading verifies the checksums so that a damaged file gives a clear error.
+Version 1 directories (one network, no applicability data) still load.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from pyolcaoml.model.basis import OutputBasis
 from pyolcaoml.model.data import file_sha256
 from pyolcaoml.model.errors import ModelError
 from pyolcaoml.model.potential import RadialMetric
+from pyolcaoml.model.uncertainty import Calibration
 
 MODEL_FORMAT = "pyolcaoml-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+#: Versions this pyolcaoml reads.
+READABLE_VERSIONS = (1, 2)
 METADATA_FILE = "model.json"
 
 
@@ -65,8 +71,15 @@ class ElementModel:
     alphas: np.ndarray  # (N,) Bohr^-2
     basis: OutputBasis
     ridge: RidgeBaseline
-    network: Any = None  # keras.Model: descriptors -> A (Hartree)
+    network: Any = None  # keras.Model: descriptors -> A (Hartree); member 1
     charge_columns: np.ndarray | None = None  # (N, 3) isolated-atom columns 3-5
+    members: list[Any] = field(default_factory=list)  # all M networks
+    calibration: Calibration = field(default_factory=Calibration)
+
+    @property
+    def networks(self) -> list[Any]:
+        """The ensemble's networks (one for a single-network model)."""
+        return self.members if self.members else [self.network]
 
     @property
     def n_alphas(self) -> int:
@@ -93,6 +106,16 @@ class PotentialModel:
     metrics: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     path: str | None = None
+    applicability: Any = None  # applicability.Applicability or None (v1)
+    ensemble_size: int = 1  # as recorded in model.json (networks not loaded)
+
+    @property
+    def n_members(self) -> int:
+        """Networks per element (1: a single network, no uncertainty)."""
+        loaded = [
+            len(em.networks) for em in self.elements.values() if em.network is not None
+        ]
+        return max(loaded) if loaded else self.ensemble_size
 
     # -- prediction ---------------------------------------------------------
     def check_elements(self, symbols) -> None:
@@ -139,7 +162,9 @@ class PotentialModel:
         em = self.elements[symbol]
         n = len(x)
         if method == "network":
-            return predict_batched(em.network, x)
+            if len(em.networks) == 1:
+                return predict_batched(em.network, x)
+            return self.predict_element_uncertainty(symbol, x)[0]
         if method == "isolated":
             return np.tile(em.isolated, (n, 1))
         if method == "average":
@@ -147,6 +172,60 @@ class PotentialModel:
         if method == "ridge":
             return em.ridge.predict(x)
         raise ValueError(f"unknown method {method!r}")
+
+    def predict_members(self, symbol: str, x: np.ndarray) -> np.ndarray:
+        """(M, n, N) coefficients (Hartree) of every member for n atoms."""
+        from pyolcaoml.model.network import predict_batched
+
+        self.check_elements([symbol])
+        return np.stack(
+            [predict_batched(net, x) for net in self.elements[symbol].networks]
+        )
+
+    def predict_element_uncertainty(
+        self, symbol: str, x: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean (n, N) and sigma (n,) in Hartree (sigma: predicted
+        RMS V(r) error, NaN for a single network)."""
+        from pyolcaoml.model.uncertainty import ensemble_moments, sigma_gram
+
+        em = self.elements[symbol]
+        members = self.predict_members(symbol, np.asarray(x, dtype=np.float64))
+        if members.shape[0] == 1:
+            return members[0], np.full(members.shape[1], np.nan)
+        return ensemble_moments(
+            members,
+            sigma_gram(self.metric, em.alphas),
+            em.calibration.scale,
+            em.calibration.floor_hartree,
+        )
+
+    def predict_uncertainty(
+        self, symbols, descriptors: np.ndarray
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """A_i per atom (ensemble mean, Hartree) and sigma per atom (Hartree)."""
+        symbols = list(symbols)
+        x = np.asarray(descriptors, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != len(symbols):
+            raise ModelError("need one descriptor row per atom")
+        if x.shape[1] != self.n_features:
+            raise ModelError(
+                f"model expects {self.n_features} descriptors per atom, "
+                f"got {x.shape[1]}"
+            )
+        self.check_elements(symbols)
+        out: list[np.ndarray] = [np.empty(0)] * len(symbols)
+        sigma = np.full(len(symbols), np.nan)
+        sym = np.asarray(symbols)
+        for s in self.elements:
+            rows = np.nonzero(sym == s)[0]
+            if rows.size == 0:
+                continue
+            a, sg = self.predict_element_uncertainty(s, x[rows])
+            sigma[rows] = sg
+            for r, v in zip(rows, a, strict=True):
+                out[r] = v
+        return out, sigma
 
     def descriptor_calculator(self):
         """The descriptor calculator this model was trained with."""
@@ -157,8 +236,8 @@ class PotentialModel:
         return descriptor_from_dict(self.descriptor)
 
     # -- metadata -----------------------------------------------------------
-    def metadata(self, files: dict[str, str]) -> dict:
-        return {
+    def metadata(self, files: dict[str, list]) -> dict:
+        meta = {
             "format": MODEL_FORMAT,
             "version": MODEL_VERSION,
             "descriptor": self.descriptor,
@@ -166,8 +245,10 @@ class PotentialModel:
             "metric": self.metric.to_dict(),
             "elements": {
                 s: {
-                    "file": files[s][0],
-                    "sha256": files[s][1],
+                    "file": files[s][0][0],
+                    "sha256": files[s][0][1],
+                    "members": [{"file": f, "sha256": h} for f, h in files[s]],
+                    "uncertainty": em.calibration.to_dict(),
                     "n_alphas": em.n_alphas,
                     "alphas_bohr2": em.alphas.tolist(),
                     "isolated_coeffs_hartree": em.isolated.tolist(),
@@ -185,7 +266,11 @@ class PotentialModel:
             "training": self.training,
             "metrics": self.metrics,
             "versions": self.versions,
+            "n_members": self.n_members,
         }
+        if self.applicability is not None:
+            meta["applicability"] = self.applicability.to_json()
+        return meta
 
     # -- disk ---------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
@@ -202,9 +287,15 @@ class PotentialModel:
         try:
             files = {}
             for s, em in self.elements.items():
-                name = f"{s}.keras"
-                em.network.save(os.path.join(tmp, name))
-                files[s] = (name, file_sha256(os.path.join(tmp, name)))
+                files[s] = []
+                for m, net in enumerate(em.networks):
+                    name = f"{s}.keras" if m == 0 else f"{s}_{m + 1}.keras"
+                    net.save(os.path.join(tmp, name))
+                    files[s].append((name, file_sha256(os.path.join(tmp, name))))
+            if self.applicability is not None:
+                from pyolcaoml.model.applicability import APPLICABILITY_FILE
+
+                self.applicability.save_arrays(os.path.join(tmp, APPLICABILITY_FILE))
             with open(os.path.join(tmp, METADATA_FILE), "w") as f:
                 f.write(dumps_metadata(self.metadata(files)))
             os.chmod(tmp, mode)
@@ -279,10 +370,11 @@ def read_metadata(path: str | os.PathLike | None) -> dict:
         raise ModelError(f"cannot read {meta_path}: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise ModelError(f"{meta_path} is not pyolcaoml model metadata")
-    if meta.get("version") != MODEL_VERSION:
+    if meta.get("version") not in READABLE_VERSIONS:
         raise ModelError(
             f"{meta_path}: model format version {meta.get('version')} is not "
-            f"supported (this pyolcaoml reads version {MODEL_VERSION})"
+            f"supported (this pyolcaoml reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
         )
     return meta
 
@@ -306,6 +398,7 @@ def load_model(
                 basis=OutputBasis.from_dict(e["output_basis"]),
                 ridge=RidgeBaseline.from_dict(e["ridge_baseline"]),
                 charge_columns=None if charges is None else np.asarray(charges, float),
+                calibration=Calibration.from_dict(e.get("uncertainty", {})),
             )
         model = PotentialModel(
             descriptor=meta["descriptor"],
@@ -316,12 +409,20 @@ def load_model(
             metrics=meta.get("metrics", {}),
             versions=meta.get("versions", {}),
             path=path,
+            ensemble_size=int(meta.get("n_members", 1)),
         )
+        if "applicability" in meta:
+            from pyolcaoml.model.applicability import Applicability
+
+            model.applicability = Applicability.load(path, meta["applicability"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: incomplete model metadata ({exc})") from exc
     if networks:
         for s, e in meta["elements"].items():
-            model.elements[s].network = _load_network(path, e)
+            entries = e.get("members") or [e]
+            nets = [_load_network(path, {**e, **m}) for m in entries]
+            model.elements[s].network = nets[0]
+            model.elements[s].members = nets if len(nets) > 1 else []
     return model
 
 

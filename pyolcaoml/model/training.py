@@ -106,11 +106,15 @@ def train_model(
     descriptor_settings: dict | None = None,
     progress: ProgressFn | None = None,
     charge_columns: dict[str, np.ndarray] | None = None,
+    bootstrap: Sequence[str] | None = None,
 ) -> PotentialModel:
     """Train one network per element of ``dataset``.
 
     ``descriptors``/``descriptor_settings`` replace the dataset's own
     descriptors (e.g. recomputed with other bispectrum settings).
+    ``bootstrap``: a resample (with repeats) of structure names to train on
+    (one ensemble member); the structures of the rest that it does not hold
+    (out of bag) are the validation set, ``config.holdout`` stays out.
     """
     from pyolcaoml.model.network import import_keras
 
@@ -125,13 +129,22 @@ def train_model(
     if not np.all(np.isfinite(x_all)):
         raise ModelError("descriptors contain NaN or infinite values")
     names, validation, excluded = usable_structures(dataset, config)
-    train_names, val_names, hold_names = split_structures(
-        names,
-        holdout=config.holdout,
-        validation_fraction=config.validation_fraction,
-        seed=config.seed,
-        validation=validation,
-    )
+    if bootstrap is None:
+        train_names, val_names, hold_names = split_structures(
+            names,
+            holdout=config.holdout,
+            validation_fraction=config.validation_fraction,
+            seed=config.seed,
+            validation=validation,
+        )
+    else:
+        # An unconverged run drawn into a member's bag stays out, as it
+        # does for a single network.
+        left_out = set(excluded)
+        bag = [n for n in bootstrap if n not in left_out]
+        train_names, val_names, hold_names = bootstrap_split(
+            names, bag, config.holdout
+        )
     ids = {
         "train": dataset.structure_ids(train_names),
         "validation": dataset.structure_ids(val_names),
@@ -144,6 +157,13 @@ def train_model(
     for symbol in sorted(dataset.elements):
         ed = dataset.elements[symbol]
         rows = {k: dataset.element_rows(symbol, v) for k, v in ids.items()}
+        if bootstrap is not None:  # repeated structures give repeated rows
+            rows["train"] = np.concatenate(
+                [
+                    dataset.element_rows(symbol, [i])
+                    for i in dataset.structure_ids(list(bootstrap))
+                ]
+            )
         if rows["train"].size < 2:
             raise ModelError(f"{symbol}: fewer than two training atoms")
         x = {k: x_all[ed.atom_index[r]] for k, r in rows.items()}
@@ -210,6 +230,24 @@ def train_model(
     }
     model.versions = library_versions()
     return model
+
+
+def bootstrap_split(
+    names: Sequence[str], bootstrap: Sequence[str], holdout: Sequence[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """(in-bag, out-of-bag, holdout) structure names, in dataset order."""
+    names = list(names)
+    unknown = [n for n in [*bootstrap, *holdout] if n not in names]
+    if unknown:
+        raise ModelError(f"unknown structure name(s): {', '.join(unknown)}")
+    if set(bootstrap) & set(holdout):
+        raise ModelError("a bootstrap sample may not hold held-out structures")
+    if not bootstrap:
+        raise ModelError("empty bootstrap sample")
+    bag = set(bootstrap)
+    train = [n for n in names if n in bag]
+    oob = [n for n in names if n not in bag and n not in set(holdout)]
+    return train, oob, [n for n in names if n in set(holdout)]
 
 
 def _fit_network(

@@ -75,12 +75,19 @@ def dataset_descriptors(
 # -- prediction ----------------------------------------------------------------
 @dataclass
 class Prediction:
-    """Predicted A_i (Hartree) per atom, with timings in seconds."""
+    """Predicted A_i (Hartree) per atom, with timings in seconds.
+
+    ``sigma``: predicted RMS V(r) error per atom (Hartree; NaN for a single
+    network); ``report``: the per-atom trust report (sigma, applicability
+    flags; :class:`pyolcaoml.model.report.AtomReport`), atom order.
+    """
 
     symbols: list[str]
     coeffs: list[np.ndarray]
     descriptor_seconds: float
     network_seconds: float
+    sigma: np.ndarray | None = None
+    report: object = None
 
 
 def predict_structure(
@@ -92,9 +99,21 @@ def predict_structure(
     t0 = time.perf_counter()
     x = compute_descriptors(model, structure, n_threads=n_threads)
     t1 = time.perf_counter()
-    coeffs = model.predict(symbols, x, method=method)
+    if method == "network":
+        coeffs, sigma = model.predict_uncertainty(symbols, x)
+    else:
+        coeffs, sigma = model.predict(symbols, x, method=method), None
     t2 = time.perf_counter()
-    return Prediction(symbols, coeffs, t1 - t0, t2 - t1)
+    from pyolcaoml.model.report import assess
+
+    report = assess(
+        model,
+        structure,
+        x,
+        sigma if sigma is not None else np.full(len(symbols), np.nan),
+        n_threads=n_threads,
+    )
+    return Prediction(symbols, coeffs, t1 - t0, t2 - t1, sigma, report)
 
 
 # -- scfV writing --------------------------------------------------------------
