@@ -97,6 +97,10 @@ class PotentialPrediction:
     alphas: alpha_i per atom, Bohr^-2 (the model's exponents of its element).
     model: the model that made the prediction.
     descriptor_seconds, network_seconds: wall times.
+    sigma: each atom's predicted RMS V(r) error (Hartree, the metric of
+    ``olcaoml evaluate``; NaN for a single network or a baseline method).
+    report: the per-atom trust report (sigma and applicability flags,
+    :class:`pyolcaoml.model.report.AtomReport`; ``report.to_csv()``).
     """
 
     symbols: list[str]
@@ -105,6 +109,8 @@ class PotentialPrediction:
     model: PotentialModel = field(repr=False)
     descriptor_seconds: float = 0.0
     network_seconds: float = 0.0
+    sigma: np.ndarray | None = None
+    report: Any = None
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -183,8 +189,20 @@ def predict(
     t0 = time.perf_counter()
     x = compute_descriptors(model, structure, n_threads=n_threads, progress=progress)
     t1 = time.perf_counter()
-    coeffs = model.predict(symbols, x, method=method)
+    if method == "network":
+        coeffs, sigma = model.predict_uncertainty(symbols, x)
+    else:
+        coeffs, sigma = model.predict(symbols, x, method=method), None
     t2 = time.perf_counter()
+    from pyolcaoml.model.report import assess
+
+    report = assess(
+        model,
+        structure,
+        x,
+        sigma if sigma is not None else np.full(len(symbols), np.nan),
+        n_threads=n_threads,
+    )
     alphas = {s: model.elements[s].alphas for s in set(symbols)}
     return PotentialPrediction(
         symbols=symbols,
@@ -193,4 +211,6 @@ def predict(
         model=model,
         descriptor_seconds=t1 - t0,
         network_seconds=t2 - t1,
+        sigma=sigma,
+        report=report,
     )

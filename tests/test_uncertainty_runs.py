@@ -44,7 +44,14 @@ def setup(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("uncert")
     data = tmp / "si.h5"
-    args = ["--twojmax", "8", "--scales", "0.75,1.0,1.5", "--quiet"]
+    args = [
+        "--twojmax",
+        "8",
+        "--scales",
+        "0.75,1.0,1.5",
+        "--quiet",
+        "--include-unconverged",
+    ]
     assert main(["convert", str(RUNS), "-o", str(data), *args]) == 0
     dataset = load_dataset(data)
     config = TrainConfig(

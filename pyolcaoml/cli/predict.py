@@ -148,8 +148,11 @@ def run(args: argparse.Namespace) -> int:
         x = compute_descriptors(model, structure, args.threads, progress=True)
         t1 = time.perf_counter()
         _stage(n, f"network: {n} atoms ...")
-        coeffs = model.predict(symbols, x)
+        coeffs, sigma = model.predict_uncertainty(symbols, x)
         t2 = time.perf_counter()
+        from pyolcaoml.model.report import assess
+
+        report = assess(model, structure, x, sigma, n_threads=args.threads)
         _stage(n, f"writing {output} ...")
         pred = PotentialPrediction(
             symbols=symbols,
@@ -158,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
             model=model,
             descriptor_seconds=t1 - t0,
             network_seconds=t2 - t1,
+            sigma=sigma,
+            report=report,
         )
         if is_run:
             with warnings.catch_warnings(record=True) as caught:
