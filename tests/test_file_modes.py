@@ -79,7 +79,8 @@ def test_outputs_follow_umask(umask, tiny, tmp_path, capsys) -> None:
     assert mode(tmp_path / "e.json") == file_mode
     assert mode(tmp_path / "plots") == dir_mode
     pngs = list((tmp_path / "plots").glob("*.png"))
-    assert len(pngs) == 2 and all(mode(p) == file_mode for p in pngs)
+    # parity_Si, potentials_Si and the calibration's error_vs_sigma
+    assert len(pngs) == 3 and all(mode(p) == file_mode for p in pngs)
     # export: model.oml
     assert main(["export", str(tmp_path / "m"), "-o", str(tmp_path / "m.oml")]) == 0
     assert mode(tmp_path / "m.oml") == file_mode
