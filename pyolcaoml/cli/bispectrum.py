@@ -12,6 +12,7 @@ import numpy as np
 
 from pyolcaoml.cli import CLIError
 from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
+from pyolcaoml.cli.limits import thread_count_arg
 
 HELP = "compute the bispectrum descriptors of a structure"
 DESCRIPTION = """\
@@ -37,7 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="save the array: .npy, or .txt/.csv (one row per atom)",
     )
-    p.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    p.add_argument(
+        "--threads", type=thread_count_arg, default=None, help="OpenMP threads"
+    )
     p.add_argument("--force", action="store_true", help="overwrite --output")
     add_descriptor_arguments(p)
 

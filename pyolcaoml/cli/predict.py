@@ -6,6 +6,8 @@ import argparse
 import os
 import warnings
 
+from pyolcaoml.cli.limits import thread_count_arg
+
 HELP = "predict the potential of a structure or OLCAO run and write scfV.dat"
 DESCRIPTION = """\
 Predict every atom's potential coefficients A_i (Hartree) with MODEL and write
@@ -47,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument(
         "--threads",
-        type=int,
+        type=thread_count_arg,
         default=None,
         help="OpenMP threads for the descriptors (default: all)",
     )
