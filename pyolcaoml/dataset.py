@@ -23,9 +23,9 @@ append that fails leaves the old file as it was.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -356,30 +356,52 @@ def write_dataset(
         return report  # nothing to add: leave the file untouched
     if not new and not (append and exists):
         raise ValueError("no structures to write")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-    )
-    os.close(fd)
-    try:
-        if append and exists:
-            shutil.copyfile(path, tmp)
-            mode = "r+"
-        else:
-            mode = "w"
-        with h5py.File(tmp, mode) as f:
-            if mode == "w":
-                _init_file(f, descriptor_json, new[0].descriptors.shape[1])
-            for rec in new:
-                _write_record(f, rec)
-                report.added.append(rec.name)
-                report.n_atoms_added += rec.n_atoms
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # The HDF5 file is built in memory and written with ordinary, checked
+    # writes: HDF5 on a full disk floods stderr with its error stack and
+    # may crash in h5py's clean-up, while a Python write fails cleanly.
+    image = io.BytesIO()
+    if append and exists:
+        with open(path, "rb") as fh:
+            image.write(fh.read())
+        image.seek(0)
+        mode = "r+"
+    else:
+        mode = "w"
+    with h5py.File(image, mode) as f:
+        if mode == "w":
+            _init_file(f, descriptor_json, new[0].descriptors.shape[1])
+        for rec in new:
+            _write_record(f, rec)
+            report.added.append(rec.name)
+            report.n_atoms_added += rec.n_atoms
+    _write_bytes_atomically(path, image.getbuffer())
     return report
+
+
+def _write_bytes_atomically(path: str, data: Any) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to the
+    disk and rename it over ``path``; on any failure (a full disk, a
+    signal) the temporary file is removed and ``path`` is untouched."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+        )
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise OSError(
+                    exc.errno, f"cannot write {path}: {exc.strerror}"
+                ) from None
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # ---------------------------------------------------------------------------
