@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pyolcaoml.dataset_check import validate_dataset
 from pyolcaoml.structure import Structure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -300,6 +301,7 @@ def _write_record(f: h5py.File, record: StructureRecord) -> None:
 
 
 def _check_compatible(f: h5py.File, path: str, descriptor_json: str) -> None:
+    validate_dataset(f, path, known_descriptor=False)
     if f.attrs.get("format") != FORMAT:
         raise ValueError(f"{path}: not a pyolcaoml dataset")
     if int(f.attrs.get("version", -1)) != VERSION:
@@ -421,9 +423,12 @@ def read_content_hashes(path: str | os.PathLike[str]) -> list[str]:
 
 
 def read_descriptor_json(path: str | os.PathLike[str]) -> str:
+    """The descriptor settings of a dataset file, once the whole file has
+    been validated (``convert --append`` calls this first)."""
     import h5py
 
     with h5py.File(path, "r") as f:
+        validate_dataset(f, path)
         return str(f.attrs["descriptor"])
 
 
@@ -528,6 +533,7 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
 
     path = os.fspath(path)
     with h5py.File(path, "r") as f:
+        validate_dataset(f, path, known_descriptor=False)
         if f.attrs.get("format") != FORMAT:
             raise ValueError(f"{path}: not a pyolcaoml dataset")
         if int(f.attrs.get("version", -1)) != VERSION:
