@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pyolcaoml._atomic import write_bytes_atomic
 from pyolcaoml.dataset_check import validate_dataset
 from pyolcaoml.structure import Structure
 
@@ -381,29 +381,9 @@ def write_dataset(
 
 
 def _write_bytes_atomically(path: str, data: Any) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to the
-    disk and rename it over ``path``; on any failure (a full disk, a
-    signal) the temporary file is removed and ``path`` is untouched."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-        )
-        with os.fdopen(fd, "wb") as fh:
-            try:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            except OSError as exc:
-                raise OSError(
-                    exc.errno, f"cannot write {path}: {exc.strerror}"
-                ) from None
-        os.replace(tmp, path)
-        tmp = None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    """Temporary file, fsync, rename (pyolcaoml._atomic): on any failure (a
+    full disk, a signal) nothing is left and ``path`` is untouched."""
+    write_bytes_atomic(path, data)
 
 
 # ---------------------------------------------------------------------------

@@ -256,3 +256,48 @@ def test_ctypes_wrapper_refuses_wrapping_and_truncation():
             m.predict_from_descriptors([1], x, n_threads=1.9)
         # and the right values still work
         assert m.n_alphas(1) > 0
+
+
+# -- the Python writers keep the old file too ---------------------------------------
+_PY_WRITERS = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pyolcaoml.olcao import read_scfv, read_skeleton, write_scfv, write_skeleton
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    which, src, out = sys.argv[1:4]
+    obj = read_scfv(src) if which == "scfv" else read_skeleton(src)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256, resource.RLIM_INFINITY))
+    try:
+        (write_scfv if which == "scfv" else write_skeleton)(out, obj)
+    except OSError as exc:
+        print("ERROR", exc)
+        sys.exit(0)
+    print("NO ERROR")
+    sys.exit(3)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("which", "src"),
+    [("scfv", "gs_scfV-fb.dat"), ("skeleton", "olcao.skl")],
+)
+def test_python_writers_keep_the_old_file_on_a_full_disk(tmp_path, which, src):
+    """Before: open(path, 'w') emptied the old file first, so a full disk
+    left a 0-byte or cut file in its place (with a clean [Errno 28])."""
+    from conftest import DATA
+
+    source = DATA / "olcao" / "si8_types" / src
+    out = tmp_path / "out.dat"
+    old = b"the previous file\n" * 3
+    out.write_bytes(old)
+    done = subprocess.run(
+        [sys.executable, "-c", _PY_WRITERS, which, str(source), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"cannot write {out}" in done.stdout
+    assert out.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.dat"]

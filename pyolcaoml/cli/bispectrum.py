@@ -108,6 +108,8 @@ def save(b: np.ndarray, out: Path, force: bool, labels: list[str]) -> None:
         else:
             raise CLIError(f"{out}: use a .npy, .txt or .csv file name")
         os.replace(tmp, out)
+    except OSError as exc:  # a full disk: name the file, not the temporary
+        raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

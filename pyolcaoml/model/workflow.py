@@ -9,7 +9,6 @@ rename).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -142,15 +141,10 @@ def write_text_atomically(path: str, text: str, force: bool = False) -> None:
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise ModelError(f"directory does not exist: {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=".olcaoml-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from pyolcaoml._atomic import write_bytes_atomic
+
+    # temporary file, fsync, rename; a full disk names path, keeps the old file
+    write_bytes_atomic(path, text.encode("ascii"))
 
 
 def predict_scfv_for_structure(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from pyolcaoml._atomic import write_bytes_atomic
 from pyolcaoml.olcao.errors import OlcaoFormatError
 from pyolcaoml.olcao.fortran_format import parse_fortran_real
 
@@ -34,6 +35,15 @@ def read_text(path: str | os.PathLike[str]) -> str:
     with open(path, "rb") as fh:
         data = fh.read()
     return decode_text(data, path)
+
+
+def write_text_atomic(
+    path: str | os.PathLike[str], text: str, encoding: str = "ascii"
+) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename
+    (:func:`pyolcaoml._atomic.write_bytes_atomic`): a full disk leaves an
+    existing ``path`` as it was and no temporary file."""
+    write_bytes_atomic(path, text.encode(encoding))
 
 
 class LineReader:

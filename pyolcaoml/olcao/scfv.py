@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from pyolcaoml.olcao._lines import LineReader, read_text
+from pyolcaoml.olcao._lines import LineReader, read_text, write_text_atomic
 from pyolcaoml.olcao.fortran_format import format_e, format_i
 
 __all__ = [
@@ -315,10 +315,10 @@ def format_scfv(scfv: ScfV) -> str:
 
 def write_scfv(path: str | os.PathLike[str], scfv: ScfV) -> None:
     """Write ``scfv`` to ``path`` (the +U/J trailer with 0 terms is always
-    written). The text is built first, so a bad value writes nothing."""
-    text = format_scfv(scfv)
-    with open(path, "w", encoding="ascii", newline="\n") as fh:
-        fh.write(text)
+    written). The text is built first, so a bad value writes nothing; it
+    goes to a temporary file renamed over ``path`` at the end, so a full
+    disk leaves an existing file as it was."""
+    write_text_atomic(path, format_scfv(scfv), "ascii")
 
 
 # ---------------------------------------------------------------------------
