@@ -301,3 +301,16 @@ def test_python_writers_keep_the_old_file_on_a_full_disk(tmp_path, which, src):
     assert f"cannot write {out}" in done.stdout
     assert out.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.dat"]
+
+
+def test_python_prediction_overflow_is_an_error():
+    """Keras gives Inf or NaN for descriptors of 1e308; before, they were
+    returned as coefficients."""
+    from test_library_support import cached_model
+
+    from pyolcaoml.model import ModelError, load_model
+
+    model = load_model(cached_model()[0])
+    x = np.full((2, model.n_features), 1e308)
+    with pytest.raises(ModelError, match="atom 0 .* not finite"):
+        model.predict(["Si", "Si"], x)

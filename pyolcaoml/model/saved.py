@@ -125,6 +125,12 @@ class PotentialModel:
             if rows.size == 0:
                 continue
             a = self.predict_element(s, x[rows], method)
+            if not np.all(np.isfinite(a)):  # an error, never a result
+                bad = int(rows[np.flatnonzero(~np.isfinite(a).all(axis=1))[0]])
+                raise ModelError(
+                    f"{method} prediction for atom {bad} ({s}) is not finite "
+                    "(descriptors far outside the training range?)"
+                )
             for r, v in zip(rows, a, strict=True):
                 out[r] = v
         return out
