@@ -255,6 +255,12 @@ def _judge(
     expected_new: set[str],
 ) -> str:
     """One signalled or disk-full command: crash / leftover / clean."""
+    if signum is not None and rc == -signum and "run_guarded" not in err:
+        # Killed by the very signal during interpreter start-up, before the
+        # command installed its handlers (the editable install's import hook
+        # takes ~0.2 s): nothing was started; the shell sees 128 + signum.
+        changed = [k for k in before if after.get(k) != before[k]]
+        return "leftover" if changed or set(after) - set(before) else "clean"
     if rc < 0 or rc in (134, 139) or "Segmentation" in err:
         return "crash"
     if "Traceback" in err:

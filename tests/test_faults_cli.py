@@ -79,6 +79,20 @@ def test_run_guarded_ignores_a_second_signal_during_cleanup(tmp_path):
     assert not tmp.exists()
 
 
+def test_signal_turned_into_another_exception_still_counts(tmp_path):
+    """numpy's import turns any exception into ImportError; a signal that
+    arrives there must still end the command as interrupted."""
+
+    def work() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+        except BaseException as exc:
+            raise ImportError("numpy: Original error was ...") from exc
+        return 0
+
+    assert run_guarded("x", work) == 129
+
+
 def test_interrupted_is_a_keyboard_interrupt():
     exc = Interrupted(signal.SIGTERM)
     assert isinstance(exc, KeyboardInterrupt)

@@ -48,10 +48,15 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+#: Signals received while the handlers were installed (first one first).
+_received: list[int] = []
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     # Clean-up must not be interrupted in its turn.
     for sig in HANDLED:
         signal.signal(sig, signal.SIG_IGN)
+    _received.append(signum)
     raise Interrupted(signum)
 
 
@@ -101,30 +106,41 @@ def run_guarded(
     crash while TensorFlow or OpenMP threads are still running.  Output
     is flushed and temporaries are already gone at that point.
     """
+    del _received[:]
     try:
         with signals_to_exceptions():
             status = work()
             # Buffered output meets a closed pipe here, not at exit.
             sys.stdout.flush()
+        if not _received:
             return status
+        # The signal's exception was swallowed on the way (an import that
+        # turns every error into ImportError, a generic except): the
+        # command was still interrupted.
+        exc: BaseException = Interrupted(_received[0])
     except BrokenPipeError:
         _silence_stdout()
         return BROKEN_PIPE_STATUS
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        status = 128 + int(signum)
-        signame = signal.Signals(signum).name
-        what = "interrupted" if signum == signal.SIGINT else f"stopped by {signame}"
-        name = command() if callable(command) else command
-        prog = f"olcaoml {name}" if name else "olcaoml"
+    except KeyboardInterrupt as caught:
+        exc = caught
+    except Exception:
+        if not _received:
+            raise
+        exc = Interrupted(_received[0])
+    signum = getattr(exc, "signum", signal.SIGINT)
+    status = 128 + int(signum)
+    signame = signal.Signals(signum).name
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signame}"
+    name = command() if callable(command) else command
+    prog = f"olcaoml {name}" if name else "olcaoml"
+    try:
+        print(f"{prog}: {what}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    if own_process:
         try:
-            print(f"{prog}: {what}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
         except (OSError, ValueError):
             pass
-        if own_process:
-            try:
-                sys.stdout.flush()
-            except (OSError, ValueError):
-                pass
-            os._exit(status)
-        return status
+        os._exit(status)
+    return status
