@@ -554,7 +554,12 @@ def main() -> int:
         rows["signals"] = signals(work / "sig", model, delays)
         print("full disk ...", file=sys.stderr)
         (work / "disk").mkdir()
-        rows["full disk"], how = full_disk(work / "disk", model)
+        try:
+            rows["full disk"], how = full_disk(work / "disk", model)
+        finally:
+            small = work / "disk" / "small"
+            if small.is_dir() and os.path.ismount(small):
+                subprocess.run(["umount", "-l", str(small)], check=False)
         if oml:
             print("C API ...", file=sys.stderr)
             rows["C API (C harness)"] = capi(work, oml)
