@@ -269,6 +269,7 @@ _FILES = run_files(RUN)
     max_examples=150,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
