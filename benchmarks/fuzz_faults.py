@@ -164,7 +164,9 @@ def _run_children(argv_for: callable, n_cases: int, timeout: float) -> list[str]
 
 
 # -- sections -------------------------------------------------------------------
-def readers(runs: list[Path], seeds: int, quick: bool, work: Path) -> Counter:
+def readers(
+    runs: list[Path], seeds: int, quick: bool, work: Path, max_cuts: int
+) -> Counter:
     total: Counter = Counter()
     for src in runs:
         for seed in range(seeds):
@@ -177,7 +179,9 @@ def readers(runs: list[Path], seeds: int, quick: bool, work: Path) -> Counter:
                     continue
                 data = (src / rel).read_bytes()
                 every = not quick and seed == 0
-                for m in mutations(rel, data, rng, every_line=every, per_kind=6):
+                for m in mutations(
+                    rel, data, rng, every_line=every, per_kind=6, max_cuts=max_cuts
+                ):
                     p = blobs / f"{len(cases)}.bin"
                     p.write_bytes(m.data)
                     cases.append((m.kind, rel, str(p)))
@@ -516,6 +520,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3, help="reader seeds per run")
     ap.add_argument(
+        "--max-cuts",
+        type=int,
+        default=1000,
+        help="truncation points per file (every line of files up to this long)",
+    )
+    ap.add_argument(
         "--quick",
         action="store_true",
         help="sampled lines instead of every line; fewer cases",
@@ -543,7 +553,11 @@ def main() -> int:
         model, oml = _model(work)
         print("readers ...", file=sys.stderr)
         rows["readers"] = readers(
-            runs, 1 if args.quick else args.seeds, args.quick, work / "readers"
+            runs,
+            1 if args.quick else args.seeds,
+            args.quick,
+            work / "readers",
+            args.max_cuts,
         )
         print("datasets ...", file=sys.stderr)
         (work / "ds").mkdir()

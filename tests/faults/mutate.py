@@ -73,16 +73,22 @@ def _lines(data: bytes) -> list[bytes]:
 
 def mutations(
     rel: str, data: bytes, rng: np.random.Generator, *, every_line: bool = False,
-    per_kind: int = 4,
+    per_kind: int = 4, max_cuts: int | None = None,
 ) -> Iterator[Mutation]:  # fmt: skip
     """Damaged versions of ``data`` (the file ``rel``).  ``every_line``:
-    truncate after every line (the long run); otherwise at ``per_kind``
-    random lines.  All choices come from ``rng`` (seeded by the caller)."""
+    truncate after every line (the long run; at most ``max_cuts`` evenly
+    spaced lines of a longer file); otherwise at ``per_kind`` random lines.
+    All choices come from ``rng`` (seeded by the caller)."""
     lines = _lines(data)
     n = len(lines)
-    cut_at = range(n) if every_line else sorted(
-        set(rng.integers(0, max(n, 1), size=min(per_kind, n)).tolist())
-    )  # fmt: skip
+    if every_line:
+        # every line; a file longer than max_cuts lines at evenly spaced ones
+        stride = 1 if not max_cuts else max(1, -(-n // max_cuts))
+        cut_at: Any = range(0, n, stride)
+    else:
+        cut_at = sorted(
+            set(rng.integers(0, max(n, 1), size=min(per_kind, n)).tolist())
+        )
     for k in cut_at:
         yield Mutation("truncate_line", rel, f"keep {k} lines", b"".join(lines[:k]))
         line = lines[k].rstrip(b"\r\n")
