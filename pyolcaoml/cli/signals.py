@@ -61,10 +61,12 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def signals_to_exceptions() -> Iterator[None]:
+def signals_to_exceptions(restore: bool = True) -> Iterator[None]:
     """Within the block, HANDLED signals raise :class:`Interrupted`; the
-    previous handlers come back afterwards.  Outside the main thread
-    (where Python allows no handlers) nothing changes."""
+    previous handlers come back afterwards (``restore=False``: the signals
+    are ignored afterwards, for a process that is about to exit with its
+    work done).  Outside the main thread (where Python allows no
+    handlers) nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -75,6 +77,8 @@ def signals_to_exceptions() -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
+            if not restore:
+                handler = signal.SIG_IGN
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
@@ -108,7 +112,10 @@ def run_guarded(
     """
     del _received[:]
     try:
-        with signals_to_exceptions():
+        # In a process of its own, a signal that arrives after the work is
+        # done (during the interpreter's shutdown) is ignored: the outputs
+        # are complete, and being killed then would only change the status.
+        with signals_to_exceptions(restore=not own_process):
             status = work()
             # Buffered output meets a closed pipe here, not at exit.
             sys.stdout.flush()

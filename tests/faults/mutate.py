@@ -210,9 +210,11 @@ def classify_read(path: Path, reference: dict[str, Any] | None) -> tuple[str, st
         return "wrong_type", f"{type(exc).__name__}: {exc}"
     if reference is not None and got == reference:
         return "harmless", ""
-    if got["truncated"] and not (reference or {}).get("truncated"):
-        return "flagged", "accepted, flagged: the SCF log ends early"
     diff = [k for k in got if reference is None or got[k] != reference.get(k)]
+    if got["truncated"] and set(diff) <= {"history", "truncated"}:
+        # the damaged log is reported as ending early (also when the real
+        # run had already stopped early and is flagged for that)
+        return "flagged", "accepted, flagged: the SCF log ends early"
     return "silent", "differs in " + ", ".join(diff)
 
 
