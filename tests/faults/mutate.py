@@ -86,9 +86,7 @@ def mutations(
         stride = 1 if not max_cuts else max(1, -(-n // max_cuts))
         cut_at: Any = range(0, n, stride)
     else:
-        cut_at = sorted(
-            set(rng.integers(0, max(n, 1), size=min(per_kind, n)).tolist())
-        )
+        cut_at = sorted(set(rng.integers(0, max(n, 1), size=min(per_kind, n)).tolist()))
     for k in cut_at:
         yield Mutation("truncate_line", rel, f"keep {k} lines", b"".join(lines[:k]))
         line = lines[k].rstrip(b"\r\n")
