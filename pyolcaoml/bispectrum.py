@@ -31,9 +31,10 @@ from pyolcaoml.structure import Structure, _canonical_symbol
 #: Radius of Si (Å) used by LAMMPS' SNAP examples: pair cutoff 2 x 2.35 = 4.7 Å.
 DEFAULT_RADII: dict[str, float] = {"Si": 2.35}
 #: Centres per call of the Fortran core (a multiple of its block of 16
-#: atoms): between calls Python can act on Ctrl-C.  About 0.1 s of work
-#: per call for twojmax 8 on one core.
-CHUNK_CENTRES = 1024
+#: atoms): between calls Python can act on Ctrl-C.  About 0.05 s of work
+#: per call for twojmax 8 and the default cutoff on one core; the chunks
+#: cost ~3 % against one call (benchmark in docs/faults.md).
+CHUNK_CENTRES = 2048
 
 
 def _max_twojmax() -> int:
