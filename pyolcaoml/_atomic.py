@@ -25,6 +25,15 @@ def _write_all(fd: int, data: memoryview) -> None:
         done += os.write(fd, data[done:])
 
 
+def _target_mode(path: str) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> None:
     """Replace ``path`` by ``data`` (bytes or any buffer) in one step."""
     path = os.fspath(path)
@@ -37,6 +46,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> None:
             prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
         )
         try:
+            # mkstemp makes the file private (0600): give it the mode of the
+            # file it replaces, or the one open() would have given it.
+            os.fchmod(fd, _target_mode(path))
             _write_all(fd, view)
             os.fsync(fd)
         except OSError as exc:

@@ -315,3 +315,22 @@ def test_python_prediction_overflow_is_an_error():
     x = np.full((2, model.n_features), 1e308)
     with pytest.raises(ModelError, match="atom 0 .* not finite"):
         model.predict(["Si", "Si"], x)
+
+
+def test_atomic_writer_keeps_file_modes(tmp_path):
+    """The temporary file of mkstemp is private (0600); the replaced file
+    keeps its mode, a new one gets the mode open() would give it."""
+    from pyolcaoml._atomic import write_bytes_atomic
+
+    old = tmp_path / "old.dat"
+    old.write_bytes(b"old")
+    os.chmod(old, 0o640)
+    write_bytes_atomic(old, b"new")
+    assert old.read_bytes() == b"new" and (old.stat().st_mode & 0o777) == 0o640
+    new = tmp_path / "new.dat"
+    umask = os.umask(0o022)
+    try:
+        write_bytes_atomic(new, b"x")
+    finally:
+        os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o644
