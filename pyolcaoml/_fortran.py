@@ -59,6 +59,12 @@ def fortran_positions(positions: np.ndarray) -> np.ndarray:
     return np.asfortranarray(np.asarray(positions, dtype=np.float64).T)
 
 
+#: The most OpenMP threads one call may start (fortran/core/OML_Threads.f90,
+#: omlMaxThreads): more never helps (the work is split over atoms), and a
+#: million would abort libgomp or exhaust the stack, killing the process.
+MAX_THREADS = 1024
+
+
 def thread_count(n_threads: int | None) -> int:
     """0 means the OpenMP default (OMP_NUM_THREADS or all cores)."""
     if n_threads is None:
@@ -67,4 +73,8 @@ def thread_count(n_threads: int | None) -> int:
         raise TypeError(f"n_threads: expected an int or None, got {n_threads!r}")
     if n_threads < 1:
         raise ValueError(f"n_threads: must be >= 1, got {n_threads}")
+    if n_threads > MAX_THREADS:
+        raise ValueError(
+            f"n_threads: {n_threads} is more than the limit of {MAX_THREADS}"
+        )
     return int(n_threads)

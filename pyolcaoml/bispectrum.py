@@ -30,6 +30,11 @@ from pyolcaoml.structure import Structure, _canonical_symbol
 
 #: Radius of Si (Å) used by LAMMPS' SNAP examples: pair cutoff 2 x 2.35 = 4.7 Å.
 DEFAULT_RADII: dict[str, float] = {"Si": 2.35}
+#: Centres per call of the Fortran core (a multiple of its block of 16
+#: atoms): between calls Python can act on Ctrl-C.  About 0.05 s of work
+#: per call for twojmax 8 and the default cutoff on one core; the chunks
+#: cost ~3 % against one call (benchmark in docs/faults.md).
+CHUNK_CENTRES = 2048
 
 
 def _max_twojmax() -> int:
@@ -244,27 +249,37 @@ class Bispectrum:
         cell, positions = self._periodic_cell(s)
         radius = np.array(list(self.radii.values()), dtype=np.float64)
         weight = np.array([self.weights[e] for e in self.radii], dtype=np.float64)
-        b, status, message = core().oml_bispectrum(
-            self.n_features,
-            fortran_cell(cell),
-            fortran_positions(positions),
-            element_of,
-            radius,
-            weight,
-            centre_idx,
-            self.twojmax,
-            self.rcutfac,
-            self.rfac0,
-            self.rmin0,
-            int(self.switch),
-            int(self.bzero),
-            int(self.bnorm),
-            int(self.wselfall),
-            int(self.chem),
-            thread_count(n_threads),
-        )
-        check(status, message)
-        return b.T
+        threads = thread_count(n_threads)
+        f_cell, f_pos = fortran_cell(cell), fortran_positions(positions)
+        out = np.empty((len(centre_idx), self.n_features), dtype=np.float64)
+        # In chunks of atoms: the Fortran runs without the GIL, and Python
+        # handles Ctrl-C (or SIGTERM) only between two calls.  A centre's
+        # components do not depend on the other centres of its call, so
+        # the result is the same, bit for bit, as one call for all.
+        for first in range(0, len(centre_idx), CHUNK_CENTRES):
+            chunk = centre_idx[first : first + CHUNK_CENTRES]
+            b, status, message = core().oml_bispectrum(
+                self.n_features,
+                f_cell,
+                f_pos,
+                element_of,
+                radius,
+                weight,
+                chunk,
+                self.twojmax,
+                self.rcutfac,
+                self.rfac0,
+                self.rmin0,
+                int(self.switch),
+                int(self.bzero),
+                int(self.bnorm),
+                int(self.wselfall),
+                int(self.chem),
+                threads,
+            )
+            check(status, message)
+            out[first : first + len(chunk)] = b.T
+        return out
 
     def _periodic_cell(self, s: Structure) -> tuple[np.ndarray, np.ndarray]:
         """A cell in which non-periodic directions are padded beyond the cutoff.

@@ -23,10 +23,9 @@ append that fails leaves the old file as it was.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pyolcaoml._atomic import write_bytes_atomic
+from pyolcaoml.dataset_check import validate_dataset
 from pyolcaoml.structure import Structure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -300,6 +301,7 @@ def _write_record(f: h5py.File, record: StructureRecord) -> None:
 
 
 def _check_compatible(f: h5py.File, path: str, descriptor_json: str) -> None:
+    validate_dataset(f, path, known_descriptor=False)
     if f.attrs.get("format") != FORMAT:
         raise ValueError(f"{path}: not a pyolcaoml dataset")
     if int(f.attrs.get("version", -1)) != VERSION:
@@ -356,34 +358,32 @@ def write_dataset(
         return report  # nothing to add: leave the file untouched
     if not new and not (append and exists):
         raise ValueError("no structures to write")
-    from pyolcaoml.outputs import mode_for
-
-    directory = os.path.dirname(os.path.abspath(path))
-    file_mode = mode_for(path)  # the replaced file's mode, else 0666 & ~umask
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-    )
-    os.close(fd)
-    try:
-        if append and exists:
-            shutil.copyfile(path, tmp)
-            mode = "r+"
-        else:
-            mode = "w"
-        with h5py.File(tmp, mode) as f:
-            if mode == "w":
-                _init_file(f, descriptor_json, new[0].descriptors.shape[1])
-            for rec in new:
-                _write_record(f, rec)
-                report.added.append(rec.name)
-                report.n_atoms_added += rec.n_atoms
-        os.chmod(tmp, file_mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # The HDF5 file is built in memory and written with ordinary, checked
+    # writes: HDF5 on a full disk floods stderr with its error stack and
+    # may crash in h5py's clean-up, while a Python write fails cleanly.
+    image = io.BytesIO()
+    if append and exists:
+        with open(path, "rb") as fh:
+            image.write(fh.read())
+        image.seek(0)
+        mode = "r+"
+    else:
+        mode = "w"
+    with h5py.File(image, mode) as f:
+        if mode == "w":
+            _init_file(f, descriptor_json, new[0].descriptors.shape[1])
+        for rec in new:
+            _write_record(f, rec)
+            report.added.append(rec.name)
+            report.n_atoms_added += rec.n_atoms
+    _write_bytes_atomically(path, image.getbuffer())
     return report
+
+
+def _write_bytes_atomically(path: str, data: Any) -> None:
+    """Temporary file, fsync, rename (pyolcaoml._atomic): on any failure (a
+    full disk, a signal) nothing is left and ``path`` is untouched."""
+    write_bytes_atomic(path, data)
 
 
 # ---------------------------------------------------------------------------
@@ -403,9 +403,12 @@ def read_content_hashes(path: str | os.PathLike[str]) -> list[str]:
 
 
 def read_descriptor_json(path: str | os.PathLike[str]) -> str:
+    """The descriptor settings of a dataset file, once the whole file has
+    been validated (``convert --append`` calls this first)."""
     import h5py
 
     with h5py.File(path, "r") as f:
+        validate_dataset(f, path)
         return str(f.attrs["descriptor"])
 
 
@@ -510,6 +513,7 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
 
     path = os.fspath(path)
     with h5py.File(path, "r") as f:
+        validate_dataset(f, path, known_descriptor=False)
         if f.attrs.get("format") != FORMAT:
             raise ValueError(f"{path}: not a pyolcaoml dataset")
         if int(f.attrs.get("version", -1)) != VERSION:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import operator
 import os
 import sys
 from collections.abc import Sequence
@@ -231,8 +232,42 @@ def _as_f64(name: str, a: Any, shape: tuple[int, ...] | None = None) -> np.ndarr
     return arr
 
 
-def _as_i32(a: Any) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.int32)
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _int_arg(name: str, value: Any) -> int:
+    """A Python int for a C ``int`` argument: exact, in range, or refused.
+
+    ctypes itself would wrap 2**32 + 1 to 1 and NumPy would truncate 1.9
+    to 1; both would then be a different, valid-looking request."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {value!r}") from None
+    if not _INT_MIN <= n <= _INT_MAX:
+        raise ValueError(f"{name}: {n} does not fit a C int")
+    return n
+
+
+def _as_i32(a: Any, name: str = "indices") -> np.ndarray:
+    """An int32 array of exactly the given integers (no wrapping, no
+    truncation of 1.9 to 1)."""
+    arr = np.asarray(a)
+    if arr.dtype == object:
+        try:
+            arr = np.array([_int_arg(name, v) for v in arr.ravel()], dtype=np.int64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(str(exc)) from None
+        arr = arr.reshape(np.shape(a))
+    if arr.size == 0:
+        return np.ascontiguousarray(arr, dtype=np.int32)
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integers, got an array of {arr.dtype}")
+    if arr.min() < _INT_MIN or arr.max() > _INT_MAX:
+        raise ValueError(f"{name}: values outside the range of a C int")
+    return np.ascontiguousarray(arr, dtype=np.int32)
 
 
 def write_scfv(
@@ -247,7 +282,7 @@ def write_scfv(
     ``table_dn``: the same for SPIN_DN, or None to repeat the spin-up rows.
     """
     lib = load_library()
-    terms = _as_i32(num_terms)
+    terms = _as_i32(num_terms, "num_terms")
     up = _as_f64("table_up", table_up)
     dn = None if table_dn is None else _as_f64("table_dn", table_dn, up.shape)
     if up.ndim != 2 or up.shape[1] != 5 or up.shape[0] != int(terms.sum()):
@@ -300,7 +335,7 @@ class LibraryModel:
         sym = ctypes.create_string_buffer(32)
         buf = _buffer()
         status = self._lib.olcaoml_model_element_symbol(
-            self.handle, element, sym, len(sym), buf, len(buf)
+            self.handle, _int_arg("element", element), sym, len(sym), buf, len(buf)
         )
         _check(status, buf)
         return sym.value.decode()
@@ -340,7 +375,7 @@ class LibraryModel:
         out = ctypes.c_int()
         buf = _buffer()
         status = self._lib.olcaoml_model_num_alphas(
-            self.handle, element, ctypes.byref(out), buf, len(buf)
+            self.handle, _int_arg("element", element), ctypes.byref(out), buf, len(buf)
         )
         _check(status, buf)
         return out.value
@@ -349,7 +384,12 @@ class LibraryModel:
         out = np.zeros(shape, dtype=np.float64)
         buf = _buffer()
         status = getattr(self._lib, name)(
-            self.handle, element, shape[0], _ptr(out), buf, len(buf)
+            self.handle,
+            _int_arg("element", element),
+            shape[0],
+            _ptr(out),
+            buf,
+            len(buf),
         )
         _check(status, buf)
         return out
@@ -381,10 +421,10 @@ class LibraryModel:
         pos = _as_f64("positions_bohr", positions_bohr)
         if pos.ndim != 2 or pos.shape[1] != 3:
             raise ValueError(f"positions_bohr: expected (N, 3), got {pos.shape}")
-        el = _as_i32(element_of)
+        el = _as_i32(element_of, "element_of")
         if el.shape != (len(pos),):
             raise ValueError(f"element_of: expected {len(pos)} entries")
-        c = None if centres is None else _as_i32(centres)
+        c = None if centres is None else _as_i32(centres, "centres")
         m = len(pos) if c is None else len(c)
         out = np.empty((m, width), dtype=np.float64)
         buf = _buffer()
@@ -396,7 +436,7 @@ class LibraryModel:
             _ptr(el),
             m,
             _ptr(c),
-            n_threads,
+            _int_arg("n_threads", n_threads),
             width,
             _ptr(out),
             buf,
@@ -448,7 +488,7 @@ class LibraryModel:
         self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0
     ) -> np.ndarray:
         """(M, max_alphas) coefficients from (M, K) descriptors."""
-        el = _as_i32(element_of)
+        el = _as_i32(element_of, "element_of")
         x = _as_f64("descriptors", descriptors)
         if x.ndim != 2 or x.shape != (len(el), self.n_features):
             raise ValueError(
@@ -462,7 +502,7 @@ class LibraryModel:
             _ptr(el),
             self.n_features,
             _ptr(x),
-            n_threads,
+            _int_arg("n_threads", n_threads),
             self.max_alphas,
             _ptr(out),
             buf,

@@ -57,8 +57,18 @@ class Structure:
     pbc: tuple[bool, bool, bool] = (True, True, True)
 
     def __post_init__(self) -> None:
-        cell = np.array(self.cell, dtype=np.float64)
-        pos = np.array(self.positions, dtype=np.float64).reshape(-1, 3)
+        cell = _real_array("cell", self.cell)
+        pos = _real_array("positions", self.positions)
+        if pos.size == 0 and pos.ndim == 1:
+            pos = pos.reshape(0, 3)  # no atoms
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            # Never reshape: (3, N) or (96, 2) given for N atoms is a mistake
+            # that a reshape would turn into a wrong structure.
+            raise ValueError(
+                f"positions must have shape (N, 3), got {pos.shape}"
+                + (" (transposed? rows are atoms)" if pos.ndim == 2 and
+                   pos.shape[0] == 3 else "")
+            )  # fmt: skip
         if cell.shape != (3, 3):
             raise ValueError(f"cell must be 3x3, got shape {cell.shape}")
         symbols = tuple(_canonical_symbol(s) for s in self.symbols)
@@ -137,6 +147,19 @@ class Structure:
         raise TypeError(
             f"expected a pyolcaoml.Structure or ase.Atoms, got {type(obj).__name__}"
         )
+
+
+def _real_array(name: str, value: Any) -> np.ndarray:
+    """A float64 copy of ``value``; complex numbers, strings, objects and
+    booleans are refused instead of cast (NumPy would drop an imaginary
+    part with only a warning)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        if arr.dtype.kind == "c":
+            raise ValueError(f"{name}: complex numbers are not coordinates")
+        if arr.size or arr.dtype.kind not in "O":
+            raise ValueError(f"{name}: expected real numbers, got {arr.dtype}")
+    return np.array(arr, dtype=np.float64)
 
 
 @lru_cache(maxsize=1024)

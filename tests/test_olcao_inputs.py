@@ -131,10 +131,16 @@ def test_iterations_malformed(tmp_path: Path) -> None:
         OlcaoFormatError, match="gs_iter-fb.dat, line 2: expected 5 numbers, got 3"
     ):
         read_iterations(path)
+    row = "{:5d}{:13.8f}{:13.8f}{:13.8f}{:17.8f}\n"
     path.write_text(
-        " Iter.\n    1  -0.5  -0.4  0.3  -30.0\n    3  -0.5  -0.4  0.3  -30.0\n"
-    )
+        " Iter.\n" + row.format(1, -0.5, -0.4, 0.3, -30.0)
+        + row.format(3, -0.5, -0.4, 0.3, -30.0)
+    )  # fmt: skip
     with pytest.raises(OlcaoFormatError, match="line 3: expected iteration 2, got 3"):
+        read_iterations(path)
+    # rows are fixed-width (i5,3f13.8,f17.8): free-format rows are refused
+    path.write_text(" Iter.\n    1  -0.5  -0.4  0.3  -30.0\n")
+    with pytest.raises(OlcaoFormatError, match="line 2: expected a row of 61"):
         read_iterations(path)
 
 

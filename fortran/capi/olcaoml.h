@@ -29,7 +29,8 @@
  * Nothing in the library prints or stops the process.  A loaded model is
  * never changed, so several threads may use one model at the same time.
  * Each call may itself run OpenMP threads: num_threads <= 0 uses the
- * OpenMP default (OMP_NUM_THREADS).
+ * OpenMP default (OMP_NUM_THREADS); more than 1024 is OLCAOML_ERR_ARGUMENT.
+ * A NaN or Inf result is OLCAOML_ERR_NON_FINITE, never OLCAOML_OK.
  */
 #ifndef OLCAOML_H
 #define OLCAOML_H

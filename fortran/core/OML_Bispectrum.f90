@@ -206,7 +206,7 @@ contains
          & centres, numThreads, bispectrum, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-      !$ use omp_lib, only: omp_get_max_threads
+      use OML_Threads, only: chooseThreads
 
       implicit none
 
@@ -279,15 +279,13 @@ contains
             return
          endif
       enddo
+      call chooseThreads (numThreads, useThreads, status, message)
+      if (status /= omlSuccess) return
       if (numCentres == 0) return
 
       call initCellList (cellList, lattice, positions, snap%maxCutoff, &
             & status, message)
       if (status /= omlSuccess) return
-
-      useThreads = 1
-      !$ useThreads = omp_get_max_threads()
-      if (numThreads > 0) useThreads = numThreads
 
       numBlocks = (numCentres + blockSize - 1) / blockSize
       errorCentre = huge(errorCentre)
@@ -296,6 +294,21 @@ contains
       call runBlocks (snap, cellList, elementOf, centres, numBlocks, &
             & bispectrum, errorCentre, status, message)
       !$omp end parallel
+      if (status /= omlSuccess) return
+
+      ! Finite positions and parameters give finite sums, unless a weight
+      ! or a density is so large (1e308) that a product overflows: an
+      ! Inf or NaN component is then an error, never a result.
+      do i = 1, numCentres
+         if (.not. all(ieee_is_finite(bispectrum(:, i)))) then
+            call setStatus (status, message, omlErrNonFinite, &
+                  & 'bispectrum: centre ' // intToChar(i) // ' (atom ' // &
+                  & intToChar(centres(i)) // ') has non-finite ' // &
+                  & 'components (an element weight or a density too ' // &
+                  & 'large for double precision?)')
+            return
+         endif
+      enddo
 
    end subroutine computeBispectrum
 

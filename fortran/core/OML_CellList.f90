@@ -30,6 +30,21 @@ module OML_CellList
    !> relative to the number of atoms (keeps memory O(N) for tiny cutoffs).
    integer, parameter :: maxBinsPerAxis = 1024
 
+   !> The most atoms a cell list takes (the bin arithmetic is 32-bit).
+   integer, parameter, public :: omlMaxAtoms = 2**27
+
+   !> The most candidate neighbours (atoms and periodic images in the
+   !> stencil of slices) the search of one atom may visit.  A cutoff far
+   !> larger than the cell (1e4 Angstrom in a 5 Angstrom cell) would visit
+   !> some 1e11 images per atom and run for hours; 1e11 images of a cutoff
+   !> of 1e20 would not even fit the integer stencil.  Such a request is
+   !> refused (omlErrArgument) before anything is allocated.  Physical
+   !> cutoffs (a few Angstrom to a few tens) visit hundreds to thousands;
+   !> the limit is met near 80 Angstrom in crystalline Si, where the
+   !> bispectrum's per-thread work arrays (neighbours x (2J+1)-terms)
+   !> would already take some 0.5 GB.
+   integer (kind=8), parameter, public :: omlMaxCandidates = 200000_8
+
    type, public :: OML_CellListType
       integer :: numAtoms = 0
       integer :: numBins(3) = 1
@@ -70,7 +85,7 @@ contains
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
-      real (kind=double) :: fractPos(3)
+      real (kind=double) :: fractPos(3), reach(3), candidates
       integer :: numAtoms, numBinsTotal, atom, abc, bin, allocStat
       integer, allocatable :: binCount(:), binFill(:)
 
@@ -86,6 +101,13 @@ contains
       if (.not. all(ieee_is_finite(positions))) then
          call setStatus (status, message, omlErrNonFinite, &
                & 'positions: contain NaN or Inf')
+         return
+      endif
+
+      if (numAtoms > omlMaxAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'positions: ' // intToChar(numAtoms) // ' atoms, more ' // &
+               & 'than the limit of ' // intToChar(omlMaxAtoms))
          return
       endif
 
@@ -105,10 +127,30 @@ contains
          abc = maxloc(cellList%numBins, 1)
          cellList%numBins(abc) = max(1, cellList%numBins(abc) / 2)
       enddo
+      ! The stencil in real arithmetic first: cutoff / height may be far
+      ! beyond the integer range.  The search of one atom visits
+      ! prod(2 stencil + 1) slices of numAtoms / numBinsTotal atoms each.
       do abc = 1, 3
-         cellList%stencil(abc) = ceiling(cutoff * &
-               & cellList%numBins(abc) / lattice%heights(abc) &
-               & * (1.0_double + 1.0e-12_double))
+         reach(abc) = cutoff * cellList%numBins(abc) / lattice%heights(abc) &
+               & * (1.0_double + 1.0e-12_double)
+      enddo
+      candidates = product(2.0_double * real(ceiling(min(reach, 1.0e6_double)) &
+            & , double) + 1.0_double) * real(numAtoms, double) &
+            & / product(real(cellList%numBins, double))
+      if (any(reach > 1.0e6_double) .or. &
+            & candidates > real(omlMaxCandidates, double)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'cutoff: ' // realToChar(cutoff) // ' is too large for ' // &
+               & 'this cell (heights ' // realToChar(minval( &
+               & lattice%heights)) // ' and up): the neighbour search ' // &
+               & 'of one atom would visit about ' // realToChar(max( &
+               & candidates, maxval(reach))) // ' atoms and images, ' // &
+               & 'more than the limit of ' // intToChar(int( &
+               & omlMaxCandidates)))
+         return
+      endif
+      do abc = 1, 3
+         cellList%stencil(abc) = ceiling(reach(abc))
       enddo
       numBinsTotal = product(cellList%numBins)
 
@@ -178,6 +220,20 @@ contains
       call move_alloc (sortedPos, cellList%binPos)
 
    end subroutine reorder
+
+   !> A real number as short text (3 significant digits), for messages.
+   function realToChar (value) result (text)
+
+      implicit none
+
+      real (kind=double), intent(in) :: value
+      character (len=:), allocatable :: text
+      character (len=24) :: buffer
+
+      write (buffer, '(es10.3)') value
+      text = trim(adjustl(buffer))
+
+   end function realToChar
 
    pure function binIndex (numBins, binCoord) result (bin)
 
@@ -327,6 +383,12 @@ contains
       enddo
       !$omp end parallel do
 
+      if (sum(int(numOf, kind=8)) >= int(huge(numAtoms), kind=8)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour list: more than ' // intToChar(huge(numAtoms)) &
+               & // ' pairs (cutoff too large)')
+         return
+      endif
       nbrStart(1) = 1
       do atom = 1, numAtoms
          nbrStart(atom + 1) = nbrStart(atom) + numOf(atom)

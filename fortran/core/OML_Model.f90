@@ -1322,7 +1322,7 @@ contains
          & descriptors, numThreads, coeffs, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-      !$ use omp_lib, only: omp_get_max_threads
+      use OML_Threads, only: chooseThreads
 
       implicit none
 
@@ -1445,15 +1445,28 @@ contains
          countOf(net) = countOf(net) + 1
       enddo
 
-      useThreads = 1
-      !$ useThreads = omp_get_max_threads()
-      if (numThreads > 0) useThreads = numThreads
+      call chooseThreads (numThreads, useThreads, status, message)
+      if (status /= omlSuccess) return
       useThreads = max(1, min(useThreads, numBlocks))
 
       !$omp parallel num_threads(useThreads) default(shared)
       call runNetworkBlocks (model, descriptors, order, blockNet, &
             & blockFirst, blockLast, coeffs, status, message)
       !$omp end parallel
+      if (status /= omlSuccess) return
+
+      ! A network is finite for finite input, but input far outside the
+      ! training range (descriptors of 1e308) overflows its sums: Inf or
+      ! NaN coefficients are an error, never a result.
+      do i = 1, numAtoms
+         if (.not. all(ieee_is_finite(coeffs(:, i)))) then
+            call setStatus (status, message, omlErrNonFinite, &
+                  & 'prediction: atom ' // intToChar(i) // ' gives ' // &
+                  & 'non-finite coefficients (its descriptors are far ' // &
+                  & 'outside the range the model was trained on)')
+            return
+         endif
+      enddo
 
    end subroutine predictFromDescriptors
 

@@ -27,9 +27,15 @@
 !! The file is written to a new temporary file in the same directory,
 !! which then replaces path in one step (rename), so that a reader never
 !! sees half a file and a failure leaves an existing file untouched.
+!! The bytes go out through write(2) (oml_posix_io.c), not Fortran's
+!! buffered WRITE: every write, the fsync and the close are checked, so a
+!! full disk (ENOSPC) or a file-size limit (EFBIG) is an omlErrIO status
+!! and the old file stays as it was.  Lines are formatted in memory with
+!! internal WRITEs and sent in chunks of bufferLen bytes.
 module OML_ScfV
 
-   use, intrinsic :: iso_c_binding, only: c_int, c_char, c_null_char
+   use, intrinsic :: iso_c_binding, only: c_int, c_char, c_long, &
+         & c_null_char
    use OML_Kinds, only: double
    use OML_Status
 
@@ -39,6 +45,18 @@ module OML_ScfV
    !> Number of columns of a row.
    integer, parameter, public :: scfVColumns = 5
 
+   !> Bytes collected before they are handed to write(2).
+   integer, parameter :: bufferLen = 65536
+
+   !> The open temporary file and the bytes not yet written to it.
+   type :: FileSink
+      integer (c_int) :: fd = -1
+      integer :: used = 0
+      integer :: errNo = 0
+      character (len=omlMessageLen) :: errText = ''
+      character (len=bufferLen) :: buffer
+   end type FileSink
+
    ! The few POSIX C functions needed for the temporary file.
    interface
       function c_mkstemp (template) bind(C, name='mkstemp')
@@ -47,11 +65,30 @@ module OML_ScfV
          integer (c_int) :: c_mkstemp
       end function c_mkstemp
 
-      function c_close (fd) bind(C, name='close')
+      function oml_write_all (fd, buffer, n, message, messageLen) &
+            & bind(C, name='oml_write_all')
+         import :: c_int, c_char, c_long
+         integer (c_int), value :: fd
+         character (kind=c_char), intent(in) :: buffer(*)
+         integer (c_long), value :: n
+         character (kind=c_char), intent(inout) :: message(*)
+         integer (c_int), value :: messageLen
+         integer (c_int) :: oml_write_all
+      end function oml_write_all
+
+      function oml_sync_close (fd, message, messageLen) &
+            & bind(C, name='oml_sync_close')
+         import :: c_int, c_char
+         integer (c_int), value :: fd
+         character (kind=c_char), intent(inout) :: message(*)
+         integer (c_int), value :: messageLen
+         integer (c_int) :: oml_sync_close
+      end function oml_sync_close
+
+      subroutine oml_close_quietly (fd) bind(C, name='oml_close_quietly')
          import :: c_int
          integer (c_int), value :: fd
-         integer (c_int) :: c_close
-      end function c_close
+      end subroutine oml_close_quietly
 
       function c_rename (oldName, newName) bind(C, name='rename')
          import :: c_int, c_char
@@ -93,8 +130,9 @@ contains
       real (kind=double), intent(in), optional :: tableDn(:,:)
 
       character (len=:), allocatable :: tmpName
-      character (len=256) :: ioMsg
-      integer :: numTypes, numRows, unit, ioStat, t, badRow
+      character (len=128) :: line
+      type (FileSink), allocatable :: sink
+      integer :: numTypes, numRows, ioStat, t, badRow
 
       status = omlSuccess
       message = ''
@@ -152,50 +190,45 @@ contains
          endif
       endif
 
-      call makeTempFile (trim(path), tmpName, status, message)
+      allocate (sink, stat=ioStat)
+      if (ioStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'scfV: out of memory')
+         return
+      endif
+      call makeTempFile (trim(path), tmpName, sink%fd, status, message)
       if (status /= omlSuccess) return
 
-      open (newunit=unit, file=tmpName, status='old', action='write', &
-            & form='formatted', access='sequential', position='rewind', &
-            & iostat=ioStat, iomsg=ioMsg)
-      if (ioStat /= 0) then
-         call setStatus (status, message, omlErrIO, 'scfV: cannot open ' &
-               & // tmpName // ': ' // trim(ioMsg))
+      write (line, '(a9,i5)') 'NUM_TYPES', numTypes
+      call putLine (sink, line)
+      call writeChannel (sink, 'TOTAL__OR__SPIN_UP', numTerms, tableUp)
+      if (present(tableDn)) then
+         call writeChannel (sink, 'SPIN_DN', numTerms, tableDn)
+      else
+         call writeChannel (sink, 'SPIN_DN', numTerms, tableUp)
+      endif
+      ! The +U/J section, required by OLCAO's reader, with no terms.
+      call putLine (sink, 'NUM__PLUSUJ__TERMS')
+      write (line, '(i5)') 0
+      call putLine (sink, line)
+      call putLine (sink, 'TOTAL__OR__SPIN_UP')
+      call putLine (sink, 'SPIN_DN')
+      call flushSink (sink)
+      if (sink%errNo /= 0) then
+         call setStatus (status, message, omlErrIO, 'scfV: cannot write ' &
+               & // tmpName // ': ' // trim(sink%errText) // &
+               & ' (' // trim(path) // ' was left unchanged)')
+         call oml_close_quietly (sink%fd)
          call removeFile (tmpName)
          return
       endif
-
-      write (unit, '(a9,i5)', iostat=ioStat, iomsg=ioMsg) 'NUM_TYPES', &
-            & numTypes
-      if (ioStat == 0) call writeChannel (unit, 'TOTAL__OR__SPIN_UP', &
-            & numTerms, tableUp, ioStat, ioMsg)
-      if (ioStat == 0) then
-         if (present(tableDn)) then
-            call writeChannel (unit, 'SPIN_DN', numTerms, tableDn, &
-                  & ioStat, ioMsg)
-         else
-            call writeChannel (unit, 'SPIN_DN', numTerms, tableUp, &
-                  & ioStat, ioMsg)
-         endif
-      endif
-      ! The +U/J section, required by OLCAO's reader, with no terms.
-      if (ioStat == 0) write (unit, '(a)', iostat=ioStat, iomsg=ioMsg) &
-            & 'NUM__PLUSUJ__TERMS'
-      if (ioStat == 0) write (unit, '(i5)', iostat=ioStat, iomsg=ioMsg) 0
-      if (ioStat == 0) write (unit, '(a)', iostat=ioStat, iomsg=ioMsg) &
-            & 'TOTAL__OR__SPIN_UP'
-      if (ioStat == 0) write (unit, '(a)', iostat=ioStat, iomsg=ioMsg) &
-            & 'SPIN_DN'
-      if (ioStat /= 0) then
-         call setStatus (status, message, omlErrIO, 'scfV: cannot write ' &
-               & // tmpName // ': ' // trim(ioMsg))
-         close (unit, status='delete', iostat=ioStat)
-         return
-      endif
-      close (unit, iostat=ioStat, iomsg=ioMsg)
-      if (ioStat /= 0) then
+      sink%errText = ''
+      sink%errNo = oml_sync_close(sink%fd, sink%errText, &
+            & int(len(sink%errText), c_int))
+      if (sink%errNo /= 0) then
          call setStatus (status, message, omlErrIO, 'scfV: cannot close ' &
-               & // tmpName // ': ' // trim(ioMsg))
+               & // tmpName // ': ' // cText(sink%errText) // &
+               & ' (' // trim(path) // ' was left unchanged)')
          call removeFile (tmpName)
          return
       endif
@@ -211,47 +244,113 @@ contains
    end subroutine writeScfV
 
    !> One spin channel: the key line, then every type's count and rows.
-   subroutine writeChannel (unit, key, numTerms, table, ioStat, ioMsg)
+   subroutine writeChannel (sink, key, numTerms, table)
 
       implicit none
 
-      integer, intent(in) :: unit
+      type (FileSink), intent(inout) :: sink
       character (len=*), intent(in) :: key
       integer, intent(in) :: numTerms(:)
       real (kind=double), intent(in) :: table(:,:)
-      integer, intent(out) :: ioStat
-      character (len=*), intent(inout) :: ioMsg
 
+      character (len=128) :: line
       integer :: t, row, last
 
-      write (unit, '(a)', iostat=ioStat, iomsg=ioMsg) key
+      call putLine (sink, key)
       last = 0
       do t = 1, size(numTerms)
-         if (ioStat /= 0) return
-         write (unit, '(i5)', iostat=ioStat, iomsg=ioMsg) numTerms(t)
+         write (line, '(i5)') numTerms(t)
+         call putLine (sink, line)
          do row = last + 1, last + numTerms(t)
-            if (ioStat /= 0) return
-            write (unit, '(2(1x,e17.10),3(1x,e13.6))', iostat=ioStat, &
-                  & iomsg=ioMsg) table(:, row)
+            write (line, '(2(1x,e17.10),3(1x,e13.6))') table(:, row)
+            call putLine (sink, line)
          enddo
          last = last + numTerms(t)
       enddo
 
    end subroutine writeChannel
 
-   !> A new, empty, uniquely named file beside path (path.XXXXXX).
-   subroutine makeTempFile (path, tmpName, status, message)
+   !> Append one line (trailing blanks dropped) and a newline; full
+   !> buffers go to the file.  After the first failure nothing more is
+   !> written and sink%errNo keeps the reason.
+   subroutine putLine (sink, text)
+
+      implicit none
+
+      type (FileSink), intent(inout) :: sink
+      character (len=*), intent(in) :: text
+
+      integer :: n
+
+      if (sink%errNo /= 0) return
+      n = len_trim(text)
+      if (sink%used + n + 1 > bufferLen) call flushSink (sink)
+      if (sink%errNo /= 0) return
+      sink%buffer(sink%used + 1:sink%used + n) = text(1:n)
+      sink%buffer(sink%used + n + 1:sink%used + n + 1) = achar(10)
+      sink%used = sink%used + n + 1
+
+   end subroutine putLine
+
+   !> Hand the collected bytes to write(2).
+   subroutine flushSink (sink)
+
+      implicit none
+
+      type (FileSink), intent(inout) :: sink
+
+      character (kind=c_char) :: cMessage(omlMessageLen)
+      integer :: i
+
+      if (sink%errNo /= 0 .or. sink%used == 0) return
+      cMessage = c_null_char
+      sink%errNo = oml_write_all(sink%fd, sink%buffer(1:sink%used), &
+            & int(sink%used, c_long), cMessage, int(omlMessageLen, c_int))
+      sink%used = 0
+      if (sink%errNo /= 0) then
+         sink%errText = ''
+         do i = 1, omlMessageLen
+            if (cMessage(i) == c_null_char) exit
+            sink%errText(i:i) = cMessage(i)
+         enddo
+      endif
+
+   end subroutine flushSink
+
+   !> The text of a NUL-terminated C string held in a Fortran string.
+   function cText (text) result (clean)
+
+      implicit none
+
+      character (len=*), intent(in) :: text
+      character (len=:), allocatable :: clean
+
+      integer :: n
+
+      n = index(text, c_null_char)
+      if (n == 0) then
+         clean = trim(text)
+      else
+         clean = text(1:n - 1)
+      endif
+
+   end function cText
+
+   !> A new, empty, uniquely named file beside path (path.XXXXXX), left
+   !> open for writing on descriptor fd.
+   subroutine makeTempFile (path, tmpName, fd, status, message)
 
       implicit none
 
       character (len=*), intent(in) :: path
       character (len=:), allocatable, intent(out) :: tmpName
+      integer (c_int), intent(out) :: fd
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
       character (kind=c_char), allocatable :: template(:)
       character (len=*), parameter :: suffix = '.olcaoml-XXXXXX'
-      integer :: n, i, fd, allocStat
+      integer :: n, i, allocStat
 
       status = omlSuccess
       message = ''
@@ -275,7 +374,6 @@ contains
                & 'directory exist and is it writable?)')
          return
       endif
-      fd = c_close(fd)
       do i = 1, n
          tmpName(i:i) = template(i)
       enddo

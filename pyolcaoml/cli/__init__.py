@@ -65,19 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 1
-    try:
-        return int(args._run(args) or 0)
-    except CLIError as exc:
-        print(f"olcaoml {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        print(f"olcaoml {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    from pyolcaoml.cli.signals import run_guarded
+
+    command: list[str] = []  # the subcommand, once known (for messages)
+
+    def work() -> int:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return 1
+        command.append(args.command)
+        try:
+            return int(args._run(args) or 0)
+        except CLIError as exc:
+            print(f"olcaoml {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            raise  # handled by run_guarded: quiet exit
+        except (ValueError, OSError) as exc:
+            print(f"olcaoml {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+
+    # Signals (Ctrl-C, SIGTERM, SIGHUP) and closed pipes: cli/signals.py.
+    return run_guarded(
+        lambda: command[-1] if command else None, work, own_process=argv is None
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -109,9 +109,12 @@ def save(b: np.ndarray, out: Path, force: bool, labels: list[str]) -> None:
         check_output(out, force=force, suffixes=SUFFIXES)
     except OutputPathError as exc:
         raise CLIError(str(exc)) from None
-    with atomic_path(out, suffix=out.suffix) as tmp:
-        if out.suffix == ".npy":
-            np.save(tmp, b)
-        else:
-            sep = "," if out.suffix == ".csv" else " "
-            np.savetxt(tmp, b, delimiter=sep, header=sep.join(labels))
+    try:
+        with atomic_path(out, suffix=out.suffix) as tmp:
+            if out.suffix == ".npy":
+                np.save(tmp, b)
+            else:
+                sep = "," if out.suffix == ".csv" else " "
+                np.savetxt(tmp, b, delimiter=sep, header=sep.join(labels))
+    except OSError as exc:  # a full disk: name the file, not the temporary
+        raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -6,7 +6,11 @@ import argparse
 
 
 def thread_count(text: str) -> int:
-    """--threads N: a positive integer (argparse type; errors name the flag)."""
+    """--threads N: an integer in 1..MAX_THREADS (argparse type; errors name
+    the flag). Refused, not clamped: a million threads would abort the
+    OpenMP runtime."""
+    from pyolcaoml._fortran import MAX_THREADS
+
     try:
         value = int(text)
     except ValueError:
@@ -17,6 +21,10 @@ def thread_count(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a positive number of threads, got {value} "
             "(leave --threads out to use all cores)"
+        )
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"must be between 1 and {MAX_THREADS}, got {value}"
         )
     return value
 

@@ -138,6 +138,9 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     except OSError as exc:
         raise ModelError(f"{path} is not an HDF5 dataset ({exc})") from exc
     with f:
+        from pyolcaoml.dataset_check import validate_dataset
+
+        validate_dataset(f, path)  # the whole file, before any indexing
         if f.attrs.get("format") != DATASET_FORMAT:
             raise ModelError(
                 f"{path}: not a pyolcaoml dataset (format attribute "

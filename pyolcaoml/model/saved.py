@@ -148,6 +148,12 @@ class PotentialModel:
             if rows.size == 0:
                 continue
             a = self.predict_element(s, x[rows], method)
+            if not np.all(np.isfinite(a)):  # an error, never a result
+                bad = int(rows[np.flatnonzero(~np.isfinite(a).all(axis=1))[0]])
+                raise ModelError(
+                    f"{method} prediction for atom {bad} ({s}) is not finite "
+                    "(descriptors far outside the training range?)"
+                )
             for r, v in zip(rows, a, strict=True):
                 out[r] = v
         return out
@@ -364,9 +370,9 @@ def read_metadata(path: str | os.PathLike | None) -> dict:
     if not os.path.isfile(meta_path):
         raise ModelError(f"{path} is not a pyolcaoml model (no {METADATA_FILE})")
     try:
-        with open(meta_path) as f:
+        with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # also not UTF-8
         raise ModelError(f"cannot read {meta_path}: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise ModelError(f"{meta_path} is not pyolcaoml model metadata")
@@ -426,12 +432,40 @@ def load_model(
     return model
 
 
+def _network_file(path: str, entry: dict) -> str:
+    """The network file named by ``entry``, confined to the model directory.
+
+    model.json comes with the model: it must not make us read (and run,
+    with Keras) a file elsewhere, so an absolute name, ``..`` or a symbolic
+    link that leads out of the directory is refused.  The file's sha256 is
+    required, and checked before the file is opened."""
+    name = entry.get("file")
+    if not isinstance(name, str) or not name or os.path.isabs(name):
+        raise ModelError(
+            f"{path}: model.json must name each network file relative to the "
+            f"model directory, got {name!r}"
+        )
+    root = os.path.realpath(path)
+    file = os.path.realpath(os.path.join(root, name))
+    if os.path.commonpath([root, file]) != root or file == root:
+        raise ModelError(
+            f"{path}: network file {name!r} lies outside the model directory"
+        )
+    digest = entry.get("sha256")
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ModelError(
+            f"{path}: model.json has no valid sha256 for {name!r} (required, "
+            "to detect a damaged or replaced network file)"
+        )
+    return file
+
+
 def _load_network(path: str, entry: dict) -> Any:
-    file = os.path.join(path, entry.get("file", ""))
+    file = _network_file(path, entry)
     if not os.path.isfile(file):
         raise ModelError(f"model file missing: {file}")
     digest = file_sha256(file)
-    if entry.get("sha256") and digest != entry["sha256"]:
+    if digest != entry["sha256"]:
         raise ModelError(
             f"model file {file} is corrupted or was changed "
             f"(sha256 {digest[:12]}..., metadata says {entry['sha256'][:12]}...)"

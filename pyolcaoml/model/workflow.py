@@ -9,7 +9,6 @@ rename).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -166,23 +165,12 @@ def write_text_atomically(path: str, text: str | bytes, force: bool = False) -> 
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise ModelError(f"directory does not exist: {directory}")
-    from pyolcaoml.outputs import mode_for
+    from pyolcaoml._atomic import write_bytes_atomic
 
-    mode = mode_for(path)  # the replaced file's mode, else 0666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=".olcaoml-", suffix=".tmp", dir=directory)
-    try:
-        if isinstance(text, bytes):
-            with os.fdopen(fd, "wb") as fb:
-                fb.write(text)
-        else:
-            with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-                fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # temporary file, fsync, rename (mode: the replaced file's, else
+    # 0666 & ~umask); a full disk names path and keeps the old file
+    data = text if isinstance(text, bytes) else text.encode("ascii")
+    write_bytes_atomic(path, data)
 
 
 def predict_scfv_for_structure(

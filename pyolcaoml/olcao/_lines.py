@@ -5,14 +5,45 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from pyolcaoml._atomic import write_bytes_atomic
 from pyolcaoml.olcao.errors import OlcaoFormatError
 from pyolcaoml.olcao.fortran_format import parse_fortran_real
+
+#: Largest integer an OLCAO file may hold: OLCAO reads them as Fortran
+#: default (32-bit) integers.
+MAX_INT = 2**31 - 1
+
+
+def decode_text(data: bytes, path: str | os.PathLike[str] | None) -> str:
+    """UTF-8 text of a file's bytes; bytes that are not UTF-8 are an
+    :class:`OlcaoFormatError` naming the file, line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise OlcaoFormatError(
+            f"not a text file: byte 0x{data[exc.start]:02x} at column {column} "
+            "is not UTF-8",
+            path,
+            line,
+        ) from None
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
     """Read a whole text file (ASCII/UTF-8), newlines kept as they are."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return fh.read()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return decode_text(data, path)
+
+
+def write_text_atomic(
+    path: str | os.PathLike[str], text: str, encoding: str = "ascii"
+) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename
+    (:func:`pyolcaoml._atomic.write_bytes_atomic`): a full disk leaves an
+    existing ``path`` as it was and no temporary file."""
+    write_bytes_atomic(path, text.encode(encoding))
 
 
 class LineReader:
@@ -88,9 +119,15 @@ class LineReader:
         if n is not None and len(fields) < n:
             raise self.error(f"expected {n} {what}, got {len(fields)}")
         try:
-            return [int(f) for f in (fields if n is None else fields[:n])]
+            values = [int(f) for f in (fields if n is None else fields[:n])]
         except ValueError:
             raise self.error(f"expected {what}, got {line.strip()!r}") from None
+        for v in values:
+            if abs(v) > MAX_INT:
+                raise self.error(
+                    f"integer {v} out of range (OLCAO's integers are 32-bit)"
+                )
+        return values
 
     def parse_floats(self, line: str, n: int | None, what: str) -> list[float]:
         fields = line.split()

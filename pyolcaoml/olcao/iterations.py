@@ -7,6 +7,13 @@
 
 Rows are Fortran (i5,3f13.8,f17.8); energies in Hartree. "Convergence" is
 the value OLCAO compares with CONVERGENCE_TEST.
+
+The reader holds every row to those 61 columns: a row cut short (a log
+truncated mid-number: ``-31.057`` instead of ``-31.05730359``), a number
+too wide for its field, or Fortran's ``*****`` overflow is an error naming
+the line.  A log that is complete row by row but stops before the run
+converged or reached its iteration limit is flagged by
+:meth:`ScfHistory.ended_early` (OlcaoRun.log_truncated).
 """
 
 from __future__ import annotations
@@ -55,20 +62,44 @@ class ScfHistory:
         """Whether the final convergence value is below ``threshold``."""
         return len(self) > 0 and self.final_convergence < threshold
 
+    def ended_early(self, threshold: float, last_iteration: int) -> bool:
+        """Whether the log stops before the run's own end: not converged
+        below ``threshold`` (CONVERGENCE_TEST) and fewer than
+        ``last_iteration`` (LAST_ITERATION) iterations, so that OLCAO would
+        have gone on.  The file was cut short, or the run was killed."""
+        return (
+            len(self) > 0
+            and not self.converged(threshold)
+            and self.n_iterations < last_iteration
+        )
+
 
 def _split_row(reader: LineReader, line: str) -> list[str]:
-    fields = line.split()
-    if len(fields) == len(_WIDTHS):
-        return fields
-    # Fixed columns: large numbers may touch their neighbours.
-    if len(line.rstrip()) == sum(_WIDTHS):
-        out, start = [], 0
-        for w in _WIDTHS:
-            out.append(line[start : start + w].strip())
-            start += w
-        if all(out):
-            return out
-    raise reader.error(f"expected 5 numbers, got {len(fields)}")
+    """The five fixed-width fields of a row (i5,3f13.8,f17.8)."""
+    text = line.rstrip()
+    width = sum(_WIDTHS)
+    n_fields = len(text.split())
+    if n_fields != len(_WIDTHS) and len(text) != width:
+        raise reader.error(f"expected {len(_WIDTHS)} numbers, got {n_fields}")
+    if len(text) != width:
+        raise reader.error(
+            f"expected a row of {width} columns (i5,3f13.8,f17.8), got "
+            f"{len(text)}: the line is cut short or a number does not fit its "
+            "field"
+        )
+    out, start = [], 0
+    for k, w in enumerate(_WIDTHS):
+        field = text[start : start + w]
+        # Right-justified numbers: a field starts with a blank unless the
+        # number fills it, and never ends with one.
+        if not field.strip() or field.endswith(" ") or " " in field.strip():
+            raise reader.error(
+                f"column {start + 1}-{start + w}: expected a number in "
+                f"field {k + 1}, got {field!r}"
+            )
+        out.append(field.strip())
+        start += w
+    return out
 
 
 def read_iterations(path: str | os.PathLike[str]) -> ScfHistory:

@@ -178,6 +178,14 @@ def _scalar_after_key(reader: LineReader, key: str, kind: type) -> float | int |
 def read_olcao_dat(path: str | os.PathLike[str]) -> OlcaoDat:
     """Read the potential types and SCF settings of an olcao.dat file."""
     reader = LineReader.from_file(path)
+    if reader.find_key("END_OF_DATA") is None:
+        # makeinput ends every olcao.dat with it: without it the file was cut
+        # short, and settings such as LAST_ITERATION may be missing.
+        raise OlcaoFormatError(
+            "unexpected end of file: no END_OF_DATA line (the file is cut short)",
+            reader.path,
+            len(reader.lines) + 1,
+        )
     start = reader.find_key("NUM_POTENTIAL_TYPES")
     if start is None:
         raise OlcaoFormatError("no NUM_POTENTIAL_TYPES section", reader.path)

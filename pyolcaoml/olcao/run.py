@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pyolcaoml.olcao._lines import LineReader
+from pyolcaoml.olcao._lines import LineReader, decode_text
 from pyolcaoml.olcao.errors import OlcaoFormatError
 from pyolcaoml.olcao.iterations import ScfHistory, read_iterations
 from pyolcaoml.olcao.olcao_dat import OlcaoDat, PotentialType, read_olcao_dat
@@ -122,17 +123,9 @@ class OlcaoRun:
             hashed += [scfv_rel, iter_rel]
         meta = None
         if maybe(META):
-            try:
-                with open(file(META), encoding="utf-8") as fh:
-                    meta = json.load(fh)
-            except json.JSONDecodeError as exc:
-                raise OlcaoFormatError(
-                    f"invalid JSON: {exc.msg}", file(META), exc.lineno
-                ) from None
-            if not isinstance(meta, dict):
-                raise OlcaoFormatError("expected a JSON object", file(META))
+            meta = read_meta(file(META))
             hashed.append(META)
-        kpoints = _kpoints(meta, maybe(KPOINTS))
+        kpoints = _kpoints(meta, maybe(KPOINTS), file(META))
         hashes = {rel: sha256_file(file(rel)) for rel in sorted(hashed)}
         atom_pot_types = structure_dat.atom_pot_types()
         run = cls(
@@ -237,6 +230,15 @@ class OlcaoRun:
         )
 
     @property
+    def log_truncated(self) -> bool:
+        """The SCF log stops before the run's own end (neither converged
+        below CONVERGENCE_TEST nor at LAST_ITERATION): the file was cut
+        short or the run was killed.  Such a run is not :attr:`converged`."""
+        return self.history is not None and self.history.ended_early(
+            self.convergence_test, self.last_iteration
+        )
+
+    @property
     def settings(self) -> dict[str, Any]:
         """SCF settings: CONVERGENCE_TEST, LAST_ITERATION, k-points, basis,
         and the other olcao.dat scalars that were read."""
@@ -312,9 +314,16 @@ class OlcaoRun:
             ("n_atoms", self.n_atoms, f"atoms in {self.structure_dat.path}"),
             ("n_pot_types", self.n_types, f"potential types in {self.olcao_dat.path}"),
         ):
-            if key in meta and meta[key] is not None and int(meta[key]) != have:
+            value = meta.get(key)
+            if value is None:
+                continue
+            if not _is_int(value):
                 raise OlcaoFormatError(
-                    f"{key} is {meta[key]}, but {what}: {have}", meta_path
+                    f"{key} must be an integer, got {value!r}", meta_path
+                )
+            if value != have:
+                raise OlcaoFormatError(
+                    f"{key} is {value}, but {what}: {have}", meta_path
                 )
 
 
@@ -354,21 +363,82 @@ def _find_basis(root: str) -> str | None:
     return sorted(found)[0]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 18:
+        raise ValueError(f"integer {text[:24]}... out of range")
+    return int(text)
+
+
+def read_meta(path: str) -> dict[str, Any]:
+    """meta.json: a JSON object of finite numbers.  NaN, Infinity, 1e999,
+    huge integers, bytes that are not UTF-8 and invalid JSON are an
+    :class:`OlcaoFormatError` naming the file (and the line)."""
+    with open(path, "rb") as fh:
+        text = decode_text(fh.read(), path)
+    try:
+        meta = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise OlcaoFormatError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise OlcaoFormatError(f"invalid JSON: {exc}", path) from None
+    if not isinstance(meta, dict):
+        raise OlcaoFormatError("expected a JSON object", path)
+    return meta
+
+
 def _kpoints(
-    meta: dict[str, Any] | None, kp_path: str | None
+    meta: dict[str, Any] | None, kp_path: str | None, meta_path: str
 ) -> tuple[int, int, int] | None:
-    if meta is not None and isinstance(meta.get("kpoints"), list):
+    if meta is not None and meta.get("kpoints") is not None:
         kp = meta["kpoints"]
-        if len(kp) == 3:
-            return (int(kp[0]), int(kp[1]), int(kp[2]))
+        if not (
+            isinstance(kp, list)
+            and len(kp) == 3
+            and all(_is_int(k) and k > 0 for k in kp)
+        ):
+            raise OlcaoFormatError(
+                f"kpoints must be three positive integers, got {kp!r}", meta_path
+            )
+        from_meta = (kp[0], kp[1], kp[2])
+        if kp_path is not None:
+            from_file = _kpoints(None, kp_path, meta_path)
+            if from_file != from_meta:
+                raise OlcaoFormatError(
+                    f"kpoints {list(from_meta)} differ from NUM_KP_A_B_C "
+                    f"{list(from_file or ())} of {kp_path}",
+                    meta_path,
+                )
+        return from_meta
     if kp_path is None:
         return None
     reader = LineReader.from_file(kp_path)
     line = reader.find_key("NUM_KP_A_B_C")
     if line is None:
-        return None
+        raise OlcaoFormatError("no NUM_KP_A_B_C line (file cut short?)", kp_path)
     reader.seek(line)
     a, b, c = reader.ints(3, "integers (k-points along a, b, c)")
+    if min(a, b, c) < 1:
+        raise reader.error(f"k-point counts must be positive, got {a} {b} {c}")
     return (a, b, c)
 
 

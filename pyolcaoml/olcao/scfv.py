@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from pyolcaoml.olcao._lines import LineReader, read_text
+from pyolcaoml.olcao._lines import LineReader, read_text, write_text_atomic
 from pyolcaoml.olcao.fortran_format import format_e, format_e_array, format_i
 
 __all__ = [
@@ -435,10 +435,10 @@ def format_scfv_groups(
 
 def write_scfv(path: str | os.PathLike[str], scfv: ScfV) -> None:
     """Write ``scfv`` to ``path`` (the +U/J trailer with 0 terms is always
-    written). The text is built first, so a bad value writes nothing."""
-    text = format_scfv(scfv)
-    with open(path, "w", encoding="ascii", newline="\n") as fh:
-        fh.write(text)
+    written). The text is built first, so a bad value writes nothing; it
+    goes to a temporary file renamed over ``path`` at the end, so a full
+    disk leaves an existing file as it was."""
+    write_text_atomic(path, format_scfv(scfv), "ascii")
 
 
 # ---------------------------------------------------------------------------
@@ -447,8 +447,15 @@ def write_scfv(path: str | os.PathLike[str], scfv: ScfV) -> None:
 _NUM_TYPES = re.compile(r"^NUM_TYPES(?P<rest>.*)$")
 
 
-def read_block(reader: LineReader, what: str) -> ScfVBlock:
-    """Read one '(i5) count' line and its rows of 5 numbers."""
+def read_block(
+    reader: LineReader, what: str, row_width: list[int] | None = None
+) -> ScfVBlock:
+    """Read one '(i5) count' line and its rows of 5 numbers.
+
+    ``row_width``: a list shared by the blocks of one file; it receives the
+    width of the first row, and every later row must have the same."""
+    if row_width is None:
+        row_width = []
     (count,) = reader.ints(1, f"integer (number of terms of {what})")
     if count < 1:
         raise reader.error(f"number of terms of {what} must be positive, got {count}")
@@ -458,8 +465,23 @@ def read_block(reader: LineReader, what: str) -> ScfVBlock:
         fields = line.split()
         if len(fields) != N_COLUMNS:
             raise reader.error(f"expected {N_COLUMNS} numbers, got {len(fields)}")
+        _check_row_width(reader, line, row_width)
         rows.append(reader.parse_floats(line, N_COLUMNS, "numbers"))
     return ScfVBlock(np.array(rows, dtype=np.float64))
+
+
+def _check_row_width(reader: LineReader, line: str, row_width: list[int]) -> None:
+    """Every data row of a file has the fixed width of the first one
+    ((2(1x,Ew.d),3(1x,Ew.d)) of its style): a row cut short or a number
+    too wide for its field is an error, not a different number."""
+    width = len(line.rstrip())
+    if not row_width:
+        row_width.append(width)
+    elif width != row_width[0]:
+        raise reader.error(
+            f"row is {width} columns wide, the rows before are {row_width[0]}: "
+            "a number does not fit its field or the line is cut short"
+        )
 
 
 def _row_layout(line: str) -> tuple[int, int, int, int] | None:
@@ -561,9 +583,12 @@ def parse_scfv(text: str, path: str | os.PathLike[str] | None = None) -> ScfV:
         raise reader.error(f"NUM_TYPES must be positive, got {n_types}")
     key_line = reader.expect_key(SPIN_UP_KEY)
     first_line = reader.lineno  # 0-based index of the first count line
-    up = tuple(read_block(reader, f"type {t + 1}") for t in range(n_types))
+    widths: list[int] = []
+    up = tuple(read_block(reader, f"type {t + 1}", widths) for t in range(n_types))
     reader.expect_key(SPIN_DN_KEY)
-    dn = tuple(read_block(reader, f"type {t + 1} (SPIN_DN)") for t in range(n_types))
+    dn = tuple(
+        read_block(reader, f"type {t + 1} (SPIN_DN)", widths) for t in range(n_types)
+    )
     for t, (a, b) in enumerate(zip(up, dn, strict=True)):
         if len(a) != len(b):
             raise reader.error(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pyolcaoml.olcao._lines import LineReader
+from pyolcaoml.olcao._lines import LineReader, write_text_atomic
 from pyolcaoml.olcao.errors import OlcaoFormatError
 from pyolcaoml.structure import Structure, _canonical_symbol
 
@@ -294,5 +294,4 @@ def write_skeleton(
         text = title if isinstance(title, str) else "\n".join(title)
         skeleton = Skeleton.from_structure(Structure.coerce(structure), title=text)
     content = format_skeleton(skeleton)
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(content)
+    write_text_atomic(path, content, "utf-8")  # temporary file, then rename

@@ -120,7 +120,9 @@ def _read_sites(
         if type_id < 1:
             raise reader.error(f"type must be positive, got {type_id}")
         types.append(type_id)
-        positions.append(reader.parse_floats(" ".join(fields[2:5]), 3, "coordinates"))
+        xyz = reader.parse_floats(" ".join(fields[2:5]), 3, "coordinates")
+        _check_lengths(reader, xyz, "coordinate")
+        positions.append(xyz)
         try:
             _canonical_symbol(fields[5])
         except ValueError:
@@ -133,14 +135,27 @@ def _read_sites(
     )
 
 
+#: Largest length (Bohr) a structure.dat may hold, 1e6 Bohr (53 µm):
+#: beyond it, a coordinate is damage (``9999...``), not a structure OLCAO
+#: can compute, and it would lose all precision when wrapped into the cell.
+MAX_LENGTH_BOHR = 1e6
+
+
+def _check_lengths(reader: LineReader, values: list[float], what: str) -> None:
+    for v in values:
+        if abs(v) > MAX_LENGTH_BOHR:
+            raise reader.error(f"{what} {v:g} Bohr is beyond {MAX_LENGTH_BOHR:g} Bohr")
+
+
 def read_structure_dat(path: str | os.PathLike[str]) -> StructureDat:
     """Read inputs/structure.dat (Bohr)."""
     reader = LineReader.from_file(path)
     reader.expect_key("CELL_VECTORS")
-    cell = np.array(
-        [reader.floats(3, "numbers (lattice vector, Bohr)") for _ in range(3)],
-        dtype=np.float64,
-    )
+    vectors = []
+    for _ in range(3):
+        vectors.append(reader.floats(3, "numbers (lattice vector, Bohr)"))
+        _check_lengths(reader, vectors[-1], "lattice vector component")
+    cell = np.array(vectors, dtype=np.float64)
     if abs(np.linalg.det(cell)) < 1e-12:
         raise OlcaoFormatError("CELL_VECTORS are linearly dependent", reader.path, 2)
     atom_types, atom_pos, atom_el = _read_sites(reader, "NUM_ATOM_SITES")
