@@ -426,6 +426,16 @@ def load_model(
     if networks:
         for s, e in meta["elements"].items():
             entries = e.get("members") or [e]
+            # The element's own file/sha256 (what a format-1 reader uses) is
+            # held to the same rules and must name the first member.
+            _network_file(path, e)
+            first = {**e, **entries[0]}
+            if (e["file"], e["sha256"]) != (first["file"], first["sha256"]):
+                raise ModelError(
+                    f"{path}: model.json: element {s}'s file/sha256 "
+                    f"({e['file']!r}) differ from its first member's "
+                    f"({first['file']!r})"
+                )
             nets = [_load_network(path, {**e, **m}) for m in entries]
             model.elements[s].network = nets[0]
             model.elements[s].members = nets if len(nets) > 1 else []
