@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
+from pyolcaoml.cli.parallel_options import add_parallel_arguments
 
 HELP = "build an HDF5 training set from OLCAO run directories"
 DESCRIPTION = """\
@@ -23,10 +28,16 @@ conversion leaves nothing behind, and an existing output is never replaced
 unless --force (or extended with --append, which skips runs it already
 holds, by content hash of their OLCAO files).
 
+A run that cannot be read is reported by name and the others are written
+(exit status 1), unless --fail-fast (then nothing is written). --workers N
+or --scheduler ADDRESS convert the runs on Dask workers (docs/parallel.md);
+the file is the same, byte for byte apart from its creation time.
+
 examples:
   olcaoml convert shared/olcao-runs -o si.h5
   olcaoml convert new_runs/ -o si.h5 --append
   olcaoml convert runs/ -o si.h5 --twojmax 6 --scales 1.0,1.5 --radius Si=2.35
+  olcaoml convert /scratch/runs -o si.h5 --scheduler scheduler.json
 """
 
 
@@ -56,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or summary"
     )
+    add_parallel_arguments(parser)
     add_descriptor_arguments(parser)
 
 
@@ -67,16 +79,16 @@ def _list(title: str, items: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from pyolcaoml.cli import CLIError
+    from pyolcaoml.cli.many import describe_error
+    from pyolcaoml.cli.parallel_options import executor_from_args, is_parallel
     from pyolcaoml.dataset import (
         read_content_hashes,
         read_descriptor_json,
-        record_from_run,
         write_dataset,
     )
-    from pyolcaoml.olcao.run import find_run_dirs, read_run
+    from pyolcaoml.olcao.run import find_run_dirs
+    from pyolcaoml.parallel import ItemFailed
 
     output = args.output
     exists = os.path.exists(output)
@@ -91,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
     settings = descriptor.to_dict()
     known: set[str] = set()
     if args.append and exists:
-        import json
-
         try:
             have = json.loads(read_descriptor_json(output))
             known = set(read_content_hashes(output))
@@ -117,29 +127,45 @@ def run(args: argparse.Namespace) -> int:
     unconverged: list[str] = []
     duplicates: list[str] = []
     shared: list[str] = []
-    for path in tqdm(run_dirs, desc="convert", unit="run", disable=args.quiet or None):
-        run_ = read_run(path)
-        if run_.converged_potential is None:
-            unconverged.append(path)
-            continue
-        if run_.content_hash in seen:
-            duplicates.append(path)
-            continue
-        if run_.shared_types:
-            if args.exclude_shared_types:
-                n_shared = int((run_.type_multiplicity > 1).sum())
-                shared.append(
-                    f"{path} ({n_shared} of {run_.n_atoms} atoms share "
-                    f"{len(run_.shared_types)} potential type(s))"
-                )
-                continue
-        seen.add(run_.content_hash)
-        records.append(record_from_run(run_, descriptor.compute(run_.structure)))
+    failed: list[str] = []
+    parallel = is_parallel(args)
+    func = partial(
+        convert_run,
+        json.dumps(settings, sort_keys=True),
+        args.exclude_shared_types,
+        1 if parallel else None,
+    )
+    with executor_from_args(args) as executor:
+        if parallel and not args.quiet:
+            print(f"running on {executor.description}", file=sys.stderr)
+        try:
+            results = executor.map(
+                func,
+                run_dirs,
+                desc=None if args.quiet else "convert",
+                fail_fast=args.fail_fast,
+            )
+            for path, r in zip(run_dirs, results, strict=True):
+                if isinstance(r, ItemFailed):
+                    message = describe_error(r.error)
+                    failed.append(message if path in message else f"{path}: {message}")
+                elif r.record is None and r.why == "unconverged":
+                    unconverged.append(path)
+                elif r.content_hash in seen:
+                    duplicates.append(path)
+                elif r.record is None:
+                    shared.append(f"{path} ({r.why})")
+                else:
+                    seen.add(r.content_hash)
+                    records.append(r.record)
+        except ItemFailed as exc:
+            raise CLIError(describe_error(exc.error)) from None
 
     if not args.quiet:
         _list("skipped, no converged potential (gs_scfV-<basis>.dat)", unconverged)
         _list("skipped, already in the output or given twice", duplicates)
         _list("excluded, atoms sharing potential types", shared)
+    _list("failed", failed)
     if not records:
         if args.append and exists:
             if not args.quiet:
@@ -156,4 +182,36 @@ def run(args: argparse.Namespace) -> int:
             f"{report.n_atoms_added} atoms, {descriptor.n_features} features per atom",
             file=sys.stderr,
         )
-    return 0
+    return 1 if failed else 0
+
+
+@dataclass
+class Converted:
+    """One run converted: its record, or why it has none."""
+
+    content_hash: str
+    record: Any = None  # pyolcaoml.dataset.StructureRecord
+    why: str = ""  # "unconverged", or the shared-types note
+
+
+def convert_run(
+    settings_json: str, exclude_shared: bool, n_threads: int | None, path: str
+) -> Converted:
+    """Read one run directory and build its record (runs on a worker)."""
+    from pyolcaoml.bispectrum import descriptor_from_dict
+    from pyolcaoml.dataset import record_from_run
+    from pyolcaoml.olcao.run import read_run
+
+    run_ = read_run(path)
+    if run_.converged_potential is None:
+        return Converted(run_.content_hash, why="unconverged")
+    if run_.shared_types and exclude_shared:
+        n_shared = int((run_.type_multiplicity > 1).sum())
+        return Converted(
+            run_.content_hash,
+            why=f"{n_shared} of {run_.n_atoms} atoms share "
+            f"{len(run_.shared_types)} potential type(s)",
+        )
+    calc = descriptor_from_dict(json.loads(settings_json))
+    b = calc.compute(run_.structure, n_threads=n_threads)
+    return Converted(run_.content_hash, record_from_run(run_, b))

@@ -23,6 +23,14 @@ them as an scfV.dat in OLCAO's own format, one potential type per atom.
       its element and exponents are the model's. makeinput already wrote a
       default inputs/scfV.dat, so replacing it needs --force.
 
+  olcaoml predict MODEL INPUT... -o FILE.h5|FOLDER [--workers N]
+      many structures (several files, directories, every frame of a
+      trajectory ASE reads, run directories): their coefficients go, in
+      input order, to one HDF5 file, or to FOLDER/<name>/scfV.dat each
+      (without -o, run directories get RUN_DIR/inputs/scfV.dat). An input
+      that fails is reported by name and the others go on (exit status 1)
+      unless --fail-fast. --workers/--scheduler: Dask, see docs/parallel.md.
+
 Charge-density columns 3-5 are the isolated atom's (from the run's own
 inputs/scfV.dat, or the model's copy of atomicPDB coeff1): only column 1 is
 predicted. Files are written to a temporary name and renamed, never
@@ -38,6 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="structure file, or an OLCAO run directory",
     )
     p.add_argument(
+        "more_targets",
+        nargs="*",
+        metavar="...",
+        help="more structures, directories or trajectories (many-input mode)",
+    )
+    p.add_argument(
         "-o",
         "--output",
         metavar="FILE",
@@ -49,18 +63,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="OpenMP threads for the descriptors (default: all)",
+        help="OpenMP threads for the descriptors (default: all; per worker "
+        "with --workers/--scheduler, default 1)",
     )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="many inputs: no progress"
+    )
+    from pyolcaoml.cli.parallel_options import add_parallel_arguments
+
+    add_parallel_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyolcaoml.cli import CLIError
+    from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
     from pyolcaoml.model.workflow import (
         predict_scfv_for_run,
         predict_scfv_for_structure,
     )
 
+    targets = [args.target, *getattr(args, "more_targets", [])]
+    if many.wants_many(targets, args.output, args):
+        return many.run_predict(args, args.model, targets)
     target = args.target
     if not os.path.exists(target):
         raise CLIError(f"no such file or directory: {target}")
