@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import traceback as _traceback
@@ -160,6 +161,15 @@ def _func_name(func: Callable[..., Any]) -> str:
     return getattr(inner, "__name__", "item").replace("_", "-").strip("-") or "item"
 
 
+def _remote_tb(future: Any) -> str:
+    """The formatted traceback of a failed future ('' if none)."""
+    try:
+        tb = future.traceback()
+    except (Exception, asyncio.CancelledError):
+        return ""
+    return "".join(_traceback.format_tb(tb)) if tb else ""
+
+
 class DaskExecutor(Executor):
     """Futures on a ``distributed.Client``.
 
@@ -225,13 +235,12 @@ class DaskExecutor(Executor):
                         break
                 for future in completed:
                     index, item, _ = pending.pop(future.key)
-                    if future.status == "finished":
+                    try:
+                        # waits if the result was lost with its worker
+                        # meanwhile: the scheduler computes it again
                         done[index] = future.result()
-                    else:
-                        exc = future.exception()
-                        tb = future.traceback()
-                        text = "".join(_traceback.format_tb(tb)) if tb else ""
-                        failed = ItemFailed(index, item, exc, text)
+                    except (Exception, asyncio.CancelledError) as exc:
+                        failed = ItemFailed(index, item, exc, _remote_tb(future))
                         if fail_fast:
                             raise failed from exc
                         done[index] = failed

@@ -92,6 +92,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="print a line every N epochs instead of a progress bar",
     )
     g.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    from pyolcaoml.cli.parallel_options import add_parallel_arguments
+
+    add_parallel_arguments(p, fail_fast=False)  # ensemble members on Dask
 
 
 def load_json_arg(text: str) -> dict:
@@ -153,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
 
     if os.path.exists(args.output) and not args.force:
         raise CLIError(f"{args.output} exists; use --force to replace it")
+    from pyolcaoml.cli.parallel_options import is_parallel
+
+    if is_parallel(args) and (getattr(args, "ensemble", None) or 1) < 2:
+        raise CLIError(
+            "--workers/--scheduler train the members of an ensemble in "
+            "parallel; one network trains in this process"
+        )
     try:
         dataset = load_dataset(args.dataset)
         config = TrainConfig(
