@@ -35,8 +35,12 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import os
+import pickle
+import statistics
+import time
 import traceback as _traceback
 import uuid
 from abc import ABC, abstractmethod
@@ -55,8 +59,12 @@ __all__ = [
 #: Tasks kept in flight per worker thread (at least MIN_WINDOW in all): enough
 #: to keep workers busy while results are written in order, few enough that
 #: the inputs and unwritten results of a long run never pile up in memory.
-TASKS_PER_THREAD = 8
-MIN_WINDOW = 32
+TASKS_PER_THREAD = 4
+MIN_WINDOW = 16
+#: Wall seconds aimed at per task when items are quick (items are grouped),
+#: and the most items in one task.
+TASK_SECONDS = 0.2
+MAX_BATCH = 256
 
 
 class ItemFailed(Exception):
@@ -161,6 +169,34 @@ def _func_name(func: Callable[..., Any]) -> str:
     return getattr(inner, "__name__", "item").replace("_", "-").strip("-") or "item"
 
 
+def _picklable(exc: Exception) -> Exception:
+    """``exc``, or a RuntimeError with its text if it cannot travel back."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def run_batch(
+    func: Callable[[Any], Any], items: list[Any]
+) -> tuple[list[tuple[bool, Any, str]], float]:
+    """Run ``func`` on consecutive items in one task (on a worker).
+
+    Returns, per item, (ok, result or exception, traceback text), and the
+    seconds the batch took. An exception is the item's answer, so the
+    other items of the batch still run.
+    """
+    out: list[tuple[bool, Any, str]] = []
+    t0 = time.perf_counter()
+    for item in items:
+        try:
+            out.append((True, func(item), ""))
+        except Exception as exc:
+            out.append((False, _picklable(exc), _traceback.format_exc()))
+    return out, time.perf_counter() - t0
+
+
 def _remote_tb(future: Any) -> str:
     """The formatted traceback of a failed future ('' if none)."""
     try:
@@ -170,12 +206,36 @@ def _remote_tb(future: Any) -> str:
     return "".join(_traceback.format_tb(tb)) if tb else ""
 
 
+class _BatchSize:
+    """Items per task: enough that a task lasts about TASK_SECONDS (Dask's
+    advice: tasks of well over a millisecond of scheduler overhead each),
+    from the median seconds per item of recent tasks; 1 until measured, so
+    slow items (a training run) go one per task."""
+
+    def __init__(self) -> None:
+        self.recent: collections.deque[float] = collections.deque(maxlen=32)
+
+    def add(self, seconds: float, n: int) -> None:
+        self.recent.append(seconds / max(n, 1))
+
+    def __call__(self) -> int:
+        if not self.recent:
+            return 1
+        per_item = statistics.median(self.recent)
+        return max(1, min(MAX_BATCH, int(TASK_SECONDS / max(per_item, 1e-9))))
+
+
 class DaskExecutor(Executor):
     """Futures on a ``distributed.Client``.
 
     ``client``: a connected client. With ``owns=True`` (what
     :func:`make_executor` does for a cluster it started) the client and its
     cluster are closed on exit; a client you pass in is left open.
+
+    Consecutive items are grouped into tasks of about :data:`TASK_SECONDS`
+    (one item per task when items are slow); a bounded number of tasks is in
+    flight, so items are read and results kept only a window ahead of the
+    output.
     """
 
     def __init__(self, client: Any, *, owns: bool = False) -> None:
@@ -203,29 +263,40 @@ class DaskExecutor(Executor):
         client = self.client
         source = enumerate(items)
         prefix = f"{_func_name(func)}-{uuid.uuid4().hex[:12]}"
-        pending: dict[str, tuple[int, Any, Any]] = {}  # key -> index, item, fut
-        done: dict[int, Any] = {}
+        # key -> (index of the first item, the items, the future)
+        pending: dict[str, tuple[int, list[Any], Any]] = {}
+        done: dict[int, Any] = {}  # item index -> result, not yet yielded
         completed = as_completed()
         window = self._window()
-        submitted = 0
+        batch_size = _BatchSize()
+        n_tasks = 0
 
         def submit_one() -> bool:
-            nonlocal submitted, window
-            try:
-                index, item = next(source)
-            except StopIteration:
+            nonlocal n_tasks, window
+            batch = list(itertools.islice(source, batch_size()))
+            if not batch:
                 return False
-            key = f"{prefix}-{index}"
-            # pure=False: every item is its own task even if two are equal;
+            first = batch[0][0]
+            items_ = [item for _, item in batch]
+            key = f"{prefix}-{first}"
+            # pure=False: every batch is its own task even if two are equal;
             # retries=0: an exception is the item's answer, not bad luck (a
-            # lost worker is handled by the scheduler, not by retries).
-            future = client.submit(func, item, key=key, pure=False, retries=0)
-            pending[key] = (index, item, future)
+            # task lost with its worker is re-run by the scheduler anyway).
+            future = client.submit(
+                run_batch, func, items_, key=key, pure=False, retries=0
+            )
+            pending[key] = (first, items_, future)
             completed.add(future)
-            submitted += 1
-            if submitted % 256 == 0:  # clusters grow and shrink (jobqueue)
+            n_tasks += 1
+            if n_tasks % 64 == 0:  # clusters grow and shrink (jobqueue)
                 window = self._window()
             return True
+
+        def fail(index: int, item: Any, exc: BaseException, tb: str) -> None:
+            failed = ItemFailed(index, item, exc, tb)
+            if fail_fast:
+                raise failed from exc
+            done[index] = failed
 
         next_out = 0
         try:
@@ -234,19 +305,27 @@ class DaskExecutor(Executor):
                     if not submit_one():
                         break
                 for future in completed:
-                    index, item, _ = pending.pop(future.key)
+                    first, items_, _ = pending.pop(future.key)
                     try:
                         # waits if the result was lost with its worker
                         # meanwhile: the scheduler computes it again
-                        done[index] = future.result()
+                        answers, seconds = future.result()
                     except (Exception, asyncio.CancelledError) as exc:
-                        failed = ItemFailed(index, item, exc, _remote_tb(future))
-                        if fail_fast:
-                            raise failed from exc
-                        done[index] = failed
+                        # the whole task failed (e.g. KilledWorker: its
+                        # workers died each time it ran)
+                        tb = _remote_tb(future)
+                        for k, item in enumerate(items_):
+                            fail(first + k, item, exc, tb)
+                    else:
+                        batch_size.add(seconds, len(items_))
+                        for k, (ok, value, tb) in enumerate(answers):
+                            if ok:
+                                done[first + k] = value
+                            else:
+                                fail(first + k, items_[k], value, tb)
                     future.release()
-                    bar.update()
-                    while len(pending) + len(done) < window and submit_one():
+                    bar.update(len(items_))
+                    while len(pending) < window and submit_one():
                         pass
                     while next_out in done:
                         yield done.pop(next_out)

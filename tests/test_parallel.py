@@ -281,8 +281,24 @@ def test_convert_serial_and_dask_identical(client, tmp_path: Path) -> None:
     s, d = tmp_path / "s.h5", tmp_path / "d.h5"
     argv = ["convert", str(OLCAO_RUNS), "--quiet", *TWOJMAX]
     assert main([*argv, "-o", str(s)]) == 0
-    assert main([*argv, "-o", str(d), "--scheduler", client.scheduler.address]) == 0
+    scheduler_file = tmp_path / "scheduler.json"  # as dask scheduler writes it
+    client.write_scheduler_file(str(scheduler_file))
+    assert main([*argv, "-o", str(d), "--scheduler", str(scheduler_file)]) == 0
     assert_same_h5(s, d)
+    with h5py.File(d) as f:
+        assert list(f["structures/name"].asstr()) == [
+            "si8",
+            "si8_r0.10_seed1100",
+            "si8_types",
+        ]
+
+
+def test_unreachable_scheduler(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("distributed")
+    argv = ["bispectrum", str(SKL), str(SKL), "-o", str(tmp_path / "b.h5")]
+    assert main([*argv, "--scheduler", str(tmp_path / "none.json")]) == 2
+    assert "no such scheduler file" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_bad_inputs_reported_others_written(

@@ -626,6 +626,12 @@ def _start(executor: Any, quiet: bool) -> None:
         print(f"running on {executor.description}", file=sys.stderr)
 
 
+def _check_output(output: str, force: bool) -> None:
+    """Refuse an existing output before any worker starts."""
+    if os.path.exists(output) and not force:
+        raise CLIError(f"{output}: exists (use --force to replace it)")
+
+
 def run_bispectrum(args: argparse.Namespace, descriptor: Any) -> int:
     """``olcaoml bispectrum IN... -o FILE.h5``."""
     output = args.output
@@ -634,6 +640,7 @@ def run_bispectrum(args: argparse.Namespace, descriptor: Any) -> int:
             "several structures (or --workers/--scheduler) need "
             "-o/--output FILE.h5 (one HDF5 file for all)"
         )
+    _check_output(output, args.force)
     sources = expand_inputs(args.structure)
     if not sources:
         raise CLIError("no input files found in " + ", ".join(args.structure))
@@ -678,6 +685,8 @@ def run_predict(args: argparse.Namespace, model_path: str, targets: list[str]) -
         and os.path.isfile(output)
     ):
         raise CLIError(f"{output}: is a file; give a folder or a .h5 file")
+    if output is not None and output.lower().endswith(HDF5_SUFFIXES):
+        _check_output(output, args.force)
     quiet = getattr(args, "quiet", False)
     executor, n_threads = _executor(args)
     with executor:
