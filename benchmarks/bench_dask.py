@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """Throughput of many structures on Dask: 1 worker against 2 (not a test).
 
-N random 64-atom a-Si cells (benchmarks/structures.py), descriptors of each
-(twojmax 8, one OpenMP thread) through the same path as
+N 64-atom a-Si cells (one random a-Si cell, benchmarks/structures.py, with
+every atom displaced at random by ~0.05 Å anew for each cell), descriptors
+of each (twojmax 8, one OpenMP thread) through the same path as
 ``olcaoml bispectrum IN... -o B.h5 --workers W`` (pyolcaoml.parallel and the
 per-item function of pyolcaoml.cli.many), results gathered in input order:
 
 - serial: the loop in this process (the default, no Dask);
 - LocalCluster of 1 and of 2 worker processes, one thread each, timed in
-  turns (1, 2, 1, 2, ...) so that load from elsewhere hits both alike; the
-  minimum of the repeats is reported and the ratio is taken in this run;
-- the overhead per item: Dask with 1 worker minus serial, per item; and
-  no-op items (scheduling + transfer only), with and without grouping items
-  into tasks.
+  turns (serial, 1, 2, serial, 1, 2, ...) so that load from elsewhere hits
+  all alike; the minimum of the repeats is reported and the ratio is taken
+  in this run;
+- worker utilisation: seconds the workers spent in our tasks (Dask's task
+  stream) over wall time x workers. The rest is idle time: the overhead per
+  item the workers see (scheduling, transfers, the client taking results);
+- no-op items (scheduling and transfer alone), grouped into tasks as the
+  executor does, and one task per item.
 
 Cluster start-up is timed separately (it is paid once per command).
 
@@ -42,6 +46,16 @@ def timed(executor, func, items) -> float:
     return time.perf_counter() - t0
 
 
+def compute_seconds(task_stream) -> float:
+    """Seconds spent computing tasks, from a distributed task stream."""
+    return sum(
+        s["stop"] - s["start"]
+        for task in task_stream.data
+        for s in task["startstops"]
+        if s["action"] == "compute"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=1000, help="structures (default 1000)")
@@ -51,6 +65,7 @@ def main() -> None:
     args = p.parse_args()
 
     import distributed
+    import numpy as np
     from structures import random_asi
 
     from pyolcaoml import parallel
@@ -59,14 +74,15 @@ def main() -> None:
     from pyolcaoml.parallel import DaskExecutor, SerialExecutor
     from pyolcaoml.structure import Structure
 
-    t0 = time.perf_counter()
-    items = [
-        Item(f"asi{i}", f"asi{i}", "random", structure=Structure.from_ase(a))
-        for i, a in enumerate(random_asi(args.atoms, seed=s) for s in range(args.n))
-    ]
-    print(
-        f"{args.n} structures of {args.atoms} atoms in {time.perf_counter() - t0:.1f} s"
-    )
+    n = args.n
+    base = random_asi(args.atoms, seed=0)
+    rng = np.random.default_rng(1)
+    items = []
+    for i in range(n):
+        atoms = base.copy()
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        s = Structure.from_ase(atoms)
+        items.append(Item(f"asi{i}", f"asi{i}", "random", structure=s))
     settings = json.dumps(Bispectrum(twojmax=args.twojmax).to_dict(), sort_keys=True)
     func = partial(descriptors_of_item, settings, 1)
 
@@ -87,12 +103,18 @@ def main() -> None:
         timed(executors[w], func, items[:50])  # warm: imports on the workers
 
     serial = SerialExecutor()
-    t = {"serial": [], 1: [], 2: []}
+    t: dict = {"serial": [], 1: [], 2: []}
+    busy: dict = {1: [], 2: []}
     for _ in range(args.repeats):
         t["serial"].append(timed(serial, func, items))
         for w in (1, 2):
-            t[w].append(timed(executors[w], func, items))
+            with distributed.get_task_stream(clusters[w][1]) as ts:
+                t[w].append(timed(executors[w], func, items))
+            busy[w].append(compute_seconds(ts))
     best = {k: min(v) for k, v in t.items()}
+    fastest = {w: t[w].index(best[w]) for w in (1, 2)}
+    util = {w: busy[w][fastest[w]] / (best[w] * w) for w in (1, 2)}
+    idle = {w: (best[w] * w - busy[w][fastest[w]]) / n for w in (1, 2)}
 
     noop_batched = min(timed(executors[2], noop, items) for _ in range(args.repeats))
     max_batch = parallel.MAX_BATCH
@@ -102,35 +124,40 @@ def main() -> None:
     finally:
         parallel.MAX_BATCH = max_batch
 
-    n = args.n
     print()
     print(
-        f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; "
+        f"{n} structures of {args.atoms} atoms, twojmax {args.twojmax}; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
         f"min of {args.repeats}"
     )
     print()
-    print("| run | seconds | structures/s | ms/structure |")
-    print("|---|---:|---:|---:|")
+    print("| run | seconds | structures/s | ms/structure | worker utilisation |")
+    print("|---|---:|---:|---:|---:|")
     for k, label in (
         ("serial", "serial (this process)"),
         (1, "Dask, 1 worker"),
         (2, "Dask, 2 workers"),
     ):
         sec = best[k]
-        print(f"| {label} | {sec:.2f} | {n / sec:.0f} | {sec / n * 1e3:.2f} |")
+        u = f"{util[k] * 100:.0f} %" if k in util else ""
+        print(f"| {label} | {sec:.2f} | {n / sec:.0f} | {sec / n * 1e3:.2f} | {u} |")
     print()
     print(f"throughput 2 workers / 1 worker: {best[1] / best[2]:.2f}x")
     print(f"throughput 2 workers / serial:   {best['serial'] / best[2]:.2f}x")
     print(
-        f"overhead per item, Dask 1 worker - serial: "
+        "overhead per item, Dask 1 worker - serial (wall): "
         f"{(best[1] - best['serial']) / n * 1e3:.3f} ms"
     )
     print(
-        f"no-op items on 2 workers, grouped into tasks: "
+        f"worker idle time per item: 1 worker {idle[1] * 1e3:.3f} ms, "
+        f"2 workers {idle[2] * 1e3:.3f} ms"
+    )
+    print(
+        "no-op items on 2 workers, grouped into tasks: "
         f"{noop_batched / n * 1e3:.3f} ms/item"
     )
     print(
-        f"no-op items on 2 workers, one task each:      "
+        "no-op items on 2 workers, one task each:      "
         f"{noop_single / n * 1e3:.3f} ms/item"
     )
     print(

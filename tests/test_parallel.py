@@ -8,6 +8,7 @@ descriptor API and the per-structure predict command.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -181,6 +182,44 @@ def test_dask_executor_order_and_failures(client) -> None:
     assert client.status == "running"  # a client we passed in stays open
 
 
+def first_slow(x: int) -> int:
+    if x == 0:
+        time.sleep(1.5)
+    return x
+
+
+def test_progress_follows_completions_not_output(client, monkeypatch) -> None:
+    """The bar counts items as workers finish them: while item 0 is still
+    running, the items after it are already counted."""
+    import tqdm
+
+    from pyolcaoml.parallel import DaskExecutor
+
+    counts: list[int] = []
+
+    class Bar:
+        def __init__(self, **kw) -> None:
+            self.n = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+            counts.append(self.n)
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    with DaskExecutor(client) as ex:
+        results = ex.map(first_slow, range(12), desc="test")
+        assert next(results) == 0  # item 0 is out only after it finished...
+        assert counts[-1] > 1  # ...and the bar had counted later items first
+        assert list(results) == list(range(1, 12))
+    assert counts[-1] == 12
+
+
 # -- inputs -------------------------------------------------------------------------
 def test_inputs_expand_and_name(inputs: Path) -> None:
     from pyolcaoml.cli.many import expand_inputs, iter_items
@@ -281,8 +320,11 @@ def test_convert_serial_and_dask_identical(client, tmp_path: Path) -> None:
     s, d = tmp_path / "s.h5", tmp_path / "d.h5"
     argv = ["convert", str(OLCAO_RUNS), "--quiet", *TWOJMAX]
     assert main([*argv, "-o", str(s)]) == 0
-    scheduler_file = tmp_path / "scheduler.json"  # as dask scheduler writes it
-    client.write_scheduler_file(str(scheduler_file))
+    # a scheduler file as 'dask scheduler --scheduler-file' writes it (the
+    # client reads its address)
+    scheduler_file = tmp_path / "scheduler.json"
+    info = {"type": "Scheduler", "address": client.scheduler.address, "workers": {}}
+    scheduler_file.write_text(json.dumps(info))
     assert main([*argv, "-o", str(d), "--scheduler", str(scheduler_file)]) == 0
     assert_same_h5(s, d)
     with h5py.File(d) as f:
