@@ -316,6 +316,28 @@ def test_predict_many_serial_and_dask_identical(
     np.testing.assert_allclose(rows, np.array(read_scfv(one).coeffs("up")), rtol=1e-9)
 
 
+def test_predict_runs_in_place_serial_and_dask(client, tmp_path: Path) -> None:
+    """Run directories without -o: RUN_DIR/inputs/scfV.dat each, as the
+    one-run command writes it, whether serial or on Dask."""
+    src = OLCAO_RUNS / "si8_r0.10_seed1100"  # every atom its own type
+    runs = {}
+    for name in ("one", "serial", "dask"):
+        d = tmp_path / name
+        (d / "a").mkdir(parents=True)
+        for r in ("a", "b"):
+            shutil.copytree(src / "inputs", d / r / "inputs")
+        runs[name] = d
+    assert main(["predict", str(MODEL), str(runs["one"] / "a"), "--force"]) == 0
+    argv = ["predict", str(MODEL), "--force", "-q"]
+    assert main([*argv, str(runs["serial"] / "a"), str(runs["serial"] / "b")]) == 0
+    addr = ["--scheduler", client.scheduler.address]
+    assert main([*argv, str(runs["dask"]), *addr]) == 0  # the tree of both runs
+    expected = (runs["one"] / "a" / "inputs" / "scfV.dat").read_bytes()
+    for name in ("serial", "dask"):
+        for r in ("a", "b"):
+            assert (runs[name] / r / "inputs" / "scfV.dat").read_bytes() == expected
+
+
 def test_convert_serial_and_dask_identical(client, tmp_path: Path) -> None:
     s, d = tmp_path / "s.h5", tmp_path / "d.h5"
     argv = ["convert", str(OLCAO_RUNS), "--quiet", *TWOJMAX]

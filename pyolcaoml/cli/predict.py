@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "more_targets",
         nargs="*",
-        metavar="...",
+        metavar="INPUT",
         help="more structures, directories or trajectories (many-input mode)",
     )
     p.add_argument(
