@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib.util
 import itertools
 import os
 import pickle
@@ -245,6 +246,8 @@ class DaskExecutor(Executor):
         cluster = getattr(client, "cluster", None)
         where = type(cluster).__name__ if cluster is not None else "scheduler"
         self.description = f"dask {where} at {client.scheduler.address}"
+        if importlib.util.find_spec("bokeh") is not None:  # dashboard served
+            self.description += f", dashboard {client.dashboard_link}"
 
     def _window(self) -> int:
         threads = sum(self.client.nthreads().values())
