@@ -15,6 +15,9 @@ per-item function of pyolcaoml.cli.many), results gathered in input order:
 - worker utilisation: seconds the workers spent in our tasks (Dask's task
   stream) over wall time x workers. The rest is idle time: the overhead per
   item the workers see (scheduling, transfers, the client taking results);
+- CPU seconds of all our processes (this one, which holds the client and
+  the LocalCluster's scheduler, and the workers): what Dask costs per item
+  whatever else the machine is running, unlike wall time;
 - no-op items (scheduling and transfer alone), grouped into tasks as the
   executor does, and one task per item.
 
@@ -105,11 +108,20 @@ def main() -> None:
     serial = SerialExecutor()
     t: dict = {"serial": [], 1: [], 2: []}
     busy: dict = {1: [], 2: []}
+    cpu: dict = {"serial": [], 1: [], 2: []}  # CPU seconds, all our processes
     for _ in range(args.repeats):
+        c0 = time.process_time()
         t["serial"].append(timed(serial, func, items))
+        cpu["serial"].append(time.process_time() - c0)
         for w in (1, 2):
-            with distributed.get_task_stream(clusters[w][1]) as ts:
+            client = clusters[w][1]
+            w0 = sum(client.run(time.process_time).values())
+            c0 = time.process_time()  # this process: client and scheduler
+            with distributed.get_task_stream(client) as ts:
                 t[w].append(timed(executors[w], func, items))
+            c1 = time.process_time()
+            w1 = sum(client.run(time.process_time).values())
+            cpu[w].append(c1 - c0 + w1 - w0)
             busy[w].append(compute_seconds(ts))
     best = {k: min(v) for k, v in t.items()}
     fastest = {w: t[w].index(best[w]) for w in (1, 2)}
@@ -131,8 +143,11 @@ def main() -> None:
         f"min of {args.repeats}"
     )
     print()
-    print("| run | seconds | structures/s | ms/structure | worker utilisation |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| run | seconds | structures/s | ms/structure | worker utilisation "
+        "| CPU ms/structure |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for k, label in (
         ("serial", "serial (this process)"),
         (1, "Dask, 1 worker"),
@@ -140,13 +155,22 @@ def main() -> None:
     ):
         sec = best[k]
         u = f"{util[k] * 100:.0f} %" if k in util else ""
-        print(f"| {label} | {sec:.2f} | {n / sec:.0f} | {sec / n * 1e3:.2f} | {u} |")
+        c = min(cpu[k]) / n * 1e3
+        print(
+            f"| {label} | {sec:.2f} | {n / sec:.0f} | {sec / n * 1e3:.2f} | {u} "
+            f"| {c:.2f} |"
+        )
     print()
     print(f"throughput 2 workers / 1 worker: {best[1] / best[2]:.2f}x")
     print(f"throughput 2 workers / serial:   {best['serial'] / best[2]:.2f}x")
     print(
         "overhead per item, Dask 1 worker - serial (wall): "
         f"{(best[1] - best['serial']) / n * 1e3:.3f} ms"
+    )
+    print(
+        "CPU overhead per item (client + scheduler + workers - serial): "
+        f"1 worker {(min(cpu[1]) - min(cpu['serial'])) / n * 1e3:.3f} ms, "
+        f"2 workers {(min(cpu[2]) - min(cpu['serial'])) / n * 1e3:.3f} ms"
     )
     print(
         f"worker idle time per item: 1 worker {idle[1] * 1e3:.3f} ms, "
