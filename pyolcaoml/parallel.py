@@ -14,7 +14,9 @@ mapped; the per-item functions know nothing of Dask.
 Both yield results **in input order** while the work completes in any order,
 so a caller can stream them to one output file. The items are consumed
 lazily (a bounded window of tasks is in flight), so a generator of many
-structures is never held in memory at once.
+structures is never held in memory at once. On Dask, quick items are grouped
+into tasks of about :data:`TASK_SECONDS` (Dask's per-task cost is around a
+millisecond); slow items (training an ensemble member) go one per task.
 
 A task lost with its worker (killed, out of memory, node gone) is
 re-run elsewhere by the Dask scheduler (``distributed.scheduler.allowed-
