@@ -329,12 +329,12 @@ def write_dataset(
     existing file is extended (same descriptor required) and records whose
     content hash it already holds are skipped; otherwise an existing file is
     an error (``FileExistsError``) unless ``overwrite``. The file is built
-    in a temporary file next to ``path`` and renamed over it at the end.
+    in a temporary file next to ``path`` and renamed over it at the end;
+    ``records`` may be an iterator, written as it yields.
     """
     import h5py
 
     path = os.fspath(path)
-    records = list(records)
     descriptor_json = json.dumps(dict(descriptor), sort_keys=True)
     exists = os.path.exists(path)
     if exists and not (append or overwrite):
@@ -345,17 +345,6 @@ def write_dataset(
         existing = set(read_content_hashes(path))
         with h5py.File(path, "r") as f:
             _check_compatible(f, path, descriptor_json)
-    new = []
-    for rec in records:
-        if rec.content_hash in existing:
-            report.duplicates.append(rec.name)
-        else:
-            existing.add(rec.content_hash)
-            new.append(rec)
-    if append and exists and not new:
-        return report  # nothing to add: leave the file untouched
-    if not new and not (append and exists):
-        raise ValueError("no structures to write")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
@@ -364,16 +353,25 @@ def write_dataset(
     try:
         if append and exists:
             shutil.copyfile(path, tmp)
-            mode = "r+"
-        else:
-            mode = "w"
-        with h5py.File(tmp, mode) as f:
-            if mode == "w":
-                _init_file(f, descriptor_json, new[0].descriptors.shape[1])
-            for rec in new:
+        # records are written as they come (an iterator is never held whole)
+        with h5py.File(tmp, "r+" if append and exists else "w") as f:
+            started = append and exists
+            for rec in records:
+                if rec.content_hash in existing:
+                    report.duplicates.append(rec.name)
+                    continue
+                existing.add(rec.content_hash)
+                if not started:
+                    _init_file(f, descriptor_json, rec.descriptors.shape[1])
+                    started = True
                 _write_record(f, rec)
                 report.added.append(rec.name)
                 report.n_atoms_added += rec.n_atoms
+        if not report.added:
+            os.unlink(tmp)
+            if append and exists:
+                return report  # nothing to add: leave the file untouched
+            raise ValueError("no structures to write")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

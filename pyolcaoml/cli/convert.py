@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             + ", ".join(args.runs)
         )
 
-    records, seen = [], set(known)
+    seen = set(known)
     unconverged: list[str] = []
     duplicates: list[str] = []
     shared: list[str] = []
@@ -135,20 +136,23 @@ def run(args: argparse.Namespace) -> int:
         args.exclude_shared_types,
         1 if parallel else None,
     )
-    with executor_from_args(args) as executor:
-        if parallel and not args.quiet:
-            print(f"running on {executor.description}", file=sys.stderr)
+
+    def named(path: str, exc: BaseException) -> str:
+        message = describe_error(exc)
+        return message if path in message else f"{path}: {message}"
+
+    def records(executor: Any) -> Iterator[Any]:
+        """The new records in input order, as the runs are converted."""
+        results = executor.map(
+            func,
+            run_dirs,
+            desc=None if args.quiet else "convert",
+            fail_fast=args.fail_fast,
+        )
         try:
-            results = executor.map(
-                func,
-                run_dirs,
-                desc=None if args.quiet else "convert",
-                fail_fast=args.fail_fast,
-            )
             for path, r in zip(run_dirs, results, strict=True):
                 if isinstance(r, ItemFailed):
-                    message = describe_error(r.error)
-                    failed.append(message if path in message else f"{path}: {message}")
+                    failed.append(named(path, r.error))
                 elif r.record is None and r.why == "unconverged":
                     unconverged.append(path)
                 elif r.content_hash in seen:
@@ -157,24 +161,37 @@ def run(args: argparse.Namespace) -> int:
                     shared.append(f"{path} ({r.why})")
                 else:
                     seen.add(r.content_hash)
-                    records.append(r.record)
+                    yield r.record
         except ItemFailed as exc:
-            raise CLIError(describe_error(exc.error)) from None
+            raise CLIError(named(exc.item, exc.error)) from None
+
+    with executor_from_args(args) as executor:
+        if parallel and not args.quiet:
+            print(f"running on {executor.description}", file=sys.stderr)
+        try:
+            report = write_dataset(
+                output,
+                records(executor),
+                settings,
+                append=args.append,
+                overwrite=args.force,
+            )
+        except ValueError as exc:
+            if str(exc) != "no structures to write":
+                raise
+            report = None
 
     if not args.quiet:
         _list("skipped, no converged potential (gs_scfV-<basis>.dat)", unconverged)
         _list("skipped, already in the output or given twice", duplicates)
         _list("excluded, atoms sharing potential types", shared)
     _list("failed", failed)
-    if not records:
+    if report is None or not report.added:
         if args.append and exists:
             if not args.quiet:
                 print(f"nothing new to add to {output}", file=sys.stderr)
-            return 0
+            return 1 if failed else 0
         raise CLIError("no run with a converged potential: nothing written")
-    report = write_dataset(
-        output, records, settings, append=args.append, overwrite=args.force
-    )
     if not args.quiet:
         verb = "added to" if args.append and exists else "wrote"
         print(
