@@ -410,7 +410,10 @@ def die_once(marker: str, settings_json: str, n_threads, item):
     return descriptors_of_item(settings_json, n_threads, item)
 
 
-def test_worker_killed_mid_run_loses_nothing(client, inputs: Path, tmp_path: Path):
+def test_worker_killed_mid_run_loses_nothing(
+    client, inputs: Path, tmp_path: Path, monkeypatch
+):
+    from pyolcaoml.cli import many
     from pyolcaoml.cli.many import expand_inputs, iter_items, write_descriptors
     from pyolcaoml.parallel import DaskExecutor
 
@@ -425,6 +428,7 @@ def test_worker_killed_mid_run_loses_nothing(client, inputs: Path, tmp_path: Pat
         )
 
     serial = write(tmp_path / "s.h5", SerialExecutor(), n_threads=1)
+    monkeypatch.setattr(many._Rows, "BLOCK", 5)  # and rows written in blocks
     with DaskExecutor(client) as ex:
         killed = write(
             tmp_path / "k.h5", ex, n_threads=1, item_func=partial(die_once, str(marker))

@@ -371,24 +371,60 @@ def _init_structures(f: Any, attrs: dict[str, Any]) -> None:
     _create(a, "position", (3,), "float64")
 
 
-def _add_structure(f: Any, item: Item, s: Structure) -> int:
-    """Append one structure's rows; returns the index of its first atom."""
-    from pyolcaoml.dataset import _append_rows
+class _Rows:
+    """Rows for the datasets of an open HDF5 file, appended in blocks of
+    BLOCK structures (one resize per dataset and block, not per structure:
+    the writer must keep up with many workers)."""
 
-    st, at = f["structures"], f["atoms"]
-    index = st["name"].shape[0]
-    start = at["element"].shape[0]
-    _append_rows(st["name"], [item.name])
-    _append_rows(st["source"], [item.source])
-    _append_rows(st["frame"], [item.frame])
-    _append_rows(st["n_atoms"], [len(s)])
-    _append_rows(st["atom_start"], [start])
-    _append_rows(st["cell"], [s.cell])
-    _append_rows(st["pbc"], [s.pbc])
-    _append_rows(at["element"], list(s.symbols))
-    _append_rows(at["structure_index"], np.full(len(s), index, dtype=np.int64))
-    _append_rows(at["position"], s.positions)
-    return start
+    BLOCK = 512
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.pending: dict[str, list[Any]] = {}
+        self.n_structures = 0
+        self.n_atoms = 0
+        self._since_flush = 0
+
+    def add(self, name: str, rows: Any) -> None:
+        self.pending.setdefault(name, []).append(rows)
+
+    def add_structure(self, item: Item, s: Structure) -> int:
+        """Queue one structure's rows; returns the index of its first atom."""
+        start = self.n_atoms
+        self.add("structures/name", [item.name])
+        self.add("structures/source", [item.source])
+        self.add("structures/frame", [item.frame])
+        self.add("structures/n_atoms", [len(s)])
+        self.add("structures/atom_start", [start])
+        self.add("structures/cell", [s.cell])
+        self.add("structures/pbc", [s.pbc])
+        self.add("atoms/element", list(s.symbols))
+        self.add("atoms/structure_index", [self.n_structures] * len(s))
+        self.add("atoms/position", s.positions)
+        self.n_structures += 1
+        self.n_atoms += len(s)
+        return start
+
+    def end_structure(self) -> None:
+        self._since_flush += 1
+        if self._since_flush >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        from pyolcaoml.dataset import _append_rows
+
+        for name, parts in self.pending.items():
+            dset = self.f[name]
+            if dset.dtype.kind == "O":
+                rows: Any = [r for part in parts for r in part]
+            else:
+                shape = (-1, *dset.shape[1:])
+                rows = np.concatenate(
+                    [np.asarray(p, dtype=dset.dtype).reshape(shape) for p in parts]
+                )
+            _append_rows(dset, rows)
+        self.pending.clear()
+        self._since_flush = 0
 
 
 @dataclass
@@ -472,7 +508,7 @@ def write_descriptors(
 
     ``item_func(settings_json, n_threads, item)`` computes one item.
     """
-    from pyolcaoml.dataset import _append_rows, _create
+    from pyolcaoml.dataset import _create
 
     settings_json = json.dumps(settings, sort_keys=True)
     func = partial(item_func, settings_json, n_threads)
@@ -488,13 +524,16 @@ def write_descriptors(
             },
         )
         _create(f["atoms"], "descriptors", (len(labels),), "float64")
+        rows = _Rows(f)
         for r in _results(
             executor, func, items, desc=desc, fail_fast=fail_fast, summary=summary
         ):
-            _add_structure(f, r.item, r.structure)
-            _append_rows(f["atoms/descriptors"], r.descriptors)
+            rows.add_structure(r.item, r.structure)
+            rows.add("atoms/descriptors", r.descriptors)
+            rows.end_structure()
             summary.written += 1
             summary.atoms += len(r.structure)
+        rows.flush()
         f.attrs["failed"] = json.dumps(summary.failures)
         if summary.written:
             out.commit()
@@ -550,34 +589,36 @@ def write_predictions(
             summary.atoms += len(r.structure)
         return summary
 
-    from pyolcaoml.dataset import _append_rows, _create
+    from pyolcaoml.dataset import _create
     from pyolcaoml.model import load_model
 
     model = load_model(model_path, networks=False)
     with AtomicH5(output, force) as out:  # type: ignore[arg-type]
         f = out.file
         _init_structures(f, {"format": PREDICTIONS_FORMAT, "model": model_path})
-        groups: dict[str, Any] = {}
+        rows = _Rows(f)
+        groups: set[str] = set()
         for r in _results(
             executor, func, items, desc=desc, fail_fast=fail_fast, summary=summary
         ):
-            start = _add_structure(f, r.item, r.structure)
-            for i, (sym, a) in enumerate(
-                zip(r.structure.symbols, r.coeffs, strict=True)
-            ):
-                g = groups.get(sym)
-                if g is None:
+            start = rows.add_structure(r.item, r.structure)
+            symbols = r.structure.symbols
+            for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
+                if sym not in groups:
+                    groups.add(sym)
                     em = model.elements[sym]
-                    g = groups[sym] = f.create_group(f"elements/{sym}")
+                    g = f.create_group(f"elements/{sym}")
                     g.attrs["n_alphas"] = em.n_alphas
                     g.create_dataset("alphas", data=np.asarray(em.alphas))
                     _create(g, "atom_index", (), "int64")
                     _create(g, "coeffs", (em.n_alphas,), "float64")
-                _append_rows(g["atom_index"], [start + i])
-                _append_rows(g["coeffs"], [a])
+                rows.add(f"elements/{sym}/atom_index", [start + i])
+                rows.add(f"elements/{sym}/coeffs", [a])
+            rows.end_structure()
             summary.notes += r.warnings
             summary.written += 1
             summary.atoms += len(r.structure)
+        rows.flush()
         f.attrs["failed"] = json.dumps(summary.failures)
         if summary.written:
             out.commit()
