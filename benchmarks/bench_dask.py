@@ -5,7 +5,8 @@ N 64-atom a-Si cells (one random a-Si cell, benchmarks/structures.py, with
 every atom displaced at random by ~0.05 Å anew for each cell), descriptors
 of each (twojmax 8, one OpenMP thread) through the same path as
 ``olcaoml bispectrum IN... -o B.h5 --workers W`` (pyolcaoml.parallel and the
-per-item function of pyolcaoml.cli.many), results gathered in input order:
+per-item function of pyolcaoml.cli.many), written in input order into one
+HDF5 file (the command's writer):
 
 - serial: the loop in this process (the default, no Dask);
 - LocalCluster of 1 and of 2 worker processes, one thread each, timed in
@@ -32,6 +33,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from functools import partial
 
@@ -43,9 +45,22 @@ def noop(item: object) -> int:
 
 
 def timed(executor, func, items) -> float:
+    """Seconds to map ``func`` over ``items`` and take the results in order."""
     t0 = time.perf_counter()
     n = sum(1 for _ in executor.map(func, items))
     assert n == len(items)
+    return time.perf_counter() - t0
+
+
+def timed_h5(executor, calc, items, path: str) -> float:
+    """Seconds of the command's path: descriptors into one HDF5 file."""
+    from pyolcaoml.cli.many import write_descriptors
+
+    t0 = time.perf_counter()
+    summary = write_descriptors(
+        items, calc.to_dict(), calc.labels, path, executor, n_threads=1, force=True
+    )
+    assert summary.written == len(items)
     return time.perf_counter() - t0
 
 
@@ -86,8 +101,10 @@ def main() -> None:
         atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
         s = Structure.from_ase(atoms)
         items.append(Item(f"asi{i}", f"asi{i}", "random", structure=s))
-    settings = json.dumps(Bispectrum(twojmax=args.twojmax).to_dict(), sort_keys=True)
+    calc = Bispectrum(twojmax=args.twojmax)
+    settings = json.dumps(calc.to_dict(), sort_keys=True)
     func = partial(descriptors_of_item, settings, 1)
+    h5 = os.path.join(tempfile.mkdtemp(), "B.h5")
 
     clusters, executors, startup = {}, {}, {}
     for w in (1, 2):
@@ -111,14 +128,14 @@ def main() -> None:
     cpu: dict = {"serial": [], 1: [], 2: []}  # CPU seconds, all our processes
     for _ in range(args.repeats):
         c0 = time.process_time()
-        t["serial"].append(timed(serial, func, items))
+        t["serial"].append(timed_h5(serial, calc, items, h5))
         cpu["serial"].append(time.process_time() - c0)
         for w in (1, 2):
             client = clusters[w][1]
             w0 = sum(client.run(time.process_time).values())
             c0 = time.process_time()  # this process: client and scheduler
             with distributed.get_task_stream(client) as ts:
-                t[w].append(timed(executors[w], func, items))
+                t[w].append(timed_h5(executors[w], calc, items, h5))
             c1 = time.process_time()
             w1 = sum(client.run(time.process_time).values())
             cpu[w].append(c1 - c0 + w1 - w0)
@@ -191,6 +208,8 @@ def main() -> None:
     for cluster, client in clusters.values():
         client.close()
         cluster.close()
+    os.unlink(h5)
+    os.rmdir(os.path.dirname(h5))
 
 
 if __name__ == "__main__":
