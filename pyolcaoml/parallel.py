@@ -48,6 +48,7 @@ import traceback as _traceback
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 __all__ = [
@@ -276,14 +277,8 @@ class DaskExecutor(Executor):
         batch_size = _BatchSize()
         n_tasks = 0
 
-        def submit_one() -> bool:
+        def submit(first: int, items_: list[Any], key: str) -> None:
             nonlocal n_tasks, window
-            batch = list(itertools.islice(source, batch_size()))
-            if not batch:
-                return False
-            first = batch[0][0]
-            items_ = [item for _, item in batch]
-            key = f"{prefix}-{first}"
             # pure=False: every batch is its own task even if two are equal;
             # retries=0: an exception is the item's answer, not bad luck (a
             # task lost with its worker is re-run by the scheduler anyway).
@@ -295,6 +290,13 @@ class DaskExecutor(Executor):
             n_tasks += 1
             if n_tasks % 64 == 0:  # clusters grow and shrink (jobqueue)
                 window = self._window()
+
+        def submit_one() -> bool:
+            batch = list(itertools.islice(source, batch_size()))
+            if not batch:
+                return False
+            first = batch[0][0]
+            submit(first, [item for _, item in batch], f"{prefix}-{first}")
             return True
 
         def fail(index: int, item: Any, exc: BaseException, tb: str) -> None:
@@ -315,12 +317,20 @@ class DaskExecutor(Executor):
                         # waits if the result was lost with its worker
                         # meanwhile: the scheduler computes it again
                         answers, seconds = future.result()
-                    except (Exception, asyncio.CancelledError) as exc:
-                        # the whole task failed (e.g. KilledWorker: its
-                        # workers died each time it ran)
-                        tb = _remote_tb(future)
-                        for k, item in enumerate(items_):
-                            fail(first + k, item, exc, tb)
+                    except (asyncio.CancelledError, CancelledError) as exc:
+                        for k, item in enumerate(items_):  # not by us: say so
+                            fail(first + k, item, exc, "")
+                    except Exception as exc:
+                        # the whole task failed (KilledWorker: its workers
+                        # died each time it ran). Alone, the item is at
+                        # fault; in a batch, run each item alone to find it.
+                        if len(items_) == 1:
+                            fail(first, items_[0], exc, _remote_tb(future))
+                        else:
+                            for k, item in enumerate(items_):
+                                submit(first + k, [item], f"{prefix}-{first + k}-1")
+                            future.release()
+                            continue
                     else:
                         batch_size.add(seconds, len(items_))
                         for k, (ok, value, tb) in enumerate(answers):

@@ -438,3 +438,34 @@ def test_worker_killed_mid_run_loses_nothing(
     assert_same_h5(tmp_path / "s.h5", tmp_path / "k.h5")
     client.wait_for_workers(2, timeout=60)  # the nanny brought it back
     assert set(client.run(os.getpid).values()) != before
+
+
+def die_on_50(x: int) -> int:
+    """An input that kills whichever worker runs it, every time."""
+    if x == 50:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def test_input_that_kills_workers_is_reported(client) -> None:
+    """Dask gives up on a task after allowed-failures deaths (KilledWorker);
+    the other items of its batch are run alone and come back."""
+    from pyolcaoml.parallel import DaskExecutor
+
+    scheduler = client.cluster.scheduler  # in this process (LocalCluster)
+    allowed, saturation = scheduler.allowed_failures, scheduler.WORKER_SATURATION
+    # give up at the first death (a fast test), and keep other tasks off the
+    # dying worker (one task per worker thread), which would die with it
+    scheduler.allowed_failures, scheduler.WORKER_SATURATION = 0, 1.0
+    try:
+        with DaskExecutor(client) as ex:
+            got = list(ex.map(die_on_50, range(120), fail_fast=False))
+    finally:
+        scheduler.allowed_failures = allowed
+        scheduler.WORKER_SATURATION = saturation
+        client.wait_for_workers(2, timeout=60)
+    assert isinstance(got[50], ItemFailed) and got[50].index == 50
+    assert type(got[50].error).__name__ == "KilledWorker"
+    assert [g for i, g in enumerate(got) if i != 50] == [
+        i * i for i in range(120) if i != 50
+    ]
