@@ -113,7 +113,7 @@ def main() -> None:
             n_workers=w,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: no clash, no warning
             env={"OMP_NUM_THREADS": "1"},
         )
         client = distributed.Client(cluster)
