@@ -331,12 +331,12 @@ def write_dataset(
     existing file is extended (same descriptor required) and records whose
     content hash it already holds are skipped; otherwise an existing file is
     an error (``FileExistsError``) unless ``overwrite``. The file is built
-    in a temporary file next to ``path`` and renamed over it at the end.
+    in a temporary file next to ``path`` and renamed over it at the end;
+    ``records`` may be an iterator, written as it yields.
     """
     import h5py
 
     path = os.fspath(path)
-    records = list(records)
     descriptor_json = json.dumps(dict(descriptor), sort_keys=True)
     exists = os.path.exists(path)
     if exists and not (append or overwrite):
@@ -347,35 +347,32 @@ def write_dataset(
         existing = set(read_content_hashes(path))
         with h5py.File(path, "r") as f:
             _check_compatible(f, path, descriptor_json)
-    new = []
-    for rec in records:
-        if rec.content_hash in existing:
-            report.duplicates.append(rec.name)
-        else:
-            existing.add(rec.content_hash)
-            new.append(rec)
-    if append and exists and not new:
-        return report  # nothing to add: leave the file untouched
-    if not new and not (append and exists):
-        raise ValueError("no structures to write")
-    # The HDF5 file is built in memory and written with ordinary, checked
-    # writes: HDF5 on a full disk floods stderr with its error stack and
-    # may crash in h5py's clean-up, while a Python write fails cleanly.
+    # The HDF5 file is built in memory, records written as they come (an
+    # iterator is never held whole), and the image is written with ordinary,
+    # checked writes: HDF5 on a full disk floods stderr with its error stack
+    # and may crash in h5py's clean-up, while a Python write fails cleanly.
     image = io.BytesIO()
-    if append and exists:
+    started = append and exists
+    if started:
         with open(path, "rb") as fh:
             image.write(fh.read())
         image.seek(0)
-        mode = "r+"
-    else:
-        mode = "w"
-    with h5py.File(image, mode) as f:
-        if mode == "w":
-            _init_file(f, descriptor_json, new[0].descriptors.shape[1])
-        for rec in new:
+    with h5py.File(image, "r+" if started else "w") as f:
+        for rec in records:
+            if rec.content_hash in existing:
+                report.duplicates.append(rec.name)
+                continue
+            existing.add(rec.content_hash)
+            if not started:
+                _init_file(f, descriptor_json, rec.descriptors.shape[1])
+                started = True
             _write_record(f, rec)
             report.added.append(rec.name)
             report.n_atoms_added += rec.n_atoms
+    if not report.added:
+        if append and exists:
+            return report  # nothing to add: leave the file untouched
+        raise ValueError("no structures to write")
     _write_bytes_atomically(path, image.getbuffer())
     return report
 

@@ -204,15 +204,32 @@ def test_failure_leaves_nothing(
     outdir = tmp_path / "out"
     outdir.mkdir()
     out = outdir / "data.h5"
-    assert _convert(runs, "-o", out) == 2
+    assert _convert(runs, "-o", out, "--fail-fast") == 2
     assert f"{scfv}, line 17: expected 5 numbers, got 3" in capsys.readouterr().err
     assert list(outdir.iterdir()) == []
     # a failed append leaves the old file as it was
     assert _convert(DATA / "si8", "-o", out) == 0
     before = out.read_bytes()
-    assert _convert(runs, "-o", out, "--append") == 2
+    assert _convert(runs, "-o", out, "--append", "--fail-fast") == 2
     assert out.read_bytes() == before
     assert list(outdir.iterdir()) == [out]
+
+
+def test_bad_run_reported_others_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(DATA, runs)
+    scfv = runs / "si8" / "gs_scfV-fb.dat"
+    lines = scfv.read_text().splitlines(keepends=True)
+    lines[16] = " -0.1066370498E+02  0.3508106349E+06  0.169587E+02\n"
+    scfv.write_text("".join(lines))
+    out = tmp_path / "data.h5"
+    assert _convert(runs, "-o", out) == 1  # some input failed
+    err = capsys.readouterr().err
+    assert "failed (1)" in err
+    assert f"{scfv}, line 17: expected 5 numbers, got 3" in err
+    assert load_dataset(out).names == ORDER[1:]
 
 
 def test_append_needs_same_descriptor(

@@ -11,8 +11,9 @@ import numpy as np
 from pyolcaoml.cli import CLIError
 from pyolcaoml.cli.common import add_threads_argument
 from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
+from pyolcaoml.cli.parallel_options import add_parallel_arguments
 
-HELP = "compute the bispectrum descriptors of a structure"
+HELP = "compute the bispectrum descriptors of structures"
 DESCRIPTION = """\
 Compute the SO(4) bispectrum (LAMMPS compute sna/atom conventions) of every
 atom of a structure and print a summary per component; optionally save the
@@ -21,32 +22,57 @@ atom of a structure and print a summary per component; optionally save the
 STRUCTURE: olcao.skl, structure.dat, or any file ASE reads (default: the
 bundled 64-atom amorphous Si model).
 
+Many structures at once: give several files, directories (every file and
+OLCAO run below them) or multi-frame trajectories, and -o FILE.h5; every
+structure's descriptors go to that one HDF5 file in input order (written to
+a temporary file and renamed at the end). --workers N or --scheduler ADDRESS
+spread them over Dask workers (pip install 'pyolcaoml[dask]'); an input that
+fails is reported by name and the others go on (exit status 1) unless
+--fail-fast. See docs/parallel.md.
+
 examples:
   olcaoml bispectrum
   olcaoml bispectrum POSCAR --twojmax 6 --radius Si=2.4 -o B.npy
   olcaoml bispectrum olcao.skl --scales 1.0,1.5,2.0
+  olcaoml bispectrum melt.extxyz runs/ -o B.h5 --workers 2
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("structure", nargs="?", default=None, help="structure file")
+    p.add_argument(
+        "structure",
+        nargs="*",
+        default=None,
+        help="structure file(s), directories or trajectories",
+    )
     p.add_argument(
         "-o",
         "--output",
         default=None,
         help="save the array: .npy, or .txt/.csv (one row per atom); "
-        "checked before anything is computed",
+        "checked before anything is computed; .h5 for many structures",
     )
     add_threads_argument(p)
     p.add_argument("--force", action="store_true", help="overwrite --output")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="many structures: no progress"
+    )
+    add_parallel_arguments(p)
     add_descriptor_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pyolcaoml.cli import many
     from pyolcaoml.resources import bundled_structure
     from pyolcaoml.structure import read_structure
 
-    path = Path(args.structure) if args.structure else bundled_structure()
+    if args.structure and many.wants_many(args.structure, args.output, args):
+        try:
+            desc = build_descriptor(args)
+        except ValueError as exc:
+            raise CLIError(f"descriptor: {exc}") from None
+        return many.run_bispectrum(args, desc)
+    path = Path(args.structure[0]) if args.structure else bundled_structure()
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     if args.output:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from pyolcaoml.cli.descriptor_options import (
     add_descriptor_arguments,
     build_descriptor,
     covering_descriptor,
 )
+from pyolcaoml.cli.parallel_options import add_parallel_arguments
 
 HELP = "build an HDF5 training set from OLCAO run directories"
 DESCRIPTION = """\
@@ -31,10 +37,16 @@ conversion leaves nothing behind, and an existing output is never replaced
 unless --force (or extended with --append, which skips runs it already
 holds, by content hash of their OLCAO files).
 
+A run that cannot be read is reported by name and the others are written
+(exit status 1), unless --fail-fast (then nothing is written). --workers N
+or --scheduler ADDRESS convert the runs on Dask workers (docs/parallel.md);
+the file is the same, byte for byte apart from its creation time.
+
 examples:
   olcaoml convert shared/olcao-runs -o si.h5
   olcaoml convert new_runs/ -o si.h5 --append
   olcaoml convert runs/ -o si.h5 --twojmax 6 --scales 1.0,1.5 --radius Si=2.35
+  olcaoml convert /scratch/runs -o si.h5 --scheduler scheduler.json
 """
 
 
@@ -70,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or summary"
     )
+    add_parallel_arguments(parser)
     add_descriptor_arguments(parser)
 
 
@@ -94,16 +107,16 @@ def unconverged_note(run_) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from pyolcaoml.cli import CLIError
+    from pyolcaoml.cli.many import describe_error
+    from pyolcaoml.cli.parallel_options import executor_from_args, is_parallel
     from pyolcaoml.dataset import (
         read_content_hashes,
         read_descriptor_json,
-        record_from_run,
         write_dataset,
     )
-    from pyolcaoml.olcao.run import find_run_dirs, read_run
+    from pyolcaoml.olcao.run import find_run_dirs
+    from pyolcaoml.parallel import ItemFailed
 
     output = args.output
     exists = os.path.exists(output)
@@ -124,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
     settings = descriptor.to_dict()
     known: set[str] = set()
     if args.append and exists:
-        import json
-
         try:
             have = json.loads(read_descriptor_json(output))
             known = set(read_content_hashes(output))
@@ -152,42 +163,81 @@ def run(args: argparse.Namespace) -> int:
             + ", ".join(args.runs)
         )
 
-    records, seen = [], set(known)
-    elements_seen: set[str] = set()
+    # Radii: the defaults of pyolcaoml.radii for every element of the runs
+    # (a quick look at each inputs/structure.dat), so that the settings,
+    # the same for every record, are fixed before the work is handed out.
+    # Without --chem an atom's bispectrum depends only on the radii of the
+    # elements around it, so the extra radii change no number.
+    try:
+        descriptor = covering_descriptor(
+            args, descriptor, _elements_of_runs(run_dirs), set()
+        )
+    except ValueError as exc:
+        raise CLIError(f"descriptor: {exc}") from None
+    settings = descriptor.to_dict()
+    seen = set(known)
     unconverged: list[str] = []
     not_converged: list[str] = []
     duplicates: list[str] = []
     shared: list[str] = []
-    for path in tqdm(run_dirs, desc="convert", unit="run", disable=args.quiet or None):
-        run_ = read_run(path)
-        if run_.converged_potential is None:
-            unconverged.append(path)
-            continue
-        if not run_.converged:
-            note = unconverged_note(run_)
-            print(f"warning: {note}", file=sys.stderr)
-            if not args.include_unconverged:
-                not_converged.append(note)
-                continue
-        if run_.content_hash in seen:
-            duplicates.append(path)
-            continue
-        if run_.shared_types:
-            if args.exclude_shared_types:
-                n_shared = int((run_.type_multiplicity > 1).sum())
-                shared.append(
-                    f"{path} ({n_shared} of {run_.n_atoms} atoms share "
-                    f"{len(run_.shared_types)} potential type(s))"
-                )
-                continue
-        seen.add(run_.content_hash)
-        try:  # default radii (pyolcaoml.radii) for new elements
-            descriptor = covering_descriptor(
-                args, descriptor, run_.structure.elements, elements_seen
+    failed: list[str] = []
+    parallel = is_parallel(args)
+    func = partial(
+        convert_run,
+        json.dumps(settings, sort_keys=True),
+        args.exclude_shared_types,
+        1 if parallel else None,
+        args.include_unconverged,
+    )
+
+    def named(path: str, exc: BaseException) -> str:
+        message = describe_error(exc)
+        return message if path in message else f"{path}: {message}"
+
+    def records(executor: Any) -> Iterator[Any]:
+        """The new records in input order, as the runs are converted."""
+        results = executor.map(
+            func,
+            run_dirs,
+            desc=None if args.quiet else "convert",
+            fail_fast=args.fail_fast,
+        )
+        try:
+            for path, r in zip(run_dirs, results, strict=True):
+                if isinstance(r, ItemFailed):
+                    failed.append(named(path, r.error))
+                    continue
+                if r.note:
+                    print(f"warning: {r.note}", file=sys.stderr)
+                if r.record is None and r.why == "unconverged":
+                    unconverged.append(path)
+                elif r.record is None and r.why == "not converged":
+                    not_converged.append(r.note)
+                elif r.content_hash in seen:
+                    duplicates.append(path)
+                elif r.record is None:
+                    shared.append(f"{path} ({r.why})")
+                else:
+                    seen.add(r.content_hash)
+                    yield r.record
+        except ItemFailed as exc:
+            raise CLIError(named(exc.item, exc.error)) from None
+
+    with executor_from_args(args) as executor:
+        if parallel and not args.quiet:
+            print(f"running on {executor.description}", file=sys.stderr)
+        try:
+            report = write_dataset(
+                output,
+                records(executor),
+                settings,
+                append=args.append,
+                overwrite=args.force,
             )
         except ValueError as exc:
-            raise CLIError(f"descriptor: {exc}") from None
-        records.append(record_from_run(run_, descriptor.compute(run_.structure)))
+            if str(exc) != "no structures to write":
+                raise
+            report = None
 
     if not args.quiet:
         _list("skipped, no converged potential (gs_scfV-<basis>.dat)", unconverged)
@@ -197,16 +247,13 @@ def run(args: argparse.Namespace) -> int:
         )
         _list("skipped, already in the output or given twice", duplicates)
         _list("excluded, atoms sharing potential types", shared)
-    if not records:
+    _list("failed", failed)
+    if report is None or not report.added:
         if args.append and exists:
             if not args.quiet:
                 print(f"nothing new to add to {output}", file=sys.stderr)
-            return 0
+            return 1 if failed else 0
         raise CLIError("no run with a converged potential: nothing written")
-    settings = descriptor.to_dict()  # radii of every element met
-    report = write_dataset(
-        output, records, settings, append=args.append, overwrite=args.force
-    )
     if not args.quiet:
         verb = "added to" if args.append and exists else "wrote"
         print(
@@ -214,4 +261,61 @@ def run(args: argparse.Namespace) -> int:
             f"{report.n_atoms_added} atoms, {descriptor.n_features} features per atom",
             file=sys.stderr,
         )
-    return 0
+    return 1 if failed else 0
+
+
+@dataclass
+class Converted:
+    """One run converted: its record, or why it has none."""
+
+    content_hash: str
+    record: Any = None  # pyolcaoml.dataset.StructureRecord
+    why: str = ""  # "unconverged", "not converged", or the shared-types note
+    note: str = ""  # the SCF-not-converged warning, if any
+
+
+def convert_run(
+    settings_json: str,
+    exclude_shared: bool,
+    n_threads: int | None,
+    include_unconverged: bool,
+    path: str,
+) -> Converted:
+    """Read one run directory and build its record (runs on a worker)."""
+    from pyolcaoml.bispectrum import descriptor_from_dict
+    from pyolcaoml.dataset import record_from_run
+    from pyolcaoml.olcao.run import read_run
+
+    run_ = read_run(path)
+    if run_.converged_potential is None:
+        return Converted(run_.content_hash, why="unconverged")
+    note = ""
+    if not run_.converged:
+        note = unconverged_note(run_)
+        if not include_unconverged:
+            return Converted(run_.content_hash, why="not converged", note=note)
+    if run_.shared_types and exclude_shared:
+        n_shared = int((run_.type_multiplicity > 1).sum())
+        return Converted(
+            run_.content_hash,
+            why=f"{n_shared} of {run_.n_atoms} atoms share "
+            f"{len(run_.shared_types)} potential type(s)",
+        )
+    calc = descriptor_from_dict(json.loads(settings_json))
+    b = calc.compute(run_.structure, n_threads=n_threads)
+    return Converted(run_.content_hash, record_from_run(run_, b), note=note)
+
+
+def _elements_of_runs(run_dirs: list[str]) -> set[str]:
+    """Elements of the runs' inputs/structure.dat (a run that cannot be
+    read adds none here; it fails, by name, when it is converted)."""
+    from pyolcaoml.olcao.structure_dat import read_structure_dat
+
+    elements: set[str] = set()
+    for path in run_dirs:
+        try:
+            sdat = read_structure_dat(os.path.join(path, "inputs", "structure.dat"))
+            elements.update(sdat.structure.elements)
+        except Exception:  # noqa: BLE001 - reported when the run is converted
+            continue
+    return elements

@@ -41,6 +41,15 @@ examples:
   olcaoml predict POSCAR -o scfV.dat                 # bundled model
   olcaoml predict mymodel olcao.skl -o scfV.dat --plot potential.png
   olcaoml predict default runs/asi512 --force
+many inputs:
+  olcaoml predict MODEL INPUT... -o FILE.h5|FOLDER [--workers N]
+      (MODEL is required here; "default" names the bundled model)
+      many structures (several files, directories, every frame of a
+      trajectory ASE reads, run directories): their coefficients go, in
+      input order, to one HDF5 file, or to FOLDER/<name>/scfV.dat each
+      (without -o, run directories get RUN_DIR/inputs/scfV.dat). An input
+      that fails is reported by name and the others go on (exit status 1)
+      unless --fail-fast. --workers/--scheduler: Dask, see docs/parallel.md.
 """
 
 
@@ -57,6 +66,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "target",
         metavar="STRUCTURE|RUN_DIR",
         help="structure file, or an OLCAO run directory",
+    )
+    p.add_argument(
+        "more_targets",
+        nargs="*",
+        metavar="INPUT",
+        help="more structures, directories or trajectories (many-input mode)",
     )
     p.add_argument(
         "-o",
@@ -80,15 +95,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "nearest_angstrom, flags); see docs/uncertainty.md",
     )
     add_threads_argument(p)
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="many inputs: no progress"
+    )
+    from pyolcaoml.cli.parallel_options import add_parallel_arguments
+
+    add_parallel_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyolcaoml.cli import CLIError
+    from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
     from pyolcaoml.model.workflow import check_run, predict_scfv_for_run
     from pyolcaoml.outputs import OutputPathError, check_output
     from pyolcaoml.predict import PotentialPrediction, compute_descriptors
 
+    targets = [args.target, *getattr(args, "more_targets", [])]
+    if many.wants_many(targets, args.output, args):
+        return many.run_predict(args, args.model, targets)
     target = args.target
     if not os.path.exists(target):
         raise CLIError(f"no such file or directory: {target}")

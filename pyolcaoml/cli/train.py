@@ -109,6 +109,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="print a line every N epochs instead of a progress bar",
     )
     g.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    from pyolcaoml.cli.parallel_options import add_parallel_arguments
+
+    add_parallel_arguments(p, fail_fast=False)  # ensemble members on Dask
 
 
 def load_json_arg(text: str) -> dict:
@@ -218,6 +221,13 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     settings = load_json_arg(args.descriptor) if args.descriptor else None
     shown: set[str] = set()
+    from pyolcaoml.cli.parallel_options import is_parallel
+
+    if is_parallel(args) and (getattr(args, "ensemble", None) or 1) < 2:
+        raise CLIError(
+            "--workers/--scheduler train the members of an ensemble in "
+            "parallel; one network trains in this process"
+        )
     try:
         config = TrainConfig(
             hidden=parse_hidden(args.hidden),
@@ -261,14 +271,19 @@ def run(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                model = train_ensemble(
-                    dataset,
-                    config,
-                    n_members=args.ensemble,
-                    descriptors=descriptors,
-                    descriptor_settings=settings,
-                    progress=reporter,
-                )
+                if is_parallel(args):
+                    model = _train_members_on_dask(
+                        args, dataset, config, descriptors, settings
+                    )
+                else:
+                    model = train_ensemble(
+                        dataset,
+                        config,
+                        n_members=args.ensemble,
+                        descriptors=descriptors,
+                        descriptor_settings=settings,
+                        progress=reporter,
+                    )
         finally:
             reporter.close()
         _warn([w for w in caught if issubclass(w.category, UserWarning)], shown)
@@ -299,3 +314,36 @@ def run(args: argparse.Namespace) -> int:
         print("\n" + text)
     print(f"\nmodel written to {os.path.abspath(args.output)}")
     return 0
+
+
+def _train_members_on_dask(args, dataset, config, descriptors, settings):
+    """The members of the ensemble trained on Dask workers (one member per
+    task, results in member order: the same model as serial training).
+    Members are passed through a folder beside the output, so that workers
+    on other nodes of a cluster see it (shared storage)."""
+    import shutil
+    import tempfile
+
+    from pyolcaoml.cli.parallel_options import executor_from_args
+    from pyolcaoml.model.ensemble import train_ensemble
+
+    parent = os.path.dirname(os.path.abspath(args.output))
+    work = tempfile.mkdtemp(prefix=".olcaoml-members-", dir=parent)
+    try:
+        with executor_from_args(args) as executor:
+            print(f"training on {executor.description}", file=sys.stderr)
+            return train_ensemble(
+                dataset,
+                config,
+                n_members=args.ensemble,
+                descriptors=descriptors,
+                descriptor_settings=settings,
+                progress=None,  # epochs run on the workers
+                map_fn=lambda func, specs: executor.map(
+                    func, specs, desc="members"
+                ),
+                workdir=work,
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+

@@ -251,6 +251,22 @@ def check_run(model: PotentialModel, run_dir: str) -> RunPlan:
     return RunPlan(run=run, output=output, atom_of_type=atom_of_type)
 
 
+def scfv_for_run(model: PotentialModel, plan: RunPlan, pred: Prediction):
+    """The run's scfV (:class:`pyolcaoml.olcao.ScfV`) with the predicted A_i,
+    in the order of its potential types: the charge columns of its
+    inputs/scfV.dat when that has matching term counts, else the model's."""
+    from dataclasses import replace
+
+    from pyolcaoml.olcao import OLCAO_STYLE
+
+    per_type = [pred.coeffs[i] for i in plan.atom_of_type]
+    symbols = [pred.symbols[i] for i in plan.atom_of_type]
+    start = plan.run.start_potential
+    if start is not None and list(start.term_counts) == [len(a) for a in per_type]:
+        return replace(start.with_coeffs(per_type), style=OLCAO_STYLE)
+    return scfv_for_atoms(model, symbols, per_type)
+
+
 def predict_scfv_for_run(
     model: PotentialModel,
     run_dir: str,
@@ -266,8 +282,6 @@ def predict_scfv_for_run(
     The charge columns of the run's existing inputs/scfV.dat (makeinput's
     isolated-atom start) are kept when it has matching term counts.
     """
-    from pyolcaoml.olcao import OLCAO_STYLE
-
     plan = check_run(model, run_dir)
     if output is not None:
         plan.output = os.path.abspath(output)
@@ -278,16 +292,7 @@ def predict_scfv_for_run(
             "use --force to replace it"
         )
     pred = prediction or predict_structure(model, run.structure, n_threads=n_threads)
-    per_type = [pred.coeffs[i] for i in plan.atom_of_type]
-    symbols = [pred.symbols[i] for i in plan.atom_of_type]
-    start = run.start_potential
-    if start is not None and list(start.term_counts) == [len(a) for a in per_type]:
-        scfv = start.with_coeffs(per_type)
-        from dataclasses import replace
-
-        scfv = replace(scfv, style=OLCAO_STYLE)
-    else:
-        scfv = scfv_for_atoms(model, symbols, per_type)
+    scfv = scfv_for_run(model, plan, pred)
     if run.basis is not None:
         warnings.warn(
             f"{run.path} already holds gs_scfV-{run.basis}.dat; OLCAO reads that "

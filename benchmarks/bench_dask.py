@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Throughput of many structures on Dask: 1 worker against 2 (not a test).
+
+N 64-atom a-Si cells (one random a-Si cell, benchmarks/structures.py, with
+every atom displaced at random by ~0.05 Å anew for each cell), descriptors
+of each (twojmax 8, one OpenMP thread) through the same path as
+``olcaoml bispectrum IN... -o B.h5 --workers W`` (pyolcaoml.parallel and the
+per-item function of pyolcaoml.cli.many), written in input order into one
+HDF5 file (the command's writer):
+
+- serial: the loop in this process (the default, no Dask);
+- LocalCluster of 1 and of 2 worker processes, one thread each, timed in
+  turns (serial, 1, 2, serial, 1, 2, ...) so that load from elsewhere hits
+  all alike; the minimum of the repeats is reported and the ratio is taken
+  in this run;
+- worker utilisation: seconds the workers spent in our tasks (Dask's task
+  stream) over wall time x workers. The rest is idle time: the overhead per
+  item the workers see (scheduling, transfers, the client taking results);
+- CPU seconds of all our processes (this one, which holds the client and
+  the LocalCluster's scheduler, and the workers): what Dask costs per item
+  whatever else the machine is running, unlike wall time;
+- no-op items (scheduling and transfer alone), grouped into tasks as the
+  executor does, and one task per item.
+
+Cluster start-up is timed separately (it is paid once per command).
+
+    python benchmarks/bench_dask.py [--n 1000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from functools import partial
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def noop(item: object) -> int:
+    return 0
+
+
+def timed(executor, func, items) -> float:
+    """Seconds to map ``func`` over ``items`` and take the results in order."""
+    t0 = time.perf_counter()
+    n = sum(1 for _ in executor.map(func, items))
+    assert n == len(items)
+    return time.perf_counter() - t0
+
+
+def timed_h5(executor, calc, items, path: str) -> float:
+    """Seconds of the command's path: descriptors into one HDF5 file."""
+    from pyolcaoml.cli.many import write_descriptors
+
+    t0 = time.perf_counter()
+    summary = write_descriptors(
+        items, calc.to_dict(), calc.labels, path, executor, n_threads=1, force=True
+    )
+    assert summary.written == len(items)
+    return time.perf_counter() - t0
+
+
+def compute_seconds(task_stream) -> float:
+    """Seconds spent computing tasks, from a distributed task stream."""
+    return sum(
+        s["stop"] - s["start"]
+        for task in task_stream.data
+        for s in task["startstops"]
+        if s["action"] == "compute"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=1000, help="structures (default 1000)")
+    p.add_argument("--atoms", type=int, default=64, help="atoms per structure")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--twojmax", type=int, default=8)
+    args = p.parse_args()
+
+    import distributed
+    import numpy as np
+    from structures import random_asi
+
+    from pyolcaoml import parallel
+    from pyolcaoml.bispectrum import Bispectrum
+    from pyolcaoml.cli.many import Item, descriptors_of_item
+    from pyolcaoml.parallel import DaskExecutor, SerialExecutor
+    from pyolcaoml.structure import Structure
+
+    n = args.n
+    base = random_asi(args.atoms, seed=0)
+    rng = np.random.default_rng(1)
+    items = []
+    for i in range(n):
+        atoms = base.copy()
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        s = Structure.from_ase(atoms)
+        items.append(Item(f"asi{i}", f"asi{i}", "random", structure=s))
+    calc = Bispectrum(twojmax=args.twojmax)
+    settings = json.dumps(calc.to_dict(), sort_keys=True)
+    func = partial(descriptors_of_item, settings, 1)
+    h5 = os.path.join(tempfile.mkdtemp(), "B.h5")
+
+    clusters, executors, startup = {}, {}, {}
+    for w in (1, 2):
+        t0 = time.perf_counter()
+        cluster = distributed.LocalCluster(
+            n_workers=w,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: no clash, no warning
+            env={"OMP_NUM_THREADS": "1"},
+        )
+        client = distributed.Client(cluster)
+        startup[w] = time.perf_counter() - t0
+        clusters[w] = (cluster, client)
+        executors[w] = DaskExecutor(client)
+        timed(executors[w], func, items[:50])  # warm: imports on the workers
+
+    serial = SerialExecutor()
+    t: dict = {"serial": [], 1: [], 2: []}
+    busy: dict = {1: [], 2: []}
+    cpu: dict = {"serial": [], 1: [], 2: []}  # CPU seconds, all our processes
+    for _ in range(args.repeats):
+        c0 = time.process_time()
+        t["serial"].append(timed_h5(serial, calc, items, h5))
+        cpu["serial"].append(time.process_time() - c0)
+        for w in (1, 2):
+            client = clusters[w][1]
+            w0 = sum(client.run(time.process_time).values())
+            c0 = time.process_time()  # this process: client and scheduler
+            with distributed.get_task_stream(client) as ts:
+                t[w].append(timed_h5(executors[w], calc, items, h5))
+            c1 = time.process_time()
+            w1 = sum(client.run(time.process_time).values())
+            cpu[w].append(c1 - c0 + w1 - w0)
+            busy[w].append(compute_seconds(ts))
+    best = {k: min(v) for k, v in t.items()}
+    fastest = {w: t[w].index(best[w]) for w in (1, 2)}
+    util = {w: busy[w][fastest[w]] / (best[w] * w) for w in (1, 2)}
+    idle = {w: (best[w] * w - busy[w][fastest[w]]) / n for w in (1, 2)}
+
+    noop_batched = min(timed(executors[2], noop, items) for _ in range(args.repeats))
+    max_batch = parallel.MAX_BATCH
+    parallel.MAX_BATCH = 1  # one item per task: Dask's own cost per task
+    try:
+        noop_single = min(timed(executors[2], noop, items) for _ in range(args.repeats))
+    finally:
+        parallel.MAX_BATCH = max_batch
+
+    print()
+    print(
+        f"{n} structures of {args.atoms} atoms, twojmax {args.twojmax}; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"min of {args.repeats}"
+    )
+    print()
+    print(
+        "| run | seconds | structures/s | ms/structure | worker utilisation "
+        "| CPU ms/structure |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for k, label in (
+        ("serial", "serial (this process)"),
+        (1, "Dask, 1 worker"),
+        (2, "Dask, 2 workers"),
+    ):
+        sec = best[k]
+        u = f"{util[k] * 100:.0f} %" if k in util else ""
+        c = min(cpu[k]) / n * 1e3
+        print(
+            f"| {label} | {sec:.2f} | {n / sec:.0f} | {sec / n * 1e3:.2f} | {u} "
+            f"| {c:.2f} |"
+        )
+    print()
+    print(f"throughput 2 workers / 1 worker: {best[1] / best[2]:.2f}x")
+    print(f"throughput 2 workers / serial:   {best['serial'] / best[2]:.2f}x")
+    print(
+        "overhead per item, Dask 1 worker - serial (wall): "
+        f"{(best[1] - best['serial']) / n * 1e3:.3f} ms"
+    )
+    print(
+        "CPU overhead per item (client + scheduler + workers - serial): "
+        f"1 worker {(min(cpu[1]) - min(cpu['serial'])) / n * 1e3:.3f} ms, "
+        f"2 workers {(min(cpu[2]) - min(cpu['serial'])) / n * 1e3:.3f} ms"
+    )
+    print(
+        f"worker idle time per item: 1 worker {idle[1] * 1e3:.3f} ms, "
+        f"2 workers {idle[2] * 1e3:.3f} ms"
+    )
+    print(
+        "no-op items on 2 workers, grouped into tasks: "
+        f"{noop_batched / n * 1e3:.3f} ms/item"
+    )
+    print(
+        "no-op items on 2 workers, one task each:      "
+        f"{noop_single / n * 1e3:.3f} ms/item"
+    )
+    print(
+        f"LocalCluster start-up: 1 worker {startup[1]:.1f} s, "
+        f"2 workers {startup[2]:.1f} s"
+    )
+    for cluster, client in clusters.values():
+        client.close()
+        cluster.close()
+    os.unlink(h5)
+    os.rmdir(os.path.dirname(h5))
+
+
+if __name__ == "__main__":
+    main()

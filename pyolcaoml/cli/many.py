@@ -1,0 +1,765 @@
+"""Many inputs for one command: expand, read, map, write in input order.
+
+``olcaoml bispectrum`` and ``olcaoml predict`` call this module when they are
+given several inputs (files, directories, multi-frame trajectories) or
+``--workers``/``--scheduler``. The pieces:
+
+- :func:`expand_inputs`: command-line paths -> files and OLCAO run
+  directories (a directory stands for everything below it, sorted);
+- :func:`iter_items`: -> one :class:`Item` per structure (every frame of a
+  trajectory that ASE reads), read lazily in this process; an input that
+  cannot be read becomes an item that carries its error, so it is reported
+  by name in its place;
+- per-item functions (:func:`descriptors_of_item`, :func:`predict_item`)
+  that run on a worker and know nothing of Dask;
+- writers that take the results in input order: one HDF5 file built in a
+  temporary file and renamed at the end, or one scfV.dat per structure.
+
+What travels to a worker is an :class:`Item` (a structure: cell, positions,
+symbols, or a run directory's path) and the settings (descriptor JSON, the
+model's path); what comes back is one structure's descriptors or
+coefficients. A worker loads the model once and keeps it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from functools import lru_cache, partial
+from typing import Any
+
+import numpy as np
+
+from pyolcaoml.cli import CLIError
+from pyolcaoml.structure import Structure
+
+HDF5_SUFFIXES = (".h5", ".hdf5")
+DESCRIPTORS_FORMAT = "pyolcaoml-descriptors"
+PREDICTIONS_FORMAT = "pyolcaoml-predictions"
+FILE_VERSION = 1
+#: Suffixes never read as structures when found in a directory (README.md
+#: would otherwise be taken for a CASTEP .md trajectory).
+NOT_STRUCTURES = frozenset(
+    ".md .txt .rst .log .csv .json .yaml .yml .py .sh .h5 .hdf5 .npy .npz "
+    ".pdf .png .jpg .svg .gz .bz2 .xz .zip .tar .keras".split()
+)
+
+
+class InputError(ValueError):
+    """An input that could not be read (carried to its place in the order)."""
+
+
+# -- inputs ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """A file to read structures from, or an OLCAO run directory."""
+
+    path: str
+    is_run: bool = False
+
+
+def _is_run_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "inputs", "olcao.dat"))
+
+
+def expand_inputs(paths: Sequence[str]) -> list[Source]:
+    """Files and run directories named by ``paths``, in order.
+
+    A run directory (one holding inputs/olcao.dat) is one input; any other
+    directory stands for the files and run directories below it, sorted by
+    name, hidden ones and files that no reader recognises left out. A path
+    that does not exist is a CLIError before anything runs.
+    """
+    out: list[Source] = []
+    for p in paths:
+        if not os.path.exists(p):
+            raise CLIError(f"no such file or directory: {p}")
+        if not os.path.isdir(p):
+            out.append(Source(p))
+            continue
+        if _is_run_dir(p):
+            out.append(Source(p, is_run=True))
+            continue
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            entries = []
+            for d in list(dirnames):
+                full = os.path.join(dirpath, d)
+                if _is_run_dir(full):
+                    entries.append((d, Source(full, is_run=True)))
+                    dirnames.remove(d)
+            entries += [
+                (f, Source(os.path.join(dirpath, f)))
+                for f in filenames
+                if not f.startswith(".") and _looks_like_structure(dirpath, f)
+            ]
+            out.extend(s for _, s in sorted(entries, key=lambda e: e[0]))
+    return out
+
+
+def _looks_like_structure(directory: str, name: str) -> bool:
+    """Whether a file found in a directory is worth reading: OLCAO's
+    olcao.skl/structure*.dat, or a file ASE recognises by name or content
+    (README.md, notes.txt and the like are passed over silently)."""
+    if name.endswith(".skl") or (
+        name.startswith("structure") and name.endswith(".dat")
+    ):
+        return True
+    if os.path.splitext(name)[1].lower() in NOT_STRUCTURES:
+        return False
+    from ase.io.formats import UnknownFileTypeError, filetype
+
+    try:
+        filetype(os.path.join(directory, name), read=True)
+    except (UnknownFileTypeError, OSError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Item:
+    """One structure to work on, as sent to a worker.
+
+    ``name``: how messages call it (the path, ``path@frame`` for a frame of a
+    multi-frame file); ``label``: unique and usable as a file name (output
+    folders); ``source``/``frame``: where it came from (frame -1: the only
+    structure of its file, or a run directory). Exactly one of
+    ``structure``, ``run_dir`` and ``error`` is set.
+    """
+
+    name: str
+    label: str
+    source: str
+    frame: int = -1
+    structure: Structure | None = None
+    run_dir: str | None = None
+    error: str | None = None
+
+    def without_structure(self) -> Item:
+        return replace(self, structure=None)
+
+
+class _Labels:
+    """Unique labels in input order: 'asi', 'asi-2', ..."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def make(self, base: str) -> str:
+        base = base.replace(os.sep, "_") or "structure"
+        label, n = base, 1
+        while label in self._used:
+            n += 1
+            label = f"{base}-{n}"
+        self._used.add(label)
+        return label
+
+
+def _read_frames(path: str) -> Iterator[Structure]:
+    """Every structure of a file: OLCAO olcao.skl/structure.dat (one), or
+    every frame of a file ASE reads."""
+    name = os.path.basename(path)
+    if name.endswith(".skl") or (
+        name.startswith("structure") and name.endswith(".dat")
+    ):
+        from pyolcaoml.structure import read_structure
+
+        yield read_structure(path)
+        return
+    import ase.io
+
+    for atoms in ase.io.iread(path, index=":"):
+        yield Structure.from_ase(atoms)
+
+
+def _file_items(path: str, labels: _Labels) -> Iterator[Item]:
+    stem = os.path.splitext(os.path.basename(path))[0]
+
+    def item(s: Structure, k: int, multi: bool) -> Item:
+        if not multi:
+            return Item(path, labels.make(stem), path, -1, structure=s)
+        return Item(f"{path}@{k}", labels.make(f"{stem}@{k}"), path, k, structure=s)
+
+    def bad(name: str, label: str, k: int, exc: BaseException) -> Item:
+        detail = str(exc) or type(exc).__name__
+        return Item(name, labels.make(label), path, k, error=f"cannot read: {detail}")
+
+    previous: Structure | None = None
+    k = 0
+    try:
+        for s in _read_frames(path):
+            if previous is not None:
+                yield item(previous, k - 1, True)
+            previous, k = s, k + 1
+    except Exception as exc:  # ASE raises many kinds for unknown formats
+        if previous is None:
+            yield bad(path, stem, -1, exc)
+        else:
+            yield item(previous, k - 1, True)
+            yield bad(f"{path}@{k}", f"{stem}@{k}", k, exc)
+        return
+    if previous is None:
+        yield bad(path, stem, -1, InputError("no structure in the file"))
+    else:
+        yield item(previous, k - 1, k > 1)
+
+
+def iter_items(sources: Iterable[Source]) -> Iterator[Item]:
+    """One :class:`Item` per structure, read lazily, in input order."""
+    labels = _Labels()
+    for src in sources:
+        if src.is_run:
+            base = os.path.basename(os.path.abspath(src.path))
+            yield Item(src.path, labels.make(base), src.path, run_dir=src.path)
+        else:
+            yield from _file_items(src.path, labels)
+
+
+def item_structure(item: Item) -> Structure:
+    """The item's structure (read from a run's inputs/structure.dat here)."""
+    if item.error is not None:
+        raise InputError(item.error)
+    if item.structure is not None:
+        return item.structure
+    from pyolcaoml.structure import read_structure
+
+    assert item.run_dir is not None
+    return read_structure(os.path.join(item.run_dir, "inputs", "structure.dat"))
+
+
+# -- per-item work (runs on the workers; knows nothing of Dask) ----------------------
+@lru_cache(maxsize=8)
+def _descriptor(settings_json: str) -> Any:
+    from pyolcaoml.bispectrum import descriptor_from_dict
+
+    return descriptor_from_dict(json.loads(settings_json))
+
+
+@dataclass
+class DescriptorResult:
+    item: Item  # without its structure
+    structure: Structure
+    descriptors: np.ndarray  # (n_atoms, K)
+
+
+def descriptors_of_item(
+    settings_json: str, n_threads: int | None, item: Item
+) -> DescriptorResult:
+    """Bispectrum of one item with the descriptor of ``settings_json``."""
+    s = item_structure(item)
+    b = _descriptor(settings_json).compute(s, n_threads=n_threads)
+    return DescriptorResult(item.without_structure(), s, b)
+
+
+@lru_cache(maxsize=2)
+def _model(path: str, stamp: int) -> Any:
+    from pyolcaoml.model import load_model
+
+    return load_model(path)
+
+
+def cached_model(path: str) -> Any:
+    """The model at ``path``, loaded once per process (reloaded if changed)."""
+    path = os.path.abspath(path)
+    return _model(path, os.stat(os.path.join(path, "model.json")).st_mtime_ns)
+
+
+@dataclass
+class PredictResult:
+    item: Item  # without its structure
+    structure: Structure
+    coeffs: list[np.ndarray]  # A_i (Hartree) per atom, atom order
+    scfv_text: str  # scfV.dat: atom order, or the run's potential-type order
+    warnings: list[str] = field(default_factory=list)
+
+
+def predict_item(
+    model_path: str, n_threads: int | None, with_text: bool, item: Item
+) -> PredictResult:
+    """Predicted coefficients of one item (and its scfV.dat text)."""
+    from pyolcaoml.model.workflow import (
+        check_run,
+        predict_structure,
+        scfv_for_atoms,
+        scfv_for_run,
+    )
+    from pyolcaoml.olcao.scfv import format_scfv
+
+    model = cached_model(model_path)
+    notes: list[str] = []
+    if item.run_dir is not None and item.error is None:
+        plan = check_run(model, item.run_dir)
+        run: Any = plan.run
+        s = run.structure
+        pred = predict_structure(model, s, n_threads=n_threads)
+        scfv = scfv_for_run(model, plan, pred) if with_text else None
+        if run.basis is not None:
+            notes.append(
+                f"{run.path} already holds gs_scfV-{run.basis}.dat, which OLCAO "
+                "reads before inputs/scfV.dat"
+            )
+    else:
+        s = item_structure(item)
+        pred = predict_structure(model, s, n_threads=n_threads)
+        scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs) if with_text else None
+    text = format_scfv(scfv) if scfv is not None else ""
+    return PredictResult(item.without_structure(), s, pred.coeffs, text, notes)
+
+
+# -- output ---------------------------------------------------------------------
+class AtomicH5:
+    """An HDF5 file built in a temporary file beside ``path`` and renamed over
+    it by :meth:`commit`; anything else (an error, Ctrl-C) removes it."""
+
+    def __init__(self, path: str, force: bool) -> None:
+        import h5py
+
+        self.path = os.path.abspath(path)
+        if os.path.exists(self.path) and not force:
+            raise CLIError(f"{path}: exists (use --force to replace it)")
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise CLIError(f"{path}: directory {directory} does not exist")
+        fd, self.tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=directory
+        )
+        os.close(fd)
+        self.file = h5py.File(self.tmp, "w")
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.file.close()
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+    def __enter__(self) -> AtomicH5:
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: object) -> None:
+        if exc_type is not None or os.path.exists(self.tmp):
+            self.abort()
+
+
+def _init_structures(f: Any, attrs: dict[str, Any]) -> None:
+    from pyolcaoml import __version__
+    from pyolcaoml.dataset import _create, _str_dtype
+
+    for k, v in attrs.items():
+        f.attrs[k] = v
+    f.attrs["version"] = FILE_VERSION
+    f.attrs["pyolcaoml_version"] = __version__
+    f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    s = f.create_group("structures")
+    for name in ("name", "source"):
+        _create(s, name, (), _str_dtype())
+    for name in ("frame", "n_atoms", "atom_start"):
+        _create(s, name, (), "int64")
+    _create(s, "cell", (3, 3), "float64")
+    _create(s, "pbc", (3,), "bool")
+    a = f.create_group("atoms")
+    _create(a, "element", (), _str_dtype())
+    _create(a, "structure_index", (), "int64")
+    _create(a, "position", (3,), "float64")
+
+
+class _Rows:
+    """Rows for the datasets of an open HDF5 file, appended in blocks of
+    BLOCK structures (one resize per dataset and block, not per structure:
+    the writer must keep up with many workers)."""
+
+    BLOCK = 512
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.pending: dict[str, list[Any]] = {}
+        self.n_structures = 0
+        self.n_atoms = 0
+        self._since_flush = 0
+
+    def add(self, name: str, rows: Any) -> None:
+        self.pending.setdefault(name, []).append(rows)
+
+    def add_structure(self, item: Item, s: Structure) -> int:
+        """Queue one structure's rows; returns the index of its first atom."""
+        start = self.n_atoms
+        self.add("structures/name", [item.name])
+        self.add("structures/source", [item.source])
+        self.add("structures/frame", [item.frame])
+        self.add("structures/n_atoms", [len(s)])
+        self.add("structures/atom_start", [start])
+        self.add("structures/cell", [s.cell])
+        self.add("structures/pbc", [s.pbc])
+        self.add("atoms/element", list(s.symbols))
+        self.add("atoms/structure_index", [self.n_structures] * len(s))
+        self.add("atoms/position", s.positions)
+        self.n_structures += 1
+        self.n_atoms += len(s)
+        return start
+
+    def end_structure(self) -> None:
+        self._since_flush += 1
+        if self._since_flush >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        from pyolcaoml.dataset import _append_rows
+
+        for name, parts in self.pending.items():
+            dset = self.f[name]
+            if dset.dtype.kind == "O":
+                rows: Any = [r for part in parts for r in part]
+            else:
+                shape = (-1, *dset.shape[1:])
+                rows = np.concatenate(
+                    [np.asarray(p, dtype=dset.dtype).reshape(shape) for p in parts]
+                )
+            _append_rows(dset, rows)
+        self.pending.clear()
+        self._since_flush = 0
+
+
+@dataclass
+class Summary:
+    """What a many-input run did."""
+
+    written: int = 0
+    atoms: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for a failed item (no traceback)."""
+    if isinstance(exc, (ValueError, OSError, KeyError)) or type(exc).__name__ in (
+        "ModelError",
+        "OlcaoFormatError",
+    ):
+        text = str(exc)
+        return text[1:-1] if isinstance(exc, KeyError) and text[:1] == "'" else text
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _results(
+    executor: Any,
+    func: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    desc: str | None,
+    fail_fast: bool,
+    summary: Summary,
+    name_of: Callable[[Any], str] = lambda item: item.name,
+) -> Iterator[Any]:
+    """The successful results in input order; failures go to ``summary``
+    in input order (with ``fail_fast``: CLIError naming the input). Inputs
+    that could not be read (``item.error``) are not sent to the workers."""
+    from pyolcaoml.parallel import ItemFailed
+
+    failures: list[tuple[int, str, str]] = []
+    sent: list[int] = []  # input index of each item given to the executor
+
+    def readable() -> Iterator[Any]:
+        for index, item in enumerate(items):
+            error = getattr(item, "error", None)
+            if error is None:
+                sent.append(index)
+                yield item
+            elif fail_fast:
+                raise CLIError(f"{name_of(item)}: {error}")
+            else:
+                failures.append((index, name_of(item), error))
+
+    try:
+        for r in executor.map(func, readable(), desc=desc, fail_fast=fail_fast):
+            if isinstance(r, ItemFailed):
+                failures.append(
+                    (sent[r.index], name_of(r.item), describe_error(r.error))
+                )
+                continue
+            yield r
+    except ItemFailed as exc:
+        raise CLIError(f"{name_of(exc.item)}: {describe_error(exc.error)}") from None
+    summary.failures += [(name, msg) for _, name, msg in sorted(failures)]
+
+
+def write_descriptors(
+    items: Iterable[Item],
+    settings: dict[str, Any],
+    labels: list[str],
+    output: str,
+    executor: Any,
+    *,
+    n_threads: int | None = None,
+    force: bool = False,
+    fail_fast: bool = False,
+    desc: str | None = None,
+    item_func: Callable[..., DescriptorResult] = descriptors_of_item,
+) -> Summary:
+    """Descriptors of every item into one HDF5 file (format
+    ``pyolcaoml-descriptors``, docs/parallel.md), in input order.
+
+    ``item_func(settings_json, n_threads, item)`` computes one item.
+    """
+    from pyolcaoml.dataset import _create
+
+    settings_json = json.dumps(settings, sort_keys=True)
+    func = partial(item_func, settings_json, n_threads)
+    summary = Summary()
+    with AtomicH5(output, force) as out:
+        f = out.file
+        _init_structures(
+            f,
+            {
+                "format": DESCRIPTORS_FORMAT,
+                "descriptor": settings_json,
+                "labels": json.dumps(labels),
+            },
+        )
+        _create(f["atoms"], "descriptors", (len(labels),), "float64")
+        rows = _Rows(f)
+        for r in _results(
+            executor, func, items, desc=desc, fail_fast=fail_fast, summary=summary
+        ):
+            rows.add_structure(r.item, r.structure)
+            rows.add("atoms/descriptors", r.descriptors)
+            rows.end_structure()
+            summary.written += 1
+            summary.atoms += len(r.structure)
+        rows.flush()
+        f.attrs["failed"] = json.dumps(summary.failures)
+        if summary.written:
+            out.commit()
+    return summary
+
+
+def write_predictions(
+    items: Iterable[Item],
+    model_path: str,
+    output: str | None,
+    executor: Any,
+    *,
+    n_threads: int | None = None,
+    force: bool = False,
+    fail_fast: bool = False,
+    desc: str | None = None,
+) -> Summary:
+    """Predict every item and write, in input order, either one HDF5 file
+    (``output`` ending in .h5/.hdf5, format ``pyolcaoml-predictions``), one
+    OUTPUT/<label>/scfV.dat per structure (``output`` a folder), or, with
+    ``output`` None, RUN_DIR/inputs/scfV.dat of each run directory."""
+    from pyolcaoml.model.workflow import write_text_atomically
+
+    to_h5 = output is not None and output.lower().endswith(HDF5_SUFFIXES)
+    model_path = os.path.abspath(model_path)
+    func = partial(predict_item, model_path, n_threads, not to_h5)
+    summary = Summary()
+    if not to_h5:
+        if output is not None:
+            os.makedirs(output, exist_ok=True)
+        for r in _results(
+            executor, func, items, desc=desc, fail_fast=fail_fast, summary=summary
+        ):
+            if output is None:
+                if r.item.run_dir is None:
+                    summary.failures.append(
+                        (r.item.name, "not a run directory: give -o FOLDER or FILE.h5")
+                    )
+                    continue
+                path = os.path.join(r.item.run_dir, "inputs", "scfV.dat")
+            else:
+                os.makedirs(os.path.join(output, r.item.label), exist_ok=True)
+                path = os.path.join(output, r.item.label, "scfV.dat")
+            try:
+                write_text_atomically(path, r.scfv_text, force=force)
+            except Exception as exc:
+                if fail_fast:
+                    raise CLIError(f"{r.item.name}: {describe_error(exc)}") from None
+                summary.failures.append((r.item.name, describe_error(exc)))
+                continue
+            summary.notes += r.warnings
+            summary.written += 1
+            summary.atoms += len(r.structure)
+        return summary
+
+    from pyolcaoml.dataset import _create
+    from pyolcaoml.model import load_model
+
+    model = load_model(model_path, networks=False)
+    with AtomicH5(output, force) as out:  # type: ignore[arg-type]
+        f = out.file
+        _init_structures(f, {"format": PREDICTIONS_FORMAT, "model": model_path})
+        rows = _Rows(f)
+        groups: set[str] = set()
+        for r in _results(
+            executor, func, items, desc=desc, fail_fast=fail_fast, summary=summary
+        ):
+            start = rows.add_structure(r.item, r.structure)
+            symbols = r.structure.symbols
+            for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
+                if sym not in groups:
+                    groups.add(sym)
+                    em = model.elements[sym]
+                    g = f.create_group(f"elements/{sym}")
+                    g.attrs["n_alphas"] = em.n_alphas
+                    g.create_dataset("alphas", data=np.asarray(em.alphas))
+                    _create(g, "atom_index", (), "int64")
+                    _create(g, "coeffs", (em.n_alphas,), "float64")
+                rows.add(f"elements/{sym}/atom_index", [start + i])
+                rows.add(f"elements/{sym}/coeffs", [a])
+            rows.end_structure()
+            summary.notes += r.warnings
+            summary.written += 1
+            summary.atoms += len(r.structure)
+        rows.flush()
+        f.attrs["failed"] = json.dumps(summary.failures)
+        if summary.written:
+            out.commit()
+    return summary
+
+
+# -- the commands' many-input mode ----------------------------------------------------
+def report(summary: Summary, what: str, output: str | None, quiet: bool) -> int:
+    """Print failures and a summary; the exit status (1 if any input failed,
+    2 if nothing was written)."""
+    for note in summary.notes:
+        if not quiet:
+            print(f"warning: {note}", file=sys.stderr)
+    if summary.failures:
+        print(f"failed ({len(summary.failures)}):", file=sys.stderr)
+        for name, message in summary.failures:
+            print(f"  {name}: {message}", file=sys.stderr)
+    if not summary.written:
+        raise CLIError("no input succeeded: nothing written")
+    if not quiet:
+        where = f" to {output}" if output else ""
+        print(
+            f"wrote {what} of {summary.written} structures "
+            f"({summary.atoms} atoms){where}",
+            file=sys.stderr,
+        )
+    return 1 if summary.failures else 0
+
+
+def _executor(args: argparse.Namespace) -> tuple[Any, int | None]:
+    """The executor and the OpenMP threads of one item."""
+    from pyolcaoml.cli.parallel_options import executor_from_args, is_parallel
+
+    threads = getattr(args, "threads", None)
+    if is_parallel(args):
+        per_worker = threads or 1
+        executor = executor_from_args(args, threads_per_worker=per_worker)
+        return executor, per_worker
+    return executor_from_args(args), threads
+
+
+def _start(executor: Any, quiet: bool) -> None:
+    from pyolcaoml.parallel import SerialExecutor
+
+    if not quiet and not isinstance(executor, SerialExecutor):
+        print(f"running on {executor.description}", file=sys.stderr)
+
+
+def _check_output(output: str, force: bool) -> None:
+    """Refuse an existing output before any worker starts."""
+    if os.path.exists(output) and not force:
+        raise CLIError(f"{output}: exists (use --force to replace it)")
+
+
+def run_bispectrum(args: argparse.Namespace, descriptor: Any) -> int:
+    """``olcaoml bispectrum IN... -o FILE.h5``."""
+    output = args.output
+    if not output or not output.lower().endswith(HDF5_SUFFIXES):
+        raise CLIError(
+            "several structures (or --workers/--scheduler) need "
+            "-o/--output FILE.h5 (one HDF5 file for all)"
+        )
+    _check_output(output, args.force)
+    sources = expand_inputs(args.structure)
+    if not sources:
+        raise CLIError("no input files found in " + ", ".join(args.structure))
+    executor, n_threads = _executor(args)
+    with executor:
+        _start(executor, args.quiet)
+        summary = write_descriptors(
+            iter_items(sources),
+            descriptor.to_dict(),
+            list(descriptor.labels),
+            output,
+            executor,
+            n_threads=n_threads,
+            force=args.force,
+            fail_fast=args.fail_fast,
+            desc=None if args.quiet else "bispectrum",
+        )
+    return report(summary, "descriptors", output, args.quiet)
+
+
+def run_predict(args: argparse.Namespace, model_path: str, targets: list[str]) -> int:
+    """``olcaoml predict MODEL IN... [-o FILE.h5|FOLDER]``."""
+    from pyolcaoml.model import ModelError, load_model
+
+    try:
+        load_model(model_path, networks=False)  # fail before any work
+    except ModelError as exc:
+        raise CLIError(str(exc)) from None
+    sources = expand_inputs(targets)
+    if not sources:
+        raise CLIError("no input files found in " + ", ".join(targets))
+    output = args.output
+    if output is None and not all(s.is_run for s in sources):
+        raise CLIError(
+            "several inputs need -o FILE.h5 (one HDF5 file) or -o FOLDER "
+            "(FOLDER/<name>/scfV.dat per structure); only run directories "
+            "are written in place (RUN_DIR/inputs/scfV.dat)"
+        )
+    if (
+        output is not None
+        and not output.lower().endswith(HDF5_SUFFIXES)
+        and os.path.isfile(output)
+    ):
+        raise CLIError(f"{output}: is a file; give a folder or a .h5 file")
+    if output is not None and output.lower().endswith(HDF5_SUFFIXES):
+        _check_output(output, args.force)
+    quiet = getattr(args, "quiet", False)
+    executor, n_threads = _executor(args)
+    with executor:
+        _start(executor, quiet)
+        summary = write_predictions(
+            iter_items(sources),
+            model_path,
+            output,
+            executor,
+            n_threads=n_threads,
+            force=args.force,
+            fail_fast=args.fail_fast,
+            desc=None if quiet else "predict",
+        )
+    return report(summary, "predicted potentials", output, quiet)
+
+
+def wants_many(
+    inputs: Sequence[str], output: str | None, args: argparse.Namespace
+) -> bool:
+    """Whether a command should take its many-input path: several inputs, a
+    directory that is not a run, an HDF5 or folder output, or Dask options."""
+    from pyolcaoml.cli.parallel_options import is_parallel
+
+    if len(inputs) > 1 or is_parallel(args):
+        return True
+    if any(os.path.isdir(p) and not _is_run_dir(p) for p in inputs):
+        return True
+    if output is not None and (
+        output.lower().endswith(HDF5_SUFFIXES)
+        or os.path.isdir(output)
+        or output.endswith(("/", os.sep))
+    ):
+        return True
+    return False
