@@ -328,10 +328,14 @@ def test_predict_runs_in_place_serial_and_dask(client, tmp_path: Path) -> None:
             shutil.copytree(src / "inputs", d / r / "inputs")
         runs[name] = d
     assert main(["predict", str(MODEL), str(runs["one"] / "a"), "--force"]) == 0
-    argv = ["predict", str(MODEL), "--force", "-q"]
-    assert main([*argv, str(runs["serial"] / "a"), str(runs["serial"] / "b")]) == 0
+    # the inputs right after MODEL (MODEL is optional: argparse cannot take
+    # more positionals after an option once the optional one is filled)
+    argv = ["predict", str(MODEL)]
+    opts = ["--force", "-q"]
+    serial = [str(runs["serial"] / "a"), str(runs["serial"] / "b")]
+    assert main([*argv, *serial, *opts]) == 0
     addr = ["--scheduler", client.scheduler.address]
-    assert main([*argv, str(runs["dask"]), *addr]) == 0  # the tree of both runs
+    assert main([*argv, str(runs["dask"]), *opts, *addr]) == 0  # both runs
     expected = (runs["one"] / "a" / "inputs" / "scfV.dat").read_bytes()
     for name in ("serial", "dask"):
         for r in ("a", "b"):
