@@ -76,6 +76,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="weight of the standardised-coefficient term beside the "
         "V(r) term in the loss metric (default 0.05)",
     )
+    g.add_argument(
+        "--solver-weight",
+        type=float,
+        default=0.0,
+        help="weight of the structure-level loss in OLCAO's SCF convergence "
+        "measure (crystal potential of the error on each site's XC mesh; "
+        "full-batch training); 0 = per-atom V(r) loss only (default 0)",
+    )
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument(
         "--descriptor",
@@ -168,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             validation=tuple(args.validation),
             holdout=tuple(args.holdout),
             basis_eps=args.basis_eps,
+            solver_weight=args.solver_weight,
         )
         descriptors = settings = None
         if args.descriptor:

@@ -246,7 +246,13 @@ class SolverMetric:
         r_pts = float(np.max(np.linalg.norm(points - centre, axis=1), initial=0.0))
         reach = np.sqrt(LOG_NEGLECT / alpha_min) + r_pts
         site, pos = self._site_images(centre, reach)
-        d2 = np.sum((points[:, None, :] - pos[None, :, :]) ** 2, axis=2)  # (P, M)
+        p_rel, q_rel = points - centre, pos - centre  # small numbers: no cancellation
+        d2 = (
+            np.sum(p_rel**2, axis=1)[:, None]
+            + np.sum(q_rel**2, axis=1)[None, :]
+            - 2.0 * (p_rel @ q_rel.T)
+        )  # (P, M) squared distances, Bohr^2
+        np.maximum(d2, 0.0, out=d2)
         # closest any point can be to each image: skips terms that vanish
         near2 = np.maximum(np.linalg.norm(pos - centre, axis=1) - r_pts, 0.0) ** 2
         out = np.zeros((len(points), self.pot_dim))
@@ -300,7 +306,9 @@ class SolverMetric:
             m = self.mesh(i)
             phi = self.basis_values(m.points, self.positions[i])
             w = m.weights / m.weights.sum()
-            k += phi.T @ (w[:, None] * phi)
+            nz = np.flatnonzero(np.any(phi != 0.0, axis=0))  # far sharp terms vanish
+            phi = phi[:, nz]
+            k[np.ix_(nz, nz)] += phi.T @ (w[:, None] * phi)
         return k
 
 
@@ -342,8 +350,7 @@ def dataset_solver_errors(
         symbols = [dataset.symbols[a] for a in atoms]
         alphas = [dataset.elements[row_of_atom[a][0]].alphas for a in atoms]
         true = [
-            dataset.elements[row_of_atom[a][0]].coeffs[row_of_atom[a][1]]
-            for a in atoms
+            dataset.elements[row_of_atom[a][0]].coeffs[row_of_atom[a][1]] for a in atoms
         ]
         x = x_all[a0 : a0 + len(symbols)]
         diffs = []
@@ -384,8 +391,7 @@ def format_solver_table(result: dict, labels: dict[str, str] | None = None) -> s
     methods = list(next(iter(structures.values())))
     head = "".join(f"{labels.get(m, m):>24}" for m in methods)
     lines = [
-        "Solver-aligned error: OLCAO's SCF convergence measure of (start - "
-        "converged),",
+        "Solver-aligned error: OLCAO's SCF convergence measure of (start - converged),",
         "weighted RMS of the crystal potential on each site's XC mesh (Hartree);",
         "max = worst site (the number OLCAO's test prints), mean = over sites",
         f"  {'structure':<28}" + head,
