@@ -40,6 +40,13 @@ class TrainConfig:
     #: weight of the structure-level solver loss (pyolcaoml.model.solver_loss,
     #: OLCAO's convergence measure of the error); 0: per-atom loss only
     solver_weight: float = 0.0
+    #: fixed ridge strength (standardised descriptors); None: chosen by
+    #: leave-structures-out cross-validation
+    ridge_strength: float | None = None
+    #: learn each atom's coefficients relative to its structure: the mean over
+    #: the structure's atoms of the element is replaced by the training mean
+    #: (the cell-mean level is set by the whole cell, not the neighbourhood)
+    centre_structures: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -114,6 +121,8 @@ def train_model(
             raise ModelError(f"{symbol}: fewer than two training atoms")
         x = {k: x_all[ed.atom_index[r]] for k, r in rows.items()}
         y = {k: ed.coeffs[r] for k, r in rows.items()}
+        if config.centre_structures:
+            y = _centre_per_structure(dataset, ed, rows, y)
         groups = dataset.structure_index[ed.atom_index[rows["train"]]]
         gram = config.metric.gram(ed.alphas)
         basis = OutputBasis.fit(
@@ -123,7 +132,12 @@ def train_model(
             eps=config.basis_eps,
             variance_kept=config.variance_kept,
         )
-        ridge = fit_ridge(x["train"], y["train"], groups, gram)
+        if config.ridge_strength is None:
+            ridge = fit_ridge(x["train"], y["train"], groups, gram)
+        else:
+            ridge = fit_ridge(
+                x["train"], y["train"], groups, gram, [config.ridge_strength]
+            )
         x_mean, x_scale = feature_scaling(x["train"])
         em = ElementModel(
             symbol=symbol,
@@ -279,6 +293,26 @@ def _fit_network(
         "n_validation_atoms": int(len(x["validation"])),
     }
     return full, info
+
+
+def _centre_per_structure(dataset, ed, rows, y):
+    """Coefficients with each structure's mean (over its atoms of the
+    element) replaced by the mean of those structure means on training."""
+    struct = {k: dataset.structure_index[ed.atom_index[r]] for k, r in rows.items()}
+    means = {}
+    for k in y:
+        for s in np.unique(struct[k]):
+            means[(k, int(s))] = y[k][struct[k] == s].mean(axis=0)
+    train_means = [v for (k, _), v in means.items() if k == "train"]
+    level = np.mean(train_means, axis=0)
+    out = {}
+    for k, v in y.items():
+        v = v.copy()
+        for s in np.unique(struct[k]):
+            sel = struct[k] == s
+            v[sel] += level - means[(k, int(s))]
+        out[k] = v
+    return out
 
 
 def _fit_solver(
