@@ -6,8 +6,9 @@ gs_scfV-fb.dat, gs_iter-fb.dat, meta.json with its k-points, e.g. from
 ../shared/olcao-runs), run OLCAO's SCF with exactly that run's inputs from
 several starts and print one table: iterations to 1e-4 (OLCAO's default
 tolerance) and to 1e-6, the first-iteration convergence value, |ΔE| against
-the run's stored converged energy, OLCAO's wall time, the prediction's time
-and the total. Starts:
+the run's stored converged energy, OLCAO's wall and CPU time, the
+prediction's time (descriptors, network, scfV text; model loaded once) and
+the total (wall). Starts:
 
   default    OLCAO's own start (makeinput's isolated atoms; inputs/scfV.dat)
   average    the model's average training atom
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,7 +114,18 @@ def run_olcao(
     with open(meta_path) as fh:
         meta = json.load(fh)
     values = iteration_values(os.path.join(od, "gs_iter-fb.dat"))
-    return {"values": values, "meta": meta}
+    return {"values": values, "meta": meta, "cpu_s": olcao_cpu_seconds(od)}
+
+
+def olcao_cpu_seconds(out_dir: str) -> float | None:
+    """User CPU seconds of uOLCAO (the `time` line uolcao.py writes to the
+    run's runtime file): less sensitive than wall time to a busy machine."""
+    path = os.path.join(out_dir, "runtime")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as fh:
+        m = re.search(r"([0-9.]+)user", fh.read())
+    return float(m.group(1)) if m else None
 
 
 def solver_error(run, coeffs: list[np.ndarray]) -> float:
@@ -149,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also start from this model's network (repeatable)",
     )
     p.add_argument("--base-model", help="model for average/ridge/network (bundled)")
-    p.add_argument("--runner", default=DEFAULT_RUNNER, help="run_olcao.py")
+    p.add_argument(
+        "--runner",
+        default=os.environ.get("OLCAO_RUNNER", DEFAULT_RUNNER),
+        help="run_olcao.py (default: $OLCAO_RUNNER or ../shared/tools/olcao/)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the table as JSON")
     p.add_argument("--work", help="keep OLCAO's files here (default: temporary)")
     p.add_argument(
@@ -209,12 +226,14 @@ def main(argv: list[str] | None = None) -> int:
                     values = [float(v) for v in run.history.convergence]
                     wall = float((run.meta or {}).get("wall_time_scf_s", float("nan")))
                     energy = ref_energy
+                    cpu = None
                 else:
                     tag = f"{run.name}-{label}"
                     res = run_olcao(args.runner, run, text, work, kp, tag)
                     values = res["values"]
                     wall = float(res["meta"]["wall_time_scf_s"])
                     energy = res["meta"].get("total_energy_Ha")
+                    cpu = res["cpu_s"]
                 row = {
                     "run": run.name,
                     "atoms": run.n_atoms,
@@ -222,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                     **summarise(values, energy, ref_energy),
                     "solver_error_hartree": err,
                     "olcao_wall_s": wall,
+                    "olcao_cpu_s": cpu,
                     "predict_s": t_pred,
                     "total_s": wall + t_pred,
                     "convergence": values,
@@ -245,9 +265,10 @@ def print_row(row: dict, header: bool = False) -> None:
     if header:
         print(
             "| run | atoms | start | it->1e-4 | it->1e-6 | first value | "
-            "solver error (Ha) | abs dE (Ha) | OLCAO s | predict s | total s |"
+            "solver error (Ha) | abs dE (Ha) | OLCAO s | OLCAO cpu s | predict s | "
+            "total s |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {row['run']} | {row['atoms']} | {row['start']} | "
         f"{_fmt(row['iterations_to_1e-4'], 'd')} | "
@@ -255,6 +276,7 @@ def print_row(row: dict, header: bool = False) -> None:
         f"{_fmt(row['first_value'], '.3g')} | "
         f"{_fmt(row['solver_error_hartree'], '.3g')} | "
         f"{_fmt(row['abs_dE_hartree'], '.1e')} | {row['olcao_wall_s']:.1f} | "
+        f"{_fmt(row['olcao_cpu_s'], '.1f')} | "
         f"{row['predict_s']:.2f} | {row['total_s']:.1f} |",
         flush=True,
     )
