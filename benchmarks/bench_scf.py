@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                     values = [float(v) for v in run.history.convergence]
                     wall = float((run.meta or {}).get("wall_time_scf_s", float("nan")))
                     energy = ref_energy
-                    cpu = None
+                    cpu = olcao_cpu_seconds(run.path)
                 else:
                     tag = f"{run.name}-{label}"
                     res = run_olcao(args.runner, run, text, work, kp, tag)
