@@ -236,3 +236,45 @@ def test_evaluate_reports_solver_metric_like_olcao(tmp_path, capsys):
         assert row["isolated"]["max"] == pytest.approx(first, rel=0.10), name
     si = report["elements"]["Si"]["network"]
     assert si["worst_atom"] >= si["mean_atom"] and si["n_atoms"] == 16
+
+
+def test_solver_loss_blocks_equal_the_measure(tmp_path):
+    """The training loss of pyolcaoml.model.solver_loss (Gram matrix, its
+    eigen-factor, latent coordinates) equals the mean over sites of the
+    squared measure computed point by point on the meshes."""
+    from test_model_helpers import make_tiny_dataset
+
+    from pyolcaoml.model import load_dataset
+    from pyolcaoml.model.solver_loss import solver_loss_value, structure_blocks
+
+    ds = load_dataset(make_tiny_dataset(tmp_path / "tiny.h5"))
+    ed = ds.elements["Si"]
+    rng = np.random.default_rng(5)
+    b = rng.normal(size=(16, 6)) * 0.01  # a latent map A = offset + B z
+    rows = ed.atom_index[::-1]  # any order of the split's atoms
+    blocks = structure_blocks(ds, "Si", rows, b)
+    assert sorted(len(k.rows) for k in blocks) == [8, 8]
+    dz = rng.normal(size=(len(rows), 6))
+    total, n = 0.0, 0
+    for s in range(ds.n_structures):
+        a0 = int(ds.atom_start[s])
+        sel = ds.structure_index[rows] == s
+        local = rows[sel] - a0
+        de = np.zeros((8, 16))
+        de[local] = dz[sel] @ b.T
+        metric = SolverMetric(ds.cells[s], ds.positions[a0 : a0 + 8], ed.alphas)
+        total += float(np.sum(metric.per_site(de) ** 2))
+        n += 8
+    assert solver_loss_value(blocks, dz) == pytest.approx(total / n, rel=1e-9)
+
+
+def test_training_with_solver_loss_runs_and_records(tmp_path):
+    from test_model_helpers import make_tiny_dataset, tiny_config
+
+    from pyolcaoml.model import load_dataset, train_model
+
+    ds = load_dataset(make_tiny_dataset(tmp_path / "tiny.h5"))
+    model = train_model(ds, tiny_config(solver_weight=1.0, max_epochs=3))
+    info = model.training["per_element"]["Si"]
+    assert info["solver_scale_hartree2"] > 0 and info["epochs_run"] >= 1
+    assert model.training["config"]["solver_weight"] == 1.0
