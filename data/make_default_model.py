@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         default=here,
         help="where default_model/ and demo/ go (default: data/)",
     )
+    p.add_argument(
+        "--extra-runs",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="more run trees to train on, e.g. data/runs (issue 8: it helps the "
+        "vacancy cells but hurts the rattled 8-atom cells; docs/model.md)",
+    )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
@@ -112,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 "convert",
                 runs,
+                *args.extra_runs,
                 "-o",
                 data,
                 "--force",

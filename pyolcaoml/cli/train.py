@@ -84,6 +84,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="weight of the standardised-coefficient term beside the "
         "V(r) term in the loss metric (default 0.05)",
     )
+    g.add_argument(
+        "--solver-weight",
+        type=float,
+        default=0.0,
+        help="weight of the structure-level loss in OLCAO's SCF convergence "
+        "measure (crystal potential of the error on each site's XC mesh; "
+        "full-batch training); 0 = per-atom V(r) loss only (default 0)",
+    )
+    g.add_argument(
+        "--ridge-strength",
+        type=float,
+        default=None,
+        help="fixed strength of the ridge baseline/branch (standardised "
+        "descriptors); default: leave-structures-out cross-validation",
+    )
+    g.add_argument(
+        "--centre-structures",
+        action="store_true",
+        help="learn coefficients relative to each structure's mean (the "
+        "cell-mean level is replaced by the training average)",
+    )
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument(
         "--ensemble",
@@ -243,6 +264,9 @@ def run(args: argparse.Namespace) -> int:
             holdout=tuple(args.holdout),
             basis_eps=args.basis_eps,
             include_unconverged=args.include_unconverged,
+            solver_weight=args.solver_weight,
+            ridge_strength=args.ridge_strength,
+            centre_structures=args.centre_structures,
         )
         from pyolcaoml.model.network import ACTIVATIONS
 

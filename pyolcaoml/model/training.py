@@ -38,6 +38,16 @@ class TrainConfig:
     ridge_skip: bool = True
     variance_kept: float = 1.0
     metric: RadialMetric = field(default_factory=RadialMetric)
+    #: weight of the structure-level solver loss (pyolcaoml.model.solver_loss,
+    #: OLCAO's convergence measure of the error); 0: per-atom loss only
+    solver_weight: float = 0.0
+    #: fixed ridge strength (standardised descriptors); None: chosen by
+    #: leave-structures-out cross-validation
+    ridge_strength: float | None = None
+    #: learn each atom's coefficients relative to its structure: the mean over
+    #: the structure's atoms of the element is replaced by the training mean
+    #: (the cell-mean level is set by the whole cell, not the neighbourhood)
+    centre_structures: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -168,6 +178,8 @@ def train_model(
             raise ModelError(f"{symbol}: fewer than two training atoms")
         x = {k: x_all[ed.atom_index[r]] for k, r in rows.items()}
         y = {k: ed.coeffs[r] for k, r in rows.items()}
+        if config.centre_structures:
+            y = _centre_per_structure(dataset, ed, rows, y)
         groups = dataset.structure_index[ed.atom_index[rows["train"]]]
         gram = config.metric.gram(ed.alphas)
         basis = OutputBasis.fit(
@@ -177,7 +189,12 @@ def train_model(
             eps=config.basis_eps,
             variance_kept=config.variance_kept,
         )
-        ridge = fit_ridge(x["train"], y["train"], groups, gram)
+        if config.ridge_strength is None:
+            ridge = fit_ridge(x["train"], y["train"], groups, gram)
+        else:
+            ridge = fit_ridge(
+                x["train"], y["train"], groups, gram, [config.ridge_strength]
+            )
         x_mean, x_scale = feature_scaling(x["train"])
         em = ElementModel(
             symbol=symbol,
@@ -192,9 +209,20 @@ def train_model(
         )
         floatx = keras.config.floatx()
         keras.config.set_floatx("float64")  # losses and optimiser in float64 too
+        blocks = None
+        if config.solver_weight > 0:
+            from pyolcaoml.model.solver_loss import structure_blocks
+
+            blocks = {
+                k: structure_blocks(
+                    dataset, symbol, ed.atom_index[r], basis.from_latent_matrix
+                )
+                for k, r in rows.items()
+                if k != "holdout" and r.size
+            }
         try:
             em.network, info = _fit_network(
-                symbol, em, x_mean, x_scale**2, x, y, config, progress
+                symbol, em, x_mean, x_scale**2, x, y, config, progress, blocks
             )
         finally:
             keras.config.set_floatx(floatx)
@@ -259,6 +287,7 @@ def _fit_network(
     y: dict[str, np.ndarray],
     config: TrainConfig,
     progress: ProgressFn | None,
+    blocks: dict | None = None,
 ):
     from pyolcaoml.model.network import build_network, import_keras, predict_batched
 
@@ -322,6 +351,13 @@ def _fit_network(
     )
     losses = hist.history[monitor]
     best = int(np.argmin(losses))
+    if blocks is not None:
+        # fine-tune the per-atom fit on per-atom + solver loss (full batch)
+        info = _fit_solver(
+            symbol, full, trainer, em, x, y, z_train, z_val, config, progress, blocks
+        )
+        info.update(per_atom_epochs_run=len(losses), per_atom_best_epoch=best + 1)
+        return full, info
     pred = predict_batched(full, x["train"])
     info = {
         "n_latent": n_latent,
@@ -333,6 +369,62 @@ def _fit_network(
         "n_validation_atoms": int(len(x["validation"])),
     }
     return full, info
+
+
+def _centre_per_structure(dataset, ed, rows, y):
+    """Coefficients with each structure's mean (over its atoms of the
+    element) replaced by the mean of those structure means on training."""
+    struct = {k: dataset.structure_index[ed.atom_index[r]] for k, r in rows.items()}
+    means = {}
+    for k in y:
+        for s in np.unique(struct[k]):
+            means[(k, int(s))] = y[k][struct[k] == s].mean(axis=0)
+    train_means = [v for (k, _), v in means.items() if k == "train"]
+    level = np.mean(train_means, axis=0)
+    out = {}
+    for k, v in y.items():
+        v = v.copy()
+        for s in np.unique(struct[k]):
+            sel = struct[k] == s
+            v[sel] += level - means[(k, int(s))]
+        out[k] = v
+    return out
+
+
+def _fit_solver(
+    symbol, full, trainer, em, x, y, z_train, z_val, config, progress, blocks
+):
+    """Fine-tuning on per-atom + structure-level loss of
+    pyolcaoml.model.solver_loss (full batch, a quarter of the learning rate)."""
+    from pyolcaoml.model.network import predict_batched
+    from pyolcaoml.model.solver_loss import fit_with_solver_loss
+
+    def report(epoch: int, logs: dict) -> None:
+        if progress is not None:
+            progress(symbol, epoch, config.max_epochs, logs)
+
+    z = {"train": z_train}
+    if z_val is not None:
+        z["validation"] = z_val
+    info = fit_with_solver_loss(
+        trainer,
+        {k: x[k] for k in z},
+        z,
+        blocks,
+        solver_weight=config.solver_weight,
+        learning_rate=config.learning_rate / 4,
+        max_epochs=config.max_epochs,
+        patience=config.patience,
+        report=report,
+    )
+    pred = predict_batched(full, x["train"])
+    info.update(
+        n_latent=em.basis.n_latent,
+        train_rms_v_hartree=config.metric.rms(pred, y["train"], em.alphas),
+        n_train_atoms=int(len(x["train"])),
+        n_validation_atoms=int(len(x["validation"])),
+    )
+    return info
 
 
 class _Progress:

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""SCF iterations of real OLCAO from predicted starts (needs OLCAO; not a test).
+
+For each OLCAO run directory given (a curated run: inputs/, olcao.skl,
+gs_scfV-fb.dat, gs_iter-fb.dat, meta.json with its k-points, e.g. from
+../shared/olcao-runs), run OLCAO's SCF with exactly that run's inputs from
+several starts and print one table: iterations to 1e-4 (OLCAO's default
+tolerance) and to 1e-6, the first-iteration convergence value, |ΔE| against
+the run's stored converged energy, OLCAO's wall and CPU time, the
+prediction's time (descriptors, network, scfV text; model loaded once) and
+the total (wall). Starts:
+
+  default    OLCAO's own start (makeinput's isolated atoms; inputs/scfV.dat)
+  average    the model's average training atom
+  ridge      the model's ridge baseline
+  network    the model's network
+  NAME=DIR   the network of any other model directory (repeatable --model)
+
+and the solver-aligned error of each start (pyolcaoml.model.solver_metric:
+OLCAO's convergence measure applied to start - converged; max over sites).
+
+    source $HOME/olcao-work/olcao-env.sh   # OLCAO_DIR; ../shared/tools/olcao
+    python benchmarks/bench_scf.py ../shared/olcao-runs/rattle/si8_r0.10_seed1101 \\
+        --starts default average ridge network --json bench_scf.json
+
+Without OLCAO_DIR (or without run_olcao.py) it prints why and exits 0:
+OLCAO is a measuring instrument, never a dependency. One SCF runs at a time
+(OMP_NUM_THREADS=1, as in the stored runs). ``--reuse-default`` takes the
+default start's numbers from the run's own stored log instead of re-running
+it (same inputs, same program; its wall time is then the stored one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_RUNNER = os.path.join(
+    HERE, "..", "..", "shared", "tools", "olcao", "run_olcao.py"
+)
+BUILTIN = ("default", "average", "ridge", "network")
+
+
+def skip_reason(runner: str) -> str | None:
+    """Why OLCAO cannot be run here, or None."""
+    if not os.environ.get("OLCAO_DIR"):
+        return "OLCAO_DIR is not set (source olcao-env.sh; see ../shared/tools/olcao)"
+    if not os.path.isdir(os.environ["OLCAO_DIR"]):
+        return f"OLCAO_DIR={os.environ['OLCAO_DIR']} is not a directory"
+    if not os.path.isfile(runner):
+        return f"run_olcao.py not found at {runner} (give --runner)"
+    return None
+
+
+def iteration_values(path: str) -> list[float]:
+    """Column 4 (convergence) of a gs_iter-fb.dat."""
+    from pyolcaoml.olcao import read_iterations
+
+    return [float(v) for v in read_iterations(path).convergence]
+
+
+def summarise(values: list[float], energy: float | None, ref_energy: float) -> dict:
+    first = lambda tol: next(  # noqa: E731
+        (i + 1 for i, v in enumerate(values) if v < tol), None
+    )
+    return {
+        "iterations_to_1e-4": first(1e-4),
+        "iterations_to_1e-6": first(1e-6),
+        "first_value": values[0] if values else None,
+        "abs_dE_hartree": abs(energy - ref_energy) if energy is not None else None,
+        "energy_hartree": energy,
+    }
+
+
+def start_coefficients(run, model, method: str) -> list[np.ndarray]:
+    """Predicted coefficients per potential type (olcao.dat order), Hartree."""
+    from pyolcaoml.model.workflow import check_run, predict_structure
+
+    plan = check_run(model, run.path)
+    pred = predict_structure(model, run.structure, method=method)
+    return [pred.coeffs[i] for i in plan.atom_of_type]
+
+
+def run_olcao(
+    runner: str, run, scfv_text: str | None, work: str, kp, label: str
+) -> dict:
+    """One SCF with the run's own inputs; returns the parsed results."""
+    wd = os.path.join(work, label, "work")
+    od = os.path.join(work, label, "out")
+    os.makedirs(wd)
+    shutil.copy(os.path.join(run.path, "olcao.skl"), wd)
+    cmd = [sys.executable, runner, wd, od, "--kp", *map(str, kp)]
+    cmd += ["--skip-makeinput-from", run.path]
+    if scfv_text is not None:
+        start = os.path.join(work, label, "start_scfV.dat")
+        with open(start, "w") as fh:
+            fh.write(scfv_text)
+        cmd += ["--initpot", start]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    meta_path = os.path.join(od, "meta.json")
+    if r.returncode != 0 or not os.path.isfile(meta_path):
+        raise RuntimeError(f"OLCAO failed for {label}: {r.stderr[-2000:]}")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    values = iteration_values(os.path.join(od, "gs_iter-fb.dat"))
+    return {"values": values, "meta": meta, "cpu_s": olcao_cpu_seconds(od)}
+
+
+def olcao_cpu_seconds(out_dir: str) -> float | None:
+    """User CPU seconds of uOLCAO (the `time` line uolcao.py writes to the
+    run's runtime file): less sensitive than wall time to a busy machine."""
+    path = os.path.join(out_dir, "runtime")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as fh:
+        m = re.search(r"([0-9.]+)user", fh.read())
+    return float(m.group(1)) if m else None
+
+
+def solver_error(run, coeffs: list[np.ndarray]) -> float:
+    """OLCAO's convergence measure of (start - converged), max over sites."""
+    from pyolcaoml.model.solver_metric import SolverMetric
+
+    types = np.asarray(run.atom_pot_types) - 1
+    ptypes = run.potential_types
+    metric = SolverMetric(
+        run.structure.cell,
+        run.structure.positions,
+        [ptypes[t].alphas for t in types],
+        [ptypes[t].params.covalent_radius for t in types],
+    )
+    conv = run.converged_potential.coeffs()
+    return metric.value([coeffs[t] - conv[t] for t in types])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="curated OLCAO run directories")
+    p.add_argument(
+        "--starts",
+        nargs="+",
+        default=list(BUILTIN),
+        choices=BUILTIN,
+        help="built-in starts (default: all four)",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also start from this model's network (repeatable)",
+    )
+    p.add_argument("--base-model", help="model for average/ridge/network (bundled)")
+    p.add_argument(
+        "--runner",
+        default=os.environ.get("OLCAO_RUNNER", DEFAULT_RUNNER),
+        help="run_olcao.py (default: $OLCAO_RUNNER or ../shared/tools/olcao/)",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the table as JSON")
+    p.add_argument("--work", help="keep OLCAO's files here (default: temporary)")
+    p.add_argument(
+        "--reuse-default",
+        action="store_true",
+        help="default start: use the run's stored log instead of re-running",
+    )
+    args = p.parse_args(argv)
+
+    reason = skip_reason(os.path.abspath(args.runner))
+    if reason:
+        print(f"bench_scf: skipped: {reason}")
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"skipped": reason, "rows": []}, fh, indent=1)
+        return 0
+
+    from pyolcaoml.model import load_model
+    from pyolcaoml.model.workflow import data_path
+    from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
+
+    models = {"": load_model(args.base_model or data_path("default_model"))}
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        if not path:
+            p.error(f"--model wants NAME=DIR, got {spec!r}")
+        models[name] = load_model(path)
+    work = args.work or tempfile.mkdtemp(prefix="bench-scf-")
+    os.makedirs(work, exist_ok=True)
+    rows = []
+    try:
+        for run_dir in args.runs:
+            run = read_run(run_dir)
+            made = str((run.meta or {}).get("initial_potential", "makeinput"))
+            if not made.startswith("makeinput"):
+                print(f"warning: {run.name} was not started from OLCAO's default")
+            kp = run.kpoints or (2, 2, 2)
+            ref_energy = float(run.history.total_energy[-1])
+            starts = [(s, "", s) for s in args.starts]
+            starts += [(name, name, "network") for name in models if name]
+            for label, model_key, method in starts:
+                t_pred = 0.0
+                text = None
+                coeffs = None
+                if label == "default":
+                    coeffs = run.start_potential.coeffs()
+                else:
+                    t0 = time.perf_counter()
+                    coeffs = start_coefficients(run, models[model_key], method)
+                    scfv = replace(
+                        run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE
+                    )
+                    text = format_scfv(scfv)
+                    t_pred = time.perf_counter() - t0
+                err = solver_error(run, coeffs)
+                if label == "default" and args.reuse_default:
+                    values = [float(v) for v in run.history.convergence]
+                    wall = float((run.meta or {}).get("wall_time_scf_s", float("nan")))
+                    energy = ref_energy
+                    cpu = olcao_cpu_seconds(run.path)
+                else:
+                    tag = f"{run.name}-{label}"
+                    res = run_olcao(args.runner, run, text, work, kp, tag)
+                    values = res["values"]
+                    wall = float(res["meta"]["wall_time_scf_s"])
+                    energy = res["meta"].get("total_energy_Ha")
+                    cpu = res["cpu_s"]
+                row = {
+                    "run": run.name,
+                    "atoms": run.n_atoms,
+                    "start": label,
+                    **summarise(values, energy, ref_energy),
+                    "solver_error_hartree": err,
+                    "olcao_wall_s": wall,
+                    "olcao_cpu_s": cpu,
+                    "predict_s": t_pred,
+                    "total_s": wall + t_pred,
+                    "convergence": values,
+                }
+                rows.append(row)
+                print_row(row, header=len(rows) == 1)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"rows": rows}, fh, indent=1)
+    return 0
+
+
+def _fmt(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_row(row: dict, header: bool = False) -> None:
+    if header:
+        print(
+            "| run | atoms | start | it->1e-4 | it->1e-6 | first value | "
+            "solver error (Ha) | abs dE (Ha) | OLCAO s | OLCAO cpu s | predict s | "
+            "total s |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {row['run']} | {row['atoms']} | {row['start']} | "
+        f"{_fmt(row['iterations_to_1e-4'], 'd')} | "
+        f"{_fmt(row['iterations_to_1e-6'], 'd')} | "
+        f"{_fmt(row['first_value'], '.3g')} | "
+        f"{_fmt(row['solver_error_hartree'], '.3g')} | "
+        f"{_fmt(row['abs_dE_hartree'], '.1e')} | {row['olcao_wall_s']:.1f} | "
+        f"{_fmt(row['olcao_cpu_s'], '.1f')} | "
+        f"{row['predict_s']:.2f} | {row['total_s']:.1f} |",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""benchmarks/bench_scf.py never needs OLCAO: without it, it says why."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scf.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_scf", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("olcao_dir", [None, "/nonexistent/olcao"])
+def test_skips_with_reason_without_olcao(tmp_path, monkeypatch, capsys, olcao_dir):
+    if olcao_dir is None:
+        monkeypatch.delenv("OLCAO_DIR", raising=False)
+    else:
+        monkeypatch.setenv("OLCAO_DIR", olcao_dir)
+    out = tmp_path / "b.json"
+    assert _load().main(["some/run", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped" in printed and "OLCAO_DIR" in printed
+    report = json.loads(out.read_text())
+    assert report["rows"] == [] and "OLCAO_DIR" in report["skipped"]
+
+
+def test_iteration_summary_counts_like_olcao():
+    """Iterations to a tolerance = first iteration whose value is below it
+    (values from a real run's gs_iter-fb.dat, data/scf_test_runs)."""
+    values = [
+        0.382,
+        0.297,
+        0.0551,
+        0.0242,
+        0.0033,
+        0.00194,
+        0.00115,
+        1.77e-4,
+        8.24e-5,
+        9.9e-6,
+        7.76e-6,
+        3.54e-6,
+        9.3e-7,
+    ]
+    s = _load().summarise(values, -31.00894372, -31.00894381)
+    assert s["iterations_to_1e-4"] == 9 and s["iterations_to_1e-6"] == 13
+    assert s["first_value"] == 0.382
+    assert s["abs_dE_hartree"] == pytest.approx(9e-8, abs=1e-12)
