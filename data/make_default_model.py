@@ -16,6 +16,12 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
    gs_scfV-fb.dat (real OLCAO output) into <output-dir>/demo/ and write
    demo/manifest.json.
 
+With the SiC runs of data/sic/runs (``--sic-runs``, default; ``none`` for a
+Si-only model) they are converted together, with the C radius below added
+to the descriptor (Si's settings, and so the pure-Si descriptors, are
+unchanged), the SiC held-out list is added to the Si one, and a SiC demo
+case is written beside the Si one.
+
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
 rattled interstitial defect cell (the demo case) and four rattled / strained

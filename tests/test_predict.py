@@ -160,13 +160,13 @@ def test_unknown_element_writes_nothing(tmp_path, capsys) -> None:
     import ase
 
     atoms = ase.Atoms(
-        "SiC", positions=[[0, 0, 0], [1.9, 0, 0]], cell=[6, 6, 6], pbc=True
+        "SiGe", positions=[[0, 0, 0], [2.4, 0, 0]], cell=[6, 6, 6], pbc=True
     )
-    xyz = tmp_path / "sic.extxyz"
+    xyz = tmp_path / "sige.extxyz"
     atoms.write(xyz)
     out = tmp_path / "scfV.dat"
     assert main(["predict", str(MODEL), str(xyz), "-o", str(out)]) == 2
-    assert "C not in the model" in capsys.readouterr().err
+    assert "Ge not in the model" in capsys.readouterr().err
     assert not out.exists()
 
 
