@@ -74,9 +74,11 @@ SIC_DEMO_CASES = {
     ),
 }
 # Element weighting chosen by benchmarks/sic_weighting.py (docs/model.md):
-# LAMMPS radii, Si 2.35 Å (unchanged, so pure-Si descriptors are the same)
-# and C = 2.35 x 0.76/1.11 (ratio of covalent radii); weights 1.
-SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609"]
+# the explicit multi-element ("chem") bispectrum, LAMMPS radii Si 2.35 Å
+# (unchanged) and C = 2.35 x 0.76/1.11 = 1.609 Å (ratio of covalent radii).
+# Its element blocks keep pure-Si atoms in their own feature subspace, so
+# adding SiC does not degrade pure Si (weighted single densities did).
+SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
 
 
 def sic_run_dirs(root: str = SIC_RUNS) -> list[str]:
