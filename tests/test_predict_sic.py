@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from pyolcaoml.cli import main
 from pyolcaoml.model.potential import DEFAULT_METRIC, geometric_alphas
