@@ -12,9 +12,9 @@ the SiC runs' descriptors are recomputed and two models are judged per
 element, in the V(r) metric of docs/model.md (RMS over 0.05-6 Bohr,
 r^2-weighted, Hartree):
 
-* ridge, by 5-fold leave-structures-out cross-validation over all runs
-  except the held-out ones (every structure is tested once): the stable
-  ranking;
+* ridge, leave-one-structure-out over all runs except the held-out ones
+  (reported for all, for 8-atom near-crystalline cells and for the defect /
+  disordered cells), beside the average atom of the other runs;
 * the network (pyolcaoml.model.train_model, seed 0) trained on the same
   runs and tested on the held-out runs (never seen).
 
@@ -28,11 +28,10 @@ Variants (R = LAMMPS radius, w = neighbour weight of C; Si: R 2.35, w 1):
 * ``covalent+sign``: as covalent, w_C = -1 (the density of Si minus C);
 * ``chem``: as covalent, with the explicit multi-element bispectrum
   (K x 2^3 components per scale);
-* ``bond``: R_C = 1.888 - 1.175 = 0.713 Å... is not used: with
-  R_ij = R_i + R_j the Si-C cutoff must stay above the Si-C bond.
 
 The valence (4 for both) gives the same weights as ``covalent``.
-Prints a Markdown table.
+``--si-runs DIR`` adds the decisive test: ridge for Si trained on Si + SiC
+together, on held-out pure-Si runs.  Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -59,6 +58,16 @@ HOLDOUT = [
 ]
 
 
+#: data/make_default_model.py's held-out pure-Si runs
+SI_HOLDOUT = [
+    "si16_int_T_r0.05_seed3117",
+    "si8_r0.15_seed1153",
+    "si8_r0.10_seed1101",
+    "si8_r0.06_seed1062",
+    "si8_s1.04",
+]
+
+
 def variants() -> dict[str, dict]:
     base = {"twojmax": 8, "scales": [0.75, 1.0, 1.5]}
     cov = {"Si": R_SI, "C": R_C_COV}
@@ -79,20 +88,71 @@ def make_descriptor(v: dict):
     return MultiScaleBispectrum(scales=v["scales"], **kw)
 
 
-def ridge_cv(x, y, groups, gram, alphas, metric, folds=5, seed=0):
-    """Per-atom squared V(r) errors of leave-structures-out ridge."""
+def ridge_loso(x, y, groups, gram, alphas, metric):
+    """Per-atom squared V(r) errors of leave-one-structure-out ridge and of
+    the average atom of the other structures."""
     from pyolcaoml.model.baselines import fit_ridge
 
-    uniq = np.unique(groups)
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(uniq)
     err2 = np.empty(len(x))
-    for k in range(folds):
-        test_g = perm[k::folds]
-        te = np.isin(groups, test_g)
+    avg2 = np.empty(len(x))
+    for g in np.unique(groups):
+        te = groups == g
         r = fit_ridge(x[~te], y[~te], groups[~te], gram)
         err2[te] = metric.rms_per_atom(r.predict(x[te]), y[te], alphas) ** 2
-    return err2
+        mean = np.tile(y[~te].mean(axis=0), (te.sum(), 1))
+        avg2[te] = metric.rms_per_atom(mean, y[te], alphas) ** 2
+    return err2, avg2
+
+
+def mixed_si(si_runs, sic_runs, holdout_si, holdout_sic, variant_names):
+    """Ridge for Si trained on Si + SiC runs vs on pure-Si runs only, tested
+    on held-out pure-Si runs and on the Si atoms of held-out SiC runs."""
+    from pyolcaoml.cli import main as olcaoml
+    from pyolcaoml.model import DEFAULT_METRIC, load_dataset
+    from pyolcaoml.model.baselines import fit_ridge
+    from pyolcaoml.model.workflow import dataset_descriptors
+
+    h5 = os.path.join(tempfile.mkdtemp(prefix="sic-mixed-"), "mixed.h5")
+    rc = olcaoml(
+        ["convert", si_runs, *sic_runs, "-o", h5, "--quiet", "--twojmax", "2",
+         "--radius", "Si=2.35", "--radius", f"C={R_C_COV}"]
+    )  # fmt: skip
+    if rc:
+        raise SystemExit(rc)
+    ds = load_dataset(h5)
+    names = np.array(ds.names)
+    ed = ds.elements["Si"]
+    g = ds.structure_index[ed.atom_index]
+    gram = DEFAULT_METRIC.gram(ed.alphas)
+    pure = np.array([not n.startswith("sic") for n in names[g]])
+    hs, hc = np.isin(names[g], holdout_si), np.isin(names[g], holdout_sic)
+    train = ~(hs | hc)
+    print("\n| descriptor | training | pure-Si held out | Si in held-out SiC "
+          "| strength |\n|---|---|---|---|---|")  # fmt: skip
+    for name in variant_names:
+        x = dataset_descriptors(ds, make_descriptor(variants()[name]).to_dict())
+        x = x[ed.atom_index]
+        for label, m in (("Si + SiC", train), ("pure Si only", train & pure)):
+            r = fit_ridge(x[m], ed.coeffs[m], g[m], gram)
+            e = [
+                1000 * DEFAULT_METRIC.rms(r.predict(x[h]), ed.coeffs[h], ed.alphas)
+                for h in (hs, hc)
+            ]
+            print(f"| {name} | {label} | {e[0]:.2f} | {e[1]:.2f} | {r.strength:g} |")
+
+
+def sic_trees(runs: str) -> list[str]:
+    """The run families below ``runs`` with the model's exponents."""
+    return [
+        os.path.join(runs, d)
+        for d in sorted(os.listdir(runs))
+        if os.path.isdir(os.path.join(runs, d)) and d != "c_default_exponents"
+    ]
+
+
+def crystal_like(name: str) -> bool:
+    """8-atom strained/rattled cells (rattle < 0.25 Å)."""
+    return name.startswith("sic8") and "r0.25" not in name
 
 
 def main(argv=None) -> int:
@@ -101,6 +161,12 @@ def main(argv=None) -> int:
     p.add_argument("--holdout", nargs="+", default=HOLDOUT)
     p.add_argument("--only", nargs="+", default=None, help="variant names")
     p.add_argument("--no-network", action="store_true")
+    p.add_argument(
+        "--si-runs",
+        default=None,
+        help="also test Si + SiC training against pure-Si held-out runs "
+        "(e.g. ../shared/olcao-runs)",
+    )
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--patience", type=int, default=100)
     args = p.parse_args(argv)
@@ -111,8 +177,9 @@ def main(argv=None) -> int:
 
     tmp = tempfile.mkdtemp(prefix="sic-weighting-")
     h5 = os.path.join(tmp, "sic.h5")
+    trees = sic_trees(args.runs)
     rc = olcaoml(
-        ["convert", args.runs, "-o", h5, "--quiet", "--twojmax", "2",
+        ["convert", *trees, "-o", h5, "--quiet", "--twojmax", "2",
          "--radius", "Si=2.35", "--radius", f"C={R_C_COV}"]
     )  # fmt: skip
     if rc:
@@ -136,10 +203,11 @@ def main(argv=None) -> int:
             y = ed.coeffs[r]
             g = ds.structure_index[ed.atom_index[r]]
             gram = DEFAULT_METRIC.gram(ed.alphas)
-            e2 = ridge_cv(x, y, g, gram, ed.alphas, DEFAULT_METRIC)
-            row[f"ridge_cv_{el}"] = float(np.sqrt(e2.mean()))
-            avg = np.tile(y.mean(axis=0), (len(y), 1))
-            row[f"avg_{el}"] = DEFAULT_METRIC.rms(avg, y, ed.alphas)
+            e2, a2 = ridge_loso(x, y, g, gram, ed.alphas, DEFAULT_METRIC)
+            crys = np.array([crystal_like(ds.names[i]) for i in g])
+            for part, m in (("all", crys | ~crys), ("8at", crys), ("def", ~crys)):
+                row[f"ridge_{part}_{el}"] = float(np.sqrt(e2[m].mean()))
+                row[f"avg_{part}_{el}"] = float(np.sqrt(a2[m].mean()))
         if not args.no_network and hold:
             from pyolcaoml.model import train_model
 
@@ -165,7 +233,8 @@ def main(argv=None) -> int:
     els = sorted(ds.elements)
     cols = ["variant", "K"]
     for el in els:
-        cols += [f"avg_{el}", f"ridge_cv_{el}"]
+        for part in ("all", "8at", "def"):
+            cols += [f"avg_{part}_{el}", f"ridge_{part}_{el}"]
     if not args.no_network:
         for el in els:
             cols += [f"ridge_hold_{el}", f"network_hold_{el}"]
@@ -179,6 +248,9 @@ def main(argv=None) -> int:
             cells.append(f"{1000 * v:.2f}" if isinstance(v, float) else str(v))
         print("| " + " | ".join(cells) + " |")
     print("(errors in mHa, RMS V(r) over 0.05-6 Bohr, r^2-weighted)")
+    if args.si_runs:
+        mixed_si(args.si_runs, trees, SI_HOLDOUT, args.holdout,
+                 ["covalent", "covalent+Z", "chem"])  # fmt: skip
     return 0
 
 
