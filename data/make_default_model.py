@@ -25,6 +25,12 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
        python data/make_default_model.py --export-only
        (the same as: python -m pyolcaoml.bundled_model)
 
+With the SiC runs of data/sic/runs (``--sic-runs``, default; ``none`` for a
+Si-only model) they are converted together, with the C radius below added
+to the descriptor (Si's settings, and so the pure-Si descriptors, are
+unchanged), the SiC held-out list is added to the Si one, and a SiC demo
+case is written beside the Si one.
+
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
 rattled interstitial defect cell (the demo case) and four rattled / strained
@@ -55,6 +61,55 @@ DEMO_CASES = {
     ),
 }
 DESCRIPTOR_ARGS = ["--twojmax", "8", "--scales", "0.75,1.0,1.5"]
+
+# -- silicon carbide (issue 12) ------------------------------------------------
+# Real OLCAO runs of 3C-SiC cells made by data/sic/make_sic_runs.py (C with
+# the same 16 exponents as Si, 0.15 ... 1e6 Bohr^-2: see docs/model.md).
+# The family c_default_exponents (C at OLCAO's default 0.2 ... 1e6) is a
+# test of projection onto another exponent set, never trained on.
+SIC_RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic", "runs")
+SIC_SKIP_FAMILIES = ("c_default_exponents",)
+SIC_HOLDOUT = [
+    "sic8_r0.10_seed10011",
+    "sic8_s1.03",
+    "sic16_vacC_r0.05_seed10101",
+    "sic16_Sii_r0.05_seed10104",
+    "sic8_r0.25_seed10201",
+    "sic16_mq_seed10301",
+]
+SIC_DEMO_CASES = {
+    "sic16_vacC_r0.05_seed10101": (
+        "15-atom 3C-SiC cell with a C vacancy, rattled 0.05 Å (held out of training)"
+    ),
+}
+# Element weighting chosen by benchmarks/sic_weighting.py (docs/model.md):
+# the explicit multi-element ("chem") bispectrum, LAMMPS radii Si 2.35 Å
+# (unchanged) and C = 2.35 x 0.76/1.11 = 1.609 Å (ratio of covalent radii).
+# Its element blocks keep pure-Si atoms in their own feature subspace, so
+# adding SiC does not degrade pure Si (weighted single densities did).
+SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
+
+
+def sic_run_dirs(root: str = SIC_RUNS) -> list[str]:
+    """The SiC run families trained and evaluated on (sorted)."""
+    if not os.path.isdir(root):
+        return []
+    return [
+        os.path.join(root, d)
+        for d in sorted(os.listdir(root))
+        if os.path.isdir(os.path.join(root, d)) and d not in SIC_SKIP_FAMILIES
+    ]
+
+
+def present(names: list[str], run_trees: list[str]) -> list[str]:
+    """The names among ``names`` that are runs below ``run_trees``."""
+    from pyolcaoml.olcao.run import find_run_dirs
+
+    have = {os.path.basename(r) for r in find_run_dirs(run_trees)}
+    return [n for n in names if n in have]
+
+
+# ------------------------------------------------------------------------------
 TRAIN_ARGS = [
     "--ensemble",
     "5",
@@ -95,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         "vacancy cells but hurts the rattled 8-atom cells; docs/model.md)",
     )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
+    p.add_argument(
+        "--sic-runs",
+        default=SIC_RUNS,
+        help="SiC run tree (default data/sic/runs); 'none' for a Si-only model",
+    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--export-only",
@@ -111,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = os.path.abspath(args.runs)
     out = os.path.abspath(args.output_dir)
+    sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
+    holdout = list(args.holdout)
+    descriptor_args = list(DESCRIPTOR_ARGS)
+    demo_cases = dict(DEMO_CASES)
+    if sic:
+        holdout += present(SIC_HOLDOUT, sic)
+        descriptor_args += SIC_DESCRIPTOR_ARGS
+        demo_cases.update(SIC_DEMO_CASES)
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
         data = args.dataset or os.path.join(tmp, "si.h5")
@@ -121,12 +189,13 @@ def main(argv: list[str] | None = None) -> int:
                 "convert",
                 runs,
                 *args.extra_runs,
+                *sic,
                 "-o",
                 data,
                 "--force",
                 "--quiet",
                 "--include-unconverged",
-                *DESCRIPTOR_ARGS,
+                *descriptor_args,
             ]
         )
         if rc:
@@ -141,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--force",
                 "--include-unconverged",
                 "--holdout",
-                *args.holdout,
+                *holdout,
                 *TRAIN_ARGS,
             ]
         )
@@ -149,10 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             return rc
         demo = os.path.join(out, "demo")
         os.makedirs(demo, exist_ok=True)
-        by_name = {os.path.basename(r): r for r in find_run_dirs([runs])}
+        by_name = {os.path.basename(r): r for r in find_run_dirs([runs, *sic])}
+        repo = os.path.dirname(here)
         cases = []
-        for name, text in DEMO_CASES.items():
-            if name not in args.holdout:
+        for name, text in demo_cases.items():
+            if name not in holdout or name not in by_name:
                 continue
             run = read_run(by_name[name])
             dest = os.path.join(demo, name)
@@ -171,7 +241,11 @@ def main(argv: list[str] | None = None) -> int:
                     "structure": f"{name}/olcao.skl",
                     "reference": f"{name}/gs_scfV-fb.dat",
                     "atom_types": [int(t) for t in run.atom_pot_types],
-                    "source": f"olcao-runs/{os.path.relpath(run.path, runs)}",
+                    "source": (
+                        f"olcao-runs/{os.path.relpath(run.path, runs)}"
+                        if run.path.startswith(runs + os.sep)
+                        else os.path.relpath(run.path, repo)
+                    ),
                 }
             )
         with open(os.path.join(demo, "manifest.json"), "w") as fh:

@@ -311,7 +311,7 @@ class Bispectrum:
 
     # ------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "type": "bispectrum",
             "twojmax": self.twojmax,
             "rcutfac": self.rcutfac,
@@ -325,14 +325,15 @@ class Bispectrum:
             "wselfall": self.wselfall,
             "chem": self.chem,
         }
+        if len(self.radii) > 1:
+            # The element order defines the chem blocks; JSON written with
+            # sort_keys (datasets, models) would lose the order of the dicts.
+            d["elements"] = list(self.radii)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Bispectrum:
-        d = dict(d)
-        kind = d.pop("type", "bispectrum")
-        if kind != "bispectrum":
-            raise ValueError(f"type: expected 'bispectrum', got {kind!r}")
-        return cls(**d)
+        return cls(**_ordered(d, "bispectrum"))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Bispectrum) and self.to_dict() == other.to_dict()
@@ -362,7 +363,7 @@ class MultiScaleBispectrum:
             raise ValueError(f"scales: must be distinct, got {list(scales)}")
         rcutfac = float(kwargs.pop("rcutfac", 1.0))
         self.base = Bispectrum(rcutfac=rcutfac, **kwargs)
-        settings = {k: v for k, v in self.base.to_dict().items() if k != "type"}
+        settings = _ordered(self.base.to_dict(), "bispectrum")
         self.members = [
             Bispectrum(**{**settings, "rcutfac": rcutfac * s}) for s in self.scales
         ]
@@ -407,11 +408,7 @@ class MultiScaleBispectrum:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MultiScaleBispectrum:
-        d = dict(d)
-        kind = d.pop("type", "multiscale")
-        if kind != "multiscale":
-            raise ValueError(f"type: expected 'multiscale', got {kind!r}")
-        return cls(**d)
+        return cls(**_ordered(d, "multiscale"))
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -424,6 +421,27 @@ class MultiScaleBispectrum:
 
 
 Descriptor = Bispectrum | MultiScaleBispectrum
+
+
+def _ordered(d: Mapping[str, Any], expected: str) -> dict[str, Any]:
+    """Keyword arguments from a ``to_dict()`` form: check ``type`` and put
+    radii and weights back in the stored element order (``elements``)."""
+    d = dict(d)
+    kind = d.pop("type", expected)
+    if kind != expected:
+        raise ValueError(f"type: expected {expected!r}, got {kind!r}")
+    order = d.pop("elements", None)
+    if order is not None:
+        for key in ("radii", "weights"):
+            if d.get(key) is not None:
+                given = dict(d[key])
+                if sorted(given) != sorted(order):
+                    raise ValueError(
+                        f"{key}: elements {sorted(given)} differ from "
+                        f"elements {list(order)}"
+                    )
+                d[key] = {e: given[e] for e in order}
+    return d
 
 
 def descriptor_from_dict(d: Mapping[str, Any]) -> Descriptor:

@@ -228,18 +228,26 @@ def _element_group(
         isolated = load_atomic_potential(symbol)
     except KeyError as exc:
         raise ValueError(f"{record.run_path}: {exc.args[0]}") from None
+    isolated_coeffs = isolated.coeffs
+    projection_rms = None
     if isolated.alphas.shape != alphas.shape or not np.allclose(
         isolated.alphas, alphas, rtol=ALPHA_RTOL, atol=0
     ):
-        raise ValueError(
-            f"{record.run_path}: the exponents of {symbol} differ from the bundled "
-            "atomicPDB entry, so its isolated-atom coefficients do not apply"
+        # Another exponent set (e.g. makeinput -modpot): the isolated atom is
+        # its atomicPDB potential projected onto the run's Gaussians.
+        from pyolcaoml.model.projection import project_coefficients
+
+        isolated_coeffs, err = project_coefficients(
+            isolated.coeffs, isolated.alphas, alphas
         )
+        projection_rms = float(np.ravel(err)[0])
     n = len(alphas)
     group = elements.create_group(symbol)
     group.attrs["n_alphas"] = n
+    if projection_rms is not None:
+        group.attrs["isolated_projection_rms_hartree"] = projection_rms
     group.create_dataset("alphas", data=alphas)
-    group.create_dataset("isolated_coeffs", data=isolated.coeffs)
+    group.create_dataset("isolated_coeffs", data=isolated_coeffs)
     _create(group, "atom_index", (), "int64")
     _create(group, "coeffs", (n,), "float64")
     _create(group, "atom_alphas", (n,), "float64")

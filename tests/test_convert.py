@@ -303,9 +303,24 @@ def test_writer_rejects_mixed_exponents(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"si8_types: the exponents of Si differ"):
         write_dataset(out, [other], {"type": "test"}, append=True)
     assert out.read_bytes() == before
-    with pytest.raises(ValueError, match=r"differ from the bundled atomicPDB"):
-        write_dataset(tmp_path / "y.h5", [other], {"type": "test"})
-    assert not (tmp_path / "y.h5").exists()
+    # Exponents other than atomicPDB's (e.g. makeinput -modpot): the isolated
+    # atom is atomicPDB's V(r) projected onto them, with the error recorded.
+    write_dataset(tmp_path / "y.h5", [other], {"type": "test"})
+    import h5py
+
+    from pyolcaoml.olcao import load_atomic_potential
+
+    with h5py.File(tmp_path / "y.h5") as f:
+        g = f["elements/Si"]
+        alphas, iso = g["alphas"][()], g["isolated_coeffs"][()]
+        err = g.attrs["isolated_projection_rms_hartree"]
+    pdb = load_atomic_potential("Si")
+    np.testing.assert_allclose(alphas, pdb.alphas * 1.01)
+    r = np.linspace(0.05, 6.0, 300)
+    v_new = iso @ np.exp(-np.outer(r**2, alphas)).T
+    v_pdb = pdb.coeffs @ np.exp(-np.outer(r**2, pdb.alphas)).T
+    assert 0 < err < 0.01 * np.abs(v_pdb).max()
+    assert np.sqrt(np.mean((v_new - v_pdb) ** 2 * r**2) / np.mean(r**2)) < 3 * err
 
 
 def test_writer_rejects_unbundled_element(tmp_path: Path) -> None:

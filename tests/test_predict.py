@@ -118,7 +118,11 @@ def test_run_with_shared_types_is_refused(tmp_path, capsys) -> None:
     assert target.read_bytes() == before
 
 
-def test_run_with_other_exponents_is_refused(tmp_path, capsys) -> None:
+def test_run_with_other_exponents_is_projected(tmp_path, capsys) -> None:
+    """A run whose Si exponents (0.2 ... 1e6) are not the model's gets the
+    predicted V(r) projected onto its own Gaussians, with the error shown."""
+    from pyolcaoml.model.potential import DEFAULT_METRIC, geometric_alphas
+
     run = copy_run(RUN, tmp_path / "run")
     (run / "inputs" / "scfV.dat").unlink()
     dat = run / "inputs" / "olcao.dat"
@@ -127,22 +131,42 @@ def test_run_with_other_exponents_is_refused(tmp_path, capsys) -> None:
     dat.write_text(
         text.replace("1.500000e-01 1.000000e+06", "2.000000e-01 1.000000e+06")
     )
-    assert main(["predict", str(MODEL), str(run)]) == 2
-    assert "exponents" in capsys.readouterr().err
-    assert not (run / "inputs" / "scfV.dat").exists()
+    assert main(["predict", str(MODEL), str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "Si: the run's exponents differ" in out and "projected" in out
+    reported = float(out.split("projection error RMS ")[1].split(" mHa")[0])
+    # the same structure on the model's own exponents
+    ref = tmp_path / "model_exponents.dat"
+    assert main(["predict", str(MODEL), str(RUN / "olcao.skl"), "-o", str(ref)]) == 0
+    new, old = read_scfv(run / "inputs" / "scfV.dat"), read_scfv(ref)
+    a_run = geometric_alphas(0.2, 1e6, 16)
+    r, w = DEFAULT_METRIC.grid()
+    rms = []
+    for b_new, b_old in zip(new.spin_up, old.spin_up, strict=True):
+        np.testing.assert_allclose(b_new.alphas, a_run, rtol=1e-9)
+        np.testing.assert_allclose(b_old.alphas, geometric_alphas(0.15, 1e6, 16))
+        dv = (
+            b_new.coeffs @ np.exp(-np.outer(r**2, a_run)).T
+            - b_old.coeffs @ np.exp(-np.outer(r**2, b_old.alphas)).T
+        )
+        rms.append(np.sqrt(dv**2 @ w))
+    rms = np.array(rms)
+    # what was printed is what was written, and it is a small but real error
+    assert reported == pytest.approx(1000 * np.sqrt(np.mean(rms**2)), abs=2e-3)
+    assert 1e-5 < rms.max() < 0.05
 
 
 def test_unknown_element_writes_nothing(tmp_path, capsys) -> None:
     import ase
 
     atoms = ase.Atoms(
-        "SiC", positions=[[0, 0, 0], [1.9, 0, 0]], cell=[6, 6, 6], pbc=True
+        "SiGe", positions=[[0, 0, 0], [2.4, 0, 0]], cell=[6, 6, 6], pbc=True
     )
-    xyz = tmp_path / "sic.extxyz"
+    xyz = tmp_path / "sige.extxyz"
     atoms.write(xyz)
     out = tmp_path / "scfV.dat"
     assert main(["predict", str(MODEL), str(xyz), "-o", str(out)]) == 2
-    assert "C not in the model" in capsys.readouterr().err
+    assert "Ge not in the model" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -26,7 +26,10 @@ with pyolcaoml (its path is shown by 'olcaoml info').
       so that each atom is its own potential type). Writes
       RUN_DIR/inputs/scfV.dat (or FILE with -o) in the order of olcao.dat's
       potential types, after checking that every type belongs to exactly
-      one atom and that its element and exponents are the model's.
+      one atom and that its element is the model's. Where a type's
+      exponents (NUM_ALPHAS, range) differ from the model's, the predicted
+      V(r) is projected onto the run's own Gaussians by least squares in
+      the V(r) metric and the projection error is printed per element.
       makeinput already wrote a default inputs/scfV.dat, so replacing it
       needs --force (the file keeps its permissions).
 
@@ -191,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         if is_run:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                predict_scfv_for_run(
+                plan, _ = predict_scfv_for_run(
                     model,
                     target,
                     force=args.force,
@@ -201,6 +204,18 @@ def run(args: argparse.Namespace) -> int:
                 )
             for w in caught:
                 print(f"warning: {w.message}")
+            for el, rep in sorted(plan.projection_report.items()):
+                nm, am0, am1 = rep["model_alphas"]
+                nr, ar0, ar1 = rep["run_alphas"]
+                print(
+                    f"{el}: the run's exponents differ from the model's "
+                    f"({nr} alphas {ar0:g}..{ar1:g} vs {nm} {am0:g}..{am1:g} "
+                    f"Bohr^-2): projected by least squares in V(r) for "
+                    f"{rep['n_types']} type(s); projection error RMS "
+                    f"{1000 * rep['rms_v_hartree']:.3f} mHa, max "
+                    f"{1000 * rep['max_v_hartree']:.3f} mHa "
+                    f"({model.metric.description})"
+                )
         else:
             pred.write_scfv(output, force=args.force)
         t3 = time.perf_counter()

