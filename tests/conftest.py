@@ -19,3 +19,26 @@ SHARED = Path(os.environ.get("OLCAOML_SHARED") or REPO.parent / "shared").resolv
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+#: Real OLCAO runs of 3C-SiC cells in the repository (data/sic/runs).
+SIC_RUNS = Path(__file__).resolve().parents[1] / "data" / "sic" / "runs"
+
+
+@pytest.fixture(scope="session")
+def sic_model_dir(tmp_path_factory) -> Path:
+    """A small Si + C model trained on the repository's rattled and strained
+    3C-SiC runs (the bundled default model is Si only: see docs/model.md,
+    "Silicon carbide"). It is only as good as a few seconds of training
+    allow; the tests that use it check plumbing (two elements through the
+    C API, projection onto other exponents), not accuracy."""
+    from pyolcaoml.cli import main
+
+    tmp = tmp_path_factory.mktemp("sic_model")
+    data, model = tmp / "sic.h5", tmp / "model"
+    desc = ["--twojmax", "4", "--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
+    runs = [str(SIC_RUNS / "rattle"), str(SIC_RUNS / "strain")]
+    assert main(["convert", *runs, "-o", str(data), "--quiet", *desc]) == 0
+    train = ["--hidden", "8", "--epochs", "40", "--patience", "40", "--quiet"]
+    assert main(["train", str(data), "-o", str(model), "--seed", "0", *train]) == 0
+    return model

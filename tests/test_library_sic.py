@@ -1,4 +1,4 @@
-"""Two elements through the C API: a real SiC cell and the bundled model.
+"""Two elements through the C API: a real SiC cell and a Si + C model.
 
 Expected values come from the Python path, independent of the Fortran under
 test: pyolcaoml's Bispectrum on the structure in Å (descriptors, compared
@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_library_model import V_RTOL, keras_coeffs, library_inputs, v_error
-from test_library_support import DEFAULT_MODEL
 
 from pyolcaoml.library import LibraryModel
 from pyolcaoml.model import load_model
 from pyolcaoml.olcao import read_run
 
 REPO = Path(__file__).resolve().parents[1]
-#: Real OLCAO runs of SiC cells kept in the repository (held out of training).
+#: Real OLCAO runs of SiC cells kept in the repository (not trained on).
 SIC_RUNS = [
     REPO / "data" / "sic" / "runs" / "rattle" / "sic8_r0.10_seed10011",
     REPO / "data" / "sic" / "runs" / "defect" / "sic16_vacC_r0.05_seed10101",
@@ -27,11 +26,11 @@ SIC_RUNS = [
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, sic_model_dir):
     from pyolcaoml.export import export_model
 
-    model = load_model(DEFAULT_MODEL)
-    oml = tmp_path_factory.mktemp("sic") / "default.oml"
+    model = load_model(sic_model_dir)
+    oml = tmp_path_factory.mktemp("sic") / "sic.oml"
     export_model(model, oml)
     return model, oml
 

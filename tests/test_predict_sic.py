@@ -1,4 +1,4 @@
-"""The bundled model on real SiC OLCAO runs it never saw.
+"""A small Si + C model (tests/conftest.py) on real SiC OLCAO runs it never saw.
 
 The references are OLCAO's own converged potentials (data/sic/runs, made by
 data/sic/make_sic_runs.py) and OLCAO's default start (atomicPDB coeff1).
@@ -16,7 +16,6 @@ from pyolcaoml.model.potential import DEFAULT_METRIC, geometric_alphas
 from pyolcaoml.olcao import load_atomic_potential, read_run, read_scfv
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "data" / "default_model"
 RUNS = REPO / "data" / "sic" / "runs"
 #: A real OLCAO run with OLCAO's default C exponents (0.2 ... 1e6 Bohr^-2),
 #: while the model's C has Si's (0.15 ... 1e6); never trained on.
@@ -43,7 +42,9 @@ def per_element_rms(run, coeffs) -> dict[str, float]:
     return out
 
 
-def test_real_run_with_default_c_exponents_is_projected(tmp_path, capsys) -> None:
+def test_real_run_with_default_c_exponents_is_projected(
+    tmp_path, capsys, sic_model_dir
+) -> None:
     run = read_run(CDEF)
     c_alphas = geometric_alphas(0.2, 1e6, 16)
     sym = list(run.structure.symbols)
@@ -51,7 +52,7 @@ def test_real_run_with_default_c_exponents_is_projected(tmp_path, capsys) -> Non
     np.testing.assert_allclose(run.alphas_per_type[c_type], c_alphas, rtol=1e-7)
 
     work = copy_inputs(CDEF, tmp_path / "run")
-    assert main(["predict", str(MODEL), str(work), "--force"]) == 0
+    assert main(["predict", str(sic_model_dir), str(work), "--force"]) == 0
     out = capsys.readouterr().out
     assert "C: the run's exponents differ" in out
     assert "Si: the run's exponents differ" not in out  # Si matches: no projection

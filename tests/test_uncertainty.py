@@ -241,3 +241,29 @@ def test_select_reads_files_directories_and_trajectory_frames(tmp_path):
 
     with pytest.raises(ModelError, match="no such file"):
         read_candidates([str(tmp_path / "missing.xyz")])
+
+
+def test_calibration_with_a_structure_lacking_an_element(sic_model_dir, tmp_path):
+    """A pure-Si structure evaluated with a Si + C model (before: a
+    broadcasting error for the element with no atoms there)."""
+    from pathlib import Path
+
+    from conftest import SIC_RUNS
+
+    from pyolcaoml.cli import main
+    from pyolcaoml.model import load_dataset, load_model
+    from pyolcaoml.model.calibration import atom_errors
+    from pyolcaoml.model.workflow import dataset_descriptors
+
+    here = Path(__file__).resolve().parent
+    runs = [
+        str(here / "data" / "olcao" / "si8_r0.10_seed1100"),
+        str(SIC_RUNS / "rattle" / "sic8_r0.05_seed10000"),
+    ]
+    desc = ["--twojmax", "4", "--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
+    data = tmp_path / "mixed.h5"
+    assert main(["convert", *runs, "-o", str(data), "--quiet", *desc]) == 0
+    model, ds = load_model(sic_model_dir), load_dataset(data)
+    ae = atom_errors(model, ds, ds.names, dataset_descriptors(ds, model.descriptor))
+    assert len(ae.error) == 16 and np.all(np.isfinite(ae.error))
+    assert ae.element.count("C") == 4

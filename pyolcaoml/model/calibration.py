@@ -45,6 +45,8 @@ def atom_errors(model, dataset, names, x_all: np.ndarray) -> AtomErrors:
             if s not in model.elements:
                 continue
             rows = dataset.element_rows(s, [sid])
+            if len(rows) == 0:  # no atom of this element in the structure
+                continue
             local = ed.atom_index[rows] - a0
             pred = np.array([coeffs[i] for i in local])
             error[local] = model.metric.rms_per_atom(
