@@ -659,7 +659,6 @@ def _raise_with_type(status: int, buf: ctypes.Array, bad_type: int) -> None:
         raise LibraryError(status, buf.value.decode(errors="replace"), bad_type)
 
 
-
 # -- command line ------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """``python -m pyolcaoml.library --cflags --libs``: flags for compilers."""

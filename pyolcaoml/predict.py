@@ -189,20 +189,12 @@ def predict(
     t0 = time.perf_counter()
     x = compute_descriptors(model, structure, n_threads=n_threads, progress=progress)
     t1 = time.perf_counter()
-    if method == "network":
-        coeffs, sigma = model.predict_uncertainty(symbols, x)
-    else:
-        coeffs, sigma = model.predict(symbols, x, method=method), None
-    t2 = time.perf_counter()
-    from pyolcaoml.model.report import assess
+    from pyolcaoml.model.workflow import coefficients_and_trust
 
-    report = assess(
-        model,
-        structure,
-        x,
-        sigma if sigma is not None else np.full(len(symbols), np.nan),
-        n_threads=n_threads,
+    coeffs, sigma, report, seconds = coefficients_and_trust(
+        model, structure, x, method=method, n_threads=n_threads
     )
+    t2 = t1 + seconds
     alphas = {s: model.elements[s].alphas for s in set(symbols)}
     return PotentialPrediction(
         symbols=symbols,

@@ -109,7 +109,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.workflow import check_run, predict_scfv_for_run
+    from pyolcaoml.model.workflow import (
+        check_run,
+        coefficients_and_trust,
+        predict_scfv_for_run,
+    )
     from pyolcaoml.outputs import OutputPathError, check_output
     from pyolcaoml.predict import PotentialPrediction, compute_descriptors
 
@@ -175,11 +179,10 @@ def run(args: argparse.Namespace) -> int:
         x = compute_descriptors(model, structure, args.threads, progress=True)
         t1 = time.perf_counter()
         _stage(n, f"network: {n} atoms ...")
-        coeffs, sigma = model.predict_uncertainty(symbols, x)
-        t2 = time.perf_counter()
-        from pyolcaoml.model.report import assess
-
-        report = assess(model, structure, x, sigma, n_threads=args.threads)
+        coeffs, sigma, report, seconds = coefficients_and_trust(
+            model, structure, x, n_threads=args.threads
+        )
+        t2 = t1 + seconds
         _stage(n, f"writing {output} ...")
         pred = PotentialPrediction(
             symbols=symbols,

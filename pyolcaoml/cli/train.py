@@ -363,11 +363,8 @@ def _train_members_on_dask(args, dataset, config, descriptors, settings):
                 descriptors=descriptors,
                 descriptor_settings=settings,
                 progress=None,  # epochs run on the workers
-                map_fn=lambda func, specs: executor.map(
-                    func, specs, desc="members"
-                ),
+                map_fn=lambda func, specs: executor.map(func, specs, desc="members"),
                 workdir=work,
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-

@@ -152,9 +152,7 @@ def train_model(
         # does for a single network.
         left_out = set(excluded)
         bag = [n for n in bootstrap if n not in left_out]
-        train_names, val_names, hold_names = bootstrap_split(
-            names, bag, config.holdout
-        )
+        train_names, val_names, hold_names = bootstrap_split(names, bag, config.holdout)
     ids = {
         "train": dataset.structure_ids(train_names),
         "validation": dataset.structure_ids(val_names),

@@ -89,6 +89,32 @@ class Prediction:
     report: object = None
 
 
+def coefficients_and_trust(
+    model: PotentialModel, structure, x, method: str = "network", n_threads=None
+):
+    """(coeffs, sigma, report, network seconds) from descriptors ``x``:
+    A_i per atom (Hartree; the ensemble mean for the network), each atom's
+    sigma (Hartree; None for a baseline ``method``) and the per-atom trust
+    report (:class:`pyolcaoml.model.report.AtomReport`)."""
+    from pyolcaoml.model.report import assess
+
+    symbols = list(structure.symbols)
+    t0 = time.perf_counter()
+    if method == "network":
+        coeffs, sigma = model.predict_uncertainty(symbols, x)
+    else:
+        coeffs, sigma = model.predict(symbols, x, method=method), None
+    seconds = time.perf_counter() - t0
+    report = assess(
+        model,
+        structure,
+        x,
+        sigma if sigma is not None else np.full(len(symbols), np.nan),
+        n_threads=n_threads,
+    )
+    return coeffs, sigma, report, seconds
+
+
 def predict_structure(
     model: PotentialModel, structure, method: str = "network", n_threads=None
 ) -> Prediction:
@@ -98,20 +124,10 @@ def predict_structure(
     t0 = time.perf_counter()
     x = compute_descriptors(model, structure, n_threads=n_threads)
     t1 = time.perf_counter()
-    if method == "network":
-        coeffs, sigma = model.predict_uncertainty(symbols, x)
-    else:
-        coeffs, sigma = model.predict(symbols, x, method=method), None
-    t2 = time.perf_counter()
-    from pyolcaoml.model.report import assess
-
-    report = assess(
-        model,
-        structure,
-        x,
-        sigma if sigma is not None else np.full(len(symbols), np.nan),
-        n_threads=n_threads,
+    coeffs, sigma, report, seconds = coefficients_and_trust(
+        model, structure, x, method=method, n_threads=n_threads
     )
+    t2 = t1 + seconds
     return Prediction(symbols, coeffs, t1 - t0, t2 - t1, sigma, report)
 
 
@@ -153,9 +169,7 @@ def scfv_for_atoms(model: PotentialModel, symbols, coeffs, alphas=None):
             ch = charge_columns(model, s)
             if ch.shape[0] != len(al):
                 ch = np.zeros((len(al), 3))
-            blocks.append(
-                ScfVBlock.from_columns(a, al, ch[:, 0], ch[:, 1], ch[:, 2])
-            )
+            blocks.append(ScfVBlock.from_columns(a, al, ch[:, 0], ch[:, 1], ch[:, 2]))
         return ScfV.from_blocks(blocks, OLCAO_STYLE)
     blocks: list = [None] * len(symbols)
     sym = np.asarray(symbols)
