@@ -5,6 +5,7 @@ the bundled model is usable as 'default' or by leaving MODEL out."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,7 @@ def test_bad_arguments_fail_before_tensorflow_is_imported(tmp_path, tiny) -> Non
     )
     done = subprocess.run(
         [sys.executable, "-c", script, json.dumps(cases)],
+        cwd=tmp_path,  # not the repository: import the installed package
         capture_output=True,
         text=True,
         timeout=300,
@@ -145,7 +147,13 @@ def test_bundled_model_by_default_and_by_name(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert f"bundled model   {MODEL}" in out
+    from pyolcaoml.model.saved import bundled_model_path
+
+    # the installed package's copy (the repository's data/ in a dev install)
+    assert os.path.samefile(bundled_model_path(), MODEL) or "site-packages" in str(
+        bundled_model_path()
+    )
+    assert f"bundled model   {bundled_model_path()}" in out
 
 
 def test_output_option_with_a_run_directory(tmp_path, capsys) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,9 @@ def test_interrupted_is_a_keyboard_interrupt():
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "0"}
+    # not from the repository's root, whose pyolcaoml/ (no compiled parts in
+    # a non-editable install) would shadow the installed package
+    kwargs.setdefault("cwd", tempfile.gettempdir())
     return subprocess.Popen(
         [sys.executable, "-m", "pyolcaoml", *args], env=env, **kwargs
     )
@@ -194,7 +198,7 @@ def test_convert_on_a_full_disk_gives_one_clear_error(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", _CONVERT_LIMITED, "convert", *map(str, RUNS),
          "-o", str(out), "-q", "--twojmax", "2"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr

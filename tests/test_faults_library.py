@@ -69,6 +69,7 @@ def test_library_scfv_writer_refuses_a_full_file_system(tmp_path):
     old = path.read_bytes()
     done = subprocess.run(
         [sys.executable, "-c", _LIMITED_WRITE, str(path)],
+        cwd=tmp_path,  # not the repository: import the installed package
         capture_output=True,
         text=True,
         timeout=120,
@@ -294,6 +295,7 @@ def test_python_writers_keep_the_old_file_on_a_full_disk(tmp_path, which, src):
     out.write_bytes(old)
     done = subprocess.run(
         [sys.executable, "-c", _PY_WRITERS, which, str(source), str(out)],
+        cwd=out.parent,  # not the repository: import the installed package
         capture_output=True,
         text=True,
         timeout=120,

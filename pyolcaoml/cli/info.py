@@ -21,16 +21,6 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _bundled_model() -> str:
-    from pyolcaoml.model.errors import ModelError
-    from pyolcaoml.model.saved import bundled_model_path
-
-    try:
-        return bundled_model_path()
-    except ModelError as exc:
-        return f"missing ({exc})"
-
-
 def run(args: argparse.Namespace) -> int:
     del args
     from pyolcaoml import __version__
@@ -41,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     for name in ("numpy", "ase", "h5py", "tensorflow-cpu", "keras"):
         print(f"{name:<15} {_version(name)}")
     print(f"fortran core    {core().__file__}")
-    print(f"bundled model   {_bundled_model()}  (MODEL 'default')")
     print(f"max twojmax     {int(core().oml_max_twojmax())}")
     print(f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', '(unset: all cores)')}")
     _print_bundled_model()
@@ -60,6 +49,6 @@ def _print_bundled_model() -> None:
     except FileNotFoundError as exc:
         print(f"bundled model   (missing: {exc})")
         return
-    print(f"bundled model   {keras_dir}")
+    print(f"bundled model   {keras_dir}  (MODEL 'default')")
     missing = "" if oml.is_file() else "  (missing)"
     print(f"library model   {oml}{missing}")
