@@ -49,6 +49,6 @@ def _print_bundled_model() -> None:
     except FileNotFoundError as exc:
         print(f"bundled model   (missing: {exc})")
         return
-    print(f"bundled model   {keras_dir}  (MODEL 'default')")
+    print(f"bundled model   {keras_dir}")
     missing = "" if oml.is_file() else "  (missing)"
     print(f"library model   {oml}{missing}")
