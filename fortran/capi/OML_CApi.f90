@@ -286,6 +286,27 @@ contains
 
    end subroutine requireCount
 
+   !> The number of descriptors per atom must be the model's.
+   subroutine requireFeatures (object, numFeatures, status, message)
+
+      implicit none
+
+      type (ModelHandleType), pointer, intent(in) :: object
+      integer (c_int), intent(in) :: numFeatures
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      if (status /= omlSuccess) return
+      if (numFeatures /= omlNumFeatures(object%model)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'num_features: the model has ' // &
+               & intToChar(omlNumFeatures(object%model)) // &
+               & ' descriptors per atom, got ' // &
+               & intToChar(int(numFeatures)))
+      endif
+
+   end subroutine requireFeatures
+
    ! ------------------------------------------------------------------
    ! Versions
    ! ------------------------------------------------------------------
@@ -778,15 +799,7 @@ contains
       call structureArrays (realVectorsIn, numAtoms, positionsIn, &
             & elementOfIn, numCentres, centresIn, realVectors, positions, &
             & elementOf, centres, status, message)
-      if (status == omlSuccess) then
-         if (numFeatures /= omlNumFeatures(object%model)) then
-            call setStatus (status, message, omlErrArgument, &
-                  & 'num_features: the model has ' // &
-                  & intToChar(omlNumFeatures(object%model)) // &
-                  & ' descriptors per atom, got ' // &
-                  & intToChar(int(numFeatures)))
-         endif
-      endif
+      call requireFeatures (object, numFeatures, status, message)
       if (status == omlSuccess) then
          call c_f_pointer (descriptorsOut, descriptors, &
                & (/ int(numFeatures), int(numCentres) /))
@@ -831,15 +844,7 @@ contains
       call requirePointer (coeffsOut, 'coeffs', status, message)
       call requireCount (numAtoms, 0, 'num_atoms', status, message)
       call requireCount (ldCoeffs, 1, 'ld_coeffs', status, message)
-      if (status == omlSuccess) then
-         if (numFeatures /= omlNumFeatures(object%model)) then
-            call setStatus (status, message, omlErrArgument, &
-                  & 'num_features: the model has ' // &
-                  & intToChar(omlNumFeatures(object%model)) // &
-                  & ' descriptors per atom, got ' // &
-                  & intToChar(int(numFeatures)))
-         endif
-      endif
+      call requireFeatures (object, numFeatures, status, message)
       if (status == omlSuccess) then
          call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
          call c_f_pointer (descriptorsIn, descriptors, &
@@ -1186,15 +1191,7 @@ contains
       call requirePointer (sigmaOut, 'sigma', status, message)
       call requireCount (numAtoms, 0, 'num_atoms', status, message)
       call requireCount (ldCoeffs, 1, 'ld_coeffs', status, message)
-      if (status == omlSuccess) then
-         if (numFeatures /= omlNumFeatures(object%model)) then
-            call setStatus (status, message, omlErrArgument, &
-                  & 'num_features: the model has ' // &
-                  & intToChar(omlNumFeatures(object%model)) // &
-                  & ' descriptors per atom, got ' // &
-                  & intToChar(int(numFeatures)))
-         endif
-      endif
+      call requireFeatures (object, numFeatures, status, message)
       if (status == omlSuccess) then
          call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
          call c_f_pointer (descriptorsIn, descriptors, &

@@ -50,8 +50,8 @@ module OML_Library
    !> The major number is the library's SONAME (libolcaoml.so.2), set
    !> from olcaoml_api_version in meson.build.  2.0: the kind is exported
    !> as omlDouble (1.0 exported "double", which clashes with OLCAO's),
-   !> omlCheckPotTypes and omlFillPotCoeffs added; 2.1: ensembles (omlNumMembers,
-   !> omlPredictEnsemble*).
+   !> omlCheckPotTypes and omlFillPotCoeffs added; 2.1: ensembles
+   !> (omlNumMembers, omlPredictEnsemble*).
    integer, parameter, public :: omlApiMajor = 2
    integer, parameter, public :: omlApiMinor = 1
    integer, parameter, public :: omlApiPatch = 0
@@ -359,44 +359,83 @@ contains
       integer, intent(in), optional :: centres(:)
 
       real (kind=omlDouble), allocatable :: descriptors(:,:)
-      integer, allocatable :: work(:)
-      integer :: numCentres, i, allocStat
+      integer, allocatable :: centreElements(:)
 
-      if (present(centres)) then
-         numCentres = size(centres)
-      else
-         numCentres = size(positions, 2)
-      endif
-      if (size(coeffs, 2) /= numCentres) then
+      if (size(coeffs, 2) /= numCentresOf(positions, centres)) then
          call setStatus (status, message, omlErrArgument, &
                & 'coeffs: need one column per centre (' // &
-               & intToChar(numCentres) // ')')
+               & intToChar(numCentresOf(positions, centres)) // ')')
          return
       endif
+      call centreDescriptors (model, realVectors, positions, elementOf, &
+            & numThreads, descriptors, centreElements, status, message, &
+            & centres)
+      if (status /= omlSuccess) return
+      call predictFromDescriptors (model, centreElements, descriptors, &
+            & numThreads, coeffs, status, message)
+
+   end subroutine omlPredictCoeffs
+
+   !> Number of central atoms: the given subset, else every atom.
+   pure integer function numCentresOf (positions, centres)
+
+      implicit none
+
+      real (kind=omlDouble), intent(in) :: positions(:,:)
+      integer, intent(in), optional :: centres(:)
+
+      if (present(centres)) then
+         numCentresOf = size(centres)
+      else
+         numCentresOf = size(positions, 2)
+      endif
+
+   end function numCentresOf
+
+   !> The descriptors of the central atoms (all atoms, or centres) and the
+   !> model element of each centre: the first half of every prediction
+   !> from a structure (omlPredictCoeffs, omlPredictEnsemble).
+   subroutine centreDescriptors (model, realVectors, positions, elementOf, &
+         & numThreads, descriptors, centreElements, status, message, centres)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=omlDouble), intent(in) :: realVectors(3,3)
+      real (kind=omlDouble), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      real (kind=omlDouble), allocatable, intent(out) :: descriptors(:,:)
+      integer, allocatable, intent(out) :: centreElements(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+      integer, intent(in), optional :: centres(:)
+
+      integer :: numCentres, i, allocStat
+
+      numCentres = numCentresOf(positions, centres)
       allocate (descriptors(model%numFeatures, numCentres), &
-            & work(numCentres), stat=allocStat)
+            & centreElements(numCentres), stat=allocStat)
       if (allocStat /= 0) then
          call setStatus (status, message, omlErrMemory, &
                & 'predict: out of memory for the descriptors')
          return
       endif
       if (present(centres)) then
-         work(:) = centres
+         centreElements(:) = centres
       else
-         work(:) = (/ (i, i = 1, numCentres) /)
+         centreElements(:) = (/ (i, i = 1, numCentres) /)
       endif
       call computeDescriptors (model, realVectors, positions, elementOf, &
-            & work, numThreads, descriptors, status, message)
+            & centreElements, numThreads, descriptors, status, message)
       if (status /= omlSuccess) return
 
       ! The element of each centre (the indices were checked above).
       do i = 1, numCentres
-         work(i) = elementOf(work(i))
+         centreElements(i) = elementOf(centreElements(i))
       enddo
-      call predictFromDescriptors (model, work, descriptors, numThreads, &
-            & coeffs, status, message)
 
-   end subroutine omlPredictCoeffs
+   end subroutine centreDescriptors
 
    !> Write scfV.dat in OLCAO's layout (see OML_ScfV): numTerms(t) terms
    !> per potential type, tableUp(5, sum(numTerms)) the rows of all types
@@ -772,14 +811,10 @@ contains
       integer, intent(in), optional :: centres(:)
 
       real (kind=omlDouble), allocatable :: descriptors(:,:)
-      integer, allocatable :: work(:)
-      integer :: numCentres, i, allocStat
+      integer, allocatable :: centreElements(:)
+      integer :: numCentres
 
-      if (present(centres)) then
-         numCentres = size(centres)
-      else
-         numCentres = size(positions, 2)
-      endif
+      numCentres = numCentresOf(positions, centres)
       if (size(coeffs, 2) /= numCentres .or. size(sigma) /= numCentres) &
             & then
          call setStatus (status, message, omlErrArgument, &
@@ -787,26 +822,12 @@ contains
                & intToChar(numCentres) // ')')
          return
       endif
-      allocate (descriptors(model%numFeatures, numCentres), &
-            & work(numCentres), stat=allocStat)
-      if (allocStat /= 0) then
-         call setStatus (status, message, omlErrMemory, &
-               & 'predict: out of memory for the descriptors')
-         return
-      endif
-      if (present(centres)) then
-         work(:) = centres
-      else
-         work(:) = (/ (i, i = 1, numCentres) /)
-      endif
-      call computeDescriptors (model, realVectors, positions, elementOf, &
-            & work, numThreads, descriptors, status, message)
+      call centreDescriptors (model, realVectors, positions, elementOf, &
+            & numThreads, descriptors, centreElements, status, message, &
+            & centres)
       if (status /= omlSuccess) return
-      do i = 1, numCentres
-         work(i) = elementOf(work(i))
-      enddo
-      call ensemblePredict (model, work, descriptors, numThreads, coeffs, &
-            & status, message, sigma)
+      call ensemblePredict (model, centreElements, descriptors, numThreads, &
+            & coeffs, status, message, sigma)
 
    end subroutine omlPredictEnsemble
 
