@@ -131,6 +131,19 @@ class PotentialModel:
     ) -> list[np.ndarray]:
         """A_i (Hartree) per atom, in atom order, for one of the methods
         ``network``, ``isolated``, ``average``, ``ridge``."""
+        out, _ = self._per_element(
+            symbols,
+            descriptors,
+            lambda s, x: (self.predict_element(s, x, method), None),
+            method,
+        )
+        return out
+
+    def _per_element(self, symbols, descriptors, predict_rows, what: str):
+        """Check the descriptors, call ``predict_rows(symbol, x)`` -> (A (M, N),
+        sigma (M,) or None) for the atoms of each element, and put the rows
+        back in atom order: (A_i per atom, sigma per atom, NaN where none).
+        A non-finite A_i is an error, never a result."""
         symbols = list(symbols)
         x = np.asarray(descriptors, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] != len(symbols):
@@ -142,21 +155,24 @@ class PotentialModel:
             )
         self.check_elements(symbols)
         out: list[np.ndarray] = [np.empty(0)] * len(symbols)
+        sigma = np.full(len(symbols), np.nan)
         sym = np.asarray(symbols)
         for s in self.elements:
             rows = np.nonzero(sym == s)[0]
             if rows.size == 0:
                 continue
-            a = self.predict_element(s, x[rows], method)
-            if not np.all(np.isfinite(a)):  # an error, never a result
+            a, sg = predict_rows(s, x[rows])
+            if not np.all(np.isfinite(a)):
                 bad = int(rows[np.flatnonzero(~np.isfinite(a).all(axis=1))[0]])
                 raise ModelError(
-                    f"{method} prediction for atom {bad} ({s}) is not finite "
+                    f"{what} prediction for atom {bad} ({s}) is not finite "
                     "(descriptors far outside the training range?)"
                 )
+            if sg is not None:
+                sigma[rows] = sg
             for r, v in zip(rows, a, strict=True):
                 out[r] = v
-        return out
+        return out, sigma
 
     def predict_element(
         self, symbol: str, x: np.ndarray, method: str = "network"
@@ -210,28 +226,9 @@ class PotentialModel:
         self, symbols, descriptors: np.ndarray
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """A_i per atom (ensemble mean, Hartree) and sigma per atom (Hartree)."""
-        symbols = list(symbols)
-        x = np.asarray(descriptors, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != len(symbols):
-            raise ModelError("need one descriptor row per atom")
-        if x.shape[1] != self.n_features:
-            raise ModelError(
-                f"model expects {self.n_features} descriptors per atom, "
-                f"got {x.shape[1]}"
-            )
-        self.check_elements(symbols)
-        out: list[np.ndarray] = [np.empty(0)] * len(symbols)
-        sigma = np.full(len(symbols), np.nan)
-        sym = np.asarray(symbols)
-        for s in self.elements:
-            rows = np.nonzero(sym == s)[0]
-            if rows.size == 0:
-                continue
-            a, sg = self.predict_element_uncertainty(s, x[rows])
-            sigma[rows] = sg
-            for r, v in zip(rows, a, strict=True):
-                out[r] = v
-        return out, sigma
+        return self._per_element(
+            symbols, descriptors, self.predict_element_uncertainty, "network"
+        )
 
     def descriptor_calculator(self):
         """The descriptor calculator this model was trained with."""
