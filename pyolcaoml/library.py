@@ -413,10 +413,19 @@ class LibraryModel:
 
     # -- computing -------------------------------------------------------------
     def _per_atom(
-        self, entry, width, cell_bohr, positions_bohr, element_of, centres, n_threads
-    ) -> np.ndarray:
-        """Call a structure entry point (olcaoml_descriptors/olcaoml_predict)
-        that fills one row of ``width`` numbers per centre."""
+        self,
+        entry,
+        width,
+        cell_bohr,
+        positions_bohr,
+        element_of,
+        centres,
+        n_threads,
+        with_sigma: bool = False,
+    ) -> Any:
+        """Call a structure entry point (olcaoml_descriptors, olcaoml_predict,
+        olcaoml_predict_ensemble) that fills one row of ``width`` numbers per
+        centre (and, ``with_sigma``, one sigma per centre: returns both)."""
         cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
         pos = _as_f64("positions_bohr", positions_bohr)
         if pos.ndim != 2 or pos.shape[1] != 3:
@@ -427,6 +436,7 @@ class LibraryModel:
         c = None if centres is None else _as_i32(centres, "centres")
         m = len(pos) if c is None else len(c)
         out = np.empty((m, width), dtype=np.float64)
+        sigma = np.empty(m, dtype=np.float64) if with_sigma else None
         buf = _buffer()
         status = entry(
             self.handle,
@@ -439,11 +449,43 @@ class LibraryModel:
             _int_arg("n_threads", n_threads),
             width,
             _ptr(out),
+            *([_ptr(sigma)] if with_sigma else []),
             buf,
             len(buf),
         )
         _check(status, buf)
-        return out
+        return (out, sigma) if with_sigma else out
+
+    def _from_descriptors(
+        self, entry, element_of, descriptors, n_threads, with_sigma: bool = False
+    ) -> Any:
+        """Call a descriptors entry point (olcaoml_predict_from_descriptors,
+        olcaoml_predict_ensemble_from_descriptors): (M, max_alphas) rows (and
+        sigma (M,) ``with_sigma``) from (M, K) descriptors."""
+        el = _as_i32(element_of, "element_of")
+        x = _as_f64("descriptors", descriptors)
+        if x.ndim != 2 or x.shape != (len(el), self.n_features):
+            raise ValueError(
+                f"descriptors: expected ({len(el)}, {self.n_features}), got {x.shape}"
+            )
+        out = np.empty((len(el), self.max_alphas), dtype=np.float64)
+        sigma = np.empty(len(el), dtype=np.float64) if with_sigma else None
+        buf = _buffer()
+        status = entry(
+            self.handle,
+            len(el),
+            _ptr(el),
+            self.n_features,
+            _ptr(x),
+            _int_arg("n_threads", n_threads),
+            self.max_alphas,
+            _ptr(out),
+            *([_ptr(sigma)] if with_sigma else []),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return (out, sigma) if with_sigma else out
 
     def descriptors(
         self,
@@ -488,28 +530,12 @@ class LibraryModel:
         self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0
     ) -> np.ndarray:
         """(M, max_alphas) coefficients from (M, K) descriptors."""
-        el = _as_i32(element_of, "element_of")
-        x = _as_f64("descriptors", descriptors)
-        if x.ndim != 2 or x.shape != (len(el), self.n_features):
-            raise ValueError(
-                f"descriptors: expected ({len(el)}, {self.n_features}), got {x.shape}"
-            )
-        out = np.empty((len(el), self.max_alphas), dtype=np.float64)
-        buf = _buffer()
-        status = self._lib.olcaoml_predict_from_descriptors(
-            self.handle,
-            len(el),
-            _ptr(el),
-            self.n_features,
-            _ptr(x),
-            _int_arg("n_threads", n_threads),
-            self.max_alphas,
-            _ptr(out),
-            buf,
-            len(buf),
+        return self._from_descriptors(
+            self._lib.olcaoml_predict_from_descriptors,
+            element_of,
+            descriptors,
+            n_threads,
         )
-        _check(status, buf)
-        return out
 
     # -- ensembles -------------------------------------------------------------
     @property
@@ -521,30 +547,13 @@ class LibraryModel:
         self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ensemble mean (M, max_alphas) and sigma (M,), Hartree."""
-        el = _as_i32(element_of)
-        x = _as_f64("descriptors", descriptors)
-        if x.ndim != 2 or x.shape != (len(el), self.n_features):
-            raise ValueError(
-                f"descriptors: expected ({len(el)}, {self.n_features}), got {x.shape}"
-            )
-        out = np.empty((len(el), self.max_alphas), dtype=np.float64)
-        sigma = np.empty(len(el), dtype=np.float64)
-        buf = _buffer()
-        status = self._lib.olcaoml_predict_ensemble_from_descriptors(
-            self.handle,
-            len(el),
-            _ptr(el),
-            self.n_features,
-            _ptr(x),
+        return self._from_descriptors(
+            self._lib.olcaoml_predict_ensemble_from_descriptors,
+            element_of,
+            descriptors,
             n_threads,
-            self.max_alphas,
-            _ptr(out),
-            _ptr(sigma),
-            buf,
-            len(buf),
+            with_sigma=True,
         )
-        _check(status, buf)
-        return out, sigma
 
     def predict_ensemble(
         self,
@@ -555,35 +564,16 @@ class LibraryModel:
         n_threads: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Descriptors + ensemble: mean (M, max_alphas) and sigma (M,), Hartree."""
-        cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
-        pos = _as_f64("positions_bohr", positions_bohr)
-        if pos.ndim != 2 or pos.shape[1] != 3:
-            raise ValueError(f"positions_bohr: expected (N, 3), got {pos.shape}")
-        el = _as_i32(element_of)
-        if el.shape != (len(pos),):
-            raise ValueError(f"element_of: expected {len(pos)} entries")
-        c = None if centres is None else _as_i32(centres)
-        m = len(pos) if c is None else len(c)
-        out = np.empty((m, self.max_alphas), dtype=np.float64)
-        sigma = np.empty(m, dtype=np.float64)
-        buf = _buffer()
-        status = self._lib.olcaoml_predict_ensemble(
-            self.handle,
-            _ptr(cell),
-            len(pos),
-            _ptr(pos),
-            _ptr(el),
-            m,
-            _ptr(c),
-            n_threads,
+        return self._per_atom(
+            self._lib.olcaoml_predict_ensemble,
             self.max_alphas,
-            _ptr(out),
-            _ptr(sigma),
-            buf,
-            len(buf),
+            cell_bohr,
+            positions_bohr,
+            element_of,
+            centres,
+            n_threads,
+            with_sigma=True,
         )
-        _check(status, buf)
-        return out, sigma
 
     # -- OLCAO's flat layout ------------------------------------------------------
     def _pot_type_args(self, element_of, pot_type_of_atom, type_offsets, pot_alphas):
