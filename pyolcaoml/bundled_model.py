@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from pyolcaoml.resources import data_dir
@@ -54,17 +53,9 @@ def write_oml(
     """Export the bundled model (or the one in ``directory``) to ``path``
     (default: :func:`oml_path`), through a temporary file and a rename."""
     out = Path(path) if path is not None else oml_path()
-    text = export_text(directory)
-    fd, tmp = tempfile.mkstemp(prefix=".olcaoml-export-", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from pyolcaoml._atomic import write_bytes_atomic
+
+    write_bytes_atomic(out, export_text(directory).encode("ascii"))
     return out
 
 

@@ -381,14 +381,10 @@ def write_dataset(
         if append and exists:
             return report  # nothing to add: leave the file untouched
         raise ValueError("no structures to write")
-    _write_bytes_atomically(path, image.getbuffer())
+    # temporary file, fsync, rename: on any failure (a full disk, a signal)
+    # nothing is left and path is untouched
+    write_bytes_atomic(path, image.getbuffer())
     return report
-
-
-def _write_bytes_atomically(path: str, data: Any) -> None:
-    """Temporary file, fsync, rename (pyolcaoml._atomic): on any failure (a
-    full disk, a signal) nothing is left and ``path`` is untouched."""
-    write_bytes_atomic(path, data)
 
 
 # ---------------------------------------------------------------------------

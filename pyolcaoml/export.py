@@ -87,7 +87,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -540,19 +539,11 @@ def export_model(
     if not os.path.isdir(directory):
         raise ExportError(f"directory does not exist: {directory}")
     text = format_model(model, source, member=member)
-    from pyolcaoml.outputs import mode_for
+    from pyolcaoml._atomic import write_bytes_atomic
 
-    mode = mode_for(out)  # the replaced file's mode, else 0666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=".olcaoml-export-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # temporary file, checked writes, rename; mode: the replaced file's,
+    # else 0666 & ~umask
+    write_bytes_atomic(out, text.encode("ascii"))
     layers = {}
     for line in text.splitlines():
         if line.startswith("NETWORK "):

@@ -128,7 +128,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
 def write_text(
     path: str | os.PathLike[str], text: str, encoding: str = "utf-8"
 ) -> None:
-    """Write ``text`` atomically (see :func:`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding=encoding, newline="\n") as fh:
-            fh.write(text)
+    """Write ``text`` atomically: :func:`pyolcaoml._atomic.write_bytes_atomic`
+    (checked writes, fsync, rename; mode as :func:`atomic_path`)."""
+    from pyolcaoml._atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, text.encode(encoding))

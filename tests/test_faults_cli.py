@@ -43,7 +43,7 @@ def test_signal_during_convert_removes_the_temporary(
     process and left .tmp files behind."""
     import pyolcaoml.dataset as dataset
 
-    real = dataset._write_bytes_atomically
+    real = dataset.write_bytes_atomic
 
     def write_then_signal(path, data):
         def fsync(fd):
@@ -52,7 +52,7 @@ def test_signal_during_convert_removes_the_temporary(
         monkeypatch.setattr(dataset.os, "fsync", fsync)
         real(path, data)
 
-    monkeypatch.setattr(dataset, "_write_bytes_atomically", write_then_signal)
+    monkeypatch.setattr(dataset, "write_bytes_atomic", write_then_signal)
     out = tmp_path / "set.h5"
     code = main(["convert", *map(str, RUNS), "-o", str(out), "-q", "--twojmax", "2"])
     assert code == status
