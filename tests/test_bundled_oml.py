@@ -5,16 +5,11 @@ is shipped, kept equal to a fresh export of the Keras model, shown by
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from conftest import DATA
 
 from pyolcaoml import bundled_model
 from pyolcaoml.cli import main
 
-pytestmark = pytest.mark.skipif(
-    not (bundled_model.model_dir() / "model.json").is_file(),
-    reason="no bundled default model (data/default_model) has been made yet",
-)
 REGENERATE = "regenerate it with: python -m pyolcaoml.bundled_model"
 
 
