@@ -35,9 +35,12 @@ def _target_mode(path: str) -> int:
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Replace ``path`` by ``data`` (bytes or any buffer) in one step."""
+    """Replace ``path`` by ``data`` in one step: bytes or any buffer, or a
+    list or tuple of them written one after the other (a large file need
+    not be joined into one copy in memory first)."""
     path = os.fspath(path)
-    view = memoryview(data).cast("B")
+    parts = data if isinstance(data, (list, tuple)) else [data]
+    views = [memoryview(part).cast("B") for part in parts]
     directory = os.path.dirname(os.path.abspath(path))
     tmp: str | None = None
     fd = -1
@@ -49,7 +52,8 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> None:
             # mkstemp makes the file private (0600): give it the mode of the
             # file it replaces, or the one open() would have given it.
             os.fchmod(fd, _target_mode(path))
-            _write_all(fd, view)
+            for view in views:
+                _write_all(fd, view)
             os.fsync(fd)
         except OSError as exc:
             raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None

@@ -145,13 +145,18 @@ class PotentialPrediction:
         """Write scfV.dat (temporary file and rename; mode follows the umask)."""
         from pyolcaoml.model.workflow import write_text_atomically
 
-        write_text_atomically(os.fspath(path), self.scfv_bytes(), force)
+        write_text_atomically(os.fspath(path), self._scfv_parts(), force)
 
     def scfv_bytes(self) -> bytes:
         """The bytes of :meth:`to_scfv`'s file, formatted per element without
         an object per atom (fast for 10^5 atoms)."""
+        return b"".join(self._scfv_parts())
+
+    def _scfv_parts(self) -> list:
+        """:meth:`scfv_bytes` in parts, not joined (see
+        :func:`pyolcaoml.olcao.scfv.scfv_groups_parts`)."""
         from pyolcaoml.model.workflow import charge_columns
-        from pyolcaoml.olcao.scfv import format_scfv_groups
+        from pyolcaoml.olcao.scfv import scfv_groups_parts
 
         sym = np.asarray(self.symbols)
         groups = []
@@ -160,7 +165,7 @@ class PotentialPrediction:
             em = self.model.elements[s]
             rest = np.column_stack([em.alphas, charge_columns(self.model, s)])
             groups.append((rows, np.stack([self.coeffs[i] for i in rows]), rest))
-        return format_scfv_groups(groups, len(self.symbols))
+        return scfv_groups_parts(groups, len(self.symbols))
 
     def plot(self, path: str | os.PathLike[str], title: str = "") -> None:
         """V(r) of a few atoms per element beside the isolated and average

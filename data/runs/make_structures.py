@@ -8,12 +8,14 @@ order i1, i2, i3, site; Gaussian Cartesian rattles drawn with
 centre-of-mass correction; fractional coordinates wrapped into [0, 1)).
 
 usage: make_structures.py OUTDIR [NAME ...]
+       make_structures.py OUTDIR --batch2 N   (N cells per sigma)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -49,8 +51,35 @@ STRUCTURES = {
 }
 
 
+# The second batch (issue 8, more rattled cells for the diffuse terms): names
+# si8_r{sigma}_seed{seed} and si16_vac_r{sigma}_seed{seed} with seeds from
+# 20000 up, 20000 + 1000 * round(100 * sigma) + k, parsed from the name.
+PATTERN = re.compile(r"^si(8|16_vac)_r(\d\.\d\d)_seed(\d+)$")
+
+
+def parse(name: str) -> tuple[tuple[int, int, int], str | None, float, int | None]:
+    if name in STRUCTURES:
+        return STRUCTURES[name]
+    m = PATTERN.match(name)
+    if m is None or int(m.group(3)) < 20000:
+        raise SystemExit(f"make_structures.py: unknown structure name {name!r}")
+    if m.group(1) == "8":
+        return (1, 1, 1), None, float(m.group(2)), int(m.group(3))
+    return (2, 1, 1), "vacancy", float(m.group(2)), int(m.group(3))
+
+
+def batch2(n_per_sigma: int) -> list[str]:
+    """The second batch in the order it was run (sigmas interleaved)."""
+    sigmas = (0.05, 0.08, 0.10, 0.12, 0.15, 0.20)
+    return [
+        f"si8_r{s:.2f}_seed{20000 + 1000 * round(100 * s) + k}"
+        for k in range(n_per_sigma)
+        for s in sigmas
+    ]
+
+
 def build(name: str) -> tuple[str, dict]:
-    sc, defect, sigma, seed = STRUCTURES[name]
+    sc, defect, sigma, seed = parse(name)
     n = np.array(sc)
     frac = np.array(
         [
@@ -90,7 +119,10 @@ def build(name: str) -> tuple[str, dict]:
 
 def main(argv: list[str]) -> int:
     out = argv[0]
-    for name in argv[1:] or list(STRUCTURES):
+    names = argv[1:] or list(STRUCTURES)
+    if names[:1] == ["--batch2"]:
+        names = batch2(int(names[1]))
+    for name in names:
         skl, meta = build(name)
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)

@@ -127,3 +127,56 @@ def predict_batched(model: Any, x: np.ndarray, batch_size: int = 16384) -> np.nd
         for i in range(0, len(x), batch_size)
     ]
     return np.concatenate(out, axis=0)
+
+
+def numpy_forward(model: Any) -> Any | None:
+    """A NumPy forward pass of a trained, no longer changing network, or None.
+
+    The network's layers are read once by :func:`pyolcaoml.export.
+    network_from_keras` (which checks itself against Keras) and run with
+    NumPy matrix products in float64, in batches, without TensorFlow's
+    per-call overhead (5 members on 10^5 atoms: about 0.5 s instead of 2 s),
+    with the same arithmetic as Keras and the Fortran library (normalise,
+    then each layer): equal to round-off. (Folding the normalisation into
+    the first layers would halve the time but moves the round-off enough to
+    change a last printed digit now and then.) None when the network
+    is not a plain Normalization/Dense/Add stack or uses the exact gelu
+    (NumPy has no vectorised erf): then :func:`predict_batched` is the way.
+    """
+    from pyolcaoml.export import ExportError, _activate, network_from_keras
+
+    try:
+        exported = network_from_keras(model)
+    except ExportError:
+        return None
+    if any(layer.activation == "gelu" for layer in exported.layers):
+        return None
+    sd = np.maximum(np.sqrt(exported.variance), exported.epsilon)
+    last = exported.layers[-1].name
+
+    def one_batch(x: np.ndarray) -> np.ndarray:
+        u = x - exported.mean
+        u /= sd  # in place: one temporary, the same arithmetic as Keras
+        values = {exported.norm_name: u}
+        for layer in exported.layers:
+            if layer.kind == "dense":
+                h = values[layer.inputs[0]] @ layer.kernel
+                h += layer.bias
+                if layer.activation == "tanh":
+                    values[layer.name] = np.tanh(h, out=h)
+                else:
+                    values[layer.name] = _activate(layer.activation, h)
+            else:
+                values[layer.name] = sum(values[n] for n in layer.inputs)
+        return values[last]
+
+    def forward(x: np.ndarray, batch_size: int = 16384) -> np.ndarray:
+        # One batch at a time: the matrix products already use every core
+        # (BLAS threads); Python threads over batches only made it slower.
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        out = np.empty((len(x), exported.n_out))
+        for i in range(0, len(x), batch_size):
+            out[i : i + batch_size] = one_batch(x[i : i + batch_size])
+        return out
+
+    return forward

@@ -75,11 +75,29 @@ class ElementModel:
     charge_columns: np.ndarray | None = None  # (N, 3) isolated-atom columns 3-5
     members: list[Any] = field(default_factory=list)  # all M networks
     calibration: Calibration = field(default_factory=Calibration)
+    _forward: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def networks(self) -> list[Any]:
         """The ensemble's networks (one for a single-network model)."""
         return self.members if self.members else [self.network]
+
+    def predict_networks(self, x: np.ndarray) -> list[np.ndarray]:
+        """(n, N) coefficients (Hartree) of each network for n atoms.
+
+        A loaded network does not change, so each is read once into a NumPy
+        forward pass (:func:`pyolcaoml.model.network.numpy_forward`); Keras
+        runs the few networks that cannot be read that way."""
+        from pyolcaoml.model.network import numpy_forward, predict_batched
+
+        out = []
+        for net in self.networks:
+            cached = self._forward.get(id(net))
+            if cached is None or cached[0] is not net:
+                cached = self._forward[id(net)] = (net, numpy_forward(net))
+            forward = cached[1]
+            out.append(predict_batched(net, x) if forward is None else forward(x))
+        return out
 
     @property
     def n_alphas(self) -> int:
@@ -161,7 +179,8 @@ class PotentialModel:
             rows = np.nonzero(sym == s)[0]
             if rows.size == 0:
                 continue
-            a, sg = predict_rows(s, x[rows])
+            # one element: all rows, in order, without a copy of x
+            a, sg = predict_rows(s, x if rows.size == len(sym) else x[rows])
             if not np.all(np.isfinite(a)):
                 bad = int(rows[np.flatnonzero(~np.isfinite(a).all(axis=1))[0]])
                 raise ModelError(
@@ -178,14 +197,12 @@ class PotentialModel:
         self, symbol: str, x: np.ndarray, method: str = "network"
     ) -> np.ndarray:
         """(M, N) coefficients (Hartree) for M atoms of one element."""
-        from pyolcaoml.model.network import predict_batched
-
         self.check_elements([symbol])
         em = self.elements[symbol]
         n = len(x)
         if method == "network":
             if len(em.networks) == 1:
-                return predict_batched(em.network, x)
+                return em.predict_networks(x)[0]
             return self.predict_element_uncertainty(symbol, x)[0]
         if method == "isolated":
             return np.tile(em.isolated, (n, 1))
@@ -197,12 +214,8 @@ class PotentialModel:
 
     def predict_members(self, symbol: str, x: np.ndarray) -> np.ndarray:
         """(M, n, N) coefficients (Hartree) of every member for n atoms."""
-        from pyolcaoml.model.network import predict_batched
-
         self.check_elements([symbol])
-        return np.stack(
-            [predict_batched(net, x) for net in self.elements[symbol].networks]
-        )
+        return np.stack(self.elements[symbol].predict_networks(x))
 
     def predict_element_uncertainty(
         self, symbol: str, x: np.ndarray

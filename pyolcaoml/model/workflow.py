@@ -185,8 +185,11 @@ def scfv_for_atoms(model: PotentialModel, symbols, coeffs, alphas=None):
     return ScfV.from_blocks(blocks, OLCAO_STYLE)
 
 
-def write_text_atomically(path: str, text: str | bytes, force: bool = False) -> None:
-    """Write ``text`` (str, or ASCII bytes) to ``path`` via a temporary file in
+def write_text_atomically(
+    path: str, text: str | bytes | list, force: bool = False
+) -> None:
+    """Write ``text`` (str, ASCII bytes, or a list of byte buffers written one
+    after the other) to ``path`` via a temporary file in
     the same directory and a rename; an existing file is replaced only with
     ``force``."""
     path = os.path.abspath(path)
@@ -199,7 +202,7 @@ def write_text_atomically(path: str, text: str | bytes, force: bool = False) -> 
 
     # temporary file, fsync, rename (mode: the replaced file's, else
     # 0666 & ~umask); a full disk names path and keeps the old file
-    data = text if isinstance(text, bytes) else text.encode("ascii")
+    data = text.encode("ascii") if isinstance(text, str) else text
     write_bytes_atomic(path, data)
 
 
