@@ -336,3 +336,30 @@ def test_atomic_writer_keeps_file_modes(tmp_path):
     finally:
         os.umask(umask)
     assert new.stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_writer_writes_parts_in_order_or_nothing(tmp_path, monkeypatch):
+    """A list of buffers (how predict writes the two identical spin
+    channels of scfV.dat without joining them) lands in order; a failure in
+    a later part leaves the old file and no temporary file."""
+    import numpy as np
+
+    from pyolcaoml import _atomic
+
+    path = tmp_path / "scfV.dat"
+    parts = [b"head\n", memoryview(np.frombuffer(b"abc\n" * 3, np.uint8)), b"end\n"]
+    _atomic.write_bytes_atomic(path, parts)
+    assert path.read_bytes() == b"head\n" + b"abc\n" * 3 + b"end\n"
+    calls = []
+
+    def failing(fd, data):
+        calls.append(bytes(data))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        os.write(fd, data)
+
+    monkeypatch.setattr(_atomic, "_write_all", failing)
+    with pytest.raises(OSError, match=f"cannot write {path}"):
+        _atomic.write_bytes_atomic(path, [b"new1\n", b"new2\n", b"new3\n"])
+    assert path.read_bytes() == b"head\n" + b"abc\n" * 3 + b"end\n"
+    assert os.listdir(tmp_path) == ["scfV.dat"]

@@ -448,9 +448,7 @@ def scfv_groups_parts(
         channel_view,
         f"{k}{SPIN_DN_KEY}\n".encode("ascii"),
         channel_view,
-        f"{PLUSUJ_KEY}\n{plusuj}\n{k}{SPIN_UP_KEY}\n{k}{SPIN_DN_KEY}\n".encode(
-            "ascii"
-        ),
+        f"{PLUSUJ_KEY}\n{plusuj}\n{k}{SPIN_UP_KEY}\n{k}{SPIN_DN_KEY}\n".encode("ascii"),
     ]
 
 
