@@ -109,16 +109,9 @@ def main() -> None:
     clusters, executors, startup = {}, {}, {}
     for w in (1, 2):
         t0 = time.perf_counter()
-        cluster = distributed.LocalCluster(
-            n_workers=w,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port: no clash, no warning
-            env={"OMP_NUM_THREADS": "1"},
-        )
-        client = distributed.Client(cluster)
+        client = parallel.local_client(w, 1)  # as --workers W starts it
         startup[w] = time.perf_counter() - t0
-        clusters[w] = (cluster, client)
+        clusters[w] = (client.cluster, client)
         executors[w] = DaskExecutor(client)
         timed(executors[w], func, items[:50])  # warm: imports on the workers
 

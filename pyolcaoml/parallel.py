@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import importlib.util
 import itertools
 import os
@@ -57,6 +58,7 @@ __all__ = [
     "ItemFailed",
     "SerialExecutor",
     "available_cores",
+    "local_client",
     "make_executor",
 ]
 
@@ -69,6 +71,9 @@ MIN_WINDOW = 16
 #: and the most items in one task.
 TASK_SECONDS = 0.2
 MAX_BATCH = 256
+#: The shortest task that the shrinking towards the end of a known number
+#: of items makes (see _BatchSize).
+MIN_TASK_SECONDS = 0.02
 
 
 class ItemFailed(Exception):
@@ -99,11 +104,17 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _progress(desc: str | None, items: Iterable[Any]) -> Any:
+def _length(items: Iterable[Any], total: int | None) -> int | None:
+    if hasattr(items, "__len__"):
+        return len(items)  # type: ignore[arg-type]
+    return total
+
+
+def _progress(desc: str | None, items: Iterable[Any], total: int | None) -> Any:
     """A tqdm bar (to stderr, off when not a terminal) or a no-op."""
     from tqdm import tqdm
 
-    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    total = _length(items, total)
     return tqdm(total=total, desc=desc, unit="item", disable=None if desc else True)
 
 
@@ -122,11 +133,16 @@ class Executor(ABC):
         *,
         desc: str | None = None,
         fail_fast: bool = True,
+        total: int | None = None,
     ) -> Iterator[Any]:
         """``func(item)`` for every item, yielded in input order.
 
         ``desc``: label of a progress bar advanced as items complete (no bar
-        when None or when stderr is not a terminal). ``fail_fast``: raise
+        when None or when stderr is not a terminal). ``total``: how many
+        items there are, when ``items`` has no ``len()`` (a generator) but
+        the caller knows: for the bar, and on Dask for tasks that shrink
+        towards the end so that no worker waits on another's last big task.
+        ``fail_fast``: raise
         :class:`ItemFailed` at the first item whose function raised and
         cancel the rest; when False, yield an :class:`ItemFailed` in that
         item's place and go on.
@@ -154,8 +170,9 @@ class SerialExecutor(Executor):
         *,
         desc: str | None = None,
         fail_fast: bool = True,
+        total: int | None = None,
     ) -> Iterator[Any]:
-        with _progress(desc, items) as bar:
+        with _progress(desc, items, total) as bar:
             for index, item in enumerate(items):
                 try:
                     result = func(item)
@@ -182,23 +199,61 @@ def _picklable(exc: Exception) -> Exception:
     return exc
 
 
-def run_batch(
-    func: Callable[[Any], Any], items: list[Any]
-) -> tuple[list[tuple[bool, Any, str]], float]:
+def run_batch(func: Callable[[Any], Any], payload: bytes) -> bytes:
     """Run ``func`` on consecutive items in one task (on a worker).
 
-    Returns, per item, (ok, result or exception, traceback text), and the
-    seconds the batch took. An exception is the item's answer, so the
-    other items of the batch still run.
+    ``payload`` is the pickled list of items; the answer is the pickled
+    pair (per item (ok, result or exception, traceback text), the seconds
+    the batch took). An exception is the item's answer, so the other items
+    of the batch still run. Items and answers travel as one pickle each
+    (their arrays in-band): Dask's serialisation handles each NumPy array of
+    a message as a frame of its own, which for hundreds of small structures
+    per task cost the client more than the items' own work.
     """
-    out: list[tuple[bool, Any, str]] = []
-    t0 = time.perf_counter()
-    for item in items:
+    # The batch makes many small objects and no reference cycles, while a
+    # worker's heap is large (Dask, its event loop, our modules): Python's
+    # collector, triggered by allocation counts, spent ~4 % of a task
+    # walking that heap. Off during the batch, on again after it.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        items = pickle.loads(payload)
+        out: list[tuple[bool, Any, str]] = []
+        t0 = time.perf_counter()
+        for item in items:
+            try:
+                out.append((True, func(item), ""))
+            except Exception as exc:
+                out.append((False, _picklable(exc), _traceback.format_exc()))
+        return _dumps((out, time.perf_counter() - t0))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _dumps(obj: Any) -> bytes:
+    """``pickle.dumps``, or cloudpickle where plain pickle would refer to
+    code the other side cannot import (classes of ``__main__`` or of a
+    module registered with cloudpickle to travel by value), as Dask does."""
+    try:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        data = None
+    if data is not None:
+        by_value = [b"__main__"]
         try:
-            out.append((True, func(item), ""))
-        except Exception as exc:
-            out.append((False, _picklable(exc), _traceback.format_exc()))
-    return out, time.perf_counter() - t0
+            import cloudpickle
+
+            by_value += [
+                m.encode() for m in cloudpickle.list_registry_pickle_by_value()
+            ]
+        except ImportError:
+            return data
+        if not any(name in data for name in by_value):
+            return data
+    import cloudpickle
+
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _remote_tb(future: Any) -> str:
@@ -211,10 +266,16 @@ def _remote_tb(future: Any) -> str:
 
 
 class _BatchSize:
-    """Items per task: enough that a task lasts about TASK_SECONDS (Dask's
-    advice: tasks of well over a millisecond of scheduler overhead each),
-    from the median seconds per item of recent tasks; 1 until measured, so
-    slow items (a training run) go one per task."""
+    """Items per task.
+
+    Enough that a task lasts about TASK_SECONDS (Dask's advice: tasks of
+    well over a millisecond of scheduler overhead each), from the median
+    seconds per item of recent tasks; 1 until measured, so slow items (a
+    training run) go one per task. When the number of items left is known,
+    a task takes at most a 1/(2 x threads) share of them, so tasks shrink
+    towards the end and the workers finish together, but never below
+    MIN_TASK_SECONDS of work (Dask's cost per task stays small).
+    """
 
     def __init__(self) -> None:
         self.recent: collections.deque[float] = collections.deque(maxlen=32)
@@ -222,11 +283,19 @@ class _BatchSize:
     def add(self, seconds: float, n: int) -> None:
         self.recent.append(seconds / max(n, 1))
 
-    def __call__(self) -> int:
+    @property
+    def measured(self) -> bool:
+        return bool(self.recent)
+
+    def __call__(self, left: int | None = None, threads: int = 1) -> int:
         if not self.recent:
             return 1
-        per_item = statistics.median(self.recent)
-        return max(1, min(MAX_BATCH, int(TASK_SECONDS / max(per_item, 1e-9))))
+        per_item = max(statistics.median(self.recent), 1e-9)
+        size = min(MAX_BATCH, int(TASK_SECONDS / per_item))
+        if left is not None:
+            share = -(-left // (2 * max(threads, 1)))  # ceil
+            size = min(size, max(share, int(MIN_TASK_SECONDS / per_item)))
+        return max(1, size)
 
 
 class DaskExecutor(Executor):
@@ -252,9 +321,11 @@ class DaskExecutor(Executor):
         if importlib.util.find_spec("bokeh") is not None:  # dashboard served
             self.description += f", dashboard {client.dashboard_link}"
 
+    def _threads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
     def _window(self) -> int:
-        threads = sum(self.client.nthreads().values())
-        return max(MIN_WINDOW, TASKS_PER_THREAD * threads)
+        return max(MIN_WINDOW, TASKS_PER_THREAD * self._threads())
 
     def map(
         self,
@@ -263,10 +334,12 @@ class DaskExecutor(Executor):
         *,
         desc: str | None = None,
         fail_fast: bool = True,
+        total: int | None = None,
     ) -> Iterator[Any]:
         from distributed import as_completed
 
         client = self.client
+        n_items = _length(items, total)
         source = enumerate(items)
         prefix = f"{_func_name(func)}-{uuid.uuid4().hex[:12]}"
         # key -> (index of the first item, the items, the future)
@@ -274,27 +347,34 @@ class DaskExecutor(Executor):
         done: dict[int, Any] = {}  # item index -> result, not yet yielded
         completed = as_completed()
         window = self._window()
+        threads = self._threads()
         batch_size = _BatchSize()
         n_tasks = 0
+        n_submitted = 0  # items
 
         def submit(first: int, items_: list[Any], key: str) -> None:
-            nonlocal n_tasks, window
+            nonlocal n_tasks, window, threads
             # pure=False: every batch is its own task even if two are equal;
             # retries=0: an exception is the item's answer, not bad luck (a
             # task lost with its worker is re-run by the scheduler anyway).
+            payload = _dumps(items_)
             future = client.submit(
-                run_batch, func, items_, key=key, pure=False, retries=0
+                run_batch, func, payload, key=key, pure=False, retries=0
             )
             pending[key] = (first, items_, future)
             completed.add(future)
             n_tasks += 1
             if n_tasks % 64 == 0:  # clusters grow and shrink (jobqueue)
                 window = self._window()
+                threads = self._threads()
 
         def submit_one() -> bool:
-            batch = list(itertools.islice(source, batch_size()))
+            nonlocal n_submitted
+            left = None if n_items is None else max(n_items - n_submitted, 1)
+            batch = list(itertools.islice(source, batch_size(left, threads)))
             if not batch:
                 return False
+            n_submitted += len(batch)
             first = batch[0][0]
             submit(first, [item for _, item in batch], f"{prefix}-{first}")
             return True
@@ -307,8 +387,10 @@ class DaskExecutor(Executor):
 
         next_out = 0
         try:
-            with _progress(desc, items) as bar:
-                for _ in itertools.repeat(None, window):
+            with _progress(desc, items, total) as bar:
+                # One single-item task per worker thread to measure the
+                # items; the window fills once the first answer is in.
+                for _ in itertools.repeat(None, min(window, threads)):
                     if not submit_one():
                         break
                 for future in completed:
@@ -316,7 +398,7 @@ class DaskExecutor(Executor):
                     try:
                         # waits if the result was lost with its worker
                         # meanwhile: the scheduler computes it again
-                        answers, seconds = future.result()
+                        answers, seconds = pickle.loads(future.result())
                     except (asyncio.CancelledError, CancelledError) as exc:
                         for k, item in enumerate(items_):  # not by us: say so
                             fail(first + k, item, exc, "")
@@ -416,22 +498,50 @@ def make_executor(
             ) from exc
         return DaskExecutor(client, owns=True)
     n = available_cores() if workers == 0 else int(workers)  # type: ignore[arg-type]
+    return DaskExecutor(local_client(n, threads_per_worker), owns=True)
+
+
+#: Dask's default for the workers' glibc malloc trim threshold (bytes), set
+#: before each worker process starts (distributed.nanny.pre-spawn-environ).
+_DASK_TRIM_DEFAULT = 65536
+
+
+def local_client(n_workers: int, threads_per_worker: int = 1) -> Any:
+    """A client of a new ``LocalCluster`` of ``n_workers`` processes, as
+    :func:`make_executor` starts it (``client.cluster`` is the cluster).
+
+    Every worker gets ``OMP_NUM_THREADS=threads_per_worker`` (and
+    TensorFlow's pools the same size). Dask starts workers with
+    ``MALLOC_TRIM_THRESHOLD_=65536``, which makes glibc give freed memory
+    back at once and turns off its adaptive mmap threshold: every array the
+    Fortran core allocates per structure is then fresh pages, and the
+    descriptors of a 64-atom cell took 10-12 % longer on a worker than in
+    the client (benchmarks/bench_dask.py). Workers we start keep glibc's
+    default instead, unless you configured that value yourself (Dask
+    config or the environment).
+    """
+    import dask
+
+    distributed = _import_distributed()
     threads = str(threads_per_worker)
-    cluster = distributed.LocalCluster(
-        n_workers=n,
-        threads_per_worker=threads_per_worker,
-        processes=True,
-        # Dask already gives nanny workers OMP_NUM_THREADS=1; say it for
-        # the threads asked, and keep TensorFlow's pools to the same size.
-        env={
-            "OMP_NUM_THREADS": threads,
-            "TF_NUM_INTRAOP_THREADS": threads,
-            "TF_NUM_INTEROP_THREADS": "1",
-        },
-    )
+    key = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    trim = dask.config.get(key, None)
+    unset = {key: None} if trim in (_DASK_TRIM_DEFAULT, str(_DASK_TRIM_DEFAULT)) else {}
+    with dask.config.set(unset):
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            # Dask already gives nanny workers OMP_NUM_THREADS=1; say it for
+            # the threads asked, and keep TensorFlow's pools to the same size.
+            env={
+                "OMP_NUM_THREADS": threads,
+                "TF_NUM_INTRAOP_THREADS": threads,
+                "TF_NUM_INTEROP_THREADS": "1",
+            },
+        )
     try:
-        client = distributed.Client(cluster)
+        return distributed.Client(cluster)
     except BaseException:
         cluster.close()
         raise
-    return DaskExecutor(client, owns=True)

@@ -473,3 +473,72 @@ def test_input_that_kills_workers_is_reported(client) -> None:
     assert [g for i, g in enumerate(got) if i != 50] == [
         i * i for i in range(120) if i != 50
     ]
+
+
+def test_batch_sizes_shrink_towards_the_end() -> None:
+    """Tasks of about TASK_SECONDS, a 1/(2 x threads) share of what is
+    left when that is known, never under MIN_TASK_SECONDS of work."""
+    from pyolcaoml import parallel
+
+    size = parallel._BatchSize()
+    assert size(1000, 2) == 1  # not measured yet: one item, to measure
+    size.add(0.0013 * 10, 10)  # 1.3 ms per item
+    full = int(parallel.TASK_SECONDS / 0.0013)
+    floor = int(parallel.MIN_TASK_SECONDS / 0.0013)
+    assert size() == full  # length unknown
+    assert size(1000, 2) == full  # 250 > full
+    assert size(400, 2) == 100
+    assert size(40, 2) == floor  # never below 20 ms of work
+    assert size(3, 2) == floor  # islice takes what is left
+    slow = parallel._BatchSize()
+    slow.add(30.0, 1)  # a training run: one per task
+    assert slow(100, 4) == 1 and slow() == 1
+
+
+class Payload:
+    """A class of this module: the workers cannot import it, it travels by
+    value (the client fixture registers this module with cloudpickle)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def double_payload(p: Payload) -> Payload:
+    return Payload(2 * p.value)
+
+
+def test_items_and_results_of_unimportable_classes_travel(client) -> None:
+    """Items and answers go as one pickle per task: objects whose class the
+    other side cannot import must still go (by value), as with Dask's own
+    serialisation."""
+    from pyolcaoml.parallel import DaskExecutor
+
+    out = list(
+        DaskExecutor(client).map(double_payload, [Payload(k) for k in range(40)])
+    )
+    assert [p.value for p in out] == [2 * k for k in range(40)]
+
+
+def test_local_client_keeps_glibc_malloc_default(monkeypatch) -> None:
+    """Dask sets MALLOC_TRIM_THRESHOLD_=65536 on its workers (slower Fortran
+    allocations); ours keep glibc's default unless configured otherwise.
+    (A Nanny also writes it into the environment of the process that starts
+    it, as this module's own cluster did: that is removed first.)"""
+    dask = pytest.importorskip("dask")
+    from pyolcaoml.parallel import local_client
+
+    def trim() -> str | None:
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    for config, want in (({}, None), ({"MALLOC_TRIM_THRESHOLD_": 131072}, "131072")):
+        key = "distributed.nanny.pre-spawn-environ"
+        with dask.config.set({f"{key}.{k}": v for k, v in config.items()}):
+            c = local_client(1)
+        try:
+            assert list(c.run(trim).values()) == [want]
+            assert list(c.run(lambda: os.environ["OMP_NUM_THREADS"]).values()) == ["1"]
+        finally:
+            cluster = c.cluster
+            c.close()
+            cluster.close()

@@ -244,7 +244,7 @@ def _descriptor(settings_json: str) -> Any:
 @dataclass
 class DescriptorResult:
     item: Item  # without its structure
-    structure: Structure
+    structure: Structure | None  # None: the item's own (the client has it)
     descriptors: np.ndarray  # (n_atoms, K)
 
 
@@ -254,7 +254,14 @@ def descriptors_of_item(
     """Bispectrum of one item with the descriptor of ``settings_json``."""
     s = item_structure(item)
     b = _descriptor(settings_json).compute(s, n_threads=n_threads)
-    return DescriptorResult(item.without_structure(), s, b)
+    return DescriptorResult(item.without_structure(), _sent_back(item, s), b)
+
+
+def _sent_back(item: Item, s: Structure) -> Structure | None:
+    """The structure to return with a result: only one read on the worker
+    (a run directory's); the client still holds the one it sent, and
+    :func:`_results` puts it back (less to pickle and transfer per item)."""
+    return None if item.structure is not None else s
 
 
 @lru_cache(maxsize=2)
@@ -273,7 +280,7 @@ def cached_model(path: str) -> Any:
 @dataclass
 class PredictResult:
     item: Item  # without its structure
-    structure: Structure
+    structure: Structure | None  # None: the item's own (the client has it)
     coeffs: list[np.ndarray]  # A_i (Hartree) per atom, atom order
     scfv_text: str  # scfV.dat: atom order, or the run's potential-type order
     warnings: list[str] = field(default_factory=list)
@@ -309,7 +316,9 @@ def predict_item(
         pred = predict_structure(model, s, n_threads=n_threads)
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs) if with_text else None
     text = format_scfv(scfv) if scfv is not None else ""
-    return PredictResult(item.without_structure(), s, pred.coeffs, text, notes)
+    return PredictResult(
+        item.without_structure(), _sent_back(item, s), pred.coeffs, text, notes
+    )
 
 
 # -- output ---------------------------------------------------------------------
@@ -381,6 +390,7 @@ class _Rows:
     def __init__(self, f: Any) -> None:
         self.f = f
         self.pending: dict[str, list[Any]] = {}
+        self.structures: list[tuple[Item, Structure, int]] = []  # + first atom
         self.n_structures = 0
         self.n_atoms = 0
         self._since_flush = 0
@@ -391,16 +401,7 @@ class _Rows:
     def add_structure(self, item: Item, s: Structure) -> int:
         """Queue one structure's rows; returns the index of its first atom."""
         start = self.n_atoms
-        self.add("structures/name", [item.name])
-        self.add("structures/source", [item.source])
-        self.add("structures/frame", [item.frame])
-        self.add("structures/n_atoms", [len(s)])
-        self.add("structures/atom_start", [start])
-        self.add("structures/cell", [s.cell])
-        self.add("structures/pbc", [s.pbc])
-        self.add("atoms/element", list(s.symbols))
-        self.add("atoms/structure_index", [self.n_structures] * len(s))
-        self.add("atoms/position", s.positions)
+        self.structures.append((item, s, start))
         self.n_structures += 1
         self.n_atoms += len(s)
         return start
@@ -410,19 +411,48 @@ class _Rows:
         if self._since_flush >= self.BLOCK:
             self.flush()
 
+    def _structure_columns(self) -> dict[str, Any]:
+        """The structures/ and atoms/ rows of the queued structures, one
+        array or list per dataset (built per block, not per structure)."""
+        queued = self.structures
+        if not queued:
+            return {}
+        first = self.n_structures - len(queued)
+        n_atoms = np.array([len(s) for _, s, _ in queued], dtype=np.int64)
+        return {
+            "structures/name": [item.name for item, _, _ in queued],
+            "structures/source": [item.source for item, _, _ in queued],
+            "structures/frame": [item.frame for item, _, _ in queued],
+            "structures/n_atoms": n_atoms,
+            "structures/atom_start": [start for _, _, start in queued],
+            "structures/cell": np.stack([s.cell for _, s, _ in queued]),
+            "structures/pbc": np.array([s.pbc for _, s, _ in queued]),
+            "atoms/element": [e for _, s, _ in queued for e in s.symbols],
+            "atoms/structure_index": np.repeat(
+                np.arange(first, first + len(queued), dtype=np.int64), n_atoms
+            ),
+            "atoms/position": np.concatenate([s.positions for _, s, _ in queued]),
+        }
+
     def flush(self) -> None:
         from pyolcaoml.dataset import _append_rows
 
+        columns = self._structure_columns()
         for name, parts in self.pending.items():
-            dset = self.f[name]
-            if dset.dtype.kind == "O":
-                rows: Any = [r for part in parts for r in part]
+            dtype = self.f[name].dtype  # an h5py property: read once
+            if dtype.kind == "O":
+                columns[name] = [r for part in parts for r in part]
             else:
-                shape = (-1, *dset.shape[1:])
-                rows = np.concatenate(
-                    [np.asarray(p, dtype=dset.dtype).reshape(shape) for p in parts]
+                shape = (-1, *self.f[name].shape[1:])
+                columns[name] = np.concatenate(
+                    [np.asarray(p, dtype=dtype).reshape(shape) for p in parts]
                 )
+        for name, rows in columns.items():
+            dset = self.f[name]
+            if dset.dtype.kind != "O":
+                rows = np.asarray(rows, dtype=dset.dtype)
             _append_rows(dset, rows)
+        self.structures.clear()
         self.pending.clear()
         self._since_flush = 0
 
@@ -465,11 +495,16 @@ def _results(
 
     failures: list[tuple[int, str, str]] = []
     sent: list[int] = []  # input index of each item given to the executor
+    # structures of the items in flight, by position in ``sent``: results
+    # come back without them (see _sent_back)
+    held: dict[int, Any] = {}
 
     def readable() -> Iterator[Any]:
         for index, item in enumerate(items):
             error = getattr(item, "error", None)
             if error is None:
+                if getattr(item, "structure", None) is not None:
+                    held[len(sent)] = item.structure
                 sent.append(index)
                 yield item
             elif fail_fast:
@@ -478,7 +513,15 @@ def _results(
                 failures.append((index, name_of(item), error))
 
     try:
-        for r in executor.map(func, readable(), desc=desc, fail_fast=fail_fast):
+        total = None
+        if isinstance(items, Sequence):  # a list: say how many will be sent
+            total = sum(1 for item in items if getattr(item, "error", None) is None)
+        for k, r in enumerate(
+            executor.map(func, readable(), desc=desc, fail_fast=fail_fast, total=total)
+        ):
+            structure = held.pop(k, None)
+            if getattr(r, "structure", False) is None:
+                r.structure = structure
             if isinstance(r, ItemFailed):
                 failures.append(
                     (sent[r.index], name_of(r.item), describe_error(r.error))
