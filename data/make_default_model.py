@@ -8,12 +8,15 @@ Usage (from the repository root, with pyolcaoml installed or importable):
 
 Steps, all with fixed settings so that the result is reproducible on CPU:
 
-1. ``olcaoml convert RUNS -o <tmp>/si.h5`` with the descriptor of the model
-   (multi-scale SO(4) bispectrum, 2J_max 8, cutoff scales 0.75, 1.0, 1.5 of
-   R_ij = 2 x 2.35 Å, i.e. 3.53, 4.70 and 7.05 Å);
-2. ``olcaoml train --ensemble 5`` with the held-out structures below, seeds
-   0..4 (five networks on bootstrap resamples of the other structures; the
-   mean is the prediction, their calibrated spread the per-atom sigma);
+1. ``olcaoml convert RUNS data/runs data/runs_batch2.tar.xz -o <tmp>/si.h5``
+   (the 31 shared runs and the 121 made for issue 8: 4 in data/runs, 117
+   in the archive, unpacked to a temporary folder) with the descriptor of
+   the model (multi-scale SO(4) bispectrum, 2J_max 8, cutoff scales 0.75,
+   1.0, 1.5 of R_ij = 2 x 2.35 Å, i.e. 3.53, 4.70 and 7.05 Å);
+2. ``olcaoml train --ensemble 5 --hidden 64,64 --l2 1e-4`` with the held-out
+   structures below, seeds 0..4 (five networks on bootstrap resamples of
+   the other structures; the mean is the prediction, their calibrated
+   spread the per-atom sigma);
 3. copy each held-out demo structure's olcao.skl and converged
    gs_scfV-fb.dat (real OLCAO output) into <output-dir>/demo/ and write
    demo/manifest.json;
@@ -63,6 +66,10 @@ DEMO_CASES = {
     ),
 }
 DESCRIPTOR_ARGS = ["--twojmax", "8", "--scales", "0.75,1.0,1.5"]
+#: 117 more OLCAO runs (issue 8): 111 rattled 8-atom cells, sigma 0.05-0.20 Å,
+#: and 6 rattled vacancy cells; made by data/runs/make_structures.py
+#: (--batch2, seeds >= 20000), curated like data/runs, compressed.
+BATCH2 = "runs_batch2.tar.xz"
 
 # -- silicon carbide (issue 12) ------------------------------------------------
 # Real OLCAO runs of 3C-SiC cells made by data/sic/make_sic_runs.py (C with
@@ -118,9 +125,9 @@ TRAIN_ARGS = [
     "--seed",
     "0",
     "--hidden",
-    "32,32",
+    "64,64",
     "--l2",
-    "1e-3",
+    "1e-4",
     "--epochs",
     "2000",
     "--patience",
@@ -145,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--extra-runs",
-        nargs="+",
-        default=[],
-        metavar="DIR",
-        help="more run trees to train on, e.g. data/runs (issue 8: it helps the "
-        "vacancy cells but hurts the rattled 8-atom cells; docs/model.md)",
+        nargs="*",
+        default=[os.path.join(here, "runs"), os.path.join(here, BATCH2)],
+        metavar="DIR|TAR",
+        help="more run trees (or .tar.xz archives of them) to train on; default "
+        "data/runs and data/runs_batch2.tar.xz (issue 8, docs/model.md); "
+        "give none ('--extra-runs' alone) for the 31 shared runs only",
     )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
     p.add_argument(
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         demo_cases.update(SIC_DEMO_CASES)
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
+        extra = [_unpacked(path, tmp) for path in args.extra_runs]
         data = args.dataset or os.path.join(tmp, "si.h5")
         rc = olcaoml(
             # asi64_s102 stopped at convergence 4.4e-5 (CONVERGENCE_TEST 1e-6)
@@ -191,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 "convert",
                 runs,
-                *args.extra_runs,
+                *extra,
                 *sic,
                 "-o",
                 data,
@@ -260,6 +269,18 @@ def main(argv: list[str] | None = None) -> int:
         return _export_oml(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unpacked(path: str, tmp: str) -> str:
+    """A run tree: ``path`` itself, or a .tar.xz archive unpacked below tmp."""
+    if not path.endswith(".tar.xz"):
+        return os.path.abspath(path)
+    import tarfile
+
+    dest = os.path.join(tmp, os.path.basename(path)[: -len(".tar.xz")])
+    with tarfile.open(path, "r:xz") as tar:
+        tar.extractall(dest, filter="data")
+    return dest
 
 
 def _export_oml(out: str) -> int:

@@ -43,7 +43,7 @@ def export_text(directory: str | os.PathLike[str] | None = None) -> str:
     from pyolcaoml.model import load_model
 
     source = model_dir() if directory is None else directory
-    return format_model(load_model(os.fspath(source)), SOURCE)
+    return format_model(load_model(os.fspath(source), keras=True), SOURCE)
 
 
 def write_oml(

@@ -248,6 +248,10 @@ def network_from_keras(net: Any) -> ExportedNetwork:
     Keras on random inputs, so a graph this reader misunderstands cannot be
     exported silently.
     """
+    from pyolcaoml.model.numpy_networks import NumpyNetwork
+
+    if isinstance(net, NumpyNetwork):  # already plain layers (checked when saved)
+        return net.exported
     from pyolcaoml.model.network import import_keras
 
     keras = import_keras()
@@ -528,7 +532,7 @@ def export_model(
 
     if isinstance(model_or_path, (str, os.PathLike)):
         source = os.path.abspath(os.fspath(model_or_path))
-        model = load_model(source)
+        model = load_model(source, keras=True)
     else:
         model = model_or_path
         source = getattr(model, "path", None)

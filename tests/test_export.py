@@ -132,7 +132,7 @@ def test_header_and_sections():
 @pytest.mark.parametrize("linear_branch", [True, False])
 def test_numbers_are_exact_copies(linear_branch):
     path, oml = cached_model("tanh", linear_branch)
-    model = load_model(path)
+    model = load_model(path, keras=True)
     em = model.elements["Si"]
     net = parse(oml)["networks"]["Si"]
     np.testing.assert_array_equal(net["alphas"], em.alphas)
@@ -160,7 +160,7 @@ def test_numbers_are_exact_copies(linear_branch):
 @pytest.mark.parametrize("activation", ["tanh", "relu", "softplus", "gelu"])
 def test_documented_semantics_reproduce_keras(real_x, activation):
     path, oml = cached_model(activation)
-    model = load_model(path)
+    model = load_model(path, keras=True)
     want = np.asarray(model.elements["Si"].network(real_x, training=False))
     got = forward(parse(oml)["networks"]["Si"], real_x)
     assert np.abs(got - want).max() <= 1e-7 * np.abs(want).max()

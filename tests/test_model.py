@@ -138,6 +138,11 @@ def test_corrupted_model_file_is_a_clear_error(trained, tmp_path) -> None:
     data[len(data) // 2] ^= 0xFF
     (bad / "Si.keras").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="corrupted"):
+        load_model(bad, keras=True)  # the Keras file (networks.npz: below)
+    data = bytearray((bad / "networks.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bad / "networks.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="corrupted"):
         load_model(bad)
     (bad / "model.json").write_text("{not json")
     with pytest.raises(ModelError, match="model.json"):

@@ -25,7 +25,7 @@ def real_x() -> np.ndarray:
 @pytest.mark.parametrize("activation", ["tanh", "relu", "softplus", "silu"])
 def test_equals_keras_to_round_off(real_x, activation, linear_branch):
     path, _ = cached_model(activation, linear_branch)
-    net = load_model(path).elements["Si"].network
+    net = load_model(path, keras=True).elements["Si"].network
     forward = numpy_forward(net)
     assert forward is not None
     # Many atoms, over several batches (the last one partial), and far
@@ -44,7 +44,7 @@ def test_gelu_is_left_to_keras(real_x):
     """NumPy has no vectorised erf: the exact gelu stays with Keras, and the
     model's prediction is still Keras' own."""
     path, _ = cached_model("gelu")
-    model = load_model(path)
+    model = load_model(path, keras=True)
     net = model.elements["Si"].network
     assert numpy_forward(net) is None
     got = model.predict_element("Si", real_x)
@@ -55,7 +55,7 @@ def test_model_predictions_use_it(real_x):
     """PotentialModel.predict_element of a tanh network is the NumPy pass
     (and so equal to Keras to round-off), computed once per network."""
     path, _ = cached_model("tanh")
-    model = load_model(path)
+    model = load_model(path, keras=True)
     em = model.elements["Si"]
     got = model.predict_element("Si", real_x)
     want = np.asarray(em.network(real_x, training=False))

@@ -173,7 +173,8 @@ def test_unknown_element_writes_nothing(tmp_path, capsys) -> None:
 def test_corrupted_model_writes_nothing(tmp_path, capsys) -> None:
     bad = tmp_path / "model"
     shutil.copytree(MODEL, bad)
-    (bad / "Si.keras").write_bytes(b"PK\x03\x04 truncated")
+    # predict reads the networks' arrays (the Keras files only with keras=True)
+    (bad / "networks.npz").write_bytes(b"PK\x03\x04 truncated")
     out = tmp_path / "scfV.dat"
     assert main(["predict", str(bad), str(RUN / "olcao.skl"), "-o", str(out)]) == 2
     assert "corrupted" in capsys.readouterr().err

@@ -89,9 +89,13 @@ class ElementModel:
         forward pass (:func:`pyolcaoml.model.network.numpy_forward`); Keras
         runs the few networks that cannot be read that way."""
         from pyolcaoml.model.network import numpy_forward, predict_batched
+        from pyolcaoml.model.numpy_networks import NumpyNetwork
 
         out = []
         for net in self.networks:
+            if isinstance(net, NumpyNetwork):  # loaded without TensorFlow
+                out.append(net.forward(x))
+                continue
             cached = self._forward.get(id(net))
             if cached is None or cached[0] is not net:
                 cached = self._forward[id(net)] = (net, numpy_forward(net))
@@ -252,7 +256,9 @@ class PotentialModel:
         return descriptor_from_dict(self.descriptor)
 
     # -- metadata -----------------------------------------------------------
-    def metadata(self, files: dict[str, list]) -> dict:
+    def metadata(
+        self, files: dict[str, list], numpy_file: tuple[str, str] | None = None
+    ) -> dict:
         meta = {
             "format": MODEL_FORMAT,
             "version": MODEL_VERSION,
@@ -286,6 +292,8 @@ class PotentialModel:
         }
         if self.applicability is not None:
             meta["applicability"] = self.applicability.to_json()
+        if numpy_file is not None:
+            meta["numpy_networks"] = {"file": numpy_file[0], "sha256": numpy_file[1]}
         return meta
 
     # -- disk ---------------------------------------------------------------
@@ -301,19 +309,36 @@ class PotentialModel:
         mode = new_directory_mode()  # 0777 & ~umask, like mkdir
         tmp = tempfile.mkdtemp(prefix=".olcaoml-model-", dir=parent)
         try:
+            from pyolcaoml.model.numpy_networks import (
+                NumpyNetwork,
+                write_numpy_networks,
+            )
+
             files = {}
             for s, em in self.elements.items():
+                if any(isinstance(net, NumpyNetwork) for net in em.networks):
+                    raise ModelError(
+                        "a model loaded without TensorFlow cannot be saved: "
+                        "load it with load_model(path, keras=True)"
+                    )
                 files[s] = []
                 for m, net in enumerate(em.networks):
                     name = f"{s}.keras" if m == 0 else f"{s}_{m + 1}.keras"
                     net.save(os.path.join(tmp, name))
                     files[s].append((name, file_sha256(os.path.join(tmp, name))))
+            # the same networks as arrays, for prediction without TensorFlow
+            npz = write_numpy_networks(
+                tmp, {s: em.networks for s, em in self.elements.items()}
+            )
+            numpy_file = (
+                None if npz is None else (npz, file_sha256(os.path.join(tmp, npz)))
+            )
             if self.applicability is not None:
                 from pyolcaoml.model.applicability import APPLICABILITY_FILE
 
                 self.applicability.save_arrays(os.path.join(tmp, APPLICABILITY_FILE))
             with open(os.path.join(tmp, METADATA_FILE), "w") as f:
-                f.write(dumps_metadata(self.metadata(files)))
+                f.write(dumps_metadata(self.metadata(files, numpy_file)))
             os.chmod(tmp, mode)
             if os.path.exists(path):
                 old = path + ".old-" + os.path.basename(tmp)
@@ -396,11 +421,17 @@ def read_metadata(path: str | os.PathLike | None) -> dict:
 
 
 def load_model(
-    path: str | os.PathLike | None = DEFAULT_MODEL, networks: bool = True
+    path: str | os.PathLike | None = DEFAULT_MODEL,
+    networks: bool = True,
+    keras: bool = False,
 ) -> PotentialModel:
-    """Load MODEL/ (``networks=False`` skips TensorFlow: baselines only).
+    """Load MODEL/ (``networks=False``: metadata and baselines only).
 
     ``"default"`` (or ``None``) loads the model bundled with pyolcaoml.
+    The networks come from the model's arrays (networks.npz, no TensorFlow;
+    see :mod:`pyolcaoml.model.numpy_networks`) when it has them, else from
+    the Keras files; ``keras=True`` always loads the Keras models (to
+    export, fine-tune or save the model).
     """
     path = os.path.abspath(resolve_model_path(path))
     meta = read_metadata(path)
@@ -433,23 +464,45 @@ def load_model(
             model.applicability = Applicability.load(path, meta["applicability"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: incomplete model metadata ({exc})") from exc
+    if networks and not keras and isinstance(meta.get("numpy_networks"), dict):
+        from pyolcaoml.model.numpy_networks import load_numpy_networks
+
+        _check_entries(path, meta)  # the Keras files' entries, as below
+        entry = meta["numpy_networks"]
+        file = _network_file(path, entry)
+        _check_file(file, entry)
+        counts = {s: len(e.get("members") or [e]) for s, e in meta["elements"].items()}
+        for s, nets in load_numpy_networks(file, counts).items():
+            _check_network(file, nets[0].exported.mean.shape[0], nets[0].n_out, meta, s)
+            model.elements[s].network = nets[0]
+            model.elements[s].members = nets if len(nets) > 1 else []
+        return model
     if networks:
+        _check_entries(path, meta)
         for s, e in meta["elements"].items():
             entries = e.get("members") or [e]
-            # The element's own file/sha256 (what a format-1 reader uses) is
-            # held to the same rules and must name the first member.
-            _network_file(path, e)
-            first = {**e, **entries[0]}
-            if (e["file"], e["sha256"]) != (first["file"], first["sha256"]):
-                raise ModelError(
-                    f"{path}: model.json: element {s}'s file/sha256 "
-                    f"({e['file']!r}) differ from its first member's "
-                    f"({first['file']!r})"
-                )
             nets = [_load_network(path, {**e, **m}) for m in entries]
             model.elements[s].network = nets[0]
             model.elements[s].members = nets if len(nets) > 1 else []
     return model
+
+
+def _check_entries(path: str, meta: dict) -> None:
+    """Every network file entry of model.json follows the rules of
+    :func:`_network_file`; the element's own file/sha256 (what a format-1
+    reader uses) is held to the same rules and must name the first member."""
+    for s, e in meta["elements"].items():
+        entries = e.get("members") or [e]
+        _network_file(path, e)
+        first = {**e, **entries[0]}
+        if (e["file"], e["sha256"]) != (first["file"], first["sha256"]):
+            raise ModelError(
+                f"{path}: model.json: element {s}'s file/sha256 "
+                f"({e['file']!r}) differ from its first member's "
+                f"({first['file']!r})"
+            )
+        for m in entries:
+            _network_file(path, {**e, **m})
 
 
 def _network_file(path: str, entry: dict) -> str:
@@ -480,8 +533,8 @@ def _network_file(path: str, entry: dict) -> str:
     return file
 
 
-def _load_network(path: str, entry: dict) -> Any:
-    file = _network_file(path, entry)
+def _check_file(file: str, entry: dict) -> None:
+    """The file exists and has the sha256 that model.json records."""
     if not os.path.isfile(file):
         raise ModelError(f"model file missing: {file}")
     digest = file_sha256(file)
@@ -490,6 +543,24 @@ def _load_network(path: str, entry: dict) -> Any:
             f"model file {file} is corrupted or was changed "
             f"(sha256 {digest[:12]}..., metadata says {entry['sha256'][:12]}...)"
         )
+
+
+def _check_network(file: str, n_in: int, n_out: int, meta: dict, s: str) -> None:
+    """A network's input and output widths against model.json."""
+    want_in, want_out = (
+        int(meta["n_features"]),
+        len(meta["elements"][s]["alphas_bohr2"]),
+    )
+    if (n_in, n_out) != (want_in, want_out):
+        raise ModelError(
+            f"{file}: network {s} maps {n_in} descriptors to {n_out} "
+            f"coefficients, the model says {want_in} -> {want_out}"
+        )
+
+
+def _load_network(path: str, entry: dict) -> Any:
+    file = _network_file(path, entry)
+    _check_file(file, entry)
     from pyolcaoml.model.network import import_keras
 
     keras = import_keras()

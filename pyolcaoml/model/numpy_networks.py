@@ -1,0 +1,132 @@
+"""The networks of a saved model as plain arrays: prediction without TensorFlow.
+
+``olcaoml train`` saves each network twice: as Keras' own file (``Si.keras``,
+what training, ``olcaoml export`` and Keras users read) and, layer by layer,
+in one ``networks.npz`` (model.json key ``numpy_networks``: file and sha256).
+``load_model`` uses the arrays when they are there, so ``predict``,
+``evaluate``, ``select`` and the demo neither import TensorFlow (5-20 s) nor
+build Keras models. The arrays are the ones
+:func:`pyolcaoml.export.network_from_keras` reads, and that reader checks them
+against Keras when they are written; the forward pass is
+:func:`pyolcaoml.model.network.forward_from_layers`, the same arithmetic as
+Keras and the Fortran library (normalise, then each layer), equal to
+Keras to round-off.
+
+npz keys, for element S and member m (0-based): ``S/m/mean``,
+``S/m/variance``, ``S/m/epsilon``, ``S/m/graph`` (JSON: one
+[kind, name, inputs, width, activation] per layer, in order) and
+``S/m/<layer>/kernel``, ``S/m/<layer>/bias`` for dense layers. Loaded with
+``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+NUMPY_NETWORKS_FILE = "networks.npz"
+
+
+class NumpyNetwork:
+    """One element's network as arrays (an ``ExportedNetwork``), callable
+    on descriptors (rows = atoms) like the Keras model it came from."""
+
+    def __init__(self, exported: Any) -> None:
+        from pyolcaoml.model.network import forward_from_layers
+
+        self.exported = exported
+        self.forward = forward_from_layers(exported)
+
+    @property
+    def n_out(self) -> int:
+        return int(self.exported.n_out)
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.forward(x)
+
+
+def arrays_of(networks: dict[str, list[Any]]) -> dict[str, np.ndarray]:
+    """npz arrays of every element's Keras networks (checked exports)."""
+    from pyolcaoml.export import network_from_keras
+
+    out: dict[str, np.ndarray] = {}
+    for s, nets in networks.items():
+        for m, net in enumerate(nets):
+            ex = network_from_keras(net)
+            key = f"{s}/{m}"
+            out[f"{key}/mean"] = ex.mean
+            out[f"{key}/variance"] = ex.variance
+            out[f"{key}/epsilon"] = np.float64(ex.epsilon)
+            graph = [
+                [layer.kind, layer.name, layer.inputs, layer.width, layer.activation]
+                for layer in ex.layers
+            ]
+            out[f"{key}/graph"] = np.array(json.dumps([ex.norm_name, graph]))
+            for layer in ex.layers:
+                if layer.kind == "dense":
+                    out[f"{key}/{layer.name}/kernel"] = layer.kernel
+                    out[f"{key}/{layer.name}/bias"] = layer.bias
+    return out
+
+
+def load_numpy_networks(
+    file: str, counts: dict[str, int]
+) -> dict[str, list[NumpyNetwork]]:
+    """The networks of ``file`` (``counts``: members per element)."""
+    from pyolcaoml.export import ExportedNetwork, Layer
+    from pyolcaoml.model.saved import ModelError
+
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: np.asarray(npz[k]) for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {file}: {exc}") from exc
+    out: dict[str, list[NumpyNetwork]] = {}
+    try:
+        for s, n in counts.items():
+            out[s] = []
+            for m in range(n):
+                key = f"{s}/{m}"
+                norm_name, graph = json.loads(str(arrays[f"{key}/graph"]))
+                layers = []
+                for kind, name, inputs, width, act in graph:
+                    kernel = bias = None
+                    if kind == "dense":
+                        kernel = arrays[f"{key}/{name}/kernel"].astype(np.float64)
+                        bias = arrays[f"{key}/{name}/bias"].astype(np.float64)
+                    layers.append(
+                        Layer(kind, name, list(inputs), int(width), kernel, bias, act)
+                    )
+                ex = ExportedNetwork(
+                    norm_name,
+                    arrays[f"{key}/mean"].astype(np.float64),
+                    arrays[f"{key}/variance"].astype(np.float64),
+                    float(arrays[f"{key}/epsilon"]),
+                    layers,
+                )
+                out[s].append(NumpyNetwork(ex))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelError(f"{file}: incomplete network arrays ({exc})") from exc
+    return out
+
+
+def write_numpy_networks(directory: str, networks: dict[str, list[Any]]) -> str | None:
+    """Write networks.npz into ``directory`` (a model being saved); returns
+    its file name, or None (nothing written) when a network cannot be read
+    as plain layers or uses the exact gelu, whose NumPy form (math.erf)
+    differs from TensorFlow's kernel by ~4e-9: such models keep Keras."""
+    from pyolcaoml.export import ExportError
+
+    try:
+        arrays = arrays_of(networks)
+    except ExportError:
+        return None
+    if any("gelu" in str(v) for k, v in arrays.items() if k.endswith("/graph")):
+        return None
+    path = os.path.join(directory, NUMPY_NETWORKS_FILE)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return NUMPY_NETWORKS_FILE
