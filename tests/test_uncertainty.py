@@ -267,3 +267,22 @@ def test_calibration_with_a_structure_lacking_an_element(sic_model_dir, tmp_path
     ae = atom_errors(model, ds, ds.names, dataset_descriptors(ds, model.descriptor))
     assert len(ae.error) == 16 and np.all(np.isfinite(ae.error))
     assert ae.element.count("C") == 4
+
+
+def test_nearest_distance_matches_brute_force() -> None:
+    """The nearest training row is found in float32 and its distance taken in
+    float64: equal to the brute-force nearest distance within 1e-5, exactly 0
+    for a training row itself, over several blocks."""
+    from scipy.spatial.distance import cdist
+
+    from pyolcaoml.model.applicability import nearest_distance
+
+    rng = np.random.default_rng(3)
+    ref = rng.standard_normal((300, 40))
+    z = np.concatenate([rng.standard_normal((2500, 40)), ref[:7], ref[:3] + 1e-3])
+    got = nearest_distance(z, ref, block=512)
+    want = cdist(z, ref).min(axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0)
+    assert np.all(got[2500:2507] == 0.0)
+    np.testing.assert_allclose(got[-3:], np.full(3, 1e-3 * np.sqrt(40)), rtol=1e-6)
+    assert np.all(np.isinf(nearest_distance(z[:4], ref[:0])))

@@ -66,25 +66,37 @@ class ElementDomain:
         # fresh pages cost more than the arithmetic on 10^5 atoms.
         for i in range(0, len(x), block):
             z = (x[i : i + block] - self.mean) / self.scale
-            out[i : i + block] = nearest_distance(z, self.reference, block)
+            out[i : i + block] = nearest_distance(z, self.reference)
         return out / np.sqrt(x.shape[1])
 
 
-def nearest_distance(z: np.ndarray, ref: np.ndarray, block: int = 4096) -> np.ndarray:
-    """Euclidean distance of each row of z to its nearest row of ref."""
-    # |z - r|^2 = |z|^2 + (|r|^2 - 2 z.r): the bracket is minimised over r in
-    # place (one matrix product, two passes over the (block, R) array), and
-    # |z|^2 added to the minimum only.
+def nearest_distance(z: np.ndarray, ref: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Euclidean distance of each row of z to its nearest row of ref.
+
+    The nearest row is found in single precision, |z - r|^2 = |z|^2 +
+    (|r|^2 - 2 z.r) with the bracket minimised over r (one matrix product:
+    10^5 atoms against 1,300 training atoms is 47 GFlop, twice as fast in
+    float32), and the distance to that row is then computed exactly in
+    float64. Where two training atoms are within float32 round-off of each
+    other (~1e-5 relative in |z - r|^2) the other one may be taken: the
+    distance is then within that of the exact nearest's. Blocks of 1024
+    rows keep the (block, R) array a few MB, which malloc reuses.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
     out = np.empty(len(z))
-    ref_t = np.ascontiguousarray(np.asarray(ref, dtype=np.float64).T)
-    rr = np.einsum("ij,ij->i", ref, ref)
+    if len(ref) == 0:
+        out[:] = np.inf
+        return out
+    ref32_t = np.ascontiguousarray(ref.T, dtype=np.float32)
+    rr32 = np.einsum("ij,ij->i", ref, ref).astype(np.float32)
     for i in range(0, len(z), block):
         zb = z[i : i + block]
-        g = zb @ ref_t
+        g = zb.astype(np.float32) @ ref32_t
         g *= -2.0
-        g += rr
-        d2 = g.min(axis=1) + np.einsum("ij,ij->i", zb, zb)
-        out[i : i + block] = np.sqrt(np.maximum(d2, 0.0))
+        g += rr32
+        diff = zb - ref[g.argmin(axis=1)]
+        out[i : i + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return out
 
 
