@@ -278,3 +278,35 @@ def test_training_with_solver_loss_runs_and_records(tmp_path):
     info = model.training["per_element"]["Si"]
     assert info["solver_scale_hartree2"] > 0 and info["epochs_run"] >= 1
     assert model.training["config"]["solver_weight"] == 1.0
+
+
+def test_solver_loss_blocks_of_a_bootstrap_resample(tmp_path):
+    """An ensemble member's bootstrap resample holds a structure twice: one
+    block per copy, the loss the mean over all copies' sites (before: the
+    split was refused as 'atoms missing')."""
+    from test_model_helpers import make_tiny_dataset
+
+    from pyolcaoml.model import load_dataset
+    from pyolcaoml.model.solver_loss import solver_loss_value, structure_blocks
+
+    ds = load_dataset(make_tiny_dataset(tmp_path / "tiny.h5"))
+    ed = ds.elements["Si"]
+    first = ed.atom_index[ds.structure_index[ed.atom_index] == 0]
+    second = ed.atom_index[ds.structure_index[ed.atom_index] == 1]
+    rows = np.concatenate([first, second[::-1], first[::-1]])  # structure 0 twice
+    b = np.random.default_rng(6).normal(size=(16, 6)) * 0.01
+    blocks = structure_blocks(ds, "Si", rows, b)
+    assert sorted(len(k.rows) for k in blocks) == [8, 8, 8]
+    dz = np.random.default_rng(7).normal(size=(len(rows), 6))
+    # the reference: each copy alone, through the blocks of a plain split
+    single = structure_blocks(ds, "Si", np.concatenate([first, second]), b)
+
+    def alone(block: int, part: np.ndarray) -> float:
+        full = np.zeros((16, 6))
+        full[8 * block : 8 * block + 8] = part  # in atom order
+        return solver_loss_value(single[block : block + 1], full)
+
+    want = (alone(0, dz[:8]) + alone(1, dz[8:16][::-1]) + alone(0, dz[16:][::-1])) / 3
+    assert solver_loss_value(blocks, dz) == pytest.approx(want, rel=1e-9)
+    with pytest.raises(ValueError, match="missing"):
+        structure_blocks(ds, "Si", np.concatenate([first[:-1], second]), b)

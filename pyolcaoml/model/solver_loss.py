@@ -79,18 +79,24 @@ def structure_blocks(
         if key not in cache:
             cache[key] = element_gram(dataset, int(s), symbol)
         mine, k = cache[key]
-        # order the rows like the structure's atoms of this element
+        # order the rows like the structure's atoms of this element; a
+        # bootstrap resample (ensemble members) may hold a structure several
+        # times: one block per copy
         local = atom_rows[pos] - int(dataset.atom_start[s])
-        order = np.argsort(local)
-        pos = pos[order]
-        if not np.array_equal(local[order], mine):
-            raise ValueError(f"structure {dataset.names[s]}: atoms missing from split")
+        order = np.argsort(local, kind="stable")
         n = len(mine)
+        copies = len(order) // max(n, 1)
+        by_atom = order.reshape(n, copies) if copies * n == len(order) else None
+        if by_atom is None or not np.all(local[by_atom] == np.asarray(mine)[:, None]):
+            raise ValueError(f"structure {dataset.names[s]}: atoms missing from split")
         big_b = np.kron(np.eye(n), from_latent)  # (n N, n k)
         kz = big_b.T @ k @ big_b
         w, u = np.linalg.eigh(0.5 * (kz + kz.T))
         factor = (np.sqrt(np.clip(w, 0.0, None))[:, None] * u.T).copy()
-        blocks.append(StructureBlock(rows=pos, factor=factor, n_sites=n))
+        for c in range(copies):
+            blocks.append(
+                StructureBlock(rows=pos[by_atom[:, c]], factor=factor, n_sites=n)
+            )
     return blocks
 
 
