@@ -161,19 +161,12 @@ class ExportedNetwork:
         return self.layers[-1].width
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """NumPy forward pass (rows are atoms), used to check the export."""
-        values = {
-            self.norm_name: (np.asarray(x, np.float64) - self.mean)
-            / np.maximum(np.sqrt(self.variance), self.epsilon)
-        }
-        for layer in self.layers:
-            if layer.kind == "dense":
-                assert layer.kernel is not None and layer.bias is not None
-                z = values[layer.inputs[0]] @ layer.kernel + layer.bias
-                values[layer.name] = _activate(layer.activation, z)
-            else:
-                values[layer.name] = sum(values[n] for n in layer.inputs)
-        return values[self.layers[-1].name]
+        """NumPy forward pass (rows are atoms), used to check the export:
+        :func:`pyolcaoml.model.network.forward_from_layers`, the pass that
+        prediction runs."""
+        from pyolcaoml.model.network import forward_from_layers
+
+        return forward_from_layers(self)(x)
 
 
 def _activate(name: str, z: np.ndarray) -> np.ndarray:

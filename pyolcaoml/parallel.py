@@ -236,23 +236,19 @@ def _dumps(obj: Any) -> bytes:
     code the other side cannot import (classes of ``__main__`` or of a
     module registered with cloudpickle to travel by value), as Dask does."""
     try:
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data: bytes | None = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         data = None
-    if data is not None:
-        by_value = [b"__main__"]
-        try:
-            import cloudpickle
-
-            by_value += [
-                m.encode() for m in cloudpickle.list_registry_pickle_by_value()
-            ]
-        except ImportError:
-            return data
-        if not any(name in data for name in by_value):
-            return data
-    import cloudpickle
-
+    try:
+        import cloudpickle
+    except ImportError:  # no Dask either: plain pickle is all there is
+        if data is None:
+            raise
+        return data
+    by_value = [b"__main__"]
+    by_value += [m.encode() for m in cloudpickle.list_registry_pickle_by_value()]
+    if data is not None and not any(name in data for name in by_value):
+        return data
     return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -282,10 +278,6 @@ class _BatchSize:
 
     def add(self, seconds: float, n: int) -> None:
         self.recent.append(seconds / max(n, 1))
-
-    @property
-    def measured(self) -> bool:
-        return bool(self.recent)
 
     def __call__(self, left: int | None = None, threads: int = 1) -> int:
         if not self.recent:

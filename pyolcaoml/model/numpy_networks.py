@@ -48,14 +48,11 @@ class NumpyNetwork:
         return self.forward(x)
 
 
-def arrays_of(networks: dict[str, list[Any]]) -> dict[str, np.ndarray]:
-    """npz arrays of every element's Keras networks (checked exports)."""
-    from pyolcaoml.export import network_from_keras
-
+def arrays_of(exported: dict[str, list[Any]]) -> dict[str, np.ndarray]:
+    """npz arrays of every element's exported networks (``ExportedNetwork``)."""
     out: dict[str, np.ndarray] = {}
-    for s, nets in networks.items():
-        for m, net in enumerate(nets):
-            ex = network_from_keras(net)
+    for s, nets in exported.items():
+        for m, ex in enumerate(nets):
             key = f"{s}/{m}"
             out[f"{key}/mean"] = ex.mean
             out[f"{key}/variance"] = ex.variance
@@ -118,14 +115,18 @@ def write_numpy_networks(directory: str, networks: dict[str, list[Any]]) -> str 
     its file name, or None (nothing written) when a network cannot be read
     as plain layers or uses the exact gelu, whose NumPy form (math.erf)
     differs from TensorFlow's kernel by ~4e-9: such models keep Keras."""
-    from pyolcaoml.export import ExportError
+    from pyolcaoml.export import ExportError, network_from_keras
 
     try:
-        arrays = arrays_of(networks)
+        exported = {
+            s: [network_from_keras(n) for n in nets] for s, nets in networks.items()
+        }
     except ExportError:
         return None
-    if any("gelu" in str(v) for k, v in arrays.items() if k.endswith("/graph")):
+    layers = [layer for nets in exported.values() for ex in nets for layer in ex.layers]
+    if any(layer.activation == "gelu" for layer in layers):
         return None
+    arrays = arrays_of(exported)
     path = os.path.join(directory, NUMPY_NETWORKS_FILE)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
