@@ -19,26 +19,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from structures import random_asi, replicated  # noqa: E402
+from timing import best_of  # noqa: E402
 
 from pyolcaoml import Bispectrum, Structure  # noqa: E402
 
 RADIUS = 2.4  # Å: pair cutoff 4.8 Å, as in the reference timings
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def lammps_runner(atoms, twojmax: int):

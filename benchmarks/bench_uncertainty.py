@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
+import sys
 import time
 
-
-def best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of  # noqa: E402
 
 
 def main() -> None:
@@ -67,10 +63,10 @@ def main() -> None:
     t0 = time.perf_counter()
     x = compute_descriptors(model, s, n_threads=args.threads)
     t_desc = time.perf_counter() - t0
-    t_one = best(lambda: single.predict(symbols, x), args.repeats)
-    t_ens = best(lambda: model.predict_uncertainty(symbols, x), args.repeats)
+    t_one = best_of(lambda: single.predict(symbols, x), args.repeats)
+    t_ens = best_of(lambda: model.predict_uncertainty(symbols, x), args.repeats)
     sigma = model.predict_uncertainty(symbols, x)[1]
-    t_app = best(
+    t_app = best_of(
         lambda: assess(model, s, x, sigma, n_threads=args.threads), args.repeats
     )
     print(f"model {model.path}: M = {m}, K = {model.n_features}; {n} atoms\n")
