@@ -61,8 +61,17 @@ def write_oml(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pyolcaoml.bundled_model [OUTPUT]``: regenerate model.oml."""
-    args = sys.argv[1:] if argv is None else argv
-    out = write_oml(args[0] if args else None)
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m pyolcaoml.bundled_model",
+        description="Regenerate the bundled model's model.oml from its networks.",
+    )
+    p.add_argument(
+        "output", nargs="?", help="where to write it (default: next to the model)"
+    )
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    out = write_oml(args.output)
     print(f"wrote {out}")
     return 0
 
