@@ -164,9 +164,20 @@ def _str_dtype() -> Any:
     return h5py.string_dtype("utf-8")
 
 
+#: Bytes per chunk of a growing dataset of numbers, in whole rows: ~64 kB,
+#: the size h5py picks itself, but h5py's (128, 14) for an (n, 55) float64
+#: column splits a row over 4 chunks, and writing 64,000 rows took a third
+#: longer than with (148, 55) (benchmarks/bench_dask.py's writer).
+CHUNK_BYTES = 1 << 16
+
+
 def _create(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: Any) -> None:
+    chunks: Any = True  # strings: h5py's choice
+    if np.dtype(dtype).kind in "biuf":
+        row = np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64))
+        chunks = (max(1, CHUNK_BYTES // max(row, 1)), *shape)
     group.create_dataset(
-        name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=True
+        name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=chunks
     )
 
 
