@@ -382,10 +382,15 @@ def _init_structures(f: Any, attrs: dict[str, Any]) -> None:
 
 class _Rows:
     """Rows for the datasets of an open HDF5 file, appended in blocks of
-    BLOCK structures (one resize per dataset and block, not per structure:
-    the writer must keep up with many workers)."""
+    BLOCK structures or BLOCK_ATOMS atoms, whichever comes first (one resize
+    per dataset and block, not per structure: the writer must keep up with
+    many workers). Blocks are kept small enough (~4 MB of descriptors) that
+    writing one is a short pause: while the writer holds the interpreter,
+    the client's event loop cannot hand the workers new tasks, and the last
+    block is written after the workers have finished."""
 
     BLOCK = 512
+    BLOCK_ATOMS = 8192
 
     def __init__(self, f: Any) -> None:
         self.f = f
@@ -394,6 +399,14 @@ class _Rows:
         self.n_structures = 0
         self.n_atoms = 0
         self._since_flush = 0
+        self._atoms_at_flush = 0
+        self._datasets: dict[str, Any] = {}  # h5py lookups are slow: once
+
+    def _dataset(self, name: str) -> Any:
+        dset = self._datasets.get(name)
+        if dset is None:
+            dset = self._datasets[name] = self.f[name]
+        return dset
 
     def add(self, name: str, rows: Any) -> None:
         self.pending.setdefault(name, []).append(rows)
@@ -408,7 +421,10 @@ class _Rows:
 
     def end_structure(self) -> None:
         self._since_flush += 1
-        if self._since_flush >= self.BLOCK:
+        if (
+            self._since_flush >= self.BLOCK
+            or self.n_atoms - self._atoms_at_flush >= self.BLOCK_ATOMS
+        ):
             self.flush()
 
     def _structure_columns(self) -> dict[str, Any]:
@@ -439,22 +455,24 @@ class _Rows:
 
         columns = self._structure_columns()
         for name, parts in self.pending.items():
-            dtype = self.f[name].dtype  # an h5py property: read once
+            dset = self._dataset(name)
+            dtype = dset.dtype  # an h5py property: read once
             if dtype.kind == "O":
                 columns[name] = [r for part in parts for r in part]
             else:
-                shape = (-1, *self.f[name].shape[1:])
+                shape = (-1, *dset.shape[1:])
                 columns[name] = np.concatenate(
                     [np.asarray(p, dtype=dtype).reshape(shape) for p in parts]
                 )
         for name, rows in columns.items():
-            dset = self.f[name]
+            dset = self._dataset(name)
             if dset.dtype.kind != "O":
                 rows = np.asarray(rows, dtype=dset.dtype)
             _append_rows(dset, rows)
         self.structures.clear()
         self.pending.clear()
         self._since_flush = 0
+        self._atoms_at_flush = self.n_atoms
 
 
 @dataclass
