@@ -488,7 +488,7 @@ def test_batch_sizes_shrink_towards_the_end() -> None:
     assert size() == full  # length unknown
     assert size(1000, 2) == full  # 250 > full
     assert size(400, 2) == 100
-    assert size(40, 2) == floor  # never below 20 ms of work
+    assert size(40, 2) == floor  # never below MIN_TASK_SECONDS of work
     assert size(3, 2) == floor  # islice takes what is left
     slow = parallel._BatchSize()
     slow.add(30.0, 1)  # a training run: one per task
@@ -542,3 +542,83 @@ def test_local_client_keeps_glibc_malloc_default(monkeypatch) -> None:
             cluster = c.cluster
             c.close()
             cluster.close()
+
+
+def _squares(x: int) -> np.ndarray:
+    return np.full(3, float(x * x))
+
+
+def test_task_payload_and_answer_are_one_uint8_frame() -> None:
+    """A task's items and answers are one pickle each, wrapped as a flat
+    uint8 array (one out-of-band frame for Dask, no bytes copies); what
+    comes back unpickles to the items' answers, as writable arrays."""
+    import pickle
+
+    from pyolcaoml import parallel
+
+    payload = parallel._frame(parallel._dumps([1, 2, 3]))
+    assert isinstance(payload, np.ndarray) and payload.dtype == np.uint8
+    answer = parallel.run_batch(_squares, payload)
+    assert isinstance(answer, np.ndarray) and answer.dtype == np.uint8
+    answers, seconds = pickle.loads(answer)
+    assert seconds >= 0.0
+    assert [ok for ok, _, _ in answers] == [True, True, True]
+    values = [value for _, value, _ in answers]
+    assert [v.tolist() for v in values] == [[1.0] * 3, [4.0] * 3, [9.0] * 3]
+    assert all(v.flags.writeable for v in values)
+
+
+def test_descriptor_writer_flushes_by_atoms(tmp_path: Path) -> None:
+    """Rows are written in blocks of BLOCK structures or BLOCK_ATOMS atoms,
+    whichever comes first, so that a block is a short pause for the client
+    (and the last block is small); the file equals one written at once."""
+    from pyolcaoml.cli.many import Item, _init_structures, _Rows
+    from pyolcaoml.dataset import _create
+    from pyolcaoml.structure import Structure
+
+    atoms = bulk("Si", "diamond", a=5.431, cubic=True).repeat((5, 5, 5))  # 1000
+    s = Structure.from_ase(atoms)
+    rng = np.random.default_rng(0)
+    blocks = [rng.normal(size=(len(s), 4)) for _ in range(20)]
+
+    def write(path: Path, block_atoms: int) -> list[int]:
+        sizes = []
+        with h5py.File(path, "w") as f:
+            _init_structures(f, {})
+            _create(f["atoms"], "descriptors", (4,), "float64")
+            rows = _Rows(f)
+            rows.BLOCK_ATOMS = block_atoms
+            for k, d in enumerate(blocks):
+                rows.add_structure(Item(f"s{k}", f"s{k}", "x"), s)
+                rows.add("atoms/descriptors", d)
+                rows.end_structure()
+                sizes.append(f["atoms/descriptors"].shape[0])
+            rows.flush()
+        return sizes
+
+    sizes = write(tmp_path / "a.h5", 3000)
+    assert sizes[:4] == [0, 0, 3000, 3000]  # written every 3 structures
+    lag = [n - w for n, w in zip(range(1000, 21000, 1000), sizes, strict=True)]
+    assert max(lag) < 3000
+    assert write(tmp_path / "b.h5", 10**9)[-1] == 0  # one block at the end
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        for name in ("atoms/descriptors", "atoms/position", "structures/name"):
+            assert np.array_equal(a[name][()], b[name][()])
+        assert np.array_equal(a["atoms/descriptors"][()], np.concatenate(blocks))
+
+
+def test_growing_numeric_datasets_are_chunked_in_whole_rows(tmp_path: Path) -> None:
+    """Numeric columns get chunks of whole rows (~CHUNK_BYTES): h5py's own
+    choice split a descriptor row over several chunks (slower writes, and a
+    row read touched all of them)."""
+    from pyolcaoml.dataset import CHUNK_BYTES, _create, _str_dtype
+
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        _create(f, "d", (55,), "float64")
+        _create(f, "cell", (3, 3), np.dtype("float64"))
+        _create(f, "i", (), "int64")
+        _create(f, "s", (), _str_dtype())
+        assert f["d"].chunks == (CHUNK_BYTES // (55 * 8), 55)
+        assert f["cell"].chunks == (CHUNK_BYTES // 72, 3, 3)
+        assert f["i"].chunks == (CHUNK_BYTES // 8,)
+        assert f["s"].chunks is not None  # strings: h5py's choice
