@@ -22,7 +22,10 @@ HDF5 file (the command's writer):
   the LocalCluster's scheduler, and the workers): what Dask costs per item
   whatever else the machine is running, unlike wall time;
 - no-op items (scheduling and transfer alone), grouped into tasks as the
-  executor does, and one task per item.
+  executor does, and one task per item;
+- what the two cores allow without Dask or a writer: the plain loop in one
+  process against two processes taking half the items each, started
+  together (spawned and warmed before the clock).
 
 Cluster start-up is timed separately (it is paid once per command).
 
@@ -70,6 +73,48 @@ def timed_h5(executor, calc, items, path: str) -> float:
     assert summary.written == len(items)
     os.unlink(path)
     return seconds
+
+
+def _compute_part(func, items, ready, go, queue) -> None:
+    for item in items[:5]:  # warm: first calls, imports
+        func(item)
+    ready.set()
+    go.wait()
+    t0 = time.perf_counter()
+    for item in items:
+        func(item)
+    queue.put(time.perf_counter() - t0)
+
+
+def hardware_scaling(func, items) -> tuple[float, float]:
+    """Seconds to compute ``items`` (no Dask, no writer) in one process, and
+    in two processes taking half each and started together (the slower of
+    the two): what the two cores allow before any Dask or writer cost.
+    The processes are spawned and warmed before the clock starts."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+
+    def run(parts) -> float:
+        queue = ctx.Queue()
+        go = ctx.Event()
+        readies = [ctx.Event() for _ in parts]
+        procs = [
+            ctx.Process(target=_compute_part, args=(func, part, r, go, queue))
+            for part, r in zip(parts, readies, strict=True)
+        ]
+        for p in procs:
+            p.start()
+        for r in readies:
+            r.wait()
+        go.set()
+        seconds = max(queue.get() for _ in procs)
+        for p in procs:
+            p.join()
+        return seconds
+
+    half = len(items) // 2
+    return run([items]), run([items[:half], items[half:]])
 
 
 def compute_seconds(task_stream) -> float:
@@ -139,6 +184,9 @@ def main() -> None:
             w1 = sum(client.run(time.process_time).values())
             cpu[w].append(c1 - c0 + w1 - w0)
     best = {k: min(v) for k, v in t.items()}
+    scaling = [hardware_scaling(func, items) for _ in range(min(args.repeats, 3))]
+    plain_one = min(one for one, _ in scaling)
+    plain_two = min(two for _, two in scaling)
     # Utilisation from separate runs: Dask's task stream (a scheduler
     # plugin) costs the scheduler time per task, so it stays off the clock.
     util, idle = {}, {}
@@ -185,7 +233,17 @@ def main() -> None:
             f"| {c:.2f} |"
         )
     print()
+    print(
+        f"| plain loop, no writer, 1 process | {plain_one:.2f} | "
+        f"{n / plain_one:.0f} | {plain_one / n * 1e3:.2f} | | |"
+    )
+    print(
+        f"| plain loop, 2 processes (half each) | {plain_two:.2f} | "
+        f"{n / plain_two:.0f} | {plain_two / n * 1e3:.2f} | | |"
+    )
+    print()
     print(f"throughput 2 workers / 1 worker: {best[1] / best[2]:.2f}x")
+    print(f"what the 2 cores allow, no Dask, no writer: {plain_one / plain_two:.2f}x")
     print(f"throughput 2 workers / serial:   {best['serial'] / best[2]:.2f}x")
     print(
         "overhead per item, Dask 1 worker - serial (wall): "
