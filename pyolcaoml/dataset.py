@@ -173,8 +173,9 @@ CHUNK_BYTES = 1 << 16
 
 def _create(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: Any) -> None:
     chunks: Any = True  # strings: h5py's choice
-    if np.dtype(dtype).kind in "biuf":
-        row = np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64))
+    dt = np.dtype(dtype)
+    if dt.kind in "biuf":
+        row = dt.itemsize * int(np.prod(shape, dtype=np.int64))
         chunks = (max(1, CHUNK_BYTES // max(row, 1)), *shape)
     group.create_dataset(
         name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=chunks
