@@ -398,8 +398,6 @@ class _Rows:
         self.structures: list[tuple[Item, Structure, int]] = []  # + first atom
         self.n_structures = 0
         self.n_atoms = 0
-        self._since_flush = 0
-        self._atoms_at_flush = 0
         self._datasets: dict[str, Any] = {}  # h5py lookups are slow: once
 
     def _dataset(self, name: str) -> Any:
@@ -420,10 +418,9 @@ class _Rows:
         return start
 
     def end_structure(self) -> None:
-        self._since_flush += 1
-        if (
-            self._since_flush >= self.BLOCK
-            or self.n_atoms - self._atoms_at_flush >= self.BLOCK_ATOMS
+        queued = self.structures  # (item, structure, first atom), since flush
+        if len(queued) >= self.BLOCK or (
+            queued and self.n_atoms - queued[0][2] >= self.BLOCK_ATOMS
         ):
             self.flush()
 
@@ -471,8 +468,6 @@ class _Rows:
             _append_rows(dset, rows)
         self.structures.clear()
         self.pending.clear()
-        self._since_flush = 0
-        self._atoms_at_flush = self.n_atoms
 
 
 @dataclass
