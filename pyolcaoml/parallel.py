@@ -263,9 +263,10 @@ def _frame(data: bytes) -> Any:
 
     Dask sends a NumPy array as a frame of its own, straight from and into
     its buffer, where a ``bytes`` object is copied into a pickle on the way
-    out and out of one on the way in; for the ~30 kB of descriptors per
-    64-atom structure those copies were a fifth of the client's work.
-    ``pickle.loads`` reads the array as it would the bytes.
+    out and out of one on the way in (two copies of ~30 kB per 64-atom
+    structure's descriptors; the saving was below the benchmark's
+    run-to-run spread). ``pickle.loads`` reads the array as it would the
+    bytes.
     """
     import numpy as np
 
