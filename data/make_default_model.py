@@ -91,7 +91,11 @@ SIC_HOLDOUT = [
     "sic16_vacC_r0.05_seed10101",
     "sic16_Sii_r0.05_seed10104",
     "sic8_r0.25_seed10201",
-    "sic16_mq_seed10301",
+    # chosen before these runs were made (stop 18): a disordered cell of each
+    # new kind, never trained on
+    "sic16_rr_seed10403",
+    "sic16_rr_si6c10_seed10431",
+    "sic32_rr_seed10441",
 ]
 SIC_DEMO_CASES = {
     "sic16_vacC_r0.05_seed10101": (

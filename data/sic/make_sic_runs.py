@@ -217,29 +217,35 @@ def job_meltquench(name, seed):
     return Job(name, "amorphous", (1, 2, 2), symbols, frac, cell, meta)
 
 
-def job_random_relaxed(name, seed):
-    """16-atom SiC (8 Si + 8 C) disordered cell: random positions in the
-    3C 2x1x1 box (no pair closer than 1.5 Å), then Tersoff CG minimisation
-    in the fixed box (LAMMPS). The melt-quench of job_meltquench comes out
-    crystalline in so small a cell; this stays disordered (a local minimum
-    with mixed Si-Si, Si-C and C-C bonds, as in amorphous SiC)."""
-    _, _, cell = zincblende((2, 1, 1))
+def job_random_relaxed(name, seed, n_si=8, n_c=8, reps=(2, 1, 1), kp=(1, 2, 2)):
+    """Disordered SiC cell (8 Si + 8 C in the 3C 2x1x1 box by default):
+    random positions in the fixed box (no pair closer than 1.5 Å), then
+    Tersoff CG minimisation (LAMMPS). The melt-quench of job_meltquench comes
+    out crystalline in so small a cell; this stays disordered (a local minimum
+    with mixed Si-Si, Si-C and C-C bonds, as in amorphous SiC). ``n_si`` and
+    ``n_c`` other than 8 give Si- or C-rich cells (the box stays that of
+    3C-SiC ``reps``, so the density follows the composition)."""
+    _, _, cell = zincblende(reps)
     rng = np.random.default_rng(seed)
     pos: list[np.ndarray] = []
-    while len(pos) < 16:
+    while len(pos) < n_si + n_c:
         x = rng.random(3) * cell
         d = np.array([((x - y) + cell / 2) % cell - cell / 2 for y in pos])
         if not pos or np.sqrt((d**2).sum(axis=1)).min() > 1.5:
             pos.append(x)
     symbols, frac, pe = tersoff(
-        ["Si"] * 8 + ["C"] * 8, pos, cell, ["minimize 1e-10 1e-8 10000 100000"]
+        ["Si"] * n_si + ["C"] * n_c, pos, cell, ["minimize 1e-10 1e-8 10000 100000"]
     )
     d = frac[:, None, :] - frac[None, :, :]
     d = (d - np.round(d)) * cell
     r = np.sqrt((d**2).sum(-1)) + np.eye(len(frac)) * 99.0
     meta = {
         "a_A": A_SIC,
-        "base": "random 8 Si + 8 C in the 3C-SiC 2x1x1 box 8.72 x 4.36 x 4.36 Å",
+        "base": (
+            f"random {n_si} Si + {n_c} C in the 3C-SiC "
+            f"{'x'.join(map(str, reps))} box "
+            f"{' x '.join(f'{c:.2f}' for c in cell)} Å"
+        ),
         "method": (
             "numpy.random.default_rng(seed) uniform positions, no pair "
             "closer than 1.5 Å; LAMMPS Tersoff (potentials/SiC.tersoff) "
@@ -249,7 +255,7 @@ def job_random_relaxed(name, seed):
         "pe_eV_per_atom": float(pe),
         "min_dist_A": float(r.min()),
     }
-    return Job(name, "amorphous", (1, 2, 2), symbols, frac, cell, meta)
+    return Job(name, "amorphous", tuple(kp), symbols, frac, cell, meta)
 
 
 def defexp(job: Job) -> Job:
@@ -258,6 +264,29 @@ def defexp(job: Job) -> Job:
     job.modpot = False
     job.family = "c_default_exponents"
     return job
+
+
+#: the six point defects of job16: (name tag, kind)
+DEFECTS = (
+    ("vacSi", "vacSi"),
+    ("vacC", "vacC"),
+    ("CSi", "C_Si"),
+    ("SiC", "Si_C"),
+    ("Sii", "Si_i_TC"),
+    ("Ci", "C_i_TSi"),
+)
+
+
+def _rr(name, seed, n_si=8, n_c=8):
+    return lambda: job_random_relaxed(name, seed, n_si, n_c)
+
+
+def _d16(name, kind, sigma, seed):
+    return lambda: job16(name, kind, sigma, seed)
+
+
+def _j8(name, scale, sigma, seed):
+    return lambda: job8(name, scale, sigma, seed, family="rattle")
 
 
 def queue() -> list:
@@ -304,6 +333,28 @@ def queue() -> list:
         lambda: job_random_relaxed("sic16_rr_seed10403", 10403),
         lambda: job8("sic8_r0.20_seed10210", sigma=0.20, seed=10210, family="disorder"),
         lambda: job8("sic8_r0.20_seed10211", sigma=0.20, seed=10211, family="disorder"),
+        # third batch (issue 12, stop 18): amorphous cells of several
+        # compositions, defects rattled 0.15 Å, strained and rattled 8-atom
+        # cells, and two 32-atom amorphous cells (2x2x1 box, k 1x1x2)
+        *[_rr(f"sic16_rr_seed{s}", s) for s in range(10404, 10412)],
+        *[_rr(f"sic16_rr_si10c6_seed{s}", s, 10, 6) for s in (10420, 10421)],
+        *[_rr(f"sic16_rr_si6c10_seed{s}", s, 6, 10) for s in (10430, 10431)],
+        *[
+            _d16(f"sic16_{tag}_r0.15_seed{s}", kind, 0.15, s)
+            for s, (tag, kind) in zip(range(10130, 10136), DEFECTS, strict=True)
+        ],
+        *[
+            _j8(f"sic8_s{f:.2f}_r0.15_seed{s}", f, 0.15, s)
+            for s, f in zip(
+                range(10040, 10046), (0.96, 0.98, 0.99, 1.01, 1.02, 1.04), strict=True
+            )
+        ],
+        lambda: job_random_relaxed(
+            "sic32_rr_seed10440", 10440, 16, 16, (2, 2, 1), (1, 1, 2)
+        ),
+        lambda: job_random_relaxed(
+            "sic32_rr_seed10441", 10441, 16, 16, (2, 2, 1), (1, 1, 2)
+        ),
     ]
     return q
 
