@@ -20,6 +20,7 @@ from pyolcaoml.olcao import (
     read_iterations,
     read_olcao_dat,
     read_pot1,
+    read_run,
     read_scfv,
 )
 
@@ -198,3 +199,23 @@ def test_atomic_pdb_mismatch(tmp_path: Path) -> None:
         OlcaoFormatError, match="coeff1: 16 terms, but .*pot1 has NUM_ALPHAS 15"
     ):
         read_atomic_potential(entry)
+
+
+def test_final_value_printed_as_the_test_is_converged() -> None:
+    """OLCAO compares the unrounded value (potentialUpdate.F90: testableDelta
+    < convgTest) and prints f13.8: this real run (data/sic/runs, made by
+    data/sic/make_sic_runs.py) stopped at iteration 21 of 60 with its last
+    value printed as 0.00000100, its CONVERGENCE_TEST."""
+    run = read_run(
+        Path(__file__).resolve().parents[1]
+        / "data/sic/runs/disorder/sic8_r0.20_seed10210"
+    )
+    h = run.history
+    assert h.final_convergence == 0.00000100 and h.n_iterations == 21
+    assert run.convergence_test == 1e-6 and run.last_iteration == 60
+    assert run.converged and not run.log_truncated
+    assert not h.converged(1e-6)  # without the limit the printed value decides
+    assert h.converged(1e-6, last_iteration=60)
+    # at the limit OLCAO stops whatever the value: then it must be below
+    assert not h.converged(1e-6, last_iteration=21)
+    assert not h.converged(0.99e-6, last_iteration=60)

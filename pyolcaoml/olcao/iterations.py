@@ -28,6 +28,11 @@ from pyolcaoml.olcao._lines import LineReader
 __all__ = ["ScfHistory", "read_iterations"]
 
 _WIDTHS = (5, 13, 13, 13, 17)
+#: Half a unit in the last printed place of the convergence column (f13.8).
+#: OLCAO stops when its unrounded value is below CONVERGENCE_TEST, so a run
+#: that stopped early may print a final value that rounds up to the test
+#: itself (0.00000100 for a test of 1e-6).
+PRINT_HALF_UNIT = 5e-9
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: compare by identity
@@ -58,9 +63,22 @@ class ScfHistory:
         """Total energy of the last iteration in Hartree."""
         return float(self.total_energy[-1]) if len(self) else float("nan")
 
-    def converged(self, threshold: float) -> bool:
-        """Whether the final convergence value is below ``threshold``."""
-        return len(self) > 0 and self.final_convergence < threshold
+    def converged(self, threshold: float, last_iteration: int | None = None) -> bool:
+        """Whether OLCAO's SCF converged: the final printed value is below
+        ``threshold``, or (given the run's LAST_ITERATION) the log stopped
+        before that limit with a final value that rounds to the threshold
+        (OLCAO compares the unrounded value and stops only when it is below;
+        see :data:`PRINT_HALF_UNIT`)."""
+        if len(self) == 0:
+            return False
+        final = self.final_convergence
+        if final < threshold:
+            return True
+        return (
+            last_iteration is not None
+            and self.n_iterations < last_iteration
+            and final <= threshold + PRINT_HALF_UNIT
+        )
 
     def ended_early(self, threshold: float, last_iteration: int) -> bool:
         """Whether the log stops before the run's own end: not converged
@@ -69,7 +87,7 @@ class ScfHistory:
         have gone on.  The file was cut short, or the run was killed."""
         return (
             len(self) > 0
-            and not self.converged(threshold)
+            and not self.converged(threshold, last_iteration)
             and self.n_iterations < last_iteration
         )
 

@@ -224,9 +224,10 @@ class OlcaoRun:
 
     @property
     def converged(self) -> bool:
-        """Final convergence value below CONVERGENCE_TEST (False without a log)."""
+        """OLCAO's SCF reached CONVERGENCE_TEST (False without a log); see
+        :meth:`ScfHistory.converged` for a final value printed as the test."""
         return self.history is not None and self.history.converged(
-            self.convergence_test
+            self.convergence_test, self.last_iteration
         )
 
     @property
