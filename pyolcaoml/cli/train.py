@@ -116,6 +116,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "and calibration): predictions get a per-atom sigma (default 1)",
     )
     g.add_argument(
+        "--extend",
+        metavar="MODEL",
+        help="extend a saved model to the dataset's new elements: its own "
+        "elements' networks keep every weight and learn only new first-layer "
+        "weights on the components of the new elements (needs --chem "
+        "descriptors that reduce to MODEL's), so its predictions for "
+        "structures of its elements alone do not change; new elements are "
+        "trained as usual. --ensemble must equal MODEL's member count",
+    )
+    g.add_argument(
         "--descriptor",
         metavar="JSON",
         help="descriptor settings (JSON text or file, as "
@@ -267,6 +277,9 @@ def run(args: argparse.Namespace) -> int:
             solver_weight=args.solver_weight,
             ridge_strength=args.ridge_strength,
             centre_structures=args.centre_structures,
+            extend_from=(
+                os.path.abspath(args.extend) if getattr(args, "extend", None) else None
+            ),
         )
         from pyolcaoml.model.network import ACTIVATIONS
 

@@ -94,6 +94,7 @@ def train_member(spec: MemberSpec) -> MemberResult:
         descriptor_settings=spec.descriptor_settings,
         progress=progress,
         bootstrap=spec.bootstrap,
+        member=spec.index,
     )
     os.makedirs(spec.output_dir, exist_ok=True)
     x_all = dataset.descriptors if spec.descriptors is None else spec.descriptors
@@ -158,6 +159,8 @@ def member_specs(
         if len(rest) < 2:
             raise ModelError("an ensemble needs at least two training structures")
         samples = list(bootstrap_samples(rest, n_members, config.seed))
+    if config.extend_from:
+        samples = _extension_samples(dataset, config, n_members, samples)
     return [
         MemberSpec(
             index=m,
@@ -173,6 +176,50 @@ def member_specs(
         )
         for m in range(n_members)
     ]
+
+
+def _extension_samples(
+    dataset: Dataset,
+    config: TrainConfig,
+    n_members: int,
+    samples: list[list[str] | None],
+) -> list[list[str] | None]:
+    """Bootstrap samples of an extension: member m keeps base member m's
+    structures (so its out-of-bag structures, which calibrate sigma, are
+    truly unseen by the network it extends) plus a resample of the
+    structures the base model never trained on."""
+    from pyolcaoml.model.extend import read_extension
+
+    ext = read_extension(config.extend_from)
+    if n_members != ext.n_members:
+        raise ModelError(
+            f"{ext.path} has {ext.n_members} network(s) per element: the "
+            f"extension must have as many members, not {n_members}"
+        )
+    not_held = [n for n in ext.holdout if n in dataset.names]
+    not_held = [n for n in not_held if n not in set(config.holdout)]
+    if not_held:
+        raise ModelError(
+            f"the base model held out {', '.join(not_held)}: hold them out "
+            "here too (--holdout), or the extension trains on them"
+        )
+    if ext.in_bag is None:
+        return samples
+    missing = sorted({n for bag in ext.in_bag for n in bag} - set(dataset.names))
+    if missing:
+        raise ModelError(
+            f"the dataset lacks structures the base model trained on "
+            f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}): "
+            "convert them with the new descriptor too"
+        )
+    seen = {n for bag in ext.in_bag for n in bag}
+    new = [n for n in dataset.names if n not in seen and n not in set(config.holdout)]
+    extra = (
+        bootstrap_samples(new, n_members, config.seed)
+        if new
+        else [[] for _ in range(n_members)]
+    )
+    return [sorted(ext.in_bag[m] + extra[m]) for m in range(n_members)]
 
 
 def train_ensemble(

@@ -48,6 +48,10 @@ class TrainConfig:
     #: the structure's atoms of the element is replaced by the training mean
     #: (the cell-mean level is set by the whole cell, not the neighbourhood)
     centre_structures: bool = False
+    #: a saved model whose elements' networks are extended, not retrained:
+    #: their predictions for structures of those elements alone stay exactly
+    #: the same (pyolcaoml.model.extend); new elements are trained as usual
+    extend_from: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -117,6 +121,7 @@ def train_model(
     progress: ProgressFn | None = None,
     charge_columns: dict[str, np.ndarray] | None = None,
     bootstrap: Sequence[str] | None = None,
+    member: int = 0,
 ) -> PotentialModel:
     """Train one network per element of ``dataset``.
 
@@ -125,6 +130,8 @@ def train_model(
     ``bootstrap``: a resample (with repeats) of structure names to train on
     (one ensemble member); the structures of the rest that it does not hold
     (out of bag) are the validation set, ``config.holdout`` stays out.
+    ``member``: the ensemble member (0-based) whose base networks are
+    extended when ``config.extend_from`` is set.
     """
     from pyolcaoml.model.network import import_keras
 
@@ -158,6 +165,9 @@ def train_model(
         "validation": dataset.structure_ids(val_names),
         "holdout": dataset.structure_ids(hold_names),
     }
+    extension = cols = None
+    if config.extend_from:
+        extension, cols = _extension_setup(dataset, config, x_all, settings)
     setup_determinism(config.seed)
     elements: dict[str, ElementModel] = {}
     metrics: dict[str, dict] = {}
@@ -180,6 +190,8 @@ def train_model(
             y = _centre_per_structure(dataset, ed, rows, y)
         groups = dataset.structure_index[ed.atom_index[rows["train"]]]
         gram = config.metric.gram(ed.alphas)
+        extended = extension is not None and symbol in extension.elements
+        # an extended network keeps its base's output map (fit_extension)
         basis = OutputBasis.fit(
             y["train"],
             ed.isolated,
@@ -219,9 +231,23 @@ def train_model(
                 if k != "holdout" and r.size
             }
         try:
-            em.network, info = _fit_network(
-                symbol, em, x_mean, x_scale**2, x, y, config, progress, blocks
-            )
+            if extended:
+                from pyolcaoml.model.extend import base_network, fit_extension
+
+                em.network, info, em.basis = fit_extension(
+                    symbol,
+                    base_network(extension, symbol, member),
+                    cols,
+                    x,
+                    y,
+                    ed.isolated,
+                    config,
+                    progress,
+                )
+            else:
+                em.network, info = _fit_network(
+                    symbol, em, x_mean, x_scale**2, x, y, config, progress, blocks
+                )
         finally:
             keras.config.set_floatx(floatx)
         elements[symbol] = em
@@ -256,6 +282,31 @@ def train_model(
     }
     model.versions = library_versions()
     return model
+
+
+def _extension_setup(dataset, config, x_all, settings):
+    """The base model to extend and where its descriptor sits in ours."""
+    from pyolcaoml.model.extend import (
+        check_embedding,
+        embedding_columns,
+        read_extension,
+    )
+
+    if config.solver_weight > 0 or config.centre_structures:
+        raise ModelError(
+            "extending a model trains with the per-atom loss only (no "
+            "--solver-weight, no --centre-structures)"
+        )
+    extension = read_extension(config.extend_from)
+    missing = [s for s in extension.elements if s not in dataset.elements]
+    if missing:
+        raise ModelError(
+            f"the dataset has no {', '.join(missing)} atoms, which the base "
+            f"model {extension.path} predicts"
+        )
+    cols = embedding_columns(extension.descriptor, settings, extension.elements)
+    check_embedding(dataset, x_all, extension.descriptor, cols, extension.elements)
+    return extension, cols
 
 
 def bootstrap_split(

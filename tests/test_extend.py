@@ -1,0 +1,155 @@
+"""Extending a Si model to SiC (pyolcaoml.model.extend) on real OLCAO runs.
+
+The reference for "unchanged" is the base model itself: a separately
+trained Si-only model whose predictions, computed with its own descriptor,
+the extended model must reproduce for any structure of Si alone (to
+round-off), while it learns the Si atoms next to carbon.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from pyolcaoml.cli import main
+from pyolcaoml.model.errors import ModelError
+from pyolcaoml.structure import Structure
+
+REPO = Path(__file__).resolve().parents[1]
+SI_RUNS = REPO / "data" / "runs"  # 4 real Si runs (8- and 15-atom cells)
+SIC_RUNS = REPO / "data" / "sic" / "runs"
+SMALL = ["--twojmax", "4", "--radius", "Si=2.35"]
+SIC = ["--twojmax", "4", "--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
+FAST = ["--hidden", "8", "--epochs", "25", "--patience", "25", "--quiet"]
+HOLD = "sic8_r0.10_seed10011"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("extend")
+    si, sic = tmp / "si.h5", tmp / "sic.h5"
+    assert main(["convert", str(SI_RUNS), "-o", str(si), "--quiet", *SMALL]) == 0
+    runs = [str(SI_RUNS), str(SIC_RUNS / "rattle"), str(SIC_RUNS / "strain")]
+    assert main(["convert", *runs, "-o", str(sic), "--quiet", *SIC]) == 0
+    base, ext = tmp / "base", tmp / "ext"
+    common = ["--seed", "0", "--ensemble", "2", *FAST]
+    assert main(["train", str(si), "-o", str(base), *common]) == 0
+    args = ["train", str(sic), "-o", str(ext), "--extend", str(base), *common]
+    assert main([*args, "--holdout", HOLD]) == 0
+    return {"base": base, "ext": ext, "si": si, "sic": sic}
+
+
+def _members(model_dir: Path, structure: Structure) -> np.ndarray:
+    from pyolcaoml.model.saved import load_model
+
+    model = load_model(model_dir)
+    x = model.descriptor_calculator().compute(structure)
+    return model.predict_members("Si", x)
+
+
+def _si_cells() -> list[Structure]:
+    out = []
+    for seed, (reps, sigma) in enumerate([((1, 1, 1), 0.1), ((2, 1, 1), 0.3)]):
+        atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat(reps)
+        atoms.rattle(sigma, seed=seed)
+        out.append(
+            Structure(
+                cell=atoms.cell.array,
+                positions=atoms.positions,
+                symbols=atoms.get_chemical_symbols(),
+            )
+        )
+    return out
+
+
+def _si_only(st: Structure) -> Structure:
+    keep = np.array([s == "Si" for s in st.symbols])
+    return Structure(
+        cell=st.cell, positions=st.positions[keep], symbols=["Si"] * int(keep.sum())
+    )
+
+
+def test_pure_si_predictions_unchanged(models) -> None:
+    """Every member gives the base member's coefficients on Si cells that
+    neither model trained on (its own descriptor: 2J_max 4 without chem for
+    the base, the chem descriptor with C for the extension)."""
+    for cell in _si_cells():
+        want = _members(models["base"], cell)
+        got = _members(models["ext"], cell)
+        assert got.shape == want.shape == (2, len(cell.symbols), 16)
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-13 * scale
+
+
+def test_si_next_to_carbon_is_learnt(models) -> None:
+    """On the Si atoms of the SiC training runs the extension is much closer
+    to OLCAO's converged potentials than the base network it started from
+    (which extrapolates: it never saw a C neighbour)."""
+    from pyolcaoml.model.data import load_dataset
+    from pyolcaoml.model.saved import load_model
+
+    ds = load_dataset(models["sic"])
+    ext, base = load_model(models["ext"]), load_model(models["base"])
+    calc = base.descriptor_calculator()
+    el = ds.elements["Si"]
+    sid = ds.structure_index[el.atom_index]
+    train = [i for i, n in enumerate(ds.names) if n.startswith("sic8") and n != HOLD]
+    rows = np.isin(sid, train)
+    got = ext.predict_element("Si", ds.descriptors[el.atom_index[rows]])
+    # what the base network sees of them: the Si neighbours (C invisible)
+    x0 = np.concatenate([calc.compute(_si_only(ds.structure(i))) for i in train])
+    old = base.predict_element("Si", x0)
+    metric = ext.metric
+    err_ext = metric.rms(got, el.coeffs[rows], el.alphas)
+    err_base = metric.rms(old, el.coeffs[rows], el.alphas)
+    assert err_ext < 0.5 * err_base, (err_ext, err_base)
+
+
+def test_members_keep_the_base_bootstrap(models) -> None:
+    """Member m trains on base member m's structures (same repeats) plus a
+    resample of the new ones: its out-of-bag set is truly unseen."""
+    base = json.loads((models["base"] / "model.json").read_text())
+    ext = json.loads((models["ext"] / "model.json").read_text())
+    base_names = set(base["training"]["train_structures"])
+    for b, e in zip(
+        base["training"]["members"], ext["training"]["members"], strict=True
+    ):
+        kept = Counter(n for n in e["in_bag"] if n in base_names)
+        assert kept == Counter(b["in_bag"])
+        assert any(n not in base_names for n in e["in_bag"])
+    assert ext["training"]["config"]["extend_from"] == str(models["base"])
+
+
+def test_refusals(models, tmp_path, capsys) -> None:
+    out = str(tmp_path / "m")
+    base = str(models["base"])
+    # the non-chem Si dataset: nothing to extend with, and a single density
+    ens = ["--ensemble", "2"]
+    rc = main(["train", str(models["si"]), "-o", out, "--extend", base, *ens, *FAST])
+    assert rc == 2 and "--chem" in capsys.readouterr().err
+    # an ensemble of another size
+    args = ["train", str(models["sic"]), "-o", out, "--extend", base, *FAST]
+    assert main([*args, "--ensemble", "3"]) == 2
+    assert "2 network(s) per element" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()  # nothing written
+
+
+def test_descriptor_that_does_not_reduce_is_refused() -> None:
+    from pyolcaoml.model.extend import embedding_columns
+
+    base = {"type": "bispectrum", "twojmax": 4, "radii": {"Si": 2.35}}
+    good = dict(base, radii={"Si": 2.35, "C": 1.609}, chem=True)
+    cols = embedding_columns(base, good, ("Si",))
+    assert len(cols) == len(set(cols.tolist()))
+    for bad in (
+        dict(good, radii={"Si": 2.30, "C": 1.609}),  # Si radius changed
+        dict(good, twojmax=6),  # holds the 2J_max 4 components, and more
+        dict(good, twojmax=2),
+    ):
+        with pytest.raises(ModelError, match="counterpart|does not extend"):
+            embedding_columns(base, bad, ("Si",))
