@@ -452,9 +452,14 @@ def main() -> None:
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     for make in queue():
-        name = make.__code__.co_consts
-        job = None
-        names = [c for c in name if isinstance(c, str) and c.startswith("sic")]
+        # the job's name, without making the job: a string constant of the
+        # lambda, or of the closure of the helpers (_rr, _d16, _j8)
+        cells = [c.cell_contents for c in make.__closure__ or ()]
+        names = [
+            c
+            for c in [*make.__code__.co_consts, *cells]
+            if isinstance(c, str) and c.startswith("sic")
+        ]
         name = names[0] if names else None
         if args.only and name not in args.only:
             continue
