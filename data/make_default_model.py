@@ -179,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"SiC run tree to train on too (e.g. {SIC_RUNS}); default "
         "'none': the shipped Si-only model",
     )
+    p.add_argument(
+        "--base-model",
+        metavar="DIR",
+        help="with --sic-runs: the Si-only model to extend (default: train it "
+        "first, as without --sic-runs); it is copied, so DIR may be the "
+        "output's own default_model/ from an earlier Si-only run",
+    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--export-only",
@@ -199,53 +206,53 @@ def main(argv: list[str] | None = None) -> int:
     holdout = list(args.holdout)
     descriptor_args = list(DESCRIPTOR_ARGS)
     demo_cases = dict(DEMO_CASES)
+    model_name = "default_model"
     if sic:
         holdout += present(SIC_HOLDOUT, sic)
         descriptor_args += SIC_DESCRIPTOR_ARGS
-        demo_cases.update(SIC_DEMO_CASES)
+        demo_cases = dict(SIC_DEMO_CASES)
+        model_name = "sic_model"
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
         extra = [_unpacked(path, tmp) for path in args.extra_runs]
+        extend = []
+        if sic:
+            # Si + C: the Si-only model first, then C added by extending it
+            # (its Si networks keep every weight: pure-Si predictions stay
+            # exactly the Si-only model's; docs/model.md, "Silicon carbide")
+            base = os.path.join(tmp, "si_model")
+            given = args.base_model or os.path.join(out, "default_model")
+            if os.path.isfile(os.path.join(given, "model.json")):
+                shutil.copytree(given, base)
+            else:
+                si_data = os.path.join(tmp, "si_only.h5")
+                rc = _convert(olcaoml, [runs, *extra], si_data, DESCRIPTOR_ARGS)
+                rc = rc or _train(olcaoml, si_data, base, list(args.holdout))
+                if rc:
+                    return rc
+            extend = ["--extend", base]
         data = args.dataset or os.path.join(tmp, "si.h5")
-        rc = olcaoml(
-            # asi64_s102 stopped at convergence 4.4e-5 (CONVERGENCE_TEST 1e-6)
-            # but is the only amorphous run: kept on purpose, in both steps.
-            [
-                "convert",
-                runs,
-                *extra,
-                *sic,
-                "-o",
-                data,
-                "--force",
-                "--quiet",
-                "--include-unconverged",
-                *descriptor_args,
-            ]
-        )
+        rc = _convert(olcaoml, [runs, *extra, *sic], data, descriptor_args)
         if rc:
             return rc
-        model_dir = os.path.join(out, "default_model")
-        rc = olcaoml(
-            [
-                "train",
-                data,
-                "-o",
-                model_dir,
-                "--force",
-                "--include-unconverged",
-                "--holdout",
-                *holdout,
-                *TRAIN_ARGS,
-            ]
-        )
+        model_dir = os.path.join(out, model_name)
+        rc = _train(olcaoml, data, model_dir, holdout, extend)
         if rc:
             return rc
         demo = os.path.join(out, "demo")
         os.makedirs(demo, exist_ok=True)
         by_name = {os.path.basename(r): r for r in find_run_dirs([runs, *sic])}
         repo = os.path.dirname(here)
+        manifest = os.path.join(demo, "manifest.json")
+        # the cases of the other bundled model stay
         cases = []
+        if os.path.isfile(manifest):
+            with open(manifest) as fh:
+                cases = [
+                    c
+                    for c in json.load(fh)["cases"]
+                    if c.get("model", "default_model") != model_name
+                ]
         for name, text in demo_cases.items():
             if name not in holdout or name not in by_name:
                 continue
@@ -266,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                     "structure": f"{name}/olcao.skl",
                     "reference": f"{name}/gs_scfV-fb.dat",
                     "atom_types": [int(t) for t in run.atom_pot_types],
+                    **({"model": model_name} if model_name != "default_model" else {}),
                     "source": (
                         f"olcao-runs/{os.path.relpath(run.path, runs)}"
                         if run.path.startswith(runs + os.sep)
@@ -273,15 +281,51 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 }
             )
-        with open(os.path.join(demo, "manifest.json"), "w") as fh:
+        with open(manifest, "w") as fh:
             json.dump({"cases": cases}, fh, indent=1)
             fh.write("\n")
         rc = olcaoml(["evaluate", model_dir, data, "--which", "holdout"])
         if rc:
             return rc
-        return _export_oml(out)
+        # libolcaoml's export of the Si + C model is not shipped (its size);
+        # olcaoml export sic MODEL.oml makes it
+        return 0 if sic else _export_oml(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _convert(olcaoml, trees: list[str], data: str, descriptor_args) -> int:
+    # asi64_s102 stopped at convergence 4.4e-5 (CONVERGENCE_TEST 1e-6) but is
+    # the only 64-atom amorphous run: kept on purpose, in both steps.
+    return olcaoml(
+        [
+            "convert",
+            *trees,
+            "-o",
+            data,
+            "--force",
+            "--quiet",
+            "--include-unconverged",
+            *descriptor_args,
+        ]
+    )
+
+
+def _train(olcaoml, data: str, model_dir: str, holdout, extra=()) -> int:
+    return olcaoml(
+        [
+            "train",
+            data,
+            "-o",
+            model_dir,
+            "--force",
+            "--include-unconverged",
+            "--holdout",
+            *holdout,
+            *TRAIN_ARGS,
+            *extra,
+        ]
+    )
 
 
 def _unpacked(path: str, tmp: str) -> str:

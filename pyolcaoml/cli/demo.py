@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{out} already holds {', '.join(present)}; use --force to "
                 "replace them or -o to choose another directory"
             )
-        model_dir = args.model or data_path("default_model")
+        # a case names the bundled model it is for ("sic_model" for SiC)
+        model_dir = args.model or data_path(case.get("model", "default_model"))
         model = load_model(model_dir)
         structure = read_structure(os.path.join(root, case["structure"]))
         reference = read_scfv(os.path.join(root, case["reference"]))

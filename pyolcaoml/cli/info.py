@@ -52,3 +52,10 @@ def _print_bundled_model() -> None:
     print(f"bundled model   {keras_dir}")
     missing = "" if oml.is_file() else "  (missing)"
     print(f"library model   {oml}{missing}")
+    from pyolcaoml.model import ModelError
+    from pyolcaoml.model.saved import bundled_model_path
+
+    try:
+        print(f"bundled Si + C  {bundled_model_path('sic')} ('sic')")
+    except ModelError as exc:
+        print(f"bundled Si + C  (missing: {exc})")

@@ -15,7 +15,9 @@ DESCRIPTION = """\
 Predict every atom's potential coefficients A_i (Hartree) with MODEL and write
 them as an scfV.dat in OLCAO's own format, one potential type per atom.
 MODEL is optional: left out (or given as 'default') it is the model bundled
-with pyolcaoml (its path is shown by 'olcaoml info').
+with pyolcaoml (its path is shown by 'olcaoml info'), Si only; a structure
+with C then gets the bundled Si + C model, also called 'sic' (for Si alone
+it predicts exactly what 'default' does, at about twice the cost).
 
   olcaoml predict [MODEL] STRUCTURE -o scfV.dat
       STRUCTURE: olcao.skl, structure.dat or any file ASE reads; potential
@@ -46,7 +48,7 @@ examples:
   olcaoml predict default runs/asi512 --force
 many inputs:
   olcaoml predict MODEL INPUT... -o FILE.h5|FOLDER [--workers N]
-      (MODEL is required here; "default" names the bundled model)
+      (MODEL is required here; "default" and "sic" name the bundled ones)
       many structures (several files, directories, every frame of a
       trajectory ASE reads, run directories): their coefficients go, in
       input order, to one HDF5 file, or to FOLDER/<name>/scfV.dat each
@@ -158,6 +160,14 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     try:
         model = load_model(args.model, networks=False)
+        other = _bundled_for_target(args.model, target, is_run)
+        if other is not None:
+            model = load_model(other, networks=False)
+            print(
+                f"the structure has {', '.join(sorted(model.elements))}: using "
+                f"the bundled model for them ({os.path.basename(other)})",
+                flush=True,
+            )
         if is_run:
             structure = check_run(model, target).run.structure
         else:
@@ -262,3 +272,24 @@ def _stage(n_atoms: int, text: str) -> None:
 
     if n_atoms > 2 * CHUNK_ATOMS:
         print(text, file=sys.stderr, flush=True)
+
+
+def _bundled_for_target(requested, target: str, is_run: bool) -> str | None:
+    """The bundled Si + C model when the default one was asked for (MODEL
+    left out) and the target has C: see saved.bundled_alternative."""
+    from pyolcaoml.model.saved import bundled_alternative
+
+    if requested is not None and requested != "default":
+        return None
+    try:
+        if is_run:
+            from pyolcaoml.olcao import read_run
+
+            symbols = read_run(target).structure.symbols
+        else:
+            from pyolcaoml.structure import read_structure
+
+            symbols = read_structure(target).symbols
+    except Exception:  # noqa: BLE001 - the checks below report it properly
+        return None
+    return bundled_alternative(requested, list(symbols))

@@ -279,6 +279,10 @@ def train_ensemble(
         )
         seen = model.training["train_structures"]
     model.applicability = fit_applicability(dataset, x_all, seen)
+    if config.extend_from:
+        from pyolcaoml.model.extend import read_extension
+
+        model.training["extension"] = read_extension(config.extend_from).to_dict()
     model.training["seconds"] = round(time.perf_counter() - t0, 2)
     model.training["n_members"] = n_members
     model.ensemble_size = n_members

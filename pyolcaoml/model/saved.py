@@ -146,6 +146,7 @@ class PotentialModel:
             raise ModelError(
                 f"element(s) {', '.join(unknown)} not in the model "
                 f"(it knows {', '.join(sorted(self.elements))})"
+                + _bundled_hint(symbols)
             )
 
     def predict(
@@ -364,26 +365,66 @@ def dumps_metadata(meta: dict) -> str:
 
 #: The name that stands for the model bundled with pyolcaoml.
 DEFAULT_MODEL = "default"
+#: The bundled models by name (folders of pyolcaoml's data): "default", Si
+#: only; "sic", Si + C, made by extending "default" (pyolcaoml.model.extend):
+#: for structures of Si alone it predicts exactly what "default" does, at
+#: about twice the cost (its descriptor has the C components too).
+BUNDLED_MODELS = {DEFAULT_MODEL: "default_model", "sic": "sic_model"}
 
 
-def bundled_model_path() -> str:
-    """Directory of the model shipped with pyolcaoml (data/default_model)."""
+def bundled_model_path(name: str = DEFAULT_MODEL) -> str:
+    """Directory of a model shipped with pyolcaoml (data/default_model,
+    data/sic_model)."""
     from pyolcaoml.resources import data_dir
 
     try:
-        return str(data_dir() / "default_model")
+        return str(data_dir() / BUNDLED_MODELS[name])
     except FileNotFoundError as exc:
         raise ModelError(str(exc)) from exc
 
 
 def resolve_model_path(path: str | os.PathLike | None) -> str:
-    """A model directory from a user's argument: ``None`` or ``"default"``
-    is the bundled model (unless a folder ./default exists), else the path."""
-    if path is None or (
-        os.fspath(path) == DEFAULT_MODEL and not os.path.isdir(DEFAULT_MODEL)
-    ):
+    """A model directory from a user's argument: ``None`` or a bundled name
+    (``"default"``, ``"sic"``) is the bundled model (unless a folder of that
+    name exists here), else the path."""
+    if path is None:
         return bundled_model_path()
-    return os.fspath(path)
+    name = os.fspath(path)
+    if name in BUNDLED_MODELS and not os.path.isdir(name):
+        return bundled_model_path(name)
+    return name
+
+
+def _bundled_hint(symbols) -> str:
+    """'; the bundled model NAME has them' when one does, else ''."""
+    for name in BUNDLED_MODELS:
+        try:
+            meta = read_metadata(bundled_model_path(name))
+        except ModelError:
+            continue
+        if set(symbols) <= set(meta.get("elements", {})):
+            return f"; the bundled model '{name}' has them: give '{name}' as MODEL"
+    return ""
+
+
+def bundled_alternative(requested: str | os.PathLike | None, symbols) -> str | None:
+    """When ``requested`` names the default bundled model (None or
+    "default") and it lacks some of ``symbols``' elements: the bundled model
+    that has them all (its path), else None."""
+    if requested is not None and (
+        os.fspath(requested) != DEFAULT_MODEL or os.path.isdir(DEFAULT_MODEL)
+    ):
+        return None
+    wanted = set(symbols)
+    for name in BUNDLED_MODELS:
+        try:
+            path = bundled_model_path(name)
+            meta = read_metadata(path)
+        except ModelError:
+            continue
+        if wanted <= set(meta.get("elements", {})):
+            return None if name == DEFAULT_MODEL else path
+    return None
 
 
 def read_metadata(path: str | os.PathLike | None) -> dict:
