@@ -23,6 +23,15 @@ RUN = OLCAO / "si8_r0.10_seed1100"
 SKL = RUN / "olcao.skl"
 
 
+def gaas_file(tmp_path: Path) -> Path:
+    """Elements that no bundled model has (the bundled 'sic' has C)."""
+    from ase.build import bulk
+
+    path = tmp_path / "gaas.extxyz"
+    bulk("GaAs", "zincblende", a=5.65, cubic=True).write(path)
+    return path
+
+
 def sic_file(tmp_path: Path) -> Path:
     from ase.build import bulk
 
@@ -40,9 +49,9 @@ def tiny(tmp_path_factory) -> Path:
 def test_bad_arguments_fail_before_tensorflow_is_imported(tmp_path, tiny) -> None:
     """Each command is run in a fresh interpreter; after the failure,
     TensorFlow must not have been imported (that import alone takes 10-20 s)."""
-    sic = sic_file(tmp_path)
+    gaas = gaas_file(tmp_path)
     cases = {
-        "element": ["predict", str(sic), "-o", str(tmp_path / "x.dat")],
+        "element": ["predict", str(gaas), "-o", str(tmp_path / "x.dat")],
         "model file": ["predict", str(tiny), str(SKL), "-o", str(tmp_path / "x")],
         "predict dir": ["predict", str(SKL), "-o", str(tmp_path / "no" / "x.dat")],
         "plot suffix": ["predict", str(SKL), "-o", str(tmp_path / "y"), "--plot", "a"],
@@ -61,7 +70,7 @@ def test_bad_arguments_fail_before_tensorflow_is_imported(tmp_path, tiny) -> Non
         ],
     }  # fmt: skip
     expected = {
-        "element": "C not in the model",
+        "element": "As, Ga not in the model",
         "model file": "is a file, not a model directory",
         "predict dir": f"folder {tmp_path / 'no'} does not exist",
         "plot suffix": "--plot a: use a file name ending in .png",

@@ -1,0 +1,109 @@
+"""The bundled Si + C model (data/sic_model, name 'sic').
+
+It was made by extending the bundled Si model (data/make_default_model.py
+--sic-runs data/sic/runs): for structures of Si alone it must give the Si
+model's coefficients, member by member, to round-off: the reference is the
+other shipped model, computed with its own (non-chem) descriptor. For SiC
+the references are real OLCAO runs it never saw (data/sic/runs, held out).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from ase.build import bulk
+
+from pyolcaoml.cli import main
+from pyolcaoml.model.potential import DEFAULT_METRIC
+from pyolcaoml.model.saved import bundled_model_path, load_model
+from pyolcaoml.olcao import read_run, read_scfv
+from pyolcaoml.structure import Structure
+
+REPO = Path(__file__).resolve().parents[1]
+SIC_RUNS = REPO / "data" / "sic" / "runs"
+
+
+def _si_cell(reps, sigma, seed) -> Structure:
+    atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat(reps)
+    atoms.rattle(sigma, seed=seed)
+    return Structure(
+        cell=atoms.cell.array,
+        positions=atoms.positions,
+        symbols=atoms.get_chemical_symbols(),
+    )
+
+
+def test_sic_model_is_the_si_model_on_pure_si() -> None:
+    si, sic = load_model("default"), load_model("sic")
+    assert set(sic.elements) == {"Si", "C"} and set(si.elements) == {"Si"}
+    for cell in (_si_cell((1, 1, 1), 0.1, 0), _si_cell((2, 2, 1), 0.25, 1)):
+        want = si.predict_members("Si", si.descriptor_calculator().compute(cell))
+        got = sic.predict_members("Si", sic.descriptor_calculator().compute(cell))
+        assert got.shape == want.shape and got.shape[0] == 5
+        assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+
+
+def test_held_out_sic_runs_beat_the_default_start() -> None:
+    """On every held-out SiC run, each element's prediction is far closer to
+    OLCAO's converged potential than OLCAO's default start (the isolated
+    atoms) and than the model's average atom."""
+    model = load_model("sic")
+    held = model.training["holdout_structures"]
+    runs = [p for p in SIC_RUNS.glob("*/*") if p.name in held]
+    assert len(runs) >= 6
+    calc = model.descriptor_calculator()
+    for path in runs:
+        run = read_run(path)
+        sym = list(run.structure.symbols)
+        x = calc.compute(run.structure)
+        true = np.array(run.converged_coeffs_per_atom)
+        for el in ("Si", "C"):
+            rows = [i for i, s in enumerate(sym) if s == el]
+            if not rows:
+                continue
+            em = model.elements[el]
+            pred = model.predict_element(el, x[rows])
+            err = DEFAULT_METRIC.rms(pred, true[rows], em.alphas)
+            iso = DEFAULT_METRIC.rms(
+                np.tile(em.isolated, (len(rows), 1)), true[rows], em.alphas
+            )
+            assert err < iso / 4, (path.name, el, err, iso)
+
+
+def test_predict_picks_the_sic_model_for_sic(tmp_path, capsys) -> None:
+    """No MODEL given and the run has C: the bundled Si + C model is used
+    and says so; the scfV.dat has one potential type per atom."""
+    src = SIC_RUNS / "rattle" / "sic8_r0.10_seed10011"
+    work = tmp_path / "run"
+    shutil.copytree(src / "inputs", work / "inputs")
+    shutil.copy(src / "olcao.skl", work / "olcao.skl")
+    assert main(["predict", str(work), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "using the bundled model for them (sic_model)" in out
+    assert f"model {bundled_model_path('sic')}" in out
+    scfv = read_scfv(work / "inputs" / "scfV.dat")
+    assert scfv.n_types == 8
+
+
+def test_default_model_names_the_sic_model_for_c(tmp_path, capsys) -> None:
+    skl = SIC_RUNS / "rattle" / "sic8_r0.10_seed10011" / "olcao.skl"
+    rc = main(
+        ["predict", str(bundled_model_path()), str(skl), "-o", str(tmp_path / "x")]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "not in the model" in err and "'sic'" in err
+
+
+def test_sic_demo_case_runs(tmp_path, capsys) -> None:
+    manifest = json.loads((REPO / "data" / "demo" / "manifest.json").read_text())
+    cases = [c for c in manifest["cases"] if c.get("model") == "sic_model"]
+    assert cases
+    out = tmp_path / "demo"
+    assert main(["demo", "--case", cases[0]["name"], "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "C:" in text and "Si:" in text
+    assert (out / "scfV.dat").is_file()
