@@ -28,13 +28,16 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
        python data/make_default_model.py --export-only
        (the same as: python -m pyolcaoml.bundled_model)
 
-The shipped model is Si only (``--sic-runs none``, the default): trained
-with the SiC runs too, its pure-Si held-out error grew from 0.96 to 1.6 mHa
-and C did not beat the average atom (docs/model.md, "Silicon carbide").
-With ``--sic-runs data/sic/runs`` they are converted together with the
-descriptor settings of SIC_DESCRIPTOR_ARGS below (the explicit chem
-bispectrum, C radius 1.609 Å), the SiC held-out list is added to the Si one,
-and a SiC demo case is written beside the Si one.
+Without ``--sic-runs`` this makes the Si model, data/default_model.
+``--sic-runs data/sic/runs [--base-model data/default_model]`` makes the
+bundled Si + C model, data/sic_model ('sic'): the runs are converted with
+the descriptor settings of SIC_DESCRIPTOR_ARGS below (the explicit chem
+bispectrum, C radius 1.609 Å) and ``olcaoml train --extend`` adds C to the
+Si model (given, or data/default_model, else trained first): its Si
+networks keep every weight, so pure-Si predictions stay exactly the Si
+model's (trained jointly instead, pure Si got worse: docs/model.md,
+"Silicon carbide"). The SiC held-out list is added to the Si one, and the
+SiC demo case is added to demo/manifest.json beside the Si one.
 
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a

@@ -524,7 +524,10 @@ def export_model(
     from pyolcaoml.model import load_model
 
     if isinstance(model_or_path, (str, os.PathLike)):
-        source = os.path.abspath(os.fspath(model_or_path))
+        from pyolcaoml.model.saved import resolve_model_path
+
+        # a bundled model's name ('default', 'sic') or a directory
+        source = os.path.abspath(resolve_model_path(model_or_path))
         model = load_model(source, keras=True)
     else:
         model = model_or_path

@@ -17,12 +17,18 @@ it writes reproduce the Keras network.
 
 examples:
   olcaoml export mymodel -o mymodel.oml
+  olcaoml export sic -o sic.oml              # the bundled Si + C model
   olcaoml export mymodel -o /path/to/olcao/run/model.oml --force
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="model directory ('olcaoml train')")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="model directory ('olcaoml train'), or a bundled model's name "
+        "('default', 'sic')",
+    )
     p.add_argument(
         "-o",
         "--output",
