@@ -50,3 +50,18 @@ def test_bundled_oml_predicts_like_keras():
             sd.cell_bohr, sd.atom_positions_bohr, lib.element_indices(sd.atom_elements)
         )
     assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+
+
+def test_export_takes_a_bundled_models_name(tmp_path, capsys):
+    """'olcaoml export default' is the bundled model (not ./default), and
+    gives the shipped file; 'olcaoml info' names the bundled Si + C model."""
+    out = tmp_path / "m.oml"
+    assert main(["export", "default", "-o", str(out)]) == 0
+    shipped = bundled_model.oml_path().read_text()
+
+    def numbers(text: str) -> list[str]:  # not the comment naming the source
+        return [x for x in _model_lines(text) if not x.startswith("# exported")]
+
+    assert numbers(out.read_text()) == numbers(shipped)
+    assert main(["info"]) == 0
+    assert "bundled Si + C  " in capsys.readouterr().out
