@@ -341,6 +341,7 @@ def fit_extension(
     of the base layout, training info, the member's output basis)."""
     from pyolcaoml.model.basis import OutputBasis
     from pyolcaoml.model.network import import_keras
+    from pyolcaoml.model.training import fit_latent
 
     keras = import_keras()
     n_features = int(x["train"].shape[1])
@@ -420,22 +421,7 @@ def fit_extension(
     for dense, weights in frozen:
         dense.set_weights(weights)
     trainer = keras.Model(inputs, values[latent_name])
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss=lambda t, p: keras.ops.sum(keras.ops.square(t - p), axis=-1),
-    )
-    monitor = "val_loss" if zv is not None else "loss"
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=config.patience, restore_best_weights=True
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor,
-            factor=0.5,
-            patience=max(config.patience // 3, 5),
-            min_lr=config.learning_rate / 64,
-        ),
-    ]
+    callbacks = []
     if progress is not None:
         callbacks.append(
             keras.callbacks.LambdaCallback(
@@ -447,17 +433,9 @@ def fit_extension(
                 )
             )
         )
-    hist = trainer.fit(
-        xt,
-        zt,
-        validation_data=(xv, zv) if zv is not None else None,
-        epochs=config.max_epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=callbacks,
+    losses, monitor = fit_latent(
+        trainer, xt, zt, (xv, zv) if zv is not None else None, config, callbacks
     )
-    losses = hist.history[monitor]
     best = int(np.argmin(losses))
     fused = fuse(
         base,

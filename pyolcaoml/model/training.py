@@ -338,9 +338,7 @@ def _fit_network(
     progress: ProgressFn | None,
     blocks: dict | None = None,
 ):
-    from pyolcaoml.model.network import build_network, import_keras, predict_batched
-
-    keras = import_keras()
+    from pyolcaoml.model.network import build_network, predict_batched
 
     linear = None
     if config.ridge_skip:
@@ -367,38 +365,15 @@ def _fit_network(
     has_val = len(x["validation"]) > 0
     z_val = em.basis.to_latent(y["validation"]) if has_val else None
     n_latent = em.basis.n_latent
-    # Mean over latent components * n_latent = the metric M of the basis.
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss=lambda t, p: keras.ops.sum(keras.ops.square(t - p), axis=-1),
-    )
-    monitor = "val_loss" if has_val else "loss"
     cb = _Progress(symbol, full, x, y, em, config, progress)
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            patience=config.patience,
-            restore_best_weights=True,
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor,
-            factor=0.5,
-            patience=max(config.patience // 3, 5),
-            min_lr=config.learning_rate / 64,
-        ),
-        cb,
-    ]
-    hist = trainer.fit(
+    losses, monitor = fit_latent(
+        trainer,
         x["train"],
         z_train,
-        validation_data=(x["validation"], z_val) if has_val else None,
-        epochs=config.max_epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=callbacks,
+        (x["validation"], z_val) if has_val else None,
+        config,
+        [cb],
     )
-    losses = hist.history[monitor]
     best = int(np.argmin(losses))
     if blocks is not None:
         # fine-tune the per-atom fit on per-atom + solver loss (full batch)
@@ -418,6 +393,47 @@ def _fit_network(
         "n_validation_atoms": int(len(x["validation"])),
     }
     return full, info
+
+
+def fit_latent(trainer, x, z, validation, config, callbacks=()):
+    """Fit a network's latent output to z: the per-atom loss (sum of squared
+    latent differences = the basis metric), Adam, early stopping with the
+    best weights restored and the rate halved on plateaus, monitored on
+    ``validation`` = (x, z) when given. Returns (monitored losses per
+    epoch, the monitored name)."""
+    from pyolcaoml.model.network import import_keras
+
+    keras = import_keras()
+    # Mean over latent components * n_latent = the metric M of the basis.
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=lambda t, p: keras.ops.sum(keras.ops.square(t - p), axis=-1),
+    )
+    monitor = "val_loss" if validation is not None else "loss"
+    hist = trainer.fit(
+        x,
+        z,
+        validation_data=validation,
+        epochs=config.max_epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=config.patience,
+                restore_best_weights=True,
+            ),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=0.5,
+                patience=max(config.patience // 3, 5),
+                min_lr=config.learning_rate / 64,
+            ),
+            *callbacks,
+        ],
+    )
+    return hist.history[monitor], monitor
 
 
 def _centre_per_structure(dataset, ed, rows, y):
