@@ -159,8 +159,20 @@ def run(args: argparse.Namespace) -> int:
     except OutputPathError as exc:
         raise CLIError(str(exc)) from None
     try:
+        from pyolcaoml.model.saved import bundled_alternative
+
         model = load_model(args.model, networks=False)
-        other = _bundled_for_target(args.model, target, is_run)
+        structure = None
+        if not is_run:
+            from pyolcaoml.structure import read_structure
+
+            try:
+                structure = read_structure(target)
+            except Exception as exc:  # ASE raises many kinds for unknown formats
+                raise CLIError(f"cannot read structure {target}: {exc}") from exc
+        other = bundled_alternative(
+            args.model, lambda: _run_symbols(target) if is_run else structure.symbols
+        )
         if other is not None:
             model = load_model(other, networks=False)
             print(
@@ -171,12 +183,6 @@ def run(args: argparse.Namespace) -> int:
         if is_run:
             structure = check_run(model, target).run.structure
         else:
-            from pyolcaoml.structure import read_structure
-
-            try:
-                structure = read_structure(target)
-            except Exception as exc:  # ASE raises many kinds for unknown formats
-                raise CLIError(f"cannot read structure {target}: {exc}") from exc
             model.check_elements(list(structure.symbols))
         n = len(structure)
         print(f"model {model.path}", flush=True)
@@ -274,22 +280,12 @@ def _stage(n_atoms: int, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _bundled_for_target(requested, target: str, is_run: bool) -> str | None:
-    """The bundled Si + C model when the default one was asked for (MODEL
-    left out) and the target has C: see saved.bundled_alternative."""
-    from pyolcaoml.model.saved import bundled_alternative
+def _run_symbols(run_dir: str) -> list[str]:
+    """The run's element symbols; [] when it cannot be read (check_run then
+    says why)."""
+    from pyolcaoml.olcao import read_run
 
-    if requested is not None and requested != "default":
-        return None
     try:
-        if is_run:
-            from pyolcaoml.olcao import read_run
-
-            symbols = read_run(target).structure.symbols
-        else:
-            from pyolcaoml.structure import read_structure
-
-            symbols = read_structure(target).symbols
-    except Exception:  # noqa: BLE001 - the checks below report it properly
-        return None
-    return bundled_alternative(requested, list(symbols))
+        return list(read_run(run_dir).structure.symbols)
+    except Exception:  # noqa: BLE001 - reported by check_run
+        return []

@@ -395,36 +395,39 @@ def resolve_model_path(path: str | os.PathLike | None) -> str:
     return name
 
 
-def _bundled_hint(symbols) -> str:
-    """'; the bundled model NAME has them' when one does, else ''."""
+def bundled_model_covering(symbols) -> str | None:
+    """The name of the first bundled model (in BUNDLED_MODELS order) that
+    has every element of ``symbols``, or None."""
+    wanted = set(symbols)
     for name in BUNDLED_MODELS:
         try:
             meta = read_metadata(bundled_model_path(name))
         except ModelError:
             continue
-        if set(symbols) <= set(meta.get("elements", {})):
-            return f"; the bundled model '{name}' has them: give '{name}' as MODEL"
-    return ""
+        if wanted <= set(meta.get("elements", {})):
+            return name
+    return None
+
+
+def _bundled_hint(symbols) -> str:
+    """'; the bundled model NAME has them' when one does, else ''."""
+    name = bundled_model_covering(symbols)
+    if name is None:
+        return ""
+    return f"; the bundled model '{name}' has them: give '{name}' as MODEL"
 
 
 def bundled_alternative(requested: str | os.PathLike | None, symbols) -> str | None:
     """When ``requested`` names the default bundled model (None or
-    "default") and it lacks some of ``symbols``' elements: the bundled model
-    that has them all (its path), else None."""
+    "default") and it lacks some of the elements of ``symbols`` (a sequence,
+    or a callable giving it, called only then): the path of the bundled
+    model that has them all, else None."""
     if requested is not None and (
         os.fspath(requested) != DEFAULT_MODEL or os.path.isdir(DEFAULT_MODEL)
     ):
         return None
-    wanted = set(symbols)
-    for name in BUNDLED_MODELS:
-        try:
-            path = bundled_model_path(name)
-            meta = read_metadata(path)
-        except ModelError:
-            continue
-        if wanted <= set(meta.get("elements", {})):
-            return None if name == DEFAULT_MODEL else path
-    return None
+    name = bundled_model_covering(symbols() if callable(symbols) else symbols)
+    return None if name in (None, DEFAULT_MODEL) else bundled_model_path(name)
 
 
 def read_metadata(path: str | os.PathLike | None) -> dict:
