@@ -355,6 +355,30 @@ def queue() -> list:
         lambda: job_random_relaxed(
             "sic32_rr_seed10441", 10441, 16, 16, (2, 2, 1), (1, 1, 2)
         ),
+        # fourth batch (issue 12, stop 19): more of every training family,
+        # new seeds only (the held-out cells of SIC_HOLDOUT are unchanged)
+        *[
+            _j8(f"sic8_s{f:.2f}_r{r:.2f}_seed{s}", f, r, s)
+            for s, f, r in zip(
+                range(10050, 10070),
+                (0.96, 0.97, 0.98, 0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.00) * 2,
+                (0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.10, 0.15, 0.20)
+                + (0.10, 0.15, 0.20, 0.05, 0.08, 0.12, 0.15, 0.25, 0.10, 0.30),
+                strict=True,
+            )
+        ],
+        *[
+            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s)
+            for s, r, (tag, kind) in zip(
+                range(10140, 10152),
+                (0.05,) * 6 + (0.10,) * 6,
+                DEFECTS * 2,
+                strict=True,
+            )
+        ],
+        *[_rr(f"sic16_rr_seed{s}", s) for s in range(10450, 10460)],
+        *[_rr(f"sic16_rr_si10c6_seed{s}", s, 10, 6) for s in range(10460, 10464)],
+        *[_rr(f"sic16_rr_si6c10_seed{s}", s, 6, 10) for s in range(10470, 10474)],
     ]
     return q
 
