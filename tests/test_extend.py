@@ -153,3 +153,48 @@ def test_descriptor_that_does_not_reduce_is_refused() -> None:
     ):
         with pytest.raises(ModelError, match="counterpart|does not extend"):
             embedding_columns(base, bad, ("Si",))
+
+
+def test_extend_l2_penalises_only_the_new_weights(models, tmp_path) -> None:
+    """--extend-l2 sets the penalty on the new first-layer weights: a huge
+    one keeps the extended Si network next to carbon close to the base
+    network (the learnt change shrinks), and it is recorded in model.json;
+    pure-Si predictions stay the base's either way."""
+    from pyolcaoml.model.data import load_dataset
+    from pyolcaoml.model.saved import load_model
+
+    stiff = tmp_path / "stiff"
+    args = ["train", str(models["sic"]), "-o", str(stiff), "--extend"]
+    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
+    assert main([*args, str(models["base"]), *common, "--extend-l2", "1e4"]) == 0
+    meta = json.loads((stiff / "model.json").read_text())
+    assert meta["training"]["config"]["extend_l2"] == 1e4
+    ds = load_dataset(models["sic"])
+    el = ds.elements["Si"]
+    sid = ds.structure_index[el.atom_index]
+    train = [i for i, n in enumerate(ds.names) if n.startswith("sic8") and n != HOLD]
+    x = ds.descriptors[el.atom_index[np.isin(sid, train)]]
+    base = load_model(models["base"])
+    x0 = np.concatenate(
+        [base.descriptor_calculator().compute(_si_only(ds.structure(i))) for i in train]
+    )
+    old = base.predict_element("Si", x0)
+    moved = {
+        k: np.abs(
+            load_model(models[k] if k == "ext" else stiff).predict_element("Si", x)
+            - old
+        ).mean()
+        for k in ("ext", "stiff")
+    }
+    assert moved["stiff"] < 0.2 * moved["ext"], moved
+    for cell in _si_cells():
+        got = _members(stiff, cell)
+        want = _members(models["base"], cell)
+        assert np.abs(got - want).max() <= 1e-13 * np.abs(want).max()
+
+
+def test_extend_l2_needs_extend(models, tmp_path, capsys) -> None:
+    out = str(tmp_path / "m")
+    rc = main(["train", str(models["sic"]), "-o", out, "--extend-l2", "1", *FAST])
+    assert rc == 2 and "--extend" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

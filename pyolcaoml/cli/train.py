@@ -126,6 +126,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "trained as usual. --ensemble must equal MODEL's member count",
     )
     g.add_argument(
+        "--extend-l2",
+        type=float,
+        default=None,
+        metavar="L2",
+        help="with --extend: L2 penalty on the new first-layer weights of the "
+        "extended networks (default: --l2)",
+    )
+    g.add_argument(
         "--descriptor",
         metavar="JSON",
         help="descriptor settings (JSON text or file, as "
@@ -254,6 +262,12 @@ def run(args: argparse.Namespace) -> int:
     shown: set[str] = set()
     from pyolcaoml.cli.parallel_options import is_parallel
 
+    if getattr(args, "extend_l2", None) is not None and not getattr(
+        args, "extend", None
+    ):
+        raise CLIError("--extend-l2 is the penalty of an extension: give --extend")
+    if getattr(args, "extend_l2", None) is not None and args.extend_l2 < 0:
+        raise CLIError(f"--extend-l2 must be >= 0, not {args.extend_l2:g}")
     if is_parallel(args) and (getattr(args, "ensemble", None) or 1) < 2:
         raise CLIError(
             "--workers/--scheduler train the members of an ensemble in "
@@ -280,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
             extend_from=(
                 os.path.abspath(args.extend) if getattr(args, "extend", None) else None
             ),
+            extend_l2=getattr(args, "extend_l2", None),
         )
         from pyolcaoml.model.network import ACTIVATIONS
 

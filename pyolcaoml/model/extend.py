@@ -379,7 +379,8 @@ def fit_extension(
     u_new = select(u)
     picks = np.zeros((n_features, len(rest)))
     picks[rest, np.arange(len(rest))] = 1.0
-    reg = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    l2 = config.l2 if config.extend_l2 is None else config.extend_l2
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
     values = {base.norm_name: u}
     frozen, new_layers = [], {}
     for layer in base.layers:

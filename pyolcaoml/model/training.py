@@ -52,6 +52,9 @@ class TrainConfig:
     #: their predictions for structures of those elements alone stay exactly
     #: the same (pyolcaoml.model.extend); new elements are trained as usual
     extend_from: str | None = None
+    #: L2 penalty on the extension's new first-layer weights (the new
+    #: element's columns of a base element's network); None: ``l2``
+    extend_l2: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
