@@ -20,8 +20,10 @@ Printed, RMS V(r) in mHa on the validation atoms:
 1. the C network (one network, seed 0) for several sizes and L2 strengths,
    beside ridge and the average atom;
 2. the extension of the Si network (``train --extend``, member 1 of the
-   base model) for several L2 strengths on its new weights, on the Si atoms
-   with a C neighbour, beside ridge on all Si atoms and on the SiC Si atoms.
+   base model) for several L2 strengths on its new weights, with and
+   without a difference tower (``--extend-tower``), on the Si atoms with a
+   C neighbour, beside ridge on all Si atoms and on the SiC Si atoms
+   (``--si-only``: this part alone).
 
 Takes ~25 min on 2 cores. Results: docs/model.md, "The bundled Si + C
 model".
@@ -42,7 +44,15 @@ sys.path.insert(0, os.path.join(HERE, "..", "data"))
 import make_default_model as mdm  # noqa: E402
 
 NETWORKS = [((64, 64), 1e-4), ((64, 64), 1e-2), ((32, 32), 1e-3), ((16,), 1e-3)]
-EXTENSION_L2 = [1e-4, 1e-2, 1.0]
+#: (L2 on the new weights, widths of the difference tower; () for none)
+EXTENSIONS = [
+    (1e-4, ()),
+    (1e-2, ()),
+    (1.0, ()),
+    (1e-2, (32, 32)),
+    (1e-3, (32, 32)),
+    (1e-2, (64, 64)),
+]
 
 
 def splits(names: list[str]) -> dict[str, list[str]]:
@@ -112,12 +122,14 @@ def extensions(ds, val: list[str], label: str, base_model: str) -> None:
         return metric.rms(pred[s], y["validation"][s], ed.alphas) * 1e3
 
     base = base_network(ext, "Si", 0)
-    for l2 in EXTENSION_L2:
-        cfg = replace(TrainConfig(), l2=l2, patience=100, max_epochs=1000)
+    for l2, tower in EXTENSIONS:
+        cfg = replace(
+            TrainConfig(), l2=l2, extend_tower=tower, patience=100, max_epochs=1000
+        )
         keras.utils.set_random_seed(0)
         net, info, _ = fit_extension("Si", base, cols, x, y, ed.isolated, cfg)
         print(
-            f"{label:9s} Si extension L2 {l2:g}: "
+            f"{label:9s} Si extension L2 {l2:g} tower {tower or 'none'}: "
             f"{rms(predict_batched(net, x['validation'])):.2f} "
             f"(best epoch {info['best_epoch']})",
             flush=True,
@@ -139,13 +151,19 @@ def main() -> int:
     p.add_argument("dataset")
     default = os.path.join(HERE, "..", "data", "default_model")
     p.add_argument("--base-model", default=default)
+    p.add_argument(
+        "--si-only",
+        action="store_true",
+        help="only the Si extensions (skip the C networks)",
+    )
     args = p.parse_args()
     from pyolcaoml.model.data import load_dataset
 
     ds = load_dataset(args.dataset)
     for label, val in splits(ds.names).items():
         print(f"{label}: {len(val)} validation runs: {', '.join(val)}", flush=True)
-        c_networks(ds, val, label)
+        if not args.si_only:
+            c_networks(ds, val, label)
         extensions(ds, val, label, args.base_model)
     return 0
 

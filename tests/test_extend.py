@@ -198,3 +198,66 @@ def test_extend_l2_needs_extend(models, tmp_path, capsys) -> None:
     rc = main(["train", str(models["sic"]), "-o", out, "--extend-l2", "1", *FAST])
     assert rc == 2 and "--extend" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture(scope="module")
+def tower(models, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tower") / "m"
+    args = ["train", str(models["sic"]), "-o", str(out), "--extend"]
+    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
+    assert main([*args, str(models["base"]), *common, "--extend-tower", "6"]) == 0
+    return out
+
+
+def test_tower_leaves_pure_si_unchanged(models, tower) -> None:
+    """With the difference tower T(u) - T(u_0) fused in, the members still
+    give the base members' coefficients on Si cells (the two copies of T
+    cancel), and the tower is really there: each Si network's hidden layer
+    is 8 + 2 x 6 units wide."""
+    from pyolcaoml.export import network_from_keras
+    from pyolcaoml.model.saved import load_model
+
+    for cell in _si_cells():
+        want = _members(models["base"], cell)
+        got = _members(tower, cell)
+        assert np.abs(got - want).max() <= 1e-13 * np.abs(want).max()
+    for net in load_model(tower, keras=True).elements["Si"].networks:
+        widths = {
+            layer.name: layer.width
+            for layer in network_from_keras(net).layers
+            if layer.kind == "dense"
+        }
+        assert widths["hidden_1"] == 8 + 2 * 6
+
+
+def test_tower_learns_si_next_to_carbon(models, tower) -> None:
+    """The tower's extension fits the Si atoms next to C of its training
+    runs at least as well as the base network's half (as the first-layer
+    extension must), and differs from the extension without a tower."""
+    from pyolcaoml.model.data import load_dataset
+    from pyolcaoml.model.saved import load_model
+
+    ds = load_dataset(models["sic"])
+    el = ds.elements["Si"]
+    sid = ds.structure_index[el.atom_index]
+    train = [i for i, n in enumerate(ds.names) if n.startswith("sic8") and n != HOLD]
+    rows = np.isin(sid, train)
+    x = ds.descriptors[el.atom_index[rows]]
+    base = load_model(models["base"])
+    x0 = np.concatenate(
+        [base.descriptor_calculator().compute(_si_only(ds.structure(i))) for i in train]
+    )
+    metric = base.metric
+    err_base = metric.rms(base.predict_element("Si", x0), el.coeffs[rows], el.alphas)
+    got = load_model(tower).predict_element("Si", x)
+    assert metric.rms(got, el.coeffs[rows], el.alphas) < 0.5 * err_base
+    plain = load_model(models["ext"]).predict_element("Si", x)
+    assert np.abs(got - plain).max() > 1e-6
+
+
+def test_tower_needs_one_width_per_hidden_layer(models, tmp_path, capsys) -> None:
+    out = str(tmp_path / "m")
+    args = ["train", str(models["sic"]), "-o", out, "--extend", str(models["base"])]
+    rc = main([*args, "--ensemble", "2", *FAST, "--extend-tower", "6,6"])
+    assert rc == 2 and "1 positive width" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

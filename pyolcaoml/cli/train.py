@@ -134,6 +134,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "extended networks (default: --l2)",
     )
     g.add_argument(
+        "--extend-tower",
+        default="",
+        metavar="WIDTHS",
+        help="with --extend: hidden widths (comma-separated, one per hidden "
+        "layer of MODEL's networks) of a difference tower T added to each "
+        "extended network's latent layer as T(u) - T(u without the new "
+        "element's columns): a free function of the whole environment that "
+        "is exactly 0 (to round-off) without a new-element neighbour "
+        "(default: none, first-layer weights only)",
+    )
+    g.add_argument(
         "--descriptor",
         metavar="JSON",
         help="descriptor settings (JSON text or file, as "
@@ -262,10 +273,12 @@ def run(args: argparse.Namespace) -> int:
     shown: set[str] = set()
     from pyolcaoml.cli.parallel_options import is_parallel
 
-    if getattr(args, "extend_l2", None) is not None and not getattr(
-        args, "extend", None
-    ):
-        raise CLIError("--extend-l2 is the penalty of an extension: give --extend")
+    for opt in ("extend_l2", "extend_tower"):
+        if getattr(args, opt, None) not in (None, "") and not getattr(
+            args, "extend", None
+        ):
+            flag = "--" + opt.replace("_", "-")
+            raise CLIError(f"{flag} belongs to an extension: give --extend too")
     if getattr(args, "extend_l2", None) is not None and args.extend_l2 < 0:
         raise CLIError(f"--extend-l2 must be >= 0, not {args.extend_l2:g}")
     if is_parallel(args) and (getattr(args, "ensemble", None) or 1) < 2:
@@ -295,6 +308,11 @@ def run(args: argparse.Namespace) -> int:
                 os.path.abspath(args.extend) if getattr(args, "extend", None) else None
             ),
             extend_l2=getattr(args, "extend_l2", None),
+            extend_tower=(
+                parse_hidden(args.extend_tower)
+                if getattr(args, "extend_tower", "")
+                else ()
+            ),
         )
         from pyolcaoml.model.network import ACTIVATIONS
 

@@ -248,6 +248,99 @@ def new_scales(x: np.ndarray, rest: np.ndarray) -> np.ndarray:
     return np.where(ms > 0, ms, 1.0)
 
 
+def hidden_chain(base: Any, latent_name: str) -> tuple[list[Any], Any]:
+    """(hidden layers in order, the linear layer from the last hidden layer
+    into the latent Add) of a base network of pyolcaoml's layout: a chain
+    of Dense layers from the normalised descriptors to the latent layer.
+    A :class:`ModelError` for any other layout (no tower possible)."""
+    by_name = {layer.name: layer for layer in base.layers}
+    latent = by_name.get(latent_name)
+    if latent is None or latent.kind != "add":
+        raise ModelError("the base network has no latent Add layer: no tower")
+    ends = [
+        by_name[n]
+        for n in latent.inputs
+        if n in by_name and by_name[n].inputs != [base.norm_name]
+    ]
+    if len(ends) != 1 or ends[0].kind != "dense" or ends[0].activation != "linear":
+        raise ModelError(
+            "the base network's latent layer is not one linear layer on a "
+            "hidden chain: no tower"
+        )
+    chain, name = [], ends[0].inputs[0]
+    while name != base.norm_name:
+        layer = by_name.get(name)
+        if layer is None or layer.kind != "dense" or len(layer.inputs) != 1:
+            raise ModelError("the base network's hidden layers are not a chain")
+        chain.insert(0, layer)
+        name = layer.inputs[0]
+    return chain, ends[0]
+
+
+def widen_with_tower(
+    network: Any,
+    latent_name: str,
+    cols: np.ndarray,
+    tower: list[tuple[np.ndarray, np.ndarray]],
+    tower_out: np.ndarray,
+) -> Any:
+    """The network with the difference tower T fused in: each hidden layer
+    of the chain gets T's units twice, once reading every column (T(u)) and
+    once reading the base columns only (T(u_0): the new columns zeroed),
+    block-diagonal from layer to layer; the linear layer into the latent Add
+    reads them with +W and -W. For an atom without a neighbour of the new
+    element the two copies are the same numbers and cancel (to round-off):
+    the base network's prediction.
+
+    ``tower``: (kernel, bias) of T's hidden layers (the first kernel has a
+    row per descriptor column); ``tower_out``: T's last kernel (no bias)."""
+    from pyolcaoml.export import ExportedNetwork, Layer
+
+    chain, into_latent = hidden_chain(network, latent_name)
+    if len(chain) != len(tower):
+        raise ModelError(
+            f"the tower has {len(tower)} hidden layers, the base network "
+            f"{len(chain)}: give one width per base hidden layer"
+        )
+    new: dict[str, Any] = {}
+    for depth, (layer, (kernel, bias)) in enumerate(zip(chain, tower, strict=True)):
+        t = kernel.shape[1]
+        if depth == 0:
+            zeroed = np.zeros_like(kernel)
+            zeroed[cols] = kernel[cols]
+            k = np.hstack([layer.kernel, kernel, zeroed])
+        else:
+            prev_t = tower[depth - 1][0].shape[1]
+            w = chain[depth - 1].width  # the base units of the layer before
+            k = np.zeros((w + 2 * prev_t, layer.width + 2 * t))
+            k[:w, : layer.width] = layer.kernel
+            k[w : w + prev_t, layer.width : layer.width + t] = kernel
+            k[w + prev_t :, layer.width + t :] = kernel
+        b = np.concatenate([layer.bias, bias, bias])
+        new[layer.name] = Layer(
+            "dense",
+            layer.name,
+            list(layer.inputs),
+            layer.width + 2 * t,
+            k,
+            b,
+            layer.activation,
+        )
+    new[into_latent.name] = Layer(
+        "dense",
+        into_latent.name,
+        list(into_latent.inputs),
+        into_latent.width,
+        np.vstack([into_latent.kernel, tower_out, -tower_out]),
+        into_latent.bias.copy(),
+        "linear",
+    )
+    layers = [new.get(layer.name, layer) for layer in network.layers]
+    return ExportedNetwork(
+        network.norm_name, network.mean, network.variance, network.epsilon, layers
+    )
+
+
 def fuse(
     base: Any,
     cols: np.ndarray,
@@ -421,7 +514,12 @@ def fit_extension(
     select.set_weights([picks])
     for dense, weights in frozen:
         dense.set_weights(weights)
-    trainer = keras.Model(inputs, values[latent_name])
+    latent = values[latent_name]
+    tower = None
+    if config.extend_tower:
+        latent, tower = _tower_graph(keras, base, latent_name, u, u_new, cols, config)
+        latent = keras.layers.Add(dtype="float64")([values[latent_name], latent])
+    trainer = keras.Model(inputs, latent)
     callbacks = []
     if progress is not None:
         callbacks.append(
@@ -445,6 +543,10 @@ def fit_extension(
         variance,
         {name: layer.get_weights()[0] for name, layer in new_layers.items()},
     )
+    if tower is not None:
+        fused = widen_with_tower(
+            fused, latent_name, cols, *_tower_weights(tower, cols, rest)
+        )
     full = keras_from_exported(fused, f"olcaoml_{symbol}")
     # the fused network is the trained graph (same arithmetic up to round-off)
     check = x["train"][: min(len(x["train"]), 256)]
@@ -470,5 +572,85 @@ def fit_extension(
         "n_train_atoms_with_new_neighbours": int(len(xt)),
         "n_validation_atoms_with_new_neighbours": int(len(xv)),
         "n_new_columns": int(len(rest)),
+        "tower": list(config.extend_tower),
     }
     return full, info, basis
+
+
+def _tower_graph(
+    keras: Any,
+    base: Any,
+    latent_name: str,
+    u: Any,
+    u_new: Any,
+    cols: np.ndarray,
+    config: Any,
+) -> tuple[Any, dict]:
+    """T(u) - T(u_0) in the training graph, where u_0 is u with the new
+    element's columns zeroed. T's first layer is split into a kernel on the
+    base columns (with the bias) and one on the new columns, so that T(u_0)
+    is the first part alone; later layers are shared by the two copies. The
+    last (linear, no bias) layer starts at zero: training starts from the
+    base network's prediction."""
+    chain, _ = hidden_chain(base, latent_name)
+    widths = tuple(int(w) for w in config.extend_tower)
+    if len(widths) != len(chain) or min(widths) < 1:
+        raise ModelError(
+            f"--extend-tower needs {len(chain)} positive width(s), one per "
+            f"hidden layer of the base network, not {list(widths)}"
+        )
+    l2 = config.l2 if config.extend_l2 is None else config.extend_l2
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    n_features = int(u.shape[-1])
+    pick = keras.layers.Dense(
+        len(cols), use_bias=False, trainable=False, dtype="float64"
+    )
+    u_base = pick(u)
+    on_base = keras.layers.Dense(widths[0], kernel_regularizer=reg, dtype="float64")
+    on_new = keras.layers.Dense(
+        widths[0], use_bias=False, kernel_regularizer=reg, dtype="float64"
+    )
+    pre_null = on_base(u_base)
+    pre_full = keras.layers.Add(dtype="float64")([pre_null, on_new(u_new)])
+
+    def act(name: str) -> Any:
+        return keras.layers.Activation(name, dtype="float64")
+
+    full, null = act(chain[0].activation)(pre_full), act(chain[0].activation)(pre_null)
+    hidden = []
+    for width, layer in zip(widths[1:], chain[1:], strict=True):
+        dense = keras.layers.Dense(
+            width,
+            activation=None if layer.activation == "linear" else layer.activation,
+            kernel_regularizer=reg,
+            dtype="float64",
+        )
+        full, null = dense(full), dense(null)
+        hidden.append(dense)
+    out = keras.layers.Dense(
+        int(base.layers[-1].kernel.shape[0]),
+        use_bias=False,
+        kernel_initializer="zeros",
+        kernel_regularizer=reg,
+        dtype="float64",
+    )
+    diff = keras.layers.Subtract(dtype="float64")([out(full), out(null)])
+    picks = np.zeros((n_features, len(cols)))
+    picks[cols, np.arange(len(cols))] = 1.0
+    pick.set_weights([picks])
+    return diff, {"on_base": on_base, "on_new": on_new, "hidden": hidden, "out": out}
+
+
+def _tower_weights(
+    tower: dict, cols: np.ndarray, rest: np.ndarray
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """T's trained weights as (kernel, bias) per hidden layer (the first
+    kernel with a row per descriptor column) and its output kernel."""
+    k_base, bias = tower["on_base"].get_weights()
+    (k_new,) = tower["on_new"].get_weights()
+    first = np.zeros((len(cols) + len(rest), k_base.shape[1]))
+    first[cols], first[rest] = k_base, k_new
+    layers = [(first, bias)]
+    layers += [tuple(d.get_weights()) for d in tower["hidden"]]
+    (k_out,) = tower["out"].get_weights()
+    return layers, k_out

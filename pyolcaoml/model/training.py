@@ -55,12 +55,19 @@ class TrainConfig:
     #: L2 penalty on the extension's new first-layer weights (the new
     #: element's columns of a base element's network); None: ``l2``
     extend_l2: float | None = None
+    #: hidden widths of the extension's difference tower T (one per hidden
+    #: layer of the base network; () for none): the extended network adds
+    #: T(u) - T(u with the new element's columns zeroed) to its latent
+    #: layer, a free function of the whole environment that vanishes with
+    #: the new element's columns (pyolcaoml.model.extend)
+    extend_tower: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         d["validation"] = list(self.validation)
         d["holdout"] = list(self.holdout)
+        d["extend_tower"] = list(self.extend_tower)
         d["metric"] = self.metric.to_dict()
         return d
 
