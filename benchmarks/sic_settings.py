@@ -22,8 +22,10 @@ Printed, RMS V(r) in mHa on the validation atoms:
 2. the extension of the Si network (``train --extend``, member 1 of the
    base model) for several L2 strengths on its new weights, with and
    without a difference tower (``--extend-tower``), on the Si atoms with a
-   C neighbour, beside ridge on all Si atoms and on the SiC Si atoms
-   (``--si-only``: this part alone).
+   C neighbour, beside ridge on all Si atoms and on the SiC Si atoms;
+3. the Si variant (``train --extend-variant``): the base network kept for
+   pure Si, a new network for the Si atoms with a C neighbour
+   (``--parts variant``: this part alone).
 
 Takes ~25 min on 2 cores. Results: docs/model.md, "The bundled Si + C
 model".
@@ -146,25 +148,57 @@ def extensions(ds, val: list[str], label: str, base_model: str) -> None:
     )
 
 
+def variant(ds, val: list[str], label: str, base_model: str) -> None:
+    """The Si variant (``train --extend --extend-variant``): the base
+    network kept for pure-Si atoms, a new network (shipped settings) for
+    the Si atoms with a C neighbour."""
+    from pyolcaoml.model.training import TrainConfig, train_model
+
+    held = set(mdm.HOLDOUT + mdm.SIC_HOLDOUT)
+    for hidden, l2 in ((64, 64), 1e-4), ((32, 32), 1e-3):
+        cfg = TrainConfig(
+            hidden=hidden,
+            l2=l2,
+            validation=tuple(val),
+            holdout=tuple(sorted(held & set(ds.names))),
+            include_unconverged=True,
+            extend_from=os.path.abspath(base_model),
+            extend_variant=True,
+            seed=0,
+        )
+        v = train_model(ds, cfg, member=0).metrics["Si"]["validation"]
+        print(
+            f"{label:9s} Si variant {hidden} L2 {l2:g}: "
+            f"{v['network']['rms_v_hartree'] * 1e3:.2f}  "
+            f"(ridge on all Si atoms {v['ridge']['rms_v_hartree'] * 1e3:.2f})",
+            flush=True,
+        )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dataset")
     default = os.path.join(HERE, "..", "data", "default_model")
     p.add_argument("--base-model", default=default)
     p.add_argument(
-        "--si-only",
-        action="store_true",
-        help="only the Si extensions (skip the C networks)",
+        "--parts",
+        default="c,extension,variant",
+        help="comma-separated: c (C networks), extension (Si first-layer "
+        "extensions and towers), variant (Si variant networks); default all",
     )
     args = p.parse_args()
+    parts = set(args.parts.split(","))
     from pyolcaoml.model.data import load_dataset
 
     ds = load_dataset(args.dataset)
     for label, val in splits(ds.names).items():
         print(f"{label}: {len(val)} validation runs: {', '.join(val)}", flush=True)
-        if not args.si_only:
+        if "c" in parts:
             c_networks(ds, val, label)
-        extensions(ds, val, label, args.base_model)
+        if "extension" in parts:
+            extensions(ds, val, label, args.base_model)
+        if "variant" in parts:
+            variant(ds, val, label, args.base_model)
     return 0
 
 

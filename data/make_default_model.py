@@ -32,11 +32,12 @@ Without ``--sic-runs`` this makes the Si model, data/default_model.
 ``--sic-runs data/sic/runs [--base-model data/default_model]`` makes the
 bundled Si + C model, data/sic_model ('sic'): the runs are converted with
 the descriptor settings of SIC_DESCRIPTOR_ARGS below (the explicit chem
-bispectrum, C radius 1.609 Å) and ``olcaoml train --extend`` adds C to the
-Si model (given, or data/default_model, else trained first): its Si
-networks keep every weight, so pure-Si predictions stay exactly the Si
-model's (trained jointly instead, pure Si got worse: docs/model.md,
-"Silicon carbide"). The SiC held-out list is added to the Si one, and the
+bispectrum, C radius 1.609 Å) and ``olcaoml train --extend
+--extend-variant`` adds C to the Si model (given, or data/default_model,
+else trained first): its Si networks stay as they are for Si atoms without
+a C neighbour, so pure-Si predictions are exactly the Si model's (trained
+jointly instead, pure Si got worse: docs/model.md, "Silicon carbide"), and
+a new Si network (the variant) predicts the Si atoms with a C neighbour. The SiC held-out list is added to the Si one, and the
 SiC demo case is added to demo/manifest.json beside the Si one.
 
 The a-Si run asi64_s102 (the target application) is trained on: it is the
@@ -135,6 +136,10 @@ def present(names: list[str], run_trees: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------
+#: how the Si model is extended to C: its networks stay as they are for Si
+#: atoms without a C neighbour, and a variant network is trained for those
+#: with one (docs/model.md, "The bundled Si + C model")
+SIC_EXTEND_ARGS = ["--extend-variant"]
 TRAIN_ARGS = [
     "--ensemble",
     "5",
@@ -233,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 rc = rc or _train(olcaoml, si_data, base, list(args.holdout))
                 if rc:
                     return rc
-            extend = ["--extend", base]
+            extend = ["--extend", base, *SIC_EXTEND_ARGS]
         data = args.dataset or os.path.join(tmp, "si.h5")
         rc = _convert(olcaoml, [runs, *extra, *sic], data, descriptor_args)
         if rc:

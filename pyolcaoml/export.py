@@ -108,6 +108,8 @@ __all__ = [
 
 FORMAT_MAGIC = "OLCAOML_MODEL"
 FORMAT_VERSION = 2
+#: The version written when an element has an environment variant.
+FORMAT_VERSION_VARIANTS = 3
 #: The version written for a single network (readable by older libraries).
 FORMAT_VERSION_SINGLE = 1
 #: Activations the Fortran forward pass implements (Keras names).
@@ -412,6 +414,12 @@ def format_model(
         raise ExportError(f"member {member} does not exist ({n_members} members)")
     ensemble = member is None and n_members > 1
     version = FORMAT_VERSION if ensemble else FORMAT_VERSION_SINGLE
+    order_all = [s for s in elements if s in model.elements]
+    with_variant = [
+        s for s in order_all if model.elements[s].variant_columns is not None
+    ]
+    if with_variant:
+        version = FORMAT_VERSION_VARIANTS
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -445,6 +453,7 @@ def format_model(
         for k in range(n_members):
             for s in order:
                 lines += _network_lines(model, s, k)
+        lines += _variant_lines(model, with_variant, range(n_members))
         for s in order:
             em = model.elements[s]
             lines.append(f"UNCERTAINTY {s}")
@@ -455,15 +464,40 @@ def format_model(
         lines.append(f"NUM_NETWORKS {len(order)}")
         for s in order:
             lines += _network_lines(model, s, member or 0)
+        lines += _variant_lines(model, with_variant, [member or 0])
     lines.append("END")
     return "\n".join(lines) + "\n"
 
 
-def _network_lines(model: Any, symbol: str, member: int = 0) -> list[str]:
+def _variant_lines(model: Any, symbols: list[str], members: Any) -> list[str]:
+    """Version 3: each element's environment variant (its switch columns,
+    1-based, and one network per member)."""
+    if not symbols:
+        return []
+    lines = [f"NUM_VARIANTS {len(symbols)}"]
+    for s in symbols:
+        em = model.elements[s]
+        cols = np.asarray(em.variant_columns, dtype=np.int64) + 1
+        lines.append(f"VARIANT {s}")
+        lines.append(f"SWITCH_COLUMNS {len(cols)}")
+        for i in range(0, len(cols), 16):
+            lines.append(" ".join(str(int(c)) for c in cols[i : i + 16]))
+        for k in members:
+            lines += _network_lines(model, s, k, variant=True)
+        lines.append("END_VARIANT")
+    return lines
+
+
+def _network_lines(
+    model: Any, symbol: str, member: int = 0, variant: bool = False
+) -> list[str]:
     em = model.elements[symbol]
     if em.network is None:
         raise ExportError(f"{symbol}: the model was loaded without its networks")
-    net = network_from_keras(em.networks[member])
+    nets = em.variant_members if variant else em.networks
+    if member >= len(nets):
+        raise ExportError(f"{symbol}: no network for member {member + 1}")
+    net = network_from_keras(nets[member])
     if net.mean.shape[0] != model.n_features:
         raise ExportError(
             f"{symbol}: the network takes {net.mean.shape[0]} inputs, the model "

@@ -261,3 +261,157 @@ def test_tower_needs_one_width_per_hidden_layer(models, tmp_path, capsys) -> Non
     rc = main([*args, "--ensemble", "2", *FAST, "--extend-tower", "6,6"])
     assert rc == 2 and "1 positive width" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+# -- environment variant (train --extend --extend-variant) ---------------------
+@pytest.fixture(scope="module")
+def variant(models, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("variant") / "m"
+    args = ["train", str(models["sic"]), "-o", str(out), "--extend"]
+    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
+    assert main([*args, str(models["base"]), *common, "--extend-variant"]) == 0
+    return out
+
+
+def _mixed_cell() -> Structure:
+    """A 2x2x2 Si supercell (64 atoms) with two C on substitutional sites
+    far apart: some Si atoms have a C within the Si-C cutoff, most do not."""
+    atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.05, seed=3)
+    symbols = list(atoms.get_chemical_symbols())
+    symbols[0] = symbols[37] = "C"
+    return Structure(
+        cell=np.array(atoms.cell), positions=atoms.positions, symbols=symbols
+    )
+
+
+def test_variant_leaves_pure_si_bitwise(models, variant) -> None:
+    """The element's own networks are the base networks: pure-Si cells get
+    the base members' coefficients to the last bit."""
+    for cell in _si_cells():
+        np.testing.assert_array_equal(
+            _members(variant, cell), _members(models["base"], cell)
+        )
+
+
+def test_variant_switches_exactly_the_atoms_with_a_c_neighbour(models, variant) -> None:
+    """Reference: ASE's neighbour list with the Si-C cutoff of the chem
+    descriptor, R = rcutfac (R_Si + R_C) = 2.35 + 1.609 Å. The Si atoms with
+    a C inside it use the variant; the others get the element's own (base)
+    networks, bit for bit."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    from pyolcaoml.model.saved import load_model
+
+    cell = _mixed_cell()
+    model = load_model(variant)
+    x = model.descriptor_calculator().compute(cell)
+    sym = np.asarray(cell.symbols)
+    si = np.nonzero(sym == "Si")[0]
+    switched = model.elements["Si"].uses_variant(x[si])
+    atoms = Atoms(sym.tolist(), positions=cell.positions, cell=cell.cell, pbc=True)
+    i, j = neighbor_list("ij", atoms, 2.35 + 1.609)
+    near_c = {int(a) for a, b in zip(i, j, strict=True) if sym[b] == "C"}
+    want = np.array([int(a) in near_c for a in si])
+    assert 0 < want.sum() < len(si)
+    np.testing.assert_array_equal(switched, want)
+    # the variant really is another network: not the base's numbers
+    members = model.predict_members("Si", x[si])
+    base_like = load_model(variant)
+    base_like.elements["Si"].variant_columns = None
+    plain = base_like.predict_members("Si", x[si])
+    np.testing.assert_array_equal(members[:, ~want], plain[:, ~want])
+    assert np.abs(members[:, want] - plain[:, want]).min() > 0
+
+
+def test_variant_learns_si_next_to_carbon(models, variant) -> None:
+    from pyolcaoml.model.data import load_dataset
+    from pyolcaoml.model.saved import load_model
+
+    ds = load_dataset(models["sic"])
+    el = ds.elements["Si"]
+    sid = ds.structure_index[el.atom_index]
+    train = [i for i, n in enumerate(ds.names) if n.startswith("sic8") and n != HOLD]
+    rows = np.isin(sid, train)
+    base = load_model(models["base"])
+    x0 = np.concatenate(
+        [base.descriptor_calculator().compute(_si_only(ds.structure(i))) for i in train]
+    )
+    metric = base.metric
+    err_base = metric.rms(base.predict_element("Si", x0), el.coeffs[rows], el.alphas)
+    got = load_model(variant).predict_element("Si", ds.descriptors[el.atom_index[rows]])
+    assert metric.rms(got, el.coeffs[rows], el.alphas) < 0.5 * err_base
+
+
+def test_variant_saved_loaded_and_exported(models, variant, tmp_path) -> None:
+    """model.json (version 3) names the switch columns: the complement of
+    where the base descriptor sits in the new one (found independently by
+    embedding_columns); the NumPy arrays and the Keras files give the same
+    numbers; export writes format 3 with a variant block per member."""
+    from pyolcaoml.export import export_model
+    from pyolcaoml.model.extend import embedding_columns
+    from pyolcaoml.model.saved import load_model
+
+    meta = json.loads((variant / "model.json").read_text())
+    assert meta["version"] == 3
+    entry = meta["elements"]["Si"]["variant"]
+    base = json.loads((models["base"] / "model.json").read_text())
+    cols = embedding_columns(base["descriptor"], meta["descriptor"], ("Si",))
+    rest = sorted(set(range(meta["n_features"])) - set(cols.tolist()))
+    assert entry["columns"] == rest and entry["elements"] == ["C"]
+    assert len(entry["members"]) == 2 and "variant" not in meta["elements"]["C"]
+    cell = _mixed_cell()
+    a = load_model(variant)
+    b = load_model(variant, keras=True)
+    x = a.descriptor_calculator().compute(cell)
+    si = np.array([s == "Si" for s in cell.symbols])
+    np.testing.assert_allclose(
+        a.predict_members("Si", x[si]), b.predict_members("Si", x[si]), rtol=1e-12
+    )
+    oml = tmp_path / "v.oml"
+    export_model(b, oml)
+    text = oml.read_text()
+    assert text.startswith("OLCAOML_MODEL 3\n")
+    block = text[text.index("NUM_VARIANTS 1\nVARIANT Si\n") :]
+    assert block.count("NETWORK Si") == 2 and "END_VARIANT" in block
+    switch = block.split("\n")[2].split()
+    assert switch == ["SWITCH_COLUMNS", str(len(rest))]
+
+
+def test_variant_refusals(models, tmp_path, capsys) -> None:
+    out = str(tmp_path / "m")
+    args = ["train", str(models["sic"]), "-o", out, "--ensemble", "2", *FAST]
+    assert main([*args, "--extend-variant"]) == 2
+    assert "--extend" in capsys.readouterr().err
+    ext = ["--extend", str(models["base"]), "--extend-variant"]
+    assert main([*args, *ext, "--extend-tower", "4"]) == 2
+    assert "first-layer extension" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"columns": [], "members": "same"},
+        {"columns": [-1], "members": "same"},
+        {"columns": [5, 4], "members": "same"},
+        {"columns": [10**6], "members": "same"},
+        {"columns": "same"},
+    ],
+    ids=["empty", "negative", "decreasing", "out-of-range", "no-members"],
+)
+def test_damaged_variant_entry_is_refused(variant, tmp_path, bad) -> None:
+    import shutil
+
+    from pyolcaoml.model.saved import load_model
+
+    copy = tmp_path / "m"
+    shutil.copytree(variant, copy)
+    meta = json.loads((copy / "model.json").read_text())
+    entry = meta["elements"]["Si"]["variant"]
+    new = {k: entry[k] if v == "same" else v for k, v in bad.items()}
+    meta["elements"]["Si"]["variant"] = new
+    (copy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="variant"):
+        load_model(copy)

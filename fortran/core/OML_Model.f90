@@ -54,6 +54,30 @@
 !! ensemblePredict also gives each atom's sigma.  Version 1 files (one
 !! network per element, no UNCERTAINTY) are read as ensembles of one.
 !!
+!! Environment variants (format version 3).  An element may have a second
+!! set of networks, its variant, for those of its atoms that see another
+!! kind of neighbourhood: in a Si + C model, the Si atoms with a C atom
+!! within the cutoff.  Which atoms these are is read off the descriptor
+!! itself: the components that involve the other element (the chem
+!! blocks with a C index) are exactly 0.0 for a Si atom with no C
+!! neighbour, so "any of these columns is nonzero" is the switch.  A
+!! version 3 file is a version 1 or 2 file (NUM_MEMBERS present or not)
+!! with, right after the last ordinary NETWORK block,
+!!    NUM_VARIANTS v                       v >= 1 blocks follow
+!!    VARIANT symbol                       an element with networks
+!!    SWITCH_COLUMNS n                     then n column numbers 1..K,
+!!                                         strictly increasing
+!!    NETWORK symbol ... END_NETWORK       one per member (NUM_MEMBERS of
+!!    ...                                  them, 1 without NUM_MEMBERS)
+!!    END_VARIANT
+!! and then, for an ensemble, the UNCERTAINTY blocks as in version 2 (one
+!! per element: an element's variant shares its calibration).
+!! NUM_NETWORKS counts the ordinary networks only; a variant's networks
+!! have the same exponents as the element's ordinary ones, so the two
+!! kinds of atoms of one element fill the same rows of the output.
+!! Atom i of element e is predicted by the variant when e has one and
+!! any(descriptors(switchColumns, i) /= 0), else by e's ordinary network.
+!!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
 module OML_Model
@@ -69,7 +93,7 @@ module OML_Model
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 2
+   integer, parameter, public :: omlModelFormatVersion = 3
 
    !> Length of element symbols and layer names.
    integer, parameter, public :: omlSymbolLen = 16
@@ -144,6 +168,13 @@ module OML_Model
       real (kind=double), allocatable :: gram(:,:)
    end type OML_UncertaintyType
 
+   !> The switch of an element's environment variant (version 3): the
+   !> descriptor columns (1..numFeatures, increasing) of which any nonzero
+   !> value sends an atom to the variant's networks.
+   type, public :: OML_SwitchType
+      integer, allocatable :: columns(:)
+   end type OML_SwitchType
+
    type, public :: OML_ModelType
       integer :: formatVersion = 0
       !> Descriptor elements, in the order of the descriptor (chem blocks).
@@ -159,6 +190,8 @@ module OML_Model
       integer :: numFeatures = 0
       !> Network of each descriptor element (0: the model has none).
       integer, allocatable :: networkOf(:)
+      !> All networks: the file's NUM_NETWORKS ordinary ones first, then
+      !> those of the variants (version 3), in file order.
       integer :: numNetworks = 0
       type (OML_NetworkType), allocatable :: networks(:)
       !> Largest NUM_ALPHAS of all networks.
@@ -169,13 +202,25 @@ module OML_Model
       integer :: numMembers = 1
       integer, allocatable :: memberOf(:,:)
       type (OML_UncertaintyType), allocatable :: uncertainty(:)
+      !> Environment variants (version 3; every entry 0 without): the
+      !> variant network of element e (0: e has no variant), the network
+      !> of member k of that variant, and the switch columns of e.  Like
+      !> networkOf, variantOf is what the forward pass uses; ensemble
+      !> members point it at their own variant network.
+      integer, allocatable :: variantOf(:)
+      integer, allocatable :: variantMemberOf(:,:)
+      type (OML_SwitchType), allocatable :: switches(:)
    end type OML_ModelType
 
-   !> Where the reader is in the file (for messages).
+   !> Where the reader is in the file (for messages).  One record may be
+   !> read ahead and handed back (peekRecord): it is then held here and
+   !> the next nextRecord returns it again.
    type :: ModelReaderType
       integer :: unit = -1
       integer :: lineNo = 0
       character (len=:), allocatable :: path
+      logical :: holding = .false.
+      character (len=:), allocatable :: heldLine
    end type ModelReaderType
 
    interface
@@ -411,10 +456,11 @@ contains
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
-      character (len=:), allocatable :: rest
+      character (len=:), allocatable :: rest, line
       character (len=omlSymbolLen) :: word
       type (OML_SnapParamsType) :: params
       integer :: e, b, n, flags(5), ioStat, allocStat, numColumns
+      logical :: hasMembers, hasUncertainty
 
       ! Magic word and version.
       call expectKey (reader, 'OLCAOML_MODEL', rest, status, message)
@@ -458,12 +504,14 @@ contains
       if (status /= omlSuccess) return
       model%numElements = n
       allocate (model%symbols(n), model%radius(n), model%weight(n), &
-            & model%networkOf(n), stat=allocStat)
+            & model%networkOf(n), model%variantOf(n), model%switches(n), &
+            & stat=allocStat)
       if (allocStat /= 0) then
          call memoryError (status, message)
          return
       endif
       model%networkOf(:) = 0
+      model%variantOf(:) = 0
       do e = 1, n
          call nextRecord (reader, rest, 'an element line (symbol ' // &
                & 'radius weight)', status, message)
@@ -541,9 +589,17 @@ contains
       endif
       model%numFeatures = n
 
-      ! Members per element (version 2 on; version 1: one network).
+      ! Members per element: version 2 always says, version 3 says for an
+      ! ensemble only, version 1 never (one network each).
       model%numMembers = 1
-      if (model%formatVersion >= 2) then
+      hasMembers = model%formatVersion == 2
+      if (model%formatVersion >= 3) then
+         call peekRecord (reader, line, 'NUM_MEMBERS or NUM_NETWORKS', &
+               & status, message)
+         if (status /= omlSuccess) return
+         hasMembers = firstWord(line) == 'NUM_MEMBERS'
+      endif
+      if (hasMembers) then
          call expectKey (reader, 'NUM_MEMBERS', rest, status, message)
          if (status /= omlSuccess) return
          call readCount (reader, rest, 'NUM_MEMBERS', 1, n, status, &
@@ -552,12 +608,14 @@ contains
          model%numMembers = n
       endif
       allocate (model%memberOf(model%numMembers, model%numElements), &
+            & model%variantMemberOf(model%numMembers, model%numElements), &
             & model%uncertainty(model%numElements), stat=allocStat)
       if (allocStat /= 0) then
          call memoryError (status, message)
          return
       endif
       model%memberOf(:,:) = 0
+      model%variantMemberOf(:,:) = 0
 
       ! The networks.
       call expectKey (reader, 'NUM_NETWORKS', rest, status, message)
@@ -590,7 +648,22 @@ contains
          endif
       enddo
 
-      if (model%formatVersion >= 2) then
+      if (model%formatVersion >= 3) then
+         call readVariants (reader, model, status, message)
+         if (status /= omlSuccess) return
+      endif
+
+      ! Uncertainty: always in version 2; in version 3 for an ensemble
+      ! (and accepted, as in version 2, after NUM_MEMBERS 1).
+      hasUncertainty = model%formatVersion == 2
+      if (model%formatVersion >= 3) then
+         call peekRecord (reader, line, 'UNCERTAINTY or END', status, &
+               & message)
+         if (status /= omlSuccess) return
+         hasUncertainty = model%numMembers > 1 .or. &
+               & firstWord(line) == 'UNCERTAINTY'
+      endif
+      if (hasUncertainty) then
          call readUncertainty (reader, model, status, message)
          if (status /= omlSuccess) return
       endif
@@ -643,6 +716,247 @@ contains
       endif
 
    end subroutine addMember
+
+   !> The NUM_VARIANTS section (version 3): per variant its element, its
+   !> switch columns and one network per member, stored after the
+   !> ordinary networks.  The checks name what is wrong, since a variant
+   !> that silently fell back to the ordinary networks (or the reverse)
+   !> would still give plausible numbers.
+   subroutine readVariants (reader, model, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      type (OML_NetworkType), allocatable :: grown(:)
+      character (len=:), allocatable :: rest, line, expected
+      character (len=omlSymbolLen) :: word, symbol
+      integer :: numVariants, v, k, e, b, ioStat, allocStat
+
+      call expectKey (reader, 'NUM_VARIANTS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'NUM_VARIANTS', 1, numVariants, &
+            & status, message)
+      if (status /= omlSuccess) return
+      if (numVariants > count(model%networkOf /= 0)) then
+         call formatError (reader, 'NUM_VARIANTS is ' // &
+               & intToChar(numVariants) // ', but only ' // &
+               & intToChar(count(model%networkOf /= 0)) // ' elements ' // &
+               & 'have networks (at most one variant each)', status, &
+               & message)
+         return
+      endif
+
+      ! Room for the variants' networks after the ordinary ones (copying
+      ! the ordinary networks once is cheap next to reading them).
+      b = model%numNetworks
+      allocate (grown(b + numVariants * model%numMembers), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      grown(1:b) = model%networks
+      call move_alloc (grown, model%networks)
+      model%numNetworks = size(model%networks)
+      if (model%numMembers == 1) then
+         expected = '1 (a single-network model)'
+      else
+         expected = intToChar(model%numMembers) // ' (NUM_MEMBERS)'
+      endif
+
+      do v = 1, numVariants
+         call expectKey (reader, 'VARIANT', rest, status, message)
+         if (status /= omlSuccess) return
+         read (rest, *, iostat=ioStat) word
+         if (ioStat /= 0) then
+            call formatError (reader, 'expected "VARIANT symbol"', status, &
+                  & message)
+            return
+         endif
+         e = elementIndex(model, word)
+         if (e == 0) then
+            call formatError (reader, 'VARIANT ' // trim(word) // &
+                  & ': not a descriptor element', status, message)
+            return
+         endif
+         symbol = model%symbols(e)
+         if (model%networkOf(e) == 0) then
+            call formatError (reader, 'VARIANT ' // trim(symbol) // &
+                  & ': the model has no networks for ' // trim(symbol), &
+                  & status, message)
+            return
+         endif
+         if (model%variantOf(e) /= 0) then
+            call formatError (reader, 'a second VARIANT for ' // &
+                  & trim(symbol) // ' (at most one per element)', status, &
+                  & message)
+            return
+         endif
+
+         call readSwitchColumns (reader, model, symbol, &
+               & model%switches(e)%columns, status, message)
+         if (status /= omlSuccess) return
+
+         ! Member k of the variant is its k-th NETWORK block.
+         do k = 1, model%numMembers
+            call peekRecord (reader, line, 'NETWORK (VARIANT ' // &
+                  & trim(symbol) // ')', status, message)
+            if (status /= omlSuccess) return
+            if (firstWord(line) == 'END_VARIANT') then
+               call formatError (reader, 'VARIANT ' // trim(symbol) // &
+                     & ' has ' // intToChar(k - 1) // ' NETWORK blocks, ' &
+                     & // 'expected ' // expected, status, message)
+               return
+            endif
+            b = b + 1
+            call readNetwork (reader, model, model%networks(b), status, &
+                  & message)
+            if (status /= omlSuccess) return
+            call checkVariantNetwork (reader, model, e, k, b, status, &
+                  & message)
+            if (status /= omlSuccess) return
+            model%variantMemberOf(k, e) = b
+         enddo
+
+         call nextRecord (reader, line, 'END_VARIANT', status, message)
+         if (status /= omlSuccess) return
+         if (firstWord(line) == 'NETWORK') then
+            call formatError (reader, 'VARIANT ' // trim(symbol) // &
+                  & ' has more NETWORK blocks than the expected ' // &
+                  & expected, status, message)
+            return
+         elseif (firstWord(line) /= 'END_VARIANT') then
+            call formatError (reader, 'expected END_VARIANT (the end of ' &
+                  & // 'VARIANT ' // trim(symbol) // '), got "' // &
+                  & line(1:min(len(line), 40)) // '"', status, message)
+            return
+         endif
+         model%variantOf(e) = model%variantMemberOf(1, e)
+      enddo
+
+   end subroutine readVariants
+
+   !> "SWITCH_COLUMNS n" and the n column numbers after it, any number per
+   !> line.  Each is checked as its line is read, so that a message names
+   !> the line of the bad number.
+   subroutine readSwitchColumns (reader, model, symbol, columns, status, &
+         & message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(in) :: model
+      character (len=*), intent(in) :: symbol
+      integer, allocatable, intent(out) :: columns(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: rest, line, what
+      integer :: n, i, filled, numTokens, previous, ioStat, allocStat
+
+      what = 'SWITCH_COLUMNS of VARIANT ' // trim(symbol)
+      call expectKey (reader, 'SWITCH_COLUMNS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'SWITCH_COLUMNS', 1, n, status, &
+            & message)
+      if (status /= omlSuccess) return
+      if (n > model%numFeatures) then
+         call formatError (reader, what // ': ' // intToChar(n) // &
+               & ' columns, but the descriptor has only NUM_FEATURES = ' &
+               & // intToChar(model%numFeatures), status, message)
+         return
+      endif
+      allocate (columns(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+
+      filled = 0
+      previous = 0
+      do while (filled < n)
+         call nextRecord (reader, line, 'the column numbers of ' // what, &
+               & status, message)
+         if (status /= omlSuccess) return
+         ! Read no more than are still missing, so that a keyword line
+         ! (the list ended early) reads as what it is: not numbers.
+         numTokens = min(countTokens(line), n - filled)
+         read (line, *, iostat=ioStat) columns(filled+1 : filled+numTokens)
+         if (ioStat /= 0) then
+            call formatError (reader, what // ': expected ' // &
+                  & intToChar(n) // ' integer column numbers, got "' // &
+                  & line(1:min(len(line), 40)) // '"', status, message)
+            return
+         endif
+         if (countTokens(line) > numTokens) then
+            call formatError (reader, 'more numbers than the ' // &
+                  & intToChar(n) // ' expected for ' // what, status, &
+                  & message)
+            return
+         endif
+         do i = filled + 1, filled + numTokens
+            if (columns(i) < 1 .or. columns(i) > model%numFeatures) then
+               call formatError (reader, what // ': column ' // &
+                     & intToChar(columns(i)) // ' is outside 1..' // &
+                     & intToChar(model%numFeatures) // ' (NUM_FEATURES)', &
+                     & status, message)
+               return
+            endif
+            if (columns(i) <= previous) then
+               call formatError (reader, what // ': the columns must ' // &
+                     & 'increase strictly, but ' // intToChar(columns(i)) &
+                     & // ' follows ' // intToChar(previous), status, &
+                     & message)
+               return
+            endif
+            previous = columns(i)
+         enddo
+         filled = filled + numTokens
+      enddo
+
+   end subroutine readSwitchColumns
+
+   !> Network b, member k of the variant of element e, just read: it must
+   !> be for e and have the exponents of e's ordinary networks (so that
+   !> both kinds of atoms fill the same output rows and share GRAM).
+   subroutine checkVariantNetwork (reader, model, e, k, b, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(in) :: reader
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: e, k, b
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: which
+      integer :: first
+
+      status = omlSuccess
+      message = ''
+      which = 'network ' // intToChar(k) // ' of VARIANT ' // &
+            & trim(model%symbols(e))
+      first = model%networkOf(e)
+      associate (net => model%networks(b), &
+            & ordinary => model%networks(first))
+         if (net%symbol /= model%symbols(e)) then
+            call formatError (reader, which // ' is a NETWORK ' // &
+                  & trim(net%symbol) // ' block', status, message)
+         elseif (net%numAlphas /= ordinary%numAlphas) then
+            call formatError (reader, which // ' has NUM_ALPHAS ' // &
+                  & intToChar(net%numAlphas) // ', the element''s ' // &
+                  & 'networks ' // intToChar(ordinary%numAlphas), status, &
+                  & message)
+         elseif (any(net%alphas /= ordinary%alphas)) then
+            call formatError (reader, which // ' has other ALPHAS ' // &
+                  & 'than the element''s networks', status, message)
+         endif
+      end associate
+
+   end subroutine checkVariantNetwork
 
    !> One UNCERTAINTY block per element that has networks (version 2).
    subroutine readUncertainty (reader, model, status, message)
@@ -998,6 +1312,11 @@ contains
 
       status = omlSuccess
       message = ''
+      if (reader%holding) then
+         line = reader%heldLine
+         reader%holding = .false.
+         return
+      endif
       do
          call readLine (reader%unit, text, ioStat)
          if (ioStat /= 0) then
@@ -1019,6 +1338,42 @@ contains
       enddo
 
    end subroutine nextRecord
+
+   !> Look at the next record without taking it: the next nextRecord (or
+   !> expectKey) returns it again.  For the places where the format lets
+   !> the writer choose what comes next (version 3: NUM_MEMBERS or not).
+   subroutine peekRecord (reader, line, what, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      character (len=:), allocatable, intent(out) :: line
+      character (len=*), intent(in) :: what
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call nextRecord (reader, line, what, status, message)
+      if (status /= omlSuccess) return
+      reader%heldLine = line
+      reader%holding = .true.
+
+   end subroutine peekRecord
+
+   !> The keyword of a record: everything before the first blank.
+   pure function firstWord (line) result (word)
+
+      implicit none
+
+      character (len=*), intent(in) :: line
+      character (len=:), allocatable :: word
+
+      integer :: split
+
+      split = index(line, ' ')
+      if (split == 0) split = len(line) + 1
+      word = line(1:split-1)
+
+   end function firstWord
 
    !> Read the next record, which must begin with the keyword key; rest is
    !> what follows the keyword on that line.
@@ -1318,6 +1673,8 @@ contains
    !>   descriptors(K, i)  its descriptors
    !>   coeffs(ld, i)      A_1..A_N of atom i in rows 1..N (N = NUM_ALPHAS
    !>                      of its element); rows N+1..ld are set to zero
+   !> Each atom goes through the network atomNetwork chooses (its
+   !> element's, or that element's variant: version 3).
    recursive subroutine predictFromDescriptors (model, elementOf, &
          & descriptors, numThreads, coeffs, status, message)
 
@@ -1335,7 +1692,7 @@ contains
       character (len=*), intent(out) :: message
 
       integer, allocatable :: order(:), blockNet(:), blockFirst(:)
-      integer, allocatable :: blockLast(:), countOf(:), startOf(:)
+      integer, allocatable :: blockLast(:), countOf(:), startOf(:), netOf(:)
       integer :: numAtoms, i, e, net, numBlocks, b, useThreads, allocStat
       integer :: neededRows
 
@@ -1402,9 +1759,12 @@ contains
       if (numAtoms == 0) return
 
       ! Sort the atoms by network (counting sort, atom order kept within
-      ! each network) and cut each network's list into blocks.
-      allocate (order(numAtoms), countOf(model%numNetworks), &
-            & startOf(model%numNetworks), stat=allocStat)
+      ! each network) and cut each network's list into blocks.  An atom's
+      ! network depends on nothing but its element and descriptors, so
+      ! the choice is the same however the atoms are shared out.
+      allocate (order(numAtoms), netOf(numAtoms), &
+            & countOf(model%numNetworks), startOf(model%numNetworks), &
+            & stat=allocStat)
       if (allocStat /= 0) then
          call setStatus (status, message, omlErrMemory, &
                & 'predict: out of memory')
@@ -1412,7 +1772,8 @@ contains
       endif
       countOf(:) = 0
       do i = 1, numAtoms
-         net = model%networkOf(elementOf(i))
+         net = atomNetwork(model, elementOf(i), descriptors(:, i))
+         netOf(i) = net
          countOf(net) = countOf(net) + 1
       enddo
       numBlocks = 0
@@ -1440,7 +1801,7 @@ contains
       enddo
       countOf(:) = 0
       do i = 1, numAtoms
-         net = model%networkOf(elementOf(i))
+         net = netOf(i)
          order(startOf(net) + countOf(net)) = i
          countOf(net) = countOf(net) + 1
       enddo
@@ -1469,6 +1830,35 @@ contains
       enddo
 
    end subroutine predictFromDescriptors
+
+   !> The network that predicts an atom of element e with descriptors x:
+   !> the element's variant when it has one and x is nonzero in any of
+   !> its switch columns (the atom has a neighbour of the kind the
+   !> variant is for), else the element's ordinary network.  A component
+   !> of -0.0 counts as zero, as it compares equal to it.
+   pure integer function atomNetwork (model, e, x)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: e
+      real (kind=double), intent(in) :: x(:)
+
+      integer :: j
+
+      atomNetwork = model%networkOf(e)
+      if (.not. allocated(model%variantOf)) return
+      if (model%variantOf(e) == 0) return
+      associate (columns => model%switches(e)%columns)
+         do j = 1, size(columns)
+            if (x(columns(j)) /= 0.0_double) then
+               atomNetwork = model%variantOf(e)
+               return
+            endif
+         enddo
+      end associate
+
+   end function atomNetwork
 
    !> Ensemble mean A_i (Hartree) and, if sigma is present, each atom's
    !> sigma: the calibrated spread of the members in the V(r) metric, the
@@ -1531,8 +1921,11 @@ contains
          return
       endif
 
-      ! Each member: a copy of the model whose networkOf points at the
-      ! member's networks (the networks are small; the copy is cheap).
+      ! Each member: a copy of the model whose networkOf (and variantOf,
+      ! for an element with a variant) points at the member's networks
+      ! (the networks are small; the copy is cheap).  An atom that takes
+      ! the variant does so in every member: the switch reads only its
+      ! descriptors.
       allocate (members(size(coeffs, 1), numAtoms, model%numMembers), &
             & stat=allocStat)
       if (allocStat /= 0) then
@@ -1546,6 +1939,8 @@ contains
          do e = 1, model%numElements
             if (model%networkOf(e) /= 0) &
                   & member%networkOf(e) = model%memberOf(k, e)
+            if (model%variantOf(e) /= 0) &
+                  & member%variantOf(e) = model%variantMemberOf(k, e)
          enddo
          call predictFromDescriptors (member, elementOf, descriptors, &
                & numThreads, members(:,:,k), status, message)
@@ -1553,7 +1948,8 @@ contains
       enddo
 
       ! Mean and sigma, element by element (the checks above passed, so
-      ! every atom's element has networks).
+      ! every atom's element has networks).  The element's UNCERTAINTY
+      ! serves all its atoms, those of its variant too.
       coeffs(:,:) = 0.0_double
       do e = 1, model%numElements
          if (model%networkOf(e) == 0) cycle

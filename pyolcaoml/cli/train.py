@@ -134,6 +134,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "extended networks (default: --l2)",
     )
     g.add_argument(
+        "--extend-variant",
+        action="store_true",
+        help="with --extend: keep each of MODEL's networks exactly as it is "
+        "for atoms without a neighbour of a new element, and train a new "
+        "network (the element's environment variant) for the atoms that have "
+        "one (default: extend MODEL's networks by first-layer weights)",
+    )
+    g.add_argument(
         "--extend-tower",
         default="",
         metavar="WIDTHS",
@@ -273,12 +281,20 @@ def run(args: argparse.Namespace) -> int:
     shown: set[str] = set()
     from pyolcaoml.cli.parallel_options import is_parallel
 
-    for opt in ("extend_l2", "extend_tower"):
-        if getattr(args, opt, None) not in (None, "") and not getattr(
+    for opt in ("extend_l2", "extend_tower", "extend_variant"):
+        if getattr(args, opt, None) not in (None, "", False) and not getattr(
             args, "extend", None
         ):
             flag = "--" + opt.replace("_", "-")
             raise CLIError(f"{flag} belongs to an extension: give --extend too")
+    if getattr(args, "extend_variant", False) and (
+        getattr(args, "extend_tower", "")
+        or getattr(args, "extend_l2", None) is not None
+    ):
+        raise CLIError(
+            "--extend-variant trains a new network (--hidden, --l2): "
+            "--extend-tower and --extend-l2 belong to the first-layer extension"
+        )
     if getattr(args, "extend_l2", None) is not None and args.extend_l2 < 0:
         raise CLIError(f"--extend-l2 must be >= 0, not {args.extend_l2:g}")
     if is_parallel(args) and (getattr(args, "ensemble", None) or 1) < 2:
@@ -308,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
                 os.path.abspath(args.extend) if getattr(args, "extend", None) else None
             ),
             extend_l2=getattr(args, "extend_l2", None),
+            extend_variant=bool(getattr(args, "extend_variant", False)),
             extend_tower=(
                 parse_hidden(args.extend_tower)
                 if getattr(args, "extend_tower", "")

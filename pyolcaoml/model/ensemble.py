@@ -67,6 +67,10 @@ class MemberResult:
     basis: dict[str, dict] = field(default_factory=dict)
     ridge: dict[str, dict] = field(default_factory=dict)
     charge_columns: dict[str, list | None] = field(default_factory=dict)
+    #: environment variants (element -> .keras path, columns, elements)
+    variant_files: dict[str, str] = field(default_factory=dict)
+    variant_columns: dict[str, list[int]] = field(default_factory=dict)
+    variant_elements: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Labelled:
@@ -98,10 +102,13 @@ def train_member(spec: MemberSpec) -> MemberResult:
     )
     os.makedirs(spec.output_dir, exist_ok=True)
     x_all = dataset.descriptors if spec.descriptors is None else spec.descriptors
-    files, predictions = {}, {}
+    files, predictions, variant_files = {}, {}, {}
     for s, em in model.elements.items():
         files[s] = os.path.join(spec.output_dir, f"{s}.keras")
         em.network.save(files[s])
+        if em.variant_columns is not None:
+            variant_files[s] = os.path.join(spec.output_dir, f"{s}_variant.keras")
+            em.variant_members[0].save(variant_files[s])
         ed = dataset.elements[s]
         predictions[s] = model.predict_element(s, x_all[ed.atom_index])
     tr = model.training
@@ -120,6 +127,17 @@ def train_member(spec: MemberSpec) -> MemberResult:
         charge_columns={
             s: None if em.charge_columns is None else em.charge_columns.tolist()
             for s, em in model.elements.items()
+        },
+        variant_files=variant_files,
+        variant_columns={
+            s: [int(c) for c in em.variant_columns]
+            for s, em in model.elements.items()
+            if em.variant_columns is not None
+        },
+        variant_elements={
+            s: list(em.variant_elements)
+            for s, em in model.elements.items()
+            if em.variant_columns is not None
         },
     )
 
@@ -266,16 +284,27 @@ def train_ensemble(
             ]
             for s in results[0].files
         }
+        variants = {
+            s: [
+                keras.saving.load_model(
+                    r.variant_files[s], compile=False, safe_mode=True
+                )
+                for r in results
+            ]
+            for s in results[0].variant_files
+        }
     finally:
         if own_tmp:
             shutil.rmtree(work, ignore_errors=True)
     x_all = dataset.descriptors if descriptors is None else np.asarray(descriptors)
     if n_members == 1:
-        model = _single_model(dataset, results[0], nets, descriptor_settings, x_all)
+        model = _single_model(
+            dataset, results[0], nets, descriptor_settings, x_all, variants
+        )
         seen = results[0].train_structures
     else:
         model = _ensemble_model(
-            dataset, config, results, nets, descriptor_settings, x_all
+            dataset, config, results, nets, descriptor_settings, x_all, variants
         )
         seen = model.training["train_structures"]
     model.applicability = fit_applicability(dataset, x_all, seen)
@@ -305,7 +334,15 @@ def _element_model(symbol, dataset, basis, ridge, charges):
     )
 
 
-def _single_model(dataset, result, nets, settings, x_all):
+def _attach_variant(em, result, variants) -> None:
+    s = em.symbol
+    if s in variants:
+        em.variant_columns = np.asarray(result.variant_columns[s], dtype=np.int64)
+        em.variant_elements = list(result.variant_elements[s])
+        em.variant_members = list(variants[s])
+
+
+def _single_model(dataset, result, nets, settings, x_all, variants):
     from pyolcaoml.model.saved import PotentialModel, library_versions
 
     elements = {}
@@ -314,6 +351,7 @@ def _single_model(dataset, result, nets, settings, x_all):
             s, dataset, result.basis[s], result.ridge[s], result.charge_columns[s]
         )
         em.network = nets[s][0]
+        _attach_variant(em, result, variants)
         elements[s] = em
     model = PotentialModel(
         descriptor=dataset.descriptor if settings is None else settings,
@@ -335,7 +373,7 @@ def _metric(config: dict):
     return RadialMetric.from_dict(config["metric"])
 
 
-def _ensemble_model(dataset, config, results, nets, settings, x_all):
+def _ensemble_model(dataset, config, results, nets, settings, x_all, variants):
     from pyolcaoml.model.baselines import fit_ridge
     from pyolcaoml.model.basis import OutputBasis
     from pyolcaoml.model.evaluation import method_errors
@@ -367,6 +405,7 @@ def _ensemble_model(dataset, config, results, nets, settings, x_all):
         em = _element_model(s, dataset, basis, ridge, results[0].charge_columns[s])
         em.network = nets[s][0]
         em.members = list(nets[s])
+        _attach_variant(em, results[0], variants)
         em.calibration, calibration_report[s] = _calibrate(
             dataset, s, results, config.metric, rest
         )

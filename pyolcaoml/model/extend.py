@@ -416,6 +416,40 @@ def keras_from_exported(exported: Any, name: str) -> Any:
     return keras.Model(inputs, values[exported.layers[-1].name], name=name)
 
 
+def base_output_basis(
+    base: Any, y_train: np.ndarray, isolated: np.ndarray, eps: float
+) -> Any:
+    """The OutputBasis of the base network's own output map (its latent
+    variance measured on ``y_train``, Hartree)."""
+    from pyolcaoml.model.basis import OutputBasis
+
+    kernel_out, bias_out, _ = output_map(base)
+    to_latent = np.linalg.pinv(kernel_out)
+    z_all = (y_train - bias_out) @ to_latent
+    return OutputBasis(
+        isolated=np.asarray(isolated, dtype=np.float64),
+        mean_delta=bias_out - isolated,
+        to_latent_matrix=to_latent.T.copy(),
+        from_latent_matrix=kernel_out.T.copy(),
+        latent_variance=np.var(z_all, axis=0),
+        eps=float(eps),
+    )
+
+
+def embedded_base(symbol: str, base: Any, cols: np.ndarray, n_features: int) -> Any:
+    """The base network, unchanged, as a Keras network of the new
+    descriptor layout: it reads the base columns ``cols`` and gives every
+    other column weight 0 (so it ignores the new element's neighbours)."""
+    rest = np.setdiff1d(np.arange(n_features), cols)
+    kernels = {
+        layer.name: np.zeros((len(rest), layer.width))
+        for layer in base.layers
+        if layer.name in _norm_readers(base)
+    }
+    fused = fuse(base, cols, n_features, np.ones(len(rest)), kernels)
+    return keras_from_exported(fused, f"olcaoml_{symbol}")
+
+
 def fit_extension(
     symbol: str,
     base: Any,
@@ -432,7 +466,6 @@ def fit_extension(
     ('train', 'validation'); ``isolated``: the element's isolated-atom
     coefficients (Hartree), for the returned basis. Returns (Keras network
     of the base layout, training info, the member's output basis)."""
-    from pyolcaoml.model.basis import OutputBasis
     from pyolcaoml.model.network import import_keras
     from pyolcaoml.model.training import fit_latent
 
@@ -554,15 +587,7 @@ def fit_extension(
     got = np.asarray(full(check, training=False))
     if not np.allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max()):
         raise ModelError(f"{symbol}: the fused extended network differs from its graph")
-    z_all = (y["train"] - bias_out) @ to_latent
-    basis = OutputBasis(
-        isolated=np.asarray(isolated, dtype=np.float64),
-        mean_delta=bias_out - isolated,
-        to_latent_matrix=to_latent.T.copy(),
-        from_latent_matrix=kernel_out.T.copy(),
-        latent_variance=np.var(z_all, axis=0),
-        eps=float(config.basis_eps),
-    )
+    basis = base_output_basis(base, y["train"], isolated, config.basis_eps)
     info = {
         "extended_from_base": True,
         "n_latent": int(kernel_out.shape[0]),

@@ -37,8 +37,11 @@ from pyolcaoml.model.uncertainty import Calibration
 
 MODEL_FORMAT = "pyolcaoml-model"
 MODEL_VERSION = 2
+#: written instead of MODEL_VERSION when an element has an environment
+#: variant (an older reader would ignore it and predict wrongly)
+MODEL_VERSION_VARIANTS = 3
 #: Versions this pyolcaoml reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 METADATA_FILE = "model.json"
 
 
@@ -75,6 +78,13 @@ class ElementModel:
     charge_columns: np.ndarray | None = None  # (N, 3) isolated-atom columns 3-5
     members: list[Any] = field(default_factory=list)  # all M networks
     calibration: Calibration = field(default_factory=Calibration)
+    #: environment variant: the atoms whose descriptors are not all zero in
+    #: these columns (0-based; e.g. the components that involve an element
+    #: the base model did not know) use ``variant_members`` instead
+    variant_columns: np.ndarray | None = None
+    variant_members: list[Any] = field(default_factory=list)
+    #: the elements whose neighbours switch an atom to the variant (text)
+    variant_elements: list[str] = field(default_factory=list)
     _forward: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -88,11 +98,37 @@ class ElementModel:
         A loaded network does not change, so each is read once into a NumPy
         forward pass (:func:`pyolcaoml.model.network.numpy_forward`); Keras
         runs the few networks that cannot be read that way."""
+        if self.variant_columns is not None and self.variant_members:
+            return self._predict_switched(x)
+        return self._run(self.networks, x)
+
+    def uses_variant(self, x: np.ndarray) -> np.ndarray:
+        """(n,) bool: the atoms that the variant networks predict."""
+        if self.variant_columns is None or not self.variant_members:
+            return np.zeros(len(x), dtype=bool)
+        return np.any(np.asarray(x)[:, self.variant_columns] != 0, axis=1)
+
+    def _predict_switched(self, x: np.ndarray) -> list[np.ndarray]:
+        switched = self.uses_variant(x)
+        if not switched.any():
+            return self._run(self.networks, x)
+        if switched.all():
+            return self._run(self.variant_members, x)
+        plain = self._run(self.networks, x[~switched])
+        variant = self._run(self.variant_members, x[switched])
+        out = []
+        for a, b in zip(plain, variant, strict=True):
+            both = np.empty((len(x), a.shape[1]))
+            both[~switched], both[switched] = a, b
+            out.append(both)
+        return out
+
+    def _run(self, networks: list[Any], x: np.ndarray) -> list[np.ndarray]:
         from pyolcaoml.model.network import numpy_forward, predict_batched
         from pyolcaoml.model.numpy_networks import NumpyNetwork
 
         out = []
-        for net in self.networks:
+        for net in networks:
             if isinstance(net, NumpyNetwork):  # loaded without TensorFlow
                 out.append(net.forward(x))
                 continue
@@ -260,9 +296,10 @@ class PotentialModel:
     def metadata(
         self, files: dict[str, list], numpy_file: tuple[str, str] | None = None
     ) -> dict:
+        variants = any(em.variant_columns is not None for em in self.elements.values())
         meta = {
             "format": MODEL_FORMAT,
-            "version": MODEL_VERSION,
+            "version": MODEL_VERSION_VARIANTS if variants else MODEL_VERSION,
             "descriptor": self.descriptor,
             "n_features": self.n_features,
             "metric": self.metric.to_dict(),
@@ -283,6 +320,20 @@ class PotentialModel:
                     ),
                     "output_basis": em.basis.to_dict(),
                     "ridge_baseline": em.ridge.to_dict(),
+                    **(
+                        {
+                            "variant": {
+                                "columns": [int(c) for c in em.variant_columns],
+                                "elements": list(em.variant_elements),
+                                "members": [
+                                    {"file": f, "sha256": h}
+                                    for f, h in files[variant_key(s)]
+                                ],
+                            }
+                        }
+                        if em.variant_columns is not None
+                        else {}
+                    ),
                 }
                 for s, em in self.elements.items()
             },
@@ -317,19 +368,26 @@ class PotentialModel:
 
             files = {}
             for s, em in self.elements.items():
-                if any(isinstance(net, NumpyNetwork) for net in em.networks):
-                    raise ModelError(
-                        "a model loaded without TensorFlow cannot be saved: "
-                        "load it with load_model(path, keras=True)"
-                    )
-                files[s] = []
-                for m, net in enumerate(em.networks):
-                    name = f"{s}.keras" if m == 0 else f"{s}_{m + 1}.keras"
-                    net.save(os.path.join(tmp, name))
-                    files[s].append((name, file_sha256(os.path.join(tmp, name))))
+                for key, nets in _network_sets(s, em):
+                    if any(isinstance(net, NumpyNetwork) for net in nets):
+                        raise ModelError(
+                            "a model loaded without TensorFlow cannot be saved: "
+                            "load it with load_model(path, keras=True)"
+                        )
+                    files[key] = []
+                    stem = key.replace("+", "_")
+                    for m, net in enumerate(nets):
+                        name = f"{stem}.keras" if m == 0 else f"{stem}_{m + 1}.keras"
+                        net.save(os.path.join(tmp, name))
+                        files[key].append((name, file_sha256(os.path.join(tmp, name))))
             # the same networks as arrays, for prediction without TensorFlow
             npz = write_numpy_networks(
-                tmp, {s: em.networks for s, em in self.elements.items()}
+                tmp,
+                {
+                    key: nets
+                    for s, em in self.elements.items()
+                    for key, nets in _network_sets(s, em)
+                },
             )
             numpy_file = (
                 None if npz is None else (npz, file_sha256(os.path.join(tmp, npz)))
@@ -352,6 +410,23 @@ class PotentialModel:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self.path = path
+
+
+def variant_key(symbol: str) -> str:
+    """Key of an element's variant networks (files, networks.npz)."""
+    return f"{symbol}+variant"
+
+
+def _network_sets(symbol: str, em: ElementModel) -> list[tuple[str, list[Any]]]:
+    sets = [(symbol, em.networks)]
+    if em.variant_columns is not None:
+        if len(em.variant_members) != len(em.networks):
+            raise ModelError(
+                f"{symbol}: {len(em.variant_members)} variant networks for "
+                f"{len(em.networks)} members"
+            )
+        sets.append((variant_key(symbol), em.variant_members))
+    return sets
 
 
 _NUMBER_LIST = re.compile(r"\[[-+0-9.eE,\s]*\]")
@@ -491,6 +566,13 @@ def load_model(
                 charge_columns=None if charges is None else np.asarray(charges, float),
                 calibration=Calibration.from_dict(e.get("uncertainty", {})),
             )
+            if "variant" in e:
+                elements[s].variant_columns = _variant_columns(
+                    path, s, e["variant"], int(meta["n_features"])
+                )
+                elements[s].variant_elements = [
+                    str(v) for v in e["variant"].get("elements", [])
+                ]
         model = PotentialModel(
             descriptor=meta["descriptor"],
             n_features=int(meta["n_features"]),
@@ -516,19 +598,64 @@ def load_model(
         file = _network_file(path, entry)
         _check_file(file, entry)
         counts = {s: len(e.get("members") or [e]) for s, e in meta["elements"].items()}
-        for s, nets in load_numpy_networks(file, counts).items():
-            _check_network(file, nets[0].exported.mean.shape[0], nets[0].n_out, meta, s)
-            model.elements[s].network = nets[0]
-            model.elements[s].members = nets if len(nets) > 1 else []
+        for s, e in meta["elements"].items():
+            if "variant" in e:
+                counts[variant_key(s)] = len(e["variant"]["members"])
+        loaded = load_numpy_networks(file, counts)
+        for s in meta["elements"]:
+            for key in (s, variant_key(s)):
+                if key not in loaded:
+                    continue
+                nets = loaded[key]
+                for net in nets:
+                    _check_network(file, net.exported.mean.shape[0], net.n_out, meta, s)
+                _attach(model.elements[s], key != s, nets)
         return model
     if networks:
         _check_entries(path, meta)
         for s, e in meta["elements"].items():
             entries = e.get("members") or [e]
             nets = [_load_network(path, {**e, **m}) for m in entries]
-            model.elements[s].network = nets[0]
-            model.elements[s].members = nets if len(nets) > 1 else []
+            _attach(model.elements[s], False, nets)
+            if "variant" in e:
+                nets = [
+                    _load_network(path, {**e, **m}) for m in e["variant"]["members"]
+                ]
+                _attach(model.elements[s], True, nets)
     return model
+
+
+def _attach(em: ElementModel, variant: bool, nets: list[Any]) -> None:
+    if variant:
+        if len(nets) != len(em.networks):
+            raise ModelError(
+                f"{em.symbol}: {len(nets)} variant networks for "
+                f"{len(em.networks)} members"
+            )
+        em.variant_members = nets
+        return
+    em.network = nets[0]
+    em.members = nets if len(nets) > 1 else []
+
+
+def _variant_columns(path: str, symbol: str, entry: Any, n_features: int) -> np.ndarray:
+    cols = entry.get("columns") if isinstance(entry, dict) else None
+    members = entry.get("members") if isinstance(entry, dict) else None
+    ok = (
+        isinstance(cols, list)
+        and cols
+        and all(isinstance(c, int) and 0 <= c < n_features for c in cols)
+        and all(a < b for a, b in zip(cols, cols[1:], strict=False))
+        and isinstance(members, list)
+        and members
+    )
+    if not ok:
+        raise ModelError(
+            f"{path}: model.json: element {symbol}'s variant needs 'columns' "
+            f"(increasing descriptor columns in 0..{n_features - 1}) and "
+            "'members' (its network files)"
+        )
+    return np.asarray(cols, dtype=np.int64)
 
 
 def _check_entries(path: str, meta: dict) -> None:
@@ -546,6 +673,8 @@ def _check_entries(path: str, meta: dict) -> None:
                 f"({first['file']!r})"
             )
         for m in entries:
+            _network_file(path, {**e, **m})
+        for m in (e.get("variant") or {}).get("members") or []:
             _network_file(path, {**e, **m})
 
 

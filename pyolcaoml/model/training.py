@@ -61,6 +61,11 @@ class TrainConfig:
     #: layer, a free function of the whole environment that vanishes with
     #: the new element's columns (pyolcaoml.model.extend)
     extend_tower: tuple[int, ...] = ()
+    #: extend by an environment variant instead: each base network stays as
+    #: it is (for atoms without a new-element neighbour) and a new network,
+    #: trained on the atoms that have one, predicts those (saved as the
+    #: element's variant; pyolcaoml.model.saved.ElementModel)
+    extend_variant: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -241,7 +246,21 @@ def train_model(
                 if k != "holdout" and r.size
             }
         try:
-            if extended:
+            if extended and config.extend_variant:
+                info = _fit_variant(
+                    symbol,
+                    em,
+                    extension,
+                    member,
+                    cols,
+                    x,
+                    y,
+                    groups,
+                    config,
+                    progress,
+                    list(dataset.elements),
+                )
+            elif extended:
                 from pyolcaoml.model.extend import base_network, fit_extension
 
                 em.network, info, em.basis = fit_extension(
@@ -292,6 +311,75 @@ def train_model(
     }
     model.versions = library_versions()
     return model
+
+
+def _fit_variant(
+    symbol,
+    em,
+    extension,
+    member,
+    cols,
+    x,
+    y,
+    groups,
+    config,
+    progress,
+    settings_elements,
+):
+    """The base network as it is for the element's atoms without a neighbour
+    of a new element, and a new network, with its own output basis and
+    ridge branch, trained on those with one (the element's variant)."""
+    from pyolcaoml.model.extend import base_network, base_output_basis, embedded_base
+
+    n_features = int(x["train"].shape[1])
+    base = base_network(extension, symbol, member)
+    em.network = embedded_base(symbol, base, cols, n_features)
+    em.basis = base_output_basis(base, y["train"], em.isolated, config.basis_eps)
+    rest = np.setdiff1d(np.arange(n_features), cols)
+    near = {k: np.any(v[:, rest] != 0, axis=1) for k, v in x.items()}
+    if near["train"].sum() < 2:
+        raise ModelError(
+            f"{symbol}: fewer than two training atoms with a neighbour of the "
+            "new element: nothing to train its variant on"
+        )
+    vx = {k: v[near[k]] for k, v in x.items()}
+    vy = {k: v[near[k]] for k, v in y.items()}
+    gram = config.metric.gram(em.alphas)
+    vgroups = groups[near["train"]]
+    variant = ElementModel(
+        symbol=symbol,
+        alphas=em.alphas,
+        basis=OutputBasis.fit(
+            vy["train"],
+            em.isolated,
+            gram,
+            eps=config.basis_eps,
+            variance_kept=config.variance_kept,
+        ),
+        ridge=fit_ridge(
+            vx["train"],
+            vy["train"],
+            vgroups,
+            gram,
+            *([] if config.ridge_strength is None else [[config.ridge_strength]]),
+        ),
+        charge_columns=em.charge_columns,
+    )
+    x_mean, x_scale = feature_scaling(vx["train"])
+    net, info = _fit_network(
+        symbol, variant, x_mean, x_scale**2, vx, vy, config, progress, None
+    )
+    em.variant_columns = rest
+    em.variant_members = [net]
+    em.variant_elements = sorted(set(settings_elements) - set(extension.elements))
+    return {
+        **info,  # the variant network's training record
+        "extended_from_base": True,
+        "variant": True,
+        "n_train_atoms_with_new_neighbours": int(near["train"].sum()),
+        "n_validation_atoms_with_new_neighbours": int(near["validation"].sum()),
+        "n_new_columns": int(len(rest)),
+    }
 
 
 def _extension_setup(dataset, config, x_all, settings):
