@@ -37,8 +37,9 @@ bispectrum, C radius 1.609 Å) and ``olcaoml train --extend
 else trained first): its Si networks stay as they are for Si atoms without
 a C neighbour, so pure-Si predictions are exactly the Si model's (trained
 jointly instead, pure Si got worse: docs/model.md, "Silicon carbide"), and
-a new Si network (the variant) predicts the Si atoms with a C neighbour. The SiC held-out list is added to the Si one, and the
-SiC demo case is added to demo/manifest.json beside the Si one.
+a new Si network (the variant) predicts the Si atoms with a C neighbour.
+The SiC held-out list is added to the Si one, and the SiC demo case is
+added to demo/manifest.json beside the Si one.
 
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
