@@ -81,6 +81,28 @@ and after the networks one block per element::
 The library's prediction is the members' mean; ``olcaoml_predict_ensemble``
 also returns each atom's sigma (fortran/core/OML_Ensemble.f90).
 ``export_model(..., member=k)`` writes member k alone as a version 1 file.
+
+File format, version 3 (environment variants)
+---------------------------------------------
+A model with an environment variant (``olcaoml train --extend MODEL
+--extend-variant``: e.g. the Si networks of the Si model kept for Si atoms
+without a C neighbour, and a new Si network for those with one) is written
+as version 3: version 1 or 2 (``NUM_MEMBERS`` present for an ensemble),
+and right after the ordinary ``NETWORK`` blocks (which ``NUM_NETWORKS``
+still counts alone)::
+
+    NUM_VARIANTS 1                         v variant blocks
+    VARIANT Si                             the element it serves
+    SWITCH_COLUMNS 1155                    n, then n 1-based descriptor
+    166 167 168 ...                        columns, increasing
+    NETWORK Si ... END_NETWORK             one per member (k-th: member k),
+    ...                                    same exponents as the element's
+    END_VARIANT
+
+An atom of the element uses the variant's networks when any of its
+descriptors in ``SWITCH_COLUMNS`` is not zero (for Si: a C neighbour within
+the Si-C cutoff), else the element's own; the element's ``UNCERTAINTY``
+block serves both. A model without a variant is written as before.
 """
 
 from __future__ import annotations
