@@ -162,7 +162,12 @@ STRUCTURES = {"sic8_run": _run_inputs, "si216_two_c": _mixed_inputs}
 # -- fixtures ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sic():
-    return load_model("sic")
+    """The bundled Si + C model as an ordinary ensemble: without its own Si
+    variant, if it has one (the variants here are built on top of it)."""
+    model = load_model("sic")
+    for em in model.elements.values():
+        em.variant_columns, em.variant_members = None, []
+    return model
 
 
 @pytest.fixture(scope="module")
