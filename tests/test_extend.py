@@ -415,3 +415,32 @@ def test_damaged_variant_entry_is_refused(variant, tmp_path, bad) -> None:
     (copy / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="variant"):
         load_model(copy)
+
+
+def test_evaluate_splits_an_element_by_environment(models, variant, tmp_path) -> None:
+    """`olcaoml evaluate` reports the Si atoms the variant predicts and the
+    others separately; the split is the ASE neighbour-list one (Si-C cutoff
+    2.35 + 1.609 Å), and the two parts add up to the element's table."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    from pyolcaoml.model.data import load_dataset
+
+    out = tmp_path / "e.json"
+    args = ["evaluate", str(variant), str(models["sic"]), "--which", "all"]
+    assert main([*args, "--json", str(out), "--no-solver-metric"]) == 0
+    report = json.loads(out.read_text())
+    env = report["environments"]["Si"]
+    ds = load_dataset(models["sic"])
+    near = 0
+    for i in range(ds.n_structures):
+        st = ds.structure(i)
+        sym = np.asarray(st.symbols)
+        atoms = Atoms(sym.tolist(), positions=st.positions, cell=st.cell, pbc=True)
+        a, b = neighbor_list("ij", atoms, 2.35 + 1.609)
+        pairs = zip(a, b, strict=True)
+        near += len({int(p) for p, q in pairs if sym[p] == "Si" and sym[q] == "C"})
+    n = {k: env[k]["network"]["n_atoms"] for k in ("variant", "own")}
+    assert n["variant"] == near > 0 and n["own"] > 0
+    assert n["variant"] + n["own"] == report["elements"]["Si"]["network"]["n_atoms"]
+    assert "environments" not in report or "C" not in report["environments"]

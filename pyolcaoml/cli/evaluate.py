@@ -241,6 +241,11 @@ def run(args: argparse.Namespace) -> int:
             for text in baseline_warnings(symbol, table, f"the {split} structures"):
                 report["warnings"].append(text)
                 print(f"warning: {text}", file=sys.stderr)
+            for key, label, sel in _environments(em, x):
+                sub = method_errors(model, symbol, x[sel], true[sel])
+                report.setdefault("environments", {}).setdefault(symbol, {})[key] = sub
+                print()
+                print(format_table(f"{symbol} {label}", sub, model.metric.description))
             for name, t in per_structure_errors(
                 model, dataset, x_all, ids, symbol
             ).items():
@@ -283,6 +288,20 @@ def run(args: argparse.Namespace) -> int:
         write_text(args.json, json.dumps(report, indent=1) + "\n")
         print(f"wrote {os.path.abspath(args.json)}")
     return 0
+
+
+def _environments(em, x):
+    """For an element with an environment variant: (key, label, rows) of
+    its atoms that the variant networks predict and of the others."""
+    if em.variant_columns is None or not em.variant_members:
+        return []
+    switched = em.uses_variant(x)
+    near = "/".join(em.variant_elements) or "new-element"
+    parts = [
+        ("variant", f"with a {near} neighbour (variant networks)", switched),
+        ("own", f"without a {near} neighbour (own networks)", ~switched),
+    ]
+    return [p for p in parts if p[2].any()]
 
 
 def _plots(folder, model, dataset, symbol, em, rows, x, true, split) -> None:
