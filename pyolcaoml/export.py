@@ -101,8 +101,14 @@ still counts alone)::
 
 An atom of the element uses the variant's networks when any of its
 descriptors in ``SWITCH_COLUMNS`` is not zero (for Si: a C neighbour within
-the Si-C cutoff), else the element's own; the element's ``UNCERTAINTY``
-block serves both. A model without a variant is written as before.
+the Si-C cutoff), else the element's own. In an ensemble, the element's
+``UNCERTAINTY`` block ends with the calibration of the variant's atoms
+(``SIGMA_SCALE``/``SIGMA_FLOOR`` serve the element's other atoms)::
+
+    VARIANT_SIGMA_SCALE 1.9e+00
+    VARIANT_SIGMA_FLOOR 4.1e-03
+
+A model without a variant is written as before.
 """
 
 from __future__ import annotations
@@ -482,6 +488,10 @@ def format_model(
             lines.append(f"SIGMA_SCALE {_real(em.calibration.scale)}")
             lines.append(f"SIGMA_FLOOR {_real(em.calibration.floor_hartree)}")
             lines += _array_lines("GRAM", sigma_gram(model.metric, em.alphas))
+            if em.variant_columns is not None:  # version 3
+                vc = em.variant_calibration
+                lines.append(f"VARIANT_SIGMA_SCALE {_real(vc.scale)}")
+                lines.append(f"VARIANT_SIGMA_FLOOR {_real(vc.floor_hartree)}")
     else:
         lines.append(f"NUM_NETWORKS {len(order)}")
         for s in order:

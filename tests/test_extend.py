@@ -444,3 +444,34 @@ def test_evaluate_splits_an_element_by_environment(models, variant, tmp_path) ->
     assert n["variant"] == near > 0 and n["own"] > 0
     assert n["variant"] + n["own"] == report["elements"]["Si"]["network"]["n_atoms"]
     assert "environments" not in report or "C" not in report["environments"]
+
+
+def test_variant_atoms_have_their_own_sigma_calibration(variant) -> None:
+    """Each kind of atom is calibrated on its own out-of-bag atoms, and a
+    Si atom's sigma uses its kind's calibration: the members' spread through
+    the Fortran ensemble_moments with that kind's scale and floor."""
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.uncertainty import Calibration, ensemble_moments, sigma_gram
+
+    meta = json.loads((variant / "model.json").read_text())
+    assert "sigma_scale" in meta["elements"]["Si"]["variant"]["uncertainty"]
+    model = load_model(variant)
+    # distinct calibrations (this 2-member model has few out-of-bag atoms;
+    # the shipped one is checked in test_bundled_sic)
+    model.elements["Si"].calibration = Calibration(1.5, 0.002, 10)
+    model.elements["Si"].variant_calibration = Calibration(2.5, 0.007, 10)
+    own = model.elements["Si"].calibration.to_dict()
+    var = model.elements["Si"].variant_calibration.to_dict()
+    cell = _mixed_cell()
+    x = model.descriptor_calculator().compute(cell)
+    x = x[np.array([s == "Si" for s in cell.symbols])]
+    em = model.elements["Si"]
+    switched = em.uses_variant(x)
+    members = model.predict_members("Si", x)
+    gram = sigma_gram(model.metric, em.alphas)
+    _, sigma = model.predict_element_uncertainty("Si", x)
+    for rows, cal in ((switched, var), (~switched, own)):
+        _, want = ensemble_moments(
+            members[:, rows], gram, cal["sigma_scale"], cal["sigma_floor_hartree"]
+        )
+        np.testing.assert_array_equal(sigma[rows], want)

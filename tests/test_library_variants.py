@@ -9,13 +9,18 @@ the Python exporter of variants:
 
 * the bundled Si + C ensemble (data/sic_model, 5 members) with a Si
   variant whose 5 networks are the Si members with the last layer's BIAS
-  shifted by +0.01 Hartree.  Expected: the Python ensemble prediction of
-  the unchanged model, + 0.01 for the Si atoms that switch (the members'
-  spread, hence sigma, is unchanged), unchanged for every other atom;
+  shifted by +0.01 Hartree, and a calibration of the variant's atoms
+  (VARIANT_SIGMA_SCALE, VARIANT_SIGMA_FLOOR) other than Si's.  Expected:
+  the Python ensemble prediction of the unchanged model, + 0.01 for the
+  Si atoms that switch, unchanged for every other atom; sigma of a
+  switched atom from the Python ensemble_moments with the variant's
+  calibration (the shift changes no spread), of every other atom as
+  before;
 * small synthetic models (zero weights: a network's output is its BIAS,
   so that the switch itself is checked exactly) for version 3 without
-  NUM_MEMBERS and for every malformed variant section, each of which must
-  be a format error that names the problem and the line.
+  NUM_MEMBERS, for an ensemble, and for every malformed variant section
+  or variant calibration, each of which must be a format error that
+  names the problem and the line.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ase.build import bulk
 from pyolcaoml.export import export_model
 from pyolcaoml.library import LibraryError, LibraryModel
 from pyolcaoml.model import load_model
+from pyolcaoml.model.uncertainty import ensemble_moments, sigma_gram
 from pyolcaoml.olcao import read_run
 from pyolcaoml.structure import BOHR_IN_ANGSTROM
 
@@ -41,6 +47,10 @@ SHIFT = 0.01
 FORMAT_ERROR, STATE_ERROR = 7, 10
 #: Agreement with the Python forward pass, relative to max |A|.
 RTOL = 1e-12
+#: The calibration of a variant's atoms in the files here, relative to the
+#: element's (SIGMA_SCALE s, SIGMA_FLOOR f): (2 s, 3 f), so that sigma
+#: shows which of the two an atom got.
+VARIANT_SCALE_FACTOR, VARIANT_FLOOR_FACTOR = 2.0, 3.0
 
 
 # -- building files -------------------------------------------------------------
@@ -79,6 +89,46 @@ def _with_variants(lines: list[str], section: list[str]) -> str:
     out[0] = "OLCAOML_MODEL 3"
     last = max(i for i, line in enumerate(out) if line == "END_NETWORK")
     return "\n".join(out[: last + 1] + section + out[last + 1 :]) + "\n"
+
+
+def _calibration(lines: list[str], symbol: str) -> tuple[float, float]:
+    """(SIGMA_SCALE, SIGMA_FLOOR) of the UNCERTAINTY block of symbol."""
+    at = lines.index(f"UNCERTAINTY {symbol}")
+    scale, floor = lines[at + 1].split(), lines[at + 2].split()
+    assert scale[0] == "SIGMA_SCALE" and floor[0] == "SIGMA_FLOOR"
+    return float(scale[1]), float(floor[1])
+
+
+def _variant_calibration(lines: list[str], symbol: str) -> tuple[float, float]:
+    """(VARIANT_SIGMA_SCALE, VARIANT_SIGMA_FLOOR) the files here give the
+    variant of symbol."""
+    scale, floor = _calibration(lines, symbol)
+    return VARIANT_SCALE_FACTOR * scale, VARIANT_FLOOR_FACTOR * floor
+
+
+def _variant_sigma(scale: float, floor: float) -> list[str]:
+    return [
+        f"VARIANT_SIGMA_SCALE {scale:.16e}",
+        f"VARIANT_SIGMA_FLOOR {floor:.16e}",
+    ]
+
+
+def _with_uncertainty_records(
+    lines: list[str], symbol: str, records: list[str]
+) -> list[str]:
+    """lines with records added at the end of the UNCERTAINTY block of
+    symbol (after its GRAM matrix: before the next block, END or the end of
+    lines)."""
+    at = lines.index(f"UNCERTAINTY {symbol}")
+    end = next(
+        (
+            i
+            for i in range(at + 1, len(lines))
+            if lines[i].startswith("UNCERTAINTY ") or lines[i] == "END"
+        ),
+        len(lines),
+    )
+    return lines[:end] + records + lines[end:]
 
 
 def _columns(columns, per_line: int = 12) -> list[str]:
@@ -204,12 +254,16 @@ def switch(sic, num_features) -> np.ndarray:
 @pytest.fixture(scope="module")
 def variant_file(exported, switch) -> Path:
     """The export with a Si variant: its members are the Si members, last
-    BIAS + SHIFT."""
+    BIAS + SHIFT, and its calibration (2 s, 3 f) of Si's (s, f)."""
     folder, lines = exported
     si = [lines[a : b + 1] for s, a, b in _network_blocks(lines) if s == "Si"]
     assert len(si) == 5
     nets = [_shift_last_bias(block, SHIFT) for block in si]
-    text = _with_variants(lines, ["NUM_VARIANTS 1", *_variant("Si", switch + 1, nets)])
+    sigma = _variant_sigma(*_variant_calibration(lines, "Si"))
+    text = _with_variants(
+        _with_uncertainty_records(lines, "Si", sigma),
+        ["NUM_VARIANTS 1", *_variant("Si", switch + 1, nets)],
+    )
     path = folder / "sic_v3.oml"
     path.write_text(text)
     return path
@@ -222,9 +276,12 @@ def libs(exported, variant_file):
         yield v2, v3
 
 
-def _expected(sic, x, symbols, switched):
-    """Python ensemble mean and sigma per atom of the unchanged model, and
-    the mean with SHIFT added to the switched atoms."""
+def _expected(sic, x, symbols, switched, variant=None):
+    """Python ensemble mean and sigma per atom of the unchanged model, the
+    mean with SHIFT added to the switched (Si) atoms, and the sigma of the
+    variant file: for the switched atoms from ensemble_moments with the
+    variant's calibration variant = (scale, floor) on their members as
+    the file has them (Si members + SHIFT), for the others as before."""
     n = max(em.n_alphas for em in sic.elements.values())
     mean, sigma = np.zeros((len(symbols), n)), np.zeros(len(symbols))
     for el in set(symbols):
@@ -234,13 +291,24 @@ def _expected(sic, x, symbols, switched):
         sigma[rows] = s
     shifted = mean.copy()
     shifted[switched] += SHIFT
-    return mean, shifted, sigma
+    variant_sigma = sigma.copy()
+    if variant is not None and switched.any():
+        members = sic.predict_members("Si", x[switched]) + SHIFT
+        gram = sigma_gram(sic.metric, sic.elements["Si"].alphas)
+        _, variant_sigma[switched] = ensemble_moments(members, gram, *variant)
+    return mean, shifted, sigma, variant_sigma
 
 
 # -- the real model -----------------------------------------------------------------
 @pytest.mark.parametrize("name", list(STRUCTURES))
-def test_variant_predicts_the_si_atoms_with_a_c_neighbour(sic, libs, switch, name):
+def test_variant_predicts_the_si_atoms_with_a_c_neighbour(
+    sic, exported, libs, switch, name
+):
     v2, v3 = libs
+    _, lines = exported
+    si_scale, si_floor = _calibration(lines, "Si")
+    variant = _variant_calibration(lines, "Si")
+    assert variant[0] != si_scale and variant[1] != si_floor
     assert v3.n_members == 5 and v3.elements == v2.elements
     cell, pos, symbols = STRUCTURES[name]()
     inputs = (cell, pos, v3.element_indices(symbols))
@@ -255,7 +323,7 @@ def test_variant_predicts_the_si_atoms_with_a_c_neighbour(sic, libs, switch, nam
     else:
         assert switched.sum() == is_si.sum() > 0
 
-    mean, shifted, sigma = _expected(sic, x, symbols, switched)
+    mean, shifted, base_expected, sigma = _expected(sic, x, symbols, switched, variant)
     scale = np.abs(mean).max()
     got = v3.predict(*inputs)
     assert np.abs(got - shifted).max() <= RTOL * scale
@@ -267,15 +335,26 @@ def test_variant_predicts_the_si_atoms_with_a_c_neighbour(sic, libs, switch, nam
     np.testing.assert_array_equal(sigma2, got_sigma)
 
     # against the same model without its variant: every other atom to the
-    # bit, the switched ones moved by SHIFT (and sigma to round-off)
+    # bit, the switched ones moved by SHIFT; their sigma the same spread
+    # s2 recalibrated: base^2 = s^2 s2 + f^2, got^2 = (a s)^2 s2 + (b f)^2
+    # = a^2 base^2 + (b^2 - a^2) f^2 (a, b the factors of the variant's
+    # calibration)
     base, base_sigma = v2.predict_ensemble(*inputs)
     assert np.abs(base - mean).max() <= RTOL * scale
+    np.testing.assert_allclose(base_sigma, base_expected, rtol=1e-9, atol=0)
     np.testing.assert_array_equal(got[~switched], base[~switched])
     np.testing.assert_array_equal(got_sigma[~switched], base_sigma[~switched])
     np.testing.assert_allclose(
         got[switched] - base[switched], SHIFT, rtol=0, atol=1e-12
     )
-    np.testing.assert_allclose(got_sigma[switched], base_sigma[switched], rtol=1e-9)
+    a, b = VARIANT_SCALE_FACTOR, VARIANT_FLOOR_FACTOR
+    np.testing.assert_allclose(
+        got_sigma[switched] ** 2,
+        a * a * base_sigma[switched] ** 2 + (b * b - a * a) * si_floor**2,
+        rtol=1e-9,
+        atol=0,
+    )
+    assert np.all(got_sigma[switched] > base_sigma[switched])
 
 
 def test_variant_results_do_not_depend_on_threads_or_subsets(libs):
@@ -299,7 +378,7 @@ def test_version_2_export_still_reads_and_predicts(sic, libs):
     cell, pos, symbols = _run_inputs()
     el = v2.element_indices(symbols)
     x = v2.descriptors(cell, pos, el)
-    mean, _, sigma = _expected(sic, x, symbols, np.zeros(len(el), bool))
+    mean, _, sigma, _ = _expected(sic, x, symbols, np.zeros(len(el), bool))
     got, got_sigma = v2.predict_ensemble(cell, pos, el)
     assert np.abs(got - mean).max() <= RTOL * np.abs(mean).max()
     np.testing.assert_allclose(got_sigma, sigma, rtol=1e-9)
@@ -314,7 +393,8 @@ SI_BIAS, C_BIAS, VARIANT_BIAS = 1.25, -2.5, 3.75
 def synthetic(exported, sic, num_features, switch):
     """Pieces of small models on the real Si + C descriptor: the header
     (version 1 or 2), networks whose output is their bias, the UNCERTAINTY
-    blocks of the real export."""
+    blocks of the real export (Si's with the records of a Si variant's
+    calibration, by default)."""
     _, lines = exported
     head = lines[: lines.index(f"NUM_FEATURES {num_features}") + 1]
     tail = lines[lines.index("UNCERTAINTY Si") : lines.index("END")]
@@ -333,17 +413,37 @@ def synthetic(exported, sic, num_features, switch):
         body = [*top, f"NUM_NETWORKS {len(nets)}", *sum(nets, []), "END"]
         return body if section is None else _with_variants(body, section)
 
-    def ensemble(section):
+    variant_sigma = _variant_sigma(*_variant_calibration(tail, "Si"))
+
+    def ensemble(section, records=None):
+        """A version 3 ensemble of 2 members; records: the lines added to
+        each element's UNCERTAINTY block (default: Si's variant
+        calibration)."""
         top = ["OLCAOML_MODEL 2", *head[1:], "NUM_MEMBERS 2", "NUM_NETWORKS 4"]
         nets = [net(), net("C", C_BIAS), net(bias=SI_BIAS + 1), net("C", C_BIAS - 1)]
-        return _with_variants([*top, *sum(nets, []), *tail, "END"], section)
+        blocks = list(tail)
+        for symbol, extra in (records or {"Si": variant_sigma}).items():
+            blocks = _with_uncertainty_records(blocks, symbol, extra)
+        return _with_variants([*top, *sum(nets, []), *blocks, "END"], section)
 
     good = ["NUM_VARIANTS 1", *_variant("Si", switch + 1, [net(bias=VARIANT_BIAS)])]
+    good_ensemble = [
+        "NUM_VARIANTS 1",
+        *_variant(
+            "Si",
+            switch + 1,
+            [net(bias=VARIANT_BIAS), net(bias=VARIANT_BIAS + 2)],
+        ),
+    ]
     return {
         "net": net,
         "single": single,
         "ensemble": ensemble,
         "good": good,
+        "good_ensemble": good_ensemble,
+        "lines": lines,
+        "tail": tail,
+        "gram": sigma_gram(sic.metric, alphas),
         "n": n,
         "k": k,
         "alphas": alphas,
@@ -392,13 +492,10 @@ def test_single_network_version_3_switches_exactly(tmp_path, synthetic, switch):
 
 def test_ensemble_version_3_uses_each_members_variant(tmp_path, synthetic, switch):
     """Member k of an atom that switches is member k of the variant: the
-    mean of the variant's members, here 3.75 and 5.75, is 4.75."""
-    net = synthetic["net"]
-    nets = [net(bias=VARIANT_BIAS), net(bias=VARIANT_BIAS + 2)]
+    mean of the variant's members, here 3.75 and 5.75, is 4.75.  Its sigma
+    uses the variant's calibration, that of an ordinary Si atom Si's."""
     path = tmp_path / "ensemble_v3.oml"
-    path.write_text(
-        synthetic["ensemble"](["NUM_VARIANTS 1", *_variant("Si", switch + 1, nets)])
-    )
+    path.write_text(synthetic["ensemble"](synthetic["good_ensemble"]))
     k = synthetic["k"]
     rows = np.zeros((3, k))
     rows[1, switch[3]] = 0.5
@@ -408,7 +505,21 @@ def test_ensemble_version_3_uses_each_members_variant(tmp_path, synthetic, switc
         si = np.full(3, lib.element_index("Si"), np.int32)
         mean, sigma = lib.predict_ensemble_from_descriptors(si, rows)
         np.testing.assert_array_equal(mean[:, 0], [SI_BIAS + 0.5, 4.75, 4.75])
-        # the variant's members are 2 apart, the ordinary ones 1
+        # the variant's members are 2 apart, the ordinary ones 1, and each
+        # kind of atom has its own calibration
+        n, gram = synthetic["n"], synthetic["gram"]
+        # (members, atoms, terms): every term of a member is its bias
+        ordinary = np.stack([np.full((1, n), b) for b in (SI_BIAS, SI_BIAS + 1)])
+        variant = np.stack(
+            [np.full((1, n), b) for b in (VARIANT_BIAS, VARIANT_BIAS + 2)]
+        )
+        tail = synthetic["tail"]
+        _, want_ordinary = ensemble_moments(ordinary, gram, *_calibration(tail, "Si"))
+        _, want_variant = ensemble_moments(
+            variant, gram, *_variant_calibration(tail, "Si")
+        )
+        want = [want_ordinary[0], want_variant[0], want_variant[0]]
+        np.testing.assert_allclose(sigma, want, rtol=1e-9, atol=0)
         assert sigma[1] == sigma[2] > sigma[0] > 0
         np.testing.assert_array_equal(lib.predict_from_descriptors(si, rows), mean)
 
@@ -564,6 +675,52 @@ def _fault(synthetic, switch, case):
     elif case == "variants_in_version_1":
         text = single(one()).replace("OLCAOML_MODEL 3", "OLCAOML_MODEL 1", 1)
         msg, at = 'expected END, got "NUM_VARIANTS 1"', "NUM_VARIANTS 1"
+    elif case == "variant_sigma_missing":
+        text = synthetic["ensemble"](synthetic["good_ensemble"], {"Si": []})
+        msg, at = (
+            "expected VARIANT_SIGMA_SCALE (UNCERTAINTY Si: Si has a variant), "
+            'got "UNCERTAINTY C"',
+            "UNCERTAINTY C",
+        )
+    elif case == "variant_sigma_floor_missing":
+        records = {"Si": ["VARIANT_SIGMA_SCALE 2.5"]}
+        text = synthetic["ensemble"](synthetic["good_ensemble"], records)
+        msg, at = 'expected VARIANT_SIGMA_FLOOR, got "UNCERTAINTY C"', "UNCERTAINTY C"
+    elif case == "variant_sigma_without_variant":
+        stray = ["VARIANT_SIGMA_SCALE 1.5", "VARIANT_SIGMA_FLOOR 0.5"]
+        records = {"Si": _variant_sigma(2.5, 0.01), "C": stray}
+        text = synthetic["ensemble"](synthetic["good_ensemble"], records)
+        msg, at = (
+            "VARIANT_SIGMA_SCALE in UNCERTAINTY C, but C has no variant",
+            stray[0],
+        )
+    elif case == "variant_sigma_in_version_2":
+        lines = _with_uncertainty_records(
+            synthetic["lines"], "Si", ["VARIANT_SIGMA_FLOOR 0.5"]
+        )
+        text = "\n".join(lines) + "\n"
+        msg, at = (
+            "VARIANT_SIGMA_FLOOR in UNCERTAINTY Si, but Si has no variant",
+            "VARIANT_SIGMA_FLOOR 0.5",
+        )
+    elif case in (
+        "variant_sigma_not_a_number",
+        "variant_sigma_infinite",
+        "variant_sigma_negative_floor",
+    ):
+        records = {
+            "variant_sigma_not_a_number": ["VARIANT_SIGMA_SCALE two", "x"],
+            "variant_sigma_infinite": ["VARIANT_SIGMA_SCALE inf", "x"],
+            "variant_sigma_negative_floor": [
+                "VARIANT_SIGMA_SCALE 2.5",
+                "VARIANT_SIGMA_FLOOR -1.0e-03",
+            ],
+        }[case]
+        text = synthetic["ensemble"](synthetic["good_ensemble"], {"Si": records})
+        key = records[-1 if "floor" in case else 0].split()[0]
+        unit = " (Hartree)" if "floor" in case else ""
+        msg = f"{key} must be a finite number >= 0{unit}"
+        at = records[-1 if "floor" in case else 0]
     elif case == "version_4":
         text = single(one()).replace("OLCAOML_MODEL 3", "OLCAOML_MODEL 4", 1)
         msg = "format version 4 is not supported (this library reads versions 1 to 3)"
@@ -611,6 +768,13 @@ FAULTS = [
     "version_3_without_variants",
     "variants_in_version_1",
     "version_4",
+    "variant_sigma_missing",
+    "variant_sigma_floor_missing",
+    "variant_sigma_without_variant",
+    "variant_sigma_in_version_2",
+    "variant_sigma_not_a_number",
+    "variant_sigma_infinite",
+    "variant_sigma_negative_floor",
 ]
 
 

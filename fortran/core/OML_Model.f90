@@ -70,13 +70,25 @@
 !!    NETWORK symbol ... END_NETWORK       one per member (NUM_MEMBERS of
 !!    ...                                  them, 1 without NUM_MEMBERS)
 !!    END_VARIANT
-!! and then, for an ensemble, the UNCERTAINTY blocks as in version 2 (one
-!! per element: an element's variant shares its calibration).
+!! and then, for an ensemble, the UNCERTAINTY blocks as in version 2, one
+!! per element.  The variant's atoms see other neighbourhoods, so their
+!! errors and the members' spread there behave differently: the block of
+!! an element with a variant ends with their own calibration,
+!!    UNCERTAINTY symbol
+!!    SIGMA_SCALE s                        the element's other atoms
+!!    SIGMA_FLOOR f
+!!    GRAM                                 shared by both kinds of atoms
+!!    VARIANT_SIGMA_SCALE sv               the atoms the variant predicts
+!!    VARIANT_SIGMA_FLOOR fv               (Hartree)
+!! These two records are required exactly when the element has a variant
+!! (and forbidden otherwise); the same checks as SIGMA_SCALE and
+!! SIGMA_FLOOR apply.  The mean is the members' mean either way.
 !! NUM_NETWORKS counts the ordinary networks only; a variant's networks
 !! have the same exponents as the element's ordinary ones, so the two
 !! kinds of atoms of one element fill the same rows of the output.
 !! Atom i of element e is predicted by the variant when e has one and
-!! any(descriptors(switchColumns, i) /= 0), else by e's ordinary network.
+!! any(descriptors(switchColumns, i) /= 0), else by e's ordinary network;
+!! its sigma then uses (sv, fv), else (s, f).
 !!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
@@ -160,12 +172,16 @@ module OML_Model
    end type OML_NetworkType
 
    !> What sigma needs for one element (OML_Ensemble): the Gram matrix of
-   !> the V(r) metric (numAlphas, numAlphas) and the calibration.
+   !> the V(r) metric (numAlphas, numAlphas) and the calibration; for an
+   !> element with a variant (version 3) also the calibration of the
+   !> atoms that the variant predicts (VARIANT_SIGMA_SCALE and _FLOOR).
    type, public :: OML_UncertaintyType
       logical :: present = .false.
       real (kind=double) :: scale = 1.0_double
       real (kind=double) :: floor = 0.0_double
       real (kind=double), allocatable :: gram(:,:)
+      real (kind=double) :: variantScale = 1.0_double
+      real (kind=double) :: variantFloor = 0.0_double
    end type OML_UncertaintyType
 
    !> The switch of an element's environment variant (version 3): the
@@ -958,7 +974,11 @@ contains
 
    end subroutine checkVariantNetwork
 
-   !> One UNCERTAINTY block per element that has networks (version 2).
+   !> One UNCERTAINTY block per element that has networks (version 2);
+   !> in version 3, the block of an element with a variant ends with the
+   !> variant's calibration (VARIANT_SIGMA_SCALE, VARIANT_SIGMA_FLOOR).
+   !> The variants are read before, so variantOf says which blocks must
+   !> have it.
    subroutine readUncertainty (reader, model, status, message)
 
       implicit none
@@ -968,9 +988,10 @@ contains
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
-      character (len=:), allocatable :: rest
+      character (len=:), allocatable :: rest, line
       character (len=omlSymbolLen) :: word
       integer :: i, e, n, ioStat, allocStat
+      logical :: hasVariant
 
       status = omlSuccess
       message = ''
@@ -991,23 +1012,16 @@ contains
                   & ' is repeated or has no networks', status, message)
             return
          endif
+         word = model%symbols(e)
+         hasVariant = .false.
+         if (allocated(model%variantOf)) hasVariant = model%variantOf(e) /= 0
          associate (u => model%uncertainty(e))
-            call expectKey (reader, 'SIGMA_SCALE', rest, status, message)
+            call readCalibration (reader, 'SIGMA_SCALE', '', u%scale, &
+                  & status, message)
             if (status /= omlSuccess) return
-            read (rest, *, iostat=ioStat) u%scale
-            if (ioStat /= 0 .or. .not. (u%scale >= 0.0_double)) then
-               call formatError (reader, 'SIGMA_SCALE must be a ' // &
-                     & 'number >= 0', status, message)
-               return
-            endif
-            call expectKey (reader, 'SIGMA_FLOOR', rest, status, message)
+            call readCalibration (reader, 'SIGMA_FLOOR', ' (Hartree)', &
+                  & u%floor, status, message)
             if (status /= omlSuccess) return
-            read (rest, *, iostat=ioStat) u%floor
-            if (ioStat /= 0 .or. .not. (u%floor >= 0.0_double)) then
-               call formatError (reader, 'SIGMA_FLOOR must be a ' // &
-                     & 'number >= 0 (Hartree)', status, message)
-               return
-            endif
             n = model%networks(model%networkOf(e))%numAlphas
             allocate (u%gram(n, n), stat=allocStat)
             if (allocStat /= 0) then
@@ -1018,11 +1032,73 @@ contains
             if (status == omlSuccess) call readReals (reader, u%gram, &
                   & 'GRAM', status, message)
             if (status /= omlSuccess) return
+
+            ! The variant's calibration: there exactly when the element
+            ! has a variant.  A missing or stray record is named, since
+            ! the wrong calibration would still give plausible sigmas.
+            call peekRecord (reader, line, 'UNCERTAINTY or END', status, &
+                  & message)
+            if (status /= omlSuccess) return
+            if (hasVariant) then
+               if (firstWord(line) /= 'VARIANT_SIGMA_SCALE') then
+                  call formatError (reader, 'expected ' // &
+                        & 'VARIANT_SIGMA_SCALE (UNCERTAINTY ' // &
+                        & trim(word) // ': ' // trim(word) // ' has a ' // &
+                        & 'variant), got "' // line(1:min(len(line), 40)) &
+                        & // '"', status, message)
+                  return
+               endif
+               call readCalibration (reader, 'VARIANT_SIGMA_SCALE', '', &
+                     & u%variantScale, status, message)
+               if (status /= omlSuccess) return
+               call readCalibration (reader, 'VARIANT_SIGMA_FLOOR', &
+                     & ' (Hartree)', u%variantFloor, status, message)
+               if (status /= omlSuccess) return
+            elseif (firstWord(line) == 'VARIANT_SIGMA_SCALE' .or. &
+                  & firstWord(line) == 'VARIANT_SIGMA_FLOOR') then
+               call formatError (reader, firstWord(line) // ' in ' // &
+                     & 'UNCERTAINTY ' // trim(word) // ', but ' // &
+                     & trim(word) // ' has no variant', status, message)
+               return
+            endif
             u%present = .true.
          end associate
       enddo
 
    end subroutine readUncertainty
+
+   !> "key value": one number of a calibration, finite and >= 0 (a scale
+   !> of 0 or a floor of 0 is allowed: the spread or the floor alone).
+   !> unit is appended to the message, e.g. ' (Hartree)'.
+   subroutine readCalibration (reader, key, unit, value, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      character (len=*), intent(in) :: key
+      character (len=*), intent(in) :: unit
+      real (kind=double), intent(out) :: value
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: rest
+      integer :: ioStat
+
+      value = 0.0_double
+      call expectKey (reader, key, rest, status, message)
+      if (status /= omlSuccess) return
+      read (rest, *, iostat=ioStat) value
+      if (ioStat == 0) then
+         if (.not. ieee_is_finite(value)) ioStat = 1
+      endif
+      if (ioStat /= 0 .or. .not. (value >= 0.0_double)) then
+         call formatError (reader, key // ' must be a finite number ' // &
+               & '>= 0' // unit, status, message)
+      endif
+
+   end subroutine readCalibration
 
    !> One NETWORK ... END_NETWORK block.
    subroutine readNetwork (reader, model, network, status, message)
@@ -1832,11 +1908,29 @@ contains
    end subroutine predictFromDescriptors
 
    !> The network that predicts an atom of element e with descriptors x:
-   !> the element's variant when it has one and x is nonzero in any of
-   !> its switch columns (the atom has a neighbour of the kind the
-   !> variant is for), else the element's ordinary network.  A component
-   !> of -0.0 counts as zero, as it compares equal to it.
+   !> the element's variant when takesVariant, else the element's
+   !> ordinary network.
    pure integer function atomNetwork (model, e, x)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: e
+      real (kind=double), intent(in) :: x(:)
+
+      if (takesVariant(model, e, x)) then
+         atomNetwork = model%variantOf(e)
+      else
+         atomNetwork = model%networkOf(e)
+      endif
+
+   end function atomNetwork
+
+   !> Whether an atom of element e with descriptors x belongs to the
+   !> element's variant: e has one and x is nonzero in any of its switch
+   !> columns (the atom has a neighbour of the kind the variant is for).
+   !> A component of -0.0 counts as zero, as it compares equal to it.
+   pure logical function takesVariant (model, e, x)
 
       implicit none
 
@@ -1846,27 +1940,29 @@ contains
 
       integer :: j
 
-      atomNetwork = model%networkOf(e)
+      takesVariant = .false.
       if (.not. allocated(model%variantOf)) return
       if (model%variantOf(e) == 0) return
       associate (columns => model%switches(e)%columns)
          do j = 1, size(columns)
             if (x(columns(j)) /= 0.0_double) then
-               atomNetwork = model%variantOf(e)
+               takesVariant = .true.
                return
             endif
          enddo
       end associate
 
-   end function atomNetwork
+   end function takesVariant
 
    !> Ensemble mean A_i (Hartree) and, if sigma is present, each atom's
    !> sigma: the calibrated spread of the members in the V(r) metric, the
    !> predicted RMS error of V(r) (Hartree; see OML_Ensemble).  Arguments
    !> as predictFromDescriptors.  Each member runs the single-network
    !> forward pass; the mean and sigma come from ensembleMoments, the
-   !> routine the Python package calls, so both agree to the bit.  A model
-   !> of one network has no sigma (omlErrState if sigma is asked for).
+   !> routine the Python package calls, so both agree to the bit.  The
+   !> atoms that an element's variant predicts get the variant's
+   !> calibration (version 3).  A model of one network has no sigma
+   !> (omlErrState if sigma is asked for).
    recursive subroutine ensemblePredict (model, elementOf, descriptors, &
          & numThreads, coeffs, status, message, sigma)
 
@@ -1885,7 +1981,8 @@ contains
       real (kind=double), allocatable :: members(:,:,:), work(:,:,:)
       real (kind=double), allocatable :: mean(:,:), spread(:)
       integer, allocatable :: atoms(:)
-      integer :: numAtoms, k, e, n, m, allocStat
+      logical, allocatable :: inVariant(:)
+      integer :: numAtoms, k, e, n, m, g, allocStat
 
       status = omlSuccess
       message = ''
@@ -1927,7 +2024,7 @@ contains
       ! the variant does so in every member: the switch reads only its
       ! descriptors.
       allocate (members(size(coeffs, 1), numAtoms, model%numMembers), &
-            & stat=allocStat)
+            & inVariant(numAtoms), stat=allocStat)
       if (allocStat /= 0) then
          call setStatus (status, message, omlErrMemory, &
                & 'ensemble: out of memory')
@@ -1948,37 +2045,60 @@ contains
       enddo
 
       ! Mean and sigma, element by element (the checks above passed, so
-      ! every atom's element has networks).  The element's UNCERTAINTY
-      ! serves all its atoms, those of its variant too.
+      ! every atom's element has networks), and within an element with a
+      ! variant in two groups: group 1 the atoms of the ordinary networks
+      ! with the calibration (scale, floor), group 2 those of the variant
+      ! with (variantScale, variantFloor).  Both share the GRAM matrix.
+      ! ensembleMoments treats each atom on its own, so splitting the
+      ! atoms gives every atom the bits it would get alone.
       coeffs(:,:) = 0.0_double
       do e = 1, model%numElements
          if (model%networkOf(e) == 0) cycle
-         m = count(elementOf == e)
-         if (m == 0) cycle
-         n = model%networks(model%networkOf(e))%numAlphas
-         atoms = pack((/ (k, k = 1, numAtoms) /), elementOf == e)
-         allocate (work(n, m, model%numMembers), mean(n, m), spread(m), &
-               & stat=allocStat)
-         if (allocStat /= 0) then
-            call setStatus (status, message, omlErrMemory, &
-                  & 'ensemble: out of memory')
+         if (count(elementOf == e) == 0) cycle
+         if (.not. model%uncertainty(e)%present) then
+            call setStatus (status, message, omlErrFormat, &
+                  & 'ensemble: no UNCERTAINTY block for ' // &
+                  & trim(model%symbols(e)))
             return
          endif
-         work(:,:,:) = members(1:n, atoms, :)
-         associate (u => model%uncertainty(e))
-            if (u%present) then
-               call ensembleMoments (work, u%gram, u%scale, u%floor, &
-                     & mean, spread, status, message)
+         n = model%networks(model%networkOf(e))%numAlphas
+         inVariant = .false.
+         do k = 1, numAtoms
+            if (elementOf(k) == e) &
+                  & inVariant(k) = takesVariant(model, e, descriptors(:, k))
+         enddo
+         do g = 1, 2
+            if (g == 1) then
+               atoms = pack((/ (k, k = 1, numAtoms) /), &
+                     & elementOf == e .and. .not. inVariant)
             else
-               call setStatus (status, message, omlErrFormat, &
-                     & 'ensemble: no UNCERTAINTY block for ' // &
-                     & trim(model%symbols(e)))
+               atoms = pack((/ (k, k = 1, numAtoms) /), &
+                     & elementOf == e .and. inVariant)
             endif
-         end associate
-         if (status /= omlSuccess) return
-         coeffs(1:n, atoms) = mean
-         if (present(sigma)) sigma(atoms) = spread
-         deallocate (work, mean, spread)
+            m = size(atoms)
+            if (m == 0) cycle
+            allocate (work(n, m, model%numMembers), mean(n, m), &
+                  & spread(m), stat=allocStat)
+            if (allocStat /= 0) then
+               call setStatus (status, message, omlErrMemory, &
+                     & 'ensemble: out of memory')
+               return
+            endif
+            work(:,:,:) = members(1:n, atoms, :)
+            associate (u => model%uncertainty(e))
+               if (g == 1) then
+                  call ensembleMoments (work, u%gram, u%scale, u%floor, &
+                        & mean, spread, status, message)
+               else
+                  call ensembleMoments (work, u%gram, u%variantScale, &
+                        & u%variantFloor, mean, spread, status, message)
+               endif
+            end associate
+            if (status /= omlSuccess) return
+            coeffs(1:n, atoms) = mean
+            if (present(sigma)) sigma(atoms) = spread
+            deallocate (work, mean, spread)
+         enddo
       enddo
 
    end subroutine ensemblePredict

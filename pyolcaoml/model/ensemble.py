@@ -406,9 +406,18 @@ def _ensemble_model(dataset, config, results, nets, settings, x_all, variants):
         em.network = nets[s][0]
         em.members = list(nets[s])
         _attach_variant(em, results[0], variants)
-        em.calibration, calibration_report[s] = _calibrate(
-            dataset, s, results, config.metric, rest
-        )
+        if em.variant_columns is None:
+            em.calibration, calibration_report[s] = _calibrate(
+                dataset, s, results, config.metric, rest
+            )
+        else:  # the atoms of each network kind calibrated on their own
+            switched = em.uses_variant(x_all[ed.atom_index])
+            em.calibration, calibration_report[s] = _calibrate(
+                dataset, s, results, config.metric, rest, ~switched
+            )
+            em.variant_calibration, calibration_report[s + " (variant)"] = _calibrate(
+                dataset, s, results, config.metric, rest, switched
+            )
         elements[s] = em
     model = PotentialModel(
         descriptor=dataset.descriptor if settings is None else settings,
@@ -453,8 +462,10 @@ def _ensemble_model(dataset, config, results, nets, settings, x_all, variants):
     return model
 
 
-def _calibrate(dataset, symbol, results, metric, rest):
-    """Calibration of one element from the members' out-of-bag predictions."""
+def _calibrate(dataset, symbol, results, metric, rest, atoms=None):
+    """Calibration of one element from the members' out-of-bag predictions
+    (``atoms``: a mask over the element's atoms to calibrate on; all if
+    None)."""
     from pyolcaoml.model.uncertainty import (
         calibration_summary,
         fit_calibration,
@@ -471,6 +482,8 @@ def _calibrate(dataset, symbol, results, metric, rest):
         [[n not in bag for bag in in_bag] for n in names], dtype=bool
     )  # (A, M)
     usable = np.isin(names, rest) & (oob.sum(axis=1) >= 2)
+    if atoms is not None:
+        usable &= atoms
     e2 = np.full(len(names), np.nan)
     s2 = np.full(len(names), np.nan)
     for key in {tuple(row) for row in oob[usable]}:

@@ -85,6 +85,9 @@ class ElementModel:
     variant_members: list[Any] = field(default_factory=list)
     #: the elements whose neighbours switch an atom to the variant (text)
     variant_elements: list[str] = field(default_factory=list)
+    #: sigma calibration of the atoms the variant predicts (``calibration``
+    #: serves the element's other atoms)
+    variant_calibration: Calibration = field(default_factory=Calibration)
     _forward: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -266,15 +269,28 @@ class PotentialModel:
         from pyolcaoml.model.uncertainty import ensemble_moments, sigma_gram
 
         em = self.elements[symbol]
-        members = self.predict_members(symbol, np.asarray(x, dtype=np.float64))
+        x = np.asarray(x, dtype=np.float64)
+        members = self.predict_members(symbol, x)
         if members.shape[0] == 1:
             return members[0], np.full(members.shape[1], np.nan)
-        return ensemble_moments(
-            members,
-            sigma_gram(self.metric, em.alphas),
-            em.calibration.scale,
-            em.calibration.floor_hartree,
-        )
+        gram = sigma_gram(self.metric, em.alphas)
+        switched = em.uses_variant(x)
+        if not switched.any():
+            return ensemble_moments(
+                members, gram, em.calibration.scale, em.calibration.floor_hartree
+            )
+        # the variant's atoms have a calibration of their own
+        mean = np.empty(members.shape[1:])
+        sigma = np.empty(members.shape[1])
+        for rows, cal in (
+            (~switched, em.calibration),
+            (switched, em.variant_calibration),
+        ):
+            if rows.any():
+                mean[rows], sigma[rows] = ensemble_moments(
+                    members[:, rows], gram, cal.scale, cal.floor_hartree
+                )
+        return mean, sigma
 
     def predict_uncertainty(
         self, symbols, descriptors: np.ndarray
@@ -325,6 +341,7 @@ class PotentialModel:
                             "variant": {
                                 "columns": [int(c) for c in em.variant_columns],
                                 "elements": list(em.variant_elements),
+                                "uncertainty": em.variant_calibration.to_dict(),
                                 "members": [
                                     {"file": f, "sha256": h}
                                     for f, h in files[variant_key(s)]
@@ -573,6 +590,9 @@ def load_model(
                 elements[s].variant_elements = [
                     str(v) for v in e["variant"].get("elements", [])
                 ]
+                elements[s].variant_calibration = Calibration.from_dict(
+                    e["variant"].get("uncertainty", {})
+                )
         model = PotentialModel(
             descriptor=meta["descriptor"],
             n_features=int(meta["n_features"]),

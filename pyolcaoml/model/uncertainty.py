@@ -191,17 +191,24 @@ def format_calibration(model) -> str:
     rep = model.training.get("calibration", {})
     lines = [f"uncertainty: ensemble of {model.n_members} networks per element"]
     for s, em in model.elements.items():
-        c = em.calibration
-        text = (
-            f"  {s}: sigma = sqrt(({c.scale:.3g} x spread)^2 + "
-            f"({c.floor_hartree * 1e3:.3g} mHa)^2), fitted on {c.n_atoms} "
-            "out-of-bag atoms"
-        )
-        oob = rep.get(s, {}).get("out_of_bag")
-        if oob:
-            text += (
-                f"; there: rank corr. {oob['spearman']:.2f}, within 1/2 sigma "
-                f"{oob['within_1_sigma']:.0%}/{oob['within_2_sigma']:.0%}"
+        kinds = [(s, em.calibration)]
+        if em.variant_columns is not None:
+            near = "/".join(em.variant_elements) or "new-element"
+            kinds = [
+                (f"{s} without a {near} neighbour", em.calibration),
+                (f"{s} (variant)", em.variant_calibration),
+            ]
+        for key, (label, c) in zip((s, f"{s} (variant)"), kinds, strict=False):
+            text = (
+                f"  {label}: sigma = sqrt(({c.scale:.3g} x spread)^2 + "
+                f"({c.floor_hartree * 1e3:.3g} mHa)^2), fitted on {c.n_atoms} "
+                "out-of-bag atoms"
             )
-        lines.append(text)
+            oob = rep.get(key, {}).get("out_of_bag")
+            if oob:
+                text += (
+                    f"; there: rank corr. {oob['spearman']:.2f}, within 1/2 "
+                    f"sigma {oob['within_1_sigma']:.0%}/{oob['within_2_sigma']:.0%}"
+                )
+            lines.append(text)
     return "\n".join(lines)
