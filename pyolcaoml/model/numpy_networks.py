@@ -129,5 +129,7 @@ def write_numpy_networks(directory: str, networks: dict[str, list[Any]]) -> str 
     arrays = arrays_of(exported)
     path = os.path.join(directory, NUMPY_NETWORKS_FILE)
     with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+        # compressed: the zero blocks of extended networks (weights 0 on a
+        # new element's columns) shrink to nothing; loading is the same
+        np.savez_compressed(fh, **arrays)
     return NUMPY_NETWORKS_FILE
