@@ -112,8 +112,9 @@ def test_sic_demo_case_runs(tmp_path, capsys) -> None:
 def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
     """The shipped Si + C model keeps the Si model's networks for pure Si and
     has a Si variant for Si next to C, calibrated on its own out-of-bag
-    atoms; every Si atom of a real SiC run has a C within the Si-C cutoff
-    (ASE's neighbour list, 2.35 + 1.609 Å) and is predicted by it."""
+    atoms. The switch is ASE's neighbour list with the descriptor's largest
+    Si-C cutoff, max(scales) rcutfac (R_Si + R_C): every Si atom of a real
+    SiC run, and in a 216-atom Si cell with one C those within it only."""
     from ase import Atoms
     from ase.neighborlist import neighbor_list
 
@@ -123,13 +124,24 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
     assert len(em.variant_members) == len(em.networks) == 5
     assert em.variant_calibration.n_atoms >= 20 and em.calibration.n_atoms >= 20
     assert model.elements["C"].variant_columns is None
-    run = read_run(SIC_RUNS / "rattle" / "sic8_r0.10_seed10011")
-    st = run.structure
-    sym = np.asarray(st.symbols)
-    x = model.descriptor_calculator().compute(st)[sym == "Si"]
-    atoms = Atoms(sym.tolist(), positions=st.positions, cell=st.cell, pbc=True)
-    i, j = neighbor_list("ij", atoms, 2.35 + 1.609)
-    near = {int(a) for a, b in zip(i, j, strict=True) if sym[b] == "C"}
-    want = np.array([int(a) in near for a in np.nonzero(sym == "Si")[0]])
-    assert want.all()
-    np.testing.assert_array_equal(em.uses_variant(x), want)
+    d = model.descriptor
+    cutoff = max(d["scales"]) * d["rcutfac"] * (d["radii"]["Si"] + d["radii"]["C"])
+    doped = bulk("Si", "diamond", 5.43, cubic=True).repeat((3, 3, 3))
+    doped.symbols[0] = "C"
+    cells = [read_run(SIC_RUNS / "rattle" / "sic8_r0.10_seed10011").structure]
+    cells.append(
+        Structure(
+            cell=np.array(doped.cell),
+            positions=doped.positions,
+            symbols=list(doped.get_chemical_symbols()),
+        )
+    )
+    for st, everyone in zip(cells, (True, False), strict=True):
+        sym = np.asarray(st.symbols)
+        x = model.descriptor_calculator().compute(st)[sym == "Si"]
+        atoms = Atoms(sym.tolist(), positions=st.positions, cell=st.cell, pbc=True)
+        i, j = neighbor_list("ij", atoms, cutoff)
+        near = {int(a) for a, b in zip(i, j, strict=True) if sym[b] == "C"}
+        want = np.array([int(a) in near for a in np.nonzero(sym == "Si")[0]])
+        assert want.all() if everyone else 0 < want.sum() < len(want)
+        np.testing.assert_array_equal(em.uses_variant(x), want)
