@@ -44,12 +44,12 @@ def find_run(name: str) -> str:
     return hits[0]
 
 
-def one(name: str, model: str) -> dict:
+def one(name: str, model: str, out_root: str = OUT) -> dict:
     run = find_run(name)
     meta0 = json.load(open(os.path.join(run, "meta.json")))
     pred_dir = os.path.join(WORKROOT, "pred", name)
     work = os.path.join(WORKROOT, "pwork", name)
-    out = os.path.join(OUT, name)
+    out = os.path.join(out_root, name)
     for d in (pred_dir, work):
         shutil.rmtree(d, ignore_errors=True)
     os.makedirs(work)
@@ -109,8 +109,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="+")
     p.add_argument("--model", default=os.path.join(ROOT, "data", "default_model"))
+    p.add_argument(
+        "--out",
+        default=OUT,
+        help="where the curated runs go (default data/sic/predicted_start)",
+    )
     args = p.parse_args()
-    rows = [one(n, args.model) for n in args.names]
+    rows = [one(n, args.model, args.out) for n in args.names]
     print("| run | 1e-4 default | 1e-4 predicted | 1e-6 default | 1e-6 predicted "
           "| E default (Ha) | ΔE (Ha) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
