@@ -44,6 +44,21 @@ def models(tmp_path_factory) -> dict[str, Path]:
     return {"base": base, "ext": ext, "si": si, "sic": sic}
 
 
+def _extend(models: dict[str, Path], out: Path, *extra: str) -> None:
+    """Extend the base model to the SiC dataset (2 members, HOLD held out)
+    with the given extra train options."""
+    args = [
+        "train",
+        str(models["sic"]),
+        "-o",
+        str(out),
+        "--extend",
+        str(models["base"]),
+    ]
+    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
+    assert main([*args, *common, *extra]) == 0
+
+
 def _members(model_dir: Path, structure: Structure) -> np.ndarray:
     from pyolcaoml.model.saved import load_model
 
@@ -164,9 +179,7 @@ def test_extend_l2_penalises_only_the_new_weights(models, tmp_path) -> None:
     from pyolcaoml.model.saved import load_model
 
     stiff = tmp_path / "stiff"
-    args = ["train", str(models["sic"]), "-o", str(stiff), "--extend"]
-    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
-    assert main([*args, str(models["base"]), *common, "--extend-l2", "1e4"]) == 0
+    _extend(models, stiff, "--extend-l2", "1e4")
     meta = json.loads((stiff / "model.json").read_text())
     assert meta["training"]["config"]["extend_l2"] == 1e4
     ds = load_dataset(models["sic"])
@@ -203,9 +216,7 @@ def test_extend_l2_needs_extend(models, tmp_path, capsys) -> None:
 @pytest.fixture(scope="module")
 def tower(models, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tower") / "m"
-    args = ["train", str(models["sic"]), "-o", str(out), "--extend"]
-    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
-    assert main([*args, str(models["base"]), *common, "--extend-tower", "6"]) == 0
+    _extend(models, out, "--extend-tower", "6")
     return out
 
 
@@ -267,9 +278,7 @@ def test_tower_needs_one_width_per_hidden_layer(models, tmp_path, capsys) -> Non
 @pytest.fixture(scope="module")
 def variant(models, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("variant") / "m"
-    args = ["train", str(models["sic"]), "-o", str(out), "--extend"]
-    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
-    assert main([*args, str(models["base"]), *common, "--extend-variant"]) == 0
+    _extend(models, out, "--extend-variant")
     return out
 
 

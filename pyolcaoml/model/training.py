@@ -207,19 +207,9 @@ def train_model(
         gram = config.metric.gram(ed.alphas)
         extended = extension is not None and symbol in extension.elements
         # an extended network keeps its base's output map (fit_extension)
-        basis = OutputBasis.fit(
-            y["train"],
-            ed.isolated,
-            gram,
-            eps=config.basis_eps,
-            variance_kept=config.variance_kept,
+        basis, ridge = _fit_baselines(
+            x["train"], y["train"], groups, ed.isolated, gram, config
         )
-        if config.ridge_strength is None:
-            ridge = fit_ridge(x["train"], y["train"], groups, gram)
-        else:
-            ridge = fit_ridge(
-                x["train"], y["train"], groups, gram, [config.ridge_strength]
-            )
         x_mean, x_scale = feature_scaling(x["train"])
         em = ElementModel(
             symbol=symbol,
@@ -313,6 +303,19 @@ def train_model(
     return model
 
 
+def _fit_baselines(x_train, y_train, groups, isolated, gram, config):
+    """(output basis, ridge baseline) of one network's training atoms."""
+    basis = OutputBasis.fit(
+        y_train,
+        isolated,
+        gram,
+        eps=config.basis_eps,
+        variance_kept=config.variance_kept,
+    )
+    strengths = [] if config.ridge_strength is None else [[config.ridge_strength]]
+    return basis, fit_ridge(x_train, y_train, groups, gram, *strengths)
+
+
 def _fit_variant(
     symbol,
     em,
@@ -346,23 +349,14 @@ def _fit_variant(
     vy = {k: v[near[k]] for k, v in y.items()}
     gram = config.metric.gram(em.alphas)
     vgroups = groups[near["train"]]
+    basis, ridge = _fit_baselines(
+        vx["train"], vy["train"], vgroups, em.isolated, gram, config
+    )
     variant = ElementModel(
         symbol=symbol,
         alphas=em.alphas,
-        basis=OutputBasis.fit(
-            vy["train"],
-            em.isolated,
-            gram,
-            eps=config.basis_eps,
-            variance_kept=config.variance_kept,
-        ),
-        ridge=fit_ridge(
-            vx["train"],
-            vy["train"],
-            vgroups,
-            gram,
-            *([] if config.ridge_strength is None else [[config.ridge_strength]]),
-        ),
+        basis=basis,
+        ridge=ridge,
         charge_columns=em.charge_columns,
     )
     x_mean, x_scale = feature_scaling(vx["train"])
