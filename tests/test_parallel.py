@@ -544,6 +544,41 @@ def test_local_client_keeps_glibc_malloc_default(monkeypatch) -> None:
             cluster.close()
 
 
+def test_local_client_takes_results_from_the_workers_directly() -> None:
+    """Our LocalCluster's client fetches results from the workers, not via
+    the scheduler (two transfers through the client's process otherwise).
+    Counted at the scheduler's ``gather`` handler; a default client, the
+    control, does go through it."""
+    distributed = pytest.importorskip("distributed")
+    from pyolcaoml.parallel import DaskExecutor, local_client
+
+    c = local_client(1)
+    cluster = c.cluster
+    try:
+        handlers = cluster.scheduler.handlers
+        calls = []
+        gather = handlers["gather"]
+
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return gather(*args, **kwargs)
+
+        handlers["gather"] = counted
+        ex = DaskExecutor(c)
+        assert [int(v[0]) for v in ex.map(_squares, range(5))] == [0, 1, 4, 9, 16]
+        assert calls == []
+        control = distributed.Client(cluster)
+        try:
+            got = list(DaskExecutor(control).map(_squares, range(5)))
+            assert [int(v[0]) for v in got] == [0, 1, 4, 9, 16]
+        finally:
+            control.close()
+        assert calls, "the control client did not gather through the scheduler"
+    finally:
+        c.close()
+        cluster.close()
+
+
 def _squares(x: int) -> np.ndarray:
     return np.full(3, float(x * x))
 
