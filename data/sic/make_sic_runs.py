@@ -390,6 +390,11 @@ def queue() -> list:
             _s8(f"sic8_s{f:.2f}", f)
             for f in (0.95, 0.96, 0.98, 0.99, 1.01, 1.02, 1.04, 1.05)
         ],
+        # sixth batch (stop 20): more amorphous cells, the family where the
+        # model's error is largest (training cells only, new seeds)
+        *[_rr(f"sic16_rr_seed{s}", s) for s in range(10480, 10500)],
+        *[_rr(f"sic16_rr_si10c6_seed{s}", s, 10, 6) for s in range(10500, 10508)],
+        *[_rr(f"sic16_rr_si6c10_seed{s}", s, 6, 10) for s in range(10510, 10518)],
     ]
     return q
 
