@@ -531,7 +531,8 @@ def local_client(n_workers: int, threads_per_worker: int = 1) -> Any:
     descriptors of a 64-atom cell took 10-12 % longer on a worker than in
     the client (benchmarks/bench_dask.py). Workers we start keep glibc's
     default instead, unless you configured that value yourself (Dask
-    config or the environment).
+    config or the environment). The client fetches results from the
+    workers directly, not through the scheduler (see below).
     """
     import dask
 
