@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = os.path.abspath(args.runs)
     out = os.path.abspath(args.output_dir)
+    os.makedirs(out, exist_ok=True)  # a new folder for a trial model
     sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
     holdout = list(args.holdout)
     descriptor_args = list(DESCRIPTOR_ARGS)
