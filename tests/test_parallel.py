@@ -548,8 +548,10 @@ def test_local_client_takes_results_from_the_workers_directly() -> None:
     """Our LocalCluster's client fetches results from the workers, not via
     the scheduler (two transfers through the client's process otherwise).
     Counted at the scheduler's ``gather`` handler; a default client, the
-    control, does go through it."""
-    distributed = pytest.importorskip("distributed")
+    control, does go through it. (No skip: the [test] extra installs
+    distributed, and `--workers` depends on this client.)"""
+    import distributed
+
     from pyolcaoml.parallel import DaskExecutor, local_client
 
     c = local_client(1)
