@@ -117,16 +117,14 @@ SIC_DEMO_CASES = {
 SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
 
 
-def sic_run_dirs(root: str = SIC_RUNS, include: tuple[str, ...] = ()) -> list[str]:
-    """The SiC run families trained and evaluated on (sorted); ``include``:
-    families of SIC_SKIP_FAMILIES to take all the same."""
+def sic_run_dirs(root: str = SIC_RUNS) -> list[str]:
+    """The SiC run families trained and evaluated on (sorted)."""
     if not os.path.isdir(root):
         return []
-    skip = set(SIC_SKIP_FAMILIES) - set(include)
     return [
         os.path.join(root, d)
         for d in sorted(os.listdir(root))
-        if os.path.isdir(os.path.join(root, d)) and d not in skip
+        if os.path.isdir(os.path.join(root, d)) and d not in SIC_SKIP_FAMILIES
     ]
 
 
@@ -141,11 +139,10 @@ def present(names: list[str], run_trees: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------
 #: how the Si model is extended to C: its networks stay as they are for Si
 #: atoms without a C neighbour, and a variant network is trained for those
-#: with one (docs/model.md, "The bundled Si + C model")
-# The C networks and the Si variant learn at 1.5e-4 (the default is 2e-3): on
-# the training-only random split of benchmarks/sic_settings.py C went 9.06 ->
-# 8.40 mHa (docs/model.md, "Shipped: the sixth batch and a lower learning
-# rate").
+#: with one (docs/model.md, "The bundled Si + C model"). The C networks and
+#: the variant learn at 1.5e-4 (default 2e-3): on the training-only random
+#: split of benchmarks/sic_settings.py C went 9.06 -> 8.40 mHa (docs/model.md,
+#: "Shipped: the sixth batch and a lower learning rate").
 SIC_EXTEND_ARGS = ["--extend-variant", "--learning-rate", "1.5e-4"]
 TRAIN_ARGS = [
     "--ensemble",
@@ -201,14 +198,6 @@ def main(argv: list[str] | None = None) -> int:
         "first, as without --sic-runs); it is copied, so DIR may be the "
         "output's own default_model/ from an earlier Si-only run",
     )
-    p.add_argument(
-        "--sic-include",
-        nargs="+",
-        default=[],
-        metavar="FAMILY",
-        help="with --sic-runs: also train on these families, which the shipped "
-        f"model leaves out (one of {', '.join(SIC_SKIP_FAMILIES)})",
-    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--export-only",
@@ -226,11 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = os.path.abspath(args.runs)
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)  # a new folder for a trial model
-    unknown = set(args.sic_include) - set(SIC_SKIP_FAMILIES)
-    if unknown:
-        p.error(f"--sic-include: not a left-out family: {', '.join(sorted(unknown))}")
-    include = tuple(args.sic_include)
-    sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs, include)
+    sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
     holdout = list(args.holdout)
     descriptor_args = list(DESCRIPTOR_ARGS)
     demo_cases = dict(DEMO_CASES)
