@@ -11,11 +11,12 @@ fresh processes run the real commands:
 - ``olcaoml predict FILE -o scfV.dat`` with the bundled model (read, check,
   descriptors, network, scfV.dat text and file).
 
-Times are wall seconds of the command (``main()``), with Keras/TensorFlow
-imported before the clock starts for predict (the import, 5-20 s, is the
-same for any structure); the network's loading is included. Peak memory is
-the process's maximum resident set size (``ru_maxrss``), which for predict
-includes TensorFlow itself (~0.5 GB). The target of issue 10 is
+Times are wall seconds of the command (``main()``); the model's loading is
+included. predict runs the networks from the model's arrays
+(networks.npz), as the command does, so neither TensorFlow nor Keras is
+imported: the child reports whether either was, and the benchmark stops if
+so. Peak memory is the process's maximum resident set size
+(``ru_maxrss``). The target of issue 10 is
 predict / bispectrum <= 1.5 at 10^5 atoms. Prints a Markdown table; numbers
 are minima over --repeats runs.
 
@@ -34,9 +35,6 @@ import tempfile
 CHILD = r"""
 import contextlib, io, json, resource, sys, time
 mode, path, out, threads = sys.argv[1:5]
-if mode == "predict":
-    from pyolcaoml.model.network import import_keras
-    import_keras()
 from pyolcaoml.cli import main
 argv = json.loads(sys.argv[5])
 if threads != "0":
@@ -47,8 +45,9 @@ with contextlib.redirect_stdout(buf):
     rc = main(argv)
 seconds = time.perf_counter() - t0
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
 print(json.dumps({"rc": rc, "seconds": seconds, "peak_mb": peak_mb,
-                  "stdout": buf.getvalue()}))
+                  "stdout": buf.getvalue(), "imported": heavy}))
 """
 
 
@@ -83,6 +82,8 @@ def child(mode: str, path: str, out: str, threads: int, argv: list[str]) -> dict
         sys.exit(f"{mode} failed:\n{done.stdout}\n{done.stderr}")
     if result["rc"] != 0:
         sys.exit(f"{mode} returned {result['rc']}:\n{done.stderr}")
+    if result["imported"]:
+        sys.exit(f"{mode} imported {', '.join(result['imported'])}")
     return result
 
 
@@ -109,7 +110,7 @@ def main() -> None:
     print(
         f"model {model.path}: {model.descriptor['type']} K={model.n_features}; "
         f"threads {args.threads or os.environ.get('OMP_NUM_THREADS', 'all')}; "
-        f"min of {args.repeats} runs; predict without the TensorFlow import\n"
+        f"min of {args.repeats} runs; no TensorFlow (networks.npz)\n"
     )
     print(
         "| atoms | bispectrum s | predict s | ratio | predict: descriptors s "

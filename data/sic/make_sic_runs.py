@@ -42,6 +42,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "runs")
+#: fresh test cells (``--test``): a tree of their own, so that no training
+#: command ever sees them (make_default_model.py trains on data/sic/runs)
+TEST_RUNS = os.path.join(HERE, "test_runs")
 WORKROOT = os.environ.get("SIC_WORKROOT", "/root/olcao-work/sic-work")
 RUN_OLCAO = os.environ.get("RUN_OLCAO", "/work/shared/tools/olcao/run_olcao.py")
 A_SIC = 4.36  # Å, 3C-SiC lattice constant used throughout
@@ -399,6 +402,23 @@ def queue() -> list:
     return q
 
 
+def test_queue() -> list:
+    """Fresh test cells (stop 21), made after every modelling choice so far
+    and never trained on or used to choose anything: one or two of each kind
+    in SIC_HOLDOUT, new seeds (10600 up). They measure the shipped model."""
+    return [
+        _j8("sic8_r0.10_seed10600", 1.0, 0.10, 10600),
+        _j8("sic8_r0.15_seed10601", 1.0, 0.15, 10601),
+        _j8("sic8_s1.02_r0.08_seed10602", 1.02, 0.08, 10602),
+        _d16("sic16_vacC_r0.05_seed10610", "vacC", 0.05, 10610),
+        _d16("sic16_vacSi_r0.05_seed10611", "vacSi", 0.05, 10611),
+        _d16("sic16_Sii_r0.05_seed10612", "Si_i_TC", 0.05, 10612),
+        _d16("sic16_CSi_r0.05_seed10613", "C_Si", 0.05, 10613),
+        _rr("sic16_rr_seed10620", 10620),
+        _rr("sic16_rr_si6c10_seed10621", 10621, 6, 10),
+    ]
+
+
 def write_skl(job: Job, path: str) -> None:
     lines = [
         "title",
@@ -415,8 +435,8 @@ def write_skl(job: Job, path: str) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
-def run_job(job: Job) -> None:
-    out = os.path.join(RUNS, job.family, job.name)
+def run_job(job: Job, root: str = RUNS) -> None:
+    out = os.path.join(root, job.family, job.name)
     prep = os.path.join(WORKROOT, "prep", job.name)
     work = os.path.join(WORKROOT, "work", job.name)
     for d in (prep, work):
@@ -490,8 +510,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--list", action="store_true")
+    ap.add_argument(
+        "--test",
+        action="store_true",
+        help=f"the fresh test cells instead, into {os.path.relpath(TEST_RUNS)}",
+    )
     args = ap.parse_args()
-    for make in queue():
+    root = TEST_RUNS if args.test else RUNS
+    for make in test_queue() if args.test else queue():
         # the job's name, without making the job: a string constant of the
         # lambda, or of the closure of the helpers (_rr, _d16, _j8)
         cells = [c.cell_contents for c in make.__closure__ or ()]
@@ -503,14 +529,14 @@ def main() -> None:
         name = names[0] if names else None
         if args.only and name not in args.only:
             continue
-        if name and glob.glob(os.path.join(RUNS, "*", name, "meta.json")):
+        if name and glob.glob(os.path.join(root, "*", name, "meta.json")):
             continue
         job = make()
         if args.list:
             print(job.name, job.family, len(job.symbols), job.kp)
             continue
         print(time.strftime("%H:%M:%S"), "start", job.name, flush=True)
-        run_job(job)
+        run_job(job, root)
         sys.stdout.flush()
 
 

@@ -37,15 +37,15 @@ WORKROOT = os.environ.get("SIC_WORKROOT", "/root/olcao-work/sic-work")
 RUN_OLCAO = os.environ.get("RUN_OLCAO", "/work/shared/tools/olcao/run_olcao.py")
 
 
-def find_run(name: str) -> str:
-    hits = glob.glob(os.path.join(RUNS, "*", name))
+def find_run(name: str, runs: str = RUNS) -> str:
+    hits = glob.glob(os.path.join(runs, "*", name))
     if len(hits) != 1:
-        raise SystemExit(f"{name}: expected one run below {RUNS}, found {hits}")
+        raise SystemExit(f"{name}: expected one run below {runs}, found {hits}")
     return hits[0]
 
 
-def one(name: str, model: str, out_root: str = OUT) -> dict:
-    run = find_run(name)
+def one(name: str, model: str, out_root: str = OUT, runs: str = RUNS) -> dict:
+    run = find_run(name, runs)
     meta0 = json.load(open(os.path.join(run, "meta.json")))
     pred_dir = os.path.join(WORKROOT, "pred", name)
     work = os.path.join(WORKROOT, "pwork", name)
@@ -114,8 +114,14 @@ def main() -> int:
         default=OUT,
         help="where the curated runs go (default data/sic/predicted_start)",
     )
+    p.add_argument(
+        "--runs",
+        default=RUNS,
+        help="where the default-start runs are (default data/sic/runs; "
+        "data/sic/test_runs for the fresh test cells)",
+    )
     args = p.parse_args()
-    rows = [one(n, args.model, args.out) for n in args.names]
+    rows = [one(n, args.model, args.out, args.runs) for n in args.names]
     print("| run | 1e-4 default | 1e-4 predicted | 1e-6 default | 1e-6 predicted "
           "| E default (Ha) | ΔE (Ha) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
