@@ -213,7 +213,15 @@ def build(name: str) -> tuple[str, dict]:
 
 
 def main(argv: list[str]) -> int:
+    usage = __doc__.split("usage: ")[1].split("\n\n")[0]
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: " + usage)
+        return 0 if argv else 2
     out = argv[0]
+    if out.startswith("-"):
+        # an option where OUTDIR belongs would become a folder named after it
+        print(f"make_structures.py: OUTDIR expected first, got {out!r}\nusage: {usage}")
+        return 2
     names = argv[1:] or list(STRUCTURES)
     if names[:1] == ["--batch2"]:
         names = batch2(int(names[1]))
