@@ -404,8 +404,8 @@ def queue() -> list:
         *[_rr(f"sic16_rr_si6c10_seed{s}", s, 6, 10) for s in range(10510, 10518)],
         # seventh batch (stop 21): more point defects, the cells where the
         # fresh test set showed the largest errors (a Si vacancy's far C
-        # atoms); a family of its own, not trained on until a retrain
-        # decides to (make_default_model.SIC_SKIP_FAMILIES)
+        # atoms); a family of its own (defect_b7), trained on since the
+        # model shipped in stop 21
         *[
             _b7(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s)
             for s, r, (tag, kind) in zip(
