@@ -161,13 +161,7 @@ def main() -> None:
     func = partial(descriptors_of_item, settings, 1)
     h5 = os.path.join(tempfile.mkdtemp(), "B.h5")
 
-    startup = {}
-    for w in (1, 2):
-        t0 = time.perf_counter()
-        client = parallel.local_client(w, 1)  # as --workers W starts it
-        startup[w] = time.perf_counter() - t0
-        client.close()
-        client.cluster.close()
+    startup: dict = {}  # seconds to start each cluster size, first start
 
     @contextlib.contextmanager
     def warm_cluster(w: int):
@@ -177,7 +171,9 @@ def main() -> None:
         monitor); kept alive beside the timed one, it took that from the
         2-worker run, which has no spare core, and not from the 1-worker
         run, which has one: the ratio was biased against 2 workers."""
-        client = parallel.local_client(w, 1)
+        t0 = time.perf_counter()
+        client = parallel.local_client(w, 1)  # as --workers W starts it
+        startup.setdefault(w, time.perf_counter() - t0)
         try:
             executor = DaskExecutor(client)
             timed(executor, func, items[:50])
