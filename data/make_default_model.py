@@ -117,6 +117,15 @@ SIC_DEMO_CASES = {
 SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
 
 
+# Fresh test cells that have been spent (each decided one model choice) and
+# the two cells OLCAO's default start cannot run (converged from our start):
+# training data for later models (``--sic-spent``), never a test again.
+SIC_SPENT_TREES = [
+    os.path.join(os.path.dirname(SIC_RUNS), "test_runs"),  # stop 21's fresh set
+    os.path.join(os.path.dirname(SIC_RUNS), "rescued"),
+]
+
+
 def sic_run_dirs(root: str = SIC_RUNS) -> list[str]:
     """The SiC run families trained and evaluated on (sorted)."""
     if not os.path.isdir(root):
@@ -198,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         "first, as without --sic-runs); it is copied, so DIR may be the "
         "output's own default_model/ from an earlier Si-only run",
     )
+    p.add_argument(
+        "--sic-spent",
+        action="store_true",
+        help="with --sic-runs: train on the spent fresh test cells and the "
+        "rescued cells too (" + ", ".join(os.path.relpath(t) for t in SIC_SPENT_TREES)
+        + ")",
+    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--export-only",
@@ -216,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)  # a new folder for a trial model
     sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
+    if sic and args.sic_spent:
+        sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
     holdout = list(args.holdout)
     descriptor_args = list(DESCRIPTOR_ARGS)
     demo_cases = dict(DEMO_CASES)

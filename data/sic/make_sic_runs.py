@@ -280,8 +280,13 @@ DEFECTS = (
 )
 
 
-def _rr(name, seed, n_si=8, n_c=8):
-    return lambda: job_random_relaxed(name, seed, n_si, n_c)
+def _rr(name, seed, n_si=8, n_c=8, family="amorphous"):
+    def make() -> Job:
+        job = job_random_relaxed(name, seed, n_si, n_c)
+        job.family = family
+        return job
+
+    return make
 
 
 def _d16(name, kind, sigma, seed, family="defect"):
@@ -415,6 +420,24 @@ def queue() -> list:
             _d16(f"sic16_vacSi_r{r:.2f}_seed{s}", "vacSi", r, s, "defect_b7")
             for s, r in zip(range(10724, 10728), (0.05, 0.08, 0.05, 0.08), strict=True)
         ],
+        # eighth batch (stop 22): more of the two kinds that the stop-21
+        # fresh cells found hardest (amorphous cells of every composition,
+        # point defects), new seeds; families of their own
+        *[
+            _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si, "amorphous_b8")
+            for s, (tag, n_si) in zip(
+                range(10900, 10912),
+                (("", 8), ("_si10c6", 10), ("_si6c10", 6)) * 4,
+                strict=True,
+            )
+        ],
+        *[
+            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, "defect_b8")
+            for s, r, (tag, kind) in zip(
+                range(10950, 10962), (0.05,) * 6 + (0.10,) * 6, DEFECTS * 2,
+                strict=True,
+            )
+        ],
     ]
     return q
 
@@ -435,6 +458,30 @@ def test_queue() -> list:
         _rr("sic16_rr_seed10620", 10620),
         _rr("sic16_rr_si6c10_seed10621", 10621, 6, 10),
     ]
+
+
+def test_queue_stop22() -> list:
+    """The second fresh test set (stop 22), made before the model it judges
+    was trained, never trained on: the kinds of :func:`test_queue` with new
+    seeds (10800 up), into data/sic/test_runs_stop22."""
+    return [
+        _j8("sic8_r0.10_seed10800", 1.0, 0.10, 10800),
+        _j8("sic8_r0.15_seed10801", 1.0, 0.15, 10801),
+        _j8("sic8_s0.98_r0.08_seed10802", 0.98, 0.08, 10802),
+        _d16("sic16_vacC_r0.05_seed10810", "vacC", 0.05, 10810),
+        _d16("sic16_vacSi_r0.05_seed10811", "vacSi", 0.05, 10811),
+        _d16("sic16_Sii_r0.05_seed10812", "Si_i_TC", 0.05, 10812),
+        _d16("sic16_SiC_r0.05_seed10813", "Si_C", 0.05, 10813),
+        _rr("sic16_rr_seed10820", 10820),
+        _rr("sic16_rr_si10c6_seed10821", 10821, 10, 6),
+    ]
+
+
+#: the fresh test sets (``--test SET``): each a tree of its own
+TEST_SETS = {
+    "stop21": (TEST_RUNS, test_queue),
+    "stop22": (os.path.join(HERE, "test_runs_stop22"), test_queue_stop22),
+}
 
 
 def write_skl(job: Job, path: str) -> None:
@@ -530,12 +577,16 @@ def main() -> None:
     ap.add_argument("--list", action="store_true")
     ap.add_argument(
         "--test",
-        action="store_true",
-        help=f"the fresh test cells instead, into {os.path.relpath(TEST_RUNS)}",
+        nargs="?",
+        const="stop21",
+        choices=sorted(TEST_SETS),
+        help="a fresh test set instead of the training runs (without SET: "
+        f"stop21, into {os.path.relpath(TEST_RUNS)}; stop22 into "
+        f"{os.path.relpath(TEST_SETS['stop22'][0])})",
     )
     args = ap.parse_args()
-    root = TEST_RUNS if args.test else RUNS
-    for make in test_queue() if args.test else queue():
+    root, jobs = TEST_SETS[args.test] if args.test else (RUNS, queue)
+    for make in jobs():
         # the job's name, without making the job: a string constant of the
         # lambda, or of the closure of the helpers (_rr, _d16, _j8)
         cells = [c.cell_contents for c in make.__closure__ or ()]
