@@ -211,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         "--sic-spent",
         action="store_true",
         help="with --sic-runs: train on the spent fresh test cells and the "
-        "rescued cells too (" + ", ".join(os.path.relpath(t) for t in SIC_SPENT_TREES)
+        "rescued cells too ("
+        + ", ".join(os.path.relpath(t) for t in SIC_SPENT_TREES)
         + ")",
     )
     p.add_argument("--dataset", help="keep the converted dataset at this path")

@@ -434,7 +434,9 @@ def queue() -> list:
         *[
             _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, "defect_b8")
             for s, r, (tag, kind) in zip(
-                range(10950, 10962), (0.05,) * 6 + (0.10,) * 6, DEFECTS * 2,
+                range(10950, 10962),
+                (0.05,) * 6 + (0.10,) * 6,
+                DEFECTS * 2,
                 strict=True,
             )
         ],
