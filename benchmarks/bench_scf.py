@@ -248,13 +248,24 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 rows.append(row)
                 print_row(row, header=len(rows) == 1)
+                if args.json:  # after every run: a long benchmark cut short
+                    write_json(args.json, rows)  # keeps what it measured
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"rows": rows}, fh, indent=1)
     return 0
+
+
+def write_json(path: str, rows: list[dict]) -> None:
+    """The rows so far as JSON, replacing ``path`` atomically."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump({"rows": rows, "command": " ".join(sys.argv)}, fh, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _fmt(v, spec: str) -> str:

@@ -54,3 +54,19 @@ def test_iteration_summary_counts_like_olcao():
     assert s["iterations_to_1e-4"] == 9 and s["iterations_to_1e-6"] == 13
     assert s["first_value"] == 0.382
     assert s["abs_dE_hartree"] == pytest.approx(9e-8, abs=1e-12)
+
+
+def test_json_written_after_each_run_and_atomically(tmp_path):
+    """The table is rewritten after every run (a benchmark stopped part way
+    keeps what it measured); a row that cannot be written leaves the last
+    good file as it was and no temporary file behind."""
+    mod = _load()
+    out = tmp_path / "b.json"
+    mod.write_json(str(out), [{"run": "a", "start": "default"}])
+    mod.write_json(str(out), [{"run": "a", "start": "default"}, {"run": "b"}])
+    assert [r["run"] for r in json.loads(out.read_text())["rows"]] == ["a", "b"]
+    good = out.read_text()
+    with pytest.raises(TypeError):
+        mod.write_json(str(out), [{"run": object()}])  # not JSON
+    assert out.read_text() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
