@@ -115,7 +115,8 @@ def main() -> None:
     print("| structure | k | atoms | RMS error (mHa) | RMS spread (mHa) | ratio |")
     print("|---|---:|---:|---:|---:|---:|")
     for err, name, kk, n, spread in sorted(rows, reverse=True)[: args.worst]:
-        print(f"| {name} | {kk} | {n} | {err:.2f} | {spread:.2f} | {err / spread:.1f} |")
+        ratio = err / spread
+        print(f"| {name} | {kk} | {n} | {err:.2f} | {spread:.2f} | {ratio:.1f} |")
     ratio = np.array([r[0] / r[4] for r in rows])
     print()
     print(
