@@ -440,6 +440,27 @@ def queue() -> list:
                 strict=True,
             )
         ],
+        # ninth batch (end of stop 22): more point defects and amorphous
+        # cells, new seeds; made for the next model (stop 22's fresh set
+        # showed the Si vacancy and the amorphous cells furthest from half
+        # the default's iterations)
+        *[
+            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, "defect_b9")
+            for s, r, (tag, kind) in zip(
+                range(11100, 11112),
+                (0.05,) * 6 + (0.08,) * 6,
+                DEFECTS * 2,
+                strict=True,
+            )
+        ],
+        *[
+            _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si, "amorphous_b9")
+            for s, (tag, n_si) in zip(
+                range(11150, 11156),
+                (("", 8), ("_si10c6", 10), ("_si6c10", 6)) * 2,
+                strict=True,
+            )
+        ],
     ]
     return q
 
@@ -479,10 +500,29 @@ def test_queue_stop22() -> list:
     ]
 
 
+def test_queue_stop23() -> list:
+    """The third fresh test set, made at the end of stop 22 after the model
+    shipped then, for the next model choice: the kinds of
+    :func:`test_queue_stop22` with new seeds (11000 up), into
+    data/sic/test_runs_stop23."""
+    return [
+        _j8("sic8_r0.10_seed11000", 1.0, 0.10, 11000),
+        _j8("sic8_r0.15_seed11001", 1.0, 0.15, 11001),
+        _j8("sic8_s1.01_r0.08_seed11002", 1.01, 0.08, 11002),
+        _d16("sic16_vacC_r0.05_seed11010", "vacC", 0.05, 11010),
+        _d16("sic16_vacSi_r0.05_seed11011", "vacSi", 0.05, 11011),
+        _d16("sic16_Ci_r0.05_seed11012", "C_i_TSi", 0.05, 11012),
+        _d16("sic16_CSi_r0.05_seed11013", "C_Si", 0.05, 11013),
+        _rr("sic16_rr_seed11020", 11020),
+        _rr("sic16_rr_si6c10_seed11021", 11021, 6, 10),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
     "stop22": (os.path.join(HERE, "test_runs_stop22"), test_queue_stop22),
+    "stop23": (os.path.join(HERE, "test_runs_stop23"), test_queue_stop23),
 }
 
 
