@@ -2,11 +2,12 @@
 """Where a model's sigma calibration comes from (not a test).
 
 Re-forms the out-of-bag (error, spread) pairs that training fitted sigma's
-``scale`` and ``floor`` on (pyolcaoml.model.ensemble._calibrate: every
-training atom that at least two members did not draw; the mean of those
-members against the converged potential, their spread in the V(r) metric),
-from the saved members and their bootstrap samples (model.json) and the
-training dataset, and refits the calibration on parts of them: by the
+``scale`` and ``floor`` on, with the function training uses
+(pyolcaoml.model.uncertainty.out_of_bag_pairs: every training atom that at
+least two members did not draw; the mean of those members against the
+converged potential, their spread in the V(r) metric), from the saved
+members and their bootstrap samples (model.json) and the training
+dataset, and refits the calibration on parts of them: by the
 number k of out-of-bag members, without chosen structures, and per
 structure (RMS error against RMS spread). Uses no held-out structure.
 
@@ -31,7 +32,7 @@ def oob_pairs(model, meta: dict, dataset, symbol: str):
     squared error of their mean and their spread s² (Hartree²), NaN where
     fewer than two members left the atom's structure out or the structure
     was not a training structure."""
-    from pyolcaoml.model.uncertainty import member_spread, sigma_gram
+    from pyolcaoml.model.uncertainty import out_of_bag_pairs
 
     ed = dataset.elements[symbol]
     members = model.predict_members(symbol, dataset.descriptors[ed.atom_index])
@@ -40,16 +41,7 @@ def oob_pairs(model, meta: dict, dataset, symbol: str):
     oob = np.array([[n not in bag for bag in bags] for n in names], dtype=bool)
     k = oob.sum(axis=1)
     usable = np.isin(names, meta["training"]["train_structures"]) & (k >= 2)
-    gram = sigma_gram(model.metric, ed.alphas)
-    e2 = np.full(len(names), np.nan)
-    s2 = np.full(len(names), np.nan)
-    for key in {tuple(row) for row in oob[usable]}:
-        sel = usable & np.all(oob == np.array(key), axis=1)
-        m = members[np.array(key)][:, sel]
-        e2[sel] = (
-            model.metric.rms_per_atom(m.mean(axis=0), ed.coeffs[sel], ed.alphas) ** 2
-        )
-        s2[sel] = member_spread(m, gram)
+    e2, s2 = out_of_bag_pairs(members, oob, usable, ed.coeffs, ed.alphas, model.metric)
     return names, k, usable, e2, s2
 
 

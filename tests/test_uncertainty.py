@@ -16,6 +16,7 @@ from pyolcaoml.model.report import CSV_COLUMNS, assess
 from pyolcaoml.model.uncertainty import (
     ensemble_moments,
     fit_calibration,
+    out_of_bag_pairs,
     sigma_gram,
     spearman,
 )
@@ -57,6 +58,34 @@ def test_each_atom_gets_the_same_bits_whatever_the_batch():
         m2, s2 = ensemble_moments(p[:, rows], g, 1.7, 3e-4)
         np.testing.assert_array_equal(m2, mean[rows])
         np.testing.assert_array_equal(s2, sigma[rows])
+
+
+def test_out_of_bag_pairs_use_only_the_members_that_left_the_atom_out():
+    """Each usable atom's pair comes from exactly its out-of-bag members:
+    checked atom by atom against the V(r) integral on the metric's grid and
+    the sample variance of those members (a loop, not the grouped code)."""
+    rng = np.random.default_rng(5)
+    metric = RadialMetric()
+    r, w = metric.grid()
+    basis = np.exp(-np.outer(r**2, ALPHAS))  # (grid, N)
+    n_atoms, n_members = 30, 5
+    truth = rng.normal(size=(n_atoms, 16))
+    members = truth + rng.normal(size=(n_members, n_atoms, 16)) * 1e-2
+    oob = rng.random((n_atoms, n_members)) < 0.45
+    usable = oob.sum(axis=1) >= 2
+    usable[0] = False  # an atom left out of the pairs stays NaN
+    e2, s2 = out_of_bag_pairs(members, oob, usable, truth, ALPHAS, metric)
+    for a in range(n_atoms):
+        if not usable[a]:
+            assert np.isnan(e2[a]) and np.isnan(s2[a])
+            continue
+        v = members[oob[a], a] @ basis.T  # V(r) of each out-of-bag member
+        v_true = truth[a] @ basis.T
+        mean = v.mean(axis=0)
+        want_e2 = np.sum(w * (mean - v_true) ** 2) / np.sum(w)
+        want_s2 = np.sum(w * (v - mean) ** 2) / np.sum(w) / (len(v) - 1)
+        assert e2[a] == pytest.approx(want_e2, rel=1e-9)
+        assert s2[a] == pytest.approx(want_s2, rel=1e-9)
 
 
 def test_single_member_has_no_sigma():

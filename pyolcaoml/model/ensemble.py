@@ -469,8 +469,7 @@ def _calibrate(dataset, symbol, results, metric, rest, atoms=None):
     from pyolcaoml.model.uncertainty import (
         calibration_summary,
         fit_calibration,
-        member_spread,
-        sigma_gram,
+        out_of_bag_pairs,
     )
 
     ed = dataset.elements[symbol]
@@ -484,15 +483,7 @@ def _calibrate(dataset, symbol, results, metric, rest, atoms=None):
     usable = np.isin(names, rest) & (oob.sum(axis=1) >= 2)
     if atoms is not None:
         usable &= atoms
-    e2 = np.full(len(names), np.nan)
-    s2 = np.full(len(names), np.nan)
-    for key in {tuple(row) for row in oob[usable]}:
-        sel = usable & np.all(oob == np.array(key), axis=1)
-        members = preds[np.array(key)][:, sel]
-        e2[sel] = (
-            metric.rms_per_atom(members.mean(axis=0), ed.coeffs[sel], ed.alphas) ** 2
-        )
-        s2[sel] = member_spread(members, sigma_gram(metric, ed.alphas))
+    e2, s2 = out_of_bag_pairs(preds, oob, usable, ed.coeffs, ed.alphas, metric)
     cal = fit_calibration(e2[usable], s2[usable])
     report: dict = cal.to_dict()
     if cal.n_atoms:

@@ -110,6 +110,33 @@ def member_spread(members: np.ndarray, gram: np.ndarray) -> np.ndarray:
     return np.maximum(q, 0.0) / (p.shape[0] - 1)
 
 
+def out_of_bag_pairs(
+    members: np.ndarray,
+    oob: np.ndarray,
+    usable: np.ndarray,
+    coeffs: np.ndarray,
+    alphas: np.ndarray,
+    metric,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration's (error, spread) pairs, squared, Hartree².
+
+    ``members`` (M, A, N): every member's A_i for A atoms of one element;
+    ``oob`` (A, M): whether each member left the atom's structure out;
+    ``usable`` (A,): the atoms to pair (at least two out-of-bag members);
+    ``coeffs`` (A, N): the converged A_i. For each usable atom: the squared
+    RMS V(r) error of the mean of its out-of-bag members and their spread
+    s² (:func:`member_spread`); NaN elsewhere."""
+    e2 = np.full(len(oob), np.nan)
+    s2 = np.full(len(oob), np.nan)
+    gram = sigma_gram(metric, alphas)
+    for key in {tuple(row) for row in oob[usable]}:
+        sel = usable & np.all(oob == np.array(key), axis=1)
+        m = members[np.array(key)][:, sel]
+        e2[sel] = metric.rms_per_atom(m.mean(axis=0), coeffs[sel], alphas) ** 2
+        s2[sel] = member_spread(m, gram)
+    return e2, s2
+
+
 def fit_calibration(
     errors_sq: np.ndarray, spread: np.ndarray, min_atoms: int = 10
 ) -> Calibration:
