@@ -483,39 +483,40 @@ def test_queue() -> list:
     ]
 
 
+def _fresh_set(seed, scale, defects, rr_composition) -> list:
+    """Nine fresh test cells from seed ``seed`` up: rattled 8-atom cells (σ
+    0.10 and 0.15 Å, and σ 0.08 Å at lattice ``scale``), the C and Si
+    vacancies and two more point ``defects`` ((tag, kind) pairs of DEFECTS),
+    and two amorphous cells, one of the ``rr_composition`` (tag, n_Si)."""
+    (tag1, kind1), (tag2, kind2) = defects
+    rr_tag, n_si = rr_composition
+    return [
+        _j8(f"sic8_r0.10_seed{seed}", 1.0, 0.10, seed),
+        _j8(f"sic8_r0.15_seed{seed + 1}", 1.0, 0.15, seed + 1),
+        _j8(f"sic8_s{scale:.2f}_r0.08_seed{seed + 2}", scale, 0.08, seed + 2),
+        _d16(f"sic16_vacC_r0.05_seed{seed + 10}", "vacC", 0.05, seed + 10),
+        _d16(f"sic16_vacSi_r0.05_seed{seed + 11}", "vacSi", 0.05, seed + 11),
+        _d16(f"sic16_{tag1}_r0.05_seed{seed + 12}", kind1, 0.05, seed + 12),
+        _d16(f"sic16_{tag2}_r0.05_seed{seed + 13}", kind2, 0.05, seed + 13),
+        _rr(f"sic16_rr_seed{seed + 20}", seed + 20),
+        _rr(f"sic16_rr{rr_tag}_seed{seed + 21}", seed + 21, n_si, 16 - n_si),
+    ]
+
+
 def test_queue_stop22() -> list:
     """The second fresh test set (stop 22), made before the model it judges
     was trained, never trained on: the kinds of :func:`test_queue` with new
     seeds (10800 up), into data/sic/test_runs_stop22."""
-    return [
-        _j8("sic8_r0.10_seed10800", 1.0, 0.10, 10800),
-        _j8("sic8_r0.15_seed10801", 1.0, 0.15, 10801),
-        _j8("sic8_s0.98_r0.08_seed10802", 0.98, 0.08, 10802),
-        _d16("sic16_vacC_r0.05_seed10810", "vacC", 0.05, 10810),
-        _d16("sic16_vacSi_r0.05_seed10811", "vacSi", 0.05, 10811),
-        _d16("sic16_Sii_r0.05_seed10812", "Si_i_TC", 0.05, 10812),
-        _d16("sic16_SiC_r0.05_seed10813", "Si_C", 0.05, 10813),
-        _rr("sic16_rr_seed10820", 10820),
-        _rr("sic16_rr_si10c6_seed10821", 10821, 10, 6),
-    ]
+    return _fresh_set(
+        10800, 0.98, (("Sii", "Si_i_TC"), ("SiC", "Si_C")), ("_si10c6", 10)
+    )
 
 
 def test_queue_stop23() -> list:
     """The third fresh test set, made at the end of stop 22 after the model
-    shipped then, for the next model choice: the kinds of
-    :func:`test_queue_stop22` with new seeds (11000 up), into
-    data/sic/test_runs_stop23."""
-    return [
-        _j8("sic8_r0.10_seed11000", 1.0, 0.10, 11000),
-        _j8("sic8_r0.15_seed11001", 1.0, 0.15, 11001),
-        _j8("sic8_s1.01_r0.08_seed11002", 1.01, 0.08, 11002),
-        _d16("sic16_vacC_r0.05_seed11010", "vacC", 0.05, 11010),
-        _d16("sic16_vacSi_r0.05_seed11011", "vacSi", 0.05, 11011),
-        _d16("sic16_Ci_r0.05_seed11012", "C_i_TSi", 0.05, 11012),
-        _d16("sic16_CSi_r0.05_seed11013", "C_Si", 0.05, 11013),
-        _rr("sic16_rr_seed11020", 11020),
-        _rr("sic16_rr_si6c10_seed11021", 11021, 6, 10),
-    ]
+    shipped then, for the next model choice: the same kinds with new seeds
+    (11000 up), into data/sic/test_runs_stop23."""
+    return _fresh_set(11000, 1.01, (("Ci", "C_i_TSi"), ("CSi", "C_Si")), ("_si6c10", 6))
 
 
 #: the fresh test sets (``--test SET``): each a tree of its own
