@@ -301,6 +301,25 @@ def _j8(name, scale, sigma, seed):
     return lambda: job8(name, scale, sigma, seed, family="rattle")
 
 
+def _defect_batch(seeds, sigmas, family) -> list:
+    """The six point defects in turn, one per seed, rattled by ``sigmas``."""
+    return [
+        _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, family)
+        for s, r, (tag, kind) in zip(
+            seeds, sigmas, DEFECTS * (len(seeds) // len(DEFECTS)), strict=True
+        )
+    ]
+
+
+def _rr_batch(seeds, family) -> list:
+    """Amorphous 16-atom cells, one per seed: 8/8, 10/6 and 6/10 Si/C in turn."""
+    comps = (("", 8), ("_si10c6", 10), ("_si6c10", 6)) * (len(seeds) // 3)
+    return [
+        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si, family)
+        for s, (tag, n_si) in zip(seeds, comps, strict=True)
+    ]
+
+
 def queue() -> list:
     """The jobs in the order they are run (useful training set first)."""
     q = [
@@ -423,44 +442,14 @@ def queue() -> list:
         # eighth batch (stop 22): more of the two kinds that the stop-21
         # fresh cells found hardest (amorphous cells of every composition,
         # point defects), new seeds; families of their own
-        *[
-            _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si, "amorphous_b8")
-            for s, (tag, n_si) in zip(
-                range(10900, 10912),
-                (("", 8), ("_si10c6", 10), ("_si6c10", 6)) * 4,
-                strict=True,
-            )
-        ],
-        *[
-            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, "defect_b8")
-            for s, r, (tag, kind) in zip(
-                range(10950, 10962),
-                (0.05,) * 6 + (0.10,) * 6,
-                DEFECTS * 2,
-                strict=True,
-            )
-        ],
+        *_rr_batch(range(10900, 10912), "amorphous_b8"),
+        *_defect_batch(range(10950, 10962), (0.05,) * 6 + (0.10,) * 6, "defect_b8"),
         # ninth batch (end of stop 22): more point defects and amorphous
         # cells, new seeds; made for the next model (stop 22's fresh set
         # showed the Si vacancy and the amorphous cells furthest from half
         # the default's iterations)
-        *[
-            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, "defect_b9")
-            for s, r, (tag, kind) in zip(
-                range(11100, 11112),
-                (0.05,) * 6 + (0.08,) * 6,
-                DEFECTS * 2,
-                strict=True,
-            )
-        ],
-        *[
-            _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si, "amorphous_b9")
-            for s, (tag, n_si) in zip(
-                range(11150, 11156),
-                (("", 8), ("_si10c6", 10), ("_si6c10", 6)) * 2,
-                strict=True,
-            )
-        ],
+        *_defect_batch(range(11100, 11112), (0.05,) * 6 + (0.08,) * 6, "defect_b9"),
+        *_rr_batch(range(11150, 11156), "amorphous_b9"),
     ]
     return q
 
