@@ -91,10 +91,11 @@ ASI16 = "runs_asi16.tar.xz"
 SIC_RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic", "runs")
 # The family unconverged holds runs whose SCF did not converge in 60
 # iterations from OLCAO's default start (kept as made, never trained on).
-# The family pending_b8 holds runs of the eighth batch that finished after
-# the model shipped in stop 22 was trained (not trained on yet: move them
-# into defect_b8 / amorphous_b8 for the next model).
-SIC_SKIP_FAMILIES = ("c_default_exponents", "unconverged", "pending_b8")
+# The family pending holds runs made after the model shipped in stop 22
+# was trained (the rest of the eighth batch, the ninth): not trained on
+# yet, so that the documented command reproduces the shipped model. Move
+# them into their families (data/sic/runs/pending/README.md) for the next.
+SIC_SKIP_FAMILIES = ("c_default_exponents", "unconverged", "pending")
 SIC_HOLDOUT = [
     "sic8_r0.10_seed10011",
     "sic8_s1.03",
