@@ -258,14 +258,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_json(path: str, rows: list[dict]) -> None:
     """The rows so far as JSON, replacing ``path`` atomically."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w") as fh:
-            json.dump({"rows": rows, "command": " ".join(sys.argv)}, fh, indent=1)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from pyolcaoml._atomic import write_bytes_atomic
+
+    table = {"rows": rows, "command": " ".join(sys.argv)}
+    write_bytes_atomic(path, json.dumps(table, indent=1).encode())
 
 
 def _fmt(v, spec: str) -> str:
