@@ -398,15 +398,7 @@ def queue() -> list:
                 strict=True,
             )
         ],
-        *[
-            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s)
-            for s, r, (tag, kind) in zip(
-                range(10140, 10152),
-                (0.05,) * 6 + (0.10,) * 6,
-                DEFECTS * 2,
-                strict=True,
-            )
-        ],
+        *_defect_batch(range(10140, 10152), (0.05,) * 6 + (0.10,) * 6, "defect"),
         *[_rr(f"sic16_rr_seed{s}", s) for s in range(10450, 10460)],
         *[_rr(f"sic16_rr_si10c6_seed{s}", s, 10, 6) for s in range(10460, 10464)],
         *[_rr(f"sic16_rr_si6c10_seed{s}", s, 6, 10) for s in range(10470, 10474)],
@@ -426,15 +418,9 @@ def queue() -> list:
         # fresh test set showed the largest errors (a Si vacancy's far C
         # atoms); a family of its own (defect_b7), trained on since the
         # model shipped in stop 21
-        *[
-            _d16(f"sic16_{tag}_r{r:.2f}_seed{s}", kind, r, s, "defect_b7")
-            for s, r, (tag, kind) in zip(
-                range(10700, 10724),
-                ((0.05,) * 6 + (0.10,) * 6) * 2,
-                DEFECTS * 4,
-                strict=True,
-            )
-        ],
+        *_defect_batch(
+            range(10700, 10724), ((0.05,) * 6 + (0.10,) * 6) * 2, "defect_b7"
+        ),
         *[
             _d16(f"sic16_vacSi_r{r:.2f}_seed{s}", "vacSi", r, s, "defect_b7")
             for s, r in zip(range(10724, 10728), (0.05, 0.08, 0.05, 0.08), strict=True)
@@ -459,17 +445,9 @@ def test_queue() -> list:
     them and never trained on: one or two of each kind in SIC_HOLDOUT, new
     seeds (10600 up). They measured the stop-20 model once and then decided
     the stop-21 ship (docs/model.md), so they are spent as a test."""
-    return [
-        _j8("sic8_r0.10_seed10600", 1.0, 0.10, 10600),
-        _j8("sic8_r0.15_seed10601", 1.0, 0.15, 10601),
-        _j8("sic8_s1.02_r0.08_seed10602", 1.02, 0.08, 10602),
-        _d16("sic16_vacC_r0.05_seed10610", "vacC", 0.05, 10610),
-        _d16("sic16_vacSi_r0.05_seed10611", "vacSi", 0.05, 10611),
-        _d16("sic16_Sii_r0.05_seed10612", "Si_i_TC", 0.05, 10612),
-        _d16("sic16_CSi_r0.05_seed10613", "C_Si", 0.05, 10613),
-        _rr("sic16_rr_seed10620", 10620),
-        _rr("sic16_rr_si6c10_seed10621", 10621, 6, 10),
-    ]
+    return _fresh_set(
+        10600, 1.02, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
+    )
 
 
 def _fresh_set(seed, scale, defects, rr_composition) -> list:
@@ -613,8 +591,8 @@ def main() -> None:
         const="stop21",
         choices=sorted(TEST_SETS),
         help="a fresh test set instead of the training runs (without SET: "
-        f"stop21, into {os.path.relpath(TEST_RUNS)}; stop22 into "
-        f"{os.path.relpath(TEST_SETS['stop22'][0])})",
+        "stop21): "
+        + "; ".join(f"{k} into {os.path.relpath(v[0])}" for k, v in TEST_SETS.items()),
     )
     args = ap.parse_args()
     root, jobs = TEST_SETS[args.test] if args.test else (RUNS, queue)
