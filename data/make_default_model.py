@@ -88,7 +88,8 @@ ASI16 = "runs_asi16.tar.xz"
 # the same 16 exponents as Si, 0.15 ... 1e6 Bohr^-2: see docs/model.md).
 # The family c_default_exponents (C at OLCAO's default 0.2 ... 1e6) is a
 # test of projection onto another exponent set, never trained on.
-SIC_RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic", "runs")
+SIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic")
+SIC_RUNS = os.path.join(SIC_DIR, "runs")
 # The family unconverged holds runs whose SCF did not converge in 60
 # iterations from OLCAO's default start (kept as made, never trained on).
 # The family pending holds runs made after the model shipped in stop 22
@@ -125,8 +126,8 @@ SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
 # the two cells OLCAO's default start cannot run (converged from our start):
 # training data for later models (``--sic-spent``), never a test again.
 SIC_SPENT_TREES = [
-    os.path.join(os.path.dirname(SIC_RUNS), "test_runs"),  # stop 21's fresh set
-    os.path.join(os.path.dirname(SIC_RUNS), "rescued"),
+    os.path.join(SIC_DIR, "test_runs"),  # stop 21's fresh set
+    os.path.join(SIC_DIR, "rescued"),
 ]
 
 
