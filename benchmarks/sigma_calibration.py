@@ -32,15 +32,15 @@ def oob_pairs(model, meta: dict, dataset, symbol: str):
     squared error of their mean and their spread s² (Hartree²), NaN where
     fewer than two members left the atom's structure out or the structure
     was not a training structure."""
-    from pyolcaoml.model.uncertainty import out_of_bag_pairs
+    from pyolcaoml.model.uncertainty import out_of_bag_atoms, out_of_bag_pairs
 
     ed = dataset.elements[symbol]
     members = model.predict_members(symbol, dataset.descriptors[ed.atom_index])
     names = np.asarray(dataset.names)[dataset.structure_index[ed.atom_index]]
     bags = [set(m["in_bag"]) for m in meta["training"]["members"]]
-    oob = np.array([[n not in bag for bag in bags] for n in names], dtype=bool)
+    rest = meta["training"]["train_structures"]
+    oob, usable = out_of_bag_atoms(names, bags, rest)
     k = oob.sum(axis=1)
-    usable = np.isin(names, meta["training"]["train_structures"]) & (k >= 2)
     e2, s2 = out_of_bag_pairs(members, oob, usable, ed.coeffs, ed.alphas, model.metric)
     return names, k, usable, e2, s2
 

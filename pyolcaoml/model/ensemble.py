@@ -469,18 +469,15 @@ def _calibrate(dataset, symbol, results, metric, rest, atoms=None):
     from pyolcaoml.model.uncertainty import (
         calibration_summary,
         fit_calibration,
+        out_of_bag_atoms,
         out_of_bag_pairs,
     )
 
     ed = dataset.elements[symbol]
     preds = np.stack([r.predictions[symbol] for r in results])  # (M, A, N)
-    struct = dataset.structure_index[ed.atom_index]
-    names = np.asarray(dataset.names)[struct]
-    in_bag = [set(r.train_structures) for r in results]
-    oob = np.array(
-        [[n not in bag for bag in in_bag] for n in names], dtype=bool
-    )  # (A, M)
-    usable = np.isin(names, rest) & (oob.sum(axis=1) >= 2)
+    names = np.asarray(dataset.names)[dataset.structure_index[ed.atom_index]]
+    in_bags = [set(r.train_structures) for r in results]
+    oob, usable = out_of_bag_atoms(names, in_bags, rest)
     if atoms is not None:
         usable &= atoms
     e2, s2 = out_of_bag_pairs(preds, oob, usable, ed.coeffs, ed.alphas, metric)

@@ -110,6 +110,19 @@ def member_spread(members: np.ndarray, gram: np.ndarray) -> np.ndarray:
     return np.maximum(q, 0.0) / (p.shape[0] - 1)
 
 
+def out_of_bag_atoms(
+    names: np.ndarray, in_bags: list[set[str]], rest
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which members left each atom's structure out, and which atoms can be
+    paired: ``names`` (A,) the structure of each atom, ``in_bags`` each
+    member's training structures, ``rest`` the structures to calibrate on.
+    Returns ``oob`` (A, M) and ``usable`` (A,): in ``rest`` and left out by
+    at least two members."""
+    oob = np.array([[n not in bag for bag in in_bags] for n in names], dtype=bool)
+    usable = np.isin(names, list(rest)) & (oob.sum(axis=1) >= 2)
+    return oob, usable
+
+
 def out_of_bag_pairs(
     members: np.ndarray,
     oob: np.ndarray,
@@ -122,7 +135,8 @@ def out_of_bag_pairs(
 
     ``members`` (M, A, N): every member's A_i for A atoms of one element;
     ``oob`` (A, M): whether each member left the atom's structure out;
-    ``usable`` (A,): the atoms to pair (at least two out-of-bag members);
+    ``usable`` (A,): the atoms to pair (at least two out-of-bag members;
+    both from :func:`out_of_bag_atoms`);
     ``coeffs`` (A, N): the converged A_i. For each usable atom: the squared
     RMS V(r) error of the mean of its out-of-bag members and their spread
     s² (:func:`member_spread`); NaN elsewhere."""
