@@ -436,6 +436,10 @@ def queue() -> list:
         # the default's iterations)
         *_defect_batch(range(11100, 11112), (0.05,) * 6 + (0.08,) * 6, "defect_b9"),
         *_rr_batch(range(11150, 11156), "amorphous_b9"),
+        # tenth batch (stop 23): the same kinds again, new seeds; made after
+        # the stop-23 candidate was trained, for the model after it
+        *_defect_batch(range(11300, 11312), (0.05,) * 6 + (0.08,) * 6, "defect_b10"),
+        *_rr_batch(range(11350, 11356), "amorphous_b10"),
     ]
     return q
 
@@ -486,11 +490,21 @@ def test_queue_stop23() -> list:
     return _fresh_set(11000, 1.01, (("Ci", "C_i_TSi"), ("CSi", "C_Si")), ("_si6c10", 6))
 
 
+def test_queue_stop24() -> list:
+    """The fourth fresh test set, made in stop 23 while the stop-23 set
+    judged that stop's candidate, for the next model choice: the same kinds
+    with new seeds (11200 up), into data/sic/test_runs_stop24."""
+    return _fresh_set(
+        11200, 0.99, (("Ci", "C_i_TSi"), ("SiC", "Si_C")), ("_si10c6", 10)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
     "stop22": (os.path.join(HERE, "test_runs_stop22"), test_queue_stop22),
     "stop23": (os.path.join(HERE, "test_runs_stop23"), test_queue_stop23),
+    "stop24": (os.path.join(HERE, "test_runs_stop24"), test_queue_stop24),
 }
 
 
