@@ -57,6 +57,35 @@ def _flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def padded_cell(s: Structure, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """A cell in which non-periodic directions are padded beyond ``cutoff`` (Å).
+
+    Along a non-periodic direction the lattice vector is replaced by one
+    orthogonal to the periodic vectors and longer than the extent of the
+    structure plus twice the cutoff, so no atom meets a periodic image.
+    """
+    if all(s.pbc):
+        return s.cell, s.positions
+    periodic = [i for i in range(3) if s.pbc[i]]
+    p = s.cell[periodic]
+    if p.size:
+        # Orthonormal basis of the complement of the periodic vectors.
+        _, _, vt = np.linalg.svd(p)
+        complement = vt[len(periodic) :]
+    else:
+        complement = np.eye(3)
+    cell = s.cell.copy()
+    pad = 2 * cutoff + 1.0
+    for axis, normal in zip(
+        [i for i in range(3) if not s.pbc[i]], complement, strict=True
+    ):
+        extent = np.ptp(s.positions @ normal) if len(s) else 0.0
+        cell[axis] = normal * (extent + pad)
+    if abs(np.linalg.det(cell)) < 1e-12:
+        raise ValueError("cell: singular after padding the non-periodic axes")
+    return cell, s.positions
+
+
 class Bispectrum:
     """Bispectrum components B_{j1 j2 j} of every atom (LAMMPS conventions).
 
@@ -282,32 +311,7 @@ class Bispectrum:
         return out
 
     def _periodic_cell(self, s: Structure) -> tuple[np.ndarray, np.ndarray]:
-        """A cell in which non-periodic directions are padded beyond the cutoff.
-
-        Along a non-periodic direction the lattice vector is replaced by one
-        orthogonal to the periodic vectors and longer than the extent of the
-        structure plus twice the cutoff, so no atom meets a periodic image.
-        """
-        if all(s.pbc):
-            return s.cell, s.positions
-        periodic = [i for i in range(3) if s.pbc[i]]
-        p = s.cell[periodic]
-        if p.size:
-            # Orthonormal basis of the complement of the periodic vectors.
-            _, _, vt = np.linalg.svd(p)
-            complement = vt[len(periodic) :]
-        else:
-            complement = np.eye(3)
-        cell = s.cell.copy()
-        pad = 2 * self.max_cutoff + 1.0
-        for axis, normal in zip(
-            [i for i in range(3) if not s.pbc[i]], complement, strict=True
-        ):
-            extent = np.ptp(s.positions @ normal) if len(s) else 0.0
-            cell[axis] = normal * (extent + pad)
-        if abs(np.linalg.det(cell)) < 1e-12:
-            raise ValueError("cell: singular after padding the non-periodic axes")
-        return cell, s.positions
+        return padded_cell(s, self.max_cutoff)
 
     # ------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, Any]:
@@ -451,4 +455,8 @@ def descriptor_from_dict(d: Mapping[str, Any]) -> Descriptor:
         return Bispectrum.from_dict(d)
     if kind == "multiscale":
         return MultiScaleBispectrum.from_dict(d)
+    if kind == "neighbour_mean":
+        from pyolcaoml.neighbour_mean import NeighbourMean
+
+        return NeighbourMean.from_dict(d)
     raise ValueError(f"type: unknown descriptor type {kind!r}")

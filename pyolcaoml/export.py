@@ -109,6 +109,23 @@ the Si-C cutoff), else the element's own. In an ensemble, the element's
     VARIANT_SIGMA_FLOOR 4.1e-03
 
 A model without a variant is written as before.
+
+File format, version 4 (neighbour mean)
+---------------------------------------
+A model whose descriptor is a :class:`pyolcaoml.neighbour_mean.NeighbourMean`
+is written as version 4: the rules of version 3 (``NUM_MEMBERS`` for an
+ensemble), ``NUM_VARIANTS`` only when an element has a variant, and after
+the ``BISPECTRUM`` lines::
+
+    NEIGHBOUR_MEAN 2.4e+00 2.8e+00         r_inner r_outer (Å): the blocks'
+                                           columns of each atom, averaged
+                                           over its neighbours with a cosine
+                                           switch from r_inner to r_outer,
+                                           follow its own (NUM_FEATURES
+                                           counts both)
+
+(fortran/core/OML_NeighbourMean.f90).  Every other model is written as
+before, so older libraries still read it.
 """
 
 from __future__ import annotations
@@ -140,6 +157,8 @@ FORMAT_VERSION = 2
 FORMAT_VERSION_VARIANTS = 3
 #: The version written for a single network (readable by older libraries).
 FORMAT_VERSION_SINGLE = 1
+#: The version written when the descriptor has a neighbour mean.
+FORMAT_VERSION_NEIGHBOUR_MEAN = 4
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -436,7 +455,12 @@ def format_model(
         raise ExportError(
             f"element(s) {unknown} have a network but no descriptor radius"
         )
-    base = calc.base if hasattr(calc, "base") else calc
+    neighbour_mean = getattr(calc, "inner", None) is not None
+    if neighbour_mean:  # a NeighbourMean: its blocks are inner's
+        calc_blocks = calc.inner
+    else:
+        calc_blocks = calc
+    base = calc_blocks.base if hasattr(calc_blocks, "base") else calc_blocks
     n_members = max(len(em.networks) for em in model.elements.values())
     if member is not None and not 0 <= member < n_members:
         raise ExportError(f"member {member} does not exist ({n_members} members)")
@@ -448,6 +472,8 @@ def format_model(
     ]
     if with_variant:
         version = FORMAT_VERSION_VARIANTS
+    if neighbour_mean:
+        version = FORMAT_VERSION_NEIGHBOUR_MEAN
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -462,7 +488,7 @@ def format_model(
     ]
     for s in elements:
         lines.append(f"{s} {_real(base.radii[s])} {_real(base.weights[s])}")
-    members = _descriptor_members(calc)
+    members = _descriptor_members(calc_blocks)
     lines.append(f"DESCRIPTOR_BLOCKS {len(members)}")
     for m in members:
         flags = (m.switch, m.bzero, m.bnorm, m.wselfall, m.chem)
@@ -470,6 +496,8 @@ def format_model(
             f"BISPECTRUM {m.twojmax} {_real(m.rcutfac)} {_real(m.rfac0)} "
             f"{_real(m.rmin0)} " + " ".join(_flag(f) for f in flags)
         )
+    if neighbour_mean:
+        lines.append(f"NEIGHBOUR_MEAN {_real(calc.r_inner)} {_real(calc.r_outer)}")
     lines.append(f"NUM_FEATURES {model.n_features}")
     order = [s for s in elements if s in model.elements]
     if ensemble:

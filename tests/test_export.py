@@ -174,6 +174,26 @@ def test_multiscale_blocks_carry_each_scale():
     assert parse(oml)["n_features"] == calc.n_features
 
 
+def test_neighbour_mean_is_version_4_and_says_its_radii():
+    path, oml = cached_model("tanh", True, True, neighbour_mean=True)
+    calc = load_model(path, networks=False).descriptor_calculator()
+    lines = Path(oml).read_text().splitlines()
+    assert lines[0] == f"{FORMAT_MAGIC} 4"
+    nm = [ln.split() for ln in lines if ln.startswith("NEIGHBOUR_MEAN")]
+    assert nm == [["NEIGHBOUR_MEAN", f"{2.4:.16e}", f"{2.8:.16e}"]]
+    assert [float(b[2]) for b in parse(oml)["blocks"]] == [
+        m.rcutfac for m in calc.inner.members
+    ]
+    assert parse(oml)["n_features"] == calc.n_features == 2 * calc.inner.n_features
+    # without a neighbour mean nothing changes: older libraries read it
+    _, plain = cached_model("tanh", True, True)
+    assert "NEIGHBOUR_MEAN" not in Path(plain).read_text()
+    assert (
+        Path(plain).read_text().splitlines()[0]
+        == f"{FORMAT_MAGIC} {FORMAT_VERSION_SINGLE}"
+    )
+
+
 def test_refuses_to_overwrite_and_leaves_nothing_on_error(tmp_path):
     path, _ = cached_model()
     out = tmp_path / "m.oml"

@@ -484,3 +484,59 @@ def test_variant_atoms_have_their_own_sigma_calibration(variant) -> None:
             members[:, rows], gram, cal["sigma_scale"], cal["sigma_floor_hartree"]
         )
         np.testing.assert_array_equal(sigma[rows], want)
+
+
+@pytest.fixture(scope="module")
+def nm_variant(models, tmp_path_factory) -> dict[str, Path]:
+    """The variant extension with a neighbour mean in the SiC descriptor."""
+    tmp = tmp_path_factory.mktemp("nm")
+    sic = tmp / "sic_nm.h5"
+    runs = [str(SI_RUNS), str(SIC_RUNS / "rattle"), str(SIC_RUNS / "strain")]
+    nm = ["--neighbour-mean", "2.5,2.7"]
+    assert main(["convert", *runs, "-o", str(sic), "--quiet", *SIC, *nm]) == 0
+    out = tmp / "m"
+    args = ["train", str(sic), "-o", str(out), "--extend", str(models["base"])]
+    common = ["--seed", "0", "--ensemble", "2", *FAST, "--holdout", HOLD]
+    assert main([*args, *common, "--extend-variant"]) == 0
+    return {"model": out, "data": sic}
+
+
+def test_neighbour_mean_variant_leaves_pure_si_bitwise(models, nm_variant) -> None:
+    """The neighbour means of pure Si are not zero, but the element's own
+    networks (the base's) do not read them and no pure-Si atom switches."""
+    from pyolcaoml.model.saved import load_model
+
+    model = load_model(nm_variant["model"])
+    for cell in _si_cells():
+        x = model.descriptor_calculator().compute(cell)
+        assert not model.elements["Si"].uses_variant(x).any()
+        np.testing.assert_array_equal(
+            _members(nm_variant["model"], cell), _members(models["base"], cell)
+        )
+
+
+def test_neighbour_mean_switch_columns_and_refusal(
+    models, nm_variant, tmp_path, capsys
+):
+    """Switch columns: the inner new-element columns and their neighbour
+    means; the neighbour means of the base columns are not among them. A
+    plain --extend (first-layer extension) with a neighbour mean is refused."""
+    from pyolcaoml.bispectrum import descriptor_from_dict
+    from pyolcaoml.model.extend import embedding_columns
+    from pyolcaoml.model.saved import load_model
+
+    model = load_model(nm_variant["model"])
+    calc = model.descriptor_calculator()
+    k = calc.inner.n_features
+    base = load_model(models["base"], networks=False).descriptor
+    cols = embedding_columns(base, calc.inner.to_dict(), ("Si",))
+    own = np.setdiff1d(np.arange(k), cols)
+    np.testing.assert_array_equal(
+        model.elements["Si"].variant_columns, np.concatenate([own, k + own])
+    )
+    assert descriptor_from_dict(model.descriptor) == calc
+    args = ["train", str(nm_variant["data"]), "-o", str(tmp_path / "x")]
+    args += ["--extend", str(models["base"]), "--seed", "0", "--ensemble", "2", *FAST]
+    assert main(args) == 2
+    assert "--extend-variant only" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

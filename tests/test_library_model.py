@@ -78,10 +78,13 @@ def test_deeper_wider_network(runs):
         assert v_error(got, want, model.elements["Si"].alphas) <= V_RTOL
 
 
-@pytest.mark.parametrize("multiscale", [False, True])
-def test_descriptors_identical_to_python(runs, multiscale):
-    """Bohr in, the same bits as Python's Bispectrum on the Å structure."""
-    path, oml = cached_model("tanh", True, multiscale)
+@pytest.mark.parametrize(
+    ("multiscale", "neighbour_mean"), [(False, False), (True, False), (True, True)]
+)
+def test_descriptors_identical_to_python(runs, multiscale, neighbour_mean):
+    """Bohr in, the same bits as Python's Bispectrum (and NeighbourMean) on
+    the Å structure."""
+    path, oml = cached_model("tanh", True, multiscale, neighbour_mean=neighbour_mean)
     model = load_model(path, networks=False)
     calc = model.descriptor_calculator()
     with LibraryModel(oml) as lib:
@@ -92,8 +95,9 @@ def test_descriptors_identical_to_python(runs, multiscale):
             np.testing.assert_array_equal(got, want)
 
 
-def test_multiscale_prediction(runs):
-    path, oml = cached_model("tanh", True, True)
+@pytest.mark.parametrize("neighbour_mean", [False, True])
+def test_multiscale_prediction(runs, neighbour_mean):
+    path, oml = cached_model("tanh", True, True, neighbour_mean=neighbour_mean)
     model = load_model(path)
     with LibraryModel(oml) as lib:
         for run in runs:
@@ -102,11 +106,16 @@ def test_multiscale_prediction(runs):
             assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
 
 
-@pytest.mark.parametrize("activation", ["tanh", "silu", "gelu", "softplus"])
-def test_subsets_and_threads_give_identical_bits(runs, activation):
+@pytest.mark.parametrize(
+    ("activation", "neighbour_mean"),
+    [("tanh", False), ("silu", False), ("gelu", False), ("softplus", False)]
+    + [("tanh", True)],
+)
+def test_subsets_and_threads_give_identical_bits(runs, activation, neighbour_mean):
     """What an MPI program relies on: any split of the atoms, any order of
-    the centres and any thread count give each atom the same numbers."""
-    _, oml = cached_model(activation)
+    the centres and any thread count give each atom the same numbers (with
+    a neighbour mean too: a centre's neighbours need not be centres)."""
+    _, oml = cached_model(activation, neighbour_mean=neighbour_mean)
     run = runs[-1]
     with LibraryModel(oml) as lib:
         cell, pos, el = library_inputs(lib, run)
@@ -178,3 +187,34 @@ def test_bundled_default_model(tmp_path, runs):
             got = lib.predict(*library_inputs(lib, run))
             np.testing.assert_array_equal(lib.descriptors(*library_inputs(lib, run)), x)
             assert v_error(got, want, model.elements["Si"].alphas) <= V_RTOL
+
+
+@pytest.mark.parametrize(
+    ("replacement", "fragment"),
+    [
+        ("NEIGHBOUR_MEAN 2.8 2.4", "r_inner <= r_outer"),
+        ("NEIGHBOUR_MEAN -1.0 2.4", "r_inner <= r_outer"),
+        ("NEIGHBOUR_MEAN 2.4 nan", "r_inner <= r_outer"),
+        ("NEIGHBOUR_MEAN 2.4", "expected"),
+        ("NEIGHBOUR_MEAN 2.4 2.8e9", "r_inner <= r_outer"),
+        ("", "NUM_FEATURES is"),
+    ],
+)
+def test_malformed_neighbour_mean_is_a_format_error_naming_the_line(
+    tmp_path, replacement, fragment
+):
+    """A broken NEIGHBOUR_MEAN record (or a file that lost it, so that
+    NUM_FEATURES no longer adds up) is refused with the file and line."""
+    from pyolcaoml.library import LibraryError
+
+    _, oml = cached_model("tanh", True, True, neighbour_mean=True)
+    lines = open(oml).read().splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("NEIGHBOUR_MEAN"))
+    lines[k] = replacement
+    bad = tmp_path / "bad.oml"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LibraryError) as err:
+        LibraryModel(bad)
+    assert fragment in str(err.value) and "bad.oml" in str(err.value)
+    if replacement:
+        assert f"line {k + 1}" in str(err.value), str(err.value)

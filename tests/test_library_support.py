@@ -151,19 +151,26 @@ def cached_model(
     linear_branch: bool = True,
     multiscale: bool = False,
     hidden: tuple[int, ...] = (12, 10),
+    neighbour_mean: bool = False,
 ) -> tuple[str, str]:
-    """(model directory, exported .oml file), built once per session."""
-    from pyolcaoml import MultiScaleBispectrum
+    """(model directory, exported .oml file), built once per session.
+    ``neighbour_mean``: the descriptor gets a neighbour mean (2.4-2.8 Å)."""
+    from pyolcaoml import Bispectrum, MultiScaleBispectrum
     from pyolcaoml.export import export_model
+    from pyolcaoml.neighbour_mean import NeighbourMean
 
     name = f"{activation}-{int(linear_branch)}-{int(multiscale)}-" + "x".join(
         map(str, hidden)
     )
+    name += "-nm" if neighbour_mean else ""
     descriptor = None
     if multiscale:
         descriptor = MultiScaleBispectrum(
             scales=[0.75, 1.0, 1.5], twojmax=4, radii={"Si": 2.35}
         )
+    if neighbour_mean:
+        inner = descriptor or Bispectrum(twojmax=6, radii={"Si": 2.35})
+        descriptor = NeighbourMean(inner, 2.4, 2.8)
     path = build_model(
         os.path.join(_scratch(), name),
         descriptor=descriptor,

@@ -99,13 +99,14 @@ module OML_Model
    use OML_Lattice
    use OML_Bispectrum
    use OML_Ensemble, only: ensembleMoments
+   use OML_NeighbourMean, only: computeNeighbourMean
 
    implicit none
    private
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 3
+   integer, parameter, public :: omlModelFormatVersion = 4
 
    !> Length of element symbols and layer names.
    integer, parameter, public :: omlSymbolLen = 16
@@ -202,7 +203,14 @@ module OML_Model
       !> Bispectrum blocks stacked into the descriptor (one per scale).
       integer :: numBlocks = 0
       type (OML_SnapType), allocatable :: snaps(:)
-      !> Descriptor length K (sum of the blocks' columns).
+      !> Neighbour mean (version 4, OML_NeighbourMean): the blocks'
+      !> columns of every atom averaged over its neighbours, switched off
+      !> between nbrInner and nbrOuter (Angstrom), appended to its own.
+      logical :: hasNeighbourMean = .false.
+      real (kind=double) :: nbrInner = 0.0_double
+      real (kind=double) :: nbrOuter = 0.0_double
+      !> Descriptor length K (the blocks' columns; twice that with a
+      !> neighbour mean).
       integer :: numFeatures = 0
       !> Network of each descriptor element (0: the model has none).
       integer, allocatable :: networkOf(:)
@@ -476,7 +484,7 @@ contains
       character (len=omlSymbolLen) :: word
       type (OML_SnapParamsType) :: params
       integer :: e, b, n, flags(5), ioStat, allocStat, numColumns
-      logical :: hasMembers, hasUncertainty
+      logical :: hasMembers, hasUncertainty, hasVariants
 
       ! Magic word and version.
       call expectKey (reader, 'OLCAOML_MODEL', rest, status, message)
@@ -593,6 +601,18 @@ contains
          numColumns = numColumns + model%snaps(b)%numColumns
       enddo
 
+      ! Version 4: the neighbour mean, when present, doubles the columns.
+      if (model%formatVersion >= 4) then
+         call peekRecord (reader, line, 'NEIGHBOUR_MEAN or NUM_FEATURES', &
+               & status, message)
+         if (status /= omlSuccess) return
+         if (firstWord(line) == 'NEIGHBOUR_MEAN') then
+            call readNeighbourMean (reader, model, status, message)
+            if (status /= omlSuccess) return
+            numColumns = 2 * numColumns
+         endif
+      endif
+
       call expectKey (reader, 'NUM_FEATURES', rest, status, message)
       if (status /= omlSuccess) return
       call readCount (reader, rest, 'NUM_FEATURES', 1, n, status, message)
@@ -664,7 +684,15 @@ contains
          endif
       enddo
 
-      if (model%formatVersion >= 3) then
+      ! Variants: always in version 3, when present in version 4.
+      hasVariants = model%formatVersion == 3
+      if (model%formatVersion >= 4) then
+         call peekRecord (reader, line, 'NUM_VARIANTS, UNCERTAINTY or END', &
+               & status, message)
+         if (status /= omlSuccess) return
+         hasVariants = firstWord(line) == 'NUM_VARIANTS'
+      endif
+      if (hasVariants) then
          call readVariants (reader, model, status, message)
          if (status /= omlSuccess) return
       endif
@@ -687,6 +715,42 @@ contains
       call expectKey (reader, 'END', rest, status, message)
 
    end subroutine readBody
+
+   !> "NEIGHBOUR_MEAN rInner rOuter" (Angstrom, 0 < rInner <= rOuter).
+   subroutine readNeighbourMean (reader, model, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=:), allocatable :: rest
+      integer :: ioStat
+
+      call expectKey (reader, 'NEIGHBOUR_MEAN', rest, status, message)
+      if (status /= omlSuccess) return
+      read (rest, *, iostat=ioStat) model%nbrInner, model%nbrOuter
+      if (ioStat /= 0) then
+         call formatError (reader, 'expected "NEIGHBOUR_MEAN r_inner ' // &
+               & 'r_outer" (Angstrom)', status, message)
+         return
+      endif
+      if (.not. (ieee_is_finite(model%nbrInner) .and. &
+            & ieee_is_finite(model%nbrOuter)) .or. &
+            & model%nbrInner <= 0.0_double .or. &
+            & model%nbrOuter < model%nbrInner .or. &
+            & model%nbrOuter > 20.0_double) then
+         call formatError (reader, 'NEIGHBOUR_MEAN needs 0 < r_inner ' // &
+               & '<= r_outer <= 20 Angstrom', status, message)
+         return
+      endif
+      model%hasNeighbourMean = .true.
+
+   end subroutine readNeighbourMean
 
    !> Network b is the next member of element e; members of one element
    !> must agree on the exponents.
@@ -1675,9 +1739,13 @@ contains
    !>   elementOf(atom)        descriptor element index 1..numElements
    !>   centres(i)             atoms (1..N) whose descriptors are wanted
    !>   numThreads             OpenMP threads; <= 0 uses the default
-   !>   descriptors(K, i)      one column per centre (K = numFeatures)
+   !>   descriptors(K, i)      one column per centre (K = numFeatures):
+   !>                          the blocks, then (neighbour mean) their
+   !>                          means over the centre's neighbours
    subroutine computeDescriptors (model, realVectors, positions, elementOf, &
          & centres, numThreads, descriptors, status, message)
+
+      use OML_Threads, only: chooseThreads
 
       implicit none
 
@@ -1692,8 +1760,10 @@ contains
       character (len=*), intent(out) :: message
 
       type (OML_LatticeType) :: lattice
-      real (kind=double), allocatable :: positionsAng(:,:)
-      integer :: b, first, last, allocStat
+      real (kind=double), allocatable :: positionsAng(:,:), base(:,:)
+      integer, allocatable :: allAtoms(:)
+      integer :: b, first, last, allocStat, numBase, numAtoms, i
+      integer :: useThreads
 
       status = omlSuccess
       message = ''
@@ -1727,16 +1797,58 @@ contains
       endif
       positionsAng(:,:) = positions(:,:) * bohrRad
 
-      ! Each block is written straight into its rows of the output.
+      if (.not. model%hasNeighbourMean) then
+         ! Each block is written straight into its rows of the output.
+         last = 0
+         do b = 1, model%numBlocks
+            first = last + 1
+            last = last + model%snaps(b)%numColumns
+            call computeBispectrum (model%snaps(b), lattice, positionsAng, &
+                  & elementOf, centres, numThreads, &
+                  & descriptors(first:last, :), status, message)
+            if (status /= omlSuccess) return
+         enddo
+         return
+      endif
+
+      ! With a neighbour mean the centres' neighbours need their own
+      ! blocks too: every atom's blocks first, then the centres' rows.
+      numBase = model%numFeatures / 2
+      numAtoms = size(positions, 2)
+      do i = 1, size(centres)
+         if (centres(i) < 1 .or. centres(i) > numAtoms) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'centers: entry ' // intToChar(i) // ' is atom ' // &
+                  & intToChar(centres(i)) // ', outside 1..' // &
+                  & intToChar(numAtoms))
+            return
+         endif
+      enddo
+      allocate (allAtoms(numAtoms), base(numBase, numAtoms), &
+            & stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'descriptors: out of memory')
+         return
+      endif
+      allAtoms(:) = (/ (i, i = 1, numAtoms) /)
       last = 0
       do b = 1, model%numBlocks
          first = last + 1
          last = last + model%snaps(b)%numColumns
          call computeBispectrum (model%snaps(b), lattice, positionsAng, &
-               & elementOf, centres, numThreads, &
-               & descriptors(first:last, :), status, message)
+               & elementOf, allAtoms, numThreads, base(first:last, :), &
+               & status, message)
          if (status /= omlSuccess) return
       enddo
+      do i = 1, size(centres)
+         descriptors(1:numBase, i) = base(:, centres(i))
+      enddo
+      call chooseThreads (numThreads, useThreads, status, message)
+      if (status /= omlSuccess) return
+      call computeNeighbourMean (lattice, positionsAng, model%nbrInner, &
+            & model%nbrOuter, base, centres, useThreads, &
+            & descriptors(numBase+1:, :), status, message)
 
    end subroutine computeDescriptors
 

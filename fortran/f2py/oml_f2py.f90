@@ -198,3 +198,43 @@ subroutine oml_ensemble_moments (numTerms, numAtoms, numMembers, members, &
          & message)
 
 end subroutine oml_ensemble_moments
+
+!> Neighbour means (OML_NeighbourMean) of the base descriptors
+!> base(K, atom) over the neighbours of the atoms in centres (1-based),
+!> switched off between rInner and rOuter (Angstrom).
+subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, cell, &
+      & positions, rInner, rOuter, base, centres, numThreads, mean, &
+      & status, message)
+
+   use OML_Kinds, only: double
+   use OML_Status
+   use OML_Lattice
+   use OML_NeighbourMean
+   use OML_Threads, only: chooseThreads
+
+   implicit none
+
+   !f2py threadsafe
+   integer, intent(in) :: numAtoms, numCentres, numColumns
+   real (kind=double), intent(in) :: cell(3,3)
+   real (kind=double), intent(in) :: positions(3, numAtoms)
+   real (kind=double), intent(in) :: rInner, rOuter
+   real (kind=double), intent(in) :: base(numColumns, numAtoms)
+   integer, intent(in) :: centres(numCentres)
+   integer, intent(in) :: numThreads
+   real (kind=double), intent(out) :: mean(numColumns, numCentres)
+   integer, intent(out) :: status
+   character (len=512), intent(out) :: message
+
+   type (OML_LatticeType) :: lattice
+   integer :: useThreads
+
+   mean(:,:) = 0.0_double
+   call chooseThreads (numThreads, useThreads, status, message)
+   if (status /= omlSuccess) return
+   call initLattice (lattice, cell, status, message)
+   if (status /= omlSuccess) return
+   call computeNeighbourMean (lattice, positions, rInner, rOuter, base, &
+         & centres, useThreads, mean, status, message)
+
+end subroutine oml_neighbour_mean

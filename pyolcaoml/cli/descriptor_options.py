@@ -34,6 +34,20 @@ def scale_list(text: str) -> list[float]:
     return values
 
 
+def radius_pair(text: str) -> tuple[float, float]:
+    """'2.4,2.8' -> (2.4, 2.8) (argparse type)."""
+    parts = [v for v in text.split(",") if v.strip()]
+    try:
+        values = tuple(float(v) for v in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(
+            f"expected R_IN,R_OUT (two numbers, Å), got {text!r}"
+        )
+    return values
+
+
 def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
     d = parser.add_argument_group("descriptor (SO(4) bispectrum, LAMMPS conventions)")
     d.add_argument("--twojmax", type=int, default=8, help="2J_max (default 8)")
@@ -88,6 +102,15 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
         help="multi-scale: bispectra with rcutfac multiplied by each scale, "
         "stacked (e.g. 1.0,1.5,2.0)",
     )
+    d.add_argument(
+        "--neighbour-mean",
+        type=radius_pair,
+        default=None,
+        metavar="R_IN,R_OUT",
+        help="append each atom's neighbours' descriptors, averaged with full "
+        "weight up to R_IN and a cosine switch to 0 at R_OUT (Å), e.g. "
+        "2.4,2.8 (pyolcaoml.neighbour_mean)",
+    )
 
 
 def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
@@ -118,8 +141,15 @@ def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
         chem=args.chem,
     )
     if args.scales is None:
-        return Bispectrum(**kwargs)
-    return MultiScaleBispectrum(scales=args.scales, **kwargs)
+        calc: Any = Bispectrum(**kwargs)
+    else:
+        calc = MultiScaleBispectrum(scales=args.scales, **kwargs)
+    pair = getattr(args, "neighbour_mean", None)
+    if pair is None:
+        return calc
+    from pyolcaoml.neighbour_mean import NeighbourMean
+
+    return NeighbourMean(calc, *pair)
 
 
 def covering_descriptor(
@@ -134,7 +164,8 @@ def covering_descriptor(
     given up front.
     """
     seen.update(elements)
-    radii = getattr(current, "radii", None) or current.members[0].radii
+    inner = getattr(current, "inner", current)  # a NeighbourMean's blocks
+    radii = getattr(inner, "radii", None) or inner.members[0].radii
     missing = sorted(set(elements) - set(radii))
     if not missing:
         return current

@@ -171,6 +171,44 @@ def embedding_columns(
     return cols
 
 
+def extension_columns(
+    base_descriptor: dict, new_descriptor: dict, elements: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cols, switch): where the base descriptor sits in the new one
+    (:func:`embedding_columns`) and the new element's columns, zero for
+    every structure of the base elements alone (an atom with any of them
+    non-zero has the new element in its environment).
+
+    Without a neighbour mean, switch is every column outside cols.  A new
+    descriptor that adds a neighbour mean
+    (:class:`pyolcaoml.neighbour_mean.NeighbourMean`) to a base without one
+    has K inner columns, then their K neighbour means: cols lie in the
+    first K, and switch is the inner new-element columns and their
+    neighbour means.  The neighbour means of the base columns are neither
+    (non-zero for the base elements alone): the base networks do not read
+    them, and the new element's networks do."""
+    if (
+        new_descriptor.get("type") == "neighbour_mean"
+        and base_descriptor.get("type") != "neighbour_mean"
+    ):
+        from pyolcaoml.bispectrum import descriptor_from_dict
+
+        inner = dict(new_descriptor["inner"])
+        cols = embedding_columns(base_descriptor, inner, elements)
+        k = descriptor_from_dict(inner).n_features
+        own = np.setdiff1d(np.arange(k), cols)
+        return cols, np.concatenate([own, k + own])
+    cols = embedding_columns(base_descriptor, new_descriptor, elements)
+    n = _n_features(new_descriptor)
+    return cols, np.setdiff1d(np.arange(n), cols)
+
+
+def _n_features(descriptor: dict) -> int:
+    from pyolcaoml.bispectrum import descriptor_from_dict
+
+    return descriptor_from_dict(descriptor).n_features
+
+
 def check_embedding(
     dataset: Any,
     x_all: np.ndarray,
@@ -178,15 +216,17 @@ def check_embedding(
     cols: np.ndarray,
     elements: tuple[str, ...],
     max_structures: int = 8,
+    switch: np.ndarray | None = None,
 ) -> int:
     """Recompute the base descriptor on up to ``max_structures`` of the
     dataset's structures made of base elements only and check the dataset's
-    descriptors reproduce it bit for bit in ``cols`` (zeros elsewhere).
-    Returns the number of structures checked."""
+    descriptors reproduce it bit for bit in ``cols`` (zeros in ``switch``,
+    default: every other column). Returns the number of structures
+    checked."""
     from pyolcaoml.bispectrum import descriptor_from_dict
 
     calc = descriptor_from_dict(base_descriptor)
-    rest = np.setdiff1d(np.arange(x_all.shape[1]), cols)
+    rest = np.setdiff1d(np.arange(x_all.shape[1]), cols) if switch is None else switch
     n = 0
     for i in range(dataset.n_structures):
         st = dataset.structure(i)

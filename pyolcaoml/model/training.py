@@ -180,9 +180,9 @@ def train_model(
         "validation": dataset.structure_ids(val_names),
         "holdout": dataset.structure_ids(hold_names),
     }
-    extension = cols = None
+    extension = cols = switch = None
     if config.extend_from:
-        extension, cols = _extension_setup(dataset, config, x_all, settings)
+        extension, cols, switch = _extension_setup(dataset, config, x_all, settings)
     setup_determinism(config.seed)
     elements: dict[str, ElementModel] = {}
     metrics: dict[str, dict] = {}
@@ -242,7 +242,7 @@ def train_model(
                     em,
                     extension,
                     member,
-                    cols,
+                    (cols, switch),
                     x,
                     y,
                     groups,
@@ -252,6 +252,14 @@ def train_model(
                 )
             elif extended:
                 from pyolcaoml.model.extend import base_network, fit_extension
+
+                if len(cols) + len(switch) != x_all.shape[1]:
+                    raise ModelError(
+                        "a descriptor with a neighbour mean extends a model "
+                        "with --extend-variant only (the extended first "
+                        "layer would read the neighbour means of pure "
+                        f"{'/'.join(extension.elements)} structures)"
+                    )
 
                 em.network, info, em.basis = fit_extension(
                     symbol,
@@ -321,7 +329,7 @@ def _fit_variant(
     em,
     extension,
     member,
-    cols,
+    columns,
     x,
     y,
     groups,
@@ -331,14 +339,16 @@ def _fit_variant(
 ):
     """The base network as it is for the element's atoms without a neighbour
     of a new element, and a new network, with its own output basis and
-    ridge branch, trained on those with one (the element's variant)."""
+    ridge branch, trained on those with one (the element's variant).
+    ``columns`` = (cols, switch) of extend.extension_columns."""
     from pyolcaoml.model.extend import base_network, base_output_basis, embedded_base
 
+    cols, switch = columns
     n_features = int(x["train"].shape[1])
     base = base_network(extension, symbol, member)
     em.network = embedded_base(symbol, base, cols, n_features)
     em.basis = base_output_basis(base, y["train"], em.isolated, config.basis_eps)
-    rest = np.setdiff1d(np.arange(n_features), cols)
+    rest = switch
     near = {k: np.any(v[:, rest] != 0, axis=1) for k, v in x.items()}
     if near["train"].sum() < 2:
         raise ModelError(
@@ -380,7 +390,7 @@ def _extension_setup(dataset, config, x_all, settings):
     """The base model to extend and where its descriptor sits in ours."""
     from pyolcaoml.model.extend import (
         check_embedding,
-        embedding_columns,
+        extension_columns,
         read_extension,
     )
 
@@ -396,9 +406,11 @@ def _extension_setup(dataset, config, x_all, settings):
             f"the dataset has no {', '.join(missing)} atoms, which the base "
             f"model {extension.path} predicts"
         )
-    cols = embedding_columns(extension.descriptor, settings, extension.elements)
-    check_embedding(dataset, x_all, extension.descriptor, cols, extension.elements)
-    return extension, cols
+    cols, switch = extension_columns(extension.descriptor, settings, extension.elements)
+    check_embedding(
+        dataset, x_all, extension.descriptor, cols, extension.elements, switch=switch
+    )
+    return extension, cols, switch
 
 
 def bootstrap_split(

@@ -1,0 +1,146 @@
+!! OML_NeighbourMean: the descriptors of an atom's bonded neighbours,
+!! averaged, as a second block of that atom's descriptors.
+!!
+!! Why.  An atom's bispectrum sees the positions of the atoms within its
+!! cutoff, but the potential at a site also depends on how those
+!! neighbours are themselves bonded: a C atom whose Si neighbour has lost
+!! one of its own C neighbours (a vacancy two bonds away) sits at another
+!! potential level, although its own neighbour density barely changes.
+!! Averaging the neighbours' descriptors passes that information one bond
+!! further, the way one step of a message-passing network does, while the
+!! result stays a fixed function of the geometry.
+!!
+!! What.  For centre i with neighbours j (every periodic image within
+!! rOuter, the centre's own images included, the centre itself excluded)
+!!
+!!    m_i = sum_j w(r_ij) b_j / sum_j w(r_ij),   m_i = 0 when the sum is 0
+!!
+!! where b_j are the base descriptors of atom j and the weight switches
+!! smoothly from 1 to 0 between rInner and rOuter (Angstrom):
+!!
+!!    w(r) = 1                                  r <= rInner
+!!    w(r) = (1 + cos(pi (r - rInner) / (rOuter - rInner))) / 2
+!!    w(r) = 0                                  r >= rOuter
+!!
+!! (rInner = rOuter gives a hard cutoff).  Each centre's sums run over its
+!! neighbours in the fixed order of the cell list, so the result does not
+!! depend on the number of threads.
+module OML_NeighbourMean
+
+   use OML_Kinds, only: double
+   use OML_Status
+   use OML_Lattice, only: OML_LatticeType
+   use OML_CellList, only: buildNeighbourList
+
+   implicit none
+   private
+
+   real (kind=double), parameter :: pi = 3.141592653589793238_double
+
+   public :: neighbourWeight, computeNeighbourMean
+
+contains
+
+   !> The switching weight w(r) of a neighbour at distance r (Angstrom).
+   pure function neighbourWeight (r, rInner, rOuter) result (w)
+
+      implicit none
+
+      real (kind=double), intent(in) :: r, rInner, rOuter
+      real (kind=double) :: w
+
+      if (r >= rOuter) then
+         w = 0.0_double
+      elseif (r <= rInner) then
+         w = 1.0_double
+      else
+         w = 0.5_double * (1.0_double + cos(pi * (r - rInner) / &
+               & (rOuter - rInner)))
+      endif
+
+   end function neighbourWeight
+
+   !> Neighbour means of the base descriptors.
+   !>   lattice, positions(3,N)   the structure (Angstrom)
+   !>   rInner, rOuter            the switching range (Angstrom)
+   !>   base(K,N)                 base descriptors of every atom
+   !>   centres(M)                atoms (1..N) whose mean is wanted
+   !>   numThreads                OpenMP threads (>= 1)
+   !>   mean(K,M)                 the neighbour means, one column a centre
+   subroutine computeNeighbourMean (lattice, positions, rInner, rOuter, &
+         & base, centres, numThreads, mean, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (OML_LatticeType), intent(in) :: lattice
+      real (kind=double), intent(in) :: positions(:,:)
+      real (kind=double), intent(in) :: rInner, rOuter
+      real (kind=double), intent(in) :: base(:,:)
+      integer, intent(in) :: centres(:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: mean(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer, allocatable :: nbrStart(:), nbrAtom(:)
+      real (kind=double), allocatable :: nbrVec(:,:)
+      real (kind=double) :: w, wSum
+      integer :: numAtoms, i, atom, k
+
+      status = omlSuccess
+      message = ''
+      numAtoms = size(positions, 2)
+      if (.not. (ieee_is_finite(rInner) .and. ieee_is_finite(rOuter)) &
+            & .or. rInner <= 0.0_double .or. rOuter < rInner) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: need 0 < r_inner <= r_outer (finite, ' &
+               & // 'Angstrom)')
+         return
+      endif
+      if (size(base, 2) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: need the base descriptors of every atom')
+         return
+      endif
+      if (size(mean, 1) /= size(base, 1) .or. &
+            & size(mean, 2) /= size(centres)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: output array has the wrong shape')
+         return
+      endif
+      do i = 1, size(centres)
+         if (centres(i) < 1 .or. centres(i) > numAtoms) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'centers: entry ' // intToChar(i) // ' is atom ' // &
+                  & intToChar(centres(i)) // ', outside 1..' // &
+                  & intToChar(numAtoms))
+            return
+         endif
+      enddo
+      if (size(centres) == 0) return
+
+      call buildNeighbourList (lattice, positions, rOuter, nbrStart, &
+            & nbrAtom, nbrVec, status, message)
+      if (status /= omlSuccess) return
+
+      !$omp parallel do num_threads(max(1, numThreads)) &
+      !$omp& schedule(dynamic, 16) private(atom, k, w, wSum)
+      do i = 1, size(centres)
+         atom = centres(i)
+         mean(:, i) = 0.0_double
+         wSum = 0.0_double
+         do k = nbrStart(atom), nbrStart(atom + 1) - 1
+            w = neighbourWeight(norm2(nbrVec(:, k)), rInner, rOuter)
+            if (w == 0.0_double) cycle
+            mean(:, i) = mean(:, i) + w * base(:, nbrAtom(k))
+            wSum = wSum + w
+         enddo
+         if (wSum > 0.0_double) mean(:, i) = mean(:, i) / wSum
+      enddo
+      !$omp end parallel do
+
+   end subroutine computeNeighbourMean
+
+end module OML_NeighbourMean
