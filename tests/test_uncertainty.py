@@ -315,3 +315,32 @@ def test_nearest_distance_matches_brute_force() -> None:
     assert np.all(got[2500:2507] == 0.0)
     np.testing.assert_allclose(got[-3:], np.full(3, 1e-3 * np.sqrt(40)), rtol=1e-6)
     assert np.all(np.isinf(nearest_distance(z[:4], ref[:0])))
+
+
+def test_applicability_saved_in_single_precision_gives_the_same_flags(tmp_path):
+    """The reference rows are stored as float32 (half the bytes): distances
+    read back agree with the in-memory float64 ones to ~1e-6 relative, and
+    no atom changes side of the threshold unless it sits within that of it."""
+    from pyolcaoml.model.applicability import Applicability, ElementDomain
+
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((400, 60))
+    dom = ElementDomain(np.zeros(60), np.ones(60), ref, threshold=0.9)
+    app = Applicability(domains={"Si": dom}, min_pair_distance={"Si-Si": 2.1})
+    app.save_arrays(str(tmp_path / "applicability.npz"))
+    back = Applicability.load(str(tmp_path), app.to_json())
+    got = back.domains["Si"]
+    assert got.reference.dtype == np.float64
+    np.testing.assert_array_equal(got.reference, ref.astype(np.float32))
+    x = np.concatenate([rng.standard_normal((500, 60)) * 0.8, ref[:5]])
+    d0, d1 = dom.distance(x), got.distance(x)
+    np.testing.assert_allclose(d1, d0, rtol=1e-5, atol=1e-6)
+    assert np.all(d1[-5:] <= 1e-6)
+    flip = (d0 > 0.9) != (d1 > 0.9)
+    assert np.all(np.abs(d0[flip] - 0.9) < 1e-5)
+    # float64 files written before keep loading (and in double precision)
+    (tmp_path / "old").mkdir()
+    arrays = {"Si/mean": dom.mean, "Si/scale": dom.scale, "Si/reference": ref}
+    np.savez_compressed(tmp_path / "old" / "applicability.npz", **arrays)
+    old = Applicability.load(str(tmp_path / "old"), app.to_json())
+    np.testing.assert_array_equal(old.domains["Si"].reference, ref)

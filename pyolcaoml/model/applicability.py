@@ -124,7 +124,10 @@ class Applicability:
         for s, d in self.domains.items():
             arrays[f"{s}/mean"] = d.mean
             arrays[f"{s}/scale"] = d.scale
-            arrays[f"{s}/reference"] = d.reference
+            # single precision: the nearest training atom is found in float32
+            # anyway (nearest_distance), and the distance to it then moves by
+            # ~1e-7 relative, far inside any novelty threshold; half the bytes
+            arrays[f"{s}/reference"] = d.reference.astype(np.float32)
         # compressed: the reference rows of a multi-element (chem) model are
         # mostly constant columns (4x smaller for the bundled Si + C model)
         np.savez_compressed(path, **arrays)
@@ -145,7 +148,7 @@ class Applicability:
                 domains[s] = ElementDomain(
                     arrays[f"{s}/mean"],
                     arrays[f"{s}/scale"],
-                    arrays[f"{s}/reference"],
+                    np.asarray(arrays[f"{s}/reference"], dtype=np.float64),
                     float(thr),
                 )
             except KeyError as exc:
