@@ -119,7 +119,20 @@ SIC_DEMO_CASES = {
 # (unchanged) and C = 2.35 x 0.76/1.11 = 1.609 Å (ratio of covalent radii).
 # Its element blocks keep pure-Si atoms in their own feature subspace, so
 # adding SiC does not degrade pure Si (weighted single densities did).
-SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
+#
+# Stop 23: each atom's descriptors are followed by their mean over its
+# neighbours (full weight to 2.5 Å, cosine switch to 0 at 2.7 Å:
+# pyolcaoml.neighbour_mean), the defect two bonds away that the bispectrum
+# alone barely sees (docs/model.md, "A second hop in the descriptor").
+SIC_DESCRIPTOR_ARGS = [
+    "--radius",
+    "Si=2.35",
+    "--radius",
+    "C=1.609",
+    "--chem",
+    "--neighbour-mean",
+    "2.5,2.7",
+]
 
 
 # Fresh test cells that have been spent (each decided one model choice) and
@@ -128,6 +141,7 @@ SIC_DESCRIPTOR_ARGS = ["--radius", "Si=2.35", "--radius", "C=1.609", "--chem"]
 SIC_SPENT_TREES = [
     os.path.join(SIC_DIR, "test_runs"),  # stop 21's fresh set
     os.path.join(SIC_DIR, "test_runs_stop22"),  # stop 22's (spent in stop 22)
+    os.path.join(SIC_DIR, "test_runs_stop23"),  # stop 23's (spent in stop 23)
     os.path.join(SIC_DIR, "rescued"),
 ]
 

@@ -436,8 +436,9 @@ def queue() -> list:
         # the default's iterations)
         *_defect_batch(range(11100, 11112), (0.05,) * 6 + (0.08,) * 6, "defect_b9"),
         *_rr_batch(range(11150, 11156), "amorphous_b9"),
-        # tenth batch (stop 23): the same kinds again, new seeds; made after
-        # the stop-23 candidate was trained, for the model after it
+        # tenth batch (stop 23): the same kinds again, new seeds; only the
+        # first (seed 11300) was made in stop 23, before its model was
+        # trained, which trains on it; the rest are for the model after it
         *_defect_batch(range(11300, 11312), (0.05,) * 6 + (0.08,) * 6, "defect_b10"),
         *_rr_batch(range(11350, 11356), "amorphous_b10"),
     ]
