@@ -114,7 +114,8 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
     has a Si variant for Si next to C, calibrated on its own out-of-bag
     atoms. The switch is ASE's neighbour list with the descriptor's largest
     Si-C cutoff, max(scales) rcutfac (R_Si + R_C): every Si atom of a real
-    SiC run, and in a 216-atom Si cell with one C those within it only."""
+    SiC run, and in a 216-atom Si cell with one C those within it only, or
+    (with a neighbour mean, stop 23) within r_outer of a Si atom that is."""
     from ase import Atoms
     from ase.neighborlist import neighbor_list
 
@@ -125,6 +126,8 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
     assert em.variant_calibration.n_atoms >= 20 and em.calibration.n_atoms >= 20
     assert model.elements["C"].variant_columns is None
     d = model.descriptor
+    r_hop = d["r_outer"] if d["type"] == "neighbour_mean" else None
+    d = d["inner"] if r_hop is not None else d
     cutoff = max(d["scales"]) * d["rcutfac"] * (d["radii"]["Si"] + d["radii"]["C"])
     doped = bulk("Si", "diamond", 5.43, cubic=True).repeat((3, 3, 3))
     doped.symbols[0] = "C"
@@ -142,6 +145,9 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
         atoms = Atoms(sym.tolist(), positions=st.positions, cell=st.cell, pbc=True)
         i, j = neighbor_list("ij", atoms, cutoff)
         near = {int(a) for a, b in zip(i, j, strict=True) if sym[b] == "C"}
+        if r_hop is not None:  # a neighbour (within r_outer) is near a C
+            i2, j2 = neighbor_list("ij", atoms, r_hop)
+            near |= {int(a) for a, b in zip(i2, j2, strict=True) if int(b) in near}
         want = np.array([int(a) in near for a in np.nonzero(sym == "Si")[0]])
         assert want.all() if everyone else 0 < want.sum() < len(want)
         np.testing.assert_array_equal(em.uses_variant(x), want)

@@ -85,8 +85,9 @@ def _with_variants(lines: list[str], section: list[str]) -> str:
     """A version 3 file: lines of a version 1 or 2 export with the variant
     section inserted after the last ordinary NETWORK block."""
     out = list(lines)
-    assert re.fullmatch(r"OLCAOML_MODEL [12]", out[0])
-    out[0] = "OLCAOML_MODEL 3"
+    assert re.fullmatch(r"OLCAOML_MODEL [124]", out[0])
+    nm = any(line.startswith("NEIGHBOUR_MEAN") for line in out)
+    out[0] = "OLCAOML_MODEL 4" if nm else "OLCAOML_MODEL 3"
     last = max(i for i, line in enumerate(out) if line == "END_NETWORK")
     return "\n".join(out[: last + 1] + section + out[last + 1 :]) + "\n"
 
@@ -227,7 +228,9 @@ def exported(tmp_path_factory, sic):
     v2 = folder / "sic_v2.oml"
     export_model(sic, v2)
     lines = v2.read_text().splitlines()
-    assert lines[0] == "OLCAOML_MODEL 2", "an ensemble without variants"
+    nm = any(line.startswith("NEIGHBOUR_MEAN") for line in lines)
+    # an ensemble without variants: version 2, or 4 with a neighbour mean
+    assert lines[0] == ("OLCAOML_MODEL 4" if nm else "OLCAOML_MODEL 2")
     return folder, lines
 
 
@@ -242,13 +245,26 @@ def switch(sic, num_features) -> np.ndarray:
     """0-based switch columns: the components of the chem descriptor that
     are not those of the Si-only descriptor (the bundled Si model's), i.e.
     those that involve C."""
-    from pyolcaoml.model.extend import embedding_columns
+    from pyolcaoml.model.extend import extension_columns
 
     base = load_model("default")
-    keep = embedding_columns(base.descriptor, sic.descriptor, ("Si",))
-    cols = np.setdiff1d(np.arange(num_features), keep)
+    _, cols = extension_columns(base.descriptor, sic.descriptor, ("Si",))
     assert 0 < len(cols) < num_features
     return cols
+
+
+@pytest.fixture(scope="module")
+def inner_features(sic, num_features) -> int:
+    """K of the descriptor without its neighbour mean (the synthetic models
+    below use that descriptor: versions 1-3 have no neighbour mean)."""
+    d = sic.descriptor
+    return num_features // 2 if d.get("type") == "neighbour_mean" else num_features
+
+
+@pytest.fixture(scope="module")
+def syn_switch(switch, inner_features) -> np.ndarray:
+    """The switch columns of the synthetic models' descriptor."""
+    return switch[switch < inner_features]
 
 
 @pytest.fixture(scope="module")
@@ -390,17 +406,20 @@ SI_BIAS, C_BIAS, VARIANT_BIAS = 1.25, -2.5, 3.75
 
 
 @pytest.fixture(scope="module")
-def synthetic(exported, sic, num_features, switch):
+def synthetic(exported, sic, num_features, syn_switch, inner_features):
     """Pieces of small models on the real Si + C descriptor: the header
     (version 1 or 2), networks whose output is their bias, the UNCERTAINTY
     blocks of the real export (Si's with the records of a Si variant's
     calibration, by default)."""
     _, lines = exported
-    head = lines[: lines.index(f"NUM_FEATURES {num_features}") + 1]
+    head = lines[: lines.index(f"NUM_FEATURES {num_features}")]
+    head = [ln for ln in head if not ln.startswith("NEIGHBOUR_MEAN")]
+    head.append(f"NUM_FEATURES {inner_features}")
     tail = lines[lines.index("UNCERTAINTY Si") : lines.index("END")]
     alphas = sic.elements["Si"].alphas
     n = len(alphas)
-    k = num_features
+    k = inner_features
+    switch = syn_switch
 
     def net(symbol="Si", bias=SI_BIAS, a=alphas):
         return _synthetic_network(symbol, a, k, np.full(len(a), bias))
@@ -450,10 +469,11 @@ def synthetic(exported, sic, num_features, switch):
     }
 
 
-def test_single_network_version_3_switches_exactly(tmp_path, synthetic, switch):
+def test_single_network_version_3_switches_exactly(tmp_path, synthetic, syn_switch):
     """Version 3 without NUM_MEMBERS: each variant has one network.  Zero
     weights make every output its network's bias, so each atom shows which
     network it went through."""
+    switch = syn_switch
     path = tmp_path / "single_v3.oml"
     path.write_text(synthetic["single"](synthetic["good"]))
     cell, pos, symbols = _mixed_inputs()
@@ -490,10 +510,11 @@ def test_single_network_version_3_switches_exactly(tmp_path, synthetic, switch):
         np.testing.assert_array_equal(lib.predict_from_descriptors(c, rows), C_BIAS)
 
 
-def test_ensemble_version_3_uses_each_members_variant(tmp_path, synthetic, switch):
+def test_ensemble_version_3_uses_each_members_variant(tmp_path, synthetic, syn_switch):
     """Member k of an atom that switches is member k of the variant: the
     mean of the variant's members, here 3.75 and 5.75, is 4.75.  Its sigma
     uses the variant's calibration, that of an ordinary Si atom Si's."""
+    switch = syn_switch
     path = tmp_path / "ensemble_v3.oml"
     path.write_text(synthetic["ensemble"](synthetic["good_ensemble"]))
     k = synthetic["k"]
@@ -721,10 +742,10 @@ def _fault(synthetic, switch, case):
         unit = " (Hartree)" if "floor" in case else ""
         msg = f"{key} must be a finite number >= 0{unit}"
         at = records[-1 if "floor" in case else 0]
-    elif case == "version_4":
-        text = single(one()).replace("OLCAOML_MODEL 3", "OLCAOML_MODEL 4", 1)
-        msg = "format version 4 is not supported (this library reads versions 1 to 3)"
-        at = ("OLCAOML_MODEL 4", 1, "top")
+    elif case == "version_5":
+        text = single(one()).replace("OLCAOML_MODEL 3", "OLCAOML_MODEL 5", 1)
+        msg = "format version 5 is not supported (this library reads versions 1 to 4)"
+        at = ("OLCAOML_MODEL 5", 1, "top")
     else:
         raise AssertionError(case)
     return text, msg, at if isinstance(at, tuple) else (at, 1)
@@ -767,7 +788,7 @@ FAULTS = [
     "more_variants_than_elements",
     "version_3_without_variants",
     "variants_in_version_1",
-    "version_4",
+    "version_5",
     "variant_sigma_missing",
     "variant_sigma_floor_missing",
     "variant_sigma_without_variant",
@@ -780,11 +801,11 @@ FAULTS = [
 
 @pytest.mark.parametrize("case", FAULTS)
 def test_malformed_variant_section_is_a_clear_format_error(
-    tmp_path, synthetic, switch, case
+    tmp_path, synthetic, syn_switch, case
 ):
     """Each fault is a format error whose message says what is wrong and
     on which line; no crash, and the library loads a good file after it."""
-    text, fragment, (needle, nth, *top) = _fault(synthetic, switch, case)
+    text, fragment, (needle, nth, *top) = _fault(synthetic, syn_switch, case)
     error = _load_error(tmp_path / f"{case}.oml", text)
     assert error.status == FORMAT_ERROR, str(error)
     assert fragment in error.text, error.text
