@@ -57,6 +57,19 @@ def _flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def centre_indices(centers: Any, n: int) -> np.ndarray:
+    """The 0-based atom indices of ``centers`` (default: all ``n`` atoms),
+    checked: a 1-D sequence of integers in 0..n-1 (ValueError otherwise)."""
+    if centers is None:
+        return np.arange(n)
+    c = np.asarray(centers)
+    if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
+        raise ValueError("centers: expected a 1-D sequence of atom indices")
+    if c.size and (c.min() < 0 or c.max() >= n):
+        raise ValueError(f"centers: indices must lie in 0..{n - 1}")
+    return c
+
+
 def padded_cell(s: Structure, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """A cell in which non-periodic directions are padded beyond ``cutoff`` (Å).
 
@@ -266,15 +279,7 @@ class Bispectrum:
                 f"(radii given for {', '.join(self.radii)})"
             )
         element_of = np.array([index_of[e] for e in s.symbols], dtype=np.int32)
-        if centers is None:
-            centre_idx = np.arange(1, n + 1, dtype=np.int32)
-        else:
-            c = np.asarray(centers)
-            if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-                raise ValueError("centers: expected a 1-D sequence of atom indices")
-            if c.size and (c.min() < 0 or c.max() >= n):
-                raise ValueError(f"centers: indices must lie in 0..{n - 1}")
-            centre_idx = c.astype(np.int32) + 1
+        centre_idx = centre_indices(centers, n).astype(np.int32) + 1
         cell, positions = self._periodic_cell(s)
         radius = np.array(list(self.radii.values()), dtype=np.float64)
         weight = np.array([self.weights[e] for e in self.radii], dtype=np.float64)

@@ -39,6 +39,7 @@ from pyolcaoml._fortran import (
 from pyolcaoml.bispectrum import (
     Bispectrum,
     MultiScaleBispectrum,
+    centre_indices,
     padded_cell,
 )
 from pyolcaoml.structure import Structure
@@ -120,15 +121,7 @@ class NeighbourMean:
         # Every atom's own descriptors: the neighbours of the centres need
         # theirs.  (inner.compute checks the structure and the centres.)
         base = self.inner.compute(s, None, n_threads)
-        n = len(s)
-        if centers is None:
-            idx = np.arange(n)
-        else:
-            idx = np.asarray(centers)
-            if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-                raise ValueError("centers: expected a 1-D sequence of atom indices")
-            if idx.size and (idx.min() < 0 or idx.max() >= n):
-                raise ValueError(f"centers: indices must lie in 0..{n - 1}")
+        idx = centre_indices(centers, len(s))
         cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer))
         mean, status, message = core().oml_neighbour_mean(
             fortran_cell(cell),

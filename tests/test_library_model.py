@@ -218,3 +218,19 @@ def test_malformed_neighbour_mean_is_a_format_error_naming_the_line(
     assert fragment in str(err.value) and "bad.oml" in str(err.value)
     if replacement:
         assert f"line {k + 1}" in str(err.value), str(err.value)
+
+
+def test_neighbour_mean_model_refuses_bad_centres(runs):
+    """Centres are checked before any row is copied: an error, no crash."""
+    from pyolcaoml.library import LibraryError
+
+    _, oml = cached_model("tanh", True, True, neighbour_mean=True)
+    with LibraryModel(oml) as lib:
+        cell, pos, el = library_inputs(lib, runs[0])
+        for bad in ([0], [len(pos) + 1], [1, -3]):
+            with pytest.raises(LibraryError, match="centers"):
+                lib.predict(cell, pos, el, centres=np.array(bad, np.int32))
+        np.testing.assert_array_equal(
+            lib.predict(cell, pos, el, centres=np.array([1], np.int32))[0],
+            lib.predict(cell, pos, el)[0],
+        )

@@ -1812,18 +1812,10 @@ contains
       endif
 
       ! With a neighbour mean the centres' neighbours need their own
-      ! blocks too: every atom's blocks first, then the centres' rows.
+      ! blocks too: every atom's blocks first, then the centres' means
+      ! (computeNeighbourMean checks the centres), then their own rows.
       numBase = model%numFeatures / 2
       numAtoms = size(positions, 2)
-      do i = 1, size(centres)
-         if (centres(i) < 1 .or. centres(i) > numAtoms) then
-            call setStatus (status, message, omlErrArgument, &
-                  & 'centers: entry ' // intToChar(i) // ' is atom ' // &
-                  & intToChar(centres(i)) // ', outside 1..' // &
-                  & intToChar(numAtoms))
-            return
-         endif
-      enddo
       allocate (allAtoms(numAtoms), base(numBase, numAtoms), &
             & stat=allocStat)
       if (allocStat /= 0) then
@@ -1841,14 +1833,15 @@ contains
                & status, message)
          if (status /= omlSuccess) return
       enddo
-      do i = 1, size(centres)
-         descriptors(1:numBase, i) = base(:, centres(i))
-      enddo
       call chooseThreads (numThreads, useThreads, status, message)
       if (status /= omlSuccess) return
       call computeNeighbourMean (lattice, positionsAng, model%nbrInner, &
             & model%nbrOuter, base, centres, useThreads, &
             & descriptors(numBase+1:, :), status, message)
+      if (status /= omlSuccess) return
+      do i = 1, size(centres)
+         descriptors(1:numBase, i) = base(:, centres(i))
+      enddo
 
    end subroutine computeDescriptors
 
