@@ -57,3 +57,26 @@ def test_sic_through_the_c_api_matches_python(exported, run_dir) -> None:
         assert np.abs(got[si, :16] - got[c, :16]).max() > 1.0
         # thread count does not change a bit
         np.testing.assert_array_equal(lib.predict(*inputs, n_threads=1), got)
+
+
+def test_bundled_sic_model_through_the_c_api(tmp_path) -> None:
+    """The shipped Si + C model (neighbour mean, Si variant, 5 members):
+    the library's descriptors are Python's to the bit on a real SiC cell
+    and its ensemble mean is Python's prediction to round-off."""
+    from pyolcaoml.export import export_model
+
+    model = load_model("sic")
+    oml = tmp_path / "sic.oml"
+    export_model(model, oml)
+    run = read_run(SIC_RUNS[1])
+    symbols = list(run.structure.symbols)
+    x = model.descriptor_calculator().compute(run.structure)
+    with LibraryModel(oml) as lib:
+        inputs = library_inputs(lib, run)
+        np.testing.assert_array_equal(lib.descriptors(*inputs), x)
+        got = lib.predict(*inputs)
+        for el in ("Si", "C"):
+            rows = np.array([s == el for s in symbols])
+            want = model.predict_element(el, x[rows])
+            em = model.elements[el]
+            assert v_error(got[rows, : em.n_alphas], want, em.alphas) <= V_RTOL
