@@ -455,11 +455,8 @@ def format_model(
         raise ExportError(
             f"element(s) {unknown} have a network but no descriptor radius"
         )
-    neighbour_mean = getattr(calc, "inner", None) is not None
-    if neighbour_mean:  # a NeighbourMean: its blocks are inner's
-        calc_blocks = calc.inner
-    else:
-        calc_blocks = calc
+    calc_blocks = getattr(calc, "inner", calc)  # a NeighbourMean's: inner's
+    neighbour_mean = calc_blocks is not calc
     base = calc_blocks.base if hasattr(calc_blocks, "base") else calc_blocks
     n_members = max(len(em.networks) for em in model.elements.values())
     if member is not None and not 0 <= member < n_members:

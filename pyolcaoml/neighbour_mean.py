@@ -23,7 +23,6 @@ itself excluded).  The arithmetic is the Fortran core's
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +38,7 @@ from pyolcaoml._fortran import (
 from pyolcaoml.bispectrum import (
     Bispectrum,
     MultiScaleBispectrum,
+    _positive_finite,
     centre_indices,
     padded_cell,
 )
@@ -50,11 +50,8 @@ MAX_R_OUTER = 20.0
 
 
 def _radius(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number (Å), got {value!r}") from None
-    if not math.isfinite(v) or v <= 0.0 or v > MAX_R_OUTER:
+    v = _positive_finite(name, value)
+    if v > MAX_R_OUTER:
         raise ValueError(f"{name}: must lie in (0, {MAX_R_OUTER:g}] Å, got {value!r}")
     return v
 
@@ -119,7 +116,7 @@ class NeighbourMean:
         0-based ``centers``): ``inner``'s, then the neighbour means."""
         s = Structure.coerce(x)
         # Every atom's own descriptors: the neighbours of the centres need
-        # theirs.  (inner.compute checks the structure and the centres.)
+        # theirs (inner.compute checks the structure).
         base = self.inner.compute(s, None, n_threads)
         idx = centre_indices(centers, len(s))
         cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer))

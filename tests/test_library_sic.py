@@ -35,6 +35,15 @@ def exported(tmp_path_factory, sic_model_dir):
     return model, oml
 
 
+def _assert_each_element(model, symbols, got, want_of) -> None:
+    """The library's rows of each element within V_RTOL (in V(r)) of
+    ``want_of(element, rows)``."""
+    for el in ("Si", "C"):
+        rows = np.array([s == el for s in symbols])
+        em = model.elements[el]
+        assert v_error(got[rows, : em.n_alphas], want_of(el, rows), em.alphas) <= V_RTOL
+
+
 @pytest.mark.parametrize("run_dir", SIC_RUNS, ids=lambda p: p.name)
 def test_sic_through_the_c_api_matches_python(exported, run_dir) -> None:
     model, oml = exported
@@ -47,12 +56,8 @@ def test_sic_through_the_c_api_matches_python(exported, run_dir) -> None:
         inputs = library_inputs(lib, run)
         np.testing.assert_array_equal(lib.descriptors(*inputs), x)
         got = lib.predict(*inputs)
-        for el in ("Si", "C"):
-            rows = np.array([s == el for s in symbols])
-            em = model.elements[el]
-            n = em.n_alphas
-            assert v_error(got[rows, :n], want[rows], em.alphas) <= V_RTOL
-            # the two elements really are predicted differently
+        _assert_each_element(model, symbols, got, lambda el, rows: want[rows])
+        # the two elements really are predicted differently
         si, c = symbols.index("Si"), symbols.index("C")
         assert np.abs(got[si, :16] - got[c, :16]).max() > 1.0
         # thread count does not change a bit
@@ -75,8 +80,6 @@ def test_bundled_sic_model_through_the_c_api(tmp_path) -> None:
         inputs = library_inputs(lib, run)
         np.testing.assert_array_equal(lib.descriptors(*inputs), x)
         got = lib.predict(*inputs)
-        for el in ("Si", "C"):
-            rows = np.array([s == el for s in symbols])
-            want = model.predict_element(el, x[rows])
-            em = model.elements[el]
-            assert v_error(got[rows, : em.n_alphas], want, em.alphas) <= V_RTOL
+        _assert_each_element(
+            model, symbols, got, lambda el, rows: model.predict_element(el, x[rows])
+        )

@@ -270,15 +270,8 @@ contains
             return
          endif
       enddo
-      do i = 1, numCentres
-         if (centres(i) < 1 .or. centres(i) > numAtoms) then
-            call setStatus (status, message, omlErrArgument, &
-                  & 'centers: entry ' // intToChar(i) // ' is atom ' // &
-                  & intToChar(centres(i)) // ', outside 1..' // &
-                  & intToChar(numAtoms))
-            return
-         endif
-      enddo
+      call checkCentres (centres, numAtoms, status, message)
+      if (status /= omlSuccess) return
       call chooseThreads (numThreads, useThreads, status, message)
       if (status /= omlSuccess) return
       if (numCentres == 0) return

@@ -66,6 +66,7 @@ module OML_CellList
    public :: initCellList
    public :: gatherNeighbours
    public :: buildNeighbourList
+   public :: checkCentres
 
 contains
 
@@ -419,5 +420,32 @@ contains
       message = ''
 
    end subroutine buildNeighbourList
+
+   !> Every entry of centres is an atom 1..numAtoms (else omlErrArgument,
+   !> naming the first entry that is not).
+   subroutine checkCentres (centres, numAtoms, status, message)
+
+      implicit none
+
+      integer, intent(in) :: centres(:)
+      integer, intent(in) :: numAtoms
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: i
+
+      status = omlSuccess
+      message = ''
+      do i = 1, size(centres)
+         if (centres(i) < 1 .or. centres(i) > numAtoms) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'centers: entry ' // intToChar(i) // ' is atom ' // &
+                  & intToChar(centres(i)) // ', outside 1..' // &
+                  & intToChar(numAtoms))
+            return
+         endif
+      enddo
+
+   end subroutine checkCentres
 
 end module OML_CellList

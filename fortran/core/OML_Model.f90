@@ -1745,8 +1745,6 @@ contains
    subroutine computeDescriptors (model, realVectors, positions, elementOf, &
          & centres, numThreads, descriptors, status, message)
 
-      use OML_Threads, only: chooseThreads
-
       implicit none
 
       type (OML_ModelType), intent(in) :: model
@@ -1763,7 +1761,6 @@ contains
       real (kind=double), allocatable :: positionsAng(:,:), base(:,:)
       integer, allocatable :: allAtoms(:)
       integer :: b, first, last, allocStat, numBase, numAtoms, i
-      integer :: useThreads
 
       status = omlSuccess
       message = ''
@@ -1833,10 +1830,8 @@ contains
                & status, message)
          if (status /= omlSuccess) return
       enddo
-      call chooseThreads (numThreads, useThreads, status, message)
-      if (status /= omlSuccess) return
       call computeNeighbourMean (lattice, positionsAng, model%nbrInner, &
-            & model%nbrOuter, base, centres, useThreads, &
+            & model%nbrOuter, base, centres, numThreads, &
             & descriptors(numBase+1:, :), status, message)
       if (status /= omlSuccess) return
       do i = 1, size(centres)

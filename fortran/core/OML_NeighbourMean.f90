@@ -30,7 +30,7 @@ module OML_NeighbourMean
    use OML_Kinds, only: double
    use OML_Status
    use OML_Lattice, only: OML_LatticeType
-   use OML_CellList, only: buildNeighbourList
+   use OML_CellList, only: buildNeighbourList, checkCentres
 
    implicit none
    private
@@ -65,12 +65,13 @@ contains
    !>   rInner, rOuter            the switching range (Angstrom)
    !>   base(K,N)                 base descriptors of every atom
    !>   centres(M)                atoms (1..N) whose mean is wanted
-   !>   numThreads                OpenMP threads (>= 1)
+   !>   numThreads                OpenMP threads; <= 0 the default
    !>   mean(K,M)                 the neighbour means, one column a centre
    subroutine computeNeighbourMean (lattice, positions, rInner, rOuter, &
          & base, centres, numThreads, mean, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+      use OML_Threads, only: chooseThreads
 
       implicit none
 
@@ -87,7 +88,7 @@ contains
       integer, allocatable :: nbrStart(:), nbrAtom(:)
       real (kind=double), allocatable :: nbrVec(:,:)
       real (kind=double) :: w, wSum
-      integer :: numAtoms, i, atom, k
+      integer :: numAtoms, i, atom, k, useThreads
 
       status = omlSuccess
       message = ''
@@ -110,22 +111,17 @@ contains
                & 'neighbour mean: output array has the wrong shape')
          return
       endif
-      do i = 1, size(centres)
-         if (centres(i) < 1 .or. centres(i) > numAtoms) then
-            call setStatus (status, message, omlErrArgument, &
-                  & 'centers: entry ' // intToChar(i) // ' is atom ' // &
-                  & intToChar(centres(i)) // ', outside 1..' // &
-                  & intToChar(numAtoms))
-            return
-         endif
-      enddo
+      call checkCentres (centres, numAtoms, status, message)
+      if (status /= omlSuccess) return
+      call chooseThreads (numThreads, useThreads, status, message)
+      if (status /= omlSuccess) return
       if (size(centres) == 0) return
 
       call buildNeighbourList (lattice, positions, rOuter, nbrStart, &
             & nbrAtom, nbrVec, status, message)
       if (status /= omlSuccess) return
 
-      !$omp parallel do num_threads(max(1, numThreads)) &
+      !$omp parallel do num_threads(useThreads) &
       !$omp& schedule(dynamic, 16) private(atom, k, w, wSum)
       do i = 1, size(centres)
          atom = centres(i)

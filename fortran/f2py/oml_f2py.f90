@@ -210,7 +210,6 @@ subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, cell, &
    use OML_Status
    use OML_Lattice
    use OML_NeighbourMean
-   use OML_Threads, only: chooseThreads
 
    implicit none
 
@@ -227,14 +226,11 @@ subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, cell, &
    character (len=512), intent(out) :: message
 
    type (OML_LatticeType) :: lattice
-   integer :: useThreads
 
    mean(:,:) = 0.0_double
-   call chooseThreads (numThreads, useThreads, status, message)
-   if (status /= omlSuccess) return
    call initLattice (lattice, cell, status, message)
    if (status /= omlSuccess) return
    call computeNeighbourMean (lattice, positions, rInner, rOuter, base, &
-         & centres, useThreads, mean, status, message)
+         & centres, numThreads, mean, status, message)
 
 end subroutine oml_neighbour_mean

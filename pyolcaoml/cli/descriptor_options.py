@@ -36,16 +36,15 @@ def scale_list(text: str) -> list[float]:
 
 def radius_pair(text: str) -> tuple[float, float]:
     """'2.4,2.8' -> (2.4, 2.8) (argparse type)."""
-    parts = [v for v in text.split(",") if v.strip()]
     try:
-        values = tuple(float(v) for v in parts)
-    except ValueError:
-        values = ()
+        values = scale_list(text)
+    except argparse.ArgumentTypeError:
+        values = []
     if len(values) != 2:
         raise argparse.ArgumentTypeError(
             f"expected R_IN,R_OUT (two numbers, Å), got {text!r}"
         )
-    return values
+    return values[0], values[1]
 
 
 def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:

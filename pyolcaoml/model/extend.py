@@ -187,26 +187,17 @@ def extension_columns(
     neighbour means.  The neighbour means of the base columns are neither
     (non-zero for the base elements alone): the base networks do not read
     them, and the new element's networks do."""
-    if (
-        new_descriptor.get("type") == "neighbour_mean"
-        and base_descriptor.get("type") != "neighbour_mean"
-    ):
-        from pyolcaoml.bispectrum import descriptor_from_dict
-
-        inner = dict(new_descriptor["inner"])
-        cols = embedding_columns(base_descriptor, inner, elements)
-        k = descriptor_from_dict(inner).n_features
-        own = np.setdiff1d(np.arange(k), cols)
-        return cols, np.concatenate([own, k + own])
-    cols = embedding_columns(base_descriptor, new_descriptor, elements)
-    n = _n_features(new_descriptor)
-    return cols, np.setdiff1d(np.arange(n), cols)
-
-
-def _n_features(descriptor: dict) -> int:
     from pyolcaoml.bispectrum import descriptor_from_dict
 
-    return descriptor_from_dict(descriptor).n_features
+    hop = (
+        new_descriptor.get("type") == "neighbour_mean"
+        and base_descriptor.get("type") != "neighbour_mean"
+    )
+    blocks = dict(new_descriptor["inner"]) if hop else new_descriptor
+    cols = embedding_columns(base_descriptor, blocks, elements)
+    k = descriptor_from_dict(blocks).n_features
+    own = np.setdiff1d(np.arange(k), cols)
+    return cols, (np.concatenate([own, k + own]) if hop else own)
 
 
 def check_embedding(

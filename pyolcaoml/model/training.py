@@ -253,14 +253,6 @@ def train_model(
             elif extended:
                 from pyolcaoml.model.extend import base_network, fit_extension
 
-                if len(cols) + len(switch) != x_all.shape[1]:
-                    raise ModelError(
-                        "a descriptor with a neighbour mean extends a model "
-                        "with --extend-variant only (the extended first "
-                        "layer would read the neighbour means of pure "
-                        f"{'/'.join(extension.elements)} structures)"
-                    )
-
                 em.network, info, em.basis = fit_extension(
                     symbol,
                     base_network(extension, symbol, member),
@@ -348,8 +340,7 @@ def _fit_variant(
     base = base_network(extension, symbol, member)
     em.network = embedded_base(symbol, base, cols, n_features)
     em.basis = base_output_basis(base, y["train"], em.isolated, config.basis_eps)
-    rest = switch
-    near = {k: np.any(v[:, rest] != 0, axis=1) for k, v in x.items()}
+    near = {k: np.any(v[:, switch] != 0, axis=1) for k, v in x.items()}
     if near["train"].sum() < 2:
         raise ModelError(
             f"{symbol}: fewer than two training atoms with a neighbour of the "
@@ -373,7 +364,7 @@ def _fit_variant(
     net, info = _fit_network(
         symbol, variant, x_mean, x_scale**2, vx, vy, config, progress, None
     )
-    em.variant_columns = rest
+    em.variant_columns = switch
     em.variant_members = [net]
     em.variant_elements = sorted(set(settings_elements) - set(extension.elements))
     return {
@@ -382,7 +373,7 @@ def _fit_variant(
         "variant": True,
         "n_train_atoms_with_new_neighbours": int(near["train"].sum()),
         "n_validation_atoms_with_new_neighbours": int(near["validation"].sum()),
-        "n_new_columns": int(len(rest)),
+        "n_new_columns": int(len(switch)),
     }
 
 
@@ -405,6 +396,12 @@ def _extension_setup(dataset, config, x_all, settings):
         raise ModelError(
             f"the dataset has no {', '.join(missing)} atoms, which the base "
             f"model {extension.path} predicts"
+        )
+    if settings.get("type") == "neighbour_mean" and not config.extend_variant:
+        raise ModelError(
+            "a descriptor with a neighbour mean extends a model with "
+            "--extend-variant only (the extended first layer would read the "
+            f"neighbour means of pure {'/'.join(extension.elements)} structures)"
         )
     cols, switch = extension_columns(extension.descriptor, settings, extension.elements)
     check_embedding(
