@@ -142,6 +142,7 @@ SIC_SPENT_TREES = [
     os.path.join(SIC_DIR, "test_runs"),  # stop 21's fresh set
     os.path.join(SIC_DIR, "test_runs_stop22"),  # stop 22's (spent in stop 22)
     os.path.join(SIC_DIR, "test_runs_stop23"),  # stop 23's (spent in stop 23)
+    os.path.join(SIC_DIR, "test_runs_stop24"),  # stop 24's (spent in stop 23)
     os.path.join(SIC_DIR, "rescued"),
 ]
 

@@ -500,12 +500,22 @@ def test_queue_stop24() -> list:
     )
 
 
+def test_queue_stop25() -> list:
+    """The fifth fresh test set, made at the start of stop 24, before the
+    model it judges was trained (the stop-24 set is spent): the same kinds
+    with new seeds (11400 up), into data/sic/test_runs_stop25."""
+    return _fresh_set(
+        11400, 1.02, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
     "stop22": (os.path.join(HERE, "test_runs_stop22"), test_queue_stop22),
     "stop23": (os.path.join(HERE, "test_runs_stop23"), test_queue_stop23),
     "stop24": (os.path.join(HERE, "test_runs_stop24"), test_queue_stop24),
+    "stop25": (os.path.join(HERE, "test_runs_stop25"), test_queue_stop25),
 }
 
 
