@@ -126,6 +126,18 @@ the ``BISPECTRUM`` lines::
 
 (fortran/core/OML_NeighbourMean.f90).  Every other model is written as
 before, so older libraries still read it.
+
+File format, version 5 (a switching range per element pair)
+-----------------------------------------------------------
+A neighbour mean whose ``pairs`` set element pairs apart is written as
+version 5: version 4 with, after ``NEIGHBOUR_MEAN`` (whose range serves every
+other pair), the pairs' own ranges::
+
+    NEIGHBOUR_MEAN_PAIRS 2
+    Si C 2.25e+00 2.45e+00                 A B r_inner r_outer (Å): the
+    C C 1.85e+00 2.0e+00                   range of A-B and of B-A
+
+A neighbour mean without ``pairs`` is still written as version 4.
 """
 
 from __future__ import annotations
@@ -159,6 +171,8 @@ FORMAT_VERSION_VARIANTS = 3
 FORMAT_VERSION_SINGLE = 1
 #: The version written when the descriptor has a neighbour mean.
 FORMAT_VERSION_NEIGHBOUR_MEAN = 4
+#: The version written when the neighbour mean sets element pairs apart.
+FORMAT_VERSION_NEIGHBOUR_PAIRS = 5
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -471,6 +485,8 @@ def format_model(
         version = FORMAT_VERSION_VARIANTS
     if neighbour_mean:
         version = FORMAT_VERSION_NEIGHBOUR_MEAN
+        if calc.pairs:
+            version = FORMAT_VERSION_NEIGHBOUR_PAIRS
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -495,6 +511,11 @@ def format_model(
         )
     if neighbour_mean:
         lines.append(f"NEIGHBOUR_MEAN {_real(calc.r_inner)} {_real(calc.r_outer)}")
+        if calc.pairs:
+            lines.append(f"NEIGHBOUR_MEAN_PAIRS {len(calc.pairs)}")
+            for name, (r_in, r_out) in calc.pairs.items():
+                a, b = name.split("-")
+                lines.append(f"{a} {b} {_real(r_in)} {_real(r_out)}")
     lines.append(f"NUM_FEATURES {model.n_features}")
     order = [s for s in elements if s in model.elements]
     if ensemble:

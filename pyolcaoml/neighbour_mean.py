@@ -10,7 +10,10 @@ the weighted average of its neighbours' descriptors,
 
 with w = 1 up to ``r_inner`` and a cosine switch to 0 at ``r_outer`` (Å),
 over every neighbour within ``r_outer`` (periodic images included, the atom
-itself excluded).  The arithmetic is the Fortran core's
+itself excluded).  ``pairs`` sets the range of an element pair apart: bonds
+differ in length (C-C 1.54, Si-C 1.89, Si-Si 2.35 Å), and a range scaled
+with each pair's bond length takes the first shell of every pair without
+the second shell of the short ones.  The arithmetic is the Fortran core's
 (``fortran/core/OML_NeighbourMean.f90``), the same that libolcaoml runs.
 
 >>> from ase.build import bulk
@@ -19,6 +22,11 @@ itself excluded).  The arithmetic is the Fortran core's
 >>> d = NeighbourMean(Bispectrum(twojmax=4, radii={"Si": 2.35}), 2.4, 2.8)
 >>> d.compute(bulk("Si", cubic=True)).shape
 (8, 28)
+>>> radii = {"Si": 2.35, "C": 1.609}
+>>> d = NeighbourMean(Bispectrum(twojmax=4, radii=radii), 2.8, 3.0,
+...                   pairs={"Si-C": (2.25, 2.45), "C-C": (1.85, 2.0)})
+>>> d.range_of("C", "Si")
+(2.25, 2.45)
 """
 
 from __future__ import annotations
@@ -56,13 +64,44 @@ def _radius(name: str, value: Any) -> float:
     return v
 
 
+def _range(name: str, r_inner: Any, r_outer: Any) -> tuple[float, float]:
+    r_in = _radius(f"{name} r_inner", r_inner)
+    r_out = _radius(f"{name} r_outer", r_outer)
+    if r_out < r_in:
+        raise ValueError(
+            f"{name} r_outer: must be >= r_inner ({r_in:g} Å), got {r_outer!r}"
+        )
+    return r_in, r_out
+
+
+def _pair_order(name: str, order: Mapping[str, int]) -> tuple[int, int]:
+    a, b = name.split("-")
+    return order[a], order[b]
+
+
+def _pair_elements(key: Any) -> tuple[str, str]:
+    """("A", "B") from "A-B" or a pair of symbols."""
+    if isinstance(key, str):
+        parts = key.split("-")
+    elif isinstance(key, (tuple, list)):
+        parts = list(key)
+    else:
+        parts = []
+    if len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
+        raise ValueError(f"pairs: a key must name two elements as 'A-B', got {key!r}")
+    return parts[0], parts[1]
+
+
 class NeighbourMean:
     """``inner``'s descriptors followed by their neighbour mean.
 
     ``inner``: a :class:`Bispectrum` or :class:`MultiScaleBispectrum`;
     ``r_inner`` <= ``r_outer`` (Å): full weight up to ``r_inner``, none
-    from ``r_outer`` (equal values: a hard cutoff).  Features: the K of
-    ``inner``, then K neighbour means in the same order.
+    from ``r_outer`` (equal values: a hard cutoff), for every element pair
+    that ``pairs`` does not set apart; ``pairs``: {"A-B": (r_inner,
+    r_outer)} for a pair of ``inner``'s elements (the same range for A-B
+    and B-A).  Features: the K of ``inner``, then K neighbour means in the
+    same order.
     """
 
     def __init__(
@@ -70,6 +109,7 @@ class NeighbourMean:
         inner: Bispectrum | MultiScaleBispectrum,
         r_inner: float,
         r_outer: float,
+        pairs: Mapping[Any, Sequence[float]] | None = None,
     ) -> None:
         if not isinstance(inner, (Bispectrum, MultiScaleBispectrum)):
             raise ValueError(
@@ -83,6 +123,55 @@ class NeighbourMean:
             raise ValueError(
                 f"r_outer: must be >= r_inner ({self.r_inner:g} Å), got {r_outer!r}"
             )
+        #: {"A-B": (r_inner, r_outer)}, A before B in ``inner``'s order
+        self.pairs: dict[str, tuple[float, float]] = {}
+        order = {e: i for i, e in enumerate(inner.elements)}
+        for key, value in (pairs or {}).items():
+            a, b = _pair_elements(key)
+            for e in (a, b):
+                if e not in order:
+                    raise ValueError(
+                        f"pairs: {key!r}: {e} is not an element of the "
+                        f"descriptor ({', '.join(inner.elements)})"
+                    )
+            if order[a] > order[b]:
+                a, b = b, a
+            name = f"{a}-{b}"
+            if name in self.pairs:
+                raise ValueError(f"pairs: the pair {name} is given twice")
+            try:
+                r_in, r_out = value
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"pairs: {key!r}: expected (r_inner, r_outer) in Å, got {value!r}"
+                ) from None
+            self.pairs[name] = _range(f"pairs {name}", r_in, r_out)
+        self.pairs = dict(
+            sorted(self.pairs.items(), key=lambda kv: _pair_order(kv[0], order))
+        )
+
+    def range_of(self, a: str, b: str) -> tuple[float, float]:
+        """(r_inner, r_outer) in Å of a neighbour of element ``b`` around a
+        centre of element ``a`` (the same as ``b`` around ``a``)."""
+        for name in (f"{a}-{b}", f"{b}-{a}"):
+            if name in self.pairs:
+                return self.pairs[name]
+        return self.r_inner, self.r_outer
+
+    def range_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (E, E) tables of r_inner and r_outer (Å) over ``elements``."""
+        els = self.elements
+        r_in = np.empty((len(els), len(els)))
+        r_out = np.empty_like(r_in)
+        for i, a in enumerate(els):
+            for j, b in enumerate(els):
+                r_in[i, j], r_out[i, j] = self.range_of(a, b)
+        return r_in, r_out
+
+    @property
+    def r_outer_max(self) -> float:
+        """The largest switching radius (Å) of any pair."""
+        return max([self.r_outer, *(r for _, r in self.pairs.values())])
 
     @property
     def elements(self) -> tuple[str, ...]:
@@ -92,7 +181,7 @@ class NeighbourMean:
     def max_cutoff(self) -> float:
         """How far (Å) the descriptors of an atom look: a neighbour's
         cutoff beyond ``r_outer``."""
-        return self.inner.max_cutoff + self.r_outer
+        return self.inner.max_cutoff + self.r_outer_max
 
     @property
     def n_features(self) -> int:
@@ -119,12 +208,16 @@ class NeighbourMean:
         # theirs (inner.compute checks the structure).
         base = self.inner.compute(s, None, n_threads)
         idx = centre_indices(centers, len(s))
-        cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer))
+        cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer_max))
+        index_of = {e: i + 1 for i, e in enumerate(self.elements)}
+        element_of = np.array([index_of[e] for e in s.symbols], dtype=np.int32)
+        r_in, r_out = self.range_tables()
         mean, status, message = core().oml_neighbour_mean(
             fortran_cell(cell),
             fortran_positions(positions),
-            self.r_inner,
-            self.r_outer,
+            element_of,
+            np.asfortranarray(r_in),
+            np.asfortranarray(r_out),
             np.asfortranarray(base.T),
             (idx + 1).astype(np.int32),
             thread_count(n_threads),
@@ -133,12 +226,15 @@ class NeighbourMean:
         return np.hstack([base[idx], mean.T])
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "type": "neighbour_mean",
             "r_inner": self.r_inner,
             "r_outer": self.r_outer,
-            "inner": self.inner.to_dict(),
         }
+        if self.pairs:
+            d["pairs"] = {k: list(v) for k, v in self.pairs.items()}
+        d["inner"] = self.inner.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NeighbourMean:
@@ -154,13 +250,20 @@ class NeighbourMean:
         inner = descriptor_from_dict(d["inner"])
         if isinstance(inner, NeighbourMean):
             raise ValueError("neighbour_mean: the inner descriptor cannot be another")
-        return cls(inner, d["r_inner"], d["r_outer"])
+        unknown = set(d) - {"inner", "r_inner", "r_outer", "pairs"}
+        if unknown:
+            raise ValueError(f"neighbour_mean: unknown {', '.join(sorted(unknown))}")
+        pairs = d.get("pairs") or {}
+        if not isinstance(pairs, Mapping):
+            raise ValueError(f"neighbour_mean: pairs must be a mapping, got {pairs!r}")
+        return cls(inner, d["r_inner"], d["r_outer"], pairs)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NeighbourMean) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
+        pairs = f", pairs={self.pairs!r}" if self.pairs else ""
         return (
             f"NeighbourMean({self.inner!r}, r_inner={self.r_inner:g}, "
-            f"r_outer={self.r_outer:g})"
+            f"r_outer={self.r_outer:g}{pairs})"
         )

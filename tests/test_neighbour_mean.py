@@ -27,19 +27,33 @@ from pyolcaoml.neighbour_mean import NeighbourMean
 SIC_RADII = {"Si": 2.35, "C": 1.609}
 
 
-def slow_mean(atoms: Atoms, base: np.ndarray, r_in: float, r_out: float) -> np.ndarray:
-    """sum_j w(r_ij) b_j / sum_j w(r_ij) with ASE's neighbour list."""
-    i, j, d = neighbor_list("ijd", atoms, r_out)
+def slow_mean(
+    atoms: Atoms,
+    base: np.ndarray,
+    r_in: float,
+    r_out: float,
+    pairs: dict[frozenset, tuple[float, float]] | None = None,
+) -> np.ndarray:
+    """sum_j w(r_ij) b_j / sum_j w(r_ij) with ASE's neighbour list, one
+    neighbour at a time; ``pairs``: {frozenset of the pair's elements:
+    (r_in, r_out)} for the pairs with a range of their own."""
+    pairs = pairs or {}
+    reach = max([r_out, *(r for _, r in pairs.values())])
+    i, j, d = neighbor_list("ijd", atoms, reach)
+    sym = atoms.get_chemical_symbols()
     out = np.zeros_like(base)
     for k in range(len(atoms)):
-        m = (i == k) & (d < r_out)
-        if r_out > r_in:
-            t = np.clip((d[m] - r_in) / (r_out - r_in), 0.0, 1.0)
-            w = 0.5 * (1.0 + np.cos(np.pi * t))
-        else:
-            w = np.ones(m.sum())
-        if w.sum() > 0:
-            out[k] = (w[:, None] * base[j[m]]).sum(0) / w.sum()
+        total = np.zeros(base.shape[1])
+        w_sum = 0.0
+        for jj, dd in zip(j[i == k], d[i == k], strict=True):
+            lo, hi = pairs.get(frozenset((sym[k], sym[jj])), (r_in, r_out))
+            if dd >= hi:
+                continue
+            w = 1.0 if dd <= lo else 0.5 * (1.0 + np.cos(np.pi * (dd - lo) / (hi - lo)))
+            total += w * base[jj]
+            w_sum += w
+        if w_sum > 0:
+            out[k] = total / w_sum
     return out
 
 
@@ -64,6 +78,71 @@ def test_matches_a_slow_implementation_on_rattled_sic():
         np.testing.assert_allclose(
             x[:, k:], want, rtol=1e-12, atol=1e-12 * np.abs(want).max()
         )
+
+
+def test_per_pair_ranges_match_a_slow_implementation():
+    """A range for each element pair (Si-Si 2.66-2.89, Si-C 2.24-2.43, C-C
+    1.82-1.98 Å: 1.2-1.3 x the covalent radii) on rattled SiC with an
+    antisite, so that every pair occurs inside its switch."""
+    inner = Bispectrum(twojmax=4, radii=SIC_RADII, chem=True)
+    ranges = {"Si-C": (2.24, 2.43), "C-C": (1.82, 1.98)}
+    calc = NeighbourMean(inner, 2.66, 2.89, pairs=ranges)
+    table = {frozenset(k.split("-")): v for k, v in ranges.items()}
+    for seed in (5, 6):
+        atoms = sic_cell(seed, sigma=0.25)
+        symbols = atoms.get_chemical_symbols()
+        symbols[1] = "Si" if symbols[1] == "C" else "C"  # an antisite
+        atoms.set_chemical_symbols(symbols)
+        x = calc.compute(atoms)
+        base = inner.compute(atoms)
+        want = slow_mean(atoms, base, 2.66, 2.89, table)
+        k = inner.n_features
+        np.testing.assert_allclose(
+            x[:, k:], want, rtol=1e-12, atol=1e-12 * np.abs(want).max()
+        )
+        # the pairs matter: one range for all gives other means
+        uniform = NeighbourMean(inner, 2.66, 2.89).compute(atoms)
+        assert np.abs(uniform[:, k:] - x[:, k:]).max() > 1e-3 * np.abs(want).max()
+
+
+def test_pair_ranges_reach_only_their_pair():
+    """A C-C range of its own changes the means of the C centres with a C
+    neighbour and of no other atom; Si-C and C-Si are one pair."""
+    pos = [[0, 0, 0], [1.6, 0, 0], [0, 2.0, 0], [10, 10, 10], [10, 10, 12.2]]
+    atoms = Atoms("CCSiSiSi", positions=pos, cell=[30.0] * 3, pbc=True)
+    inner = Bispectrum(twojmax=4, radii=SIC_RADII)
+    base = inner.compute(atoms)
+    k = inner.n_features
+    wide = NeighbourMean(inner, 2.5, 2.7).compute(atoms)
+    # C-C cut below 1.6 Å: each C keeps only the Si (at 2.0 and 2.56 Å)
+    short = NeighbourMean(inner, 2.5, 2.7, pairs={"C-C": (1.2, 1.4)}).compute(atoms)
+    np.testing.assert_allclose(short[0, k:], base[2], rtol=1e-12)
+    np.testing.assert_allclose(short[1, k:], base[2], rtol=1e-12)
+    assert np.abs(wide[1, k:] - base[2]).max() > 1e-3 * np.abs(base[2]).max()
+    np.testing.assert_array_equal(short[2:], wide[2:])
+    a = NeighbourMean(inner, 2.5, 2.7, pairs={"Si-C": (1.0, 1.5)})
+    b = NeighbourMean(inner, 2.5, 2.7, pairs={("C", "Si"): (1.0, 1.5)})
+    assert a == b and a.range_of("C", "Si") == a.range_of("Si", "C") == (1.0, 1.5)
+    np.testing.assert_array_equal(a.compute(atoms), b.compute(atoms))
+    # atom 2 (Si) loses its C neighbours at 2.0 and 2.56 Å
+    assert np.all(a.compute(atoms)[2, k:] == 0.0)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "words"),
+    [
+        ({"Si-Ge": (2.0, 2.5)}, "Ge is not an element"),
+        ({"SiC": (2.0, 2.5)}, "two elements"),
+        ({"Si-C": (2.0, 2.5), "C-Si": (2.0, 2.6)}, "given twice"),
+        ({"Si-C": (2.6, 2.5)}, "r_outer"),
+        ({"Si-C": (float("nan"), 2.5)}, "r_inner"),
+        ({"Si-C": (2.0, 1e6)}, "r_outer"),
+        ({"Si-C": 2.5}, "expected"),
+    ],
+)
+def test_bad_pairs_are_refused_by_name(pairs, words):
+    with pytest.raises(ValueError, match=words):
+        NeighbourMean(Bispectrum(radii=SIC_RADII), 2.4, 2.8, pairs=pairs)
 
 
 def test_triclinic_cell_with_hard_cutoff():
@@ -148,6 +227,14 @@ def test_round_trip_and_feature_layout():
     assert again == calc and again.n_features == 2 * inner.n_features
     assert calc.labels[inner.n_features] == "nbr:" + inner.labels[0]
     assert calc.max_cutoff == pytest.approx(inner.max_cutoff + 2.8)
+    assert "pairs" not in calc.to_dict()  # as written before pairs existed
+    paired = NeighbourMean(inner, 2.4, 2.8, pairs={"C-Si": (2.2, 3.1)})
+    again = descriptor_from_dict(paired.to_dict())
+    assert again == paired and again != calc
+    assert again.pairs == {"Si-C": (2.2, 3.1)}  # in the descriptor's order
+    assert paired.max_cutoff == pytest.approx(inner.max_cutoff + 3.1)
+    with pytest.raises(ValueError, match="unknown"):
+        descriptor_from_dict({**calc.to_dict(), "radius": 3})
 
 
 @pytest.mark.parametrize(
@@ -174,10 +261,15 @@ def test_fortran_returns_a_status_for_bad_input():
     cell = fortran_cell(atoms.cell.array)
     pos = fortran_positions(atoms.positions)
 
-    def call(r_in=2.4, r_out=2.8, centres=(1, 2), positions=pos):
+    def call(r_in=2.4, r_out=2.8, centres=(1, 2), positions=pos, elements=None):
+        r_in = np.asfortranarray(np.atleast_2d(r_in), dtype=float)
+        r_out = np.asfortranarray(np.atleast_2d(r_out), dtype=float)
+        if elements is None:
+            elements = np.ones(8, np.int32)
         _, status, message = core().oml_neighbour_mean(
             cell,
             positions,
+            np.asarray(elements, np.int32),
             r_in,
             r_out,
             np.asfortranarray(base),
@@ -189,6 +281,14 @@ def test_fortran_returns_a_status_for_bad_input():
     call()
     with pytest.raises(ValueError, match="r_inner"):
         call(r_in=3.0)
+    with pytest.raises(ValueError, match=r"\(b,a\)"):
+        call(r_in=[[2.4, 2.0], [2.1, 2.4]], r_out=[[2.8] * 2] * 2)
+    with pytest.raises(ValueError, match="router"):  # f2py: not square
+        call(r_in=[[2.4, 2.4]], r_out=[[2.8, 2.8]])
+    with pytest.raises(ValueError, match="element index"):
+        call(elements=[1, 1, 1, 2, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="element index"):
+        call(elements=[1, 1, 1, 0, 1, 1, 1, 1])
     with pytest.raises(ValueError, match="centers"):
         call(centres=(1, 9))
     bad = pos.copy()
@@ -216,3 +316,19 @@ def test_neighbour_mean_option_of_the_cli():
     )
     with pytest.raises(SystemExit):
         p.parse_args(["--neighbour-mean", "2.4"])
+    args = ["--neighbour-mean", "2.66,2.89", "--radius", "Si=2.35"]
+    args += ["--neighbour-mean-pair", "C-Si=2.24,2.43"]
+    args += ["--neighbour-mean-pair", "C-C=1.82,1.98", "--twojmax", "4"]
+    calc = build_descriptor(p.parse_args(args), ["Si"])
+    assert calc.elements == ("C", "Si")  # the pairs' elements get radii
+    assert calc.range_of("Si", "C") == (2.24, 2.43)
+    assert calc.range_of("C", "C") == (1.82, 1.98)
+    assert calc.range_of("Si", "Si") == (2.66, 2.89)
+    for bad in (["Si-C2.2,2.4"], ["Si=2.2,2.4"], ["Si-C=2.2"]):
+        with pytest.raises(SystemExit):
+            p.parse_args(["--neighbour-mean-pair", *bad])
+    with pytest.raises(ValueError, match="needs --neighbour-mean"):
+        build_descriptor(p.parse_args(["--neighbour-mean-pair", "Si-C=2,2.4"]))
+    twice = ["--neighbour-mean", "2.4,2.8", "--neighbour-mean-pair", "Si-C=2,2.4"]
+    with pytest.raises(ValueError, match="twice"):
+        build_descriptor(p.parse_args([*twice, "--neighbour-mean-pair", "C-Si=2,2.5"]))

@@ -99,14 +99,14 @@ module OML_Model
    use OML_Lattice
    use OML_Bispectrum
    use OML_Ensemble, only: ensembleMoments
-   use OML_NeighbourMean, only: computeNeighbourMean
+   use OML_NeighbourMean, only: computeNeighbourMean, checkRanges
 
    implicit none
    private
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 4
+   integer, parameter, public :: omlModelFormatVersion = 5
 
    !> Length of element symbols and layer names.
    integer, parameter, public :: omlSymbolLen = 16
@@ -205,10 +205,13 @@ module OML_Model
       type (OML_SnapType), allocatable :: snaps(:)
       !> Neighbour mean (version 4, OML_NeighbourMean): the blocks'
       !> columns of every atom averaged over its neighbours, switched off
-      !> between nbrInner and nbrOuter (Angstrom), appended to its own.
+      !> between nbrInner(a,b) and nbrOuter(a,b) (Angstrom) for a centre
+      !> of element a and a neighbour of element b (one range for every
+      !> pair in version 4; version 5 may set pairs apart), appended to
+      !> its own.
       logical :: hasNeighbourMean = .false.
-      real (kind=double) :: nbrInner = 0.0_double
-      real (kind=double) :: nbrOuter = 0.0_double
+      real (kind=double), allocatable :: nbrInner(:,:)
+      real (kind=double), allocatable :: nbrOuter(:,:)
       !> Descriptor length K (the blocks' columns; twice that with a
       !> neighbour mean).
       integer :: numFeatures = 0
@@ -716,7 +719,10 @@ contains
 
    end subroutine readBody
 
-   !> "NEIGHBOUR_MEAN rInner rOuter" (Angstrom, 0 < rInner <= rOuter).
+   !> "NEIGHBOUR_MEAN rInner rOuter" (Angstrom, 0 < rInner <= rOuter),
+   !> the range of every element pair; from version 5 it may be followed
+   !> by "NEIGHBOUR_MEAN_PAIRS n" and n records "A B rInner rOuter" that
+   !> set the range of the pair A-B (and B-A) apart.
    subroutine readNeighbourMean (reader, model, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
@@ -728,27 +734,122 @@ contains
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
-      character (len=:), allocatable :: rest
-      integer :: ioStat
+      character (len=:), allocatable :: rest, line
+      real (kind=double) :: rIn, rOut
+      integer :: ioStat, allocStat, n, k, a, b, numElements
+      logical, allocatable :: set(:,:)
 
       call expectKey (reader, 'NEIGHBOUR_MEAN', rest, status, message)
       if (status /= omlSuccess) return
-      read (rest, *, iostat=ioStat) model%nbrInner, model%nbrOuter
+      read (rest, *, iostat=ioStat) rIn, rOut
       if (ioStat /= 0) then
          call formatError (reader, 'expected "NEIGHBOUR_MEAN r_inner ' // &
                & 'r_outer" (Angstrom)', status, message)
          return
       endif
-      if (.not. (ieee_is_finite(model%nbrInner) .and. &
-            & ieee_is_finite(model%nbrOuter)) .or. &
-            & model%nbrInner <= 0.0_double .or. &
-            & model%nbrOuter < model%nbrInner .or. &
-            & model%nbrOuter > 20.0_double) then
+      if (.not. validRange(rIn, rOut)) then
          call formatError (reader, 'NEIGHBOUR_MEAN needs 0 < r_inner ' // &
                & '<= r_outer <= 20 Angstrom', status, message)
          return
       endif
+      numElements = model%numElements
+      allocate (model%nbrInner(numElements, numElements), &
+            & model%nbrOuter(numElements, numElements), &
+            & set(numElements, numElements), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+      model%nbrInner(:,:) = rIn
+      model%nbrOuter(:,:) = rOut
+      set(:,:) = .false.
       model%hasNeighbourMean = .true.
+      if (model%formatVersion < 5) return
+
+      call peekRecord (reader, line, 'NEIGHBOUR_MEAN_PAIRS or ' // &
+            & 'NUM_FEATURES', status, message)
+      if (status /= omlSuccess) return
+      if (firstWord(line) /= 'NEIGHBOUR_MEAN_PAIRS') return
+      call expectKey (reader, 'NEIGHBOUR_MEAN_PAIRS', rest, status, message)
+      if (status /= omlSuccess) return
+      call readCount (reader, rest, 'NEIGHBOUR_MEAN_PAIRS', 1, n, status, &
+            & message)
+      if (status /= omlSuccess) return
+      if (n > numElements * (numElements + 1) / 2) then
+         call formatError (reader, 'NEIGHBOUR_MEAN_PAIRS: ' // &
+               & intToChar(n) // ' pairs, but ' // intToChar(numElements) &
+               & // ' elements have only ' // &
+               & intToChar(numElements * (numElements + 1) / 2), status, &
+               & message)
+         return
+      endif
+      do k = 1, n
+         call nextRecord (reader, line, 'a NEIGHBOUR_MEAN_PAIRS record', &
+               & status, message)
+         if (status /= omlSuccess) return
+         call readPair (line, a, b, rIn, rOut, ioStat)
+         if (ioStat /= 0) then
+            call formatError (reader, 'expected "A B r_inner r_outer" ' // &
+                  & '(two descriptor elements, Angstrom), got "' // &
+                  & line(1:min(len(line), 40)) // '"', status, message)
+            return
+         endif
+         if (.not. validRange(rIn, rOut)) then
+            call formatError (reader, 'NEIGHBOUR_MEAN_PAIRS needs 0 < ' // &
+                  & 'r_inner <= r_outer <= 20 Angstrom', status, message)
+            return
+         endif
+         if (set(a, b)) then
+            call formatError (reader, 'NEIGHBOUR_MEAN_PAIRS: the pair ' // &
+                  & trim(model%symbols(a)) // '-' // &
+                  & trim(model%symbols(b)) // ' is given twice', status, &
+                  & message)
+            return
+         endif
+         set(a, b) = .true.
+         set(b, a) = .true.
+         model%nbrInner(a, b) = rIn
+         model%nbrInner(b, a) = rIn
+         model%nbrOuter(a, b) = rOut
+         model%nbrOuter(b, a) = rOut
+      enddo
+      call checkRanges (model%nbrInner, model%nbrOuter, status, message)
+      if (status /= omlSuccess) then
+         call formatError (reader, trim(message), status, message)
+         return
+      endif
+
+   contains
+
+      logical function validRange (rInner, rOuter)
+         real (kind=double), intent(in) :: rInner, rOuter
+         validRange = ieee_is_finite(rInner) .and. &
+               & ieee_is_finite(rOuter)
+         if (validRange) validRange = rInner > 0.0_double .and. &
+               & rOuter >= rInner .and. rOuter <= 20.0_double
+      end function validRange
+
+      ! "A B rInner rOuter": two element symbols the model knows and two
+      ! reals; ioStat /= 0 when the record is anything else.
+      subroutine readPair (record, a, b, rInner, rOuter, ioStat)
+         character (len=*), intent(in) :: record
+         integer, intent(out) :: a, b, ioStat
+         real (kind=double), intent(out) :: rInner, rOuter
+         character (len=omlSymbolLen) :: symA, symB
+         a = 0
+         b = 0
+         rInner = 0.0_double
+         rOuter = 0.0_double
+         if (countTokens(record) /= 4) then
+            ioStat = 1
+            return
+         endif
+         read (record, *, iostat=ioStat) symA, symB, rInner, rOuter
+         if (ioStat /= 0) return
+         a = elementIndex(model, symA)
+         b = elementIndex(model, symB)
+         if (a == 0 .or. b == 0) ioStat = 1
+      end subroutine readPair
 
    end subroutine readNeighbourMean
 
@@ -1830,8 +1931,8 @@ contains
                & status, message)
          if (status /= omlSuccess) return
       enddo
-      call computeNeighbourMean (lattice, positionsAng, model%nbrInner, &
-            & model%nbrOuter, base, centres, numThreads, &
+      call computeNeighbourMean (lattice, positionsAng, elementOf, &
+            & model%nbrInner, model%nbrOuter, base, centres, numThreads, &
             & descriptors(numBase+1:, :), status, message)
       if (status /= omlSuccess) return
       do i = 1, size(centres)

@@ -22,9 +22,16 @@
 !!    w(r) = (1 + cos(pi (r - rInner) / (rOuter - rInner))) / 2
 !!    w(r) = 0                                  r >= rOuter
 !!
-!! (rInner = rOuter gives a hard cutoff).  Each centre's sums run over its
-!! neighbours in the fixed order of the cell list, so the result does not
-!! depend on the number of threads.
+!! (rInner = rOuter gives a hard cutoff).  The switching range belongs to
+!! the pair of elements, rInner(a,b) and rOuter(a,b) for a centre of
+!! element a and a neighbour of element b (a symmetric table): bonds
+!! differ in length (C-C 1.54, Si-C 1.89, Si-Si 2.35 Angstrom), so one
+!! range either cuts into the long bonds or lets in the second shell of
+!! the short ones (C-C and Si-Si at 3.08 Angstrom in 3C-SiC); a range
+!! scaled with each pair's bond length takes the first shell of every
+!! pair.  Each centre's sums run over its neighbours in the fixed order
+!! of the cell list, so the result does not depend on the number of
+!! threads.
 module OML_NeighbourMean
 
    use OML_Kinds, only: double
@@ -37,7 +44,7 @@ module OML_NeighbourMean
 
    real (kind=double), parameter :: pi = 3.141592653589793238_double
 
-   public :: neighbourWeight, computeNeighbourMean
+   public :: neighbourWeight, computeNeighbourMean, checkRanges
 
 contains
 
@@ -62,22 +69,24 @@ contains
 
    !> Neighbour means of the base descriptors.
    !>   lattice, positions(3,N)   the structure (Angstrom)
-   !>   rInner, rOuter            the switching range (Angstrom)
+   !>   elementOf(N)              element index (1..E) of every atom
+   !>   rInner(E,E), rOuter(E,E)  the switching range of each element
+   !>                             pair (Angstrom, symmetric tables)
    !>   base(K,N)                 base descriptors of every atom
    !>   centres(M)                atoms (1..N) whose mean is wanted
    !>   numThreads                OpenMP threads; <= 0 the default
    !>   mean(K,M)                 the neighbour means, one column a centre
-   subroutine computeNeighbourMean (lattice, positions, rInner, rOuter, &
-         & base, centres, numThreads, mean, status, message)
+   subroutine computeNeighbourMean (lattice, positions, elementOf, rInner, &
+         & rOuter, base, centres, numThreads, mean, status, message)
 
-      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
       use OML_Threads, only: chooseThreads
 
       implicit none
 
       type (OML_LatticeType), intent(in) :: lattice
       real (kind=double), intent(in) :: positions(:,:)
-      real (kind=double), intent(in) :: rInner, rOuter
+      integer, intent(in) :: elementOf(:)
+      real (kind=double), intent(in) :: rInner(:,:), rOuter(:,:)
       real (kind=double), intent(in) :: base(:,:)
       integer, intent(in) :: centres(:)
       integer, intent(in) :: numThreads
@@ -88,17 +97,26 @@ contains
       integer, allocatable :: nbrStart(:), nbrAtom(:)
       real (kind=double), allocatable :: nbrVec(:,:)
       real (kind=double) :: w, wSum
-      integer :: numAtoms, i, atom, k, useThreads
+      integer :: numAtoms, i, atom, k, a, b, useThreads
 
       status = omlSuccess
       message = ''
       numAtoms = size(positions, 2)
-      if (.not. (ieee_is_finite(rInner) .and. ieee_is_finite(rOuter)) &
-            & .or. rInner <= 0.0_double .or. rOuter < rInner) then
+      call checkRanges (rInner, rOuter, status, message)
+      if (status /= omlSuccess) return
+      if (size(elementOf) /= numAtoms) then
          call setStatus (status, message, omlErrArgument, &
-               & 'neighbour mean: need 0 < r_inner <= r_outer (finite, ' &
-               & // 'Angstrom)')
+               & 'neighbour mean: need the element of every atom')
          return
+      endif
+      if (numAtoms > 0) then
+         if (minval(elementOf) < 1 .or. &
+               & maxval(elementOf) > size(rInner, 1)) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'neighbour mean: an element index lies outside 1..' &
+                  & // intToChar(size(rInner, 1)))
+            return
+         endif
       endif
       if (size(base, 2) /= numAtoms) then
          call setStatus (status, message, omlErrArgument, &
@@ -117,18 +135,21 @@ contains
       if (status /= omlSuccess) return
       if (size(centres) == 0) return
 
-      call buildNeighbourList (lattice, positions, rOuter, nbrStart, &
-            & nbrAtom, nbrVec, status, message)
+      call buildNeighbourList (lattice, positions, maxval(rOuter), &
+            & nbrStart, nbrAtom, nbrVec, status, message)
       if (status /= omlSuccess) return
 
       !$omp parallel do num_threads(useThreads) &
-      !$omp& schedule(dynamic, 16) private(atom, k, w, wSum)
+      !$omp& schedule(dynamic, 16) private(atom, k, a, b, w, wSum)
       do i = 1, size(centres)
          atom = centres(i)
+         a = elementOf(atom)
          mean(:, i) = 0.0_double
          wSum = 0.0_double
          do k = nbrStart(atom), nbrStart(atom + 1) - 1
-            w = neighbourWeight(norm2(nbrVec(:, k)), rInner, rOuter)
+            b = elementOf(nbrAtom(k))
+            w = neighbourWeight(norm2(nbrVec(:, k)), rInner(a, b), &
+                  & rOuter(a, b))
             if (w == 0.0_double) cycle
             mean(:, i) = mean(:, i) + w * base(:, nbrAtom(k))
             wSum = wSum + w
@@ -138,5 +159,52 @@ contains
       !$omp end parallel do
 
    end subroutine computeNeighbourMean
+
+   !> Checks a table of switching ranges: square, symmetric, each pair
+   !> finite with 0 < rInner <= rOuter (Angstrom).
+   subroutine checkRanges (rInner, rOuter, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      real (kind=double), intent(in) :: rInner(:,:), rOuter(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: numElements
+
+      status = omlSuccess
+      message = ''
+      numElements = size(rInner, 1)
+      if (numElements < 1 .or. size(rInner, 2) /= numElements .or. &
+            & any(shape(rOuter) /= shape(rInner))) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: the switching ranges must be two ' // &
+               & 'square tables of one size (elements x elements)')
+         return
+      endif
+      if (.not. (all(ieee_is_finite(rInner)) .and. &
+            & all(ieee_is_finite(rOuter)))) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: need 0 < r_inner <= r_outer (finite, ' &
+               & // 'Angstrom)')
+         return
+      endif
+      if (any(rInner <= 0.0_double) .or. any(rOuter < rInner)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: need 0 < r_inner <= r_outer (finite, ' &
+               & // 'Angstrom)')
+         return
+      endif
+      if (any(rInner /= transpose(rInner)) .or. &
+            & any(rOuter /= transpose(rOuter))) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'neighbour mean: the range of pair (a,b) must equal ' // &
+               & 'that of (b,a)')
+         return
+      endif
+
+   end subroutine checkRanges
 
 end module OML_NeighbourMean

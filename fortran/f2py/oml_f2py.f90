@@ -201,10 +201,11 @@ end subroutine oml_ensemble_moments
 
 !> Neighbour means (OML_NeighbourMean) of the base descriptors
 !> base(K, atom) over the neighbours of the atoms in centres (1-based),
-!> switched off between rInner and rOuter (Angstrom).
-subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, cell, &
-      & positions, rInner, rOuter, base, centres, numThreads, mean, &
-      & status, message)
+!> switched off between rInner(a,b) and rOuter(a,b) (Angstrom) for a
+!> centre of element a and a neighbour of element b (elementOf: 1..E).
+subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, &
+      & numElements, cell, positions, elementOf, rInner, rOuter, base, &
+      & centres, numThreads, mean, status, message)
 
    use OML_Kinds, only: double
    use OML_Status
@@ -214,10 +215,12 @@ subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, cell, &
    implicit none
 
    !f2py threadsafe
-   integer, intent(in) :: numAtoms, numCentres, numColumns
+   integer, intent(in) :: numAtoms, numCentres, numColumns, numElements
    real (kind=double), intent(in) :: cell(3,3)
    real (kind=double), intent(in) :: positions(3, numAtoms)
-   real (kind=double), intent(in) :: rInner, rOuter
+   integer, intent(in) :: elementOf(numAtoms)
+   real (kind=double), intent(in) :: rInner(numElements, numElements)
+   real (kind=double), intent(in) :: rOuter(numElements, numElements)
    real (kind=double), intent(in) :: base(numColumns, numAtoms)
    integer, intent(in) :: centres(numCentres)
    integer, intent(in) :: numThreads
@@ -230,7 +233,7 @@ subroutine oml_neighbour_mean (numAtoms, numCentres, numColumns, cell, &
    mean(:,:) = 0.0_double
    call initLattice (lattice, cell, status, message)
    if (status /= omlSuccess) return
-   call computeNeighbourMean (lattice, positions, rInner, rOuter, base, &
-         & centres, numThreads, mean, status, message)
+   call computeNeighbourMean (lattice, positions, elementOf, rInner, &
+         & rOuter, base, centres, numThreads, mean, status, message)
 
 end subroutine oml_neighbour_mean

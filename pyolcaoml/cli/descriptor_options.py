@@ -47,6 +47,17 @@ def radius_pair(text: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
+def pair_range(text: str) -> tuple[str, tuple[float, float]]:
+    """'Si-C=2.25,2.45' -> ('Si-C', (2.25, 2.45)) (argparse type)."""
+    name, sep, rest = text.partition("=")
+    elements = name.strip().split("-")
+    if not sep or len(elements) != 2 or not all(elements):
+        raise argparse.ArgumentTypeError(
+            f"expected A-B=R_IN,R_OUT (two elements, two numbers in Å), got {text!r}"
+        )
+    return "-".join(elements), radius_pair(rest)
+
+
 def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
     d = parser.add_argument_group("descriptor (SO(4) bispectrum, LAMMPS conventions)")
     d.add_argument("--twojmax", type=int, default=8, help="2J_max (default 8)")
@@ -110,6 +121,16 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
         "weight up to R_IN and a cosine switch to 0 at R_OUT (Å), e.g. "
         "2.4,2.8 (pyolcaoml.neighbour_mean)",
     )
+    d.add_argument(
+        "--neighbour-mean-pair",
+        type=pair_range,
+        action="append",
+        default=[],
+        metavar="A-B=R_IN,R_OUT",
+        help="the neighbour mean's switching range (Å) for the element pair "
+        "A-B (and B-A), e.g. Si-C=2.25,2.45; repeat for each pair; the "
+        "others keep --neighbour-mean's",
+    )
 
 
 def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
@@ -121,7 +142,14 @@ def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
     from pyolcaoml.bispectrum import Bispectrum, MultiScaleBispectrum
     from pyolcaoml.radii import default_radii
 
-    radii = default_radii(elements or ["Si"], dict(args.radius))
+    # The elements the neighbour mean's pairs name need a radius too.
+    named = [
+        e
+        for name, _ in getattr(args, "neighbour_mean_pair", None) or []
+        for e in name.split("-")
+    ]
+    wanted = list(dict.fromkeys([*(elements or ["Si"]), *named]))
+    radii = default_radii(wanted, dict(args.radius))
     weights = {el: 1.0 for el in radii}
     for el, w in args.weight:
         if el not in radii:
@@ -144,11 +172,22 @@ def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
     else:
         calc = MultiScaleBispectrum(scales=args.scales, **kwargs)
     pair = getattr(args, "neighbour_mean", None)
+    pairs = getattr(args, "neighbour_mean_pair", None) or []
     if pair is None:
+        if pairs:
+            raise ValueError("--neighbour-mean-pair needs --neighbour-mean")
         return calc
     from pyolcaoml.neighbour_mean import NeighbourMean
 
-    return NeighbourMean(calc, *pair)
+    by_pair: dict[str, tuple[float, float]] = {}
+    for name, r in pairs:
+        if name in by_pair:
+            raise ValueError(f"--neighbour-mean-pair: {name} is given twice")
+        by_pair[name] = r
+    try:
+        return NeighbourMean(calc, *pair, pairs=by_pair)
+    except ValueError as exc:
+        raise ValueError(f"--neighbour-mean-pair: {exc}") from None
 
 
 def covering_descriptor(
