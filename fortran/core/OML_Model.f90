@@ -99,7 +99,8 @@ module OML_Model
    use OML_Lattice
    use OML_Bispectrum
    use OML_Ensemble, only: ensembleMoments
-   use OML_NeighbourMean, only: computeNeighbourMean, checkRanges
+   use OML_NeighbourMean, only: computeNeighbourMean, checkRanges, &
+         & neighbourhoodOf
 
    implicit none
    private
@@ -1860,7 +1861,8 @@ contains
 
       type (OML_LatticeType) :: lattice
       real (kind=double), allocatable :: positionsAng(:,:), base(:,:)
-      integer, allocatable :: allAtoms(:)
+      real (kind=double), allocatable :: neededBase(:,:)
+      integer, allocatable :: needed(:)
       integer :: b, first, last, allocStat, numBase, numAtoms, i
 
       status = omlSuccess
@@ -1910,27 +1912,36 @@ contains
       endif
 
       ! With a neighbour mean the centres' neighbours need their own
-      ! blocks too: every atom's blocks first, then the centres' means
-      ! (computeNeighbourMean checks the centres), then their own rows.
+      ! blocks too: the blocks of the centres and of the atoms within
+      ! reach of one (all atoms only when all are centres; the others'
+      ! columns stay zero and are never read), then the centres' means,
+      ! then their own rows.  An atom's blocks do not depend on which
+      ! other atoms are computed, so the bits are those of a whole-cell
+      ! call.
       numBase = model%numFeatures / 2
       numAtoms = size(positions, 2)
-      allocate (allAtoms(numAtoms), base(numBase, numAtoms), &
-            & stat=allocStat)
+      call neighbourhoodOf (lattice, positionsAng, maxval(model%nbrOuter), &
+            & centres, needed, status, message)
+      if (status /= omlSuccess) return
+      allocate (base(numBase, numAtoms), &
+            & neededBase(numBase, size(needed)), stat=allocStat)
       if (allocStat /= 0) then
          call setStatus (status, message, omlErrMemory, &
                & 'descriptors: out of memory')
          return
       endif
-      allAtoms(:) = (/ (i, i = 1, numAtoms) /)
       last = 0
       do b = 1, model%numBlocks
          first = last + 1
          last = last + model%snaps(b)%numColumns
          call computeBispectrum (model%snaps(b), lattice, positionsAng, &
-               & elementOf, allAtoms, numThreads, base(first:last, :), &
-               & status, message)
+               & elementOf, needed, numThreads, &
+               & neededBase(first:last, :), status, message)
          if (status /= omlSuccess) return
       enddo
+      base(:,:) = 0.0_double
+      base(:, needed) = neededBase(:,:)
+      deallocate (neededBase)
       call computeNeighbourMean (lattice, positionsAng, elementOf, &
             & model%nbrInner, model%nbrOuter, base, centres, numThreads, &
             & descriptors(numBase+1:, :), status, message)

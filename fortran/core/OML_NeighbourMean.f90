@@ -44,7 +44,8 @@ module OML_NeighbourMean
 
    real (kind=double), parameter :: pi = 3.141592653589793238_double
 
-   public :: neighbourWeight, computeNeighbourMean, checkRanges
+   public :: neighbourWeight, computeNeighbourMean, checkRanges, &
+         & neighbourhoodOf
 
 contains
 
@@ -159,6 +160,54 @@ contains
       !$omp end parallel do
 
    end subroutine computeNeighbourMean
+
+   !> The atoms whose base descriptors the means of the given centres
+   !> read: the centres and every atom within rOuter (Angstrom) of one,
+   !> in increasing order.  A caller that wants the means of a few
+   !> centres (one MPI rank's share of a large cell) computes the base
+   !> descriptors of these atoms only, not of the whole cell.
+   subroutine neighbourhoodOf (lattice, positions, rOuter, centres, &
+         & needed, status, message)
+
+      implicit none
+
+      type (OML_LatticeType), intent(in) :: lattice
+      real (kind=double), intent(in) :: positions(:,:)
+      real (kind=double), intent(in) :: rOuter
+      integer, intent(in) :: centres(:)
+      integer, allocatable, intent(out) :: needed(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer, allocatable :: nbrStart(:), nbrAtom(:)
+      real (kind=double), allocatable :: nbrVec(:,:)
+      logical, allocatable :: mark(:)
+      integer :: numAtoms, i, k, allocStat
+
+      numAtoms = size(positions, 2)
+      call checkCentres (centres, numAtoms, status, message)
+      if (status /= omlSuccess) return
+      allocate (mark(numAtoms), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'neighbour mean: out of memory')
+         return
+      endif
+      mark(:) = .false.
+      if (size(centres) > 0) then
+         call buildNeighbourList (lattice, positions, rOuter, nbrStart, &
+               & nbrAtom, nbrVec, status, message)
+         if (status /= omlSuccess) return
+         do i = 1, size(centres)
+            mark(centres(i)) = .true.
+            do k = nbrStart(centres(i)), nbrStart(centres(i) + 1) - 1
+               mark(nbrAtom(k)) = .true.
+            enddo
+         enddo
+      endif
+      needed = pack((/ (i, i = 1, numAtoms) /), mark)
+
+   end subroutine neighbourhoodOf
 
    !> Checks a table of switching ranges: square, symmetric, each pair
    !> finite with 0 < rInner <= rOuter (Angstrom).
