@@ -204,10 +204,14 @@ class NeighbourMean:
         """(n_centers, 2 K) descriptors of the atoms of ``x`` (all, or the
         0-based ``centers``): ``inner``'s, then the neighbour means."""
         s = Structure.coerce(x)
-        # Every atom's own descriptors: the neighbours of the centres need
-        # theirs (inner.compute checks the structure).
-        base = self.inner.compute(s, None, n_threads)
         idx = centre_indices(centers, len(s))
+        # The own descriptors of the centres and of their neighbours (all
+        # atoms when all are centres; inner.compute checks the structure);
+        # an atom's own descriptors do not depend on which others are
+        # computed, so the bits are those of a whole-cell call.
+        rows = self._neighbourhood(s, idx, n_threads)
+        base = np.zeros((len(s), self.inner.n_features))
+        base[rows] = self.inner.compute(s, rows, n_threads)
         cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer_max))
         index_of = {e: i + 1 for i, e in enumerate(self.elements)}
         element_of = np.array([index_of[e] for e in s.symbols], dtype=np.int32)
@@ -224,6 +228,25 @@ class NeighbourMean:
         )
         check(status, message)
         return np.hstack([base[idx], mean.T])
+
+    def _neighbourhood(
+        self, s: Structure, idx: np.ndarray, n_threads: int | None
+    ) -> np.ndarray:
+        """0-based atoms whose own descriptors the centres ``idx`` read:
+        the centres and every atom within ``r_outer_max`` of one."""
+        n = len(s)
+        finite = np.all(np.isfinite(s.positions)) and np.all(np.isfinite(s.cell))
+        if n == 0 or len(np.unique(idx)) == n or not finite:
+            return np.arange(n)
+        from pyolcaoml.neighbours import neighbour_list
+
+        cell, positions = padded_cell(s, self.r_outer_max)
+        padded = Structure(cell=cell, positions=positions, symbols=s.symbols)
+        i, j, _ = neighbour_list(padded, self.r_outer_max, n_threads=n_threads)
+        mark = np.zeros(n, dtype=bool)
+        mark[idx] = True
+        mark[j[np.isin(i, idx)]] = True
+        return np.flatnonzero(mark)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

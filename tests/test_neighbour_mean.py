@@ -23,6 +23,7 @@ from pyolcaoml import Bispectrum, MultiScaleBispectrum
 from pyolcaoml._fortran import check, core, fortran_cell, fortran_positions
 from pyolcaoml.bispectrum import descriptor_from_dict
 from pyolcaoml.neighbour_mean import NeighbourMean
+from pyolcaoml.structure import Structure
 
 SIC_RADII = {"Si": 2.35, "C": 1.609}
 
@@ -200,6 +201,30 @@ def test_threads_and_centre_subsets_give_identical_bits():
     np.testing.assert_array_equal(
         calc.compute(atoms, centers=order, n_threads=3), full[order]
     )
+
+
+def test_a_few_centres_read_only_their_neighbourhood():
+    """A call for a few centres computes the own descriptors of the centres
+    and of the atoms within r_outer of one (ASE's neighbour list says
+    which), not of the whole cell, and gives the whole-cell call's bits;
+    a cluster without a cell too."""
+    atoms = sic_cell(7).repeat((2, 2, 2))
+    calc = NeighbourMean(
+        Bispectrum(twojmax=4, radii=SIC_RADII), 2.4, 2.6, pairs={"C-C": (2.5, 3.2)}
+    )
+    full = calc.compute(atoms)
+    for centres in ([0], [5, 17, 60], [len(atoms) - 1, 3]):
+        rows = calc._neighbourhood(Structure.coerce(atoms), np.array(centres), None)
+        i, j = neighbor_list("ij", atoms, 3.2)
+        want = np.union1d(centres, j[np.isin(i, centres)])
+        np.testing.assert_array_equal(rows, want)
+        assert len(rows) < len(atoms) // 2
+        np.testing.assert_array_equal(
+            calc.compute(atoms, centers=centres), full[centres]
+        )
+    cluster = Atoms("Si3C2", positions=np.random.default_rng(2).random((5, 3)) * 4)
+    whole = calc.compute(cluster)
+    np.testing.assert_array_equal(calc.compute(cluster, centers=[1, 4]), whole[[1, 4]])
 
 
 @settings(max_examples=15, deadline=None)
