@@ -126,8 +126,12 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
     assert em.variant_calibration.n_atoms >= 20 and em.calibration.n_atoms >= 20
     assert model.elements["C"].variant_columns is None
     d = model.descriptor
-    r_hop = d["r_outer"] if d["type"] == "neighbour_mean" else None
-    d = d["inner"] if r_hop is not None else d
+    hop = d["type"] == "neighbour_mean"
+    # the neighbour mean's reach of each element pair (r_outer, or the
+    # pair's own: stop 24)
+    own = {frozenset(k.split("-")): v[1] for k, v in d.get("pairs", {}).items()}
+    r_hop = max([d["r_outer"], *own.values()]) if hop else None
+    d = d["inner"] if hop else d
     cutoff = max(d["scales"]) * d["rcutfac"] * (d["radii"]["Si"] + d["radii"]["C"])
     doped = bulk("Si", "diamond", 5.43, cubic=True).repeat((3, 3, 3))
     doped.symbols[0] = "C"
@@ -145,9 +149,17 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
         atoms = Atoms(sym.tolist(), positions=st.positions, cell=st.cell, pbc=True)
         i, j = neighbor_list("ij", atoms, cutoff)
         near = {int(a) for a, b in zip(i, j, strict=True) if sym[b] == "C"}
-        if r_hop is not None:  # a neighbour (within r_outer) is near a C
-            i2, j2 = neighbor_list("ij", atoms, r_hop)
-            near |= {int(a) for a, b in zip(i2, j2, strict=True) if int(b) in near}
+        if hop:  # a neighbour (within its pair's r_outer) is near a C
+            i2, j2, d2 = neighbor_list("ijd", atoms, r_hop)
+            reach = [
+                own.get(frozenset((sym[a], sym[b])), model.descriptor["r_outer"])
+                for a, b in zip(i2, j2, strict=True)
+            ]
+            near |= {
+                int(a)
+                for a, b, r, top in zip(i2, j2, d2, reach, strict=True)
+                if int(b) in near and r < top
+            }
         want = np.array([int(a) in near for a in np.nonzero(sym == "Si")[0]])
         assert want.all() if everyone else 0 < want.sum() < len(want)
         np.testing.assert_array_equal(em.uses_variant(x), want)
