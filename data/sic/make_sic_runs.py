@@ -509,6 +509,15 @@ def test_queue_stop25() -> list:
     )
 
 
+def test_queue_stop26() -> list:
+    """The sixth fresh test set, made at the end of stop 24 after its
+    candidate was judged (not shipped), for the next model choice: the same
+    kinds with new seeds (11600 up), into data/sic/test_runs_stop26."""
+    return _fresh_set(
+        11600, 0.98, (("SiC", "Si_C"), ("Ci", "C_i_TSi")), ("_si10c6", 10)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -516,6 +525,7 @@ TEST_SETS = {
     "stop23": (os.path.join(HERE, "test_runs_stop23"), test_queue_stop23),
     "stop24": (os.path.join(HERE, "test_runs_stop24"), test_queue_stop24),
     "stop25": (os.path.join(HERE, "test_runs_stop25"), test_queue_stop25),
+    "stop26": (os.path.join(HERE, "test_runs_stop26"), test_queue_stop26),
 }
 
 
