@@ -20,25 +20,18 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from ase.build import bulk
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from timing import best_of  # noqa: E402
 
 from pyolcaoml.library import LibraryModel  # noqa: E402
 from pyolcaoml.structure import BOHR_IN_ANGSTROM  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,16 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     share = np.sort(order[: max(1, n // args.ranks)]).astype(np.int32) + 1
     with LibraryModel(oml) as lib:
         el = lib.element_indices(list(atoms.symbols))
-        whole_t, whole = best_of(
-            lambda: lib.descriptors(cell, pos, el, n_threads=args.threads),
-            args.repeats,
-        )
-        part_t, part = best_of(
-            lambda: lib.descriptors(
-                cell, pos, el, centres=share, n_threads=args.threads
-            ),
-            args.repeats,
-        )
+
+        def whole_call():
+            return lib.descriptors(cell, pos, el, n_threads=args.threads)
+
+        def share_call():
+            return lib.descriptors(cell, pos, el, centres=share, n_threads=args.threads)
+
+        whole, part = whole_call(), share_call()
+        whole_t = best_of(whole_call, args.repeats)
+        part_t = best_of(share_call, args.repeats)
     same = bool(np.array_equal(part, whole[share - 1]))
     print(
         f"\n{n} atoms (3C-SiC {args.cells}^3 cells, rattled 0.05 Å), "
