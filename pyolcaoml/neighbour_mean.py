@@ -64,19 +64,15 @@ def _radius(name: str, value: Any) -> float:
     return v
 
 
-def _range(name: str, r_inner: Any, r_outer: Any) -> tuple[float, float]:
-    r_in = _radius(f"{name} r_inner", r_inner)
-    r_out = _radius(f"{name} r_outer", r_outer)
+def _range(prefix: str, r_inner: Any, r_outer: Any) -> tuple[float, float]:
+    """(r_inner, r_outer) checked; errors name f"{prefix}r_inner" etc."""
+    r_in = _radius(f"{prefix}r_inner", r_inner)
+    r_out = _radius(f"{prefix}r_outer", r_outer)
     if r_out < r_in:
         raise ValueError(
-            f"{name} r_outer: must be >= r_inner ({r_in:g} Å), got {r_outer!r}"
+            f"{prefix}r_outer: must be >= r_inner ({r_in:g} Å), got {r_outer!r}"
         )
     return r_in, r_out
-
-
-def _pair_order(name: str, order: Mapping[str, int]) -> tuple[int, int]:
-    a, b = name.split("-")
-    return order[a], order[b]
 
 
 def _pair_elements(key: Any) -> tuple[str, str]:
@@ -117,12 +113,7 @@ class NeighbourMean:
                 f"{type(inner).__name__}"
             )
         self.inner = inner
-        self.r_inner = _radius("r_inner", r_inner)
-        self.r_outer = _radius("r_outer", r_outer)
-        if self.r_outer < self.r_inner:
-            raise ValueError(
-                f"r_outer: must be >= r_inner ({self.r_inner:g} Å), got {r_outer!r}"
-            )
+        self.r_inner, self.r_outer = _range("", r_inner, r_outer)
         #: {"A-B": (r_inner, r_outer)}, A before B in ``inner``'s order
         self.pairs: dict[str, tuple[float, float]] = {}
         order = {e: i for i, e in enumerate(inner.elements)}
@@ -145,9 +136,12 @@ class NeighbourMean:
                 raise ValueError(
                     f"pairs: {key!r}: expected (r_inner, r_outer) in Å, got {value!r}"
                 ) from None
-            self.pairs[name] = _range(f"pairs {name}", r_in, r_out)
+            self.pairs[name] = _range(f"pairs {name} ", r_in, r_out)
         self.pairs = dict(
-            sorted(self.pairs.items(), key=lambda kv: _pair_order(kv[0], order))
+            sorted(
+                self.pairs.items(),
+                key=lambda kv: [order[e] for e in kv[0].split("-")],
+            )
         )
 
     def range_of(self, a: str, b: str) -> tuple[float, float]:

@@ -99,8 +99,7 @@ module OML_Model
    use OML_Lattice
    use OML_Bispectrum
    use OML_Ensemble, only: ensembleMoments
-   use OML_NeighbourMean, only: computeNeighbourMean, checkRanges, &
-         & neighbourhoodOf
+   use OML_NeighbourMean, only: computeNeighbourMean, neighbourhoodOf
 
    implicit none
    private
@@ -814,11 +813,6 @@ contains
          model%nbrOuter(a, b) = rOut
          model%nbrOuter(b, a) = rOut
       enddo
-      call checkRanges (model%nbrInner, model%nbrOuter, status, message)
-      if (status /= omlSuccess) then
-         call formatError (reader, trim(message), status, message)
-         return
-      endif
 
    contains
 
@@ -1863,7 +1857,7 @@ contains
       real (kind=double), allocatable :: positionsAng(:,:), base(:,:)
       real (kind=double), allocatable :: neededBase(:,:)
       integer, allocatable :: needed(:)
-      integer :: b, first, last, allocStat, numBase, numAtoms, i
+      integer :: allocStat, numBase, numAtoms, i
 
       status = omlSuccess
       message = ''
@@ -1899,15 +1893,8 @@ contains
 
       if (.not. model%hasNeighbourMean) then
          ! Each block is written straight into its rows of the output.
-         last = 0
-         do b = 1, model%numBlocks
-            first = last + 1
-            last = last + model%snaps(b)%numColumns
-            call computeBispectrum (model%snaps(b), lattice, positionsAng, &
-                  & elementOf, centres, numThreads, &
-                  & descriptors(first:last, :), status, message)
-            if (status /= omlSuccess) return
-         enddo
+         call computeBlocks (model, lattice, positionsAng, elementOf, &
+               & centres, numThreads, descriptors, status, message)
          return
       endif
 
@@ -1923,25 +1910,31 @@ contains
       call neighbourhoodOf (lattice, positionsAng, maxval(model%nbrOuter), &
             & centres, needed, status, message)
       if (status /= omlSuccess) return
-      allocate (base(numBase, numAtoms), &
-            & neededBase(numBase, size(needed)), stat=allocStat)
+      allocate (base(numBase, numAtoms), stat=allocStat)
       if (allocStat /= 0) then
          call setStatus (status, message, omlErrMemory, &
                & 'descriptors: out of memory')
          return
       endif
-      last = 0
-      do b = 1, model%numBlocks
-         first = last + 1
-         last = last + model%snaps(b)%numColumns
-         call computeBispectrum (model%snaps(b), lattice, positionsAng, &
-               & elementOf, needed, numThreads, &
-               & neededBase(first:last, :), status, message)
+      if (size(needed) == numAtoms) then
+         ! needed is 1..N: the blocks go straight into base.
+         call computeBlocks (model, lattice, positionsAng, elementOf, &
+               & needed, numThreads, base, status, message)
          if (status /= omlSuccess) return
-      enddo
-      base(:,:) = 0.0_double
-      base(:, needed) = neededBase(:,:)
-      deallocate (neededBase)
+      else
+         allocate (neededBase(numBase, size(needed)), stat=allocStat)
+         if (allocStat /= 0) then
+            call setStatus (status, message, omlErrMemory, &
+                  & 'descriptors: out of memory')
+            return
+         endif
+         call computeBlocks (model, lattice, positionsAng, elementOf, &
+               & needed, numThreads, neededBase, status, message)
+         if (status /= omlSuccess) return
+         base(:,:) = 0.0_double
+         base(:, needed) = neededBase(:,:)
+         deallocate (neededBase)
+      endif
       call computeNeighbourMean (lattice, positionsAng, elementOf, &
             & model%nbrInner, model%nbrOuter, base, centres, numThreads, &
             & descriptors(numBase+1:, :), status, message)
@@ -1951,6 +1944,39 @@ contains
       enddo
 
    end subroutine computeDescriptors
+
+   !> The bispectrum blocks of the given atoms, stacked: rows of block b
+   !> of out(:, i) hold atom atoms(i)'s components of that block.
+   subroutine computeBlocks (model, lattice, positionsAng, elementOf, &
+         & atoms, numThreads, out, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      type (OML_LatticeType), intent(in) :: lattice
+      real (kind=double), intent(in) :: positionsAng(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: atoms(:)
+      integer, intent(in) :: numThreads
+      real (kind=double), intent(out) :: out(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: b, first, last
+
+      status = omlSuccess
+      message = ''
+      last = 0
+      do b = 1, model%numBlocks
+         first = last + 1
+         last = last + model%snaps(b)%numColumns
+         call computeBispectrum (model%snaps(b), lattice, positionsAng, &
+               & elementOf, atoms, numThreads, out(first:last, :), &
+               & status, message)
+         if (status /= omlSuccess) return
+      enddo
+
+   end subroutine computeBlocks
 
    ! ------------------------------------------------------------------
    ! The forward pass

@@ -44,8 +44,7 @@ module OML_NeighbourMean
 
    real (kind=double), parameter :: pi = 3.141592653589793238_double
 
-   public :: neighbourWeight, computeNeighbourMean, checkRanges, &
-         & neighbourhoodOf
+   public :: neighbourWeight, computeNeighbourMean, neighbourhoodOf
 
 contains
 
@@ -194,12 +193,14 @@ contains
          return
       endif
       mark(:) = .false.
-      if (size(centres) > 0) then
+      mark(centres) = .true.
+      ! When the centres are every atom (a whole-cell call) no neighbour
+      ! list is needed here: computeNeighbourMean builds its own.
+      if (size(centres) > 0 .and. .not. all(mark)) then
          call buildNeighbourList (lattice, positions, rOuter, nbrStart, &
                & nbrAtom, nbrVec, status, message)
          if (status /= omlSuccess) return
          do i = 1, size(centres)
-            mark(centres(i)) = .true.
             do k = nbrStart(centres(i)), nbrStart(centres(i) + 1) - 1
                mark(nbrAtom(k)) = .true.
             enddo
@@ -234,13 +235,8 @@ contains
          return
       endif
       if (.not. (all(ieee_is_finite(rInner)) .and. &
-            & all(ieee_is_finite(rOuter)))) then
-         call setStatus (status, message, omlErrArgument, &
-               & 'neighbour mean: need 0 < r_inner <= r_outer (finite, ' &
-               & // 'Angstrom)')
-         return
-      endif
-      if (any(rInner <= 0.0_double) .or. any(rOuter < rInner)) then
+            & all(ieee_is_finite(rOuter))) .or. &
+            & any(rInner <= 0.0_double) .or. any(rOuter < rInner)) then
          call setStatus (status, message, omlErrArgument, &
                & 'neighbour mean: need 0 < r_inner <= r_outer (finite, ' &
                & // 'Angstrom)')
