@@ -518,6 +518,21 @@ def test_queue_stop26() -> list:
     )
 
 
+def test_queue_stop27() -> list:
+    """The seventh fresh test set, made in stop 25 while that stop's
+    candidate was judged on the stop-26 set, for the next model choice: the
+    same kinds with new seeds (11800 up), plus two more amorphous cells (one
+    of each off-stoichiometric composition), since the amorphous cells decide
+    most comparisons between close models (docs/model.md, "Stop 24"), into
+    data/sic/test_runs_stop27."""
+    return _fresh_set(
+        11800, 1.01, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
+    ) + [
+        _rr("sic16_rr_seed11822", 11822),
+        _rr("sic16_rr_si10c6_seed11823", 11823, 10, 6),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -526,6 +541,7 @@ TEST_SETS = {
     "stop24": (os.path.join(HERE, "test_runs_stop24"), test_queue_stop24),
     "stop25": (os.path.join(HERE, "test_runs_stop25"), test_queue_stop25),
     "stop26": (os.path.join(HERE, "test_runs_stop26"), test_queue_stop26),
+    "stop27": (os.path.join(HERE, "test_runs_stop27"), test_queue_stop27),
 }
 
 
