@@ -15,6 +15,13 @@ the total (wall). Starts:
   ridge      the model's ridge baseline
   network    the model's network
   NAME=DIR   the network of any other model directory (repeatable --model)
+  memberK    with --members: member K of the base model's ensemble alone
+
+``--members`` measures the noise of any comparison between models: each
+member is a model of its own, about as accurate as the others (its V(r)
+error within ~20 % of theirs), so the spread of the iteration counts over
+the members is how far a count moves between equally good models
+(docs/model.md, "Stop 25").
 
 and the solver-aligned error of each start (pyolcaoml.model.solver_metric:
 OLCAO's convergence measure applied to start - converged; max over sites).
@@ -92,6 +99,26 @@ def start_coefficients(run, model, method: str) -> list[np.ndarray]:
     return [pred.coeffs[i] for i in plan.atom_of_type]
 
 
+def member_coefficients(run, model) -> list[list[np.ndarray]]:
+    """Per member of the model's ensemble: its coefficients per potential
+    type (olcao.dat order), Hartree. Their mean is the network's start."""
+    from pyolcaoml.model.workflow import check_run, compute_descriptors
+
+    plan = check_run(model, run.path)
+    x = compute_descriptors(model, run.structure)
+    symbols = list(run.structure.symbols)
+    per_atom: list[list[np.ndarray]] = []
+    for s in sorted(set(symbols)):
+        rows = [i for i, t in enumerate(symbols) if t == s]
+        members = model.predict_members(s, x[rows])  # (M, n_s, N)
+        if not per_atom:
+            per_atom = [[None] * len(symbols) for _ in range(len(members))]
+        for m, coeffs in enumerate(members):
+            for i, row in zip(rows, coeffs, strict=True):
+                per_atom[m][i] = row
+    return [[atoms[i] for i in plan.atom_of_type] for atoms in per_atom]
+
+
 def run_olcao(
     runner: str, run, scfv_text: str | None, work: str, kp, label: str
 ) -> dict:
@@ -167,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("OLCAO_RUNNER", DEFAULT_RUNNER),
         help="run_olcao.py (default: $OLCAO_RUNNER or ../shared/tools/olcao/)",
     )
+    p.add_argument(
+        "--members",
+        action="store_true",
+        help="also start from each member of the base model's ensemble alone "
+        "(the spread of their counts: the noise of a comparison between models)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the table as JSON")
     p.add_argument("--work", help="keep OLCAO's files here (default: temporary)")
     p.add_argument(
@@ -207,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             ref_energy = float(run.history.total_energy[-1])
             starts = [(s, "", s) for s in args.starts]
             starts += [(name, name, "network") for name in models if name]
+            members = member_coefficients(run, models[""]) if args.members else []
+            starts += [(f"member{m + 1}", "", m) for m in range(len(members))]
             for label, model_key, method in starts:
                 t_pred = 0.0
                 text = None
@@ -215,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                     coeffs = run.start_potential.coeffs()
                 else:
                     t0 = time.perf_counter()
-                    coeffs = start_coefficients(run, models[model_key], method)
+                    if isinstance(method, int):  # one member of the ensemble
+                        coeffs = members[method]
+                    else:
+                        coeffs = start_coefficients(run, models[model_key], method)
                     scfv = replace(
                         run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE
                     )

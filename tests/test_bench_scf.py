@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scf.py"
@@ -70,3 +71,38 @@ def test_json_written_after_each_run_and_atomically(tmp_path):
         mod.write_json(str(out), [{"run": object()}])  # not JSON
     assert out.read_text() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+@pytest.mark.parametrize(
+    ("model", "run"),
+    [
+        ("default_model", "data/scf_test_runs/si8_r0.10_seed60001"),
+        ("sic_model", "data/sic/test_runs/defect/sic16_vacC_r0.05_seed10610"),
+    ],
+)
+def test_member_starts_average_to_the_network_start(model, run):
+    """--members: each member's start, per potential type in olcao.dat order
+    (a real OLCAO run's types), and their mean is the network's own start
+    (the ensemble mean that `start_coefficients` gets through the model's
+    prediction path); the members differ from each other."""
+    from pyolcaoml.model import load_model
+    from pyolcaoml.model.workflow import data_path
+    from pyolcaoml.olcao import read_run
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / run).is_dir():
+        pytest.skip(f"{run} not in this checkout")
+    mod = _load()
+    m = load_model(data_path(model))
+    r = read_run(str(root / run))
+    members = mod.member_coefficients(r, m)
+    network = mod.start_coefficients(r, m, "network")
+    assert len(members) == m.n_members > 1
+    assert all(len(types) == len(network) for types in members)
+    for t, want in enumerate(network):
+        got = np.mean([types[t] for types in members], axis=0)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    spread = max(
+        np.abs(members[0][t] - members[1][t]).max() for t in range(len(network))
+    )
+    assert spread > 1e-6
