@@ -533,6 +533,19 @@ def test_queue_stop27() -> list:
     ]
 
 
+def test_queue_stop28() -> list:
+    """The eighth fresh test set, made in stop 25 after that stop's candidate
+    was judged (shipped) on the stop-27 set, for the next model choice: the
+    kinds of the stop-27 set (four amorphous cells) with new seeds (12000
+    up), into data/sic/test_runs_stop28."""
+    return _fresh_set(
+        12000, 0.99, (("Ci", "C_i_TSi"), ("SiC", "Si_C")), ("_si10c6", 10)
+    ) + [
+        _rr("sic16_rr_seed12022", 12022),
+        _rr("sic16_rr_si6c10_seed12023", 12023, 6, 10),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -542,6 +555,7 @@ TEST_SETS = {
     "stop25": (os.path.join(HERE, "test_runs_stop25"), test_queue_stop25),
     "stop26": (os.path.join(HERE, "test_runs_stop26"), test_queue_stop26),
     "stop27": (os.path.join(HERE, "test_runs_stop27"), test_queue_stop27),
+    "stop28": (os.path.join(HERE, "test_runs_stop28"), test_queue_stop28),
 }
 
 
