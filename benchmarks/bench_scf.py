@@ -106,17 +106,8 @@ def member_coefficients(run, model) -> list[list[np.ndarray]]:
 
     plan = check_run(model, run.path)
     x = compute_descriptors(model, run.structure)
-    symbols = list(run.structure.symbols)
-    per_atom: list[list[np.ndarray]] = []
-    for s in sorted(set(symbols)):
-        rows = [i for i, t in enumerate(symbols) if t == s]
-        members = model.predict_members(s, x[rows])  # (M, n_s, N)
-        if not per_atom:
-            per_atom = [[None] * len(symbols) for _ in range(len(members))]
-        for m, coeffs in enumerate(members):
-            for i, row in zip(rows, coeffs, strict=True):
-                per_atom[m][i] = row
-    return [[atoms[i] for i in plan.atom_of_type] for atoms in per_atom]
+    members = model.predict_members_per_atom(run.structure.symbols, x)
+    return [[atoms[i] for i in plan.atom_of_type] for atoms in members]
 
 
 def run_olcao(
@@ -253,17 +244,15 @@ def main(argv: list[str] | None = None) -> int:
                     coeffs = run.start_potential.coeffs()
                 else:
                     t0 = time.perf_counter()
-                    if isinstance(method, int):  # one member of the ensemble
-                        coeffs = members[method]
+                    if isinstance(method, int):  # one member, computed above
+                        coeffs, t_pred = members[method], t_members
                     else:
                         coeffs = start_coefficients(run, models[model_key], method)
                     scfv = replace(
                         run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE
                     )
                     text = format_scfv(scfv)
-                    t_pred = time.perf_counter() - t0
-                    if isinstance(method, int):
-                        t_pred += t_members
+                    t_pred += time.perf_counter() - t0
                 err = solver_error(run, coeffs)
                 if label == "default" and args.reuse_default:
                     values = [float(v) for v in run.history.convergence]

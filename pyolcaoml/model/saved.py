@@ -261,6 +261,18 @@ class PotentialModel:
         self.check_elements([symbol])
         return np.stack(self.elements[symbol].predict_networks(x))
 
+    def predict_members_per_atom(self, symbols, descriptors: np.ndarray) -> np.ndarray:
+        """(M, atoms, N) coefficients (Hartree) of every member of the
+        ensemble, in atom order (their mean is ``predict``'s network)."""
+        m = self.n_members
+        flat, _ = self._per_element(
+            symbols,
+            descriptors,
+            lambda s, x: (np.concatenate(self.predict_members(s, x), axis=1), None),
+            "member",
+        )
+        return np.stack([row.reshape(m, -1) for row in flat], axis=1)
+
     def predict_element_uncertainty(
         self, symbol: str, x: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
