@@ -518,32 +518,37 @@ def test_queue_stop26() -> list:
     )
 
 
+def _fresh_set_four_amorphous(seed, scale, defects, rr_composition) -> list:
+    """:func:`_fresh_set` plus a second stoichiometric amorphous cell (seed +
+    22) and one of the other off-stoichiometric composition (seed + 23):
+    four amorphous cells, since they decide most comparisons between close
+    models (docs/model.md, "Stop 24")."""
+    n_si = 16 - rr_composition[1]  # the other composition: Si and C swapped
+    return _fresh_set(seed, scale, defects, rr_composition) + [
+        _rr(f"sic16_rr_seed{seed + 22}", seed + 22),
+        _rr(
+            f"sic16_rr_si{n_si}c{16 - n_si}_seed{seed + 23}", seed + 23, n_si, 16 - n_si
+        ),
+    ]
+
+
 def test_queue_stop27() -> list:
     """The seventh fresh test set, made in stop 25 while that stop's
-    candidate was judged on the stop-26 set, for the next model choice: the
-    same kinds with new seeds (11800 up), plus two more amorphous cells (one
-    of each off-stoichiometric composition), since the amorphous cells decide
-    most comparisons between close models (docs/model.md, "Stop 24"), into
-    data/sic/test_runs_stop27."""
-    return _fresh_set(
+    candidate was judged on the stop-26 set: the same kinds with new seeds
+    (11800 up) and four amorphous cells, into data/sic/test_runs_stop27."""
+    return _fresh_set_four_amorphous(
         11800, 1.01, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
-    ) + [
-        _rr("sic16_rr_seed11822", 11822),
-        _rr("sic16_rr_si10c6_seed11823", 11823, 10, 6),
-    ]
+    )
 
 
 def test_queue_stop28() -> list:
     """The eighth fresh test set, made in stop 25 after that stop's candidate
     was judged (shipped) on the stop-27 set, for the next model choice: the
-    kinds of the stop-27 set (four amorphous cells) with new seeds (12000
-    up), into data/sic/test_runs_stop28."""
-    return _fresh_set(
+    kinds of the stop-27 set with new seeds (12000 up), into
+    data/sic/test_runs_stop28."""
+    return _fresh_set_four_amorphous(
         12000, 0.99, (("Ci", "C_i_TSi"), ("SiC", "Si_C")), ("_si10c6", 10)
-    ) + [
-        _rr("sic16_rr_seed12022", 12022),
-        _rr("sic16_rr_si6c10_seed12023", 12023, 6, 10),
-    ]
+    )
 
 
 #: the fresh test sets (``--test SET``): each a tree of its own
