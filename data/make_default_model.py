@@ -12,7 +12,8 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
    (the 31 shared runs and the 121 made for issue 8: 4 in data/runs, 117
    in the archive, unpacked to a temporary folder) with the descriptor of
    the model (multi-scale SO(4) bispectrum, 2J_max 8, cutoff scales 0.75,
-   1.0, 1.5 of R_ij = 2 x 2.35 Å, i.e. 3.53, 4.70 and 7.05 Å);
+   1.0, 1.5 of R_ij = 2 x 2.35 Å, i.e. 3.53, 4.70 and 7.05 Å, followed by
+   its mean over each atom's bonded neighbours, switched off 2.8-3.0 Å);
 2. ``olcaoml train --ensemble 5 --hidden 64,64 --l2 1e-4`` with the held-out
    structures below, seeds 0..4 (five networks on bootstrap resamples of
    the other structures; the mean is the prediction, their calibrated
@@ -29,13 +30,15 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
        (the same as: python -m pyolcaoml.bundled_model)
 
 Without ``--sic-runs`` this makes the Si model, data/default_model.
-``--sic-runs data/sic/runs [--base-model data/default_model]`` makes the
+``--sic-runs data/sic/runs [--base-model data/sic_base_model]`` makes the
 bundled Si + C model, data/sic_model ('sic'): the runs are converted with
 the descriptor settings of SIC_DESCRIPTOR_ARGS below (the explicit chem
 bispectrum, C radius 1.609 Å) and ``olcaoml train --extend
---extend-variant`` adds C to the Si model (given, or data/default_model,
-else trained first): its Si networks stay as they are for Si atoms without
-a C neighbour, so pure-Si predictions are exactly the Si model's (trained
+--extend-variant`` adds C to a Si model (given, or data/sic_base_model: the
+Si model shipped before stop 26, without the neighbour mean; else one
+trained first with that descriptor): its Si networks stay as they are for
+Si atoms without a C neighbour, so pure-Si predictions are exactly that Si
+model's (trained
 jointly instead, pure Si got worse: docs/model.md, "Silicon carbide"), and
 a new Si network (the variant) predicts the Si atoms with a C neighbour.
 The SiC held-out list is added to the Si one, and the SiC demo case is
@@ -71,6 +74,13 @@ DEMO_CASES = {
     ),
 }
 DESCRIPTOR_ARGS = ["--twojmax", "8", "--scales", "0.75,1.0,1.5"]
+#: the Si model's descriptor (stop 26): DESCRIPTOR_ARGS followed by each
+#: atom's neighbour mean over its bonded neighbours (full weight to 2.8 Å,
+#: cosine switch to 0 at 3.0 Å: past the stretched first shell of a-Si,
+#: below the 3.84 Å second neighbours). On a training-only split of the
+#: rattled runs it halves the network's V(r) error (docs/model.md, "The Si
+#: model with a neighbour mean beyond the first shell").
+SI_DESCRIPTOR_ARGS = [*DESCRIPTOR_ARGS, "--neighbour-mean", "2.8,3.0"]
 #: 117 more OLCAO runs (issue 8): 111 rattled 8-atom cells, sigma 0.05-0.20 Å,
 #: and 6 rattled vacancy cells; made by data/runs/make_structures.py
 #: (--batch2, seeds >= 20000), curated like data/runs, compressed.
@@ -89,6 +99,11 @@ ASI16 = "runs_asi16.tar.xz"
 # The family c_default_exponents (C at OLCAO's default 0.2 ... 1e6) is a
 # test of projection onto another exponent set, never trained on.
 SIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic")
+#: the Si model that the bundled sic model extends: the Si model shipped
+#: before stop 26 (DESCRIPTOR_ARGS, no neighbour mean). The SiC descriptor
+#: carries its columns; a sic model extended from the current Si model needs
+#: its Si-Si mean (2.8-3.0 Å) in the SiC descriptor too (docs/model.md).
+SIC_BASE_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic_base_model")
 SIC_RUNS = os.path.join(SIC_DIR, "runs")
 # The family unconverged holds runs whose SCF did not converge in 60
 # iterations from OLCAO's default start (kept as made, never trained on).
@@ -232,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--base-model",
         metavar="DIR",
-        help="with --sic-runs: the Si-only model to extend (default: train it "
-        "first, as without --sic-runs); it is copied, so DIR may be the "
-        "output's own default_model/ from an earlier Si-only run",
+        help="with --sic-runs: the Si-only model to extend (default: "
+        "data/sic_base_model, else one trained first with the base "
+        "descriptor, no neighbour mean); it is copied",
     )
     p.add_argument(
         "--sic-spent",
@@ -265,12 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     if sic and args.sic_spent:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
     holdout = list(args.holdout)
-    descriptor_args = list(DESCRIPTOR_ARGS)
+    descriptor_args = list(SI_DESCRIPTOR_ARGS)
     demo_cases = dict(DEMO_CASES)
     model_name = "default_model"
     if sic:
         holdout += present(SIC_HOLDOUT, sic)
-        descriptor_args += SIC_DESCRIPTOR_ARGS
+        descriptor_args = [*DESCRIPTOR_ARGS, *SIC_DESCRIPTOR_ARGS]
         demo_cases = dict(SIC_DEMO_CASES)
         model_name = "sic_model"
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
@@ -282,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             # (its Si networks keep every weight: pure-Si predictions stay
             # exactly the Si-only model's; docs/model.md, "Silicon carbide")
             base = os.path.join(tmp, "si_model")
-            given = args.base_model or os.path.join(out, "default_model")
+            given = args.base_model or SIC_BASE_MODEL
             if os.path.isfile(os.path.join(given, "model.json")):
                 shutil.copytree(given, base)
             else:

@@ -243,11 +243,11 @@ def num_features(exported) -> int:
 @pytest.fixture(scope="module")
 def switch(sic, num_features) -> np.ndarray:
     """0-based switch columns: the components of the chem descriptor that
-    are not those of the Si-only descriptor (the bundled Si model's), i.e.
-    those that involve C."""
+    are not those of the Si-only descriptor (its base Si model's), i.e.
+    those that involve C (data/sic_base_model: the Si model it extends)."""
     from pyolcaoml.model.extend import extension_columns
 
-    base = load_model("default")
+    base = load_model(REPO / "data" / "sic_base_model")
     _, cols = extension_columns(base.descriptor, sic.descriptor, ("Si",))
     assert 0 < len(cols) < num_features
     return cols
