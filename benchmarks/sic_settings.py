@@ -4,7 +4,7 @@
 Usage (a dataset converted as data/make_default_model.py --sic-runs does,
 e.g. with its ``--dataset DATA.h5``)::
 
-    python benchmarks/sic_settings.py DATA.h5 [--base-model data/default_model]
+    python benchmarks/sic_settings.py DATA.h5 [--base-model data/sic_base_model]
 
 Two validation splits of the SiC runs that are not held out (SIC_HOLDOUT and
 the Si HOLDOUT of data/make_default_model.py stay untouched):
@@ -178,7 +178,7 @@ def variant(ds, val: list[str], label: str, base_model: str) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dataset")
-    default = os.path.join(HERE, "..", "data", "default_model")
+    default = os.path.join(HERE, "..", "data", "sic_base_model")
     p.add_argument("--base-model", default=default)
     p.add_argument(
         "--parts",
