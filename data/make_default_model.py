@@ -103,7 +103,7 @@ SIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic")
 #: before stop 26 (DESCRIPTOR_ARGS, no neighbour mean). The SiC descriptor
 #: carries its columns; a sic model extended from the current Si model needs
 #: its Si-Si mean (2.8-3.0 Å) in the SiC descriptor too (docs/model.md).
-SIC_BASE_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sic_base_model")
+SIC_BASE_MODEL = os.path.join(os.path.dirname(SIC_DIR), "sic_base_model")
 SIC_RUNS = os.path.join(SIC_DIR, "runs")
 # The family unconverged holds runs whose SCF did not converge in 60
 # iterations from OLCAO's default start (kept as made, never trained on).
