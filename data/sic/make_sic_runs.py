@@ -551,6 +551,16 @@ def test_queue_stop28() -> list:
     )
 
 
+def test_queue_stop29() -> list:
+    """The ninth fresh test set, made at the end of stop 26 after that
+    stop's candidate was judged (shipped) on the stop-28 set, for the next
+    model choice: the kinds of the stop-27 set with new seeds (12200 up),
+    into data/sic/test_runs_stop29."""
+    return _fresh_set_four_amorphous(
+        12200, 1.02, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -561,6 +571,7 @@ TEST_SETS = {
     "stop26": (os.path.join(HERE, "test_runs_stop26"), test_queue_stop26),
     "stop27": (os.path.join(HERE, "test_runs_stop27"), test_queue_stop27),
     "stop28": (os.path.join(HERE, "test_runs_stop28"), test_queue_stop28),
+    "stop29": (os.path.join(HERE, "test_runs_stop29"), test_queue_stop29),
 }
 
 
