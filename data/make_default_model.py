@@ -259,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(os.path.relpath(t) for t in SIC_SPENT_TREES)
         + ")",
     )
+    p.add_argument(
+        "--neighbour-hops",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the Si model's neighbour mean repeated N times (default 1: the "
+        "shipped descriptor; 2: stop 27's candidate T2, docs/model.md)",
+    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--export-only",
@@ -281,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
     holdout = list(args.holdout)
     descriptor_args = list(SI_DESCRIPTOR_ARGS)
+    if args.neighbour_hops != 1:
+        if sic:
+            p.error("--neighbour-hops: for the Si model only (no --sic-runs)")
+        descriptor_args += ["--neighbour-hops", str(args.neighbour_hops)]
     demo_cases = dict(DEMO_CASES)
     model_name = "default_model"
     if sic:

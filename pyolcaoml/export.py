@@ -138,6 +138,18 @@ other pair), the pairs' own ranges::
     C C 1.85e+00 2.0e+00                   range of A-B and of B-A
 
 A neighbour mean without ``pairs`` is still written as version 4.
+
+File format, version 6 (repeated neighbour means)
+-------------------------------------------------
+A neighbour mean with ``hops`` > 1 is written as version 6: version 5 with,
+after the ``NEIGHBOUR_MEAN`` record and the pairs' ranges (if any)::
+
+    NEIGHBOUR_MEAN_HOPS 2                  the averaging repeated: each hop's
+                                           means, averaged once more, follow
+                                           (NUM_FEATURES = (hops + 1) x the
+                                           blocks' columns)
+
+A neighbour mean of one hop is still written as version 4 or 5.
 """
 
 from __future__ import annotations
@@ -173,6 +185,8 @@ FORMAT_VERSION_SINGLE = 1
 FORMAT_VERSION_NEIGHBOUR_MEAN = 4
 #: The version written when the neighbour mean sets element pairs apart.
 FORMAT_VERSION_NEIGHBOUR_PAIRS = 5
+#: The version written when the neighbour mean is repeated (hops > 1).
+FORMAT_VERSION_NEIGHBOUR_HOPS = 6
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -487,6 +501,8 @@ def format_model(
         version = FORMAT_VERSION_NEIGHBOUR_MEAN
         if calc.pairs:
             version = FORMAT_VERSION_NEIGHBOUR_PAIRS
+        if calc.hops > 1:
+            version = FORMAT_VERSION_NEIGHBOUR_HOPS
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -516,6 +532,8 @@ def format_model(
             for name, (r_in, r_out) in calc.pairs.items():
                 a, b = name.split("-")
                 lines.append(f"{a} {b} {_real(r_in)} {_real(r_out)}")
+        if calc.hops > 1:
+            lines.append(f"NEIGHBOUR_MEAN_HOPS {calc.hops}")
     lines.append(f"NUM_FEATURES {model.n_features}")
     order = [s for s in elements if s in model.elements]
     if ensemble:

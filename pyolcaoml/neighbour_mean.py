@@ -13,7 +13,10 @@ over every neighbour within ``r_outer`` (periodic images included, the atom
 itself excluded).  ``pairs`` sets the range of an element pair apart: bonds
 differ in length (C-C 1.54, Si-C 1.89, Si-Si 2.35 Å), and a range scaled
 with each pair's bond length takes the first shell of every pair without
-the second shell of the short ones.  The arithmetic is the Fortran core's
+the second shell of the short ones.  ``hops`` > 1 repeats the averaging:
+the second hop m2_i = sum_j w(r_ij) m_j / sum_j w(r_ij) carries what the
+neighbours' neighbours see (two bonds away) and so on; the features are
+b, m, m2, ... .  The arithmetic is the Fortran core's
 (``fortran/core/OML_NeighbourMean.f90``), the same that libolcaoml runs.
 
 >>> from ase.build import bulk
@@ -27,6 +30,8 @@ the second shell of the short ones.  The arithmetic is the Fortran core's
 ...                   pairs={"Si-C": (2.25, 2.45), "C-C": (1.85, 2.0)})
 >>> d.range_of("C", "Si")
 (2.25, 2.45)
+>>> NeighbourMean(Bispectrum(twojmax=4), 2.8, 3.0, hops=2).n_features
+42
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ from pyolcaoml.structure import Structure
 #: Largest switching radius accepted (Å): a neighbour mean is a bond-range
 #: quantity; beyond this the neighbour list of a dense solid gets large.
 MAX_R_OUTER = 20.0
+#: Most hops accepted: each hop widens the reach by r_outer and adds K
+#: features; beyond a few the means of every atom approach the cell's.
+MAX_HOPS = 4
 
 
 def _radius(name: str, value: Any) -> float:
@@ -96,8 +104,9 @@ class NeighbourMean:
     from ``r_outer`` (equal values: a hard cutoff), for every element pair
     that ``pairs`` does not set apart; ``pairs``: {"A-B": (r_inner,
     r_outer)} for a pair of ``inner``'s elements (the same range for A-B
-    and B-A).  Features: the K of ``inner``, then K neighbour means in the
-    same order.
+    and B-A); ``hops``: how many times the averaging is repeated (1 to
+    MAX_HOPS).  Features: the K of ``inner``, then K neighbour means in the
+    same order, then (hops >= 2) K means of those means, and so on.
     """
 
     def __init__(
@@ -106,12 +115,20 @@ class NeighbourMean:
         r_inner: float,
         r_outer: float,
         pairs: Mapping[Any, Sequence[float]] | None = None,
+        hops: int = 1,
     ) -> None:
         if not isinstance(inner, (Bispectrum, MultiScaleBispectrum)):
             raise ValueError(
                 "inner: expected a Bispectrum or MultiScaleBispectrum, got "
                 f"{type(inner).__name__}"
             )
+        if (
+            isinstance(hops, bool)
+            or not isinstance(hops, (int, np.integer))
+            or not 1 <= hops <= MAX_HOPS
+        ):
+            raise ValueError(f"hops: must be an integer 1 to {MAX_HOPS}, got {hops!r}")
+        self.hops = int(hops)
         self.inner = inner
         self.r_inner, self.r_outer = _range("", r_inner, r_outer)
         #: {"A-B": (r_inner, r_outer)}, A before B in ``inner``'s order
@@ -174,17 +191,21 @@ class NeighbourMean:
     @property
     def max_cutoff(self) -> float:
         """How far (Å) the descriptors of an atom look: a neighbour's
-        cutoff beyond ``r_outer``."""
-        return self.inner.max_cutoff + self.r_outer_max
+        cutoff beyond ``r_outer`` per hop."""
+        return self.inner.max_cutoff + self.hops * self.r_outer_max
 
     @property
     def n_features(self) -> int:
-        return 2 * self.inner.n_features
+        return (self.hops + 1) * self.inner.n_features
 
     @property
     def labels(self) -> list[str]:
         own = self.inner.labels
-        return own + [f"nbr:{lab}" for lab in own]
+        out = list(own)
+        for h in range(1, self.hops + 1):
+            prefix = "nbr:" if h == 1 else f"nbr{h}:"
+            out += [prefix + lab for lab in own]
+        return out
 
     def get_number_of_features(self) -> int:
         return self.n_features
@@ -199,48 +220,66 @@ class NeighbourMean:
         0-based ``centers``): ``inner``'s, then the neighbour means."""
         s = Structure.coerce(x)
         idx = centre_indices(centers, len(s))
-        # The own descriptors of the centres and of their neighbours (all
-        # atoms when all are centres; inner.compute checks the structure);
-        # an atom's own descriptors do not depend on which others are
-        # computed, so the bits are those of a whole-cell call.
-        rows = self._neighbourhood(s, idx, n_threads)
-        base = np.zeros((len(s), self.inner.n_features))
-        base[rows] = self.inner.compute(s, rows, n_threads)
+        # The atoms within h hops of a centre (h = 0: the centres), and the
+        # own descriptors of all within ``hops`` (all atoms when all are
+        # centres; inner.compute checks the structure).  Hop k needs the
+        # (k-1)-th means on the atoms within hops-k+1 hops and gives them
+        # on those within hops-k; an atom's value never depends on which
+        # others are computed, so the bits are those of a whole-cell call.
+        reach = self._neighbourhoods(s, idx, n_threads)
+        level = np.zeros((len(s), self.inner.n_features))
+        level[reach[-1]] = self.inner.compute(s, reach[-1], n_threads)
+        blocks = [level[idx]]
         cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer_max))
         index_of = {e: i + 1 for i, e in enumerate(self.elements)}
         element_of = np.array([index_of[e] for e in s.symbols], dtype=np.int32)
         r_in, r_out = self.range_tables()
-        mean, status, message = core().oml_neighbour_mean(
-            fortran_cell(cell),
-            fortran_positions(positions),
-            element_of,
-            np.asfortranarray(r_in),
-            np.asfortranarray(r_out),
-            np.asfortranarray(base.T),
-            (idx + 1).astype(np.int32),
-            thread_count(n_threads),
-        )
-        check(status, message)
-        return np.hstack([base[idx], mean.T])
+        for hop in range(1, self.hops + 1):
+            at = reach[self.hops - hop]
+            mean, status, message = core().oml_neighbour_mean(
+                fortran_cell(cell),
+                fortran_positions(positions),
+                element_of,
+                np.asfortranarray(r_in),
+                np.asfortranarray(r_out),
+                np.asfortranarray(level.T),
+                (at + 1).astype(np.int32),
+                thread_count(n_threads),
+            )
+            check(status, message)
+            level = np.zeros_like(level)
+            level[at] = mean.T
+            blocks.append(level[idx])
+        return np.hstack(blocks)
 
-    def _neighbourhood(
+    def _neighbourhoods(
         self, s: Structure, idx: np.ndarray, n_threads: int | None
-    ) -> np.ndarray:
-        """0-based atoms whose own descriptors the centres ``idx`` read:
-        the centres and every atom within ``r_outer_max`` of one."""
+    ) -> list[np.ndarray]:
+        """[0-based atoms within h hops of a centre, h = 0..hops]: each the
+        last one and every atom within ``r_outer_max`` of one of it (all
+        atoms once all are in)."""
         n = len(s)
         finite = np.all(np.isfinite(s.positions)) and np.all(np.isfinite(s.cell))
-        if n == 0 or len(np.unique(idx)) == n or not finite:
-            return np.arange(n)
-        from pyolcaoml.neighbours import neighbour_list
+        out = [np.unique(idx)]
+        if n == 0 or not finite:
+            return [np.arange(n)] * (self.hops + 1)
+        i = j = None
+        for _ in range(self.hops):
+            last = out[-1]
+            if len(last) == n:
+                out.append(last)
+                continue
+            if i is None:
+                from pyolcaoml.neighbours import neighbour_list
 
-        cell, positions = padded_cell(s, self.r_outer_max)
-        padded = Structure(cell=cell, positions=positions, symbols=s.symbols)
-        i, j, _ = neighbour_list(padded, self.r_outer_max, n_threads=n_threads)
-        mark = np.zeros(n, dtype=bool)
-        mark[idx] = True
-        mark[j[np.isin(i, idx)]] = True
-        return np.flatnonzero(mark)
+                cell, positions = padded_cell(s, self.r_outer_max)
+                padded = Structure(cell=cell, positions=positions, symbols=s.symbols)
+                i, j, _ = neighbour_list(padded, self.r_outer_max, n_threads=n_threads)
+            mark = np.zeros(n, dtype=bool)
+            mark[last] = True
+            mark[j[np.isin(i, last)]] = True
+            out.append(np.flatnonzero(mark))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -250,6 +289,8 @@ class NeighbourMean:
         }
         if self.pairs:
             d["pairs"] = {k: list(v) for k, v in self.pairs.items()}
+        if self.hops != 1:
+            d["hops"] = self.hops
         d["inner"] = self.inner.to_dict()
         return d
 
@@ -267,20 +308,21 @@ class NeighbourMean:
         inner = descriptor_from_dict(d["inner"])
         if isinstance(inner, NeighbourMean):
             raise ValueError("neighbour_mean: the inner descriptor cannot be another")
-        unknown = set(d) - {"inner", "r_inner", "r_outer", "pairs"}
+        unknown = set(d) - {"inner", "r_inner", "r_outer", "pairs", "hops"}
         if unknown:
             raise ValueError(f"neighbour_mean: unknown {', '.join(sorted(unknown))}")
         pairs = d.get("pairs") or {}
         if not isinstance(pairs, Mapping):
             raise ValueError(f"neighbour_mean: pairs must be a mapping, got {pairs!r}")
-        return cls(inner, d["r_inner"], d["r_outer"], pairs)
+        return cls(inner, d["r_inner"], d["r_outer"], pairs, d.get("hops", 1))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NeighbourMean) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
         pairs = f", pairs={self.pairs!r}" if self.pairs else ""
+        hops = f", hops={self.hops}" if self.hops != 1 else ""
         return (
             f"NeighbourMean({self.inner!r}, r_inner={self.r_inner:g}, "
-            f"r_outer={self.r_outer:g}{pairs})"
+            f"r_outer={self.r_outer:g}{pairs}{hops})"
         )

@@ -194,6 +194,45 @@ def test_neighbour_mean_is_version_4_and_says_its_radii():
     )
 
 
+def test_two_hops_are_version_6_after_the_pairs():
+    path, oml = cached_model("tanh", True, False, neighbour_mean=2)
+    calc = load_model(path, networks=False).descriptor_calculator()
+    lines = Path(oml).read_text().splitlines()
+    assert lines[0] == f"{FORMAT_MAGIC} 6"
+    k = lines.index("NEIGHBOUR_MEAN_HOPS 2")
+    assert lines[k - 1].split()[0] == "NEIGHBOUR_MEAN"
+    assert lines[k + 1].split()[0] == "NUM_FEATURES"
+    assert parse(oml)["n_features"] == calc.n_features == 3 * calc.inner.n_features
+
+
+@pytest.mark.parametrize(
+    ("replacement", "fragment"),
+    [
+        ("NEIGHBOUR_MEAN_HOPS 5", "at most 4"),
+        ("NEIGHBOUR_MEAN_HOPS 0", "at least 1"),
+        ("NEIGHBOUR_MEAN_HOPS two", "expected an integer"),
+        ("NEIGHBOUR_MEAN_HOPS 3", "NUM_FEATURES"),
+        ("", "NUM_FEATURES"),
+    ],
+)
+def test_malformed_hops_are_a_format_error_naming_the_line(
+    tmp_path, replacement, fragment
+):
+    """A broken NEIGHBOUR_MEAN_HOPS record, or one whose count no longer
+    matches NUM_FEATURES, is refused by the library with file and line."""
+    from pyolcaoml.library import LibraryError, LibraryModel
+
+    _, oml = cached_model("tanh", True, False, neighbour_mean=2)
+    lines = Path(oml).read_text().splitlines()
+    k = lines.index("NEIGHBOUR_MEAN_HOPS 2")
+    lines[k] = replacement
+    bad = tmp_path / "bad.oml"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LibraryError) as err:
+        LibraryModel(bad)
+    assert fragment in str(err.value) and "bad.oml" in str(err.value), str(err.value)
+
+
 def test_refuses_to_overwrite_and_leaves_nothing_on_error(tmp_path):
     path, _ = cached_model()
     out = tmp_path / "m.oml"

@@ -79,7 +79,8 @@ def test_deeper_wider_network(runs):
 
 
 @pytest.mark.parametrize(
-    ("multiscale", "neighbour_mean"), [(False, False), (True, False), (True, True)]
+    ("multiscale", "neighbour_mean"),
+    [(False, False), (True, False), (True, True), (False, 2), (True, 3)],
 )
 def test_descriptors_identical_to_python(runs, multiscale, neighbour_mean):
     """Bohr in, the same bits as Python's Bispectrum (and NeighbourMean) on
@@ -95,7 +96,7 @@ def test_descriptors_identical_to_python(runs, multiscale, neighbour_mean):
             np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("neighbour_mean", [False, True])
+@pytest.mark.parametrize("neighbour_mean", [False, True, 2])
 def test_multiscale_prediction(runs, neighbour_mean):
     path, oml = cached_model("tanh", True, True, neighbour_mean=neighbour_mean)
     model = load_model(path)
@@ -109,7 +110,7 @@ def test_multiscale_prediction(runs, neighbour_mean):
 @pytest.mark.parametrize(
     ("activation", "neighbour_mean"),
     [("tanh", False), ("silu", False), ("gelu", False), ("softplus", False)]
-    + [("tanh", True)],
+    + [("tanh", True), ("tanh", 2)],
 )
 def test_subsets_and_threads_give_identical_bits(runs, activation, neighbour_mean):
     """What an MPI program relies on: any split of the atoms, any order of
@@ -234,3 +235,29 @@ def test_neighbour_mean_model_refuses_bad_centres(runs):
             lib.predict(cell, pos, el, centres=np.array([1], np.int32))[0],
             lib.predict(cell, pos, el)[0],
         )
+
+
+def test_two_hops_on_a_supercell_read_only_their_reach(runs):
+    """Two hops on a 64-atom cell, where a few centres reach only part of
+    it: the library's rows equal Python's whole-cell bits for any subset,
+    order and thread count."""
+    from pyolcaoml.structure import BOHR_IN_ANGSTROM as bohr
+    from pyolcaoml.structure import Structure
+
+    path, oml = cached_model("tanh", True, False, neighbour_mean=2)
+    calc = load_model(path, networks=False).descriptor_calculator()
+    sd = runs[-1].structure_dat
+    shifts = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    cell = 2.0 * sd.cell_bohr
+    pos = np.vstack([sd.atom_positions_bohr + s @ sd.cell_bohr for s in shifts])
+    symbols = list(runs[-1].structure.symbols) * len(shifts)
+    big = Structure(cell=cell * bohr, positions=pos * bohr, symbols=symbols)
+    want = calc.compute(big)
+    with LibraryModel(oml) as lib:
+        el = lib.element_indices(list(sd.atom_elements) * len(shifts))
+        np.testing.assert_array_equal(lib.descriptors(cell, pos, el), want)
+        for centres in ([1], [40, 3], [64, 17, 18]):
+            c = np.array(centres, np.int32)
+            for threads in (1, 3):
+                got = lib.descriptors(cell, pos, el, centres=c, n_threads=threads)
+                np.testing.assert_array_equal(got, want[c - 1])

@@ -151,10 +151,11 @@ def cached_model(
     linear_branch: bool = True,
     multiscale: bool = False,
     hidden: tuple[int, ...] = (12, 10),
-    neighbour_mean: bool = False,
+    neighbour_mean: int = 0,
 ) -> tuple[str, str]:
     """(model directory, exported .oml file), built once per session.
-    ``neighbour_mean``: the descriptor gets a neighbour mean (2.4-2.8 Å)."""
+    ``neighbour_mean``: the descriptor gets a neighbour mean (2.4-2.8 Å) of
+    that many hops (True: one)."""
     from pyolcaoml import Bispectrum, MultiScaleBispectrum
     from pyolcaoml.export import export_model
     from pyolcaoml.neighbour_mean import NeighbourMean
@@ -162,7 +163,8 @@ def cached_model(
     name = f"{activation}-{int(linear_branch)}-{int(multiscale)}-" + "x".join(
         map(str, hidden)
     )
-    name += "-nm" if neighbour_mean else ""
+    hops = int(neighbour_mean)
+    name += ("-nm" if hops == 1 else f"-nm{hops}") if hops else ""
     descriptor = None
     if multiscale:
         descriptor = MultiScaleBispectrum(
@@ -170,7 +172,7 @@ def cached_model(
         )
     if neighbour_mean:
         inner = descriptor or Bispectrum(twojmax=6, radii={"Si": 2.35})
-        descriptor = NeighbourMean(inner, 2.4, 2.8)
+        descriptor = NeighbourMean(inner, 2.4, 2.8, hops=hops)
     path = build_model(
         os.path.join(_scratch(), name),
         descriptor=descriptor,

@@ -203,6 +203,63 @@ def test_threads_and_centre_subsets_give_identical_bits():
     )
 
 
+def slow_hops(atoms, base, hops, r_in, r_out, pairs=None):
+    """[b, m(b), m(m(b)), ...]: slow_mean applied hops times."""
+    levels = [base]
+    for _ in range(hops):
+        levels.append(slow_mean(atoms, levels[-1], r_in, r_out, pairs))
+    return np.hstack(levels)
+
+
+@pytest.mark.parametrize("hops", [2, 3])
+def test_hops_match_repeated_slow_means(hops):
+    """hops = h: the slow mean of the slow mean ... (h times), every hop a
+    block of K after the atom's own, per-pair ranges included."""
+    inner = Bispectrum(twojmax=4, radii=SIC_RADII, chem=True)
+    pairs = {"C-C": (1.9, 2.2)}
+    calc = NeighbourMean(inner, 2.0, 2.6, pairs=pairs, hops=hops)
+    atoms = sic_cell(11)
+    del atoms[[3]]  # a vacancy: the hops see it two bonds away
+    x = calc.compute(atoms)
+    assert x.shape == (len(atoms), (hops + 1) * inner.n_features)
+    want = slow_hops(
+        atoms, inner.compute(atoms), hops, 2.0, 2.6, {frozenset(("C",)): (1.9, 2.2)}
+    )
+    np.testing.assert_allclose(x, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    # the first hop is the one-hop descriptor's, bit for bit
+    one = NeighbourMean(inner, 2.0, 2.6, pairs=pairs).compute(atoms)
+    np.testing.assert_array_equal(x[:, : 2 * inner.n_features], one)
+
+
+def test_hops_with_centre_subsets_threads_and_clusters_give_identical_bits():
+    """A few centres read the atoms within two hops only (two rounds of
+    ASE's neighbour list) and give the whole-cell bits, for any threads."""
+    atoms = sic_cell(5).repeat((2, 2, 2))
+    calc = NeighbourMean(Bispectrum(twojmax=4, radii=SIC_RADII), 2.4, 2.6, hops=2)
+    full = calc.compute(atoms, n_threads=1)
+    np.testing.assert_array_equal(calc.compute(atoms, n_threads=3), full)
+    i, j = neighbor_list("ij", atoms, 2.6)
+    for centres in ([0], [9, 40, 41], [len(atoms) - 1, 2]):
+        reach = calc._neighbourhoods(Structure.coerce(atoms), np.array(centres), None)
+        one = np.union1d(centres, j[np.isin(i, centres)])
+        two = np.union1d(one, j[np.isin(i, one)])
+        np.testing.assert_array_equal(reach[1], one)
+        np.testing.assert_array_equal(reach[2], two)
+        assert len(two) < len(atoms)
+        np.testing.assert_array_equal(
+            calc.compute(atoms, centers=centres, n_threads=2), full[centres]
+        )
+    cluster = Atoms("Si3C2", positions=np.random.default_rng(4).random((5, 3)) * 4)
+    whole = calc.compute(cluster)
+    np.testing.assert_array_equal(calc.compute(cluster, centers=[3, 0]), whole[[3, 0]])
+
+
+@pytest.mark.parametrize("hops", [0, 5, 1.5, "2", True, -1])
+def test_bad_hops_are_refused_by_name(hops):
+    with pytest.raises(ValueError, match="hops"):
+        NeighbourMean(Bispectrum(radii={"Si": 2.35}), 2.4, 2.8, hops=hops)
+
+
 def test_a_few_centres_read_only_their_neighbourhood():
     """A call for a few centres computes the own descriptors of the centres
     and of the atoms within r_outer of one (ASE's neighbour list says
@@ -214,7 +271,8 @@ def test_a_few_centres_read_only_their_neighbourhood():
     )
     full = calc.compute(atoms)
     for centres in ([0], [5, 17, 60], [len(atoms) - 1, 3]):
-        rows = calc._neighbourhood(Structure.coerce(atoms), np.array(centres), None)
+        reach = calc._neighbourhoods(Structure.coerce(atoms), np.array(centres), None)
+        rows = reach[-1]
         i, j = neighbor_list("ij", atoms, 3.2)
         want = np.union1d(centres, j[np.isin(i, centres)])
         np.testing.assert_array_equal(rows, want)
@@ -260,6 +318,17 @@ def test_round_trip_and_feature_layout():
     assert paired.max_cutoff == pytest.approx(inner.max_cutoff + 3.1)
     with pytest.raises(ValueError, match="unknown"):
         descriptor_from_dict({**calc.to_dict(), "radius": 3})
+    assert "hops" not in calc.to_dict()  # as written before hops existed
+    two = NeighbourMean(inner, 2.4, 2.8, pairs={"C-Si": (2.2, 3.1)}, hops=2)
+    again = descriptor_from_dict(two.to_dict())
+    assert again == two and again != paired and again.hops == 2
+    assert two.n_features == 3 * inner.n_features
+    k = inner.n_features
+    assert two.labels[2 * k] == "nbr2:" + inner.labels[0]
+    assert two.labels[k : 2 * k] == paired.labels[k:]
+    assert two.max_cutoff == pytest.approx(inner.max_cutoff + 2 * 3.1)
+    with pytest.raises(ValueError, match="hops"):
+        descriptor_from_dict({**calc.to_dict(), "hops": 9})
 
 
 @pytest.mark.parametrize(
@@ -357,3 +426,10 @@ def test_neighbour_mean_option_of_the_cli():
     twice = ["--neighbour-mean", "2.4,2.8", "--neighbour-mean-pair", "Si-C=2,2.4"]
     with pytest.raises(ValueError, match="twice"):
         build_descriptor(p.parse_args([*twice, "--neighbour-mean-pair", "C-Si=2,2.5"]))
+    hops = ["--neighbour-mean", "2.8,3.0", "--neighbour-hops", "2"]
+    calc = build_descriptor(p.parse_args([*hops, "--twojmax", "4"]))
+    assert calc.hops == 2 and calc.n_features == 3 * calc.inner.n_features
+    with pytest.raises(ValueError, match="--neighbour-hops needs --neighbour-mean"):
+        build_descriptor(p.parse_args(["--neighbour-hops", "2"]))
+    with pytest.raises(ValueError, match="--neighbour-hops"):
+        build_descriptor(p.parse_args([*hops[:2], "--neighbour-hops", "7"]))

@@ -44,7 +44,7 @@ extern "C" {
  * major number breaks callers, a new minor number only adds functions. */
 #define OLCAOML_API_VERSION 20100
 /* Version of the model file format this library reads. */
-#define OLCAOML_MODEL_FORMAT_VERSION 5
+#define OLCAOML_MODEL_FORMAT_VERSION 6
 
 enum olcaoml_status {
     OLCAOML_OK = 0,

@@ -100,13 +100,17 @@ module OML_Model
    use OML_Bispectrum
    use OML_Ensemble, only: ensembleMoments
    use OML_NeighbourMean, only: computeNeighbourMean, neighbourhoodOf
+   use OML_CellList, only: checkCentres
 
    implicit none
    private
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 5
+   integer, parameter, public :: omlModelFormatVersion = 6
+   !> Most neighbour-mean hops a model may ask for (as pyolcaoml's
+   !> MAX_HOPS).
+   integer, parameter :: maxHops = 4
 
    !> Length of element symbols and layer names.
    integer, parameter, public :: omlSymbolLen = 16
@@ -208,12 +212,14 @@ module OML_Model
       !> between nbrInner(a,b) and nbrOuter(a,b) (Angstrom) for a centre
       !> of element a and a neighbour of element b (one range for every
       !> pair in version 4; version 5 may set pairs apart), appended to
-      !> its own.
+      !> its own; version 6 may repeat the averaging numHops times (the
+      !> means of the means: what atoms two bonds away see).
       logical :: hasNeighbourMean = .false.
       real (kind=double), allocatable :: nbrInner(:,:)
       real (kind=double), allocatable :: nbrOuter(:,:)
-      !> Descriptor length K (the blocks' columns; twice that with a
-      !> neighbour mean).
+      integer :: numHops = 0
+      !> Descriptor length K (the blocks' columns; numHops + 1 times that
+      !> with a neighbour mean).
       integer :: numFeatures = 0
       !> Network of each descriptor element (0: the model has none).
       integer, allocatable :: networkOf(:)
@@ -604,7 +610,8 @@ contains
          numColumns = numColumns + model%snaps(b)%numColumns
       enddo
 
-      ! Version 4: the neighbour mean, when present, doubles the columns.
+      ! Version 4: the neighbour mean, when present, adds the blocks'
+      ! columns once per hop (one hop before version 6).
       if (model%formatVersion >= 4) then
          call peekRecord (reader, line, 'NEIGHBOUR_MEAN or NUM_FEATURES', &
                & status, message)
@@ -612,7 +619,7 @@ contains
          if (firstWord(line) == 'NEIGHBOUR_MEAN') then
             call readNeighbourMean (reader, model, status, message)
             if (status /= omlSuccess) return
-            numColumns = 2 * numColumns
+            numColumns = (model%numHops + 1) * numColumns
          endif
       endif
 
@@ -722,7 +729,8 @@ contains
    !> "NEIGHBOUR_MEAN rInner rOuter" (Angstrom, 0 < rInner <= rOuter),
    !> the range of every element pair; from version 5 it may be followed
    !> by "NEIGHBOUR_MEAN_PAIRS n" and n records "A B rInner rOuter" that
-   !> set the range of the pair A-B (and B-A) apart.
+   !> set the range of the pair A-B (and B-A) apart; from version 6 the
+   !> optional "NEIGHBOUR_MEAN_HOPS h" (1 <= h <= 4) comes last.
    subroutine readNeighbourMean (reader, model, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
@@ -764,57 +772,85 @@ contains
       model%nbrOuter(:,:) = rOut
       set(:,:) = .false.
       model%hasNeighbourMean = .true.
+      model%numHops = 1
       if (model%formatVersion < 5) return
 
-      call peekRecord (reader, line, 'NEIGHBOUR_MEAN_PAIRS or ' // &
-            & 'NUM_FEATURES', status, message)
+      call peekRecord (reader, line, 'NEIGHBOUR_MEAN_PAIRS, ' // &
+            & 'NEIGHBOUR_MEAN_HOPS or NUM_FEATURES', status, message)
       if (status /= omlSuccess) return
-      if (firstWord(line) /= 'NEIGHBOUR_MEAN_PAIRS') return
-      call expectKey (reader, 'NEIGHBOUR_MEAN_PAIRS', rest, status, message)
+      if (firstWord(line) == 'NEIGHBOUR_MEAN_PAIRS') then
+         call readPairs (status, message)
+         if (status /= omlSuccess) return
+         call peekRecord (reader, line, 'NEIGHBOUR_MEAN_HOPS or ' // &
+               & 'NUM_FEATURES', status, message)
+         if (status /= omlSuccess) return
+      endif
+      if (model%formatVersion < 6) return
+      if (firstWord(line) /= 'NEIGHBOUR_MEAN_HOPS') return
+      call expectKey (reader, 'NEIGHBOUR_MEAN_HOPS', rest, status, message)
       if (status /= omlSuccess) return
-      call readCount (reader, rest, 'NEIGHBOUR_MEAN_PAIRS', 1, n, status, &
-            & message)
+      call readCount (reader, rest, 'NEIGHBOUR_MEAN_HOPS', 1, &
+            & model%numHops, status, message)
       if (status /= omlSuccess) return
-      if (n > numElements * (numElements + 1) / 2) then
-         call formatError (reader, 'NEIGHBOUR_MEAN_PAIRS: ' // &
-               & intToChar(n) // ' pairs, but ' // intToChar(numElements) &
-               & // ' elements have only ' // &
-               & intToChar(numElements * (numElements + 1) / 2), status, &
-               & message)
+      if (model%numHops > maxHops) then
+         call formatError (reader, 'NEIGHBOUR_MEAN_HOPS must be at most ' &
+               & // intToChar(maxHops) // ', got ' // &
+               & intToChar(model%numHops), status, message)
          return
       endif
-      do k = 1, n
-         call nextRecord (reader, line, 'a NEIGHBOUR_MEAN_PAIRS record', &
-               & status, message)
-         if (status /= omlSuccess) return
-         call readPair (line, a, b, rIn, rOut, ioStat)
-         if (ioStat /= 0) then
-            call formatError (reader, 'expected "A B r_inner r_outer" ' // &
-                  & '(two descriptor elements, Angstrom), got "' // &
-                  & line(1:min(len(line), 40)) // '"', status, message)
-            return
-         endif
-         if (.not. validRange(rIn, rOut)) then
-            call formatError (reader, 'NEIGHBOUR_MEAN_PAIRS needs 0 < ' // &
-                  & 'r_inner <= r_outer <= 20 Angstrom', status, message)
-            return
-         endif
-         if (set(a, b)) then
-            call formatError (reader, 'NEIGHBOUR_MEAN_PAIRS: the pair ' // &
-                  & trim(model%symbols(a)) // '-' // &
-                  & trim(model%symbols(b)) // ' is given twice', status, &
-                  & message)
-            return
-         endif
-         set(a, b) = .true.
-         set(b, a) = .true.
-         model%nbrInner(a, b) = rIn
-         model%nbrInner(b, a) = rIn
-         model%nbrOuter(a, b) = rOut
-         model%nbrOuter(b, a) = rOut
-      enddo
 
    contains
+
+      ! "NEIGHBOUR_MEAN_PAIRS n" and its n records.
+      subroutine readPairs (status, message)
+         integer, intent(out) :: status
+         character (len=*), intent(out) :: message
+         character (len=*), parameter :: key = 'NEIGHBOUR_MEAN_PAIRS'
+         integer :: maxPairs
+         call expectKey (reader, key, rest, status, message)
+         if (status /= omlSuccess) return
+         call readCount (reader, rest, key, 1, n, status, message)
+         if (status /= omlSuccess) return
+         maxPairs = numElements * (numElements + 1) / 2
+         if (n > maxPairs) then
+            call formatError (reader, key // ': ' // intToChar(n) // &
+                  & ' pairs, but ' // intToChar(numElements) // &
+                  & ' elements have only ' // intToChar(maxPairs), &
+                  & status, message)
+            return
+         endif
+         do k = 1, n
+            call nextRecord (reader, line, 'a ' // key // ' record', &
+                  & status, message)
+            if (status /= omlSuccess) return
+            call readPair (line, a, b, rIn, rOut, ioStat)
+            if (ioStat /= 0) then
+               call formatError (reader, 'expected "A B r_inner ' // &
+                     & 'r_outer" (two descriptor elements, Angstrom), ' &
+                     & // 'got "' // line(1:min(len(line), 40)) // '"', &
+                     & status, message)
+               return
+            endif
+            if (.not. validRange(rIn, rOut)) then
+               call formatError (reader, key // ' needs 0 < r_inner ' // &
+                     & '<= r_outer <= 20 Angstrom', status, message)
+               return
+            endif
+            if (set(a, b)) then
+               call formatError (reader, key // ': the pair ' // &
+                     & trim(model%symbols(a)) // '-' // &
+                     & trim(model%symbols(b)) // ' is given twice', &
+                     & status, message)
+               return
+            endif
+            set(a, b) = .true.
+            set(b, a) = .true.
+            model%nbrInner(a, b) = rIn
+            model%nbrInner(b, a) = rIn
+            model%nbrOuter(a, b) = rOut
+            model%nbrOuter(b, a) = rOut
+         enddo
+      end subroutine readPairs
 
       logical function validRange (rInner, rOuter)
          real (kind=double), intent(in) :: rInner, rOuter
@@ -1837,7 +1873,8 @@ contains
    !>   numThreads             OpenMP threads; <= 0 uses the default
    !>   descriptors(K, i)      one column per centre (K = numFeatures):
    !>                          the blocks, then (neighbour mean) their
-   !>                          means over the centre's neighbours
+   !>                          means over the centre's neighbours, and
+   !>                          the means of those means (each hop)
    subroutine computeDescriptors (model, realVectors, positions, elementOf, &
          & centres, numThreads, descriptors, status, message)
 
@@ -1854,10 +1891,10 @@ contains
       character (len=*), intent(out) :: message
 
       type (OML_LatticeType) :: lattice
-      real (kind=double), allocatable :: positionsAng(:,:), base(:,:)
-      real (kind=double), allocatable :: neededBase(:,:)
-      integer, allocatable :: needed(:)
-      integer :: allocStat, numBase, numAtoms, i
+      real (kind=double), allocatable :: positionsAng(:,:), level(:,:)
+      real (kind=double), allocatable :: work(:,:)
+      integer, allocatable :: needed(:), reach(:), depth(:), atoms(:)
+      integer :: allocStat, numBase, numAtoms, numHops, hop, i
 
       status = omlSuccess
       message = ''
@@ -1899,48 +1936,81 @@ contains
       endif
 
       ! With a neighbour mean the centres' neighbours need their own
-      ! blocks too: the blocks of the centres and of the atoms within
-      ! reach of one (all atoms only when all are centres; the others'
-      ! columns stay zero and are never read), then the centres' means,
-      ! then their own rows.  An atom's blocks do not depend on which
-      ! other atoms are computed, so the bits are those of a whole-cell
-      ! call.
-      numBase = model%numFeatures / 2
+      ! blocks too, and with h hops the atoms up to h hops from a centre:
+      ! depth(atom) is the fewest hops from a centre (numHops + 1: out of
+      ! reach; those columns stay zero and are never read).  The blocks
+      ! of the atoms within reach, then hop by hop the means of the atoms
+      ! that the next hop (or the centres' rows) reads.  An atom's values
+      ! do not depend on which other atoms are computed, so the bits are
+      ! those of a whole-cell call.
+      numHops = model%numHops
+      numBase = model%numFeatures / (numHops + 1)
       numAtoms = size(positions, 2)
-      call neighbourhoodOf (lattice, positionsAng, maxval(model%nbrOuter), &
-            & centres, needed, status, message)
+      call checkCentres (centres, numAtoms, status, message)
       if (status /= omlSuccess) return
-      allocate (base(numBase, numAtoms), stat=allocStat)
+      allocate (depth(numAtoms), level(numBase, numAtoms), &
+            & stat=allocStat)
       if (allocStat /= 0) then
          call setStatus (status, message, omlErrMemory, &
                & 'descriptors: out of memory')
          return
       endif
+      depth(:) = numHops + 1
+      depth(centres) = 0
+      needed = centres
+      do hop = 1, numHops
+         call neighbourhoodOf (lattice, positionsAng, &
+               & maxval(model%nbrOuter), needed, reach, status, message)
+         if (status /= omlSuccess) return
+         depth(reach) = min(depth(reach), hop)
+         call move_alloc (reach, needed)
+      enddo
+
+      ! The blocks of every atom within reach (needed, increasing).
       if (size(needed) == numAtoms) then
-         ! needed is 1..N: the blocks go straight into base.
+         ! needed is 1..N: the blocks go straight into level.
          call computeBlocks (model, lattice, positionsAng, elementOf, &
-               & needed, numThreads, base, status, message)
+               & needed, numThreads, level, status, message)
          if (status /= omlSuccess) return
       else
-         allocate (neededBase(numBase, size(needed)), stat=allocStat)
+         allocate (work(numBase, size(needed)), stat=allocStat)
          if (allocStat /= 0) then
             call setStatus (status, message, omlErrMemory, &
                   & 'descriptors: out of memory')
             return
          endif
          call computeBlocks (model, lattice, positionsAng, elementOf, &
-               & needed, numThreads, neededBase, status, message)
+               & needed, numThreads, work, status, message)
          if (status /= omlSuccess) return
-         base(:,:) = 0.0_double
-         base(:, needed) = neededBase(:,:)
-         deallocate (neededBase)
+         level(:,:) = 0.0_double
+         level(:, needed) = work(:,:)
+         deallocate (work)
       endif
-      call computeNeighbourMean (lattice, positionsAng, elementOf, &
-            & model%nbrInner, model%nbrOuter, base, centres, numThreads, &
-            & descriptors(numBase+1:, :), status, message)
-      if (status /= omlSuccess) return
       do i = 1, size(centres)
-         descriptors(1:numBase, i) = base(:, centres(i))
+         descriptors(1:numBase, i) = level(:, centres(i))
+      enddo
+
+      ! Hop h: the means of the previous level over the atoms at most
+      ! numHops - h hops from a centre.
+      do hop = 1, numHops
+         atoms = pack((/ (i, i = 1, numAtoms) /), depth <= numHops - hop)
+         allocate (work(numBase, size(atoms)), stat=allocStat)
+         if (allocStat /= 0) then
+            call setStatus (status, message, omlErrMemory, &
+                  & 'descriptors: out of memory')
+            return
+         endif
+         call computeNeighbourMean (lattice, positionsAng, elementOf, &
+               & model%nbrInner, model%nbrOuter, level, atoms, &
+               & numThreads, work, status, message)
+         if (status /= omlSuccess) return
+         level(:,:) = 0.0_double
+         level(:, atoms) = work(:,:)
+         deallocate (work)
+         do i = 1, size(centres)
+            descriptors(hop*numBase+1:(hop+1)*numBase, i) = &
+                  & level(:, centres(i))
+         enddo
       enddo
 
    end subroutine computeDescriptors

@@ -131,6 +131,15 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
         "A-B (and B-A), e.g. Si-C=2.25,2.45; repeat for each pair; the "
         "others keep --neighbour-mean's",
     )
+    d.add_argument(
+        "--neighbour-hops",
+        type=int,
+        default=1,
+        metavar="N",
+        help="repeat the neighbour mean N times (1-4): N = 2 appends the "
+        "neighbours' means averaged once more, what atoms two bonds away "
+        "see (default 1)",
+    )
 
 
 def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
@@ -173,9 +182,12 @@ def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
         calc = MultiScaleBispectrum(scales=args.scales, **kwargs)
     pair = getattr(args, "neighbour_mean", None)
     pairs = getattr(args, "neighbour_mean_pair", None) or []
+    hops = getattr(args, "neighbour_hops", 1)
     if pair is None:
         if pairs:
             raise ValueError("--neighbour-mean-pair needs --neighbour-mean")
+        if hops != 1:
+            raise ValueError("--neighbour-hops needs --neighbour-mean")
         return calc
     from pyolcaoml.neighbour_mean import NeighbourMean
 
@@ -185,9 +197,10 @@ def build_descriptor(args: argparse.Namespace, elements=None) -> Any:
             raise ValueError(f"--neighbour-mean-pair: {name} is given twice")
         by_pair[name] = r
     try:
-        return NeighbourMean(calc, *pair, pairs=by_pair)
+        return NeighbourMean(calc, *pair, pairs=by_pair, hops=hops)
     except ValueError as exc:
-        raise ValueError(f"--neighbour-mean-pair: {exc}") from None
+        option = "--neighbour-hops" if "hops" in str(exc) else "--neighbour-mean-pair"
+        raise ValueError(f"{option}: {exc}") from None
 
 
 def covering_descriptor(

@@ -182,11 +182,12 @@ def extension_columns(
     Without a neighbour mean, switch is every column outside cols.  A new
     descriptor that adds a neighbour mean
     (:class:`pyolcaoml.neighbour_mean.NeighbourMean`) to a base without one
-    has K inner columns, then their K neighbour means: cols lie in the
-    first K, and switch is the inner new-element columns and their
-    neighbour means.  The neighbour means of the base columns are neither
-    (non-zero for the base elements alone): the base networks do not read
-    them, and the new element's networks do."""
+    has K inner columns, then their K neighbour means (and K more per
+    further hop): cols lie in the first K, and switch is the inner
+    new-element columns and their neighbour means of every hop.  The
+    neighbour means of the base columns are neither (non-zero for the base
+    elements alone): the base networks do not read them, and the new
+    element's networks do."""
     from pyolcaoml.bispectrum import descriptor_from_dict
 
     hop = (
@@ -197,7 +198,10 @@ def extension_columns(
     cols = embedding_columns(base_descriptor, blocks, elements)
     k = descriptor_from_dict(blocks).n_features
     own = np.setdiff1d(np.arange(k), cols)
-    return cols, (np.concatenate([own, k + own]) if hop else own)
+    if not hop:
+        return cols, own
+    hops = int(new_descriptor.get("hops", 1))
+    return cols, np.concatenate([h * k + own for h in range(hops + 1)])
 
 
 def check_embedding(
