@@ -81,6 +81,10 @@ DESCRIPTOR_ARGS = ["--twojmax", "8", "--scales", "0.75,1.0,1.5"]
 #: rattled runs it halves the network's V(r) error (docs/model.md, "The Si
 #: model with a neighbour mean beyond the first shell").
 SI_DESCRIPTOR_ARGS = [*DESCRIPTOR_ARGS, "--neighbour-mean", "2.8,3.0"]
+#: How many times the Si model's neighbour mean is repeated (stop 26's T:
+#: once). Stop 27's candidate T2 (``--neighbour-hops 2``: the neighbours'
+#: means averaged once more) was not shipped (docs/model.md, "Stop 27").
+SI_NEIGHBOUR_HOPS = 1
 #: 117 more OLCAO runs (issue 8): 111 rattled 8-atom cells, sigma 0.05-0.20 Å,
 #: and 6 rattled vacancy cells; made by data/runs/make_structures.py
 #: (--batch2, seeds >= 20000), curated like data/runs, compressed.
@@ -262,10 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--neighbour-hops",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="the Si model's neighbour mean repeated N times (default 1: the "
-        "shipped descriptor; 2: stop 27's candidate T2, docs/model.md)",
+        help="the Si model's neighbour mean repeated N times (default "
+        f"{SI_NEIGHBOUR_HOPS}: the shipped descriptor; 2: stop 27's "
+        "candidates, docs/model.md)",
     )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
@@ -288,11 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     if sic and args.sic_spent:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
     holdout = list(args.holdout)
-    descriptor_args = list(SI_DESCRIPTOR_ARGS)
-    if args.neighbour_hops != 1:
-        if sic:
-            p.error("--neighbour-hops: for the Si model only (no --sic-runs)")
-        descriptor_args += ["--neighbour-hops", str(args.neighbour_hops)]
+    if sic and args.neighbour_hops is not None:
+        p.error("--neighbour-hops: for the Si model only (no --sic-runs)")
+    hops = SI_NEIGHBOUR_HOPS if args.neighbour_hops is None else args.neighbour_hops
+    descriptor_args = [*SI_DESCRIPTOR_ARGS, "--neighbour-hops", str(hops)]
     demo_cases = dict(DEMO_CASES)
     model_name = "default_model"
     if sic:

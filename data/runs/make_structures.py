@@ -60,7 +60,10 @@ STRUCTURES = {
 # The second batch (issue 8, more rattled cells for the diffuse terms): names
 # si8_r{sigma}_seed{seed} and si16_vac_r{sigma}_seed{seed} with seeds from
 # 20000 up, 20000 + 1000 * round(100 * sigma) + k, parsed from the name.
-PATTERN = re.compile(r"^si(8|16_vac)_r(\d\.\d\d)_seed(\d+)$")
+# si16_int_T_r{sigma}_seed{seed} (stop 27): the protocol's tetrahedral
+# interstitial cell (an extra Si at supercell fractional (1/4, 1/2, 1/2),
+# the 17th atom), rattled the same way.
+PATTERN = re.compile(r"^si(8|16_vac|16_int_T)_r(\d\.\d\d)_seed(\d+)$")
 
 
 def parse(name: str) -> tuple[tuple[int, int, int], str | None, float, int | None]:
@@ -71,6 +74,8 @@ def parse(name: str) -> tuple[tuple[int, int, int], str | None, float, int | Non
         raise SystemExit(f"make_structures.py: unknown structure name {name!r}")
     if m.group(1) == "8":
         return (1, 1, 1), None, float(m.group(2)), int(m.group(3))
+    if m.group(1) == "16_int_T":
+        return (2, 1, 1), "interstitial_T", float(m.group(2)), int(m.group(3))
     return (2, 1, 1), "vacancy", float(m.group(2)), int(m.group(3))
 
 
@@ -193,6 +198,10 @@ def build(name: str) -> tuple[str, dict]:
     cell = A0 * n.astype(float)
     if defect == "vacancy":
         frac = frac[1:]  # the atom at fractional (0, 0, 0)
+    elif defect == "interstitial_T":
+        # conventional-cell (1/2, 1/2, 1/2) of the first cell: 4 neighbours
+        # at 2.352 Å, 6 at 2.716 Å (PROTOCOL.md)
+        frac = np.vstack([frac, [0.25, 0.5, 0.5]])
     meta: dict = {"name": name, "supercell": list(sc), "cell_A": cell.tolist()}
     if defect:
         meta["defect"] = defect
