@@ -45,6 +45,29 @@ def test_make_structures_writes_the_named_cell(tmp_path):
     assert skl == stored.read_text()
 
 
+def test_make_structures_interstitial_is_the_protocol_cell(tmp_path):
+    """Unrattled, the interstitial cell has the atoms of the shared
+    si16_int_T run (PROTOCOL.md: the 17th atom at (1/4, 1/2, 1/2)), whose
+    extra atom has 4 neighbours at 2.352 Å and 6 at 2.716 Å."""
+    import numpy as np
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    from pyolcaoml.olcao.skeleton import read_skeleton
+
+    name = "si16_int_T_r0.00_seed20000"
+    assert _run([str(tmp_path), name], tmp_path).returncode == 0
+    ours = read_skeleton(tmp_path / name / "olcao.skl")
+    shared = REPO.parent / "shared" / "olcao-runs" / "defect" / "si16_int_T"
+    if (shared / "olcao.skl").is_file():
+        theirs = read_skeleton(shared / "olcao.skl")
+        np.testing.assert_allclose(ours.positions, theirs.positions, atol=1e-6)
+    atoms = Atoms(ours.symbols, positions=ours.positions, cell=ours.cell, pbc=True)
+    i, d = neighbor_list("id", atoms, 3.0)
+    near = np.sort(d[i == 16])
+    np.testing.assert_allclose(near, [2.352] * 4 + [2.716] * 6, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "queue, tree",
     [("test_queue", "test_runs"), ("test_queue_stop22", "test_runs_stop22")],
