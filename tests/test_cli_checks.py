@@ -68,6 +68,9 @@ def test_bad_arguments_fail_before_tensorflow_is_imported(tmp_path, tiny) -> Non
         "train act": [
             "train", str(tiny), "-o", str(tmp_path / "m"), "--activation", "x",
         ],
+        "train bag": [
+            "train", str(tiny), "-o", str(tmp_path / "m"), "--in-every-bag", "a",
+        ],
     }  # fmt: skip
     expected = {
         "element": "As, Ga not in the model",
@@ -80,6 +83,7 @@ def test_bad_arguments_fail_before_tensorflow_is_imported(tmp_path, tiny) -> Non
         "train holdout": "unknown structure name(s): nope",
         "train dir": f"folder {tmp_path / 'no'} does not exist",
         "train act": "--activation must be one of",
+        "train bag": "--in-every-bag is for an ensemble",
     }
     # One fresh interpreter runs every case in turn; TensorFlow must still
     # not be imported after each failure.

@@ -241,6 +241,45 @@ def test_ensemble_refuses_bad_settings(tmp_path):
     assert [s.bootstrap for s in specs] == again
 
 
+def test_in_every_bag_keeps_a_structure_in_every_resample(tmp_path):
+    """--in-every-bag: each resample holds the named structures; one that
+    lacked a name gives up its first draw for it, the others are the plain
+    resamples; member_specs refuses unknown or held-out names and a single
+    network."""
+    from collections import Counter
+
+    from pyolcaoml.model import ModelError, TrainConfig
+    from pyolcaoml.model.ensemble import bootstrap_samples, member_specs
+
+    names = [f"s{i}" for i in range(12)]
+    plain = bootstrap_samples(names, 8, 3)
+    kept = bootstrap_samples(names, 8, 3, ["s5", "s9"])
+    assert any("s5" not in p for p in plain)  # else the test proves nothing
+    for p, k in zip(plain, kept, strict=True):
+        assert "s5" in k and "s9" in k and len(k) == len(p)
+        assert k == sorted(k, key=names.index)
+        missing = [n for n in ("s5", "s9") if n not in p]
+        removed = Counter(p) - Counter(k)
+        assert sum(removed.values()) == len(missing)
+        assert Counter(k) - Counter(p) == Counter(missing)
+        if not missing:
+            assert k == p
+
+    class _Data:
+        names = ["a", "b", "c", "d"]
+        path = "x.h5"
+
+    cfg = TrainConfig(holdout=("d",), in_every_bag=("c",))
+    specs = member_specs(_Data(), cfg, 4, str(tmp_path))
+    assert all("c" in s.bootstrap for s in specs)
+    for bad in ("d", "zz"):
+        cfg = TrainConfig(holdout=("d",), in_every_bag=(bad,))
+        with pytest.raises(ModelError, match="in-every-bag"):
+            member_specs(_Data(), cfg, 3, str(tmp_path))
+    with pytest.raises(ModelError, match="ensemble"):
+        member_specs(_Data(), TrainConfig(in_every_bag=("a",)), 1, str(tmp_path))
+
+
 def test_select_reads_files_directories_and_trajectory_frames(tmp_path):
     import ase.io
     from ase.build import bulk

@@ -116,6 +116,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "and calibration): predictions get a per-atom sigma (default 1)",
     )
     g.add_argument(
+        "--in-every-bag",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="with --ensemble: keep these training structures in every "
+        "member's bootstrap resample (e.g. the only one of its kind, so that "
+        "no member misses it and stops early on it)",
+    )
+    g.add_argument(
         "--extend",
         metavar="MODEL",
         help="extend a saved model to the dataset's new elements: its own "
@@ -297,6 +306,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if getattr(args, "extend_l2", None) is not None and args.extend_l2 < 0:
         raise CLIError(f"--extend-l2 must be >= 0, not {args.extend_l2:g}")
+    if getattr(args, "in_every_bag", None) and (getattr(args, "ensemble", 1) or 1) < 2:
+        raise CLIError("--in-every-bag is for an ensemble: give --ensemble 2 or more")
     if is_parallel(args) and (getattr(args, "ensemble", None) or 1) < 2:
         raise CLIError(
             "--workers/--scheduler train the members of an ensemble in "
@@ -325,6 +336,7 @@ def run(args: argparse.Namespace) -> int:
             ),
             extend_l2=getattr(args, "extend_l2", None),
             extend_variant=bool(getattr(args, "extend_variant", False)),
+            in_every_bag=tuple(getattr(args, "in_every_bag", None) or ()),
             extend_tower=(
                 parse_hidden(args.extend_tower)
                 if getattr(args, "extend_tower", "")

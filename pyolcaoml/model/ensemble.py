@@ -143,12 +143,23 @@ def train_member(spec: MemberSpec) -> MemberResult:
 
 
 def bootstrap_samples(
-    names: Sequence[str], n_members: int, seed: int
+    names: Sequence[str], n_members: int, seed: int, always: Sequence[str] = ()
 ) -> list[list[str]]:
-    """M resamples (with repeats, each of len(names)) of structure names."""
+    """M resamples (with repeats, each of len(names)) of structure names, in
+    the order of ``names``. Each name of ``always`` is in every resample: one
+    that lacks it gives up its first name for it (the draws are those
+    without ``always``)."""
     rng = np.random.default_rng([int(seed), 7919])
     n = len(names)
-    return [[names[i] for i in sorted(rng.integers(0, n, n))] for _ in range(n_members)]
+    order = {name: i for i, name in enumerate(names)}
+    draws = [sorted(rng.integers(0, n, n)) for _ in range(n_members)]
+    samples = [[names[i] for i in draw] for draw in draws]
+    for k, sample in enumerate(samples):
+        for name in always:
+            if name not in sample:
+                sample = sorted([*sample[1:], name], key=order.__getitem__)
+        samples[k] = sample
+    return samples
 
 
 def member_specs(
@@ -163,6 +174,8 @@ def member_specs(
     """The specs of an ensemble of ``n_members`` (seeds config.seed + m)."""
     if n_members < 1:
         raise ModelError(f"the ensemble needs at least one member, not {n_members}")
+    if config.in_every_bag and n_members < 2:
+        raise ModelError("--in-every-bag is for an ensemble (--ensemble 2 or more)")
     samples: list[list[str] | None] = [None]
     if n_members > 1 and config.validation:
         raise ModelError(
@@ -176,7 +189,15 @@ def member_specs(
         rest = [n for n in dataset.names if n not in set(config.holdout)]
         if len(rest) < 2:
             raise ModelError("an ensemble needs at least two training structures")
-        samples = list(bootstrap_samples(rest, n_members, config.seed))
+        bad = [n for n in config.in_every_bag if n not in rest]
+        if bad:
+            raise ModelError(
+                "--in-every-bag: not a training structure of the dataset "
+                f"(unknown or held out): {', '.join(bad)}"
+            )
+        samples = list(
+            bootstrap_samples(rest, n_members, config.seed, config.in_every_bag)
+        )
     if config.extend_from:
         samples = _extension_samples(dataset, config, n_members, samples)
     return [

@@ -66,6 +66,12 @@ class TrainConfig:
     #: trained on the atoms that have one, predicts those (saved as the
     #: element's variant; pyolcaoml.model.saved.ElementModel)
     extend_variant: bool = False
+    #: structures kept in every ensemble member's bootstrap resample (a
+    #: resample without one gives up its first name for it): a kind of
+    #: environment with a single structure (the one a-Si run) would else be
+    #: out of bag for some members, which never train on it and stop early
+    #: on it (docs/model.md, "Stop 27")
+    in_every_bag: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -73,6 +79,7 @@ class TrainConfig:
         d["validation"] = list(self.validation)
         d["holdout"] = list(self.holdout)
         d["extend_tower"] = list(self.extend_tower)
+        d["in_every_bag"] = list(self.in_every_bag)
         d["metric"] = self.metric.to_dict()
         return d
 
