@@ -216,8 +216,8 @@ class NeighbourMean:
         centers: Sequence[int] | np.ndarray | None = None,
         n_threads: int | None = None,
     ) -> np.ndarray:
-        """(n_centers, 2 K) descriptors of the atoms of ``x`` (all, or the
-        0-based ``centers``): ``inner``'s, then the neighbour means."""
+        """(n_centers, (hops + 1) K) descriptors of the atoms of ``x`` (all,
+        or the 0-based ``centers``): ``inner``'s, then each hop's means."""
         s = Structure.coerce(x)
         idx = centre_indices(centers, len(s))
         # The atoms within h hops of a centre (h = 0: the centres), and the
@@ -230,27 +230,52 @@ class NeighbourMean:
         level = np.zeros((len(s), self.inner.n_features))
         level[reach[-1]] = self.inner.compute(s, reach[-1], n_threads)
         blocks = [level[idx]]
+        average = self._averager(s, n_threads)
+        for hop in range(1, self.hops + 1):
+            at = reach[self.hops - hop]
+            mean = average(level, at)
+            level = np.zeros_like(level)
+            level[at] = mean
+            blocks.append(level[idx])
+        return np.hstack(blocks)
+
+    def mean_of(
+        self, x: Any, values: np.ndarray, n_threads: int | None = None
+    ) -> np.ndarray:
+        """One hop of the averaging applied to given per-atom ``values``
+        (N, K) of the atoms of ``x``: the (N, K) weighted means over each
+        atom's neighbours (a further hop of stored descriptors, say)."""
+        s = Structure.coerce(x)
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 2 or values.shape[0] != len(s):
+            raise ValueError(
+                f"values: expected ({len(s)}, K) rows of the atoms, got {values.shape}"
+            )
+        return self._averager(s, n_threads)(values, np.arange(len(s)))
+
+    def _averager(self, s: Structure, n_threads: int | None):
+        """f(values, at) -> the neighbour means of per-atom ``values`` (N, K)
+        at the 0-based atoms ``at`` (the core's OML_NeighbourMean); the
+        structure's Fortran arrays are made once for every hop."""
         cell, positions = padded_cell(s, max(self.inner.max_cutoff, self.r_outer_max))
         index_of = {e: i + 1 for i, e in enumerate(self.elements)}
         element_of = np.array([index_of[e] for e in s.symbols], dtype=np.int32)
-        r_in, r_out = self.range_tables()
-        for hop in range(1, self.hops + 1):
-            at = reach[self.hops - hop]
+        r_in, r_out = (np.asfortranarray(t) for t in self.range_tables())
+        fixed = (fortran_cell(cell), fortran_positions(positions), element_of)
+
+        def average(values: np.ndarray, at: np.ndarray) -> np.ndarray:
             mean, status, message = core().oml_neighbour_mean(
-                fortran_cell(cell),
-                fortran_positions(positions),
-                element_of,
-                np.asfortranarray(r_in),
-                np.asfortranarray(r_out),
-                np.asfortranarray(level.T),
+                *fixed,
+                r_in,
+                r_out,
+                np.asfortranarray(values.T),
                 (at + 1).astype(np.int32),
                 thread_count(n_threads),
             )
             check(status, message)
-            level = np.zeros_like(level)
-            level[at] = mean.T
-            blocks.append(level[idx])
-        return np.hstack(blocks)
+            return mean.T
+
+        return average
 
     def _neighbourhoods(
         self, s: Structure, idx: np.ndarray, n_threads: int | None

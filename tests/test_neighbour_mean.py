@@ -254,6 +254,20 @@ def test_hops_with_centre_subsets_threads_and_clusters_give_identical_bits():
     np.testing.assert_array_equal(calc.compute(cluster, centers=[3, 0]), whole[[3, 0]])
 
 
+def test_mean_of_given_values_is_one_hop_of_compute():
+    """mean_of(values) on the inner descriptors is compute's first hop, and
+    on those means its second, bit for bit; bad shapes are refused."""
+    inner = Bispectrum(twojmax=4, radii=SIC_RADII)
+    calc = NeighbourMean(inner, 2.2, 2.6, hops=2)
+    atoms = sic_cell(13)
+    x = calc.compute(atoms)
+    k = inner.n_features
+    np.testing.assert_array_equal(calc.mean_of(atoms, x[:, :k]), x[:, k : 2 * k])
+    np.testing.assert_array_equal(calc.mean_of(atoms, x[:, k : 2 * k]), x[:, 2 * k :])
+    with pytest.raises(ValueError, match="values"):
+        calc.mean_of(atoms, x[:3])
+
+
 @pytest.mark.parametrize("hops", [0, 5, 1.5, "2", True, -1])
 def test_bad_hops_are_refused_by_name(hops):
     with pytest.raises(ValueError, match="hops"):

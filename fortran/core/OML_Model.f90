@@ -1966,33 +1966,11 @@ contains
          call move_alloc (reach, needed)
       enddo
 
-      ! The blocks of every atom within reach (needed, increasing).
-      if (size(needed) == numAtoms) then
-         ! needed is 1..N: the blocks go straight into level.
-         call computeBlocks (model, lattice, positionsAng, elementOf, &
-               & needed, numThreads, level, status, message)
-         if (status /= omlSuccess) return
-      else
-         allocate (work(numBase, size(needed)), stat=allocStat)
-         if (allocStat /= 0) then
-            call setStatus (status, message, omlErrMemory, &
-                  & 'descriptors: out of memory')
-            return
-         endif
-         call computeBlocks (model, lattice, positionsAng, elementOf, &
-               & needed, numThreads, work, status, message)
-         if (status /= omlSuccess) return
-         level(:,:) = 0.0_double
-         level(:, needed) = work(:,:)
-         deallocate (work)
-      endif
-      do i = 1, size(centres)
-         descriptors(1:numBase, i) = level(:, centres(i))
-      enddo
-
-      ! Hop h: the means of the previous level over the atoms at most
-      ! numHops - h hops from a centre.
-      do hop = 1, numHops
+      ! Level 0 is the blocks of every atom within reach; level h the
+      ! means of level h-1 over the atoms at most numHops - h hops from a
+      ! centre.  Each level's rows of the centres are their descriptors'
+      ! h-th block.
+      do hop = 0, numHops
          atoms = pack((/ (i, i = 1, numAtoms) /), depth <= numHops - hop)
          allocate (work(numBase, size(atoms)), stat=allocStat)
          if (allocStat /= 0) then
@@ -2000,9 +1978,14 @@ contains
                   & 'descriptors: out of memory')
             return
          endif
-         call computeNeighbourMean (lattice, positionsAng, elementOf, &
-               & model%nbrInner, model%nbrOuter, level, atoms, &
-               & numThreads, work, status, message)
+         if (hop == 0) then
+            call computeBlocks (model, lattice, positionsAng, elementOf, &
+                  & atoms, numThreads, work, status, message)
+         else
+            call computeNeighbourMean (lattice, positionsAng, elementOf, &
+                  & model%nbrInner, model%nbrOuter, level, atoms, &
+                  & numThreads, work, status, message)
+         endif
          if (status /= omlSuccess) return
          level(:,:) = 0.0_double
          level(:, atoms) = work(:,:)
