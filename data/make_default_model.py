@@ -166,6 +166,9 @@ SIC_DESCRIPTOR_ARGS = [
     "--neighbour-mean",
     "2.5,2.7",
 ]
+#: How many times the sic model's neighbour mean is repeated (stop 28's
+#: candidate S2 tries 2: docs/model.md, "Stop 28").
+SIC_NEIGHBOUR_HOPS = 1
 
 
 # Fresh test cells that have been spent (each decided one model choice) and
@@ -178,6 +181,8 @@ SIC_SPENT_TREES = [
     os.path.join(SIC_DIR, "test_runs_stop24"),  # stop 24's (spent in stop 23)
     os.path.join(SIC_DIR, "test_runs_stop25"),  # stop 25's (spent in stop 24)
     os.path.join(SIC_DIR, "test_runs_stop26"),  # stop 26's (spent in stop 25)
+    os.path.join(SIC_DIR, "test_runs_stop27"),  # stop 27's (spent in stop 26)
+    os.path.join(SIC_DIR, "test_runs_stop28"),  # stop 28's (spent in stop 26)
     os.path.join(SIC_DIR, "rescued"),
 ]
 
@@ -277,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         metavar="N",
-        help="the Si model's neighbour mean repeated N times (default "
-        f"{SI_NEIGHBOUR_HOPS}: the shipped descriptor; 2: stop 27's "
-        "candidates, docs/model.md)",
+        help="the neighbour mean repeated N times (default: the shipped "
+        f"descriptors, {SI_NEIGHBOUR_HOPS} for the Si model, "
+        f"{SIC_NEIGHBOUR_HOPS} with --sic-runs; docs/model.md)",
     )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
@@ -302,15 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     if sic and args.sic_spent:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
     holdout = list(args.holdout)
-    if sic and args.neighbour_hops is not None:
-        p.error("--neighbour-hops: for the Si model only (no --sic-runs)")
-    hops = SI_NEIGHBOUR_HOPS if args.neighbour_hops is None else args.neighbour_hops
+    hops = args.neighbour_hops
+    if hops is None:
+        hops = SIC_NEIGHBOUR_HOPS if sic else SI_NEIGHBOUR_HOPS
     descriptor_args = [*SI_DESCRIPTOR_ARGS, "--neighbour-hops", str(hops)]
     demo_cases = dict(DEMO_CASES)
     model_name = "default_model"
     if sic:
         holdout += present(SIC_HOLDOUT, sic)
         descriptor_args = [*DESCRIPTOR_ARGS, *SIC_DESCRIPTOR_ARGS]
+        descriptor_args += ["--neighbour-hops", str(hops)]
         demo_cases = dict(SIC_DEMO_CASES)
         model_name = "sic_model"
     extra_runs = args.extra_runs
