@@ -69,6 +69,42 @@ def test_make_structures_interstitial_is_the_protocol_cell(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "name, reps", [("asi16_s10500", (2, 1, 1)), ("asi32_s10700", (2, 2, 1))]
+)
+def test_make_structures_amorphous_cells_melt_in_their_supercell(
+    monkeypatch, name, reps
+):
+    """An a-Si name picks the diamond supercell the melt-quench runs in
+    (the 32-atom test cells of stop 28: 2x2x1); the skeleton's cell and atom
+    count follow it. The melt-quench itself (LAMMPS) is replaced by a
+    recorder, so this checks the plumbing, not the MD."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("make_structures", MAKE_STRUCTURES)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    asked = []
+
+    def fake_melt_quench(seed, r):
+        asked.append((seed, r))
+        n = 8 * r[0] * r[1] * r[2]
+        return np.random.default_rng(0).random((n, 3)), {"seed": seed}
+
+    monkeypatch.setattr(mod, "melt_quench_si", fake_melt_quench)
+    skl, meta = mod.build(name)
+    assert asked == [(int(name.split("_s")[1]), reps)]
+    lines = skl.splitlines()
+    cell = [float(v) for v in lines[lines.index("cell") + 1].split()[:3]]
+    np.testing.assert_allclose(cell, [5.431 * r for r in reps])
+    assert lines[lines.index("cell") + 2] == f"fract {8 * reps[0] * reps[1] * reps[2]}"
+    assert meta["family"] == "amorphous"
+    with pytest.raises(SystemExit, match="unknown structure name"):
+        mod.build("asi48_s10700")  # no such supercell
+
+
+@pytest.mark.parametrize(
     "queue, tree",
     [("test_queue", "test_runs"), ("test_queue_stop22", "test_runs_stop22")],
 )
