@@ -128,6 +128,7 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
     assert model.elements["C"].variant_columns is None
     d = model.descriptor
     hop = d["type"] == "neighbour_mean"
+    hops = int(d.get("hops", 1)) if hop else 0
     # the neighbour mean's reach of each element pair (r_outer, or the
     # pair's own: stop 24)
     own = {frozenset(k.split("-")): v[1] for k, v in d.get("pairs", {}).items()}
@@ -150,17 +151,18 @@ def test_sic_model_predicts_si_next_to_c_with_its_variant() -> None:
         atoms = Atoms(sym.tolist(), positions=st.positions, cell=st.cell, pbc=True)
         i, j = neighbor_list("ij", atoms, cutoff)
         near = {int(a) for a, b in zip(i, j, strict=True) if sym[b] == "C"}
-        if hop:  # a neighbour (within its pair's r_outer) is near a C
+        if hop:  # each hop: a neighbour (within its pair's r_outer) is near
             i2, j2, d2 = neighbor_list("ijd", atoms, r_hop)
             reach = [
                 own.get(frozenset((sym[a], sym[b])), model.descriptor["r_outer"])
                 for a, b in zip(i2, j2, strict=True)
             ]
-            near |= {
-                int(a)
-                for a, b, r, top in zip(i2, j2, d2, reach, strict=True)
-                if int(b) in near and r < top
-            }
+            for _ in range(hops):
+                near |= {
+                    int(a)
+                    for a, b, r, top in zip(i2, j2, d2, reach, strict=True)
+                    if int(b) in near and r < top
+                }
         want = np.array([int(a) in near for a in np.nonzero(sym == "Si")[0]])
         assert want.all() if everyone else 0 < want.sum() < len(want)
         np.testing.assert_array_equal(em.uses_variant(x), want)

@@ -85,9 +85,10 @@ def _with_variants(lines: list[str], section: list[str]) -> str:
     """A version 3 file: lines of a version 1 or 2 export with the variant
     section inserted after the last ordinary NETWORK block."""
     out = list(lines)
-    assert re.fullmatch(r"OLCAOML_MODEL [124]", out[0])
+    assert re.fullmatch(r"OLCAOML_MODEL [1246]", out[0])
     nm = any(line.startswith("NEIGHBOUR_MEAN") for line in out)
-    out[0] = "OLCAOML_MODEL 4" if nm else "OLCAOML_MODEL 3"
+    hops = any(line.startswith("NEIGHBOUR_MEAN_HOPS") for line in out)
+    out[0] = "OLCAOML_MODEL " + ("6" if hops else "4" if nm else "3")
     last = max(i for i, line in enumerate(out) if line == "END_NETWORK")
     return "\n".join(out[: last + 1] + section + out[last + 1 :]) + "\n"
 
@@ -229,8 +230,10 @@ def exported(tmp_path_factory, sic):
     export_model(sic, v2)
     lines = v2.read_text().splitlines()
     nm = any(line.startswith("NEIGHBOUR_MEAN") for line in lines)
-    # an ensemble without variants: version 2, or 4 with a neighbour mean
-    assert lines[0] == ("OLCAOML_MODEL 4" if nm else "OLCAOML_MODEL 2")
+    hops = any(line.startswith("NEIGHBOUR_MEAN_HOPS") for line in lines)
+    # an ensemble without variants: version 2, 4 with a neighbour mean, 6
+    # with more than one hop of it
+    assert lines[0] == "OLCAOML_MODEL " + ("6" if hops else "4" if nm else "2")
     return folder, lines
 
 
@@ -258,7 +261,9 @@ def inner_features(sic, num_features) -> int:
     """K of the descriptor without its neighbour mean (the synthetic models
     below use that descriptor: versions 1-3 have no neighbour mean)."""
     d = sic.descriptor
-    return num_features // 2 if d.get("type") == "neighbour_mean" else num_features
+    if d.get("type") != "neighbour_mean":
+        return num_features
+    return num_features // (int(d.get("hops", 1)) + 1)  # K, then K per hop
 
 
 @pytest.fixture(scope="module")
