@@ -312,15 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     hops = args.neighbour_hops
     if hops is None:
         hops = SIC_NEIGHBOUR_HOPS if sic else SI_NEIGHBOUR_HOPS
-    descriptor_args = [*SI_DESCRIPTOR_ARGS, "--neighbour-hops", str(hops)]
+    descriptor_args = SI_DESCRIPTOR_ARGS
     demo_cases = dict(DEMO_CASES)
     model_name = "default_model"
     if sic:
         holdout += present(SIC_HOLDOUT, sic)
         descriptor_args = [*DESCRIPTOR_ARGS, *SIC_DESCRIPTOR_ARGS]
-        descriptor_args += ["--neighbour-hops", str(hops)]
         demo_cases = dict(SIC_DEMO_CASES)
         model_name = "sic_model"
+    descriptor_args = [*descriptor_args, "--neighbour-hops", str(hops)]
     extra_runs = args.extra_runs
     if extra_runs is None:
         # the sic model was trained before the interstitial runs existed

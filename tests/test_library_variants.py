@@ -81,14 +81,20 @@ def _shift_last_bias(block: list[str], shift: float) -> list[str]:
     return block[: at + 1] + _nums(np.array(bias) + shift, 4) + ["END_NETWORK"]
 
 
+def _neighbour_version(lines: list[str]) -> str | None:
+    """The format version a neighbour mean asks for: 6 with more than one
+    hop (NEIGHBOUR_MEAN_HOPS), 4 with one, None without."""
+    if any(line.startswith("NEIGHBOUR_MEAN_HOPS") for line in lines):
+        return "6"
+    return "4" if any(line.startswith("NEIGHBOUR_MEAN") for line in lines) else None
+
+
 def _with_variants(lines: list[str], section: list[str]) -> str:
     """A version 3 file: lines of a version 1 or 2 export with the variant
     section inserted after the last ordinary NETWORK block."""
     out = list(lines)
     assert re.fullmatch(r"OLCAOML_MODEL [1246]", out[0])
-    nm = any(line.startswith("NEIGHBOUR_MEAN") for line in out)
-    hops = any(line.startswith("NEIGHBOUR_MEAN_HOPS") for line in out)
-    out[0] = "OLCAOML_MODEL " + ("6" if hops else "4" if nm else "3")
+    out[0] = "OLCAOML_MODEL " + (_neighbour_version(out) or "3")
     last = max(i for i, line in enumerate(out) if line == "END_NETWORK")
     return "\n".join(out[: last + 1] + section + out[last + 1 :]) + "\n"
 
@@ -229,11 +235,9 @@ def exported(tmp_path_factory, sic):
     v2 = folder / "sic_v2.oml"
     export_model(sic, v2)
     lines = v2.read_text().splitlines()
-    nm = any(line.startswith("NEIGHBOUR_MEAN") for line in lines)
-    hops = any(line.startswith("NEIGHBOUR_MEAN_HOPS") for line in lines)
     # an ensemble without variants: version 2, 4 with a neighbour mean, 6
     # with more than one hop of it
-    assert lines[0] == "OLCAOML_MODEL " + ("6" if hops else "4" if nm else "2")
+    assert lines[0] == "OLCAOML_MODEL " + (_neighbour_version(lines) or "2")
     return folder, lines
 
 
