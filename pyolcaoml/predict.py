@@ -185,7 +185,13 @@ def predict(
     """Predict every atom's A_i for ``atoms`` (ase.Atoms, Structure or a
     file name) with ``model`` (a loaded model, a model directory, or
     None / ``"default"`` for the bundled one). ``method`` is ``network`` or
-    a baseline: ``isolated``, ``average``, ``ridge``."""
+    a baseline: ``isolated``, ``average``, ``ridge``.
+
+    With ``model`` None, a structure of Si alone on which the bundled
+    model's median sigma exceeds 5 mHa (an amorphous one) is predicted by
+    the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
+    ``prediction.model`` says which); ``"default"`` keeps the default."""
+    requested = model
     if not isinstance(model, PotentialModel):
         model = load_model(model, networks=method == "network")
     structure = _structure(atoms)
@@ -199,6 +205,18 @@ def predict(
     coeffs, sigma, report, seconds = coefficients_and_trust(
         model, structure, x, method=method, n_threads=n_threads
     )
+    if method == "network" and requested is None:
+        from pyolcaoml.model.handover import amorphous_model_for, same_descriptors
+
+        other = amorphous_model_for(None, model, symbols, sigma)
+        if other is not None:  # an amorphous structure: the a-Si model
+            if not same_descriptors(model, other):
+                x = compute_descriptors(other, structure, n_threads=n_threads)
+            model = other
+            coeffs, sigma, report, more = coefficients_and_trust(
+                model, structure, x, method=method, n_threads=n_threads
+            )
+            seconds += more
     t2 = t1 + seconds
     alphas = {s: model.elements[s].alphas for s in set(symbols)}
     return PotentialPrediction(

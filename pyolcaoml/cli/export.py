@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "model",
         metavar="MODEL",
         help="model directory ('olcaoml train'), or a bundled model's name "
-        "('default', 'sic')",
+        "('default', 'sic', 'asi')",
     )
     p.add_argument(
         "-o",

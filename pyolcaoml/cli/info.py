@@ -59,3 +59,8 @@ def _print_bundled_model() -> None:
         print(f"bundled Si + C  {bundled_model_path('sic')} ('sic')")
     except ModelError as exc:
         print(f"bundled Si + C  (missing: {exc})")
+    from pyolcaoml.model.handover import AMORPHOUS_MODEL, amorphous_model_path
+
+    asi = amorphous_model_path()
+    if asi is not None:
+        print(f"bundled a-Si    {asi} ('{AMORPHOUS_MODEL}')")

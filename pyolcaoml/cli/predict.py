@@ -17,7 +17,11 @@ them as an scfV.dat in OLCAO's own format, one potential type per atom.
 MODEL is optional: left out (or given as 'default') it is the model bundled
 with pyolcaoml (its path is shown by 'olcaoml info'), Si only; a structure
 with C then gets the bundled Si + C model, also called 'sic' (for Si alone
-it predicts exactly what 'default' does, at about twice the cost).
+it predicts exactly what 'default' does, at about twice the cost), and a
+structure of Si alone on which the default model's median sigma exceeds
+5 mHa (an amorphous one: crystalline and point-defect cells stay below 4)
+gets the bundled a-Si model, 'asi' (docs/model.md, stop 29). Naming
+'default' keeps the default model.
 
   olcaoml predict [MODEL] STRUCTURE -o scfV.dat
       STRUCTURE: olcao.skl, structure.dat or any file ASE reads; potential
@@ -45,10 +49,11 @@ new files get the usual 0666 & ~umask permissions.
 examples:
   olcaoml predict POSCAR -o scfV.dat                 # bundled model
   olcaoml predict mymodel olcao.skl -o scfV.dat --plot potential.png
-  olcaoml predict default runs/asi512 --force
+  olcaoml predict runs/asi512 --force       # a-Si: the bundled a-Si model
 many inputs:
   olcaoml predict MODEL INPUT... -o FILE.h5|FOLDER [--workers N]
-      (MODEL is required here; "default" and "sic" name the bundled ones)
+      (MODEL is required here; "default", "sic" and "asi" name the bundled
+      ones; nothing is handed over)
       many structures (several files, directories, every frame of a
       trajectory ASE reads, run directories): their coefficients go, in
       input order, to one HDF5 file, or to FOLDER/<name>/scfV.dat each
@@ -111,6 +116,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
+    from pyolcaoml.model.handover import (
+        amorphous_model_for,
+        handover_note,
+        same_descriptors,
+    )
     from pyolcaoml.model.workflow import (
         check_run,
         coefficients_and_trust,
@@ -198,6 +208,17 @@ def run(args: argparse.Namespace) -> int:
         coeffs, sigma, report, seconds = coefficients_and_trust(
             model, structure, x, n_threads=args.threads
         )
+        asi = amorphous_model_for(args.model, model, symbols, sigma)
+        if asi is not None:  # an amorphous structure: the bundled a-Si model
+            print(handover_note(symbols, sigma), flush=True)
+            if not same_descriptors(model, asi):
+                x = compute_descriptors(asi, structure, args.threads, progress=True)
+            model = asi
+            print(f"model {model.path}", flush=True)
+            coeffs, sigma, report, more = coefficients_and_trust(
+                model, structure, x, n_threads=args.threads
+            )
+            seconds += more
         t2 = t1 + seconds
         _stage(n, f"writing {output} ...")
         pred = PotentialPrediction(

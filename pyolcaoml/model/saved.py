@@ -472,8 +472,14 @@ DEFAULT_MODEL = "default"
 #: The bundled models by name (folders of pyolcaoml's data): "default", Si
 #: only; "sic", Si + C, made by extending "default" (pyolcaoml.model.extend):
 #: for structures of Si alone it predicts exactly what "default" does, at
-#: about twice the cost (its descriptor has the C components too).
-BUNDLED_MODELS = {DEFAULT_MODEL: "default_model", "sic": "sic_model"}
+#: about twice the cost (its descriptor has the C components too); "asi",
+#: Si only, trained with 30 amorphous cells more, which predicts the
+#: structures that "default" hands over (pyolcaoml.model.handover).
+BUNDLED_MODELS = {
+    DEFAULT_MODEL: "default_model",
+    "sic": "sic_model",
+    "asi": "asi_model",
+}
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> str:
@@ -489,7 +495,7 @@ def bundled_model_path(name: str = DEFAULT_MODEL) -> str:
 
 def resolve_model_path(path: str | os.PathLike | None) -> str:
     """A model directory from a user's argument: ``None`` or a bundled name
-    (``"default"``, ``"sic"``) is the bundled model (unless a folder of that
+    (``"default"``, ``"sic"``, ``"asi"``) is the bundled model (unless a folder of that
     name exists here), else the path."""
     if path is None:
         return bundled_model_path()

@@ -1,0 +1,121 @@
+"""Amorphous structures go to the bundled a-Si model (stop 29).
+
+No single Si model has been good at both: every training set heavy in
+amorphous cells made a-Si 25-40 % better in V(r) and the crystalline and
+point-defect cells 12-28 % worse (docs/model.md, stops 17-28). So the
+package ships two Si models, the default one and ``asi`` (trained with 30
+amorphous cells more), and the default model decides which one predicts a
+structure from its own ensemble spread: sigma, each atom's predicted RMS
+V(r) error (Hartree), is small where the default model has seen such
+environments and large where it has not.
+
+Over the 56 crystalline and point-defect test cells of stops 21-28 the
+default model's median sigma per structure is 0.13-3.75 mHa; over four
+amorphous cells (32 and 64 atoms) it is 6.2-9.5 mHa. A structure whose
+median sigma over its Si atoms exceeds :data:`HANDOVER_MEDIAN_SIGMA_HARTREE`
+(5 mHa, between the two) is handed to ``asi``. The median, not the mean
+or the maximum, so that a crystal with a few odd atoms (a vacancy's
+neighbours) stays with the model that is better for the crystal.
+
+Only a model left unnamed is handed over (``olcaoml predict STRUCTURE``,
+``pyolcaoml.predict(atoms)``): naming ``default`` (or any path) keeps it.
+The Fortran library predicts with the model it is given; it returns the
+same sigma, so a caller can apply the same rule.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+#: The bundled model that amorphous structures are handed to.
+AMORPHOUS_MODEL = "asi"
+#: A structure goes to :data:`AMORPHOUS_MODEL` when the default model's
+#: median sigma over its Si atoms exceeds this (Hartree).
+HANDOVER_MEDIAN_SIGMA_HARTREE = 5.0e-3
+#: The element the rule is about (the a-Si model knows Si only).
+ELEMENT = "Si"
+
+
+def median_sigma(symbols: Sequence[str], sigma: np.ndarray | None) -> float:
+    """Median sigma (Hartree) over the Si atoms; NaN when there is none or
+    no sigma (a single network)."""
+    if sigma is None:
+        return float("nan")
+    s = np.asarray(sigma, dtype=np.float64)
+    rows = np.asarray(list(symbols)) == ELEMENT
+    if s.shape != rows.shape:
+        raise ValueError(f"{len(s)} sigmas for {len(rows)} atoms")
+    s = s[rows]
+    s = s[np.isfinite(s)]
+    return float(np.median(s)) if s.size else float("nan")
+
+
+def wants_handover(symbols: Sequence[str], sigma: np.ndarray | None) -> bool:
+    """True when the default model's sigma says the structure is amorphous
+    (every atom Si, median sigma above the threshold)."""
+    symbols = list(symbols)
+    if not symbols or any(s != ELEMENT for s in symbols):
+        return False
+    m = median_sigma(symbols, sigma)
+    return bool(np.isfinite(m) and m > HANDOVER_MEDIAN_SIGMA_HARTREE)
+
+
+def is_bundled_default(model_path: str | os.PathLike[str]) -> bool:
+    """Whether ``model_path`` is the bundled default model's folder."""
+    from pyolcaoml.model.errors import ModelError
+    from pyolcaoml.model.saved import bundled_model_path
+
+    try:
+        default = bundled_model_path()
+    except ModelError:
+        return False
+    return os.path.realpath(os.fspath(model_path)) == os.path.realpath(default)
+
+
+def amorphous_model_path() -> str | None:
+    """The bundled a-Si model's folder, or None where it is not installed
+    (then nothing is handed over)."""
+    from pyolcaoml.model.errors import ModelError
+    from pyolcaoml.model.saved import bundled_model_path
+
+    try:
+        path = bundled_model_path(AMORPHOUS_MODEL)
+    except ModelError:
+        return None
+    return path if os.path.isfile(os.path.join(path, "model.json")) else None
+
+
+def handover_note(symbols: Sequence[str], sigma: np.ndarray | None) -> str:
+    """The line printed when a structure is handed over."""
+    m = median_sigma(symbols, sigma)
+    return (
+        f"the default model's median sigma is {1000 * m:.2f} mHa (> "
+        f"{1000 * HANDOVER_MEDIAN_SIGMA_HARTREE:g} mHa: an amorphous "
+        f"structure): predicted with the bundled a-Si model "
+        f"'{AMORPHOUS_MODEL}' (name 'default' as MODEL to keep the default)"
+    )
+
+
+def amorphous_model_for(requested, model, symbols, sigma):
+    """The loaded bundled a-Si model when ``model`` (what ``requested``
+    resolved to: None means the user named no model) should hand the
+    structure over, else None."""
+    if requested is not None or model.path is None:
+        return None
+    if not is_bundled_default(model.path) or not wants_handover(symbols, sigma):
+        return None
+    path = amorphous_model_path()
+    if path is None:
+        return None
+    from pyolcaoml.model.saved import load_model
+
+    return load_model(path)
+
+
+def same_descriptors(a, b) -> bool:
+    """Whether two models compute the same descriptors (so that one's can
+    be reused for the other)."""
+    return a.n_features == b.n_features and a.descriptor == b.descriptor

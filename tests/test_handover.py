@@ -1,0 +1,119 @@
+"""Amorphous structures handed to the bundled a-Si model (stop 29).
+
+The rule (pyolcaoml.model.handover): with no model named, a structure of Si
+alone whose median sigma under the bundled default model exceeds 5 mHa is
+predicted by the bundled a-Si model. The decision is recomputed here from
+the default model's own sigma with NumPy, and the handed-over coefficients
+are checked against the other model named explicitly. A stand-in (a small
+test model with another descriptor) plays the a-Si model, so that these
+tests do not depend on which a-Si model is shipped.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyolcaoml.cli import main
+from pyolcaoml.model import handover
+from pyolcaoml.model.saved import load_model
+from pyolcaoml.olcao import read_scfv
+from pyolcaoml.predict import predict
+from pyolcaoml.structure import read_structure
+from tests.test_library_support import cached_model
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS = REPO / "data" / "scf_test_runs"
+#: a 32-atom melt-quenched a-Si cell and a rattled crystal (OLCAO test runs)
+AMORPHOUS = RUNS / "asi32_s10700" / "olcao.skl"
+CRYSTAL = RUNS / "si8_r0.10_seed10100" / "olcao.skl"
+
+
+@pytest.fixture
+def stand_in(monkeypatch) -> str:
+    """A small trained model (another descriptor) in the a-Si model's place."""
+    path, _ = cached_model("tanh")
+    monkeypatch.setattr(handover, "amorphous_model_path", lambda: path)
+    return path
+
+
+def _default_median_sigma(skl: Path) -> float:
+    pred = predict(read_structure(str(skl)), "default")
+    return float(np.median(pred.sigma))
+
+
+def test_rule_on_synthetic_sigmas() -> None:
+    si = ["Si"] * 5
+    t = handover.HANDOVER_MEDIAN_SIGMA_HARTREE
+    assert t == 5e-3
+    assert handover.wants_handover(si, np.array([1, 1, 9, 9, 9]) * 1e-3)
+    assert not handover.wants_handover(si, np.array([9, 9, 1, 1, 1]) * 1e-3)
+    # the median, not the maximum or the mean: two far-off atoms of five
+    assert not handover.wants_handover(si, np.array([1, 1, 1, 90, 90]) * 1e-3)
+    assert not handover.wants_handover(si, np.full(5, t))  # "exceeds"
+    assert handover.wants_handover(si, np.full(5, t * (1 + 1e-12)))
+    assert not handover.wants_handover(["Si", "C"], np.full(2, 0.1))
+    assert not handover.wants_handover(si, None)  # a single network
+    assert not handover.wants_handover(si, np.full(5, np.nan))
+    assert not handover.wants_handover([], np.zeros(0))
+    assert math.isnan(handover.median_sigma(["C"], np.ones(1)))
+    with pytest.raises(ValueError, match="3 sigmas for 2 atoms"):
+        handover.median_sigma(["Si", "Si"], np.ones(3))
+
+
+def test_test_cells_fall_on_either_side() -> None:
+    """The two cells the tests below use are on the sides the rule says:
+    the a-Si cell above 5 mHa, the rattled crystal far below."""
+    assert _default_median_sigma(AMORPHOUS) > 5e-3
+    assert _default_median_sigma(CRYSTAL) < 2.5e-3
+
+
+def test_predict_hands_an_amorphous_cell_over(tmp_path, capsys, stand_in) -> None:
+    out = tmp_path / "auto.dat"
+    assert main(["predict", str(AMORPHOUS), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "bundled a-Si model 'asi'" in text
+    assert f"model {stand_in}" in text
+    ref = tmp_path / "named.dat"
+    assert main(["predict", stand_in, str(AMORPHOUS), "-o", str(ref)]) == 0
+    assert out.read_bytes() == ref.read_bytes()
+    # the Python API does the same, and says which model predicted
+    pred = predict(read_structure(str(AMORPHOUS)))
+    assert Path(pred.model.path) == Path(stand_in)
+    api = tmp_path / "api.dat"
+    pred.write_scfv(api)
+    assert api.read_bytes() == ref.read_bytes()
+
+
+def test_naming_default_keeps_the_default(tmp_path, capsys, stand_in) -> None:
+    out = tmp_path / "default.dat"
+    assert main(["predict", "default", str(AMORPHOUS), "-o", str(out)]) == 0
+    assert "a-Si model" not in capsys.readouterr().out
+    default = load_model("default")
+    pred = predict(read_structure(str(AMORPHOUS)), "default")
+    assert Path(pred.model.path) == Path(default.path)
+    assert read_scfv(out).n_types == 32
+
+
+def test_a_crystal_stays_with_the_default(tmp_path, capsys, stand_in) -> None:
+    out = tmp_path / "auto.dat"
+    assert main(["predict", str(CRYSTAL), "-o", str(out)]) == 0
+    assert "a-Si model" not in capsys.readouterr().out
+    ref = tmp_path / "default.dat"
+    assert main(["predict", "default", str(CRYSTAL), "-o", str(ref)]) == 0
+    assert out.read_bytes() == ref.read_bytes()
+
+
+def test_no_handover_without_an_installed_a_si_model(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setattr(handover, "amorphous_model_path", lambda: None)
+    out = tmp_path / "auto.dat"
+    assert main(["predict", str(AMORPHOUS), "-o", str(out)]) == 0
+    assert "a-Si model" not in capsys.readouterr().out
+    ref = tmp_path / "default.dat"
+    assert main(["predict", "default", str(AMORPHOUS), "-o", str(ref)]) == 0
+    assert out.read_bytes() == ref.read_bytes()
