@@ -46,6 +46,12 @@ a new Si network (the variant) predicts the Si atoms with a C neighbour.
 The SiC held-out list is added to the Si one, and the SiC demo case is
 added to demo/manifest.json beside the Si one.
 
+``--asi`` makes the bundled a-Si model, data/asi_model ('asi'): the Si
+model's recipe with the 25 a-Si16 and four a-Si32 runs added (ASI_RUNS),
+which ``olcaoml predict`` uses for the structures the default model hands
+over (its median sigma above 5 mHa: pyolcaoml.model.handover). Its
+libolcaoml export is not shipped (``olcaoml export asi asi.oml``).
+
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
 rattled interstitial defect cell (the demo case) and four rattled / strained
@@ -99,6 +105,10 @@ BATCH2 = "runs_batch2.tar.xz"
 #:   --extra-runs data/runs data/runs_batch2.tar.xz data/runs_asi16.tar.xz
 #:   --holdout <HOLDOUT> asi16_s10502 asi16_s10509
 ASI16 = "runs_asi16.tar.xz"
+#: The a-Si runs that the bundled a-Si model (``--asi``, data/asi_model,
+#: stop 29) adds to the Si model's: the 25 a-Si16 cells above and four
+#: 32-atom a-Si cells (data/runs_asi32/README.md, seeds 10710-10713).
+ASI_RUNS = (ASI16, "runs_asi32")
 #: 4 rattled tetrahedral-interstitial cells (stop 27; data/runs_interstitial/
 #: README.md): the first interstitial structures trained on (the shared
 #: family is held out: the demo case). Without them the two-hop model was
@@ -288,6 +298,15 @@ def main(argv: list[str] | None = None) -> int:
         f"descriptors, {SI_NEIGHBOUR_HOPS} for the Si model, "
         f"{SIC_NEIGHBOUR_HOPS} with --sic-runs; docs/model.md)",
     )
+    p.add_argument(
+        "--asi",
+        action="store_true",
+        help="make the bundled a-Si model, data/asi_model ('asi'): the Si "
+        "model's recipe with the a-Si runs of "
+        + " and ".join(ASI_RUNS)
+        + " too (the structures the default model hands over: "
+        "pyolcaoml.model.handover)",
+    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--export-only",
@@ -320,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         descriptor_args = [*DESCRIPTOR_ARGS, *SIC_DESCRIPTOR_ARGS]
         demo_cases = dict(SIC_DEMO_CASES)
         model_name = "sic_model"
+    if args.asi:
+        if sic:
+            raise SystemExit("--asi makes a Si model: leave out --sic-runs")
+        demo_cases = {}
+        model_name = "asi_model"
     descriptor_args = [*descriptor_args, "--neighbour-hops", str(hops)]
     extra_runs = args.extra_runs
     if extra_runs is None:
@@ -327,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         extra_runs = [os.path.join(here, "runs"), os.path.join(here, BATCH2)]
         if not sic:
             extra_runs.append(os.path.join(here, INTERSTITIAL))
+        if args.asi:
+            extra_runs += [os.path.join(here, r) for r in ASI_RUNS]
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
         extra = [_unpacked(path, tmp) for path in extra_runs]
@@ -402,9 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         rc = olcaoml(["evaluate", model_dir, data, "--which", "holdout"])
         if rc:
             return rc
-        # libolcaoml's export of the Si + C model is not shipped (its size);
-        # olcaoml export sic MODEL.oml makes it
-        return 0 if sic else _export_oml(out)
+        # libolcaoml's exports of the Si + C and a-Si models are not shipped
+        # (their size); olcaoml export sic|asi MODEL.oml makes them
+        return 0 if sic or args.asi else _export_oml(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
