@@ -218,6 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         if not path:
             p.error(f"--model wants NAME=DIR, got {spec!r}")
         models[name] = load_model(path)
+    for run_dir in args.runs:  # every run checked before OLCAO starts
+        run = read_run(run_dir)
+        if run.history is None or run.converged_potential is None:
+            p.error(
+                f"{run_dir}: no SCF history or converged potential "
+                "(gs_iter-<basis>.dat, gs_scfV-<basis>.dat): not a "
+                "finished OLCAO run"
+            )
     work = args.work or tempfile.mkdtemp(prefix="bench-scf-")
     os.makedirs(work, exist_ok=True)
     rows = []

@@ -104,3 +104,23 @@ def test_member_starts_average_to_the_network_start(model, run):
         np.abs(members[0][t] - members[1][t]).max() for t in range(len(network))
     )
     assert spread > 1e-6
+
+
+def test_unfinished_run_is_named_before_olcao_starts(tmp_path, monkeypatch, capsys):
+    """A run directory without an SCF log (OLCAO stopped, or never ran)
+    is refused by name before any OLCAO run starts (it was a traceback)."""
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "data" / "scf_test_runs"
+    run = tmp_path / "unfinished"
+    shutil.copytree(src / "si8_r0.10_seed10100" / "inputs", run / "inputs")
+    shutil.copy(src / "si8_r0.10_seed10100" / "olcao.skl", run / "olcao.skl")
+    shutil.copy(src / "si8_r0.10_seed10100" / "meta.json", run / "meta.json")
+    runner = tmp_path / "run_olcao.py"
+    runner.write_text("raise SystemExit('must not run')\n")
+    monkeypatch.setenv("OLCAO_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        _load().main([str(run), "--runner", str(runner)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{run}: no SCF history" in err and "not a finished OLCAO run" in err
