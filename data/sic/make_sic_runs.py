@@ -561,6 +561,16 @@ def test_queue_stop29() -> list:
     )
 
 
+def test_queue_stop30() -> list:
+    """The tenth fresh test set, made in stop 29 for the next sic model
+    choice (the ninth measured the shipped model once and judged a
+    candidate in stop 28: spent): the kinds of the stop-28 set with new
+    seeds (12400 up), into data/sic/test_runs_stop30."""
+    return _fresh_set_four_amorphous(
+        12400, 0.99, (("Ci", "C_i_TSi"), ("SiC", "Si_C")), ("_si10c6", 10)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -572,6 +582,7 @@ TEST_SETS = {
     "stop27": (os.path.join(HERE, "test_runs_stop27"), test_queue_stop27),
     "stop28": (os.path.join(HERE, "test_runs_stop28"), test_queue_stop28),
     "stop29": (os.path.join(HERE, "test_runs_stop29"), test_queue_stop29),
+    "stop30": (os.path.join(HERE, "test_runs_stop30"), test_queue_stop30),
 }
 
 
