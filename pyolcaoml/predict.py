@@ -205,17 +205,12 @@ def predict(
     coeffs, sigma, report, seconds = coefficients_and_trust(
         model, structure, x, method=method, n_threads=n_threads
     )
-    if method == "network" and requested is None:
-        from pyolcaoml.model.handover import amorphous_model_for, same_descriptors
+    if method == "network":
+        from pyolcaoml.model.workflow import hand_over_amorphous
 
-        other = amorphous_model_for(None, model, symbols, sigma)
-        if other is not None:  # an amorphous structure: the a-Si model
-            if not same_descriptors(model, other):
-                x = compute_descriptors(other, structure, n_threads=n_threads)
-            model = other
-            coeffs, sigma, report, more = coefficients_and_trust(
-                model, structure, x, method=method, n_threads=n_threads
-            )
+        asi = hand_over_amorphous(requested, model, structure, x, sigma, n_threads)
+        if asi is not None:  # an amorphous structure: the a-Si model
+            model, x, coeffs, sigma, report, more = asi
             seconds += more
     t2 = t1 + seconds
     alphas = {s: model.elements[s].alphas for s in set(symbols)}

@@ -116,14 +116,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.handover import (
-        amorphous_model_for,
-        handover_note,
-        same_descriptors,
-    )
+    from pyolcaoml.model.handover import handover_note
     from pyolcaoml.model.workflow import (
         check_run,
         coefficients_and_trust,
+        hand_over_amorphous,
         predict_scfv_for_run,
     )
     from pyolcaoml.outputs import OutputPathError, check_output
@@ -208,16 +205,11 @@ def run(args: argparse.Namespace) -> int:
         coeffs, sigma, report, seconds = coefficients_and_trust(
             model, structure, x, n_threads=args.threads
         )
-        asi = amorphous_model_for(args.model, model, symbols, sigma)
+        asi = hand_over_amorphous(args.model, model, structure, x, sigma, args.threads)
         if asi is not None:  # an amorphous structure: the bundled a-Si model
             print(handover_note(symbols, sigma), flush=True)
-            if not same_descriptors(model, asi):
-                x = compute_descriptors(asi, structure, args.threads, progress=True)
-            model = asi
+            model, x, coeffs, sigma, report, more = asi
             print(f"model {model.path}", flush=True)
-            coeffs, sigma, report, more = coefficients_and_trust(
-                model, structure, x, n_threads=args.threads
-            )
             seconds += more
         t2 = t1 + seconds
         _stage(n, f"writing {output} ...")

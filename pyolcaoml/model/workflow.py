@@ -115,6 +115,25 @@ def coefficients_and_trust(
     return coeffs, sigma, report, seconds
 
 
+def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
+    """When ``model`` (what ``requested`` resolved to; None: no model named)
+    hands the structure to the bundled a-Si model
+    (:mod:`pyolcaoml.model.handover`): (a-Si model, its descriptors, coeffs,
+    sigma, report, network seconds); else None. The descriptors ``x`` are
+    reused when both models compute the same ones."""
+    from pyolcaoml.model.handover import amorphous_model_for, same_descriptors
+
+    other = amorphous_model_for(requested, model, list(structure.symbols), sigma)
+    if other is None:
+        return None
+    if not same_descriptors(model, other):
+        x = compute_descriptors(other, structure, n_threads=n_threads)
+    coeffs, sigma, report, seconds = coefficients_and_trust(
+        other, structure, x, n_threads=n_threads
+    )
+    return other, x, coeffs, sigma, report, seconds
+
+
 def predict_structure(
     model: PotentialModel, structure, method: str = "network", n_threads=None
 ) -> Prediction:
