@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_library_support import cached_model
 
 from pyolcaoml.cli import main
 from pyolcaoml.model import handover
@@ -23,7 +24,6 @@ from pyolcaoml.model.saved import load_model
 from pyolcaoml.olcao import read_scfv
 from pyolcaoml.predict import predict
 from pyolcaoml.structure import read_structure
-from tests.test_library_support import cached_model
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "data" / "scf_test_runs"
