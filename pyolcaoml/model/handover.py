@@ -63,18 +63,6 @@ def wants_handover(symbols: Sequence[str], sigma: np.ndarray | None) -> bool:
     return bool(np.isfinite(m) and m > HANDOVER_MEDIAN_SIGMA_HARTREE)
 
 
-def is_bundled_default(model_path: str | os.PathLike[str]) -> bool:
-    """Whether ``model_path`` is the bundled default model's folder."""
-    from pyolcaoml.model.errors import ModelError
-    from pyolcaoml.model.saved import bundled_model_path
-
-    try:
-        default = bundled_model_path()
-    except ModelError:
-        return False
-    return os.path.realpath(os.fspath(model_path)) == os.path.realpath(default)
-
-
 def amorphous_model_path() -> str | None:
     """The bundled a-Si model's folder, or None where it is not installed
     (then nothing is handed over)."""
@@ -99,13 +87,12 @@ def handover_note(symbols: Sequence[str], sigma: np.ndarray | None) -> str:
     )
 
 
-def amorphous_model_for(requested, model, symbols, sigma):
-    """The loaded bundled a-Si model when ``model`` (what ``requested``
-    resolved to: None means the user named no model) should hand the
-    structure over, else None."""
-    if requested is not None or model.path is None:
-        return None
-    if not is_bundled_default(model.path) or not wants_handover(symbols, sigma):
+def amorphous_model_for(requested, symbols, sigma):
+    """The loaded bundled a-Si model when the structure should be handed
+    over, else None. ``requested`` is the model the user named (None: none,
+    so ``sigma`` is the bundled default model's; a structure of Si alone
+    never goes to the Si + C model)."""
+    if requested is not None or not wants_handover(symbols, sigma):
         return None
     path = amorphous_model_path()
     if path is None:
@@ -113,9 +100,3 @@ def amorphous_model_for(requested, model, symbols, sigma):
     from pyolcaoml.model.saved import load_model
 
     return load_model(path)
-
-
-def same_descriptors(a, b) -> bool:
-    """Whether two models compute the same descriptors (so that one's can
-    be reused for the other)."""
-    return a.n_features == b.n_features and a.descriptor == b.descriptor

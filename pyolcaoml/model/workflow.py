@@ -121,12 +121,12 @@ def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
     (:mod:`pyolcaoml.model.handover`): (a-Si model, its descriptors, coeffs,
     sigma, report, network seconds); else None. The descriptors ``x`` are
     reused when both models compute the same ones."""
-    from pyolcaoml.model.handover import amorphous_model_for, same_descriptors
+    from pyolcaoml.model.handover import amorphous_model_for
 
-    other = amorphous_model_for(requested, model, list(structure.symbols), sigma)
+    other = amorphous_model_for(requested, list(structure.symbols), sigma)
     if other is None:
         return None
-    if not same_descriptors(model, other):
+    if (other.descriptor, other.n_features) != (model.descriptor, model.n_features):
         x = compute_descriptors(other, structure, n_threads=n_threads)
     coeffs, sigma, report, seconds = coefficients_and_trust(
         other, structure, x, n_threads=n_threads
