@@ -23,11 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "data" / "scf_test_runs"
 AMORPHOUS = ["asi32_s10700", "asi32_s10701", "asi32_s10702"]
 
-pytestmark = pytest.mark.skipif(
-    not (REPO / "data" / "asi_model" / "model.json").is_file(),
-    reason="no bundled a-Si model in this checkout",
-)
-
 
 def _errors(name: str) -> tuple[str, float, float]:
     """(model that predicted with none named, its RMS V, the default's RMS
