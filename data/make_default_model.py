@@ -194,8 +194,14 @@ SIC_SPENT_TREES = [
     os.path.join(SIC_DIR, "test_runs_stop27"),  # stop 27's (spent in stop 26)
     # the stop-28 and stop-29 sets are spent too (stop 26 and stop 28's S2)
     # but not in this list, so that the command reproduces the shipped S:
-    # add them for the next sic model
+    # SIC_SPENT_LATER below adds them
     os.path.join(SIC_DIR, "rescued"),
+]
+#: The spent sets that came after S (``--sic-spent-later``, stop 30's
+#: candidate S3; docs/model.md, "Stop 30").
+SIC_SPENT_LATER = [
+    os.path.join(SIC_DIR, "test_runs_stop28"),  # spent in stop 26
+    os.path.join(SIC_DIR, "test_runs_stop29"),  # spent in stop 28 (S2)
 ]
 
 
@@ -290,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         + ")",
     )
     p.add_argument(
+        "--sic-spent-later",
+        action="store_true",
+        help="with --sic-spent: the sets spent after the shipped sic model "
+        "too (" + ", ".join(os.path.relpath(t) for t in SIC_SPENT_LATER) + ")",
+    )
+    p.add_argument(
         "--neighbour-hops",
         type=int,
         default=None,
@@ -327,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
     if sic and args.sic_spent:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
+        if args.sic_spent_later:
+            sic += [t for t in SIC_SPENT_LATER if os.path.isdir(t)]
+    elif args.sic_spent_later:
+        raise SystemExit("--sic-spent-later goes with --sic-runs and --sic-spent")
     holdout = list(args.holdout)
     hops = args.neighbour_hops
     if hops is None:
