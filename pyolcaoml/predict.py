@@ -184,15 +184,21 @@ def predict(
 ) -> PotentialPrediction:
     """Predict every atom's A_i for ``atoms`` (ase.Atoms, Structure or a
     file name) with ``model`` (a loaded model, a model directory, or
-    None / ``"default"`` for the bundled one). ``method`` is ``network`` or
-    a baseline: ``isolated``, ``average``, ``ridge``.
+    None / ``"default"`` for the bundled one; with None it is loaded once
+    per process, so predicting many structures in a loop costs no reload).
+    ``method`` is ``network`` or a baseline: ``isolated``, ``average``,
+    ``ridge``.
 
     With ``model`` None, a structure of Si alone on which the bundled
     model's median sigma exceeds 5 mHa (an amorphous one) is predicted by
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
     ``prediction.model`` says which); ``"default"`` keeps the default."""
     requested = model
-    if not isinstance(model, PotentialModel):
+    if model is None:  # the bundled default, loaded once per process
+        from pyolcaoml.model.saved import load_bundled_model
+
+        model = load_bundled_model(networks=method == "network")
+    elif not isinstance(model, PotentialModel):
         model = load_model(model, networks=method == "network")
     structure = _structure(atoms)
     symbols = list(structure.symbols)

@@ -97,6 +97,6 @@ def amorphous_model_for(requested, symbols, sigma):
     path = amorphous_model_path()
     if path is None:
         return None
-    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.saved import load_bundled_model
 
-    return load_model(path)
+    return load_bundled_model(path)

@@ -663,6 +663,44 @@ def load_model(
     return model
 
 
+#: Bundled models loaded by :func:`load_bundled_model`, by (path, networks).
+_BUNDLED_CACHE: dict[tuple[str, bool], tuple[tuple, PotentialModel]] = {}
+
+
+def _folder_stamp(path: str) -> tuple:
+    """(name, size, mtime) of every file of a model folder: a file that is
+    replaced, rewritten or added changes it."""
+    stamp = []
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_file():
+            st = entry.stat()
+            stamp.append((entry.name, st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
+def load_bundled_model(
+    name: str | os.PathLike = DEFAULT_MODEL, networks: bool = True
+) -> PotentialModel:
+    """A model shipped with pyolcaoml (``"default"``, ``"sic"``, ``"asi"``,
+    or its folder), loaded once per process and then reused (a load, about
+    0.05-0.1 s, saved on every ``pyolcaoml.predict`` call). It is loaded
+    again when any file of its folder changes (size or modification time).
+    The object is shared: copy it before changing it."""
+    path = os.path.abspath(resolve_model_path(name))
+    key = (path, bool(networks))
+    try:
+        stamp = _folder_stamp(path)
+    except OSError:
+        stamp = ()  # load_model names the missing folder
+    hit = _BUNDLED_CACHE.get(key)
+    if hit is not None and stamp and hit[0] == stamp:
+        return hit[1]
+    model = load_model(path, networks=networks)
+    if stamp:
+        _BUNDLED_CACHE[key] = (stamp, model)
+    return model
+
+
 def _attach(em: ElementModel, variant: bool, nets: list[Any]) -> None:
     if variant:
         if len(nets) != len(em.networks):
