@@ -345,3 +345,70 @@ def test_convert_all_shared_runs(tmp_path: Path) -> None:
     )
     assert len(ds.elements) == sum(m["n_atoms"] for m in metas)
     assert np.all(ds.type_multiplicity == 1)
+
+
+#: Two real SiC runs that stopped above their CONVERGENCE_TEST (1e-6) after
+#: 60 iterations: one just short (8.76e-6), one stalled (2.18e-2; the last
+#: rows of their gs_iter-fb.dat).
+SIC_STOP28 = REPO / "data" / "sic" / "test_runs_stop28"
+NEARLY = SIC_STOP28 / "amorphous" / "sic16_rr_seed12020"
+STALLED = SIC_STOP28 / "defect" / "sic16_Ci_r0.05_seed12012"
+
+
+@pytest.mark.parametrize(
+    ("limit", "kept"),
+    [
+        ([], []),
+        (["--include-unconverged"], ["sic16_rr_seed12020", "sic16_Ci_r0.05_seed12012"]),
+        (["--include-unconverged", "1e-3"], ["sic16_rr_seed12020"]),
+        (["--include-unconverged", "1e-5"], ["sic16_rr_seed12020"]),
+        (["--include-unconverged", "8e-6"], []),
+    ],
+)
+def test_include_unconverged_up_to_a_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], limit, kept
+) -> None:
+    out = tmp_path / "data.h5"
+    rc = main(
+        [
+            "convert",
+            NEARLY.as_posix(),
+            STALLED.as_posix(),
+            "-o",
+            str(out),
+            "--twojmax",
+            "2",
+            *limit,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert "8.76e-06" in err and "0.0218" in err  # both named with their values
+    if not kept:
+        assert rc == 2 and not out.exists()
+        assert "nothing written" in err
+        return
+    assert rc == 0
+    ds = load_dataset(out)
+    assert sorted(ds.names) == sorted(kept)
+    if len(kept) == 1:  # the stalled one, left out by the limit, says so
+        assert f"above --include-unconverged's {float(limit[1]):.3g}" in err
+
+
+@pytest.mark.parametrize("bad", ["0", "-1e-3", "nan", "abc"])
+def test_include_unconverged_limit_must_be_positive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "convert",
+                str(NEARLY),
+                "-o",
+                str(tmp_path / "d.h5"),
+                f"--include-unconverged={bad}",
+            ]
+        )
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--include-unconverged" in err and repr(bad) in err
+    assert not (tmp_path / "d.h5").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,9 @@ Runs whose SCF stopped before its last convergence value fell below the
 run's CONVERGENCE_TEST (olcao.dat) are named with both numbers and left out,
 unless --include-unconverged (then they are kept, with the warning, and
 'olcaoml train' still leaves them out unless told the same).
+--include-unconverged MAX keeps only those that stopped at or below MAX: a
+run that stopped just short of its test (1e-5 for 1e-6) is still a good
+target, one whose SCF stalled (1e-2 after 60 iterations) is not.
 
 The output is written to a temporary file and renamed at the end: a failed
 conversion leaves nothing behind, and an existing output is never replaced
@@ -75,15 +79,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--include-unconverged",
-        action="store_true",
+        nargs="?",
+        type=_convergence_limit,
+        const=math.inf,
+        default=None,
+        metavar="MAX",
         help="keep runs whose final SCF convergence is above their "
-        "CONVERGENCE_TEST (default: warn and leave them out)",
+        "CONVERGENCE_TEST, with a warning; with MAX only those that stopped "
+        "at or below MAX (default: warn and leave them all out)",
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or summary"
     )
     add_parallel_arguments(parser)
     add_descriptor_arguments(parser)
+
+
+def _convergence_limit(text: str) -> float:
+    """--include-unconverged's MAX: a positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive convergence value, got {text!r}"
+        )
+    return value
 
 
 def _list(title: str, items: list[str]) -> None:
@@ -242,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _list("skipped, no converged potential (gs_scfV-<basis>.dat)", unconverged)
         _list(
-            "skipped, SCF not converged (use --include-unconverged to keep)",
+            "skipped, SCF not converged (use --include-unconverged [MAX] to keep)",
             not_converged,
         )
         _list("skipped, already in the output or given twice", duplicates)
@@ -278,10 +300,13 @@ def convert_run(
     settings_json: str,
     exclude_shared: bool,
     n_threads: int | None,
-    include_unconverged: bool,
+    include_unconverged: float | None,
     path: str,
 ) -> Converted:
-    """Read one run directory and build its record (runs on a worker)."""
+    """Read one run directory and build its record (runs on a worker).
+    ``include_unconverged``: None leaves out every run whose SCF did not
+    reach its CONVERGENCE_TEST; a number keeps those that stopped at or
+    below it (inf: all)."""
     from pyolcaoml.bispectrum import descriptor_from_dict
     from pyolcaoml.dataset import record_from_run
     from pyolcaoml.olcao.run import read_run
@@ -292,7 +317,12 @@ def convert_run(
     note = ""
     if not run_.converged:
         note = unconverged_note(run_)
-        if not include_unconverged:
+        h = run_.history
+        final = math.inf if h is None else float(h.final_convergence)
+        if include_unconverged is None:
+            return Converted(run_.content_hash, why="not converged", note=note)
+        if not final <= include_unconverged:  # a NaN value is not kept either
+            note += f", above --include-unconverged's {include_unconverged:.3g}"
             return Converted(run_.content_hash, why="not converged", note=note)
     if run_.shared_types and exclude_shared:
         n_shared = int((run_.type_multiplicity > 1).sum())
