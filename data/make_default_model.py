@@ -89,11 +89,13 @@ DESCRIPTOR_ARGS = ["--twojmax", "8", "--scales", "0.75,1.0,1.5"]
 #: rattled runs it halves the network's V(r) error (docs/model.md, "The Si
 #: model with a neighbour mean beyond the first shell").
 SI_DESCRIPTOR_ARGS = [*DESCRIPTOR_ARGS, "--neighbour-mean", "2.8,3.0"]
-#: How many times the Si model's neighbour mean is repeated: twice since stop
-#: 27 (the neighbours' means averaged once more: what atoms two bonds away
-#: see; candidate T3, shipped with the interstitial runs below;
-#: docs/model.md, "Stop 27"). ``--neighbour-hops 1`` gives stop 26's T.
-SI_NEIGHBOUR_HOPS = 2
+#: How many times the Si model's neighbour mean is repeated: three times
+#: since stop 30 (candidate T6: what atoms three bonds away see; docs/model.md,
+#: "Stop 30"); twice from stop 27 (T3, ``--neighbour-hops 2``), once in
+#: stop 26's T (``--neighbour-hops 1``).
+SI_NEIGHBOUR_HOPS = 3
+#: The bundled a-Si model (``--asi``) keeps two hops (stop 29's candidate A).
+ASI_NEIGHBOUR_HOPS = 2
 #: 117 more OLCAO runs (issue 8): 111 rattled 8-atom cells, sigma 0.05-0.20 Å,
 #: and 6 rattled vacancy cells; made by data/runs/make_structures.py
 #: (--batch2, seeds >= 20000), curated like data/runs, compressed.
@@ -314,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="the neighbour mean repeated N times (default: the shipped "
         f"descriptors, {SI_NEIGHBOUR_HOPS} for the Si model, "
+        f"{ASI_NEIGHBOUR_HOPS} with --asi, "
         f"{SIC_NEIGHBOUR_HOPS} with --sic-runs; docs/model.md)",
     )
     p.add_argument(
@@ -352,7 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     holdout = list(args.holdout)
     hops = args.neighbour_hops
     if hops is None:
-        hops = SIC_NEIGHBOUR_HOPS if sic else SI_NEIGHBOUR_HOPS
+        hops = (
+            SIC_NEIGHBOUR_HOPS
+            if sic
+            else ASI_NEIGHBOUR_HOPS
+            if args.asi
+            else SI_NEIGHBOUR_HOPS
+        )
     descriptor_args = SI_DESCRIPTOR_ARGS
     demo_cases = dict(DEMO_CASES)
     model_name = "default_model"

@@ -54,12 +54,39 @@ def test_a_rattled_crystal_stays_with_the_default() -> None:
     assert err_auto == err_default
 
 
-def test_same_descriptor_and_alphas_as_the_default() -> None:
-    """The handover reuses the default model's descriptors."""
+def test_descriptor_is_the_defaults_first_hops_and_same_alphas() -> None:
+    """The a-Si model's descriptor is the default's with two hops of the
+    neighbour mean instead of three, so the handover reuses the default's
+    first columns: they must equal the a-Si model's own computation."""
+    from pyolcaoml.model.workflow import fewer_hops
+    from pyolcaoml.predict import compute_descriptors
+    from pyolcaoml.structure import read_structure
+
     asi, default = load_model("asi", networks=False), load_model(None, networks=False)
-    assert asi.descriptor == default.descriptor
+    assert (asi.descriptor["hops"], default.descriptor["hops"]) == (2, 3)
+    assert fewer_hops(default.descriptor, asi.descriptor)
+    assert not fewer_hops(asi.descriptor, default.descriptor)
+    assert not fewer_hops(default.descriptor, {**asi.descriptor, "r_inner": 2.7})
     np.testing.assert_array_equal(
         asi.elements["Si"].alphas, default.elements["Si"].alphas
     )
+    structure = read_structure(str(RUNS / AMORPHOUS[0] / "olcao.skl"))
+    x3 = compute_descriptors(default, structure)
+    x2 = compute_descriptors(asi, structure)
+    assert x3.shape[1] > x2.shape[1] == asi.n_features
+    np.testing.assert_array_equal(x3[:, : asi.n_features], x2)
     assert Path(bundled_model_path("asi")).name == "asi_model"
     assert asi.n_members == 5
+
+
+def test_handover_equals_naming_the_a_si_model() -> None:
+    """With no model named, an a-Si cell's prediction is the a-Si model's,
+    bit for bit (the reused columns change nothing)."""
+    from pyolcaoml.structure import read_structure
+
+    structure = read_structure(str(RUNS / AMORPHOUS[1] / "olcao.skl"))
+    auto, named = predict(structure), predict(structure, "asi")
+    assert Path(auto.model.path).name == "asi_model"
+    for a, b in zip(auto.coeffs, named.coeffs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(auto.sigma, named.sigma)

@@ -115,18 +115,32 @@ def coefficients_and_trust(
     return coeffs, sigma, report, seconds
 
 
+def fewer_hops(have: dict, want: dict) -> bool:
+    """True when descriptor ``want`` is ``have``'s neighbour mean with fewer
+    hops and otherwise the same settings: its columns are then the first
+    ones of ``have``'s (the atom's own, then one block per hop;
+    :class:`pyolcaoml.neighbour_mean.NeighbourMean`)."""
+    if have.get("type") != "neighbour_mean" or want.get("type") != "neighbour_mean":
+        return False
+    h, w = int(have.get("hops", 1)), int(want.get("hops", 1))
+    return w < h and {**have, "hops": 0} == {**want, "hops": 0}
+
+
 def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
     """When ``model`` (what ``requested`` resolved to; None: no model named)
     hands the structure to the bundled a-Si model
     (:mod:`pyolcaoml.model.handover`): (a-Si model, its descriptors, coeffs,
     sigma, report, network seconds); else None. The descriptors ``x`` are
-    reused when both models compute the same ones."""
+    reused when both models compute the same ones, or their first columns
+    when the a-Si model's are the same with fewer hops."""
     from pyolcaoml.model.handover import amorphous_model_for
 
     other = amorphous_model_for(requested, list(structure.symbols), sigma)
     if other is None:
         return None
-    if (other.descriptor, other.n_features) != (model.descriptor, model.n_features):
+    if fewer_hops(model.descriptor, other.descriptor):
+        x = x[:, : other.n_features]  # its descriptor: the first hops of ours
+    elif (other.descriptor, other.n_features) != (model.descriptor, model.n_features):
         x = compute_descriptors(other, structure, n_threads=n_threads)
     coeffs, sigma, report, seconds = coefficients_and_trust(
         other, structure, x, n_threads=n_threads
