@@ -52,7 +52,14 @@ print(json.dumps({"rc": rc, "seconds": seconds, "peak_mb": peak_mb,
 
 
 def descriptor_args(d: dict) -> list[str]:
-    """olcaoml bispectrum options for a descriptor's to_dict()."""
+    """olcaoml bispectrum options for a descriptor's to_dict() (a
+    bispectrum, a multi-scale one, or either followed by a neighbour mean)."""
+    if d.get("type") == "neighbour_mean":
+        args = descriptor_args(d["inner"])
+        args += ["--neighbour-mean", f"{d['r_inner']!r},{d['r_outer']!r}"]
+        for pair, (r_in, r_out) in (d.get("pairs") or {}).items():
+            args += ["--neighbour-mean-pair", f"{pair}={r_in!r},{r_out!r}"]
+        return [*args, "--neighbour-hops", str(d.get("hops", 1))]
     args = ["--twojmax", str(d["twojmax"]), "--rcutfac", repr(d["rcutfac"])]
     args += ["--rfac0", repr(d["rfac0"]), "--rmin0", repr(d["rmin0"])]
     for el, r in d["radii"].items():
