@@ -54,29 +54,37 @@ def test_a_rattled_crystal_stays_with_the_default() -> None:
     assert err_auto == err_default
 
 
-def test_descriptor_is_the_defaults_first_hops_and_same_alphas() -> None:
-    """The a-Si model's descriptor is the default's with two hops of the
-    neighbour mean instead of three, so the handover reuses the default's
-    first columns: they must equal the a-Si model's own computation."""
-    from pyolcaoml.model.workflow import fewer_hops
-    from pyolcaoml.predict import compute_descriptors
-    from pyolcaoml.structure import read_structure
-
+def test_same_descriptor_and_alphas_as_the_default() -> None:
+    """Both bundled Si models use three hops: the handover reuses every
+    descriptor column."""
     asi, default = load_model("asi", networks=False), load_model(None, networks=False)
-    assert (asi.descriptor["hops"], default.descriptor["hops"]) == (2, 3)
-    assert fewer_hops(default.descriptor, asi.descriptor)
-    assert not fewer_hops(asi.descriptor, default.descriptor)
-    assert not fewer_hops(default.descriptor, {**asi.descriptor, "r_inner": 2.7})
+    assert asi.descriptor == default.descriptor
+    assert default.descriptor["hops"] == 3
     np.testing.assert_array_equal(
         asi.elements["Si"].alphas, default.elements["Si"].alphas
     )
-    structure = read_structure(str(RUNS / AMORPHOUS[0] / "olcao.skl"))
-    x3 = compute_descriptors(default, structure)
-    x2 = compute_descriptors(asi, structure)
-    assert x3.shape[1] > x2.shape[1] == asi.n_features
-    np.testing.assert_array_equal(x3[:, : asi.n_features], x2)
     assert Path(bundled_model_path("asi")).name == "asi_model"
     assert asi.n_members == 5
+
+
+def test_fewer_hops_are_the_first_columns() -> None:
+    """A model whose descriptor has fewer hops (stop 30's default with an a-Si
+    model of two) gets the first columns of the default's: they must equal
+    its own computation, bit for bit."""
+    from pyolcaoml.bispectrum import descriptor_from_dict
+    from pyolcaoml.model.workflow import fewer_hops
+    from pyolcaoml.structure import read_structure
+
+    three = load_model(None, networks=False).descriptor
+    two = {**three, "hops": 2}
+    assert fewer_hops(three, two) and not fewer_hops(two, three)
+    assert not fewer_hops(three, three)
+    assert not fewer_hops(three, {**two, "r_inner": 2.7})
+    structure = read_structure(str(RUNS / AMORPHOUS[0] / "olcao.skl"))
+    x3 = descriptor_from_dict(three).compute(structure)
+    x2 = descriptor_from_dict(two).compute(structure)
+    assert x3.shape[1] == 4 * x2.shape[1] // 3
+    np.testing.assert_array_equal(x3[:, : x2.shape[1]], x2)
 
 
 def test_handover_equals_naming_the_a_si_model() -> None:
