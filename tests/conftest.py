@@ -42,3 +42,15 @@ def sic_model_dir(tmp_path_factory) -> Path:
     train = ["--hidden", "8", "--epochs", "40", "--patience", "40", "--quiet"]
     assert main(["train", str(data), "-o", str(model), "--seed", "0", *train]) == 0
     return model
+
+
+def load_benchmark(name: str):
+    """benchmarks/NAME.py as a module (the benchmarks are scripts, not a
+    package)."""
+    import importlib.util
+
+    path = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

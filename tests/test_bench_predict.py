@@ -5,22 +5,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 from pyolcaoml.cli.descriptor_options import add_descriptor_arguments, build_descriptor
 from pyolcaoml.model.saved import load_model
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_predict.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_predict", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.mark.parametrize("name", ["default", "asi", "sic", "sic_base"])
@@ -28,7 +19,7 @@ def test_descriptor_options_rebuild_the_models_descriptor(name: str) -> None:
     if name == "sic_base":
         name = str(Path(__file__).resolve().parents[1] / "data" / "sic_base_model")
     d = load_model(name, networks=False).descriptor
-    argv = _bench().descriptor_args(d)
+    argv = load_benchmark("bench_predict").descriptor_args(d)
     parser = argparse.ArgumentParser()
     add_descriptor_arguments(parser)
     rebuilt = build_descriptor(parser.parse_args(argv)).to_dict()
