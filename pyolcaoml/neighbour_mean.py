@@ -351,3 +351,14 @@ class NeighbourMean:
             f"NeighbourMean({self.inner!r}, r_inner={self.r_inner:g}, "
             f"r_outer={self.r_outer:g}{pairs}{hops})"
         )
+
+
+def fewer_hops(have: dict, want: dict) -> bool:
+    """True when descriptor ``want`` is ``have``'s neighbour mean with fewer
+    hops and otherwise the same settings: its columns are then the first
+    ones of ``have``'s (the atom's own, then one block per hop;
+    :class:`NeighbourMean`)."""
+    if have.get("type") != "neighbour_mean" or want.get("type") != "neighbour_mean":
+        return False
+    h, w = int(have.get("hops", 1)), int(want.get("hops", 1))
+    return w < h and {**have, "hops": 0} == {**want, "hops": 0}

@@ -72,7 +72,7 @@ def test_fewer_hops_are_the_first_columns() -> None:
     model of two) gets the first columns of the default's: they must equal
     its own computation, bit for bit."""
     from pyolcaoml.bispectrum import descriptor_from_dict
-    from pyolcaoml.model.workflow import fewer_hops
+    from pyolcaoml.neighbour_mean import fewer_hops
     from pyolcaoml.structure import read_structure
 
     three = load_model(None, networks=False).descriptor

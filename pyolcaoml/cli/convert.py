@@ -317,10 +317,10 @@ def convert_run(
     note = ""
     if not run_.converged:
         note = unconverged_note(run_)
-        h = run_.history
-        final = math.inf if h is None else float(h.final_convergence)
         if include_unconverged is None:
             return Converted(run_.content_hash, why="not converged", note=note)
+        h = run_.history
+        final = math.inf if h is None else float(h.final_convergence)
         if not final <= include_unconverged:  # a NaN value is not kept either
             note += f", above --include-unconverged's {include_unconverged:.3g}"
             return Converted(run_.content_hash, why="not converged", note=note)

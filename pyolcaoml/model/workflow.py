@@ -115,17 +115,6 @@ def coefficients_and_trust(
     return coeffs, sigma, report, seconds
 
 
-def fewer_hops(have: dict, want: dict) -> bool:
-    """True when descriptor ``want`` is ``have``'s neighbour mean with fewer
-    hops and otherwise the same settings: its columns are then the first
-    ones of ``have``'s (the atom's own, then one block per hop;
-    :class:`pyolcaoml.neighbour_mean.NeighbourMean`)."""
-    if have.get("type") != "neighbour_mean" or want.get("type") != "neighbour_mean":
-        return False
-    h, w = int(have.get("hops", 1)), int(want.get("hops", 1))
-    return w < h and {**have, "hops": 0} == {**want, "hops": 0}
-
-
 def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
     """When ``model`` (what ``requested`` resolved to; None: no model named)
     hands the structure to the bundled a-Si model
@@ -134,6 +123,7 @@ def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
     reused when both models compute the same ones, or their first columns
     when the a-Si model's are the same with fewer hops."""
     from pyolcaoml.model.handover import amorphous_model_for
+    from pyolcaoml.neighbour_mean import fewer_hops
 
     other = amorphous_model_for(requested, list(structure.symbols), sigma)
     if other is None:
