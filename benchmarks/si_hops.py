@@ -59,6 +59,21 @@ def with_more_hops(ds, hops: int):
     return ds
 
 
+def spike_config(validation, holdout, seed: int):
+    """The spikes' training settings: one 64 x 64 network, L2 1e-4, the
+    given validation and held-out structures, unconverged runs kept."""
+    from pyolcaoml.model.training import TrainConfig
+
+    return TrainConfig(
+        hidden=(64, 64),
+        l2=1e-4,
+        validation=tuple(validation),
+        holdout=tuple(sorted(holdout)),
+        include_unconverged=True,
+        seed=seed,
+    )
+
+
 def squared_error(a: np.ndarray, ref: np.ndarray, gram: np.ndarray) -> np.ndarray:
     """Each atom's squared V(r) error (Hartree^2) in the model's metric."""
     d = a - ref
@@ -85,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     from make_default_model import HOLDOUT
 
     from pyolcaoml.model.data import load_dataset
-    from pyolcaoml.model.training import TrainConfig, train_model
+    from pyolcaoml.model.training import train_model
     from pyolcaoml.model.uncertainty import sigma_gram
 
     names = load_dataset(args.dataset).names
@@ -102,15 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|" + "---|" * len(kinds))
     for hops in args.hops:
         ds = with_more_hops(load_dataset(args.dataset), hops)
-        cfg = TrainConfig(
-            hidden=(64, 64),
-            l2=1e-4,
-            validation=tuple(val),
-            holdout=tuple(sorted(held)),
-            include_unconverged=True,
-            seed=args.seed,
-        )
-        m = train_model(ds, cfg)
+        m = train_model(ds, spike_config(val, held, args.seed))
         met = m.metrics["Si"]["validation"]
         rms = {
             k: met[k]["rms_v_hartree"] * 1e3 for k in ("network", "ridge", "average")

@@ -10,10 +10,10 @@ Usage (from the repository root)::
 The dataset's descriptor is the sic one (a neighbour mean of one hop); the
 second hop is computed from its stored first-hop columns with
 ``NeighbourMean.mean_of`` (the core's averaging, the same switching
-ranges), so no bispectrum is recomputed.  Pure-Si structures and
-SIC_HOLDOUT stay out; a seeded random quarter of the other SiC runs
-validates.  One joint C + Si network each
-(64 x 64, L2 1e-4), beside ridge and the average atom; RMS V(r) in mHa.
+ranges; ``si_hops.with_more_hops``), so no bispectrum is recomputed.
+Pure-Si structures and SIC_HOLDOUT stay out; a seeded random quarter of
+the other SiC runs validates.  One joint C + Si network each (64 x 64,
+L2 1e-4; ``si_hops.spike_config``), beside ridge and the average atom; RMS V(r) in mHa.
 """
 
 from __future__ import annotations
@@ -27,23 +27,6 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def with_second_hop(ds):
-    """The dataset with each atom's second-hop columns appended: one more
-    hop (NeighbourMean.mean_of) of its stored first-hop columns."""
-    from pyolcaoml.bispectrum import descriptor_from_dict
-
-    nm = descriptor_from_dict(ds.descriptor)
-    k = nm.inner.n_features
-    rows = []
-    for i in range(ds.n_structures):
-        a, n = int(ds.atom_start[i]), int(ds.n_atoms[i])
-        own = ds.descriptors[a : a + n]
-        rows.append(np.hstack([own, nm.mean_of(ds.structure(i), own[:, k:])]))
-    ds.descriptors = np.vstack(rows)
-    ds.descriptor = {**ds.descriptor, "hops": 2}
-    return ds
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("dataset", help="a sic dataset (one-hop descriptor)")
@@ -53,16 +36,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, os.path.join(HERE, "..", "data"))
     from make_default_model import SIC_HOLDOUT
+    from si_hops import spike_config, with_more_hops
 
     from pyolcaoml.model.data import load_dataset
-    from pyolcaoml.model.training import TrainConfig, train_model
+    from pyolcaoml.model.training import train_model
 
     print("| hops | C network | C ridge | Si network | Si ridge | average C / Si |")
     print("|---|---|---|---|---|---|")
     for hops in args.hops:
         ds = load_dataset(args.dataset)
         if hops == 2:
-            ds = with_second_hop(ds)
+            ds = with_more_hops(ds, 2)
         sic = [
             ds.names[i]
             for i in range(ds.n_structures)
@@ -72,15 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         pool = sorted(n for n in sic if n not in held)
         rng = np.random.default_rng(7)
         val = sorted(rng.choice(pool, size=len(pool) // 4, replace=False).tolist())
-        cfg = TrainConfig(
-            hidden=(64, 64),
-            l2=1e-4,
-            validation=tuple(val),
-            holdout=tuple(sorted(held)),
-            include_unconverged=True,
-            seed=args.seed,
-        )
-        m = train_model(ds, cfg)
+        m = train_model(ds, spike_config(val, held, args.seed))
         rms = {
             (el, kind): m.metrics[el]["validation"][kind]["rms_v_hartree"] * 1e3
             for el in ("C", "Si")
