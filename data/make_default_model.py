@@ -49,7 +49,7 @@ added to demo/manifest.json beside the Si one.
 ``--asi`` makes the bundled a-Si model, data/asi_model ('asi'): the Si
 model's recipe with the 25 a-Si16 and four a-Si32 runs added (ASI_RUNS),
 which ``olcaoml predict`` uses for the structures the default model hands
-over (its median sigma above 5 mHa: pyolcaoml.model.handover). Its
+over (its median sigma above 6 mHa: pyolcaoml.model.handover). Its
 libolcaoml export is not shipped (``olcaoml export asi asi.oml``).
 
 The a-Si run asi64_s102 (the target application) is trained on: it is the

@@ -190,7 +190,7 @@ def predict(
     ``ridge``.
 
     With ``model`` None, a structure of Si alone on which the bundled
-    model's median sigma exceeds 5 mHa (an amorphous one) is predicted by
+    model's median sigma exceeds 6 mHa (an amorphous one) is predicted by
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
     ``prediction.model`` says which); ``"default"`` keeps the default."""
     requested = model
