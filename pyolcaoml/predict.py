@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 
 from pyolcaoml.model.errors import ModelError
-from pyolcaoml.model.saved import PotentialModel, load_model
+from pyolcaoml.model.saved import (
+    BUNDLED_MODELS,
+    DEFAULT_MODEL,
+    PotentialModel,
+    load_bundled_model,
+    load_model,
+)
 
 __all__ = ["PotentialPrediction", "compute_descriptors", "load_model", "predict"]
 
@@ -175,6 +181,15 @@ class PotentialPrediction:
         plot_prediction(os.fspath(path), self, title=title)
 
 
+def _is_bundled_name(model: object) -> bool:
+    """``model`` names a bundled model ("default", "sic", "asi") and no
+    folder of that name is here (which :func:`resolve_model_path` would
+    take instead)."""
+    return (
+        isinstance(model, str) and model in BUNDLED_MODELS and not os.path.isdir(model)
+    )
+
+
 def predict(
     atoms: Any,
     model: PotentialModel | str | os.PathLike[str] | None = None,
@@ -184,8 +199,9 @@ def predict(
 ) -> PotentialPrediction:
     """Predict every atom's A_i for ``atoms`` (ase.Atoms, Structure or a
     file name) with ``model`` (a loaded model, a model directory, or
-    None / ``"default"`` for the bundled one; with None it is loaded once
-    per process, so predicting many structures in a loop costs no reload).
+    None / ``"default"`` for the bundled one, ``"sic"`` / ``"asi"`` for the
+    other bundled ones; a bundled model is loaded once per process, so
+    predicting many structures in a loop costs no reload).
     ``method`` is ``network`` or a baseline: ``isolated``, ``average``,
     ``ridge``.
 
@@ -194,10 +210,11 @@ def predict(
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
     ``prediction.model`` says which); ``"default"`` keeps the default."""
     requested = model
-    if model is None:  # the bundled default, loaded once per process
-        from pyolcaoml.model.saved import load_bundled_model
-
-        model = load_bundled_model(networks=method == "network")
+    if model is None or _is_bundled_name(model):  # loaded once per process
+        model = load_bundled_model(
+            DEFAULT_MODEL if model is None else os.fspath(model),
+            networks=method == "network",
+        )
     elif not isinstance(model, PotentialModel):
         model = load_model(model, networks=method == "network")
     structure = _structure(atoms)

@@ -91,3 +91,34 @@ def test_a_missing_model_is_an_error_each_time(loads, tmp_path) -> None:
         with pytest.raises(ModelError, match="nowhere"):
             saved.load_bundled_model(str(tmp_path / "nowhere"))
     assert len(loads) == 2
+
+
+def test_bundled_names_are_loaded_once(loads) -> None:
+    """``predict(atoms, "default")`` and ``"asi"`` use the cache too; the
+    name gives the same model object as leaving it out."""
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.05, seed=4)
+    unnamed = predict(atoms)
+    named = predict(atoms, "default")
+    assert named.model is unnamed.model
+    assert len(loads) == 1
+    asi = [predict(atoms, "asi") for _ in range(2)]
+    assert asi[0].model is asi[1].model
+    assert asi[0].model.path.endswith("asi_model")
+    assert len(loads) == 2
+
+
+def test_a_folder_named_like_a_bundled_model_is_a_path(
+    loads, tmp_path, monkeypatch
+) -> None:
+    """A folder called ``default`` in the working directory is that folder
+    (as on the command line), loaded from disk on every call."""
+    source, _ = cached_model("tanh")
+    shutil.copytree(source, tmp_path / "default")
+    monkeypatch.chdir(tmp_path)
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    first = predict(atoms, "default")
+    second = predict(atoms, "default")
+    assert Path(first.model.path).resolve() == (tmp_path / "default").resolve()
+    assert second.model is not first.model  # read from disk again
+    assert not loads  # the bundled cache was not asked
