@@ -307,7 +307,7 @@ def test_variant_switches_exactly_the_atoms_with_a_c_neighbour(models, variant) 
     """Reference: ASE's neighbour list with the Si-C cutoff of the chem
     descriptor, R = rcutfac (R_Si + R_C) = 2.35 + 1.609 Å. The Si atoms with
     a C inside it use the variant; the others get the element's own (base)
-    networks, bit for bit."""
+    networks (to round-off: another number of rows in the product)."""
     from ase import Atoms
     from ase.neighborlist import neighbor_list
 
@@ -330,8 +330,12 @@ def test_variant_switches_exactly_the_atoms_with_a_c_neighbour(models, variant) 
     base_like = load_model(variant)
     base_like.elements["Si"].variant_columns = None
     plain = base_like.predict_members("Si", x[si])
-    np.testing.assert_array_equal(members[:, ~want], plain[:, ~want])
-    assert np.abs(members[:, want] - plain[:, want]).min() > 0
+    # The same networks: equal to round-off (the switched rows are left out
+    # of the product, and a BLAS kernel's summation order may depend on the
+    # number of rows: 2 of 1120 numbers differed by 1 ulp on an AMD EPYC).
+    tol = 1e-14 * np.abs(plain).max()
+    assert np.abs(members[:, ~want] - plain[:, ~want]).max() <= tol
+    assert np.abs(members[:, want] - plain[:, want]).min() > 1e6 * tol
 
 
 def test_variant_learns_si_next_to_carbon(models, variant) -> None:

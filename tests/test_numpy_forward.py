@@ -36,8 +36,11 @@ def test_equals_keras_to_round_off(real_x, activation, linear_branch):
     got = forward(x, batch_size=len(real_x) // 3 + 1)
     assert got.shape == want.shape
     assert np.abs(got - want).max() <= 1e-13 * np.abs(want).max()
-    # Rows do not depend on the batch they were computed in.
-    np.testing.assert_array_equal(forward(x, batch_size=7), got)
+    # Rows do not depend on the batch they were computed in, beyond
+    # round-off: a BLAS kernel's summation order may depend on the number of
+    # rows (bit for bit on one Intel machine, 1-2 ulp apart on an AMD EPYC).
+    small = forward(x, batch_size=7)
+    assert np.abs(small - got).max() <= 1e-14 * np.abs(got).max()
 
 
 def test_gelu_is_left_to_keras(real_x):
