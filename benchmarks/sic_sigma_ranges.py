@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Does a SiC model's own sigma tell amorphous cells apart (docs/model.md,
+"Stop 31")?
+
+Usage (from the repository root)::
+
+    python benchmarks/sic_sigma_ranges.py [MODEL ...] [--json FILE]
+
+Every ``olcao.skl`` under ``data/sic/test_runs*`` (the spent fresh SiC
+sets) is predicted by each MODEL (default: the bundled ``sic``); the
+median of its atoms' sigma (mHa) is a structure's number, as for the Si
+handover (:mod:`pyolcaoml.model.handover`). Cells named ``*_rr*`` (the
+large random rattles, "amorphous") are one group, the rattled and
+point-defect cells the other; the table gives each group's range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SETS = os.path.join(HERE, "..", "data", "sic", "test_runs*")
+
+
+def median_sigmas(model_paths: list[str]) -> list[dict]:
+    """One row per cell: its folder, name, group and each model's median
+    sigma (mHa)."""
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.predict import predict
+    from pyolcaoml.structure import read_structure
+
+    models = {path: load_model(path) for path in model_paths}
+    rows = []
+    pattern = os.path.join(SETS, "**", "olcao.skl")
+    for skl in sorted(glob.glob(pattern, recursive=True)):
+        folder = os.path.dirname(skl)
+        name = os.path.basename(folder)
+        structure = read_structure(skl)
+        row = {"cell": os.path.relpath(folder), "amorphous": "_rr" in name}
+        for path, model in models.items():
+            sigma = predict(structure, model).sigma
+            row[path] = 1e3 * float(np.median(sigma))
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="*", default=["sic"], metavar="MODEL")
+    p.add_argument("--json", help="write every cell's numbers here")
+    args = p.parse_args(argv)
+    rows = median_sigmas(args.models)
+    if not rows:
+        raise SystemExit(f"no olcao.skl under {SETS}")
+    print("| model | group | cells | median sigma, mHa: min | max |")
+    print("|---|---|---|---|---|")
+    for path in args.models:
+        for amorphous in (False, True):
+            v = [r[path] for r in rows if r["amorphous"] == amorphous]
+            if v:
+                group = "amorphous" if amorphous else "rattled + defects"
+                print(f"| {path} | {group} | {len(v)} | {min(v):.2f} | {max(v):.2f} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
