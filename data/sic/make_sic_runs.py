@@ -571,6 +571,16 @@ def test_queue_stop30() -> list:
     )
 
 
+def test_queue_stop32() -> list:
+    """The eleventh fresh test set, made at the end of stop 31 for the next
+    sic model choice (the tenth judged candidate S3 in stop 31: spent): the
+    kinds of the stop-29 set with new seeds (12600 up), into
+    data/sic/test_runs_stop32."""
+    return _fresh_set_four_amorphous(
+        12600, 1.02, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -583,6 +593,7 @@ TEST_SETS = {
     "stop28": (os.path.join(HERE, "test_runs_stop28"), test_queue_stop28),
     "stop29": (os.path.join(HERE, "test_runs_stop29"), test_queue_stop29),
     "stop30": (os.path.join(HERE, "test_runs_stop30"), test_queue_stop30),
+    "stop32": (os.path.join(HERE, "test_runs_stop32"), test_queue_stop32),
 }
 
 
