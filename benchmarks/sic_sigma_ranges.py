@@ -28,8 +28,8 @@ SETS = os.path.join(HERE, "..", "data", "sic", "test_runs*")
 
 
 def median_sigmas(model_paths: list[str]) -> list[dict]:
-    """One row per cell: its folder, name, group and each model's median
-    sigma (mHa)."""
+    """One row per cell: its folder, whether it is amorphous, and each
+    model's median sigma (mHa)."""
     from pyolcaoml.model.saved import load_model
     from pyolcaoml.predict import predict
     from pyolcaoml.structure import read_structure

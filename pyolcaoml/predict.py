@@ -32,9 +32,9 @@ import numpy as np
 
 from pyolcaoml.model.errors import ModelError
 from pyolcaoml.model.saved import (
-    BUNDLED_MODELS,
     DEFAULT_MODEL,
     PotentialModel,
+    is_bundled_name,
     load_bundled_model,
     load_model,
 )
@@ -181,15 +181,6 @@ class PotentialPrediction:
         plot_prediction(os.fspath(path), self, title=title)
 
 
-def _is_bundled_name(model: object) -> bool:
-    """``model`` names a bundled model ("default", "sic", "asi") and no
-    folder of that name is here (which :func:`resolve_model_path` would
-    take instead)."""
-    return (
-        isinstance(model, str) and model in BUNDLED_MODELS and not os.path.isdir(model)
-    )
-
-
 def predict(
     atoms: Any,
     model: PotentialModel | str | os.PathLike[str] | None = None,
@@ -210,7 +201,7 @@ def predict(
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
     ``prediction.model`` says which); ``"default"`` keeps the default."""
     requested = model
-    if model is None or _is_bundled_name(model):  # loaded once per process
+    if model is None or is_bundled_name(model):  # loaded once per process
         model = load_bundled_model(
             DEFAULT_MODEL if model is None else os.fspath(model),
             networks=method == "network",

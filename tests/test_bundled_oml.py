@@ -28,20 +28,18 @@ def _split_gram(lines: list[str]) -> tuple[list[str], list[np.ndarray]]:
     exported on one x86-64 machine differed from a fresh export on an AMD
     EPYC in 6 of 16 x 16 entries, by one or two units in the last place)."""
     rest: list[str] = []
-    grams: list[np.ndarray] = []
-    gram: list[float] | None = None
+    grams: list[list[float]] = []
+    in_gram = False
     for line in lines:
-        if line == "GRAM":
-            gram = []
-            grams.append(gram)  # type: ignore[arg-type]
-            rest.append(line)
-            continue
-        if gram is not None:
+        if in_gram:
             try:
-                gram.extend(float(v) for v in line.split())
+                grams[-1].extend(float(v) for v in line.split())
                 continue
-            except ValueError:
-                gram = None
+            except ValueError:  # the next keyword: the block has ended
+                in_gram = False
+        if line == "GRAM":
+            grams.append([])
+            in_gram = True
         rest.append(line)
     return rest, [np.array(g) for g in grams]
 

@@ -15,9 +15,9 @@ cells of ``data/scf_test_runs`` (the highest, 4.97, a crystal rattled by
 0.20 Angstrom) and 7.14-11.39 mHa over all fourteen spent amorphous
 cells (32 and 64 atoms). A structure whose median sigma over its Si
 atoms exceeds :data:`HANDOVER_MEDIAN_SIGMA_HARTREE` (6 mHa, mid-gap;
-chosen on those spent cells, stop 31) is handed to ``asi``. The
-median, not the mean or the maximum, so that a crystal with a few odd atoms (a vacancy's
-neighbours) stays with the model that is better for the crystal.
+chosen on those spent cells, stop 31) is handed to ``asi``. The median,
+not the mean or the maximum, so that a crystal with a few odd atoms (a
+vacancy's neighbours) stays with the model that is better for the crystal.
 
 Only a model left unnamed is handed over (``olcaoml predict STRUCTURE``,
 ``pyolcaoml.predict(atoms)``): naming ``default`` (or any path) keeps it.

@@ -500,9 +500,18 @@ def resolve_model_path(path: str | os.PathLike | None) -> str:
     if path is None:
         return bundled_model_path()
     name = os.fspath(path)
-    if name in BUNDLED_MODELS and not os.path.isdir(name):
+    if is_bundled_name(name):
         return bundled_model_path(name)
     return name
+
+
+def is_bundled_name(model: object) -> bool:
+    """``model`` names a bundled model (``"default"``, ``"sic"``,
+    ``"asi"``) and no folder of that name is here (a folder wins, as on the
+    command line)."""
+    if not isinstance(model, str) or model not in BUNDLED_MODELS:
+        return False
+    return not os.path.isdir(model)
 
 
 def bundled_model_covering(symbols) -> str | None:
