@@ -117,6 +117,23 @@ ASI_RUNS = (ASI16, "runs_asi32")
 #: family is held out: the demo case). Without them the two-hop model was
 #: 2x worse than ridge on the demo cell (docs/model.md, candidate T2).
 INTERSTITIAL = "runs_interstitial"
+#: The spent fresh Si test cells that the Si model trains on (stop 32,
+#: candidate T7): a list of run folders of data/scf_test_runs, one name per
+#: line. Each of them decided one model choice before and is never a test
+#: again; the fresh cells made later are not in it.
+SI_SPENT_TESTS = os.path.join("scf_test_runs", "si_trained_on.txt")
+
+
+def si_spent_test_dirs(here: str) -> list[str]:
+    """The run folders that SI_SPENT_TESTS names (all of them must exist)."""
+    path = os.path.join(here, SI_SPENT_TESTS)
+    with open(path) as fh:
+        names = [n.strip() for n in fh if n.strip() and not n.startswith("#")]
+    dirs = [os.path.join(os.path.dirname(path), n) for n in names]
+    missing = [d for d in dirs if not os.path.isdir(d)]
+    if missing:
+        raise SystemExit(f"{path}: no such run folder: {missing[0]}")
+    return dirs
 
 # -- silicon carbide (issue 12) ------------------------------------------------
 # Real OLCAO runs of 3C-SiC cells made by data/sic/make_sic_runs.py (C with
@@ -279,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR|TAR",
         help="more run trees (or .tar.xz archives of them) to train on; default "
         "data/runs, data/runs_batch2.tar.xz (issue 8, docs/model.md) and, "
-        "for the Si model, data/runs_interstitial (stop 27); "
+        "for the Si model, data/runs_interstitial (stop 27) and, for the "
+        f"default Si model, the spent test cells of data/{SI_SPENT_TESTS} "
+        "(stop 32); "
         "give none ('--extra-runs' alone) for the 31 shared runs only",
     )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
@@ -385,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             extra_runs.append(os.path.join(here, INTERSTITIAL))
         if args.asi:
             extra_runs += [os.path.join(here, r) for r in ASI_RUNS]
+        elif not sic:
+            extra_runs += si_spent_test_dirs(here)
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
         extra = [_unpacked(path, tmp) for path in extra_runs]
