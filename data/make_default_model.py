@@ -135,6 +135,7 @@ def si_spent_test_dirs(here: str) -> list[str]:
         raise SystemExit(f"{path}: no such run folder: {missing[0]}")
     return dirs
 
+
 # -- silicon carbide (issue 12) ------------------------------------------------
 # Real OLCAO runs of 3C-SiC cells made by data/sic/make_sic_runs.py (C with
 # the same 16 exponents as Si, 0.15 ... 1e6 Bohr^-2: see docs/model.md).

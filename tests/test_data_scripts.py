@@ -134,3 +134,43 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
         assert out.read_text() == want.read_text(), job.name
         checked += 1
     assert checked == 7
+
+
+def _recipe_trees(monkeypatch, tmp_path, *args: str) -> list[str]:
+    """The run trees data/make_default_model.py would convert (stopped there)."""
+    sys.path.insert(0, str(REPO / "data"))
+    import make_default_model as mdm
+
+    seen: list[str] = []
+
+    def fake_convert(olcaoml, trees, data, descriptor_args) -> int:
+        seen.extend(trees)
+        return 1  # stop before any training
+
+    monkeypatch.setattr(mdm, "_convert", fake_convert)
+    assert mdm.main(["--output-dir", str(tmp_path), *args]) == 1
+    return [Path(t).name for t in seen]
+
+
+def test_default_si_model_trains_on_the_listed_spent_cells_only(monkeypatch, tmp_path):
+    """Since stop 32 the default Si model trains on the spent fresh test cells
+    of data/scf_test_runs/si_trained_on.txt (candidate T7): all of them exist,
+    none is a cell the tests treat as never seen by the default model or a
+    cell of the fourteenth (stop-32) set, and the a-Si model's recipe does not
+    take them."""
+    listed = [
+        n.strip()
+        for n in (REPO / "data" / "scf_test_runs" / "si_trained_on.txt")
+        .read_text()
+        .splitlines()
+        if n.strip() and not n.startswith("#")
+    ]
+    assert len(listed) == len(set(listed)) == 71
+    never_seen = {"si8_r0.10_seed10100", "si8_r0.15_seed10150", "si8_r0.20_seed62005"}
+    assert not never_seen & set(listed)
+    assert not [n for n in listed if "seed680" in n]
+    assert all(n.startswith(("si8_", "si16_")) for n in listed)
+    trees = _recipe_trees(monkeypatch, tmp_path)
+    assert set(listed) <= set(trees)
+    asi = _recipe_trees(monkeypatch, tmp_path, "--asi")
+    assert not set(listed) & set(asi)
