@@ -56,13 +56,18 @@ def test_a_rattled_crystal_stays_with_the_default() -> None:
 
 def test_same_descriptor_and_alphas_as_the_default() -> None:
     """Both bundled Si models use three hops: the handover reuses every
-    descriptor column."""
+    descriptor column. Their exponents agree to round-off: the two models
+    were trained on different CPUs (stop 32's default on an AMD EPYC), and
+    one of the sixteen exponents came out 1 ulp apart (docs/model.md,
+    "Reproducibility across machines")."""
+    from pyolcaoml.model.projection import same_alphas
+
     asi, default = load_model("asi", networks=False), load_model(None, networks=False)
     assert asi.descriptor == default.descriptor
     assert default.descriptor["hops"] == 3
-    np.testing.assert_array_equal(
-        asi.elements["Si"].alphas, default.elements["Si"].alphas
-    )
+    a, b = asi.elements["Si"].alphas, default.elements["Si"].alphas
+    np.testing.assert_allclose(a, b, rtol=1e-15, atol=0)
+    assert same_alphas(a, b)
     assert Path(bundled_model_path("asi")).name == "asi_model"
     assert asi.n_members == 5
 
