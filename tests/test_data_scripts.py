@@ -174,3 +174,26 @@ def test_default_si_model_trains_on_the_listed_spent_cells_only(monkeypatch, tmp
     assert set(listed) <= set(trees)
     asi = _recipe_trees(monkeypatch, tmp_path, "--asi")
     assert not set(listed) & set(asi)
+
+
+def test_asi_model_trains_on_the_listed_spent_a_si_cells_only(monkeypatch, tmp_path):
+    """Since stop 32 the a-Si model trains on the spent a-Si32 test cells of
+    data/scf_test_runs/asi_trained_on.txt (candidate asi4): none of the three
+    cells the tests use as never seen by either Si model, none of the fresh
+    stop-31 cells, and the default Si recipe takes none of them."""
+    listed = [
+        n.strip()
+        for n in (REPO / "data" / "scf_test_runs" / "asi_trained_on.txt")
+        .read_text()
+        .splitlines()
+        if n.strip() and not n.startswith("#")
+    ]
+    assert len(listed) == len(set(listed)) == 10
+    assert all(n.startswith("asi32_s107") for n in listed)
+    unseen = {"asi32_s10700", "asi32_s10701", "asi32_s10702"}
+    fresh = {"asi32_s10760", "asi32_s10761", "asi32_s10762"}
+    assert not (unseen | fresh) & set(listed)
+    asi = _recipe_trees(monkeypatch, tmp_path, "--asi")
+    assert set(listed) <= set(asi)
+    assert not (unseen | fresh) & set(asi)
+    assert not set(listed) & set(_recipe_trees(monkeypatch, tmp_path))
