@@ -136,6 +136,12 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
     assert checked == 7
 
 
+def _listed(name: str) -> list[str]:
+    """The run names of a list of spent test cells in data/scf_test_runs."""
+    text = (REPO / "data" / "scf_test_runs" / name).read_text()
+    return [n.strip() for n in text.splitlines() if n.strip() and not n.startswith("#")]
+
+
 def _recipe_trees(monkeypatch, tmp_path, *args: str) -> list[str]:
     """The run trees data/make_default_model.py would convert (stopped there)."""
     sys.path.insert(0, str(REPO / "data"))
@@ -158,13 +164,7 @@ def test_default_si_model_trains_on_the_listed_spent_cells_only(monkeypatch, tmp
     none is a cell the tests treat as never seen by the default model or a
     cell of the fourteenth (stop-32) set, and the a-Si model's recipe does not
     take them."""
-    listed = [
-        n.strip()
-        for n in (REPO / "data" / "scf_test_runs" / "si_trained_on.txt")
-        .read_text()
-        .splitlines()
-        if n.strip() and not n.startswith("#")
-    ]
+    listed = _listed("si_trained_on.txt")
     assert len(listed) == len(set(listed)) == 71
     never_seen = {"si8_r0.10_seed10100", "si8_r0.15_seed10150", "si8_r0.20_seed62005"}
     assert not never_seen & set(listed)
@@ -181,13 +181,7 @@ def test_asi_model_trains_on_the_listed_spent_a_si_cells_only(monkeypatch, tmp_p
     data/scf_test_runs/asi_trained_on.txt (candidate asi4): none of the three
     cells the tests use as never seen by either Si model, none of the fresh
     stop-31 cells, and the default Si recipe takes none of them."""
-    listed = [
-        n.strip()
-        for n in (REPO / "data" / "scf_test_runs" / "asi_trained_on.txt")
-        .read_text()
-        .splitlines()
-        if n.strip() and not n.startswith("#")
-    ]
+    listed = _listed("asi_trained_on.txt")
     assert len(listed) == len(set(listed)) == 10
     assert all(n.startswith("asi32_s107") for n in listed)
     unseen = {"asi32_s10700", "asi32_s10701", "asi32_s10702"}
