@@ -117,6 +117,11 @@ ASI_RUNS = (ASI16, "runs_asi32")
 #: family is held out: the demo case). Without them the two-hop model was
 #: 2x worse than ridge on the demo cell (docs/model.md, candidate T2).
 INTERSTITIAL = "runs_interstitial"
+#: 51 more rattled Si training runs made in stop 32 for the next default-model
+#: candidate (not in any shipped recipe yet; seeds 70000-70609, converged to
+#: 1e-6, curated like data/runs, compressed): 16 vacancy and 10 interstitial
+#: cells, 25 8-atom cells at sigma 0.10-0.20 Å. Add with --extra-runs.
+BATCH3 = "runs_batch3.tar.xz"
 #: The spent fresh Si test cells that the Si model trains on (stop 32,
 #: candidate T7): a list of run folders of data/scf_test_runs, one name per
 #: line. Each of them decided one model choice before and is never a test

@@ -192,3 +192,30 @@ def test_asi_recipe_leaves_the_spent_a_si_cells_out(monkeypatch, tmp_path):
     assert not (set(listed) | unseen | fresh) & set(asi)
     assert "runs_asi32" in asi and "runs_asi32_next" not in asi
     assert not set(listed) & set(_recipe_trees(monkeypatch, tmp_path))
+
+
+def test_batch3_runs_are_new_cells_with_their_meta():
+    """data/runs_batch3.tar.xz (stop 32, for the next default-model
+    candidate) holds 51 curated runs, each with its meta.json and olcao.skl,
+    seeds >= 70000, none a cell of data/scf_test_runs or of another
+    training tree."""
+    import json
+    import tarfile
+
+    with tarfile.open(REPO / "data" / "runs_batch3.tar.xz", "r:xz") as tar:
+        names = tar.getnames()
+        runs = sorted(
+            {n.split("/")[1] for n in names if n.count("/") >= 1 and n != "."}
+        )
+        metas = {
+            n.split("/")[1]: json.load(tar.extractfile(n))
+            for n in names
+            if n.endswith("/meta.json")
+        }
+    assert len(runs) == 51 and sorted(metas) == runs
+    assert all(f"./{r}/olcao.skl" in names for r in runs)
+    assert all(m["name"] == r and m["seed"] >= 70000 for r, m in metas.items())
+    assert all(m["final_convergence_value"] <= 1e-6 for m in metas.values())
+    elsewhere = {p.name for p in (REPO / "data" / "scf_test_runs").iterdir()}
+    elsewhere |= {p.name for p in (REPO / "data" / "runs_interstitial").iterdir()}
+    assert not set(runs) & elsewhere
