@@ -136,17 +136,23 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
     assert checked == 7
 
 
-def _listed(name: str) -> list[str]:
-    """The run names of a list of spent test cells in data/scf_test_runs."""
-    text = (REPO / "data" / "scf_test_runs" / name).read_text()
-    return [n.strip() for n in text.splitlines() if n.strip() and not n.startswith("#")]
+def _recipe(monkeypatch):
+    """data/make_default_model.py as a module."""
+    monkeypatch.syspath_prepend(str(REPO / "data"))
+    import make_default_model
+
+    return make_default_model
+
+
+def _listed(monkeypatch, listing: str) -> list[str]:
+    """The run names of a list of spent test cells, read by the recipe."""
+    mdm = _recipe(monkeypatch)
+    return [Path(d).name for d in mdm.spent_test_dirs(str(REPO / "data"), listing)]
 
 
 def _recipe_trees(monkeypatch, tmp_path, *args: str) -> list[str]:
     """The run trees data/make_default_model.py would convert (stopped there)."""
-    sys.path.insert(0, str(REPO / "data"))
-    import make_default_model as mdm
-
+    mdm = _recipe(monkeypatch)
     seen: list[str] = []
 
     def fake_convert(olcaoml, trees, data, descriptor_args) -> int:
@@ -164,7 +170,7 @@ def test_default_si_model_trains_on_the_listed_spent_cells_only(monkeypatch, tmp
     none is a cell the tests treat as never seen by the default model or a
     cell of the fourteenth (stop-32) set, and the a-Si model's recipe does not
     take them."""
-    listed = _listed("si_trained_on.txt")
+    listed = _listed(monkeypatch, _recipe(monkeypatch).SI_SPENT_TESTS)
     assert len(listed) == len(set(listed)) == 71
     never_seen = {"si8_r0.10_seed10100", "si8_r0.15_seed10150", "si8_r0.20_seed62005"}
     assert not never_seen & set(listed)
@@ -182,7 +188,7 @@ def test_asi_recipe_leaves_the_spent_a_si_cells_out(monkeypatch, tmp_path):
     three cells the tests use as never seen by either Si model and none of
     the stop-31 cells that judged it. Neither shipped recipe takes them (the
     a-Si model's stays the stop-30 one)."""
-    listed = _listed("asi_trained_on.txt")
+    listed = _listed(monkeypatch, _recipe(monkeypatch).ASI_SPENT_TESTS)
     assert len(listed) == len(set(listed)) == 10
     assert all(n.startswith("asi32_s107") for n in listed)
     unseen = {"asi32_s10700", "asi32_s10701", "asi32_s10702"}
@@ -194,7 +200,7 @@ def test_asi_recipe_leaves_the_spent_a_si_cells_out(monkeypatch, tmp_path):
     assert not set(listed) & set(_recipe_trees(monkeypatch, tmp_path))
 
 
-def test_batch3_runs_are_new_cells_with_their_meta():
+def test_batch3_runs_are_new_cells_with_their_meta(monkeypatch):
     """data/runs_batch3.tar.xz (stop 32, for the next default-model
     candidate) holds 51 curated runs, each with its meta.json and olcao.skl,
     seeds >= 70000, none a cell of data/scf_test_runs or of another
@@ -202,11 +208,10 @@ def test_batch3_runs_are_new_cells_with_their_meta():
     import json
     import tarfile
 
-    with tarfile.open(REPO / "data" / "runs_batch3.tar.xz", "r:xz") as tar:
+    archive = REPO / "data" / _recipe(monkeypatch).BATCH3
+    with tarfile.open(archive, "r:xz") as tar:
         names = tar.getnames()
-        runs = sorted(
-            {n.split("/")[1] for n in names if n.count("/") >= 1 and n != "."}
-        )
+        runs = sorted({n.split("/")[1] for n in names if "/" in n})
         metas = {
             n.split("/")[1]: json.load(tar.extractfile(n))
             for n in names
