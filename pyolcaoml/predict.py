@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,7 +200,8 @@ def predict(
     With ``model`` None, a structure of Si alone on which the bundled
     model's median sigma exceeds 6 mHa (an amorphous one) is predicted by
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
-    ``prediction.model`` says which); ``"default"`` keeps the default."""
+    ``prediction.model`` says which); ``"default"`` keeps the default
+    (with a ``UserWarning`` saying that ``asi`` is the better start)."""
     requested = model
     if model is None or is_bundled_name(model):  # loaded once per process
         model = load_bundled_model(
@@ -226,6 +228,12 @@ def predict(
         if asi is not None:  # an amorphous structure: the a-Si model
             model, x, coeffs, sigma, report, more = asi
             seconds += more
+        elif requested is not None:
+            from pyolcaoml.model.handover import kept_default_note
+
+            note = kept_default_note(model.path, symbols, sigma)
+            if note:
+                warnings.warn(note, UserWarning, stacklevel=2)
     t2 = t1 + seconds
     alphas = {s: model.elements[s].alphas for s in set(symbols)}
     return PotentialPrediction(

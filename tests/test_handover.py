@@ -12,6 +12,7 @@ tests do not depend on which a-Si model is shipped.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,9 @@ def stand_in(monkeypatch) -> str:
 
 
 def _default_median_sigma(skl: Path) -> float:
-    pred = predict(read_structure(str(skl)), "default")
+    with warnings.catch_warnings():  # the note on amorphous cells
+        warnings.simplefilter("ignore", UserWarning)
+        pred = predict(read_structure(str(skl)), "default")
     return float(np.median(pred.sigma))
 
 
@@ -102,13 +105,44 @@ def test_predict_hands_an_amorphous_cell_over(tmp_path, capsys, stand_in) -> Non
 
 
 def test_naming_default_keeps_the_default(tmp_path, capsys, stand_in) -> None:
+    """Named, the default model predicts an amorphous cell itself, and says
+    that the a-Si model would be the better start (its median sigma in mHa,
+    recomputed here from the default model's own sigma)."""
     out = tmp_path / "default.dat"
     assert main(["predict", "default", str(AMORPHOUS), "-o", str(out)]) == 0
-    assert "a-Si model" not in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "median sigma" in text and "kept 'default' as named" in text
+    assert f"model {stand_in}" not in text
     default = load_model("default")
-    pred = predict(read_structure(str(AMORPHOUS)), "default")
+    with pytest.warns(UserWarning, match="kept 'default' as named") as caught:
+        pred = predict(read_structure(str(AMORPHOUS)), "default")
     assert Path(pred.model.path) == Path(default.path)
     assert read_scfv(out).n_types == 32
+    ours = 1000 * float(np.median(pred.sigma))
+    assert f"median sigma is {ours:.2f} mHa" in text
+    assert f"median sigma is {ours:.2f} mHa" in str(caught[0].message)
+
+
+def test_no_note_for_a_crystal_or_another_model(tmp_path, stand_in) -> None:
+    """The note is about the bundled default model on an amorphous cell:
+    none for a crystal, none for another model (its sigma is on another
+    scale), none when no a-Si model is installed."""
+    crystal = predict(read_structure(str(CRYSTAL)), "default")
+    symbols = list(crystal.symbols)
+    assert (
+        handover.kept_default_note(crystal.model.path, symbols, crystal.sigma) is None
+    )
+    amorphous = read_structure(str(AMORPHOUS))
+    sigma = np.full(len(amorphous), 1.0)  # far above the threshold
+    si = list(amorphous.symbols)
+    assert handover.kept_default_note(stand_in, si, sigma) is None
+    assert handover.kept_default_note(crystal.model.path, si, sigma) is not None
+    handover_path = handover.amorphous_model_path
+    try:
+        handover.amorphous_model_path = lambda: None
+        assert handover.kept_default_note(crystal.model.path, si, sigma) is None
+    finally:
+        handover.amorphous_model_path = handover_path
 
 
 def _stays_with_the_default(skl: Path, tmp_path, capsys) -> None:

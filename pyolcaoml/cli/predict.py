@@ -116,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.handover import handover_note
+    from pyolcaoml.model.handover import handover_note, kept_default_note
     from pyolcaoml.model.workflow import (
         check_run,
         coefficients_and_trust,
@@ -211,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
             model, x, coeffs, sigma, report, more = asi
             print(f"model {model.path}", flush=True)
             seconds += more
+        elif args.model is not None:
+            note = kept_default_note(model.path, symbols, sigma)
+            if note:
+                print(note, flush=True)
         t2 = t1 + seconds
         _stage(n, f"writing {output} ...")
         pred = PotentialPrediction(

@@ -25,6 +25,10 @@ fresh 32-atom a-Si cells.
 
 Only a model left unnamed is handed over (``olcaoml predict STRUCTURE``,
 ``pyolcaoml.predict(atoms)``): naming ``default`` (or any path) keeps it.
+Naming ``default`` for a structure that it would have handed over gets a
+note saying so (:func:`kept_default_note`): since stop 32 the default
+model is worse on a-Si than before (5.26 against 4.26 mHa on the 13 spent
+a-Si32 cells; ``asi`` 2.37).
 The Fortran library predicts with the model it is given; it returns the
 same sigma, so a caller can apply the same rule.
 """
@@ -90,6 +94,33 @@ def handover_note(symbols: Sequence[str], sigma: np.ndarray | None) -> str:
         f"{1000 * HANDOVER_MEDIAN_SIGMA_HARTREE:g} mHa: an amorphous "
         f"structure): predicted with the bundled a-Si model "
         f"'{AMORPHOUS_MODEL}' (name 'default' as MODEL to keep the default)"
+    )
+
+
+def kept_default_note(
+    model_path: str | os.PathLike, symbols: Sequence[str], sigma: np.ndarray | None
+) -> str | None:
+    """The note for a structure that the bundled default model, named by
+    the user, would have handed over; None otherwise (another model, no
+    a-Si model installed, or not an amorphous structure)."""
+    from pyolcaoml.model.errors import ModelError
+    from pyolcaoml.model.saved import bundled_model_path
+
+    try:
+        default = bundled_model_path()
+    except ModelError:
+        return None
+    if os.path.realpath(os.fspath(model_path)) != os.path.realpath(default):
+        return None
+    if not wants_handover(symbols, sigma) or amorphous_model_path() is None:
+        return None
+    m = median_sigma(symbols, sigma)
+    return (
+        f"the default model's median sigma is {1000 * m:.2f} mHa (> "
+        f"{1000 * HANDOVER_MEDIAN_SIGMA_HARTREE:g} mHa: an amorphous "
+        f"structure), where the bundled a-Si model '{AMORPHOUS_MODEL}' gives "
+        f"the better start; kept 'default' as named (leave MODEL out, or "
+        f"name '{AMORPHOUS_MODEL}', to use it)"
     )
 
 
