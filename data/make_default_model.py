@@ -23,7 +23,15 @@ Steps, all with fixed settings so that the result is reproducible on CPU:
 3. copy each held-out demo structure's olcao.skl and converged
    gs_scfV-fb.dat (real OLCAO output) into <output-dir>/demo/ and write
    demo/manifest.json;
-4. export the model for libolcaoml as default_model/model.oml (shipped, so
+4. record the amorphous handover threshold in default_model/model.json
+   (the default Si model only): the midpoint between the highest median
+   sigma of the held-out structures (crystalline and point defect, never
+   trained on) and the lowest of the a-Si cells of data/scf_test_runs
+   (never trained on by the default model); pyolcaoml.model.handover.
+   Only this step, for a default model made before stop 33:
+
+       python data/make_default_model.py --handover-only
+5. export the model for libolcaoml as default_model/model.oml (shipped, so
    that Fortran programs need no TensorFlow; tests/test_bundled_oml.py
    checks that it equals a fresh export).  Only this step, after the Keras
    model changed some other way:
@@ -363,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
+        "--handover-only",
+        action="store_true",
+        help="only record the handover threshold in default_model/model.json "
+        "(step 4)",
+    )
+    p.add_argument(
         "--export-only",
         action="store_true",
         help="only re-export default_model/ to default_model/model.oml",
@@ -370,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.export_only:
         return _export_oml(os.path.abspath(args.output_dir))
+    if args.handover_only:
+        model_dir = os.path.join(os.path.abspath(args.output_dir), "default_model")
+        return _record_handover(model_dir, args.runs, list(args.holdout), here)
 
     from pyolcaoml.cli import main as olcaoml
     from pyolcaoml.olcao import read_run
@@ -494,11 +511,90 @@ def main(argv: list[str] | None = None) -> int:
         rc = olcaoml(["evaluate", model_dir, data, "--which", "holdout"])
         if rc:
             return rc
+        if not sic and not args.asi:
+            rc = _record_handover(model_dir, runs, list(args.holdout), here)
+            if rc:
+                return rc
         # libolcaoml's exports of the Si + C and a-Si models are not shipped
         # (their size); olcaoml export sic|asi MODEL.oml makes them
         return 0 if sic or args.asi else _export_oml(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: The amorphous cells that set the handover threshold's upper side: the
+#: a-Si test cells of data/scf_test_runs (32 and 64 atoms, melt-quenched),
+#: which no default model trains on.
+HANDOVER_AMORPHOUS_GLOB = os.path.join("scf_test_runs", "asi[0-9]*_s*")
+
+
+def handover_cells(runs: str, holdout, here: str) -> tuple[list[str], list[str]]:
+    """(crystalline, amorphous) run folders for the handover threshold:
+    the held-out structures found in ``runs`` and the a-Si test cells."""
+    import glob
+
+    from pyolcaoml.olcao.run import find_run_dirs
+
+    by_name = {os.path.basename(r): r for r in find_run_dirs([runs])}
+    missing = [n for n in holdout if n not in by_name]
+    if missing:
+        raise SystemExit(f"{runs}: no held-out run {missing[0]}")
+    pattern = os.path.join(here, HANDOVER_AMORPHOUS_GLOB)
+    amorphous = sorted(d for d in glob.glob(pattern) if os.path.isdir(d))
+    if not amorphous:
+        raise SystemExit(f"no a-Si cells in {os.path.join(here, 'scf_test_runs')}")
+    return [by_name[n] for n in holdout], amorphous
+
+
+def _record_handover(model_dir: str, runs: str, holdout, here: str) -> int:
+    """Step 4: the model's median sigma on both sets, the mid-gap threshold
+    written into model.json (atomically)."""
+    import warnings
+
+    from pyolcaoml.model.handover import median_sigma, mid_gap
+    from pyolcaoml.model.saved import dumps_metadata, load_model
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.predict import predict
+
+    crystalline, amorphous = handover_cells(os.path.abspath(runs), holdout, here)
+    model = load_model(model_dir)
+
+    def med(run_dir: str) -> float:
+        structure = read_run(run_dir).structure
+        with warnings.catch_warnings():  # the note on amorphous cells
+            warnings.simplefilter("ignore", UserWarning)
+            pred = predict(structure, model)
+        return median_sigma(pred.symbols, pred.sigma)
+
+    c = {os.path.basename(r): med(r) for r in crystalline}
+    a = {os.path.basename(r): med(r) for r in amorphous}
+    for label, sigmas in (("held out", c), ("a-Si", a)):
+        text = ", ".join(f"{n} {1000 * v:.2f}" for n, v in sigmas.items())
+        print(f"handover: median sigma (mHa), {label}: {text}")
+    try:
+        threshold = mid_gap(list(c.values()), list(a.values()))
+    except ValueError as exc:
+        print(f"handover: {exc}: no threshold recorded", file=sys.stderr)
+        return 1
+    path = os.path.join(model_dir, "model.json")
+    with open(path) as fh:
+        meta = json.load(fh)
+    meta["handover"] = {
+        "median_sigma_hartree": threshold,
+        "chosen_on": "mid-gap: the highest median sigma of the held-out "
+        "structures and the lowest of the a-Si cells of data/scf_test_runs "
+        "(data/make_default_model.py)",
+        "crystalline_max_hartree": max(c.values()),
+        "amorphous_min_hartree": min(a.values()),
+        "crystalline": sorted(c),
+        "amorphous": sorted(a),
+    }
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(dumps_metadata(meta))
+    os.replace(tmp, path)
+    print(f"handover: threshold {1000 * threshold:.3f} mHa written to {path}")
+    return 0
 
 
 def _convert(olcaoml, trees: list[str], data: str, descriptor_args) -> int:

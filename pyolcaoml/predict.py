@@ -231,7 +231,7 @@ def predict(
         elif requested is not None:
             from pyolcaoml.model.handover import kept_default_note
 
-            note = kept_default_note(model.path, symbols, sigma)
+            note = kept_default_note(model, symbols, sigma)
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
     t2 = t1 + seconds

@@ -116,7 +116,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.handover import handover_note, kept_default_note
+    from pyolcaoml.model.handover import (
+        handover_note,
+        kept_default_note,
+        threshold_of,
+    )
     from pyolcaoml.model.workflow import (
         check_run,
         coefficients_and_trust,
@@ -207,12 +211,12 @@ def run(args: argparse.Namespace) -> int:
         )
         asi = hand_over_amorphous(args.model, model, structure, x, sigma, args.threads)
         if asi is not None:  # an amorphous structure: the bundled a-Si model
-            print(handover_note(symbols, sigma), flush=True)
+            print(handover_note(symbols, sigma, threshold_of(model)), flush=True)
             model, x, coeffs, sigma, report, more = asi
             print(f"model {model.path}", flush=True)
             seconds += more
         elif args.model is not None:
-            note = kept_default_note(model.path, symbols, sigma)
+            note = kept_default_note(model, symbols, sigma)
             if note:
                 print(note, flush=True)
         t2 = t1 + seconds

@@ -23,6 +23,15 @@ cells it never saw its median sigma is 0.35-2.12 mHa over the nine fresh
 crystalline and defect cells of stop 32 and 7.77-8.87 mHa over three
 fresh 32-atom a-Si cells.
 
+The threshold belongs to the default model: its sigma is calibrated on
+out-of-bag atoms when it is trained, and that calibration moves with the
+training data (stop 33: candidate T8's factor fell from 2.88 to 2.23 and
+took two fresh a-Si32 cells below 6 mHa). So a default model records its
+own threshold in model.json (``"handover": {"median_sigma_hartree": ...}``,
+chosen mid-gap by ``data/make_default_model.py``: :func:`mid_gap`) and
+:func:`threshold_of` reads it; a model without one uses the package's
+:data:`HANDOVER_MEDIAN_SIGMA_HARTREE`.
+
 Only a model left unnamed is handed over (``olcaoml predict STRUCTURE``,
 ``pyolcaoml.predict(atoms)``): naming ``default`` (or any path) keeps it.
 Naming ``default`` for a structure that it would have handed over gets a
@@ -43,10 +52,38 @@ import numpy as np
 #: The bundled model that amorphous structures are handed to.
 AMORPHOUS_MODEL = "asi"
 #: A structure goes to :data:`AMORPHOUS_MODEL` when the default model's
-#: median sigma over its Si atoms exceeds this (Hartree).
+#: median sigma over its Si atoms exceeds this (Hartree), unless the model
+#: records its own threshold (:func:`threshold_of`).
 HANDOVER_MEDIAN_SIGMA_HARTREE = 6.0e-3
 #: The element the rule is about (the a-Si model knows Si only).
 ELEMENT = "Si"
+
+
+def threshold_of(model) -> float:
+    """The handover threshold (Hartree) that ``model`` records, else the
+    package's :data:`HANDOVER_MEDIAN_SIGMA_HARTREE`."""
+    entry = getattr(model, "handover", None) or {}
+    return float(entry.get("median_sigma_hartree", HANDOVER_MEDIAN_SIGMA_HARTREE))
+
+
+def mid_gap(crystalline: Sequence[float], amorphous: Sequence[float]) -> float:
+    """The threshold halfway between the highest median sigma of the
+    crystalline and point-defect structures and the lowest of the amorphous
+    ones (Hartree); ValueError when the two ranges overlap (no threshold
+    separates them) or one is empty."""
+    c = np.asarray(list(crystalline), dtype=np.float64)
+    a = np.asarray(list(amorphous), dtype=np.float64)
+    if c.size == 0 or a.size == 0:
+        raise ValueError("mid_gap needs crystalline and amorphous structures")
+    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(a))):
+        raise ValueError("mid_gap: a median sigma is not finite")
+    hi, lo = float(c.max()), float(a.min())
+    if hi >= lo:
+        raise ValueError(
+            f"no gap: crystalline median sigma up to {1000 * hi:.2f} mHa, "
+            f"amorphous from {1000 * lo:.2f} mHa"
+        )
+    return 0.5 * (hi + lo)
 
 
 def median_sigma(symbols: Sequence[str], sigma: np.ndarray | None) -> float:
@@ -63,14 +100,18 @@ def median_sigma(symbols: Sequence[str], sigma: np.ndarray | None) -> float:
     return float(np.median(s)) if s.size else float("nan")
 
 
-def wants_handover(symbols: Sequence[str], sigma: np.ndarray | None) -> bool:
+def wants_handover(
+    symbols: Sequence[str],
+    sigma: np.ndarray | None,
+    threshold: float = HANDOVER_MEDIAN_SIGMA_HARTREE,
+) -> bool:
     """True when the default model's sigma says the structure is amorphous
-    (every atom Si, median sigma above the threshold)."""
+    (every atom Si, median sigma above ``threshold``, Hartree)."""
     symbols = list(symbols)
     if not symbols or any(s != ELEMENT for s in symbols):
         return False
     m = median_sigma(symbols, sigma)
-    return bool(np.isfinite(m) and m > HANDOVER_MEDIAN_SIGMA_HARTREE)
+    return bool(np.isfinite(m) and m > threshold)
 
 
 def amorphous_model_path() -> str | None:
@@ -86,23 +127,26 @@ def amorphous_model_path() -> str | None:
     return path if os.path.isfile(os.path.join(path, "model.json")) else None
 
 
-def handover_note(symbols: Sequence[str], sigma: np.ndarray | None) -> str:
+def handover_note(
+    symbols: Sequence[str],
+    sigma: np.ndarray | None,
+    threshold: float = HANDOVER_MEDIAN_SIGMA_HARTREE,
+) -> str:
     """The line printed when a structure is handed over."""
     m = median_sigma(symbols, sigma)
     return (
         f"the default model's median sigma is {1000 * m:.2f} mHa (> "
-        f"{1000 * HANDOVER_MEDIAN_SIGMA_HARTREE:g} mHa: an amorphous "
+        f"{1000 * threshold:.3g} mHa: an amorphous "
         f"structure): predicted with the bundled a-Si model "
         f"'{AMORPHOUS_MODEL}' (name 'default' as MODEL to keep the default)"
     )
 
 
-def kept_default_note(
-    model_path: str | os.PathLike, symbols: Sequence[str], sigma: np.ndarray | None
-) -> str | None:
-    """The note for a structure that the bundled default model, named by
-    the user, would have handed over; None otherwise (another model, no
-    a-Si model installed, or not an amorphous structure)."""
+def kept_default_note(model, symbols: Sequence[str], sigma: np.ndarray | None) -> str | None:
+    """The note for a structure that the bundled default model (``model``,
+    loaded), named by the user, would have handed over; None otherwise
+    (another model, no a-Si model installed, or not an amorphous
+    structure)."""
     from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.saved import bundled_model_path
 
@@ -110,26 +154,30 @@ def kept_default_note(
         default = bundled_model_path()
     except ModelError:
         return None
-    if os.path.realpath(os.fspath(model_path)) != os.path.realpath(default):
+    if model.path is None:
         return None
-    if not wants_handover(symbols, sigma) or amorphous_model_path() is None:
+    if os.path.realpath(os.fspath(model.path)) != os.path.realpath(default):
+        return None
+    threshold = threshold_of(model)
+    if not wants_handover(symbols, sigma, threshold) or amorphous_model_path() is None:
         return None
     m = median_sigma(symbols, sigma)
     return (
         f"the default model's median sigma is {1000 * m:.2f} mHa (> "
-        f"{1000 * HANDOVER_MEDIAN_SIGMA_HARTREE:g} mHa: an amorphous "
+        f"{1000 * threshold:.3g} mHa: an amorphous "
         f"structure), where the bundled a-Si model '{AMORPHOUS_MODEL}' gives "
         f"the better start; kept 'default' as named (leave MODEL out, or "
         f"name '{AMORPHOUS_MODEL}', to use it)"
     )
 
 
-def amorphous_model_for(requested, symbols, sigma):
+def amorphous_model_for(requested, symbols, sigma, threshold=HANDOVER_MEDIAN_SIGMA_HARTREE):
     """The loaded bundled a-Si model when the structure should be handed
     over, else None. ``requested`` is the model the user named (None: none,
-    so ``sigma`` is the bundled default model's; a structure of Si alone
-    never goes to the Si + C model)."""
-    if requested is not None or not wants_handover(symbols, sigma):
+    so ``sigma`` is the bundled default model's, and ``threshold`` its
+    :func:`threshold_of`; a structure of Si alone never goes to the Si + C
+    model)."""
+    if requested is not None or not wants_handover(symbols, sigma, threshold):
         return None
     path = amorphous_model_path()
     if path is None:

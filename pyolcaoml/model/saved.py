@@ -18,6 +18,7 @@ Version 1 directories (one network, no applicability data) still load.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -169,6 +170,10 @@ class PotentialModel:
     path: str | None = None
     applicability: Any = None  # applicability.Applicability or None (v1)
     ensemble_size: int = 1  # as recorded in model.json (networks not loaded)
+    #: The amorphous handover of a default model (pyolcaoml.model.handover):
+    #: {"median_sigma_hartree": threshold, "chosen_on": how}; empty: none
+    #: recorded (the package's threshold applies).
+    handover: dict = field(default_factory=dict)
 
     @property
     def n_members(self) -> int:
@@ -373,6 +378,8 @@ class PotentialModel:
         }
         if self.applicability is not None:
             meta["applicability"] = self.applicability.to_json()
+        if self.handover:
+            meta["handover"] = self.handover
         if numpy_file is not None:
             meta["numpy_networks"] = {"file": numpy_file[0], "sha256": numpy_file[1]}
         return meta
@@ -480,6 +487,25 @@ BUNDLED_MODELS = {
     "sic": "sic_model",
     "asi": "asi_model",
 }
+
+
+def _handover(path, entry) -> dict:
+    """model.json's handover entry, checked: a positive, finite threshold
+    (Hartree) or no entry at all."""
+    if entry == {}:
+        return {}
+    t = entry.get("median_sigma_hartree") if isinstance(entry, dict) else None
+    if (
+        isinstance(t, bool)
+        or not isinstance(t, (int, float))
+        or not math.isfinite(t)
+        or t <= 0
+    ):
+        raise ModelError(
+            f"{path}: model.json: handover needs a positive, finite "
+            f"'median_sigma_hartree' (got {entry!r})"
+        )
+    return dict(entry)
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> str:
@@ -630,6 +656,7 @@ def load_model(
             versions=meta.get("versions", {}),
             path=path,
             ensemble_size=int(meta.get("n_members", 1)),
+            handover=_handover(path, meta.get("handover", {})),
         )
         if "applicability" in meta:
             from pyolcaoml.model.applicability import Applicability

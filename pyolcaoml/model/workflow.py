@@ -122,10 +122,11 @@ def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
     sigma, report, network seconds); else None. The descriptors ``x`` are
     reused when both models compute the same ones, or their first columns
     when the a-Si model's are the same with fewer hops."""
-    from pyolcaoml.model.handover import amorphous_model_for
+    from pyolcaoml.model.handover import amorphous_model_for, threshold_of
     from pyolcaoml.neighbour_mean import fewer_hops
 
-    other = amorphous_model_for(requested, list(structure.symbols), sigma)
+    symbols = list(structure.symbols)
+    other = amorphous_model_for(requested, symbols, sigma, threshold_of(model))
     if other is None:
         return None
     if fewer_hops(model.descriptor, other.descriptor):
