@@ -373,8 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--handover-only",
         action="store_true",
-        help="only record the handover threshold in default_model/model.json "
-        "(step 4)",
+        help="only record the handover threshold in default_model/model.json (step 4)",
     )
     p.add_argument(
         "--export-only",

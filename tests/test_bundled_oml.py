@@ -93,6 +93,16 @@ def test_info_prints_the_bundled_model_paths(capsys):
     out = capsys.readouterr().out
     assert f"library model   {bundled_model.oml_path()}\n" in out
     assert f"bundled model   {bundled_model.model_dir()}\n" in out
+    # the handover threshold, as the default model's model.json records it
+    import json
+    import pathlib
+
+    meta = json.loads(
+        (pathlib.Path(bundled_model.model_dir()) / "model.json").read_text()
+    )
+    recorded = meta.get("handover", {}).get("median_sigma_hartree")
+    t = 6.0 if recorded is None else 1000 * recorded
+    assert f"median sigma > {t:.3g} mHa goes to the a-Si model" in out
 
 
 def test_bundled_oml_predicts_like_keras():

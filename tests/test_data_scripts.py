@@ -224,3 +224,65 @@ def test_batch3_runs_are_new_cells_with_their_meta(monkeypatch):
     elsewhere = {p.name for p in (REPO / "data" / "scf_test_runs").iterdir()}
     elsewhere |= {p.name for p in (REPO / "data" / "runs_interstitial").iterdir()}
     assert not set(runs) & elsewhere
+
+
+def _median_sigma(model, run_dir: Path) -> float:
+    """Median sigma (Hartree) of a run's structure, from predict() and NumPy."""
+    import warnings
+
+    import numpy as np
+
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.predict import predict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        pred = predict(read_run(str(run_dir)).structure, model)
+    return float(np.median(pred.sigma))
+
+
+def test_recipe_records_the_handover_threshold_mid_gap(monkeypatch, tmp_path):
+    """Step 4 of the recipe: the midpoint between the highest median sigma
+    of the held-out structures and the lowest of the a-Si test cells,
+    recomputed here, written into model.json and nothing else changed; with
+    overlapping ranges it refuses and leaves model.json as it was."""
+    import json
+    import shutil
+
+    from pyolcaoml.model.handover import threshold_of
+    from pyolcaoml.model.saved import bundled_model_path, load_model
+
+    mdm = _recipe(monkeypatch)
+    model_dir = tmp_path / "default_model"
+    shutil.copytree(bundled_model_path(), model_dir)
+    before = json.loads((model_dir / "model.json").read_text())
+    before.pop("handover", None)
+    runs = REPO / "data" / "scf_test_runs"
+    held = ["si8_r0.10_seed10100", "si8_r0.15_seed10150"]
+    model = load_model(str(model_dir))
+    crystal = max(_median_sigma(model, runs / n) for n in held)
+    amorphous = min(
+        _median_sigma(model, d)
+        for d in runs.iterdir()
+        if d.is_dir() and d.name.startswith(("asi32_s", "asi64_s"))
+    )
+    assert crystal < amorphous
+    assert (
+        mdm._record_handover(str(model_dir), str(runs), held, str(REPO / "data")) == 0
+    )
+    after = json.loads((model_dir / "model.json").read_text())
+    entry = after.pop("handover")
+    assert after == before
+    assert entry["median_sigma_hartree"] == pytest.approx(
+        (crystal + amorphous) / 2, rel=1e-12
+    )
+    assert entry["crystalline"] == sorted(held)
+    assert threshold_of(load_model(str(model_dir))) == entry["median_sigma_hartree"]
+    # an a-Si cell among the "crystalline" ones: no gap, nothing written
+    text = (model_dir / "model.json").read_bytes()
+    rc = mdm._record_handover(
+        str(model_dir), str(runs), [*held, "asi32_s10700"], str(REPO / "data")
+    )
+    assert rc == 1
+    assert (model_dir / "model.json").read_bytes() == text
+    assert not (model_dir / "model.json.tmp").exists()

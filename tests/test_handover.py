@@ -53,6 +53,9 @@ def test_rule_on_synthetic_sigmas() -> None:
     si = ["Si"] * 5
     t = handover.HANDOVER_MEDIAN_SIGMA_HARTREE
     assert t == 6e-3
+    # a threshold given by the model replaces the package's
+    assert handover.wants_handover(si, np.full(5, 4e-3), threshold=3e-3)
+    assert not handover.wants_handover(si, np.full(5, 4e-3), threshold=5e-3)
     assert handover.wants_handover(si, np.array([1, 1, 9, 9, 9]) * 1e-3)
     assert not handover.wants_handover(si, np.array([9, 9, 1, 1, 1]) * 1e-3)
     # the median, not the maximum or the mean: two far-off atoms of five
@@ -68,10 +71,33 @@ def test_rule_on_synthetic_sigmas() -> None:
         handover.median_sigma(["Si", "Si"], np.ones(3))
 
 
+def test_mid_gap() -> None:
+    assert handover.mid_gap([1e-3, 2e-3], [6e-3, 5e-3]) == pytest.approx(3.5e-3)
+    with pytest.raises(ValueError, match="no gap"):
+        handover.mid_gap([1e-3, 5e-3], [4e-3, 9e-3])
+    with pytest.raises(ValueError, match="no gap"):
+        handover.mid_gap([5e-3], [5e-3])  # touching ranges do not separate
+    with pytest.raises(ValueError, match="needs"):
+        handover.mid_gap([], [5e-3])
+    with pytest.raises(ValueError, match="not finite"):
+        handover.mid_gap([np.nan], [5e-3])
+
+
+def test_threshold_of_a_model() -> None:
+    """A model's recorded threshold, else the package's."""
+    default = load_model("default")
+    recorded = default.handover.get("median_sigma_hartree")
+    t = handover.threshold_of(default)
+    assert t == (
+        handover.HANDOVER_MEDIAN_SIGMA_HARTREE if recorded is None else recorded
+    )
+    assert handover.threshold_of(object()) == handover.HANDOVER_MEDIAN_SIGMA_HARTREE
+
+
 def test_test_cells_fall_on_either_side() -> None:
     """The two cells the tests below use are on the sides the rule says:
     the a-Si cell above the threshold, the rattled crystal far below."""
-    t = handover.HANDOVER_MEDIAN_SIGMA_HARTREE
+    t = handover.threshold_of(load_model("default"))
     assert _default_median_sigma(AMORPHOUS) > t
     assert _default_median_sigma(CRYSTAL) < t / 2
 
@@ -82,7 +108,7 @@ def test_threshold_leaves_room_for_a_strongly_rattled_crystal() -> None:
     the 65 crystalline and defect test cells under the stop-30 default
     model; kept out of the stop-32 model's training for this test) stays at
     least 15 % below it, the a-Si cell 15 % above."""
-    t = handover.HANDOVER_MEDIAN_SIGMA_HARTREE
+    t = handover.threshold_of(load_model("default"))
     assert _default_median_sigma(RATTLED_020) < 0.85 * t
     assert _default_median_sigma(AMORPHOUS) > 1.15 * t
 
@@ -123,26 +149,21 @@ def test_naming_default_keeps_the_default(tmp_path, capsys, stand_in) -> None:
     assert f"median sigma is {ours:.2f} mHa" in str(caught[0].message)
 
 
-def test_no_note_for_a_crystal_or_another_model(tmp_path, stand_in) -> None:
+def test_no_note_for_a_crystal_or_another_model(stand_in, monkeypatch) -> None:
     """The note is about the bundled default model on an amorphous cell:
     none for a crystal, none for another model (its sigma is on another
     scale), none when no a-Si model is installed."""
     crystal = predict(read_structure(str(CRYSTAL)), "default")
+    default = crystal.model
     symbols = list(crystal.symbols)
-    assert (
-        handover.kept_default_note(crystal.model.path, symbols, crystal.sigma) is None
-    )
+    assert handover.kept_default_note(default, symbols, crystal.sigma) is None
     amorphous = read_structure(str(AMORPHOUS))
-    sigma = np.full(len(amorphous), 1.0)  # far above the threshold
+    sigma = np.full(len(amorphous), 1.0)  # far above any threshold
     si = list(amorphous.symbols)
-    assert handover.kept_default_note(stand_in, si, sigma) is None
-    assert handover.kept_default_note(crystal.model.path, si, sigma) is not None
-    handover_path = handover.amorphous_model_path
-    try:
-        handover.amorphous_model_path = lambda: None
-        assert handover.kept_default_note(crystal.model.path, si, sigma) is None
-    finally:
-        handover.amorphous_model_path = handover_path
+    assert handover.kept_default_note(load_model(stand_in), si, sigma) is None
+    assert handover.kept_default_note(default, si, sigma) is not None
+    monkeypatch.setattr(handover, "amorphous_model_path", lambda: None)
+    assert handover.kept_default_note(default, si, sigma) is None
 
 
 def _stays_with_the_default(skl: Path, tmp_path, capsys) -> None:
@@ -164,3 +185,35 @@ def test_no_handover_without_an_installed_a_si_model(
 ) -> None:
     monkeypatch.setattr(handover, "amorphous_model_path", lambda: None)
     _stays_with_the_default(AMORPHOUS, tmp_path, capsys)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"median_sigma_hartree": -1e-3},
+        {"median_sigma_hartree": 0},
+        {"median_sigma_hartree": "4e-3"},
+        {"median_sigma_hartree": True},
+        {"chosen_on": "no threshold"},
+        [4e-3],
+    ],
+)
+def test_a_bad_handover_entry_is_refused(tmp_path, entry) -> None:
+    """model.json's handover entry is checked on loading: a clear error
+    naming the file, never a silently ignored or absurd threshold."""
+    import json
+    import shutil
+
+    from pyolcaoml.model import ModelError
+
+    path, _ = cached_model("tanh")
+    copy = tmp_path / "model"
+    shutil.copytree(path, copy)
+    meta = json.loads((copy / "model.json").read_text())
+    meta["handover"] = entry
+    (copy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"model\.json: handover"):
+        load_model(str(copy))
+    meta["handover"] = {"median_sigma_hartree": 4.5e-3}
+    (copy / "model.json").write_text(json.dumps(meta))
+    assert handover.threshold_of(load_model(str(copy))) == 4.5e-3

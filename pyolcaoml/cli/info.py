@@ -38,6 +38,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _handover_line(model_dir) -> str:
+    """The default model's handover threshold and where it comes from."""
+    from pyolcaoml.model import ModelError
+    from pyolcaoml.model.handover import threshold_of
+    from pyolcaoml.model.saved import load_model
+
+    try:
+        model = load_model(str(model_dir), networks=False)
+    except ModelError as exc:
+        return f"(cannot read the default model: {exc})"
+    where = "recorded by the model" if model.handover else "the package's"
+    t = 1000 * threshold_of(model)
+    return f"median sigma > {t:.3g} mHa goes to the a-Si model ({where})"
+
+
 def _print_bundled_model() -> None:
     """Where the bundled model is: the Keras directory (olcaoml predict) and
     its export for libolcaoml (a Fortran program's model.oml)."""
@@ -64,3 +79,4 @@ def _print_bundled_model() -> None:
     asi = amorphous_model_path()
     if asi is not None:
         print(f"bundled a-Si    {asi} ('{AMORPHOUS_MODEL}')")
+        print(f"handover        {_handover_line(keras_dir)}")

@@ -142,7 +142,9 @@ def handover_note(
     )
 
 
-def kept_default_note(model, symbols: Sequence[str], sigma: np.ndarray | None) -> str | None:
+def kept_default_note(
+    model, symbols: Sequence[str], sigma: np.ndarray | None
+) -> str | None:
     """The note for a structure that the bundled default model (``model``,
     loaded), named by the user, would have handed over; None otherwise
     (another model, no a-Si model installed, or not an amorphous
@@ -171,7 +173,9 @@ def kept_default_note(model, symbols: Sequence[str], sigma: np.ndarray | None) -
     )
 
 
-def amorphous_model_for(requested, symbols, sigma, threshold=HANDOVER_MEDIAN_SIGMA_HARTREE):
+def amorphous_model_for(
+    requested, symbols, sigma, threshold=HANDOVER_MEDIAN_SIGMA_HARTREE
+):
     """The loaded bundled a-Si model when the structure should be handed
     over, else None. ``requested`` is the model the user named (None: none,
     so ``sigma`` is the bundled default model's, and ``threshold`` its
