@@ -198,7 +198,7 @@ def predict(
     ``ridge``.
 
     With ``model`` None, a structure of Si alone on which the bundled
-    model's median sigma exceeds 6 mHa (an amorphous one) is predicted by
+    model's median sigma exceeds its threshold (an amorphous one) is predicted by
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
     ``prediction.model`` says which); ``"default"`` keeps the default
     (with a ``UserWarning`` saying that ``asi`` is the better start)."""

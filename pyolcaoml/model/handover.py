@@ -14,8 +14,8 @@ is 0.52-4.97 mHa over the 65 spent crystalline and point-defect test
 cells of ``data/scf_test_runs`` (the highest, 4.97, a crystal rattled by
 0.20 Angstrom) and 7.14-11.39 mHa over all fourteen spent amorphous
 cells (32 and 64 atoms). A structure whose median sigma over its Si
-atoms exceeds :data:`HANDOVER_MEDIAN_SIGMA_HARTREE` (6 mHa, mid-gap;
-chosen on those spent cells, stop 31) is handed to ``asi``. The median,
+atoms exceeds the threshold (6 mHa, mid-gap, chosen on those spent cells
+in stop 31; since stop 33 the model's own, below) is handed to ``asi``. The median,
 not the mean or the maximum, so that a crystal with a few odd atoms (a
 vacancy's neighbours) stays with the model that is better for the crystal.
 The default model of stop 32 (T7) trains on most of those spent cells; on
