@@ -9,13 +9,16 @@ Usage (from the repository root, with pyolcaoml installed or importable):
 Steps, all with fixed settings so that the result is reproducible on CPU:
 
 1. ``olcaoml convert RUNS data/runs data/runs_batch2.tar.xz
-   data/runs_interstitial -o <tmp>/si.h5`` (the 31 shared runs, the 121
-   made for issue 8: 4 in data/runs, 117 in the archive, unpacked to a
-   temporary folder, and 4 interstitial cells of stop 27) with the descriptor of
+   data/runs_interstitial <spent test cells> data/runs_batch3.tar.xz -o
+   <tmp>/si.h5`` (the 31 shared runs, the 121 made for issue 8: 4 in
+   data/runs, 117 in the archive, unpacked to a temporary folder, 4
+   interstitial cells of stop 27, the 71 spent fresh test cells listed in
+   data/scf_test_runs/si_trained_on.txt (stop 32) and the 51 runs of
+   batch3 (stop 33)) with the descriptor of
    the model (multi-scale SO(4) bispectrum, 2J_max 8, cutoff scales 0.75,
    1.0, 1.5 of R_ij = 2 x 2.35 Å, i.e. 3.53, 4.70 and 7.05 Å, followed by
    its mean over each atom's bonded neighbours, switched off 2.8-3.0 Å,
-   and the mean of those means: two hops);
+   repeated three times: three hops);
 2. ``olcaoml train --ensemble 5 --hidden 64,64 --l2 1e-4`` with the held-out
    structures below, seeds 0..4 (five networks on bootstrap resamples of
    the other structures; the mean is the prediction, their calibrated
@@ -125,10 +128,11 @@ ASI_RUNS = (ASI16, "runs_asi32")
 #: family is held out: the demo case). Without them the two-hop model was
 #: 2x worse than ridge on the demo cell (docs/model.md, candidate T2).
 INTERSTITIAL = "runs_interstitial"
-#: 51 more rattled Si training runs made in stop 32 for the next default-model
-#: candidate (not in any shipped recipe yet; seeds 70000-70609, converged to
-#: 1e-6, curated like data/runs, compressed): 16 vacancy and 10 interstitial
-#: cells, 25 8-atom cells at sigma 0.10-0.20 Å. Add with --extra-runs.
+#: 51 more rattled Si training runs made in stop 32 (seeds 70000-70609,
+#: converged to 1e-6, curated like data/runs, compressed): 16 vacancy and 10
+#: interstitial cells, 25 8-atom cells at sigma 0.10-0.20 Å. The default Si
+#: model trains on them since stop 33 (candidate T8b), after the spent test
+#: cells; the a-Si and SiC models do not.
 BATCH3 = "runs_batch3.tar.xz"
 #: The spent fresh Si test cells that the Si model trains on (stop 32,
 #: candidate T7): a list of run folders of data/scf_test_runs, one name per
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "data/runs, data/runs_batch2.tar.xz (issue 8, docs/model.md) and, "
         "for the Si model, data/runs_interstitial (stop 27) and, for the "
         f"default Si model, the spent test cells of data/{SI_SPENT_TESTS} "
-        "(stop 32); "
+        f"(stop 32) and data/{BATCH3} (stop 33); "
         "give none ('--extra-runs' alone) for the 31 shared runs only",
     )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
@@ -434,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.asi:
             extra_runs += [os.path.join(here, r) for r in ASI_RUNS]
         elif not sic:
-            extra_runs += spent_test_dirs(here)
+            # stop 32 (T7): the spent test cells; stop 33 (T8b): batch3
+            extra_runs += [*spent_test_dirs(here), os.path.join(here, BATCH3)]
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
         extra = [_unpacked(path, tmp) for path in extra_runs]

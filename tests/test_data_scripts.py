@@ -180,6 +180,9 @@ def test_default_si_model_trains_on_the_listed_spent_cells_only(monkeypatch, tmp
     assert set(listed) <= set(trees)
     asi = _recipe_trees(monkeypatch, tmp_path, "--asi")
     assert not set(listed) & set(asi)
+    # since stop 33 (T8b) batch3 too, last (the order sets the shuffling)
+    batch3 = _recipe(monkeypatch).BATCH3.removesuffix(".tar.xz")  # unpacked
+    assert trees[-1] == batch3 and batch3 not in asi
 
 
 def test_asi_recipe_leaves_the_spent_a_si_cells_out(monkeypatch, tmp_path):
@@ -201,8 +204,8 @@ def test_asi_recipe_leaves_the_spent_a_si_cells_out(monkeypatch, tmp_path):
 
 
 def test_batch3_runs_are_new_cells_with_their_meta(monkeypatch):
-    """data/runs_batch3.tar.xz (stop 32, for the next default-model
-    candidate) holds 51 curated runs, each with its meta.json and olcao.skl,
+    """data/runs_batch3.tar.xz (made in stop 32, trained on by the default
+    model since stop 33) holds 51 curated runs, each with its meta.json and olcao.skl,
     seeds >= 70000, none a cell of data/scf_test_runs or of another
     training tree."""
     import json
