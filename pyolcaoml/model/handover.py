@@ -35,9 +35,9 @@ chosen mid-gap by ``data/make_default_model.py``: :func:`mid_gap`) and
 Only a model left unnamed is handed over (``olcaoml predict STRUCTURE``,
 ``pyolcaoml.predict(atoms)``): naming ``default`` (or any path) keeps it.
 Naming ``default`` for a structure that it would have handed over gets a
-note saying so (:func:`kept_default_note`): since stop 32 the default
-model is worse on a-Si than before (5.26 against 4.26 mHa on the 13 spent
-a-Si32 cells; ``asi`` 2.37).
+note saying so (:func:`kept_default_note`): on the 13 spent a-Si32 cells
+the default model's RMS V(r) is 4.25 mHa (T8b, stop 33; T7 5.26) against
+``asi``'s 2.37.
 The Fortran library predicts with the model it is given; it returns the
 same sigma, so a caller can apply the same rule.
 """
