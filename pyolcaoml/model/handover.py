@@ -127,17 +127,23 @@ def amorphous_model_path() -> str | None:
     return path if os.path.isfile(os.path.join(path, "model.json")) else None
 
 
+def _amorphous_clause(symbols, sigma, threshold: float) -> str:
+    m = median_sigma(symbols, sigma)
+    return (
+        f"the default model's median sigma is {1000 * m:.2f} mHa (> "
+        f"{1000 * threshold:.3g} mHa: an amorphous structure)"
+    )
+
+
 def handover_note(
     symbols: Sequence[str],
     sigma: np.ndarray | None,
     threshold: float = HANDOVER_MEDIAN_SIGMA_HARTREE,
 ) -> str:
     """The line printed when a structure is handed over."""
-    m = median_sigma(symbols, sigma)
     return (
-        f"the default model's median sigma is {1000 * m:.2f} mHa (> "
-        f"{1000 * threshold:.3g} mHa: an amorphous "
-        f"structure): predicted with the bundled a-Si model "
+        f"{_amorphous_clause(symbols, sigma, threshold)}: predicted with the "
+        f"bundled a-Si model "
         f"'{AMORPHOUS_MODEL}' (name 'default' as MODEL to keep the default)"
     )
 
@@ -163,11 +169,9 @@ def kept_default_note(
     threshold = threshold_of(model)
     if not wants_handover(symbols, sigma, threshold) or amorphous_model_path() is None:
         return None
-    m = median_sigma(symbols, sigma)
     return (
-        f"the default model's median sigma is {1000 * m:.2f} mHa (> "
-        f"{1000 * threshold:.3g} mHa: an amorphous "
-        f"structure), where the bundled a-Si model '{AMORPHOUS_MODEL}' gives "
+        f"{_amorphous_clause(symbols, sigma, threshold)}, where the bundled "
+        f"a-Si model '{AMORPHOUS_MODEL}' gives "
         f"the better start; kept 'default' as named (leave MODEL out, or "
         f"name '{AMORPHOUS_MODEL}', to use it)"
     )
