@@ -217,3 +217,23 @@ def test_a_bad_handover_entry_is_refused(tmp_path, entry) -> None:
     meta["handover"] = {"median_sigma_hartree": 4.5e-3}
     (copy / "model.json").write_text(json.dumps(meta))
     assert handover.threshold_of(load_model(str(copy))) == 4.5e-3
+
+
+def test_many_inputs_take_a_bundled_name_and_say_so(tmp_path, capsys, stand_in) -> None:
+    """``olcaoml predict default IN... -o FOLDER`` (the many-input mode)
+    resolves the bundled name (it used to look for ./default/model.json),
+    writes for each structure what the single-input command writes with
+    'default' named, and notes the amorphous one (no handover there)."""
+    out = tmp_path / "many"
+    argv = ["predict", "default", str(AMORPHOUS), str(CRYSTAL), "-o", f"{out}/"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{AMORPHOUS}: the default model's median sigma" in err
+    assert f"{CRYSTAL}:" not in err
+    assert "name 'asi' for these inputs" in err
+    written = sorted(out.rglob("scfV.dat"))
+    assert len(written) == 2
+    for skl in (AMORPHOUS, CRYSTAL):
+        one = tmp_path / f"{skl.parent.name}.dat"
+        assert main(["predict", "default", str(skl), "-o", str(one)]) == 0
+        assert one.read_bytes() in [p.read_bytes() for p in written]

@@ -315,6 +315,11 @@ def predict_item(
         s = item_structure(item)
         pred = predict_structure(model, s, n_threads=n_threads)
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs) if with_text else None
+    from pyolcaoml.model.handover import kept_default_note
+
+    note = kept_default_note(model, list(s.symbols), pred.sigma, many=True)
+    if note:  # the bundled default on an amorphous structure: no handover here
+        notes.append(f"{item.name}: {note}")
     text = format_scfv(scfv) if scfv is not None else ""
     return PredictResult(
         item.without_structure(), _sent_back(item, s), pred.coeffs, text, notes
@@ -761,8 +766,12 @@ def run_bispectrum(args: argparse.Namespace, descriptor: Any) -> int:
 def run_predict(args: argparse.Namespace, model_path: str, targets: list[str]) -> int:
     """``olcaoml predict MODEL IN... [-o FILE.h5|FOLDER]``."""
     from pyolcaoml.model import ModelError, load_model
+    from pyolcaoml.model.saved import resolve_model_path
 
     try:
+        # a bundled name ('default', 'sic', 'asi') or none: its folder (the
+        # workers and the HDF5 file get a path)
+        model_path = resolve_model_path(model_path)
         load_model(model_path, networks=False)  # fail before any work
     except ModelError as exc:
         raise CLIError(str(exc)) from None

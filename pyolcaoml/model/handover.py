@@ -149,12 +149,12 @@ def handover_note(
 
 
 def kept_default_note(
-    model, symbols: Sequence[str], sigma: np.ndarray | None
+    model, symbols: Sequence[str], sigma: np.ndarray | None, many: bool = False
 ) -> str | None:
     """The note for a structure that the bundled default model (``model``,
     loaded), named by the user, would have handed over; None otherwise
     (another model, no a-Si model installed, or not an amorphous
-    structure)."""
+    structure). ``many``: for the many-input mode, which never hands over."""
     from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.saved import bundled_model_path
 
@@ -169,11 +169,16 @@ def kept_default_note(
     threshold = threshold_of(model)
     if not wants_handover(symbols, sigma, threshold) or amorphous_model_path() is None:
         return None
+    how = (
+        f"name '{AMORPHOUS_MODEL}' for these inputs, or predict this one alone "
+        "with no MODEL,"
+        if many
+        else f"leave MODEL out, or name '{AMORPHOUS_MODEL}',"
+    )
     return (
         f"{_amorphous_clause(symbols, sigma, threshold)}, where the bundled "
         f"a-Si model '{AMORPHOUS_MODEL}' gives "
-        f"the better start; kept 'default' as named (leave MODEL out, or "
-        f"name '{AMORPHOUS_MODEL}', to use it)"
+        f"the better start; kept 'default' as named ({how} to use it)"
     )
 
 
