@@ -555,6 +555,7 @@ def _record_handover(model_dir: str, runs: str, holdout, here: str) -> int:
     written into model.json (atomically)."""
     import warnings
 
+    from pyolcaoml._atomic import write_bytes_atomic
     from pyolcaoml.model.handover import median_sigma, mid_gap
     from pyolcaoml.model.saved import dumps_metadata, load_model
     from pyolcaoml.olcao import read_run
@@ -593,10 +594,7 @@ def _record_handover(model_dir: str, runs: str, holdout, here: str) -> int:
         "crystalline": sorted(c),
         "amorphous": sorted(a),
     }
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(dumps_metadata(meta))
-    os.replace(tmp, path)
+    write_bytes_atomic(path, dumps_metadata(meta).encode("ascii"))
     print(f"handover: threshold {1000 * threshold:.3f} mHa written to {path}")
     return 0
 

@@ -603,7 +603,7 @@ def write_descriptors(
 
 def write_predictions(
     items: Iterable[Item],
-    model_path: str,
+    model_path: str | None,
     output: str | None,
     executor: Any,
     *,
@@ -616,10 +616,13 @@ def write_predictions(
     (``output`` ending in .h5/.hdf5, format ``pyolcaoml-predictions``), one
     OUTPUT/<label>/scfV.dat per structure (``output`` a folder), or, with
     ``output`` None, RUN_DIR/inputs/scfV.dat of each run directory."""
+    from pyolcaoml.model.saved import resolve_model_path
     from pyolcaoml.model.workflow import write_text_atomically
 
     to_h5 = output is not None and output.lower().endswith(HDF5_SUFFIXES)
-    model_path = os.path.abspath(model_path)
+    # a bundled name ('default', 'sic', 'asi') or None: its folder; the
+    # workers and the HDF5 file get a path
+    model_path = os.path.abspath(resolve_model_path(model_path))
     func = partial(predict_item, model_path, n_threads, not to_h5)
     summary = Summary()
     if not to_h5:
@@ -766,12 +769,8 @@ def run_bispectrum(args: argparse.Namespace, descriptor: Any) -> int:
 def run_predict(args: argparse.Namespace, model_path: str, targets: list[str]) -> int:
     """``olcaoml predict MODEL IN... [-o FILE.h5|FOLDER]``."""
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.saved import resolve_model_path
 
     try:
-        # a bundled name ('default', 'sic', 'asi') or none: its folder (the
-        # workers and the HDF5 file get a path)
-        model_path = resolve_model_path(model_path)
         load_model(model_path, networks=False)  # fail before any work
     except ModelError as exc:
         raise CLIError(str(exc)) from None
