@@ -197,21 +197,30 @@ def predict(
     ``method`` is ``network`` or a baseline: ``isolated``, ``average``,
     ``ridge``.
 
+    With ``model`` None or ``"default"``, a structure with an element that
+    the default model lacks (C) is predicted by the bundled model that has
+    them all (``"sic"``), as ``olcaoml predict`` does.
+
     With ``model`` None, a structure of Si alone on which the bundled
     model's median sigma exceeds its threshold (an amorphous one) is predicted by
     the bundled a-Si model instead (:mod:`pyolcaoml.model.handover`;
     ``prediction.model`` says which); ``"default"`` keeps the default
     (with a ``UserWarning`` saying that ``asi`` is the better start)."""
     requested = model
+    structure = _structure(atoms)
+    symbols = list(structure.symbols)
     if model is None or is_bundled_name(model):  # loaded once per process
+        from pyolcaoml.model.saved import bundled_alternative
+
+        # the default model lacks an element (C): the bundled model that has
+        # it ('sic'), as on the command line
+        other = bundled_alternative(model, symbols)
         model = load_bundled_model(
-            DEFAULT_MODEL if model is None else os.fspath(model),
+            other or (DEFAULT_MODEL if model is None else os.fspath(model)),
             networks=method == "network",
         )
     elif not isinstance(model, PotentialModel):
         model = load_model(model, networks=method == "network")
-    structure = _structure(atoms)
-    symbols = list(structure.symbols)
     model.check_elements(symbols)
     t0 = time.perf_counter()
     x = compute_descriptors(model, structure, n_threads=n_threads, progress=progress)

@@ -89,6 +89,29 @@ def test_predict_picks_the_sic_model_for_sic(tmp_path, capsys) -> None:
     assert scfv.n_types == 8
 
 
+def test_python_api_and_many_inputs_pick_the_sic_model_for_c(tmp_path, capsys):
+    """``pyolcaoml.predict.predict(atoms)`` with no model (or 'default')
+    and the many-input command with no MODEL give a structure with C the
+    bundled Si + C model, as the single-input command does: the same
+    coefficients as naming 'sic' (the default model would refuse C)."""
+    from pyolcaoml.predict import predict
+    from pyolcaoml.structure import read_structure
+
+    skl = SIC_RUNS / "rattle" / "sic8_r0.10_seed10011" / "olcao.skl"
+    named = predict(read_structure(str(skl)), "sic")
+    for model in (None, "default"):
+        pred = predict(read_structure(str(skl)), model)
+        assert Path(pred.model.path) == Path(bundled_model_path("sic"))
+        np.testing.assert_array_equal(np.stack(pred.coeffs), np.stack(named.coeffs))
+    si = REPO / "data" / "scf_test_runs" / "si8_r0.10_seed10100" / "olcao.skl"
+    out = tmp_path / "many"
+    assert main(["predict", str(skl), str(si), "-o", f"{out}/"]) == 0
+    alone = tmp_path / "alone.dat"
+    assert main(["predict", "sic", str(skl), "-o", str(alone)]) == 0
+    written = [p.read_bytes() for p in out.rglob("scfV.dat")]
+    assert len(written) == 2 and alone.read_bytes() in written
+
+
 def test_default_model_names_the_sic_model_for_c(tmp_path, capsys) -> None:
     skl = SIC_RUNS / "rattle" / "sic8_r0.10_seed10011" / "olcao.skl"
     rc = main(

@@ -223,17 +223,109 @@ def test_many_inputs_take_a_bundled_name_and_say_so(tmp_path, capsys, stand_in) 
     """``olcaoml predict default IN... -o FOLDER`` (the many-input mode)
     resolves the bundled name (it used to look for ./default/model.json),
     writes for each structure what the single-input command writes with
-    'default' named, and notes the amorphous one (no handover there)."""
+    'default' named, and notes the amorphous one (kept, as named)."""
     out = tmp_path / "many"
     argv = ["predict", "default", str(AMORPHOUS), str(CRYSTAL), "-o", f"{out}/"]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert f"{AMORPHOUS}: the default model's median sigma" in err
     assert f"{CRYSTAL}:" not in err
-    assert "name 'asi' for these inputs" in err
+    assert "leave MODEL out, or name 'asi'" in err
     written = sorted(out.rglob("scfV.dat"))
     assert len(written) == 2
     for skl in (AMORPHOUS, CRYSTAL):
         one = tmp_path / f"{skl.parent.name}.dat"
         assert main(["predict", "default", str(skl), "-o", str(one)]) == 0
         assert one.read_bytes() in [p.read_bytes() for p in written]
+
+
+def _single(skl: Path, tmp_path, *model: str) -> bytes:
+    one = tmp_path / f"single_{skl.parent.name}_{len(model)}.dat"
+    assert main(["predict", *model, str(skl), "-o", str(one)]) == 0
+    return one.read_bytes()
+
+
+def test_many_inputs_without_a_model_hand_over_per_structure(
+    tmp_path, capsys, stand_in
+) -> None:
+    """``olcaoml predict IN... -o OUT`` with no MODEL (the first input is a
+    file, so it is not taken for one): each structure gets what the
+    single-input command gives it with no MODEL, the amorphous one the a-Si
+    model's (noted), the crystal the default's; the HDF5 file records the
+    model per structure, and its coefficients are the Python API's."""
+    import h5py
+
+    from pyolcaoml.model.saved import bundled_model_path
+
+    folder = tmp_path / "many"
+    argv = ["predict", str(AMORPHOUS), str(CRYSTAL), "-o", f"{folder}/"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{AMORPHOUS}: the default model's median sigma" in err
+    assert "bundled a-Si model 'asi'" in err
+    assert f"{CRYSTAL}:" not in err
+    written = {p.read_bytes() for p in folder.rglob("scfV.dat")}
+    assert len(written) == 2
+    auto = {_single(AMORPHOUS, tmp_path), _single(CRYSTAL, tmp_path)}
+    assert written == auto
+    # the a-Si model's start differs from the default's (it was handed over)
+    assert _single(AMORPHOUS, tmp_path, "default") not in written
+
+    h5 = tmp_path / "many.h5"
+    argv = ["predict", str(AMORPHOUS), str(CRYSTAL), "-o", str(h5), "-q"]
+    assert main(argv) == 0
+    with h5py.File(h5, "r") as f:
+        models = [
+            m.decode() if isinstance(m, bytes) else m for m in f["structures/model"][:]
+        ]
+        assert models == [stand_in, bundled_model_path()]
+        assert f.attrs["model"] == "bundled, chosen per structure"
+        rows = f["elements/Si/atom_index"][:]
+        coeffs = f["elements/Si/coeffs"][:]
+    n = len(read_structure(str(AMORPHOUS)))
+    for skl, first in ((AMORPHOUS, 0), (CRYSTAL, n)):
+        pred = predict(read_structure(str(skl)))
+        mine = coeffs[(rows >= first) & (rows < first + len(pred.symbols))]
+        np.testing.assert_array_equal(mine, np.stack(pred.coeffs))
+
+
+def test_many_run_directories_without_a_model(tmp_path, capsys, stand_in) -> None:
+    """Run directories in place with no MODEL: the amorphous run gets the
+    a-Si model's scfV.dat in its own type order, byte for byte what the
+    single-input command writes for it."""
+    import shutil
+
+    runs = []
+    for name in ("asi32_s10700", "si8_r0.10_seed10100"):
+        for k in (0, 1):
+            dest = tmp_path / f"{name}_{k}"
+            shutil.copytree(RUNS / name / "inputs", dest / "inputs")
+            runs.append(dest)
+    many_runs, single_runs = runs[0::2], runs[1::2]
+    assert main(["predict", *map(str, many_runs), "--force"]) == 0
+    assert "bundled a-Si model 'asi'" in capsys.readouterr().err
+    for a, b in zip(many_runs, single_runs, strict=True):
+        assert main(["predict", str(b), "--force"]) == 0
+        got = (a / "inputs" / "scfV.dat").read_bytes()
+        assert got == (b / "inputs" / "scfV.dat").read_bytes()
+        assert got != (RUNS / a.name[:-2] / "inputs" / "scfV.dat").read_bytes()
+
+
+def test_one_exponent_set_per_element_per_file() -> None:
+    """The HDF5 file holds one exponent set per element: a structure whose
+    model has other exponents is refused with a clear error."""
+    from types import SimpleNamespace
+
+    from pyolcaoml.cli.many import _check_alphas
+
+    def model(alphas):
+        el = SimpleNamespace(alphas=np.asarray(alphas, dtype=float))
+        return SimpleNamespace(elements={"Si": el, "C": el}, path="/m")
+
+    seen: dict = {}
+    _check_alphas(seen, model([0.15, 1.0]), ["Si", "Si"])
+    _check_alphas(seen, model([0.15, 1.0]), ["Si", "C"])
+    with pytest.raises(ValueError, match="other Si exponents"):
+        _check_alphas(seen, model([0.2, 1.0]), ["Si"])
+    with pytest.raises(ValueError, match="other Si exponents"):
+        _check_alphas(seen, model([0.15, 1.0, 5.0]), ["Si"])

@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -42,6 +43,9 @@ from pyolcaoml.structure import Structure
 HDF5_SUFFIXES = (".h5", ".hdf5")
 DESCRIPTORS_FORMAT = "pyolcaoml-descriptors"
 PREDICTIONS_FORMAT = "pyolcaoml-predictions"
+#: The ``model`` attribute of a predictions file when no model was named:
+#: each structure's own model is in /structures/model.
+CHOSEN = "bundled, chosen per structure"
 FILE_VERSION = 1
 #: Suffixes never read as structures when found in a directory (README.md
 #: would otherwise be taken for a CASTEP .md trajectory).
@@ -66,6 +70,18 @@ class Source:
 
 def _is_run_dir(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "inputs", "olcao.dat"))
+
+
+def is_input(path: str) -> bool:
+    """``path`` is something to predict, never a model: a structure file (a
+    model is a folder), or a folder without model.json that is an OLCAO run
+    or holds structures or runs. Anything else stays a MODEL, so that a
+    wrong one (a dataset file, an empty folder) gets the model's error."""
+    if os.path.isfile(path):
+        return _looks_like_structure(*os.path.split(os.path.abspath(path)))
+    if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "model.json")):
+        return False
+    return _is_run_dir(path) or bool(expand_inputs([path]))
 
 
 def expand_inputs(paths: Sequence[str]) -> list[Source]:
@@ -284,12 +300,52 @@ class PredictResult:
     coeffs: list[np.ndarray]  # A_i (Hartree) per atom, atom order
     scfv_text: str  # scfV.dat: atom order, or the run's potential-type order
     warnings: list[str] = field(default_factory=list)
+    model: str = ""  # the folder of the model that predicted it
+
+
+def _predict_handing_over(model: Any, s: Structure, n_threads: int | None) -> Any:
+    """``model``'s prediction of ``s`` and, when it hands ``s`` over (the
+    bundled default model on an amorphous structure), the a-Si model with
+    its prediction (else None), as the single-input command does."""
+    from pyolcaoml.model.workflow import (
+        Prediction,
+        coefficients_and_trust,
+        compute_descriptors,
+        hand_over_amorphous,
+    )
+
+    symbols = list(s.symbols)
+    model.check_elements(symbols)
+    t0 = time.perf_counter()
+    x = compute_descriptors(model, s, n_threads=n_threads)
+    t1 = time.perf_counter()
+    coeffs, sigma, report, seconds = coefficients_and_trust(
+        model, s, x, n_threads=n_threads
+    )
+    pred = Prediction(symbols, coeffs, t1 - t0, seconds, sigma, report)
+    asi = hand_over_amorphous(None, model, s, x, sigma, n_threads)
+    if asi is None:
+        return pred, None
+    other, _, coeffs, sigma, report, more = asi
+    handed = Prediction(symbols, coeffs, t1 - t0, seconds + more, sigma, report)
+    return pred, (other, handed)
+
+
+def _run_symbols(run_dir: str) -> list[str]:
+    from pyolcaoml.olcao import read_run
+
+    return list(read_run(run_dir).structure.symbols)
 
 
 def predict_item(
-    model_path: str, n_threads: int | None, with_text: bool, item: Item
+    model_path: str | None, n_threads: int | None, with_text: bool, item: Item
 ) -> PredictResult:
-    """Predicted coefficients of one item (and its scfV.dat text)."""
+    """Predicted coefficients of one item (and its scfV.dat text).
+    ``model_path`` None: no model named, so each item gets the bundled model
+    that ``olcaoml predict`` picks for it alone (the default; the Si + C
+    model for a structure with C; the a-Si model for an amorphous one)."""
+    from pyolcaoml.model.handover import handover_note, kept_default_note, threshold_of
+    from pyolcaoml.model.saved import bundled_alternative, bundled_model_path
     from pyolcaoml.model.workflow import (
         check_run,
         predict_structure,
@@ -298,31 +354,51 @@ def predict_item(
     )
     from pyolcaoml.olcao.scfv import format_scfv
 
-    model = cached_model(model_path)
     notes: list[str] = []
-    if item.run_dir is not None and item.error is None:
-        plan = check_run(model, item.run_dir)
-        run: Any = plan.run
-        s = run.structure
+    is_run = item.run_dir is not None and item.error is None
+    s = None if is_run else item_structure(item)
+    if model_path is None:  # the bundled models, chosen per structure
+        other = bundled_alternative(
+            None, lambda: _run_symbols(item.run_dir) if is_run else s.symbols
+        )
+        model = cached_model(other or bundled_model_path())
+    else:
+        model = cached_model(model_path)
+    plan = check_run(model, item.run_dir) if is_run else None
+    if plan is not None:
+        s = plan.run.structure
+    symbols = list(s.symbols)
+    if model_path is None:
+        pred, asi = _predict_handing_over(model, s, n_threads)
+        if asi is not None:  # an amorphous structure: the a-Si model
+            # the default model's sigma and threshold decided
+            note = handover_note(symbols, pred.sigma, threshold_of(model))
+            notes.append(f"{item.name}: {note}")
+            model, pred = asi
+            if plan is not None:
+                plan = check_run(model, item.run_dir)
+    else:
         pred = predict_structure(model, s, n_threads=n_threads)
+        note = kept_default_note(model, symbols, pred.sigma)
+        if note:  # the bundled default, named, on an amorphous structure
+            notes.append(f"{item.name}: {note}")
+    if plan is not None:
         scfv = scfv_for_run(model, plan, pred) if with_text else None
-        if run.basis is not None:
+        if plan.run.basis is not None:
             notes.append(
-                f"{run.path} already holds gs_scfV-{run.basis}.dat, which OLCAO "
-                "reads before inputs/scfV.dat"
+                f"{plan.run.path} already holds gs_scfV-{plan.run.basis}.dat, "
+                "which OLCAO reads before inputs/scfV.dat"
             )
     else:
-        s = item_structure(item)
-        pred = predict_structure(model, s, n_threads=n_threads)
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs) if with_text else None
-    from pyolcaoml.model.handover import kept_default_note
-
-    note = kept_default_note(model, list(s.symbols), pred.sigma, many=True)
-    if note:  # the bundled default on an amorphous structure: no handover here
-        notes.append(f"{item.name}: {note}")
     text = format_scfv(scfv) if scfv is not None else ""
     return PredictResult(
-        item.without_structure(), _sent_back(item, s), pred.coeffs, text, notes
+        item.without_structure(),
+        _sent_back(item, s),
+        list(pred.coeffs),
+        text,
+        notes,
+        os.fspath(model.path),
     )
 
 
@@ -620,9 +696,11 @@ def write_predictions(
     from pyolcaoml.model.workflow import write_text_atomically
 
     to_h5 = output is not None and output.lower().endswith(HDF5_SUFFIXES)
-    # a bundled name ('default', 'sic', 'asi') or None: its folder; the
-    # workers and the HDF5 file get a path
-    model_path = os.path.abspath(resolve_model_path(model_path))
+    # a bundled name ('default', 'sic', 'asi'): its folder; the workers and
+    # the HDF5 file get a path. None (no model named): the bundled models,
+    # chosen per structure as for one input
+    if model_path is not None:
+        model_path = os.path.abspath(resolve_model_path(model_path))
     func = partial(predict_item, model_path, n_threads, not to_h5)
     summary = Summary()
     if not to_h5:
@@ -653,29 +731,42 @@ def write_predictions(
             summary.atoms += len(r.structure)
         return summary
 
-    from pyolcaoml.dataset import _create
+    from pyolcaoml.dataset import _create, _str_dtype
     from pyolcaoml.model import load_model
 
-    model = load_model(model_path, networks=False)
     with AtomicH5(output, force) as out:  # type: ignore[arg-type]
         f = out.file
-        _init_structures(f, {"format": PREDICTIONS_FORMAT, "model": model_path})
+        attrs = {"format": PREDICTIONS_FORMAT, "model": model_path or CHOSEN}
+        _init_structures(f, attrs)
+        _create(f["structures"], "model", (), _str_dtype())
         rows = _Rows(f)
-        groups: set[str] = set()
+        alphas: dict[str, np.ndarray] = {}  # element: its exponents (Bohr^-2)
+        models: dict[str, Any] = {}  # folder: model (metadata only)
         for r in _results(
             executor, func, items, desc=desc, fail_fast=fail_fast, summary=summary
         ):
-            start = rows.add_structure(r.item, r.structure)
             symbols = r.structure.symbols
-            for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
-                if sym not in groups:
-                    groups.add(sym)
+            model = models.get(r.model)
+            if model is None:
+                model = models[r.model] = load_model(r.model, networks=False)
+            try:
+                _check_alphas(alphas, model, symbols)
+            except ValueError as exc:
+                if fail_fast:
+                    raise CLIError(f"{r.item.name}: {exc}") from None
+                summary.failures.append((r.item.name, str(exc)))
+                continue
+            for sym in dict.fromkeys(symbols):
+                if sym not in f.get("elements", {}):
                     em = model.elements[sym]
                     g = f.create_group(f"elements/{sym}")
                     g.attrs["n_alphas"] = em.n_alphas
-                    g.create_dataset("alphas", data=np.asarray(em.alphas))
+                    g.create_dataset("alphas", data=alphas[sym])
                     _create(g, "atom_index", (), "int64")
                     _create(g, "coeffs", (em.n_alphas,), "float64")
+            start = rows.add_structure(r.item, r.structure)
+            rows.add("structures/model", [r.model])
+            for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
                 rows.add(f"elements/{sym}/atom_index", [start + i])
                 rows.add(f"elements/{sym}/coeffs", [a])
             rows.end_structure()
@@ -687,6 +778,21 @@ def write_predictions(
         if summary.written:
             out.commit()
     return summary
+
+
+def _check_alphas(alphas: dict[str, np.ndarray], model: Any, symbols) -> None:
+    """Record each element's exponents in ``alphas`` (the first model's);
+    ValueError when ``model`` has other exponents for an element already
+    written (one /elements/<Symbol>/alphas per file)."""
+    for sym in dict.fromkeys(symbols):
+        mine = np.asarray(model.elements[sym].alphas, dtype=np.float64)
+        known = alphas.setdefault(sym, mine)
+        if known.shape != mine.shape or not np.array_equal(known, mine):
+            raise ValueError(
+                f"the model {model.path} has other {sym} exponents than the "
+                "structures already written (one exponent set per element "
+                "per file): name one MODEL, or write a folder (-o FOLDER/)"
+            )
 
 
 # -- the commands' many-input mode ----------------------------------------------------

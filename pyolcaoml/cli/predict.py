@@ -52,9 +52,12 @@ examples:
   olcaoml predict mymodel olcao.skl -o scfV.dat --plot potential.png
   olcaoml predict runs/asi512 --force       # a-Si: the bundled a-Si model
 many inputs:
-  olcaoml predict MODEL INPUT... -o FILE.h5|FOLDER [--workers N]
-      (MODEL is required here; "default", "sic" and "asi" name the bundled
-      ones; nothing is handed over)
+  olcaoml predict [MODEL] INPUT... -o FILE.h5|FOLDER [--workers N]
+      MODEL left out: each structure gets the bundled model that it would
+      get alone (default; 'sic' with C; 'asi' for an amorphous one: a note
+      names each one handed over); the HDF5 file records each structure's
+      model (/structures/model). A named MODEL ('default', 'sic', 'asi' or
+      a folder) predicts every structure.
       many structures (several files, directories, every frame of a
       trajectory ASE reads, run directories): their coefficients go, in
       input order, to one HDF5 file, or to FOLDER/<name>/scfV.dat each
@@ -131,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     from pyolcaoml.outputs import OutputPathError, check_output
     from pyolcaoml.predict import PotentialPrediction, compute_descriptors
 
+    if args.model is not None and many.is_input(args.model):
+        # 'olcaoml predict IN IN...': no MODEL (a model is a folder holding
+        # model.json, never a file or an OLCAO run)
+        args.more_targets = [args.target, *getattr(args, "more_targets", [])]
+        args.model, args.target = None, args.model
     targets = [args.target, *getattr(args, "more_targets", [])]
     if many.wants_many(targets, args.output, args):
         return many.run_predict(args, args.model, targets)

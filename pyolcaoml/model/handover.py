@@ -33,7 +33,8 @@ chosen mid-gap by ``data/make_default_model.py``: :func:`mid_gap`) and
 :data:`HANDOVER_MEDIAN_SIGMA_HARTREE`.
 
 Only a model left unnamed is handed over (``olcaoml predict STRUCTURE``,
-``pyolcaoml.predict(atoms)``): naming ``default`` (or any path) keeps it.
+``olcaoml predict IN... -o OUT`` per structure, ``pyolcaoml.predict(atoms)``):
+naming ``default`` (or any path) keeps it.
 Naming ``default`` for a structure that it would have handed over gets a
 note saying so (:func:`kept_default_note`): on the 13 spent a-Si32 cells
 the default model's RMS V(r) is 4.25 mHa (T8b, stop 33; T7 5.26) against
@@ -149,12 +150,12 @@ def handover_note(
 
 
 def kept_default_note(
-    model, symbols: Sequence[str], sigma: np.ndarray | None, many: bool = False
+    model, symbols: Sequence[str], sigma: np.ndarray | None
 ) -> str | None:
     """The note for a structure that the bundled default model (``model``,
     loaded), named by the user, would have handed over; None otherwise
     (another model, no a-Si model installed, or not an amorphous
-    structure). ``many``: for the many-input mode, which never hands over."""
+    structure)."""
     from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.saved import bundled_model_path
 
@@ -169,16 +170,11 @@ def kept_default_note(
     threshold = threshold_of(model)
     if not wants_handover(symbols, sigma, threshold) or amorphous_model_path() is None:
         return None
-    how = (
-        f"name '{AMORPHOUS_MODEL}' for these inputs, or predict this one alone "
-        "with no MODEL,"
-        if many
-        else f"leave MODEL out, or name '{AMORPHOUS_MODEL}',"
-    )
     return (
         f"{_amorphous_clause(symbols, sigma, threshold)}, where the bundled "
         f"a-Si model '{AMORPHOUS_MODEL}' gives "
-        f"the better start; kept 'default' as named ({how} to use it)"
+        f"the better start; kept 'default' as named (leave MODEL out, or "
+        f"name '{AMORPHOUS_MODEL}', to use it)"
     )
 
 
