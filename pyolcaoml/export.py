@@ -150,6 +150,28 @@ after the ``NEIGHBOUR_MEAN`` record and the pairs' ranges (if any)::
                                            blocks' columns)
 
 A neighbour mean of one hop is still written as version 4 or 5.
+
+File format, version 7 (the handover threshold)
+-----------------------------------------------
+An ensemble whose model.json records a ``handover`` entry (the bundled
+default Si model: :mod:`pyolcaoml.model.handover`) is written as version 7:
+the rules of the version it would otherwise get (1-6; ``NUM_MEMBERS``,
+``NEIGHBOUR_MEAN``, its pairs and hops and ``NUM_VARIANTS`` where present)
+and, as the last record before ``END``::
+
+    HANDOVER_MEDIAN_SIGMA 3.3409e-03       the threshold (Hartree): a
+                                           structure of Si alone whose
+                                           median sigma over its atoms
+                                           exceeds it is amorphous, and is
+                                           predicted by the a-Si model
+                                           (olcaoml export asi -o asi.oml)
+
+written like every real (``%.16e``), so that the library reads back
+model.json's double (``olcaoml_model_handover_threshold``).  Only an
+ensemble has sigma: a single network (``member=k``, or a model of one
+network per element) is written without the record, as its version 1-6
+file, even when the model has the entry.  A model without the entry is
+written as before, so older libraries still read it.
 """
 
 from __future__ import annotations
@@ -165,6 +187,7 @@ import numpy as np
 __all__ = [
     "FORMAT_MAGIC",
     "FORMAT_VERSION",
+    "FORMAT_VERSION_HANDOVER",
     "ACTIVATIONS",
     "Layer",
     "ExportError",
@@ -187,6 +210,8 @@ FORMAT_VERSION_NEIGHBOUR_MEAN = 4
 FORMAT_VERSION_NEIGHBOUR_PAIRS = 5
 #: The version written when the neighbour mean is repeated (hops > 1).
 FORMAT_VERSION_NEIGHBOUR_HOPS = 6
+#: The version written when an ensemble records its handover threshold.
+FORMAT_VERSION_HANDOVER = 7
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -465,7 +490,8 @@ def format_model(
 
     An ensemble is written as format version 2 (all members and the
     uncertainty calibration); ``member`` (0-based) writes that member alone
-    as version 1.
+    as version 1.  An ensemble with a handover threshold (``model.handover``)
+    is written as version 7; a single network leaves the threshold out.
     """
     from pyolcaoml import __version__
     from pyolcaoml.bispectrum import descriptor_from_dict
@@ -503,6 +529,10 @@ def format_model(
             version = FORMAT_VERSION_NEIGHBOUR_PAIRS
         if calc.hops > 1:
             version = FORMAT_VERSION_NEIGHBOUR_HOPS
+    # only an ensemble has the sigma that the threshold is about
+    handover = _handover_threshold(model) if ensemble else None
+    if handover is not None:
+        version = FORMAT_VERSION_HANDOVER
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -561,8 +591,30 @@ def format_model(
         for s in order:
             lines += _network_lines(model, s, member or 0)
         lines += _variant_lines(model, with_variant, [member or 0])
+    if handover is not None:  # version 7: the last record
+        lines.append(f"HANDOVER_MEDIAN_SIGMA {_real(handover)}")
     lines.append("END")
     return "\n".join(lines) + "\n"
+
+
+def _handover_threshold(model: Any) -> float | None:
+    """The handover threshold (Hartree) that the model records in
+    model.json (``handover.median_sigma_hartree``), or None without one."""
+    entry = getattr(model, "handover", None) or {}
+    if not entry:
+        return None
+    value = entry.get("median_sigma_hartree") if isinstance(entry, dict) else None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ExportError(
+            f"handover: median_sigma_hartree must be a positive, finite number "
+            f"(Hartree), got {entry!r}"
+        )
+    return float(value)
 
 
 def _variant_lines(model: Any, symbols: list[str], members: Any) -> list[str]:

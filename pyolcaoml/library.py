@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: The interface version this module was written for (olcaoml_api_version).
-API_VERSION = 20100
+API_VERSION = 20200
 #: The library file: its SONAME, which carries the API's major number.
 LIBRARY_NAME = f"libolcaoml.so.{API_VERSION // 10000}"
 MESSAGE_LEN = 1024
@@ -184,6 +184,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         + [_p, _c_int],
     ),
     "olcaoml_model_num_members": (_c_int, [_p, _p, _p, _c_int]),
+    "olcaoml_model_handover_threshold": (_c_int, [_p, _p, _p, _c_int]),
     "olcaoml_predict_ensemble_from_descriptors": (
         _c_int,
         [_p, _c_int, _p, _c_int, _p, _c_int, _c_int, _p, _p, _p, _c_int],
@@ -542,6 +543,20 @@ class LibraryModel:
     def n_members(self) -> int:
         """Networks per element (1: a single network, no sigma)."""
         return self._int("olcaoml_model_num_members")
+
+    @property
+    def handover_threshold(self) -> float:
+        """The model's handover threshold (Hartree; model format 7), 0.0
+        when it records none: a structure of Si alone whose median sigma
+        (:meth:`predict_ensemble`) exceeds it is amorphous, better predicted
+        by the bundled a-Si model (``olcaoml export asi``)."""
+        out = ctypes.c_double()
+        buf = _buffer()
+        status = self._lib.olcaoml_model_handover_threshold(
+            self.handle, ctypes.byref(out), buf, len(buf)
+        )
+        _check(status, buf)
+        return out.value
 
     def predict_ensemble_from_descriptors(
         self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0

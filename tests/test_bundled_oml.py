@@ -123,6 +123,40 @@ def test_bundled_oml_predicts_like_keras():
     assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
 
 
+def test_the_handover_rule_through_the_library():
+    """The shipped file carries model.json's threshold (format 7), and the
+    rule works on the library's own sigma: the median over the atoms of an
+    amorphous 32-atom cell (asi32_s10700, one of the spent a-Si cells the
+    threshold was chosen on) is above it, of a rattled 8-atom crystal
+    (si8_r0.10_seed10100) below; Python's rule decides the same on them."""
+    import json
+    import pathlib
+
+    from pyolcaoml.library import LibraryModel
+    from pyolcaoml.model.handover import wants_handover
+    from pyolcaoml.olcao import read_run
+
+    meta = json.loads(
+        (pathlib.Path(bundled_model.model_dir()) / "model.json").read_text()
+    )
+    recorded = meta["handover"]["median_sigma_hartree"]
+    runs = pathlib.Path(__file__).resolve().parents[1] / "data" / "scf_test_runs"
+    median, amorphous = {}, {}
+    with LibraryModel(bundled_model.oml_path()) as lib:
+        threshold = lib.handover_threshold
+        for name in ("asi32_s10700", "si8_r0.10_seed10100"):
+            run = read_run(runs / name)
+            sd = run.structure_dat
+            el = lib.element_indices(sd.atom_elements)
+            _, sigma = lib.predict_ensemble(sd.cell_bohr, sd.atom_positions_bohr, el)
+            assert np.all(np.isfinite(sigma)) and np.all(sigma > 0)
+            median[name] = float(np.median(sigma))
+            amorphous[name] = wants_handover(run.structure.symbols, sigma, threshold)
+    assert threshold == recorded
+    assert median["asi32_s10700"] > threshold > median["si8_r0.10_seed10100"]
+    assert amorphous == {"asi32_s10700": True, "si8_r0.10_seed10100": False}
+
+
 def test_export_takes_a_bundled_models_name(tmp_path, capsys):
     """'olcaoml export default' is the bundled model (not ./default), and
     gives the shipped file; 'olcaoml info' names the bundled Si + C model."""

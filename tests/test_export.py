@@ -13,14 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_library_support import cached_model, run_dirs
+from test_library_support import DEFAULT_MODEL, cached_model, run_dirs
 
 from pyolcaoml.cli import main
 from pyolcaoml.export import (
     FORMAT_MAGIC,
+    FORMAT_VERSION_HANDOVER,
+    FORMAT_VERSION_NEIGHBOUR_HOPS,
     FORMAT_VERSION_SINGLE,
     ExportError,
     export_model,
+    format_model,
     network_from_keras,
 )
 from pyolcaoml.model import load_model
@@ -231,6 +234,73 @@ def test_malformed_hops_are_a_format_error_naming_the_line(
     with pytest.raises(LibraryError) as err:
         LibraryModel(bad)
     assert fragment in str(err.value) and "bad.oml" in str(err.value), str(err.value)
+
+
+# -- version 7: the handover threshold ----------------------------------------------
+def _recorded_threshold() -> float:
+    """The bundled default model's handover threshold as model.json says
+    it, read with the json module (not through pyolcaoml)."""
+    import json
+
+    meta = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    value = meta["handover"]["median_sigma_hartree"]
+    assert isinstance(value, float) and value > 0
+    return value
+
+
+def test_an_ensemble_with_a_handover_threshold_is_version_7():
+    """The bundled default model (an ensemble with a "handover" entry):
+    version 7, one HANDOVER_MEDIAN_SIGMA record right before END holding
+    model.json's double; everything else is its version 6 file."""
+    want = _recorded_threshold()
+    model = load_model(DEFAULT_MODEL)  # NumPy networks: no TensorFlow
+    assert model.n_members > 1
+    lines = format_model(model).splitlines()
+    assert lines[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_HANDOVER}"
+    assert FORMAT_VERSION_HANDOVER == 7
+    assert lines[-1] == "END"
+    key, value = lines[-2].split()
+    assert key == "HANDOVER_MEDIAN_SIGMA"
+    assert float(value) == want  # the same double, to the bit
+    assert value == f"{want:.16e}"
+    assert sum(line.startswith("HANDOVER") for line in lines) == 1
+    # one member alone has no sigma: the record is left out, and the file
+    # is the version it would be without the entry
+    one = format_model(model, member=0).splitlines()
+    assert one[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_NEIGHBOUR_HOPS}"
+    assert not any("HANDOVER" in line for line in one)
+    assert one[-2:] == ["END_NETWORK", "END"]
+    # without the entry: exactly the version 6 file (older libraries read it)
+    model.handover = {}
+    old = format_model(model).splitlines()
+    assert old[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_NEIGHBOUR_HOPS}"
+    assert old[1:] == lines[1:-2] + ["END"]
+
+
+def test_a_model_without_a_threshold_keeps_its_version():
+    """The small test models record no handover: the old version, no
+    record; a single network given an entry drops it (no sigma)."""
+    path, oml = cached_model()
+    text = Path(oml).read_text()
+    assert text.splitlines()[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_SINGLE}"
+    assert "HANDOVER" not in text
+    _, hops = cached_model("tanh", True, False, neighbour_mean=2)
+    assert Path(hops).read_text().startswith(f"{FORMAT_MAGIC} 6\n")
+    assert "HANDOVER" not in Path(hops).read_text()
+    model = load_model(path)
+    assert model.n_members == 1 and not model.handover
+    model.handover = {"median_sigma_hartree": 3.0e-3}
+    assert format_model(model) == format_model(load_model(path))
+
+
+@pytest.mark.parametrize(
+    "value", [-1.0e-3, 0.0, float("nan"), float("inf"), "3e-3", True, None]
+)
+def test_a_bad_threshold_is_refused(value):
+    model = load_model(DEFAULT_MODEL)
+    model.handover = {"median_sigma_hartree": value}
+    with pytest.raises(ExportError, match="median_sigma_hartree must be a positive"):
+        format_model(model)
 
 
 def test_refuses_to_overwrite_and_leaves_nothing_on_error(tmp_path):

@@ -67,10 +67,10 @@ def test_api_version_matches_header_and_fortran(lib):
     header = int(re.search(r"#define OLCAOML_API_VERSION (\d+)", text).group(1))
     fmt = int(re.search(r"#define OLCAOML_MODEL_FORMAT_VERSION (\d+)", text).group(1))
     assert lib.olcaoml_api_version() == header == library.API_VERSION
-    from pyolcaoml.export import FORMAT_VERSION_NEIGHBOUR_HOPS
+    from pyolcaoml.export import FORMAT_VERSION_HANDOVER
 
     # the newest version the library reads = the newest the exporter writes
-    assert lib.olcaoml_model_format_version() == fmt == FORMAT_VERSION_NEIGHBOUR_HOPS
+    assert lib.olcaoml_model_format_version() == fmt == FORMAT_VERSION_HANDOVER
 
 
 def test_header_declares_every_exported_entry_point(lib):
@@ -380,6 +380,128 @@ def test_concurrent_calls_on_one_model_agree(model_file, structure):
         np.testing.assert_array_equal(got, want)
     for c, got in zip(subsets, parts, strict=True):
         np.testing.assert_array_equal(got, want[c - 1])
+
+
+# -- the handover threshold (model format 7) ---------------------------------------
+def _recorded_threshold() -> float:
+    """The bundled default model's threshold as its model.json says it,
+    read with the json module."""
+    import json
+
+    meta = json.loads((REPO / "data" / "default_model" / "model.json").read_text())
+    return meta["handover"]["median_sigma_hartree"]
+
+
+def test_handover_threshold_through_the_c_api(lib, handle):
+    """The shipped model.oml gives model.json's double, bit for bit; a
+    model that records none gives 0.0; bad handles and NULL are refused."""
+    import struct
+
+    want = _recorded_threshold()
+    with LibraryModel(REPO / "data" / "default_model" / "model.oml") as m:
+        got = m.handover_threshold
+    assert struct.pack("<d", got) == struct.pack("<d", want), (got, want)
+    with LibraryModel(cached_model()[1]) as m:
+        assert m.handover_threshold == 0.0
+    t = ctypes.c_double(-1.0)
+    buf = message_buffer()
+    threshold = lib.olcaoml_model_handover_threshold
+    assert threshold(handle, ctypes.byref(t), buf, 512) == OK
+    assert t.value == 0.0 and buf.value == b""
+    assert threshold(handle, None, buf, 512) == NULL
+    assert "threshold_hartree" in buf.value.decode()
+    assert threshold(None, ctypes.byref(t), buf, 512) == NULL
+    h = ctypes.c_void_p()
+    oml = cached_model()[1].encode()
+    assert lib.olcaoml_model_load(oml, ctypes.byref(h), None, 0) == OK
+    freed = ctypes.c_void_p(h.value)
+    assert lib.olcaoml_model_free(ctypes.byref(h)) == OK
+    assert threshold(freed, ctypes.byref(t), buf, 512) == STATE
+
+
+def _small_ensemble(text: str, record: str | None, version: int = 7) -> str:
+    """A small ensemble file made from the version 1 export ``text``: its
+    network twice (NUM_MEMBERS 2), an UNCERTAINTY block with a unit GRAM,
+    then ``record`` (None: none) as the last line before END."""
+    lines = text.splitlines()
+    assert lines[0] == "OLCAOML_MODEL 1" and lines[-1] == "END"
+    start, stop = lines.index("NETWORK Si"), lines.index("END_NETWORK")
+    assert lines[start - 1] == "NUM_NETWORKS 1" and lines[stop + 1 :] == ["END"]
+    n = int(lines[start + 1].split()[1])  # NUM_ALPHAS
+    gram = [" ".join("1.0" if i == j else "0.0" for j in range(n)) for i in range(n)]
+    net = lines[start : stop + 1]
+    out = [f"OLCAOML_MODEL {version}", *lines[1 : start - 1], "NUM_MEMBERS 2"]
+    out += ["NUM_NETWORKS 2", *net, *net, "UNCERTAINTY Si", "SIGMA_SCALE 2.0"]
+    out += ["SIGMA_FLOOR 1.0e-04", "GRAM", *gram]
+    return "\n".join(out + ([record] if record else []) + ["END"]) + "\n"
+
+
+def _single_with_record(text: str, record: str) -> str:
+    """The version 1 export ``text`` claiming version 7, with ``record``."""
+    lines = text.splitlines()
+    return "\n".join(["OLCAOML_MODEL 7", *lines[1:-1], record, "END"]) + "\n"
+
+
+_BAD_VALUE = "HANDOVER_MEDIAN_SIGMA must be one finite number > 0 (Hartree)"
+#: case: (file maker, its HANDOVER_MEDIAN_SIGMA record, message, the line
+#: the message must name)
+HANDOVER_FAULTS = {
+    "negative": (_small_ensemble, "HANDOVER_MEDIAN_SIGMA -3.3e-03", _BAD_VALUE, None),
+    "zero": (_small_ensemble, "HANDOVER_MEDIAN_SIGMA 0.0", _BAD_VALUE, None),
+    "nan": (_small_ensemble, "HANDOVER_MEDIAN_SIGMA NaN", _BAD_VALUE, None),
+    "infinite": (_small_ensemble, "HANDOVER_MEDIAN_SIGMA Inf", _BAD_VALUE, None),
+    "text": (_small_ensemble, "HANDOVER_MEDIAN_SIGMA three", _BAD_VALUE, None),
+    "no number": (_small_ensemble, "HANDOVER_MEDIAN_SIGMA", _BAD_VALUE, None),
+    "two numbers": (
+        _small_ensemble,
+        "HANDOVER_MEDIAN_SIGMA 3.3e-03 4.0e-03",
+        _BAD_VALUE,
+        None,
+    ),
+    "missing": (
+        _small_ensemble,
+        None,
+        'expected HANDOVER_MEDIAN_SIGMA, got "END"',
+        "END",
+    ),
+    "single network": (
+        _single_with_record,
+        "HANDOVER_MEDIAN_SIGMA 3.3e-03",
+        "HANDOVER_MEDIAN_SIGMA needs an ensemble (NUM_MEMBERS > 1)",
+        None,
+    ),
+    "in version 6": (
+        lambda text, record: _small_ensemble(text, record, version=6),
+        "HANDOVER_MEDIAN_SIGMA 3.3e-03",
+        'expected END, got "HANDOVER_MEDIAN_SIGMA 3.3e-03"',
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HANDOVER_FAULTS))
+def test_malformed_handover_record_is_a_format_error_naming_the_line(
+    lib, model_file, tmp_path, case
+):
+    """Each broken HANDOVER_MEDIAN_SIGMA record (or its absence from a
+    version 7 file) is OLCAOML_ERR_FORMAT with the file, the line and what
+    is wrong; no handle, no crash; the same file with a good record loads
+    and gives its value."""
+    make, record, fragment, needle = HANDOVER_FAULTS[case]
+    text = Path(model_file).read_text()
+    bad = tmp_path / "bad.oml"
+    bad.write_text(make(text, record))
+    status, msg, h = load_status(lib, str(bad))
+    assert status == FORMAT, msg
+    assert h is None
+    lines = [line.strip() for line in bad.read_text().splitlines()]
+    line = lines.index(needle or record) + 1
+    assert f"bad.oml, line {line}: {fragment}" in msg, (line, msg)
+    good = tmp_path / "good.oml"
+    good.write_text(_small_ensemble(text, "HANDOVER_MEDIAN_SIGMA 4.5e-03"))
+    with LibraryModel(good) as m:
+        assert m.n_members == 2
+        assert m.handover_threshold == 4.5e-3
 
 
 def test_model_file_with_crlf_line_ends_loads(model_file, tmp_path):

@@ -751,10 +751,10 @@ def _fault(synthetic, switch, case):
         unit = " (Hartree)" if "floor" in case else ""
         msg = f"{key} must be a finite number >= 0{unit}"
         at = records[-1 if "floor" in case else 0]
-    elif case == "version_7":
-        text = single(one()).replace("OLCAOML_MODEL 3", "OLCAOML_MODEL 7", 1)
-        msg = "format version 7 is not supported (this library reads versions 1 to 6)"
-        at = ("OLCAOML_MODEL 7", 1, "top")
+    elif case == "version_8":
+        text = single(one()).replace("OLCAOML_MODEL 3", "OLCAOML_MODEL 8", 1)
+        msg = "format version 8 is not supported (this library reads versions 1 to 7)"
+        at = ("OLCAOML_MODEL 8", 1, "top")
     else:
         raise AssertionError(case)
     return text, msg, at if isinstance(at, tuple) else (at, 1)
@@ -797,7 +797,7 @@ FAULTS = [
     "more_variants_than_elements",
     "version_3_without_variants",
     "variants_in_version_1",
-    "version_7",
+    "version_8",
     "variant_sigma_missing",
     "variant_sigma_floor_missing",
     "variant_sigma_without_variant",

@@ -1156,6 +1156,35 @@ contains
 
    end function olcaoml_model_num_members
 
+   !> int olcaoml_model_handover_threshold(olcaoml_model model,
+   !>     double *threshold_hartree, char *message, int message_len)
+   !> The model's handover threshold (Hartree), 0.0 when it records none
+   !> (see omlHandoverThreshold for the rule it serves).
+   integer (c_int) function olcaoml_model_handover_threshold (handle, &
+         & valueOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_model_handover_threshold')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: value
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'threshold_hartree', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, value)
+         value = real(omlHandoverThreshold(object%model), c_double)
+      endif
+      olcaoml_model_handover_threshold = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_model_handover_threshold
+
    !> int olcaoml_predict_ensemble_from_descriptors(olcaoml_model model,
    !>     int num_atoms, const int *element_of, int num_features,
    !>     const double *descriptors, int num_threads, int ld_coeffs,

@@ -51,9 +51,10 @@ module OML_Library
    !> from olcaoml_api_version in meson.build.  2.0: the kind is exported
    !> as omlDouble (1.0 exported "double", which clashes with OLCAO's),
    !> omlCheckPotTypes and omlFillPotCoeffs added; 2.1: ensembles
-   !> (omlNumMembers, omlPredictEnsemble*).
+   !> (omlNumMembers, omlPredictEnsemble*); 2.2: omlHandoverThreshold
+   !> (model format 7).
    integer, parameter, public :: omlApiMajor = 2
-   integer, parameter, public :: omlApiMinor = 1
+   integer, parameter, public :: omlApiMinor = 2
    integer, parameter, public :: omlApiPatch = 0
 
    ! What a caller needs from the core modules.  Every public name starts
@@ -90,6 +91,7 @@ module OML_Library
    public :: omlCheckPotTypes
    public :: omlFillPotCoeffs
    public :: omlNumMembers
+   public :: omlHandoverThreshold
    public :: omlPredictEnsembleFromDescriptors
    public :: omlPredictEnsemble
 
@@ -767,6 +769,24 @@ contains
       omlNumMembers = model%numMembers
 
    end function omlNumMembers
+
+   !> The model's handover threshold (Hartree; HANDOVER_MEDIAN_SIGMA of a
+   !> version 7 file), 0.0 when it records none.  The rule it serves, as
+   !> olcaoml predict applies it (pyolcaoml.model.handover): when every
+   !> atom of the structure is Si and the median over the atoms of the
+   !> sigma from omlPredictEnsemble with this model exceeds the threshold,
+   !> the structure is amorphous and is better predicted by the a-Si model
+   !> ("olcaoml export asi -o asi.oml": the same descriptors and
+   !> exponents).  The library applies no rule itself.
+   pure real (kind=omlDouble) function omlHandoverThreshold (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlHandoverThreshold = model%handoverMedianSigma
+
+   end function omlHandoverThreshold
 
    !> Ensemble mean A_i (Hartree) and sigma (Hartree: the predicted RMS
    !> error of V(r), r in [0.05, 6] Bohr, weight r^2 dr, of each atom)

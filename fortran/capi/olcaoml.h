@@ -42,9 +42,9 @@ extern "C" {
 /* Version of this interface: 10000 * major + 100 * minor + patch.  The
  * major number is also the library's SONAME (libolcaoml.so.2): a new
  * major number breaks callers, a new minor number only adds functions. */
-#define OLCAOML_API_VERSION 20100
+#define OLCAOML_API_VERSION 20200
 /* Version of the model file format this library reads. */
-#define OLCAOML_MODEL_FORMAT_VERSION 6
+#define OLCAOML_MODEL_FORMAT_VERSION 7
 
 enum olcaoml_status {
     OLCAOML_OK = 0,
@@ -164,6 +164,16 @@ int olcaoml_fill_pot_coeffs(olcaoml_model model, const double *real_vectors,
 /* Ensembles (model format 2): networks per element (1: no sigma). */
 int olcaoml_model_num_members(olcaoml_model model, int *n,
                               char *message, int message_len);
+/* The model's handover threshold (Hartree; model format 7, API 2.2),
+ * 0.0 when the model records none.  The rule it serves (pyolcaoml's
+ * olcaoml predict applies it): when every atom is Si and the median over
+ * the atoms of the sigma from olcaoml_predict_ensemble with this model is
+ * above the threshold, the structure is amorphous: predict it with the
+ * a-Si model instead (olcaoml export asi -o asi.oml; same descriptors and
+ * exponents).  The library applies no rule itself. */
+int olcaoml_model_handover_threshold(olcaoml_model model,
+                                     double *threshold_hartree,
+                                     char *message, int message_len);
 /* Ensemble mean coeffs[num_atoms][ld_coeffs] and sigma[num_atoms]
  * (Hartree): sigma is the predicted RMS error of V(r) (r in [0.05, 6]
  * Bohr, weight r^2 dr), the calibrated spread of the members.  A model of

@@ -90,6 +90,19 @@
 !! any(descriptors(switchColumns, i) /= 0), else by e's ordinary network;
 !! its sigma then uses (sv, fv), else (s, f).
 !!
+!! The handover threshold (format version 7).  The bundled default Si
+!! model hands the structures it has not learnt, amorphous Si, to a
+!! second model (pyolcaoml.model.handover): a structure of Si alone whose
+!! median sigma over its atoms exceeds a threshold chosen with the model
+!! is predicted by the a-Si model instead.  The threshold belongs to the
+!! model (its sigma is calibrated when it is trained, so another model
+!! needs another threshold), hence it travels in the file: a version 7
+!! file is a version 1-6 file of an ensemble with, as its last record,
+!!    HANDOVER_MEDIAN_SIGMA t              Hartree, finite and > 0
+!! before END.  The reader stores t (handoverMedianSigma; 0 in older
+!! files: none recorded) and applies no rule itself: the caller predicts
+!! with the model it chose and compares (omlHandoverThreshold).
+!!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
 module OML_Model
@@ -107,7 +120,7 @@ module OML_Model
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 6
+   integer, parameter, public :: omlModelFormatVersion = 7
    !> Most neighbour-mean hops a model may ask for (as pyolcaoml's
    !> MAX_HOPS).
    integer, parameter :: maxHops = 4
@@ -243,6 +256,10 @@ module OML_Model
       integer, allocatable :: variantOf(:)
       integer, allocatable :: variantMemberOf(:,:)
       type (OML_SwitchType), allocatable :: switches(:)
+      !> The handover threshold (version 7, Hartree): a structure of Si
+      !> alone whose median sigma exceeds it goes to the a-Si model.
+      !> 0 when the file records none (versions 1-6).
+      real (kind=double) :: handoverMedianSigma = 0.0_double
    end type OML_ModelType
 
    !> Where the reader is in the file (for messages).  One record may be
@@ -719,6 +736,13 @@ contains
       endif
       if (hasUncertainty) then
          call readUncertainty (reader, model, status, message)
+         if (status /= omlSuccess) return
+      endif
+
+      ! Version 7: the handover threshold, required there (a version 7
+      ! file exists only to carry it), and the last record.
+      if (model%formatVersion >= 7) then
+         call readHandover (reader, model, status, message)
          if (status /= omlSuccess) return
       endif
 
@@ -1295,6 +1319,55 @@ contains
       endif
 
    end subroutine readCalibration
+
+   !> "HANDOVER_MEDIAN_SIGMA t" (version 7): the median sigma (Hartree)
+   !> above which a structure of Si alone is handed to the a-Si model.
+   !> The threshold compares with sigma, so only an ensemble may carry it;
+   !> it must be one finite number > 0 (a threshold of 0 would send every
+   !> structure away, a NaN none, and both would still look like a rule).
+   subroutine readHandover (reader, model, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=*), parameter :: key = 'HANDOVER_MEDIAN_SIGMA'
+      character (len=:), allocatable :: rest
+      real (kind=double) :: value
+      integer :: ioStat
+
+      call expectKey (reader, key, rest, status, message)
+      if (status /= omlSuccess) return
+      if (model%numMembers < 2) then
+         call formatError (reader, key // ' needs an ensemble ' // &
+               & '(NUM_MEMBERS > 1): a single network has no sigma', &
+               & status, message)
+         return
+      endif
+
+      ! One number and nothing else: list-directed input would skip
+      ! whatever follows it, and would leave value as it was at a '/'.
+      value = 0.0_double
+      ioStat = 1
+      if (countTokens(rest) == 1) read (rest, *, iostat=ioStat) value
+      if (ioStat == 0) then
+         if (.not. ieee_is_finite(value)) ioStat = 1
+      endif
+      if (ioStat /= 0 .or. .not. (value > 0.0_double)) then
+         rest = trim(adjustl(rest))
+         call formatError (reader, key // ' must be one finite number ' // &
+               & '> 0 (Hartree), got "' // rest(1:min(len(rest), 40)) // &
+               & '"', status, message)
+         return
+      endif
+      model%handoverMedianSigma = value
+
+   end subroutine readHandover
 
    !> One NETWORK ... END_NETWORK block.
    subroutine readNetwork (reader, model, network, status, message)
