@@ -10,7 +10,9 @@ Write everything the Fortran library libolcaoml needs to predict potential
 coefficients without Python or TensorFlow: descriptor settings, and for
 every element the exponents, the isolated-atom baseline, the charge columns
 of scfV.dat, the input normalisation and every network layer (weights,
-biases, activations; the last layer is the fixed output map). The file is
+biases, activations; the last layer is the fixed output map), and for an
+ensemble the calibration of sigma and the handover threshold for amorphous
+structures, when the model records one (the default model). The file is
 versioned plain text with 17 significant digits per number (format in
 pyolcaoml/export.py and docs/library.md); the export checks that the layers
 it writes reproduce the Keras network.
