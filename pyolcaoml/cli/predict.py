@@ -19,8 +19,7 @@ with pyolcaoml (its path is shown by 'olcaoml info'), Si only; a structure
 with C then gets the bundled Si + C model, also called 'sic' (for Si alone
 it predicts exactly what 'default' does, at about twice the cost), and a
 structure of Si alone on which the default model's median sigma exceeds
-the threshold it records (3.34 mHa; 'olcaoml info' prints it: an
-amorphous one)
+the threshold it records ('olcaoml info' prints it: an amorphous one)
 gets the bundled a-Si model, 'asi' (docs/model.md, stop 29). Naming
 'default' keeps the default model.
 
