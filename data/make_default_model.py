@@ -248,6 +248,11 @@ SIC_SPENT_LATER = [
     os.path.join(SIC_DIR, "test_runs_stop28"),  # spent in stop 26
     os.path.join(SIC_DIR, "test_runs_stop29"),  # spent in stop 28 (S2)
 ]
+#: The tenth fresh SiC set, spent in stop 31 by S3 and trained on by no
+#: model before stop 34's candidate S4 (``--sic-spent-latest``).
+SIC_SPENT_LATEST = [
+    os.path.join(SIC_DIR, "test_runs_stop30"),  # spent in stop 31 (S3)
+]
 #: Runs that stopped above their CONVERGENCE_TEST are trained on when they
 #: stopped at or below this (``convert --include-unconverged MAX``): every
 #: such run of the shipped models stopped at 1.6e-4 or below. One that
@@ -355,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         "too (" + ", ".join(os.path.relpath(t) for t in SIC_SPENT_LATER) + ")",
     )
     p.add_argument(
+        "--sic-spent-latest",
+        action="store_true",
+        help="with --sic-spent-later: the sets spent after S3 too ("
+        + ", ".join(os.path.relpath(t) for t in SIC_SPENT_LATEST)
+        + "; stop 34's candidate S4)",
+    )
+    p.add_argument(
         "--neighbour-hops",
         type=int,
         default=None,
@@ -403,8 +415,15 @@ def main(argv: list[str] | None = None) -> int:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
         if args.sic_spent_later:
             sic += [t for t in SIC_SPENT_LATER if os.path.isdir(t)]
-    elif args.sic_spent_later:
-        raise SystemExit("--sic-spent-later goes with --sic-runs and --sic-spent")
+            if args.sic_spent_latest:
+                sic += [t for t in SIC_SPENT_LATEST if os.path.isdir(t)]
+    if (args.sic_spent_later and not (sic and args.sic_spent)) or (
+        args.sic_spent_latest and not (sic and args.sic_spent_later)
+    ):
+        raise SystemExit(
+            "--sic-spent-later goes with --sic-runs and --sic-spent, "
+            "--sic-spent-latest with --sic-spent-later"
+        )
     holdout = list(args.holdout)
     hops = args.neighbour_hops
     if hops is None:
