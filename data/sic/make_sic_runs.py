@@ -581,6 +581,16 @@ def test_queue_stop32() -> list:
     )
 
 
+def test_queue_stop34() -> list:
+    """The twelfth fresh test set, made in stop 34 for the next sic model
+    choice (the eleventh judged candidate S4 in stop 34: spent): the kinds
+    of the stop-30 set with new seeds (12800 up), into
+    data/sic/test_runs_stop34."""
+    return _fresh_set_four_amorphous(
+        12800, 0.99, (("Ci", "C_i_TSi"), ("SiC", "Si_C")), ("_si10c6", 10)
+    )
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -594,6 +604,7 @@ TEST_SETS = {
     "stop29": (os.path.join(HERE, "test_runs_stop29"), test_queue_stop29),
     "stop30": (os.path.join(HERE, "test_runs_stop30"), test_queue_stop30),
     "stop32": (os.path.join(HERE, "test_runs_stop32"), test_queue_stop32),
+    "stop34": (os.path.join(HERE, "test_runs_stop34"), test_queue_stop34),
 }
 
 
