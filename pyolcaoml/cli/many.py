@@ -28,7 +28,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -81,7 +80,8 @@ def is_input(path: str) -> bool:
         return _looks_like_structure(*os.path.split(os.path.abspath(path)))
     if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "model.json")):
         return False
-    return _is_run_dir(path) or bool(expand_inputs([path]))
+    # the first input found is enough (the command walks the tree later)
+    return next(_iter_inputs([path]), None) is not None
 
 
 def expand_inputs(paths: Sequence[str]) -> list[Source]:
@@ -92,15 +92,20 @@ def expand_inputs(paths: Sequence[str]) -> list[Source]:
     name, hidden ones and files that no reader recognises left out. A path
     that does not exist is a CLIError before anything runs.
     """
-    out: list[Source] = []
     for p in paths:
         if not os.path.exists(p):
             raise CLIError(f"no such file or directory: {p}")
+    return list(_iter_inputs(paths))
+
+
+def _iter_inputs(paths: Sequence[str]) -> Iterator[Source]:
+    """:func:`expand_inputs`, one at a time (the paths exist)."""
+    for p in paths:
         if not os.path.isdir(p):
-            out.append(Source(p))
+            yield Source(p)
             continue
         if _is_run_dir(p):
-            out.append(Source(p, is_run=True))
+            yield Source(p, is_run=True)
             continue
         for dirpath, dirnames, filenames in os.walk(p):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -115,8 +120,7 @@ def expand_inputs(paths: Sequence[str]) -> list[Source]:
                 for f in filenames
                 if not f.startswith(".") and _looks_like_structure(dirpath, f)
             ]
-            out.extend(s for _, s in sorted(entries, key=lambda e: e[0]))
-    return out
+            yield from (s for _, s in sorted(entries, key=lambda e: e[0]))
 
 
 def _looks_like_structure(directory: str, name: str) -> bool:
@@ -303,40 +307,6 @@ class PredictResult:
     model: str = ""  # the folder of the model that predicted it
 
 
-def _predict_handing_over(model: Any, s: Structure, n_threads: int | None) -> Any:
-    """``model``'s prediction of ``s`` and, when it hands ``s`` over (the
-    bundled default model on an amorphous structure), the a-Si model with
-    its prediction (else None), as the single-input command does."""
-    from pyolcaoml.model.workflow import (
-        Prediction,
-        coefficients_and_trust,
-        compute_descriptors,
-        hand_over_amorphous,
-    )
-
-    symbols = list(s.symbols)
-    model.check_elements(symbols)
-    t0 = time.perf_counter()
-    x = compute_descriptors(model, s, n_threads=n_threads)
-    t1 = time.perf_counter()
-    coeffs, sigma, report, seconds = coefficients_and_trust(
-        model, s, x, n_threads=n_threads
-    )
-    pred = Prediction(symbols, coeffs, t1 - t0, seconds, sigma, report)
-    asi = hand_over_amorphous(None, model, s, x, sigma, n_threads)
-    if asi is None:
-        return pred, None
-    other, _, coeffs, sigma, report, more = asi
-    handed = Prediction(symbols, coeffs, t1 - t0, seconds + more, sigma, report)
-    return pred, (other, handed)
-
-
-def _run_symbols(run_dir: str) -> list[str]:
-    from pyolcaoml.olcao import read_run
-
-    return list(read_run(run_dir).structure.symbols)
-
-
 def predict_item(
     model_path: str | None, n_threads: int | None, with_text: bool, item: Item
 ) -> PredictResult:
@@ -348,35 +318,36 @@ def predict_item(
     from pyolcaoml.model.saved import bundled_alternative, bundled_model_path
     from pyolcaoml.model.workflow import (
         check_run,
+        predict_handing_over,
         predict_structure,
+        read_run_dir,
         scfv_for_atoms,
         scfv_for_run,
     )
     from pyolcaoml.olcao.scfv import format_scfv
 
     notes: list[str] = []
-    is_run = item.run_dir is not None and item.error is None
-    s = None if is_run else item_structure(item)
+    # a run directory is read once, whichever models look at it
+    run: Any = None
+    if item.run_dir is not None and item.error is None:
+        run = read_run_dir(item.run_dir)
+    s = run.structure if run is not None else item_structure(item)
+    symbols = list(s.symbols)
     if model_path is None:  # the bundled models, chosen per structure
-        other = bundled_alternative(
-            None, lambda: _run_symbols(item.run_dir) if is_run else s.symbols
-        )
+        other = bundled_alternative(None, symbols)
         model = cached_model(other or bundled_model_path())
     else:
         model = cached_model(model_path)
-    plan = check_run(model, item.run_dir) if is_run else None
-    if plan is not None:
-        s = plan.run.structure
-    symbols = list(s.symbols)
+    plan = check_run(model, item.run_dir, run) if run is not None else None
     if model_path is None:
-        pred, asi = _predict_handing_over(model, s, n_threads)
-        if asi is not None:  # an amorphous structure: the a-Si model
+        default = model
+        model, pred, decided = predict_handing_over(default, s, n_threads)
+        if decided is not None:  # an amorphous structure: the a-Si model
             # the default model's sigma and threshold decided
-            note = handover_note(symbols, pred.sigma, threshold_of(model))
+            note = handover_note(symbols, decided, threshold_of(default))
             notes.append(f"{item.name}: {note}")
-            model, pred = asi
-            if plan is not None:
-                plan = check_run(model, item.run_dir)
+            if plan is not None:  # its exponents may need other projectors
+                plan = check_run(model, item.run_dir, run)
     else:
         pred = predict_structure(model, s, n_threads=n_threads)
         note = kept_default_note(model, symbols, pred.sigma)
@@ -750,20 +721,18 @@ def write_predictions(
             if model is None:
                 model = models[r.model] = load_model(r.model, networks=False)
             try:
-                _check_alphas(alphas, model, symbols)
+                new = _check_alphas(alphas, model, symbols)
             except ValueError as exc:
                 if fail_fast:
                     raise CLIError(f"{r.item.name}: {exc}") from None
                 summary.failures.append((r.item.name, str(exc)))
                 continue
-            for sym in dict.fromkeys(symbols):
-                if sym not in f.get("elements", {}):
-                    em = model.elements[sym]
-                    g = f.create_group(f"elements/{sym}")
-                    g.attrs["n_alphas"] = em.n_alphas
-                    g.create_dataset("alphas", data=alphas[sym])
-                    _create(g, "atom_index", (), "int64")
-                    _create(g, "coeffs", (em.n_alphas,), "float64")
+            for sym in new:  # first seen: its group
+                g = f.create_group(f"elements/{sym}")
+                g.attrs["n_alphas"] = len(alphas[sym])
+                g.create_dataset("alphas", data=alphas[sym])
+                _create(g, "atom_index", (), "int64")
+                _create(g, "coeffs", (len(alphas[sym]),), "float64")
             start = rows.add_structure(r.item, r.structure)
             rows.add("structures/model", [r.model])
             for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
@@ -780,19 +749,25 @@ def write_predictions(
     return summary
 
 
-def _check_alphas(alphas: dict[str, np.ndarray], model: Any, symbols) -> None:
-    """Record each element's exponents in ``alphas`` (the first model's);
-    ValueError when ``model`` has other exponents for an element already
+def _check_alphas(alphas: dict[str, np.ndarray], model: Any, symbols) -> list[str]:
+    """Record each element's exponents in ``alphas`` (the first model's)
+    and return the elements seen for the first time; ValueError (nothing
+    recorded) when ``model`` has other exponents for an element already
     written (one /elements/<Symbol>/alphas per file)."""
+    new: dict[str, np.ndarray] = {}
     for sym in dict.fromkeys(symbols):
         mine = np.asarray(model.elements[sym].alphas, dtype=np.float64)
-        known = alphas.setdefault(sym, mine)
-        if known.shape != mine.shape or not np.array_equal(known, mine):
+        known = alphas.get(sym)
+        if known is None:
+            new[sym] = mine
+        elif known.shape != mine.shape or not np.array_equal(known, mine):
             raise ValueError(
                 f"the model {model.path} has other {sym} exponents than the "
                 "structures already written (one exponent set per element "
                 "per file): name one MODEL, or write a folder (-o FOLDER/)"
             )
+    alphas.update(new)
+    return list(new)
 
 
 # -- the commands' many-input mode ----------------------------------------------------

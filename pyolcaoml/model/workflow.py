@@ -139,10 +139,8 @@ def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
     return other, x, coeffs, sigma, report, seconds
 
 
-def predict_structure(
-    model: PotentialModel, structure, method: str = "network", n_threads=None
-) -> Prediction:
-    """Predict every atom's coefficients (atom order) for a structure."""
+def _predict_with_descriptors(model, structure, method, n_threads):
+    """:func:`predict_structure`'s prediction and the descriptors it used."""
     symbols = list(structure.symbols)
     model.check_elements(symbols)
     t0 = time.perf_counter()
@@ -151,8 +149,38 @@ def predict_structure(
     coeffs, sigma, report, seconds = coefficients_and_trust(
         model, structure, x, method=method, n_threads=n_threads
     )
-    t2 = t1 + seconds
-    return Prediction(symbols, coeffs, t1 - t0, t2 - t1, sigma, report)
+    return Prediction(symbols, coeffs, t1 - t0, seconds, sigma, report), x
+
+
+def predict_structure(
+    model: PotentialModel, structure, method: str = "network", n_threads=None
+) -> Prediction:
+    """Predict every atom's coefficients (atom order) for a structure."""
+    return _predict_with_descriptors(model, structure, method, n_threads)[0]
+
+
+def predict_handing_over(model: PotentialModel, structure, n_threads=None):
+    """:func:`predict_structure` with no model named: (the model that
+    predicted, its prediction, the sigma that decided or None). ``model``
+    is the one the structure would get (the bundled default, or the Si + C
+    model for C); an amorphous structure goes to the bundled a-Si model
+    (:func:`hand_over_amorphous`), and the third item is then ``model``'s
+    sigma, on which :func:`pyolcaoml.model.handover.handover_note` reports."""
+    from dataclasses import replace
+
+    pred, x = _predict_with_descriptors(model, structure, "network", n_threads)
+    asi = hand_over_amorphous(None, model, structure, x, pred.sigma, n_threads)
+    if asi is None:
+        return model, pred, None
+    other, _, coeffs, sigma, report, more = asi
+    handed = replace(
+        pred,
+        coeffs=coeffs,
+        network_seconds=pred.network_seconds + more,
+        sigma=sigma,
+        report=report,
+    )
+    return other, handed, pred.sigma
 
 
 # -- scfV writing --------------------------------------------------------------
@@ -260,8 +288,20 @@ class RunPlan:
     projection_report: dict = field(default_factory=dict)
 
 
-def check_run(model: PotentialModel, run_dir: str) -> RunPlan:
-    """Read a run directory and check that the model can write its scfV.dat.
+def read_run_dir(run_dir: str):
+    """The run of ``run_dir`` (:func:`pyolcaoml.olcao.read_run`); ModelError
+    naming the folder when it cannot be read."""
+    from pyolcaoml.olcao import OlcaoFormatError, read_run
+
+    try:
+        return read_run(run_dir)
+    except (OlcaoFormatError, OSError) as exc:
+        raise ModelError(f"cannot use run directory {run_dir}: {exc}") from exc
+
+
+def check_run(model: PotentialModel, run_dir: str, run=None) -> RunPlan:
+    """Read a run directory (unless ``run``, already read from it, is
+    given) and check that the model can write its scfV.dat.
 
     Each atom must have its own potential type (and each type exactly one
     atom) and every type's element must be in the model. A type whose
@@ -270,12 +310,9 @@ def check_run(model: PotentialModel, run_dir: str) -> RunPlan:
     the V(r) metric (:mod:`pyolcaoml.model.projection`).
     """
     from pyolcaoml.model.projection import projector, same_alphas
-    from pyolcaoml.olcao import OlcaoFormatError, read_run
 
-    try:
-        run = read_run(run_dir)
-    except (OlcaoFormatError, OSError) as exc:
-        raise ModelError(f"cannot use run directory {run_dir}: {exc}") from exc
+    if run is None:
+        run = read_run_dir(run_dir)
     types = np.asarray(run.atom_pot_types, dtype=np.int64)
     n_types = run.n_types
     counts = np.bincount(types, minlength=n_types + 1)[1:]
