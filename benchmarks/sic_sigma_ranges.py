@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Does a SiC model's own sigma tell amorphous cells apart (docs/model.md,
-"Stop 31")?
+"""Does a SiC model's own sigma, or its applicability distance, tell
+amorphous cells apart (docs/model.md, "Stop 31" and "Stop 35")?
 
 Usage (from the repository root)::
 
@@ -9,7 +9,10 @@ Usage (from the repository root)::
 Every ``olcao.skl`` under ``data/sic/test_runs*`` (the spent fresh SiC
 sets) is predicted by each MODEL (default: the bundled ``sic``); the
 median of its atoms' sigma (mHa) is a structure's number, as for the Si
-handover (:mod:`pyolcaoml.model.handover`). Cells named ``*_rr*`` (the
+handover (:mod:`pyolcaoml.model.handover`); so is the median of its atoms'
+applicability distance (descriptor distance to the training set over the
+model's threshold, :mod:`pyolcaoml.model.report`; > 1 flags an atom
+novel), a second candidate signal. Cells named ``*_rr*`` (the
 large random rattles, "amorphous") are one group, the rattled and
 point-defect cells the other; the table gives each group's range.
 """
@@ -43,8 +46,9 @@ def median_sigmas(model_paths: list[str]) -> list[dict]:
         structure = read_structure(skl)
         row = {"cell": os.path.relpath(folder), "amorphous": "_rr" in name}
         for path, model in models.items():
-            sigma = predict(structure, model).sigma
-            row[path] = 1e3 * float(np.median(sigma))
+            pred = predict(structure, model)
+            row[path] = 1e3 * float(np.median(pred.sigma))
+            row[path + " domain"] = float(np.median(pred.report.domain))
         rows.append(row)
     return rows
 
@@ -57,14 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     rows = median_sigmas(args.models)
     if not rows:
         raise SystemExit(f"no olcao.skl under {SETS}")
-    print("| model | group | cells | median sigma, mHa: min | max |")
-    print("|---|---|---|---|---|")
+    print(
+        "| model | group | cells | median sigma, mHa: min | max "
+        "| median domain: min | max |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for path in args.models:
         for amorphous in (False, True):
-            v = [r[path] for r in rows if r["amorphous"] == amorphous]
-            if v:
+            group_rows = [r for r in rows if r["amorphous"] == amorphous]
+            if group_rows:
+                v = [r[path] for r in group_rows]
+                d = [r[path + " domain"] for r in group_rows]
                 group = "amorphous" if amorphous else "rattled + defects"
-                print(f"| {path} | {group} | {len(v)} | {min(v):.2f} | {max(v):.2f} |")
+                print(
+                    f"| {path} | {group} | {len(v)} | {min(v):.2f} | {max(v):.2f} "
+                    f"| {min(d):.2f} | {max(d):.2f} |"
+                )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
