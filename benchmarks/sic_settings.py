@@ -148,17 +148,30 @@ def extensions(ds, val: list[str], label: str, base_model: str) -> None:
     )
 
 
-def variant(ds, val: list[str], label: str, base_model: str) -> None:
+def variant(
+    ds,
+    val: list[str],
+    label: str,
+    base_model: str,
+    learning_rates: list[float] | None = None,
+) -> None:
     """The Si variant (``train --extend --extend-variant``): the base
-    network kept for pure-Si atoms, a new network (shipped settings) for
-    the Si atoms with a C neighbour."""
+    network kept for pure-Si atoms, a new network for the Si atoms with a
+    C neighbour: 64 x 64 (the shipped size) and 32 x 32 at TrainConfig's
+    default learning rate, or, with ``learning_rates``, 64 x 64 at each of
+    them (the shipped recipe uses 1.5e-4: SIC_EXTEND_ARGS)."""
     from pyolcaoml.model.training import TrainConfig, train_model
 
     held = set(mdm.HOLDOUT + mdm.SIC_HOLDOUT)
-    for hidden, l2 in ((64, 64), 1e-4), ((32, 32), 1e-3):
+    default_lr = TrainConfig().learning_rate
+    runs = [((64, 64), 1e-4, default_lr), ((32, 32), 1e-3, default_lr)]
+    if learning_rates:
+        runs = [((64, 64), 1e-4, lr) for lr in learning_rates]
+    for hidden, l2, lr in runs:
         cfg = TrainConfig(
             hidden=hidden,
             l2=l2,
+            learning_rate=lr,
             validation=tuple(val),
             holdout=tuple(sorted(held & set(ds.names))),
             include_unconverged=True,
@@ -168,7 +181,7 @@ def variant(ds, val: list[str], label: str, base_model: str) -> None:
         )
         v = train_model(ds, cfg, member=0).metrics["Si"]["validation"]
         print(
-            f"{label:9s} Si variant {hidden} L2 {l2:g}: "
+            f"{label:9s} Si variant {hidden} L2 {l2:g} learning rate {lr:g}: "
             f"{v['network']['rms_v_hartree'] * 1e3:.2f}  "
             f"(ridge on all Si atoms {v['ridge']['rms_v_hartree'] * 1e3:.2f})",
             flush=True,
@@ -186,19 +199,37 @@ def main() -> int:
         help="comma-separated: c (C networks), extension (Si first-layer "
         "extensions and towers), variant (Si variant networks); default all",
     )
+    p.add_argument(
+        "--variant-learning-rates",
+        help="comma-separated learning rates: the 64 x 64 Si variant at each "
+        "(instead of the two sizes at the default rate)",
+    )
+    p.add_argument(
+        "--splits",
+        default="families,random",
+        help="comma-separated: families, random (default both)",
+    )
     args = p.parse_args()
     parts = set(args.parts.split(","))
+    rates = (
+        [float(v) for v in args.variant_learning_rates.split(",")]
+        if args.variant_learning_rates
+        else None
+    )
+    wanted = set(args.splits.split(","))
     from pyolcaoml.model.data import load_dataset
 
     ds = load_dataset(args.dataset)
     for label, val in splits(ds.names).items():
+        if label not in wanted:
+            continue
         print(f"{label}: {len(val)} validation runs: {', '.join(val)}", flush=True)
         if "c" in parts:
             c_networks(ds, val, label)
         if "extension" in parts:
             extensions(ds, val, label, args.base_model)
         if "variant" in parts:
-            variant(ds, val, label, args.base_model)
+            variant(ds, val, label, args.base_model, rates)
     return 0
 
 
