@@ -179,10 +179,12 @@ def variant(
             extend_variant=True,
             seed=0,
         )
-        v = train_model(ds, cfg, member=0).metrics["Si"]["validation"]
+        model = train_model(ds, cfg, member=0)
+        v = model.metrics["Si"]["validation"]
+        best = model.training["per_element"]["Si"].get("best_epoch")
         print(
             f"{label:9s} Si variant {hidden} L2 {l2:g} learning rate {lr:g}: "
-            f"{v['network']['rms_v_hartree'] * 1e3:.2f}  "
+            f"{v['network']['rms_v_hartree'] * 1e3:.2f} (best epoch {best})  "
             f"(ridge on all Si atoms {v['ridge']['rms_v_hartree'] * 1e3:.2f})",
             flush=True,
         )
