@@ -164,9 +164,11 @@ def variant(
 
     held = set(mdm.HOLDOUT + mdm.SIC_HOLDOUT)
     default_lr = TrainConfig().learning_rate
-    runs = [((64, 64), 1e-4, default_lr), ((32, 32), 1e-3, default_lr)]
-    if learning_rates:
-        runs = [((64, 64), 1e-4, lr) for lr in learning_rates]
+    runs = (
+        [((64, 64), 1e-4, lr) for lr in learning_rates]
+        if learning_rates
+        else [((64, 64), 1e-4, default_lr), ((32, 32), 1e-3, default_lr)]
+    )
     for hidden, l2, lr in runs:
         cfg = TrainConfig(
             hidden=hidden,

@@ -30,19 +30,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = os.path.join(HERE, "..", "data", "sic", "test_runs*")
 
 
-def median_sigmas(model_paths: list[str]) -> list[dict]:
+def median_sigmas(model_paths: list[str], unseen: bool = False) -> list[dict]:
     """One row per cell: its folder, whether it is amorphous, and each
-    model's median sigma (mHa)."""
+    model's median sigma (mHa) and median applicability distance; with
+    ``unseen``, only the cells that no MODEL trained on."""
     from pyolcaoml.model.saved import load_model
     from pyolcaoml.predict import predict
     from pyolcaoml.structure import read_structure
 
     models = {path: load_model(path) for path in model_paths}
+    trained = set()
+    if unseen:
+        for model in models.values():
+            trained.update(model.training.get("train_structures", ()))
     rows = []
     pattern = os.path.join(SETS, "**", "olcao.skl")
     for skl in sorted(glob.glob(pattern, recursive=True)):
         folder = os.path.dirname(skl)
         name = os.path.basename(folder)
+        if name in trained:
+            continue
         structure = read_structure(skl)
         row = {"cell": os.path.relpath(folder), "amorphous": "_rr" in name}
         for path, model in models.items():
@@ -57,8 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="*", default=["sic"], metavar="MODEL")
     p.add_argument("--json", help="write every cell's numbers here")
+    p.add_argument(
+        "--unseen",
+        action="store_true",
+        help="only the cells that no MODEL trained on (the spent sets that "
+        "later models train on read as in-domain)",
+    )
     args = p.parse_args(argv)
-    rows = median_sigmas(args.models)
+    rows = median_sigmas(args.models, args.unseen)
     if not rows:
         raise SystemExit(f"no olcao.skl under {SETS}")
     print(
