@@ -591,6 +591,20 @@ def test_queue_stop34() -> list:
     )
 
 
+def test_queue_stop36() -> list:
+    """The thirteenth fresh test set, made in stop 36 for the sic handover to
+    an amorphous model (the twelfth set's amorphous cells were seen, in
+    aggregate, by stop 35's amorphous-ridge spike): the kinds of the stop-27
+    set with new seeds (13000 up) and two amorphous cells more (seeds 13024,
+    13025), six in all, into data/sic/test_runs_stop36."""
+    return _fresh_set_four_amorphous(
+        13000, 1.01, (("Sii", "Si_i_TC"), ("CSi", "C_Si")), ("_si6c10", 6)
+    ) + [
+        _rr("sic16_rr_seed13024", 13024),
+        _rr("sic16_rr_si10c6_seed13025", 13025, 10, 6),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -605,6 +619,7 @@ TEST_SETS = {
     "stop30": (os.path.join(HERE, "test_runs_stop30"), test_queue_stop30),
     "stop32": (os.path.join(HERE, "test_runs_stop32"), test_queue_stop32),
     "stop34": (os.path.join(HERE, "test_runs_stop34"), test_queue_stop34),
+    "stop36": (os.path.join(HERE, "test_runs_stop36"), test_queue_stop36),
 }
 
 
