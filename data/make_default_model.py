@@ -63,6 +63,18 @@ which ``olcaoml predict`` uses for the structures the default model hands
 over (its median sigma above 6 mHa: pyolcaoml.model.handover). Its
 libolcaoml export is not shipped (``olcaoml export asi asi.oml``).
 
+``--sicam`` makes the bundled amorphous SiC model, data/sicam_model
+('sicam', stop 36): the ``--sic-runs`` recipe (descriptor, base model,
+variant, settings) trained on the amorphous SiC cells only (``*_rr*`` runs
+of the SiC families and of the spent fresh sets, SICAM_TREES), with
+SIC_HOLDOUT's amorphous cells held out. ``olcaoml predict`` uses it for the
+structures with C that the sic model hands over: its median applicability
+distance above the threshold it records. ``--sic-handover-only`` records
+that threshold in sic_model/model.json: the midpoint between the highest
+median distance of the rattled and point-defect cells of SIC_HANDOVER_TREES
+that the sic model never trained on and the lowest of their amorphous
+cells (pyolcaoml.model.handover).
+
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
 rattled interstitial defect cell (the demo case) and four rattled / strained
@@ -253,6 +265,41 @@ SIC_SPENT_LATER = [
 SIC_SPENT_LATEST = [
     os.path.join(SIC_DIR, "test_runs_stop30"),  # spent in stop 31 (S3)
 ]
+#: Where the amorphous SiC model's spent cells come from (``--sicam``):
+#: every spent fresh set (the eleventh, test_runs_stop32, spent by S4 in stop
+#: 34; the twelfth, test_runs_stop34, by S in stop 35) and the rescued cells.
+SICAM_TREES = [
+    *SIC_SPENT_TREES,
+    *SIC_SPENT_LATER,
+    *SIC_SPENT_LATEST,
+    os.path.join(SIC_DIR, "test_runs_stop32"),
+    os.path.join(SIC_DIR, "test_runs_stop34"),
+]
+#: The cells whose median applicability distance under the sic model sets
+#: its amorphous SiC threshold (``--sic-handover-only``): the fresh sets up to
+#: the twelfth, those cells the sic model never trained on (stop 35: 35
+#: rattled and point-defect cells 0.09-0.56, 19 amorphous 0.82-1.13).
+SIC_HANDOVER_TREES = [
+    t for t in SICAM_TREES if os.path.basename(t).startswith("test_runs")
+]
+
+
+def is_amorphous_sic(name: str) -> bool:
+    """The amorphous SiC cells are named ``sic*_rr*`` (random packing,
+    relaxed: make_sic_runs.py)."""
+    return name.startswith("sic") and "_rr" in name
+
+
+def sicam_run_dirs() -> list[str]:
+    """The amorphous SiC runs that the amorphous SiC model trains on."""
+    from pyolcaoml.olcao.run import find_run_dirs
+
+    trees = [*sic_run_dirs(), *(t for t in SICAM_TREES if os.path.isdir(t))]
+    return sorted(
+        r for r in find_run_dirs(trees) if is_amorphous_sic(os.path.basename(r))
+    )
+
+
 #: Runs that stopped above their CONVERGENCE_TEST are trained on when they
 #: stopped at or below this (``convert --include-unconverged MAX``): every
 #: such run of the shipped models stopped at 1.6e-4 or below. One that
@@ -385,6 +432,17 @@ def main(argv: list[str] | None = None) -> int:
         + " too (the structures the default model hands over: "
         "pyolcaoml.model.handover)",
     )
+    p.add_argument(
+        "--sicam",
+        action="store_true",
+        help="make the bundled amorphous SiC model, data/sicam_model "
+        "('sicam'): the --sic-runs recipe on the amorphous SiC cells only",
+    )
+    p.add_argument(
+        "--sic-handover-only",
+        action="store_true",
+        help="only record the amorphous SiC threshold in sic_model/model.json",
+    )
     p.add_argument("--dataset", help="keep the converted dataset at this path")
     p.add_argument(
         "--handover-only",
@@ -399,6 +457,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.export_only:
         return _export_oml(os.path.abspath(args.output_dir))
+    if args.sic_handover_only:
+        model_dir = os.path.join(os.path.abspath(args.output_dir), "sic_model")
+        return _record_sic_handover(model_dir)
+    if args.sicam:
+        if args.sic_runs != "none" or args.asi:
+            raise SystemExit("--sicam has its own runs: leave out --sic-runs, --asi")
+        args.sic_runs = SIC_RUNS
     if args.handover_only:
         model_dir = os.path.join(os.path.abspath(args.output_dir), "default_model")
         return _record_handover(model_dir, args.runs, list(args.holdout), here)
@@ -411,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)  # a new folder for a trial model
     sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
+    if args.sicam:
+        sic = sicam_run_dirs()
     if sic and args.sic_spent:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
         if args.sic_spent_later:
@@ -442,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         descriptor_args = [*DESCRIPTOR_ARGS, *SIC_DESCRIPTOR_ARGS]
         demo_cases = dict(SIC_DEMO_CASES)
         model_name = "sic_model"
+    if args.sicam:
+        demo_cases = {}
+        model_name = "sicam_model"
     if args.asi:
         if sic:
             raise SystemExit("--asi makes a Si model: leave out --sic-runs")
@@ -574,9 +644,8 @@ def _record_handover(model_dir: str, runs: str, holdout, here: str) -> int:
     written into model.json (atomically)."""
     import warnings
 
-    from pyolcaoml._atomic import write_bytes_atomic
-    from pyolcaoml.model.handover import median_sigma, mid_gap
-    from pyolcaoml.model.saved import dumps_metadata, load_model
+    from pyolcaoml.model.handover import median_sigma
+    from pyolcaoml.model.saved import load_model
     from pyolcaoml.olcao import read_run
     from pyolcaoml.predict import predict
 
@@ -595,26 +664,116 @@ def _record_handover(model_dir: str, runs: str, holdout, here: str) -> int:
     for label, sigmas in (("held out", c), ("a-Si", a)):
         text = ", ".join(f"{n} {1000 * v:.2f}" for n, v in sigmas.items())
         print(f"handover: median sigma (mHa), {label}: {text}")
+    threshold = _write_mid_gap(
+        model_dir,
+        c,
+        a,
+        "handover",
+        lambda t: {
+            "median_sigma_hartree": t,
+            "chosen_on": "mid-gap: the highest median sigma of the held-out "
+            "structures and the lowest of the a-Si cells of data/scf_test_runs "
+            "(data/make_default_model.py)",
+            "crystalline_max_hartree": max(c.values()),
+            "amorphous_min_hartree": min(a.values()),
+            "crystalline": sorted(c),
+            "amorphous": sorted(a),
+        },
+    )
+    if threshold is None:
+        return 1
+    print(f"handover: threshold {1000 * threshold:.3f} mHa recorded")
+    return 0
+
+
+def _write_mid_gap(model_dir: str, c: dict, a: dict, tag: str, entry):
+    """The mid-gap threshold of the two sets of values ``c`` and ``a``
+    (pyolcaoml.model.handover.mid_gap), written as model.json's handover
+    entry ``entry(threshold)`` (atomically); None, with the reason printed,
+    when the sets overlap."""
+    from pyolcaoml._atomic import write_bytes_atomic
+    from pyolcaoml.model.handover import mid_gap
+    from pyolcaoml.model.saved import dumps_metadata
+
     try:
         threshold = mid_gap(list(c.values()), list(a.values()))
     except ValueError as exc:
-        print(f"handover: {exc}: no threshold recorded", file=sys.stderr)
-        return 1
+        print(f"{tag}: {exc}: no threshold recorded", file=sys.stderr)
+        return None
     path = os.path.join(model_dir, "model.json")
     with open(path) as fh:
         meta = json.load(fh)
-    meta["handover"] = {
-        "median_sigma_hartree": threshold,
-        "chosen_on": "mid-gap: the highest median sigma of the held-out "
-        "structures and the lowest of the a-Si cells of data/scf_test_runs "
-        "(data/make_default_model.py)",
-        "crystalline_max_hartree": max(c.values()),
-        "amorphous_min_hartree": min(a.values()),
-        "crystalline": sorted(c),
-        "amorphous": sorted(a),
-    }
+    meta["handover"] = entry(threshold)
     write_bytes_atomic(path, dumps_metadata(meta).encode("ascii"))
-    print(f"handover: threshold {1000 * threshold:.3f} mHa written to {path}")
+    print(f"{tag}: written to {path}")
+    return threshold
+
+
+def sic_handover_cells(model) -> tuple[list[str], list[str]]:
+    """(near-crystalline, amorphous) run folders of SIC_HANDOVER_TREES that
+    the sic ``model`` never trained on."""
+    from pyolcaoml.olcao.run import find_run_dirs
+
+    trained = set(model.training.get("train_structures", ()))
+    runs = [
+        r
+        for r in find_run_dirs([t for t in SIC_HANDOVER_TREES if os.path.isdir(t)])
+        if os.path.basename(r) not in trained
+    ]
+    amorphous = [r for r in runs if is_amorphous_sic(os.path.basename(r))]
+    crystalline = [r for r in runs if r not in amorphous]
+    if not crystalline or not amorphous:
+        raise SystemExit("no SiC test cells for the amorphous SiC threshold")
+    return crystalline, amorphous
+
+
+def _record_sic_handover(model_dir: str) -> int:
+    """The sic model's median applicability distance on both sets of
+    sic_handover_cells, the mid-gap threshold written into its model.json
+    (atomically)."""
+    import warnings
+
+    from pyolcaoml.model.handover import median_domain
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.predict import predict
+
+    model = load_model(model_dir)
+    crystalline, amorphous = sic_handover_cells(model)
+
+    def med(run_dir: str) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            pred = predict(read_run(run_dir).structure, model)
+        return median_domain(pred.report.domain)
+
+    c = {os.path.basename(r): med(r) for r in crystalline}
+    a = {os.path.basename(r): med(r) for r in amorphous}
+    for label, values in (("rattled and point-defect", c), ("amorphous", a)):
+        print(
+            f"sic handover: median distance, {len(values)} {label} cells: "
+            f"{min(values.values()):.3f}-{max(values.values()):.3f}"
+        )
+    threshold = _write_mid_gap(
+        model_dir,
+        c,
+        a,
+        "sic handover",
+        lambda t: {
+            "median_domain": t,
+            "chosen_on": "mid-gap: the highest median applicability distance "
+            "of the rattled and point-defect SiC test cells the model never "
+            "trained on and the lowest of the amorphous ones "
+            "(data/make_default_model.py --sic-handover-only)",
+            "crystalline_max": max(c.values()),
+            "amorphous_min": min(a.values()),
+            "crystalline": {n: c[n] for n in sorted(c)},
+            "amorphous": {n: a[n] for n in sorted(a)},
+        },
+    )
+    if threshold is None:
+        return 1
+    print(f"sic handover: threshold {threshold:.4f} recorded")
     return 0
 
 

@@ -599,9 +599,16 @@ def format_model(
 
 def _handover_threshold(model: Any) -> float | None:
     """The handover threshold (Hartree) that the model records in
-    model.json (``handover.median_sigma_hartree``), or None without one."""
+    model.json (``handover.median_sigma_hartree``), or None without one.
+    An entry with only the amorphous SiC rule's ``median_domain`` (the
+    ``sic`` model) has none: the library returns no applicability
+    distance, so that rule is the Python package's."""
     entry = getattr(model, "handover", None) or {}
-    if not entry:
+    if not entry or (
+        isinstance(entry, dict)
+        and "median_domain" in entry
+        and "median_sigma_hartree" not in entry
+    ):
         return None
     value = entry.get("median_sigma_hartree") if isinstance(entry, dict) else None
     if (

@@ -233,14 +233,16 @@ def predict(
     if method == "network":
         from pyolcaoml.model.workflow import hand_over_amorphous
 
-        asi = hand_over_amorphous(requested, model, structure, x, sigma, n_threads)
-        if asi is not None:  # an amorphous structure: the a-Si model
+        asi = hand_over_amorphous(
+            requested, model, structure, x, sigma, n_threads, report.domain
+        )
+        if asi is not None:  # amorphous: the a-Si or amorphous SiC model
             model, x, coeffs, sigma, report, more = asi
             seconds += more
         elif requested is not None:
             from pyolcaoml.model.handover import kept_default_note
 
-            note = kept_default_note(model, symbols, sigma)
+            note = kept_default_note(model, symbols, sigma, report.domain)
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
     t2 = t1 + seconds

@@ -289,3 +289,60 @@ def test_recipe_records_the_handover_threshold_mid_gap(monkeypatch, tmp_path):
     assert rc == 1
     assert (model_dir / "model.json").read_bytes() == text
     assert not (model_dir / "model.json.tmp").exists()
+
+
+def test_sicam_recipe_converts_amorphous_sic_only(monkeypatch, tmp_path):
+    """``--sicam``: the Si runs that the base model trained on and, of the
+    SiC runs, the amorphous ones only (named ``*_rr*``), from the SiC
+    families and every spent fresh set, never the thirteenth set (stop 36),
+    which judged it."""
+    trees = _recipe_trees(monkeypatch, tmp_path, "--sicam")
+    sic = [t for t in trees if t.startswith("sic")]
+    assert len(sic) >= 100 and all("_rr" in t for t in sic)
+    assert len(sic) == len(set(sic))
+    assert {"sic16_rr_seed12820", "sic16_rr_seed10400"} <= set(sic)
+    stop36 = {p.name for p in (REPO / "data" / "sic" / "test_runs_stop36").glob("*/*")}
+    assert stop36 and not stop36 & set(sic)
+    assert "runs" in trees  # the Si runs (data/runs) stay in the dataset
+
+
+def test_recipe_records_the_sic_handover_mid_gap(monkeypatch, tmp_path):
+    """``--sic-handover-only``: the midpoint between the highest median
+    applicability distance of the near-crystalline cells and the lowest of
+    the amorphous ones (recomputed here with predict() and NumPy, on one
+    spent set), every cell's value recorded, nothing else changed."""
+    import json
+    import shutil
+    import warnings
+
+    import numpy as np
+
+    from pyolcaoml.model.handover import domain_threshold_of
+    from pyolcaoml.model.saved import bundled_model_path, load_model
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.predict import predict
+
+    mdm = _recipe(monkeypatch)
+    stop29 = REPO / "data" / "sic" / "test_runs_stop29"
+    monkeypatch.setattr(mdm, "SIC_HANDOVER_TREES", [str(stop29)])
+    model_dir = tmp_path / "sic_model"
+    shutil.copytree(bundled_model_path("sic"), model_dir)
+    before = json.loads((model_dir / "model.json").read_text())
+    before.pop("handover", None)
+    model = load_model(str(model_dir))
+    medians = {}
+    for run_dir in stop29.glob("*/*"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            pred = predict(read_run(str(run_dir)).structure, model)
+        medians[run_dir.name] = float(np.median(pred.report.domain))
+    near = max(v for n, v in medians.items() if "_rr" not in n)
+    amorphous = min(v for n, v in medians.items() if "_rr" in n)
+    assert mdm._record_sic_handover(str(model_dir)) == 0
+    after = json.loads((model_dir / "model.json").read_text())
+    entry = after.pop("handover")
+    assert after == before
+    assert entry["median_domain"] == pytest.approx((near + amorphous) / 2, rel=1e-12)
+    recorded = {**entry["crystalline"], **entry["amorphous"]}
+    assert recorded == pytest.approx(medians, rel=1e-12)
+    assert domain_threshold_of(load_model(str(model_dir))) == entry["median_domain"]

@@ -196,6 +196,12 @@ def test_no_handover_without_an_installed_a_si_model(
         {"median_sigma_hartree": True},
         {"chosen_on": "no threshold"},
         [4e-3],
+        # the amorphous SiC rule's threshold (stop 36), checked the same way
+        {"median_domain": -0.5},
+        {"median_domain": 0},
+        {"median_domain": "0.7"},
+        {"median_domain": float("inf")},
+        {"median_domain": 0.7, "median_sigma_hartree": -1.0},
     ],
 )
 def test_a_bad_handover_entry_is_refused(tmp_path, entry) -> None:
@@ -217,6 +223,11 @@ def test_a_bad_handover_entry_is_refused(tmp_path, entry) -> None:
     meta["handover"] = {"median_sigma_hartree": 4.5e-3}
     (copy / "model.json").write_text(json.dumps(meta))
     assert handover.threshold_of(load_model(str(copy))) == 4.5e-3
+    meta["handover"] = {"median_domain": 0.7}
+    (copy / "model.json").write_text(json.dumps(meta))
+    model = load_model(str(copy))
+    assert handover.domain_threshold_of(model) == 0.7
+    assert handover.threshold_of(model) == handover.HANDOVER_MEDIAN_SIGMA_HARTREE
 
 
 def test_many_inputs_take_a_bundled_name_and_say_so(tmp_path, capsys, stand_in) -> None:

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "model",
         metavar="MODEL",
         help="model directory ('olcaoml train'), or a bundled model's name "
-        "('default', 'sic', 'asi')",
+        "('default', 'sic', 'asi', 'sicam')",
     )
     p.add_argument(
         "-o",

@@ -53,6 +53,25 @@ def _handover_line(model_dir) -> str:
     return f"median sigma > {t:.3g} mHa goes to the a-Si model ({where})"
 
 
+def _sic_handover_line() -> str:
+    """The Si + C model's amorphous SiC threshold."""
+    from pyolcaoml.model import ModelError
+    from pyolcaoml.model.handover import domain_threshold_of
+    from pyolcaoml.model.saved import bundled_model_path, load_model
+
+    try:
+        model = load_model(bundled_model_path("sic"), networks=False)
+    except ModelError as exc:
+        return f"(cannot read the Si + C model: {exc})"
+    t = domain_threshold_of(model)
+    if t is None:
+        return "none: the Si + C model records no median_domain"
+    return (
+        f"SiC with median applicability distance > {t:.3g} goes to the "
+        "amorphous SiC model (recorded by the Si + C model)"
+    )
+
+
 def _print_bundled_model() -> None:
     """Where the bundled model is: the Keras directory (olcaoml predict) and
     its export for libolcaoml (a Fortran program's model.oml)."""
@@ -80,3 +99,9 @@ def _print_bundled_model() -> None:
     if asi is not None:
         print(f"bundled a-Si    {asi} ('{AMORPHOUS_MODEL}')")
         print(f"handover        {_handover_line(keras_dir)}")
+    from pyolcaoml.model.handover import SIC_AMORPHOUS_MODEL, sic_amorphous_model_path
+
+    sicam = sic_amorphous_model_path()
+    if sicam is not None:
+        print(f"bundled a-SiC   {sicam} ('{SIC_AMORPHOUS_MODEL}')")
+        print(f"handover        {_sic_handover_line()}")

@@ -314,7 +314,7 @@ def predict_item(
     ``model_path`` None: no model named, so each item gets the bundled model
     that ``olcaoml predict`` picks for it alone (the default; the Si + C
     model for a structure with C; the a-Si model for an amorphous one)."""
-    from pyolcaoml.model.handover import handover_note, kept_default_note, threshold_of
+    from pyolcaoml.model.handover import kept_default_note, note_for
     from pyolcaoml.model.saved import bundled_alternative, bundled_model_path
     from pyolcaoml.model.workflow import (
         check_run,
@@ -342,15 +342,15 @@ def predict_item(
     if model_path is None:
         default = model
         model, pred, decided = predict_handing_over(default, s, n_threads)
-        if decided is not None:  # an amorphous structure: the a-Si model
+        if decided is not None:  # amorphous: the a-Si or amorphous SiC model
             # the default model's sigma and threshold decided
-            note = handover_note(symbols, decided, threshold_of(default))
+            note = note_for(default, symbols, decided.sigma, decided.report.domain)
             notes.append(f"{item.name}: {note}")
             if plan is not None:  # its exponents may need other projectors
                 plan = check_run(model, item.run_dir, run)
     else:
         pred = predict_structure(model, s, n_threads=n_threads)
-        note = kept_default_note(model, symbols, pred.sigma)
+        note = kept_default_note(model, symbols, pred.sigma, pred.report.domain)
         if note:  # the bundled default, named, on an amorphous structure
             notes.append(f"{item.name}: {note}")
     if plan is not None:
@@ -667,7 +667,7 @@ def write_predictions(
     from pyolcaoml.model.workflow import write_text_atomically
 
     to_h5 = output is not None and output.lower().endswith(HDF5_SUFFIXES)
-    # a bundled name ('default', 'sic', 'asi'): its folder; the workers and
+    # a bundled name ('default', 'sic', 'asi', 'sicam'): its folder; the workers and
     # the HDF5 file get a path. None (no model named): the bundled models,
     # chosen per structure as for one input
     if model_path is not None:

@@ -20,8 +20,10 @@ with C then gets the bundled Si + C model, also called 'sic' (for Si alone
 it predicts exactly what 'default' does, at about twice the cost), and a
 structure of Si alone on which the default model's median sigma exceeds
 the threshold it records ('olcaoml info' prints it: an amorphous one)
-gets the bundled a-Si model, 'asi' (docs/model.md, stop 29). Naming
-'default' keeps the default model.
+gets the bundled a-Si model, 'asi' (docs/model.md, stop 29); a structure
+with C on which the Si + C model's median applicability distance exceeds
+the threshold it records (an amorphous one) gets the bundled amorphous SiC
+model, 'sicam' (stop 36). Naming 'default' (or 'sic') keeps that model.
 
   olcaoml predict [MODEL] STRUCTURE -o scfV.dat
       STRUCTURE: olcao.skl, structure.dat or any file ASE reads; potential
@@ -53,10 +55,10 @@ examples:
 many inputs:
   olcaoml predict [MODEL] INPUT... -o FILE.h5|FOLDER [--workers N]
       MODEL left out: each structure gets the bundled model that it would
-      get alone (default; 'sic' with C; 'asi' for an amorphous one: a note
-      names each one handed over); the HDF5 file records each structure's
-      model (/structures/model). A named MODEL ('default', 'sic', 'asi' or
-      a folder) predicts every structure.
+      get alone (default; 'sic' with C; 'asi' or 'sicam' for an amorphous
+      one: a note names each one handed over); the HDF5 file records each
+      structure's model (/structures/model). A named MODEL ('default',
+      'sic', 'asi', 'sicam' or a folder) predicts every structure.
       many structures (several files, directories, every frame of a
       trajectory ASE reads, run directories): their coefficients go, in
       input order, to one HDF5 file, or to FOLDER/<name>/scfV.dat each
@@ -119,11 +121,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, many
     from pyolcaoml.model import ModelError, load_model
-    from pyolcaoml.model.handover import (
-        handover_note,
-        kept_default_note,
-        threshold_of,
-    )
+    from pyolcaoml.model.handover import kept_default_note, note_for
     from pyolcaoml.model.workflow import (
         check_run,
         coefficients_and_trust,
@@ -217,14 +215,16 @@ def run(args: argparse.Namespace) -> int:
         coeffs, sigma, report, seconds = coefficients_and_trust(
             model, structure, x, n_threads=args.threads
         )
-        asi = hand_over_amorphous(args.model, model, structure, x, sigma, args.threads)
-        if asi is not None:  # an amorphous structure: the bundled a-Si model
-            print(handover_note(symbols, sigma, threshold_of(model)), flush=True)
+        asi = hand_over_amorphous(
+            args.model, model, structure, x, sigma, args.threads, report.domain
+        )
+        if asi is not None:  # amorphous: the bundled a-Si or amorphous SiC model
+            print(note_for(model, symbols, sigma, report.domain), flush=True)
             model, x, coeffs, sigma, report, more = asi
             print(f"model {model.path}", flush=True)
             seconds += more
         elif args.model is not None:
-            note = kept_default_note(model, symbols, sigma)
+            note = kept_default_note(model, symbols, sigma, report.domain)
             if note:
                 print(note, flush=True)
         t2 = t1 + seconds

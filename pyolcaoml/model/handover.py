@@ -41,6 +41,20 @@ the default model's RMS V(r) is 4.25 mHa (T8b, stop 33; T7 5.26) against
 ``asi``'s 2.37.
 The Fortran library predicts with the model it is given; it returns the
 same sigma, so a caller can apply the same rule.
+
+Amorphous SiC (stop 36) goes to the bundled amorphous SiC model ``sicam``
+(the ``sic`` recipe trained on amorphous SiC cells only). The ``sic``
+model's sigma does not tell amorphous SiC apart (stop 31: 5.58-8.11 mHa on
+amorphous cells it never saw, 3.45-6.33 on rattled and point-defect ones),
+but its applicability distance does (:mod:`pyolcaoml.model.applicability`:
+each atom's descriptor distance to the nearest training atom over the
+model's threshold): its median over a structure's atoms is 0.09-0.56 on
+the 35 rattled and point-defect SiC test cells it never trained on and
+0.82-1.13 on the 19 amorphous ones (stop 35). The ``sic`` model records
+the midpoint, 0.69, as ``"handover": {"median_domain": 0.69}``
+(:func:`domain_threshold_of`); a structure with C whose median distance
+exceeds it goes to ``sicam``. The library does not return the distance,
+so this rule is the Python package's.
 """
 
 from __future__ import annotations
@@ -58,6 +72,11 @@ AMORPHOUS_MODEL = "asi"
 HANDOVER_MEDIAN_SIGMA_HARTREE = 6.0e-3
 #: The element the rule is about (the a-Si model knows Si only).
 ELEMENT = "Si"
+#: The bundled model that amorphous SiC is handed to (stop 36), by the
+#: ``sic`` model's recorded median applicability distance.
+SIC_AMORPHOUS_MODEL = "sicam"
+#: The element whose presence makes a structure SiC for that rule.
+SIC_ELEMENT = "C"
 
 
 def threshold_of(model) -> float:
@@ -65,6 +84,38 @@ def threshold_of(model) -> float:
     package's :data:`HANDOVER_MEDIAN_SIGMA_HARTREE`."""
     entry = getattr(model, "handover", None) or {}
     return float(entry.get("median_sigma_hartree", HANDOVER_MEDIAN_SIGMA_HARTREE))
+
+
+def domain_threshold_of(model) -> float | None:
+    """The median applicability distance above which ``model`` hands a
+    structure with C to :data:`SIC_AMORPHOUS_MODEL` (model.json's
+    ``handover.median_domain``), or None when it records none."""
+    entry = getattr(model, "handover", None) or {}
+    value = entry.get("median_domain")
+    return None if value is None else float(value)
+
+
+def median_domain(domain: np.ndarray | None) -> float:
+    """Median applicability distance over a structure's atoms (NaN when
+    there is none)."""
+    if domain is None:
+        return float("nan")
+    d = np.asarray(domain, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if d.size else float("nan")
+
+
+def wants_sic_handover(
+    symbols: Sequence[str], domain: np.ndarray | None, threshold: float
+) -> bool:
+    """True when a structure with C is amorphous by the Si + C model's
+    applicability distance (its median over the atoms above ``threshold``)."""
+    if SIC_ELEMENT not in set(symbols):
+        return False
+    if domain is not None and len(domain) != len(symbols):
+        raise ValueError(f"{len(domain)} distances for {len(symbols)} atoms")
+    m = median_domain(domain)
+    return bool(np.isfinite(m) and m > threshold)
 
 
 def mid_gap(crystalline: Sequence[float], amorphous: Sequence[float]) -> float:
@@ -128,6 +179,40 @@ def amorphous_model_path() -> str | None:
     return path if os.path.isfile(os.path.join(path, "model.json")) else None
 
 
+def sic_amorphous_model_path() -> str | None:
+    """The bundled amorphous SiC model's folder, or None where it is not
+    installed (then nothing is handed over to it)."""
+    from pyolcaoml.model.errors import ModelError
+    from pyolcaoml.model.saved import bundled_model_path
+
+    try:
+        path = bundled_model_path(SIC_AMORPHOUS_MODEL)
+    except ModelError:
+        return None
+    return path if os.path.isfile(os.path.join(path, "model.json")) else None
+
+
+def _sic_clause(domain, threshold: float) -> str:
+    return (
+        f"the Si + C model's median applicability distance is "
+        f"{median_domain(domain):.2f} (> {threshold:.3g}: amorphous SiC)"
+    )
+
+
+def note_for(model, symbols, sigma, domain) -> str:
+    """The line printed when ``model`` (the bundled model the structure would
+    get) hands it over: by sigma to the a-Si model, or by the applicability
+    distance (``domain``, per atom) to the amorphous SiC model."""
+    t = domain_threshold_of(model)
+    if t is not None and wants_sic_handover(symbols, domain, t):
+        return (
+            f"{_sic_clause(domain, t)}: predicted with the bundled amorphous "
+            f"SiC model '{SIC_AMORPHOUS_MODEL}' (name 'sic' as MODEL to keep "
+            "the Si + C model)"
+        )
+    return handover_note(symbols, sigma, threshold_of(model))
+
+
 def _amorphous_clause(symbols, sigma, threshold: float) -> str:
     m = median_sigma(symbols, sigma)
     return (
@@ -149,23 +234,42 @@ def handover_note(
     )
 
 
-def kept_default_note(
-    model, symbols: Sequence[str], sigma: np.ndarray | None
-) -> str | None:
-    """The note for a structure that the bundled default model (``model``,
-    loaded), named by the user, would have handed over; None otherwise
-    (another model, no a-Si model installed, or not an amorphous
-    structure)."""
+def _is_bundled(model, name: str) -> bool:
     from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.saved import bundled_model_path
 
     try:
-        default = bundled_model_path()
+        bundled = bundled_model_path(name)
     except ModelError:
-        return None
+        return False
     if model.path is None:
-        return None
-    if os.path.realpath(os.fspath(model.path)) != os.path.realpath(default):
+        return False
+    return os.path.realpath(os.fspath(model.path)) == os.path.realpath(bundled)
+
+
+def kept_default_note(
+    model,
+    symbols: Sequence[str],
+    sigma: np.ndarray | None,
+    domain: np.ndarray | None = None,
+) -> str | None:
+    """The note for a structure that the bundled default model (``model``,
+    loaded), named by the user, would have handed over; None otherwise
+    (another model, no a-Si model installed, or not an amorphous
+    structure). The same for the bundled Si + C model named on amorphous
+    SiC (``domain``: each atom's applicability distance)."""
+    t = domain_threshold_of(model)
+    if t is not None and _is_bundled(model, "sic"):
+        if not wants_sic_handover(symbols, domain, t):
+            return None
+        if sic_amorphous_model_path() is None:
+            return None
+        return (
+            f"{_sic_clause(domain, t)}, where the bundled amorphous SiC model "
+            f"'{SIC_AMORPHOUS_MODEL}' gives the better start; kept 'sic' as "
+            f"named (leave MODEL out, or name '{SIC_AMORPHOUS_MODEL}', to use it)"
+        )
+    if not _is_bundled(model, "default"):
         return None
     threshold = threshold_of(model)
     if not wants_handover(symbols, sigma, threshold) or amorphous_model_path() is None:
@@ -179,16 +283,31 @@ def kept_default_note(
 
 
 def amorphous_model_for(
-    requested, symbols, sigma, threshold=HANDOVER_MEDIAN_SIGMA_HARTREE
+    requested,
+    symbols,
+    sigma,
+    threshold=HANDOVER_MEDIAN_SIGMA_HARTREE,
+    domain_threshold: float | None = None,
+    domain: np.ndarray | None = None,
 ):
-    """The loaded bundled a-Si model when the structure should be handed
-    over, else None. ``requested`` is the model the user named (None: none,
-    so ``sigma`` is the bundled default model's, and ``threshold`` its
-    :func:`threshold_of`; a structure of Si alone never goes to the Si + C
-    model)."""
-    if requested is not None or not wants_handover(symbols, sigma, threshold):
+    """The loaded bundled model that the structure should be handed to, else
+    None. ``requested`` is the model the user named (None: none, so
+    ``sigma`` and ``domain`` are those of the bundled model the structure
+    would get). A structure of Si alone goes to the a-Si model when the
+    median ``sigma`` exceeds ``threshold`` (the default model's
+    :func:`threshold_of`); one with C goes to the amorphous SiC model when
+    the median ``domain`` exceeds ``domain_threshold`` (the Si + C model's
+    :func:`domain_threshold_of`; None: never)."""
+    if requested is not None:
         return None
-    path = amorphous_model_path()
+    if domain_threshold is not None and wants_sic_handover(
+        symbols, domain, domain_threshold
+    ):
+        path = sic_amorphous_model_path()
+    elif wants_handover(symbols, sigma, threshold):
+        path = amorphous_model_path()
+    else:
+        return None
     if path is None:
         return None
     from pyolcaoml.model.saved import load_bundled_model

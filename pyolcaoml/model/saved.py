@@ -481,29 +481,43 @@ DEFAULT_MODEL = "default"
 #: for structures of Si alone it predicts exactly what "default" does, at
 #: about twice the cost (its descriptor has the C components too); "asi",
 #: Si only, trained with 30 amorphous cells more, which predicts the
-#: structures that "default" hands over (pyolcaoml.model.handover).
+#: structures that "default" hands over (pyolcaoml.model.handover); "sicam",
+#: Si + C, the "sic" recipe trained on amorphous SiC cells only, which
+#: predicts the structures that "sic" hands over (stop 36).
 BUNDLED_MODELS = {
     DEFAULT_MODEL: "default_model",
     "sic": "sic_model",
     "asi": "asi_model",
+    "sicam": "sicam_model",
 }
+#: The thresholds a model may record in its handover entry: the a-Si rule's
+#: median sigma (Hartree) and the amorphous SiC rule's median applicability
+#: distance (dimensionless); pyolcaoml.model.handover.
+HANDOVER_KEYS = ("median_sigma_hartree", "median_domain")
+
+
+def _positive(value) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _handover(path, entry) -> dict:
     """model.json's handover entry, checked: a positive, finite threshold
-    (Hartree) or no entry at all."""
+    (``median_sigma_hartree``, Hartree, or ``median_domain``) or no entry at
+    all."""
     if entry == {}:
         return {}
-    t = entry.get("median_sigma_hartree") if isinstance(entry, dict) else None
-    if (
-        isinstance(t, bool)
-        or not isinstance(t, (int, float))
-        or not math.isfinite(t)
-        or t <= 0
-    ):
+    ok = isinstance(entry, dict) and any(k in entry for k in HANDOVER_KEYS)
+    if ok:
+        ok = all(_positive(entry[k]) for k in HANDOVER_KEYS if k in entry)
+    if not ok:
         raise ModelError(
             f"{path}: model.json: handover needs a positive, finite "
-            f"'median_sigma_hartree' (got {entry!r})"
+            f"'median_sigma_hartree' or 'median_domain' (got {entry!r})"
         )
     return dict(entry)
 
@@ -521,8 +535,8 @@ def bundled_model_path(name: str = DEFAULT_MODEL) -> str:
 
 def resolve_model_path(path: str | os.PathLike | None) -> str:
     """A model directory from a user's argument: ``None`` or a bundled name
-    (``"default"``, ``"sic"``, ``"asi"``) is the bundled model (unless a folder of that
-    name exists here), else the path."""
+    (``"default"``, ``"sic"``, ``"asi"``, ``"sicam"``) is the bundled model
+    (unless a folder of that name exists here), else the path."""
     if path is None:
         return bundled_model_path()
     name = os.fspath(path)
@@ -533,7 +547,7 @@ def resolve_model_path(path: str | os.PathLike | None) -> str:
 
 def is_bundled_name(model: object) -> bool:
     """``model`` names a bundled model (``"default"``, ``"sic"``,
-    ``"asi"``) and no folder of that name is here (a folder wins, as on the
+    ``"asi"``, ``"sicam"``) and no folder of that name is here (a folder wins, as on the
     command line)."""
     if not isinstance(model, str) or model not in BUNDLED_MODELS:
         return False
@@ -718,7 +732,7 @@ def load_bundled_model(
     name: str | os.PathLike = DEFAULT_MODEL, networks: bool = True
 ) -> PotentialModel:
     """A model shipped with pyolcaoml (``"default"``, ``"sic"``, ``"asi"``,
-    or its folder), loaded once per process and then reused (a load, about
+    ``"sicam"``, or its folder), loaded once per process and then reused (a load, about
     0.05-0.1 s, saved on every ``pyolcaoml.predict`` call). It is loaded
     again when any file of its folder changes (size or modification time).
     The object is shared: copy it before changing it."""

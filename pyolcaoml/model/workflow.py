@@ -115,18 +115,33 @@ def coefficients_and_trust(
     return coeffs, sigma, report, seconds
 
 
-def hand_over_amorphous(requested, model, structure, x, sigma, n_threads=None):
+def hand_over_amorphous(
+    requested, model, structure, x, sigma, n_threads=None, domain=None
+):
     """When ``model`` (what ``requested`` resolved to; None: no model named)
-    hands the structure to the bundled a-Si model
-    (:mod:`pyolcaoml.model.handover`): (a-Si model, its descriptors, coeffs,
-    sigma, report, network seconds); else None. The descriptors ``x`` are
-    reused when both models compute the same ones, or their first columns
-    when the a-Si model's are the same with fewer hops."""
-    from pyolcaoml.model.handover import amorphous_model_for, threshold_of
+    hands the structure over (:mod:`pyolcaoml.model.handover`: by ``sigma``
+    to the bundled a-Si model, or by ``domain``, each atom's applicability
+    distance, to the bundled amorphous SiC model): (that model, its
+    descriptors, coeffs, sigma, report, network seconds); else None. The
+    descriptors ``x`` are reused when both models compute the same ones, or
+    their first columns when the other model's are the same with fewer
+    hops."""
+    from pyolcaoml.model.handover import (
+        amorphous_model_for,
+        domain_threshold_of,
+        threshold_of,
+    )
     from pyolcaoml.neighbour_mean import fewer_hops
 
     symbols = list(structure.symbols)
-    other = amorphous_model_for(requested, symbols, sigma, threshold_of(model))
+    other = amorphous_model_for(
+        requested,
+        symbols,
+        sigma,
+        threshold_of(model),
+        domain_threshold_of(model),
+        domain,
+    )
     if other is None:
         return None
     if fewer_hops(model.descriptor, other.descriptor):
@@ -161,15 +176,18 @@ def predict_structure(
 
 def predict_handing_over(model: PotentialModel, structure, n_threads=None):
     """:func:`predict_structure` with no model named: (the model that
-    predicted, its prediction, the sigma that decided or None). ``model``
-    is the one the structure would get (the bundled default, or the Si + C
-    model for C); an amorphous structure goes to the bundled a-Si model
-    (:func:`hand_over_amorphous`), and the third item is then ``model``'s
-    sigma, on which :func:`pyolcaoml.model.handover.handover_note` reports."""
+    predicted, its prediction, the prediction that decided or None).
+    ``model`` is the one the structure would get (the bundled default, or
+    the Si + C model for C); an amorphous structure goes to the bundled a-Si
+    or amorphous SiC model (:func:`hand_over_amorphous`), and the third item
+    is then ``model``'s own prediction, whose sigma and applicability
+    distances :func:`pyolcaoml.model.handover.note_for` reports on."""
     from dataclasses import replace
 
     pred, x = _predict_with_descriptors(model, structure, "network", n_threads)
-    asi = hand_over_amorphous(None, model, structure, x, pred.sigma, n_threads)
+    asi = hand_over_amorphous(
+        None, model, structure, x, pred.sigma, n_threads, pred.report.domain
+    )
     if asi is None:
         return model, pred, None
     other, _, coeffs, sigma, report, more = asi
@@ -180,7 +198,7 @@ def predict_handing_over(model: PotentialModel, structure, n_threads=None):
         sigma=sigma,
         report=report,
     )
-    return other, handed, pred.sigma
+    return other, handed, pred
 
 
 # -- scfV writing --------------------------------------------------------------
