@@ -605,6 +605,15 @@ def test_queue_stop36() -> list:
     ]
 
 
+def test_queue_stop36b() -> list:
+    """The fourteenth fresh test set, made in stop 36 after the thirteenth
+    set's amorphous cells judged the handover to ``sicam``: six amorphous
+    16-atom cells (8/8, 10/6 and 6/10 Si/C in turn, seeds 13100-13105), into
+    data/sic/test_runs_stop36b (the thirteenth set's seven near-crystalline
+    cells are still unspent)."""
+    return _rr_batch(range(13100, 13106), "amorphous")
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -620,6 +629,7 @@ TEST_SETS = {
     "stop32": (os.path.join(HERE, "test_runs_stop32"), test_queue_stop32),
     "stop34": (os.path.join(HERE, "test_runs_stop34"), test_queue_stop34),
     "stop36": (os.path.join(HERE, "test_runs_stop36"), test_queue_stop36),
+    "stop36b": (os.path.join(HERE, "test_runs_stop36b"), test_queue_stop36b),
 }
 
 
