@@ -22,12 +22,11 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "data"))
 
 import make_default_model as mdm  # noqa: E402
+from sicam_settings import held_apart  # noqa: E402
 
 
 def _args(
@@ -70,7 +69,6 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
     runs = mdm.sicam_run_dirs()
-    held = set(mdm.HOLDOUT + mdm.SIC_HOLDOUT)
     metric = RadialMetric()
     print(f"{len(runs)} amorphous SiC runs")
     print("| descriptor | K | C | Si |")
@@ -83,12 +81,7 @@ def main() -> int:
             if olcaoml(argv):
                 return 1
             ds = load_dataset(data)
-            pool = sorted(
-                n for n in ds.names if mdm.is_amorphous_sic(n) and n not in held
-            )
-            rng = np.random.default_rng(args.seed)
-            size = int(round(args.fraction * len(pool)))
-            test = sorted(rng.choice(pool, size=size, replace=False))
+            pool, test = held_apart(ds.names, args.fraction, args.seed)
             train = sorted(set(pool) - set(test))
             cells = []
             for el in ("C", "Si"):

@@ -40,6 +40,19 @@ SETTINGS = [
 ]
 
 
+def held_apart(
+    names: list[str], fraction: float, seed: int
+) -> tuple[list[str], list[str]]:
+    """(the amorphous SiC training cells among ``names``, the seeded random
+    ``fraction`` of them held apart as a test); SIC_HOLDOUT and the Si
+    HOLDOUT are never in either."""
+    held = set(mdm.HOLDOUT + mdm.SIC_HOLDOUT)
+    pool = sorted(n for n in names if mdm.is_amorphous_sic(n) and n not in held)
+    rng = np.random.default_rng(seed)
+    size = int(round(fraction * len(pool)))
+    return pool, sorted(rng.choice(pool, size=size, replace=False))
+
+
 def _errors(ds, model, names: list[str]) -> dict[str, np.ndarray]:
     """Per element, the squared RMS V of each atom of the structures
     ``names``: network and ridge (columns). An atom's prediction depends on
@@ -76,11 +89,7 @@ def main() -> int:
     args = p.parse_args()
     ds = load_dataset(args.dataset)
     held = set(mdm.HOLDOUT + mdm.SIC_HOLDOUT)
-    pool = sorted(n for n in ds.names if mdm.is_amorphous_sic(n) and n not in held)
-    rng = np.random.default_rng(args.seed)
-    test = sorted(
-        rng.choice(pool, size=int(round(args.fraction * len(pool))), replace=False)
-    )
+    pool, test = held_apart(ds.names, args.fraction, args.seed)
     print(f"{len(pool)} amorphous SiC training cells; {len(test)} held apart")
     print(
         "| setting | C network | C ridge | C best epoch | Si network | Si ridge "

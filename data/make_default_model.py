@@ -460,10 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sic_handover_only:
         model_dir = os.path.join(os.path.abspath(args.output_dir), "sic_model")
         return _record_sic_handover(model_dir)
-    if args.sicam:
-        if args.sic_runs != "none" or args.asi:
-            raise SystemExit("--sicam has its own runs: leave out --sic-runs, --asi")
-        args.sic_runs = SIC_RUNS
+    if args.sicam and (args.sic_runs != "none" or args.asi):
+        raise SystemExit("--sicam has its own runs: leave out --sic-runs, --asi")
     if args.handover_only:
         model_dir = os.path.join(os.path.abspath(args.output_dir), "default_model")
         return _record_handover(model_dir, args.runs, list(args.holdout), here)
@@ -475,9 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = os.path.abspath(args.runs)
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)  # a new folder for a trial model
-    sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
     if args.sicam:
         sic = sicam_run_dirs()
+    else:
+        sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
     if sic and args.sic_spent:
         sic += [t for t in SIC_SPENT_TREES if os.path.isdir(t)]
         if args.sic_spent_later:

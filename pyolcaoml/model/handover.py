@@ -166,30 +166,29 @@ def wants_handover(
     return bool(np.isfinite(m) and m > threshold)
 
 
-def amorphous_model_path() -> str | None:
-    """The bundled a-Si model's folder, or None where it is not installed
-    (then nothing is handed over)."""
+def _installed(name: str) -> str | None:
+    """The folder of the bundled model ``name``, or None where it is not
+    installed."""
     from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.saved import bundled_model_path
 
     try:
-        path = bundled_model_path(AMORPHOUS_MODEL)
+        path = bundled_model_path(name)
     except ModelError:
         return None
     return path if os.path.isfile(os.path.join(path, "model.json")) else None
+
+
+def amorphous_model_path() -> str | None:
+    """The bundled a-Si model's folder, or None where it is not installed
+    (then nothing is handed over)."""
+    return _installed(AMORPHOUS_MODEL)
 
 
 def sic_amorphous_model_path() -> str | None:
     """The bundled amorphous SiC model's folder, or None where it is not
     installed (then nothing is handed over to it)."""
-    from pyolcaoml.model.errors import ModelError
-    from pyolcaoml.model.saved import bundled_model_path
-
-    try:
-        path = bundled_model_path(SIC_AMORPHOUS_MODEL)
-    except ModelError:
-        return None
-    return path if os.path.isfile(os.path.join(path, "model.json")) else None
+    return _installed(SIC_AMORPHOUS_MODEL)
 
 
 def _sic_clause(domain, threshold: float) -> str:
@@ -282,29 +281,23 @@ def kept_default_note(
     )
 
 
-def amorphous_model_for(
-    requested,
-    symbols,
-    sigma,
-    threshold=HANDOVER_MEDIAN_SIGMA_HARTREE,
-    domain_threshold: float | None = None,
-    domain: np.ndarray | None = None,
-):
+def amorphous_model_for(requested, model, symbols, sigma, domain=None):
     """The loaded bundled model that the structure should be handed to, else
     None. ``requested`` is the model the user named (None: none, so
-    ``sigma`` and ``domain`` are those of the bundled model the structure
-    would get). A structure of Si alone goes to the a-Si model when the
-    median ``sigma`` exceeds ``threshold`` (the default model's
-    :func:`threshold_of`); one with C goes to the amorphous SiC model when
-    the median ``domain`` exceeds ``domain_threshold`` (the Si + C model's
-    :func:`domain_threshold_of`; None: never)."""
+    ``model`` is the bundled model the structure would get, and ``sigma``
+    and ``domain`` are its per-atom sigma and applicability distance). A
+    structure of Si alone goes to the a-Si model when the median ``sigma``
+    exceeds ``model``'s :func:`threshold_of`; one with C goes to the
+    amorphous SiC model when the median ``domain`` exceeds ``model``'s
+    :func:`domain_threshold_of` (none recorded: never)."""
     if requested is not None:
         return None
+    domain_threshold = domain_threshold_of(model)
     if domain_threshold is not None and wants_sic_handover(
         symbols, domain, domain_threshold
     ):
         path = sic_amorphous_model_path()
-    elif wants_handover(symbols, sigma, threshold):
+    elif wants_handover(symbols, sigma, threshold_of(model)):
         path = amorphous_model_path()
     else:
         return None

@@ -547,8 +547,8 @@ def resolve_model_path(path: str | os.PathLike | None) -> str:
 
 def is_bundled_name(model: object) -> bool:
     """``model`` names a bundled model (``"default"``, ``"sic"``,
-    ``"asi"``, ``"sicam"``) and no folder of that name is here (a folder wins, as on the
-    command line)."""
+    ``"asi"``, ``"sicam"``) and no folder of that name is here (a folder
+    wins, as on the command line)."""
     if not isinstance(model, str) or model not in BUNDLED_MODELS:
         return False
     return not os.path.isdir(model)
@@ -732,10 +732,10 @@ def load_bundled_model(
     name: str | os.PathLike = DEFAULT_MODEL, networks: bool = True
 ) -> PotentialModel:
     """A model shipped with pyolcaoml (``"default"``, ``"sic"``, ``"asi"``,
-    ``"sicam"``, or its folder), loaded once per process and then reused (a load, about
-    0.05-0.1 s, saved on every ``pyolcaoml.predict`` call). It is loaded
-    again when any file of its folder changes (size or modification time).
-    The object is shared: copy it before changing it."""
+    ``"sicam"``, or its folder), loaded once per process and then reused (a
+    load, about 0.05-0.1 s, saved on every ``pyolcaoml.predict`` call). It
+    is loaded again when any file of its folder changes (size or
+    modification time). The object is shared: copy it before changing it."""
     path = os.path.abspath(resolve_model_path(name))
     key = (path, bool(networks))
     try:

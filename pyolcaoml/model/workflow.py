@@ -126,22 +126,11 @@ def hand_over_amorphous(
     descriptors ``x`` are reused when both models compute the same ones, or
     their first columns when the other model's are the same with fewer
     hops."""
-    from pyolcaoml.model.handover import (
-        amorphous_model_for,
-        domain_threshold_of,
-        threshold_of,
-    )
+    from pyolcaoml.model.handover import amorphous_model_for
     from pyolcaoml.neighbour_mean import fewer_hops
 
     symbols = list(structure.symbols)
-    other = amorphous_model_for(
-        requested,
-        symbols,
-        sigma,
-        threshold_of(model),
-        domain_threshold_of(model),
-        domain,
-    )
+    other = amorphous_model_for(requested, model, symbols, sigma, domain)
     if other is None:
         return None
     if fewer_hops(model.descriptor, other.descriptor):
