@@ -441,6 +441,10 @@ def queue() -> list:
         # trained, which trains on it; the rest are for the model after it
         *_defect_batch(range(11300, 11312), (0.05,) * 6 + (0.08,) * 6, "defect_b10"),
         *_rr_batch(range(11350, 11356), "amorphous_b10"),
+        # eleventh batch (stop 37): amorphous cells only, new seeds, for the
+        # amorphous SiC model (`sicam`); a ridge learning curve on its
+        # training cells gives about 6 % less error per doubling of the data
+        *_rr_batch(range(13200, 13230), "amorphous_b11"),
     ]
     return q
 
@@ -614,6 +618,13 @@ def test_queue_stop36b() -> list:
     return _rr_batch(range(13100, 13106), "amorphous")
 
 
+def test_queue_stop37() -> list:
+    """The fifteenth fresh test set, made in stop 37 before any model of that
+    stop was trained: six amorphous 16-atom cells (8/8, 10/6 and 6/10 Si/C
+    in turn, seeds 13300-13305), into data/sic/test_runs_stop37."""
+    return _rr_batch(range(13300, 13306), "amorphous")
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -630,6 +641,7 @@ TEST_SETS = {
     "stop34": (os.path.join(HERE, "test_runs_stop34"), test_queue_stop34),
     "stop36": (os.path.join(HERE, "test_runs_stop36"), test_queue_stop36),
     "stop36b": (os.path.join(HERE, "test_runs_stop36b"), test_queue_stop36b),
+    "stop37": (os.path.join(HERE, "test_runs_stop37"), test_queue_stop37),
 }
 
 
