@@ -73,7 +73,10 @@ distance above the threshold it records. ``--sic-handover-only`` records
 that threshold in sic_model/model.json: the midpoint between the highest
 median distance of the rattled and point-defect cells of SIC_HANDOVER_TREES
 that the sic model never trained on and the lowest of their amorphous
-cells (pyolcaoml.model.handover).
+cells (pyolcaoml.model.handover). ``--sicam --sicam-b11`` is stop 37's
+candidate A2: the eleventh batch (SIC_LATER_FAMILIES, which no other
+recipe takes) and the thirteenth set's spent amorphous cells too, and a C
+radius of 2.0 Å (docs/model.md, "Stop 37").
 
 The a-Si run asi64_s102 (the target application) is trained on: it is the
 only source of amorphous environments. The held-out structures are a
@@ -191,6 +194,10 @@ SIC_RUNS = os.path.join(SIC_DIR, "runs")
 # shipped model. Move them into their families
 # (data/sic/runs/pending/README.md) for the next model.
 SIC_SKIP_FAMILIES = ("c_default_exponents", "unconverged", "pending")
+#: Families made after the shipped sic and sicam models were trained: only
+#: ``--sicam-b11`` (stop 37's candidate A2) trains on them, so that the
+#: documented commands still reproduce the shipped models.
+SIC_LATER_FAMILIES = ("amorphous_b11",)
 SIC_HOLDOUT = [
     "sic8_r0.10_seed10011",
     "sic8_s1.03",
@@ -290,11 +297,24 @@ def is_amorphous_sic(name: str) -> bool:
     return name.startswith("sic") and "_rr" in name
 
 
-def sicam_run_dirs() -> list[str]:
-    """The amorphous SiC runs that the amorphous SiC model trains on."""
+#: What stop 37's candidate A2 (``--sicam-b11``) adds to ``--sicam``: the
+#: eleventh batch's family and the thirteenth fresh set, whose amorphous
+#: cells were spent in stop 36; and its C radius (Å; the stop-36
+#: descriptor spike: Si -6 % with ridge, C unchanged).
+SICAM_B11_TREES = [os.path.join(SIC_DIR, "test_runs_stop36")]
+SICAM_B11_C_RADIUS = "2.0"
+
+
+def sicam_run_dirs(b11: bool = False) -> list[str]:
+    """The amorphous SiC runs that the amorphous SiC model trains on
+    (``b11``: those of stop 37's candidate A2)."""
     from pyolcaoml.olcao.run import find_run_dirs
 
-    trees = [*sic_run_dirs(), *(t for t in SICAM_TREES if os.path.isdir(t))]
+    trees = [
+        *sic_run_dirs(later=SIC_LATER_FAMILIES if b11 else ()),
+        *(t for t in SICAM_TREES if os.path.isdir(t)),
+        *(t for t in (SICAM_B11_TREES if b11 else []) if os.path.isdir(t)),
+    ]
     return sorted(
         r for r in find_run_dirs(trees) if is_amorphous_sic(os.path.basename(r))
     )
@@ -308,14 +328,16 @@ def sicam_run_dirs() -> list[str]:
 MAX_FINAL_CONVERGENCE = "1e-3"
 
 
-def sic_run_dirs(root: str = SIC_RUNS) -> list[str]:
-    """The SiC run families trained and evaluated on (sorted)."""
+def sic_run_dirs(root: str = SIC_RUNS, later: tuple[str, ...] = ()) -> list[str]:
+    """The SiC run families trained and evaluated on (sorted); of
+    SIC_LATER_FAMILIES only those in ``later``."""
     if not os.path.isdir(root):
         return []
+    skip = {*SIC_SKIP_FAMILIES, *(set(SIC_LATER_FAMILIES) - set(later))}
     return [
         os.path.join(root, d)
         for d in sorted(os.listdir(root))
-        if os.path.isdir(os.path.join(root, d)) and d not in SIC_SKIP_FAMILIES
+        if os.path.isdir(os.path.join(root, d)) and d not in skip
     ]
 
 
@@ -439,6 +461,12 @@ def main(argv: list[str] | None = None) -> int:
         "('sicam'): the --sic-runs recipe on the amorphous SiC cells only",
     )
     p.add_argument(
+        "--sicam-b11",
+        action="store_true",
+        help="with --sicam: stop 37's candidate A2 (the eleventh batch and the "
+        f"thirteenth set's amorphous cells too, C radius {SICAM_B11_C_RADIUS} Å)",
+    )
+    p.add_argument(
         "--sic-handover-only",
         action="store_true",
         help="only record the amorphous SiC threshold in sic_model/model.json",
@@ -460,8 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.sic_handover_only:
         model_dir = os.path.join(os.path.abspath(args.output_dir), "sic_model")
         return _record_sic_handover(model_dir)
-    if args.sicam and (args.sic_runs != "none" or args.asi):
-        raise SystemExit("--sicam has its own runs: leave out --sic-runs, --asi")
+    if args.sicam and (args.sic_runs != "none" or args.asi or args.sic_spent):
+        raise SystemExit(
+            "--sicam has its own runs: leave out --sic-runs, --asi, --sic-spent"
+        )
+    if args.sicam_b11 and not args.sicam:
+        raise SystemExit("--sicam-b11 goes with --sicam")
     if args.handover_only:
         model_dir = os.path.join(os.path.abspath(args.output_dir), "default_model")
         return _record_handover(model_dir, args.runs, list(args.holdout), here)
@@ -474,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)  # a new folder for a trial model
     if args.sicam:
-        sic = sicam_run_dirs()
+        sic = sicam_run_dirs(b11=args.sicam_b11)
     else:
         sic = [] if args.sic_runs == "none" else sic_run_dirs(args.sic_runs)
     if sic and args.sic_spent:
@@ -511,6 +543,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.sicam:
         demo_cases = {}
         model_name = "sicam_model"
+        if args.sicam_b11:
+            i = descriptor_args.index("C=1.609")
+            descriptor_args = [*descriptor_args]
+            descriptor_args[i] = f"C={SICAM_B11_C_RADIUS}"
     if args.asi:
         if sic:
             raise SystemExit("--asi makes a Si model: leave out --sic-runs")

@@ -306,6 +306,37 @@ def test_sicam_recipe_converts_amorphous_sic_only(monkeypatch, tmp_path):
     assert "runs" in trees  # the Si runs (data/runs) stay in the dataset
 
 
+def test_sicam_candidate_adds_the_later_runs_and_a_larger_c_radius(
+    monkeypatch, tmp_path
+):
+    """``--sicam --sicam-b11`` (stop 37's candidate A2): ``--sicam``'s runs
+    plus the eleventh batch's family and the thirteenth set's amorphous
+    cells, with C radius 2.0 Å; no other recipe takes the eleventh batch,
+    and ``--sicam`` with other run options is refused."""
+    mdm = _recipe(monkeypatch)
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def fake_convert(olcaoml, trees, data, descriptor_args) -> int:
+        seen.append(([Path(t).name for t in trees], list(descriptor_args)))
+        return 1
+
+    monkeypatch.setattr(mdm, "_convert", fake_convert)
+    for args in (["--sicam"], ["--sicam", "--sicam-b11"], ["--sic-runs", mdm.SIC_RUNS]):
+        assert mdm.main(["--output-dir", str(tmp_path), *args]) == 1
+    (plain, plain_args), (a2, a2_args), (sic, _) = seen
+    runs = REPO / "data" / "sic" / "runs"
+    b11 = {p.parent.name for p in runs.glob("*_b11/*/meta.json")}
+    assert "amorphous_b11" not in sic and not b11 & set(plain)
+    stop36 = REPO / "data" / "sic" / "test_runs_stop36"
+    added = {p.name for p in stop36.glob("amorphous/*")}
+    assert len(added) == 6 and set(a2) == set(plain) | added | b11
+    assert "C=1.609" in plain_args and "C=2.0" not in plain_args
+    assert a2_args == [a if a != "C=1.609" else "C=2.0" for a in plain_args]
+    for bad in (["--sicam", "--sic-spent"], ["--sicam-b11"]):
+        with pytest.raises(SystemExit):
+            mdm.main(["--output-dir", str(tmp_path), *bad])
+
+
 def test_recipe_records_the_sic_handover_mid_gap(monkeypatch, tmp_path):
     """``--sic-handover-only``: the midpoint between the highest median
     applicability distance of the near-crystalline cells and the lowest of
