@@ -242,7 +242,9 @@ def predict(
         elif requested is not None:
             from pyolcaoml.model.handover import kept_default_note
 
-            note = kept_default_note(model, symbols, sigma, report.domain)
+            note = kept_default_note(
+                model, symbols, sigma, report.domain, named=requested
+            )
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
     t2 = t1 + seconds

@@ -96,6 +96,14 @@ def test_predict_hands_amorphous_sic_over(tmp_path, capsys) -> None:
     assert kept.read_bytes() != ref.read_bytes()
     with pytest.warns(UserWarning, match="kept 'sic' as named"):
         predict(read_structure(str(AMORPHOUS)), "sic")
+    # naming default means sic for a structure with C: the note says so
+    named = tmp_path / "default.dat"
+    assert main(["predict", "default", str(AMORPHOUS), "-o", str(named)]) == 0
+    text = capsys.readouterr().out
+    assert "that 'default' names for a structure with C" in text
+    assert "as named" not in text and named.read_bytes() == kept.read_bytes()
+    with pytest.warns(UserWarning, match="'default' names for a structure with C"):
+        predict(read_structure(str(AMORPHOUS)), "default")
 
 
 def test_a_near_crystalline_sic_cell_stays_with_sic(tmp_path, capsys) -> None:

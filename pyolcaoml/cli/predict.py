@@ -224,7 +224,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"model {model.path}", flush=True)
             seconds += more
         elif args.model is not None:
-            note = kept_default_note(model, symbols, sigma, report.domain)
+            note = kept_default_note(
+                model, symbols, sigma, report.domain, named=args.model
+            )
             if note:
                 print(note, flush=True)
         t2 = t1 + seconds

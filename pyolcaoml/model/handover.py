@@ -251,22 +251,30 @@ def kept_default_note(
     symbols: Sequence[str],
     sigma: np.ndarray | None,
     domain: np.ndarray | None = None,
+    named: object = None,
 ) -> str | None:
     """The note for a structure that the bundled default model (``model``,
     loaded), named by the user, would have handed over; None otherwise
     (another model, no a-Si model installed, or not an amorphous
     structure). The same for the bundled Si + C model named on amorphous
-    SiC (``domain``: each atom's applicability distance)."""
+    SiC (``domain``: each atom's applicability distance); ``named`` is what
+    the user named when it was ``"default"``, which means the Si + C model
+    for a structure with C."""
     t = domain_threshold_of(model)
     if t is not None and _is_bundled(model, "sic"):
         if not wants_sic_handover(symbols, domain, t):
             return None
         if sic_amorphous_model_path() is None:
             return None
+        kept = (
+            "kept 'sic', the bundled model that 'default' names for a structure with C,"
+            if named == "default"
+            else "kept 'sic' as named"
+        )
         return (
             f"{_sic_clause(domain, t)}, where the bundled amorphous SiC model "
-            f"'{SIC_AMORPHOUS_MODEL}' gives the better start; kept 'sic' as "
-            f"named (leave MODEL out, or name '{SIC_AMORPHOUS_MODEL}', to use it)"
+            f"'{SIC_AMORPHOUS_MODEL}' gives the better start; {kept} "
+            f"(leave MODEL out, or name '{SIC_AMORPHOUS_MODEL}', to use it)"
         )
     if not _is_bundled(model, "default"):
         return None
