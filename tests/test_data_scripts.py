@@ -112,16 +112,7 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
     """The fresh SiC sets are made by make_sic_runs' queues: the rattled and
     point-defect cells of the stored first and second sets come out of them
     byte for byte (the amorphous cells need LAMMPS and are left out)."""
-    import importlib.util
-
-    path = REPO / "data" / "sic" / "make_sic_runs.py"
-    spec = importlib.util.spec_from_file_location("make_sic_runs", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_sic_runs"] = mod  # its dataclass looks itself up there
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        del sys.modules["make_sic_runs"]
+    mod = _make_sic_runs()
     stored = REPO / "data" / "sic" / tree
     checked = 0
     for make in getattr(mod, queue)():
@@ -134,6 +125,40 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
         assert out.read_text() == want.read_text(), job.name
         checked += 1
     assert checked == 7
+
+
+def _make_sic_runs():
+    """data/sic/make_sic_runs.py as a module."""
+    import importlib.util
+
+    path = REPO / "data" / "sic" / "make_sic_runs.py"
+    spec = importlib.util.spec_from_file_location("make_sic_runs", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["make_sic_runs"] = mod  # its dataclass looks itself up there
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        del sys.modules["make_sic_runs"]
+    return mod
+
+
+def test_make_sic_runs_never_runs_a_job_twice(monkeypatch, tmp_path, capsys):
+    """Two processes making the same queue: a job whose folder exists
+    without meta.json (being made elsewhere, or left by a killed run) is
+    skipped, and one that is not there is claimed and made (stop 37 ran
+    two jobs twice before this)."""
+    mod = _make_sic_runs()
+    made: list[str] = []
+    monkeypatch.setattr(mod, "run_job", lambda job, root: made.append(job.name))
+    monkeypatch.setitem(mod.TEST_SETS, "stop36", (str(tmp_path), mod.test_queue_stop36))
+    names = ["sic8_r0.10_seed13000", "sic8_r0.15_seed13001"]
+    (tmp_path / "rattle" / names[0]).mkdir(parents=True)
+    argv = ["make_sic_runs.py", "--test", "stop36", "--only", *names]
+    monkeypatch.setattr(sys, "argv", argv)
+    mod.main()
+    assert made == [names[1]]
+    assert f"{names[0]}: its folder exists without meta.json" in capsys.readouterr().out
+    assert (tmp_path / "rattle" / names[1]).is_dir()  # claimed
 
 
 def _recipe(monkeypatch):

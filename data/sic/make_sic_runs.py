@@ -765,6 +765,16 @@ def main() -> None:
         if args.list:
             print(job.name, job.family, len(job.symbols), job.kp)
             continue
+        try:  # claim the job: two processes never run the same one
+            os.makedirs(os.path.join(root, job.family, job.name))
+        except FileExistsError:
+            print(
+                f"{job.name}: its folder exists without meta.json (another "
+                "process is making it, or a killed run left it: remove it to "
+                "remake it); skipped",
+                flush=True,
+            )
+            continue
         print(time.strftime("%H:%M:%S"), "start", job.name, flush=True)
         run_job(job, root)
         sys.stdout.flush()
