@@ -625,6 +625,14 @@ def test_queue_stop37() -> list:
     return _rr_batch(range(13300, 13306), "amorphous")
 
 
+def test_queue_stop37b() -> list:
+    """The sixteenth fresh test set, made at the end of stop 37 after A2 was
+    shipped as ``sicam`` (the fourteenth and fifteenth sets judged it): six
+    amorphous 16-atom cells (8/8, 10/6 and 6/10 Si/C in turn, seeds
+    13400-13405), into data/sic/test_runs_stop37b."""
+    return _rr_batch(range(13400, 13406), "amorphous")
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -642,6 +650,7 @@ TEST_SETS = {
     "stop36": (os.path.join(HERE, "test_runs_stop36"), test_queue_stop36),
     "stop36b": (os.path.join(HERE, "test_runs_stop36b"), test_queue_stop36b),
     "stop37": (os.path.join(HERE, "test_runs_stop37"), test_queue_stop37),
+    "stop37b": (os.path.join(HERE, "test_runs_stop37b"), test_queue_stop37b),
 }
 
 
