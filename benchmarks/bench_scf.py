@@ -111,9 +111,16 @@ def member_coefficients(run, model) -> list[list[np.ndarray]]:
 
 
 def run_olcao(
-    runner: str, run, scfv_text: str | None, work: str, kp, label: str
+    runner: str,
+    run,
+    scfv_text: str | None,
+    work: str,
+    kp,
+    label: str,
+    extra: tuple[str, ...] = (),
 ) -> dict:
-    """One SCF with the run's own inputs; returns the parsed results."""
+    """One SCF with the run's own inputs (``extra``: more run_olcao.py
+    options, e.g. ``--conv``); returns the parsed results."""
     wd = os.path.join(work, label, "work")
     od = os.path.join(work, label, "out")
     os.makedirs(wd)
@@ -125,7 +132,7 @@ def run_olcao(
         with open(start, "w") as fh:
             fh.write(scfv_text)
         cmd += ["--initpot", start]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run([*cmd, *extra], capture_output=True, text=True)
     meta_path = os.path.join(od, "meta.json")
     if r.returncode != 0 or not os.path.isfile(meta_path):
         raise RuntimeError(f"OLCAO failed for {label}: {r.stderr[-2000:]}")

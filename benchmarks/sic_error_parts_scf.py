@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import replace
@@ -53,24 +52,8 @@ def error_parts(err, symbols, alphas) -> dict[str, list[np.ndarray]]:
     }
 
 
-def first_value_and_iterations(runner, run, scfv_text, work, label):
-    """(first-iteration value, iterations to 1e-4 or None) of one SCF."""
-    wd = os.path.join(work, label, "work")
-    od = os.path.join(work, label, "out")
-    os.makedirs(wd)
-    shutil.copy(os.path.join(run.path, "olcao.skl"), wd)
-    start = os.path.join(work, label, "start_scfV.dat")
-    with open(start, "w") as fh:
-        fh.write(scfv_text)
-    cmd = [sys.executable, runner, wd, od, "--kp", *map(str, run.kpoints)]
-    cmd += ["--skip-makeinput-from", run.path, "--initpot", start]
-    cmd += ["--conv", "1e-4", "--maxiter", "40"]
-    subprocess.run(cmd, capture_output=True, text=True, check=False)
-    values = bench_scf.iteration_values(os.path.join(od, "gs_iter-fb.dat"))
-    if not values:
-        raise RuntimeError(f"OLCAO failed for {label} (see {od})")
-    n = next((i + 1 for i, v in enumerate(values) if v < 1e-4), None)
-    return values[0], n
+#: to 1e-4, at most 40 iterations: enough to count iterations to 1e-4
+TO_1E4 = ("--conv", "1e-4", "--maxiter", "40")
 
 
 def main() -> int:
@@ -112,9 +95,11 @@ def main() -> int:
                 text = format_scfv(
                     replace(run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE)
                 )
-                first, n = first_value_and_iterations(
-                    args.runner, run, text, work, f"start{i}"
-                )
+                values = bench_scf.run_olcao(
+                    args.runner, run, text, work, run.kpoints, f"start{i}", TO_1E4
+                )["values"]
+                first = values[0]
+                n = next((k + 1 for k, v in enumerate(values) if v < 1e-4), None)
                 row = {
                     "run": run.name,
                     "start": label,

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "data"))
 
 import make_default_model as mdm  # noqa: E402
-from sicam_settings import held_apart  # noqa: E402
+from sicam_settings import held_apart, ridge_held_apart  # noqa: E402
 
 
 def _args(
@@ -60,7 +60,6 @@ VARIANTS = [
 
 def main() -> int:
     from pyolcaoml.cli import main as olcaoml
-    from pyolcaoml.model.baselines import fit_ridge
     from pyolcaoml.model.data import load_dataset
     from pyolcaoml.model.potential import RadialMetric
 
@@ -85,18 +84,8 @@ def main() -> int:
             train = sorted(set(pool) - set(test))
             cells = []
             for el in ("C", "Si"):
-                ed = ds.elements[el]
-                rt = ds.element_rows(el, ds.structure_ids(train))
-                rs = ds.element_rows(el, ds.structure_ids(test))
-                groups = ds.structure_index[ed.atom_index[rt]]
-                fit = fit_ridge(
-                    ds.descriptors[ed.atom_index[rt]],
-                    ed.coeffs[rt],
-                    groups,
-                    metric.gram(ed.alphas),
-                )
-                pred = fit.predict(ds.descriptors[ed.atom_index[rs]])
-                rms = metric.rms(pred, ed.coeffs[rs], ed.alphas)
+                pred, true, _ = ridge_held_apart(ds, metric, el, train, test)
+                rms = metric.rms(pred, true, ds.elements[el].alphas)
                 cells.append(f"{1e3 * rms:.2f}")
             k = ds.descriptors.shape[1]
             print(f"| {label} | {k} | " + " | ".join(cells) + " |", flush=True)

@@ -34,7 +34,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "data"))
 
-from sicam_settings import held_apart  # noqa: E402
+from sicam_settings import held_apart, ridge_held_apart  # noqa: E402
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
@@ -45,23 +45,6 @@ def composition_of(name: str) -> str:
         if tag in name:
             return tag
     return "si8c8"
-
-
-def _fit(ds, metric, el: str, train: list[str], test: list[str]):
-    """(predicted, true coefficients, cell index) of ``el``'s held-apart atoms."""
-    from pyolcaoml.model.baselines import fit_ridge
-
-    ed = ds.elements[el]
-    rt = ds.element_rows(el, ds.structure_ids(train))
-    rs = ds.element_rows(el, ds.structure_ids(test))
-    fit = fit_ridge(
-        ds.descriptors[ed.atom_index[rt]],
-        ed.coeffs[rt],
-        ds.structure_index[ed.atom_index[rt]],
-        metric.gram(ed.alphas),
-    )
-    pred = fit.predict(ds.descriptors[ed.atom_index[rs]])
-    return pred, ed.coeffs[rs], ds.structure_index[ed.atom_index[rs]]
 
 
 def main() -> int:
@@ -91,7 +74,7 @@ def main() -> int:
             rng = np.random.default_rng(100 + r)
             train = sorted(rng.choice(rest, size=n, replace=False))
             for el in elements:
-                pred, true, _ = _fit(ds, metric, el, train, test)
+                pred, true, _ = ridge_held_apart(ds, metric, el, train, test)
                 alphas = ds.elements[el].alphas
                 rms[el].append(1e3 * metric.rms(pred, true, alphas))
         cells = []
@@ -107,7 +90,7 @@ def main() -> int:
     print("| element | total | cell-common | atom-to-atom | by composition |")
     print("|---|---|---|---|---|")
     for el in elements:
-        pred, true, cell = _fit(ds, metric, el, rest, test)
+        pred, true, cell = ridge_held_apart(ds, metric, el, rest, test)
         alphas = ds.elements[el].alphas
         err = pred - true
         common = np.zeros_like(err)

@@ -53,6 +53,26 @@ def held_apart(
     return pool, sorted(rng.choice(pool, size=size, replace=False))
 
 
+def ridge_held_apart(ds, metric, el: str, train: list[str], test: list[str]):
+    """Ridge in the V(r) metric (the package's ``fit_ridge``, strength by
+    grouped cross-validation) fitted on ``el``'s atoms of ``train``: its
+    (predicted, true coefficients, cell index) of ``el``'s atoms of
+    ``test``."""
+    from pyolcaoml.model.baselines import fit_ridge
+
+    ed = ds.elements[el]
+    rt = ds.element_rows(el, ds.structure_ids(train))
+    rs = ds.element_rows(el, ds.structure_ids(test))
+    fit = fit_ridge(
+        ds.descriptors[ed.atom_index[rt]],
+        ed.coeffs[rt],
+        ds.structure_index[ed.atom_index[rt]],
+        metric.gram(ed.alphas),
+    )
+    pred = fit.predict(ds.descriptors[ed.atom_index[rs]])
+    return pred, ed.coeffs[rs], ds.structure_index[ed.atom_index[rs]]
+
+
 def _errors(ds, model, names: list[str]) -> dict[str, np.ndarray]:
     """Per element, the squared RMS V of each atom of the structures
     ``names``: network and ridge (columns). An atom's prediction depends on

@@ -198,12 +198,36 @@ def _sic_clause(domain, threshold: float) -> str:
     )
 
 
+def handover_target(model, symbols, sigma, domain) -> str | None:
+    """The bundled model that ``model``'s rules send the structure to, by
+    name, whether installed or not: :data:`SIC_AMORPHOUS_MODEL` for a
+    structure with C whose median ``domain`` exceeds ``model``'s
+    :func:`domain_threshold_of` (none recorded: never),
+    :data:`AMORPHOUS_MODEL` for one of Si alone whose median ``sigma``
+    exceeds its :func:`threshold_of`; else None."""
+    t = domain_threshold_of(model)
+    if t is not None and wants_sic_handover(symbols, domain, t):
+        return SIC_AMORPHOUS_MODEL
+    if wants_handover(symbols, sigma, threshold_of(model)):
+        return AMORPHOUS_MODEL
+    return None
+
+
+def _target_path(target: str | None) -> str | None:
+    """The installed folder of a :func:`handover_target`, or None."""
+    if target == SIC_AMORPHOUS_MODEL:
+        return sic_amorphous_model_path()
+    if target == AMORPHOUS_MODEL:
+        return amorphous_model_path()
+    return None
+
+
 def note_for(model, symbols, sigma, domain) -> str:
     """The line printed when ``model`` (the bundled model the structure would
     get) hands it over: by sigma to the a-Si model, or by the applicability
     distance (``domain``, per atom) to the amorphous SiC model."""
-    t = domain_threshold_of(model)
-    if t is not None and wants_sic_handover(symbols, domain, t):
+    if handover_target(model, symbols, sigma, domain) == SIC_AMORPHOUS_MODEL:
+        t = domain_threshold_of(model)
         return (
             f"{_sic_clause(domain, t)}: predicted with the bundled amorphous "
             f"SiC model '{SIC_AMORPHOUS_MODEL}' (name 'sic' as MODEL to keep "
@@ -260,12 +284,11 @@ def kept_default_note(
     SiC (``domain``: each atom's applicability distance); ``named`` is what
     the user named when it was ``"default"``, which means the Si + C model
     for a structure with C."""
-    t = domain_threshold_of(model)
-    if t is not None and _is_bundled(model, "sic"):
-        if not wants_sic_handover(symbols, domain, t):
-            return None
-        if sic_amorphous_model_path() is None:
-            return None
+    target = handover_target(model, symbols, sigma, domain)
+    if _target_path(target) is None:
+        return None
+    if target == SIC_AMORPHOUS_MODEL and _is_bundled(model, "sic"):
+        t = domain_threshold_of(model)
         kept = (
             "kept 'sic', the bundled model that 'default' names for a structure with C,"
             if named == "default"
@@ -276,13 +299,10 @@ def kept_default_note(
             f"'{SIC_AMORPHOUS_MODEL}' gives the better start; {kept} "
             f"(leave MODEL out, or name '{SIC_AMORPHOUS_MODEL}', to use it)"
         )
-    if not _is_bundled(model, "default"):
-        return None
-    threshold = threshold_of(model)
-    if not wants_handover(symbols, sigma, threshold) or amorphous_model_path() is None:
+    if target != AMORPHOUS_MODEL or not _is_bundled(model, "default"):
         return None
     return (
-        f"{_amorphous_clause(symbols, sigma, threshold)}, where the bundled "
+        f"{_amorphous_clause(symbols, sigma, threshold_of(model))}, where the bundled "
         f"a-Si model '{AMORPHOUS_MODEL}' gives "
         f"the better start; kept 'default' as named (leave MODEL out, or "
         f"name '{AMORPHOUS_MODEL}', to use it)"
@@ -300,15 +320,7 @@ def amorphous_model_for(requested, model, symbols, sigma, domain=None):
     :func:`domain_threshold_of` (none recorded: never)."""
     if requested is not None:
         return None
-    domain_threshold = domain_threshold_of(model)
-    if domain_threshold is not None and wants_sic_handover(
-        symbols, domain, domain_threshold
-    ):
-        path = sic_amorphous_model_path()
-    elif wants_handover(symbols, sigma, threshold_of(model)):
-        path = amorphous_model_path()
-    else:
-        return None
+    path = _target_path(handover_target(model, symbols, sigma, domain))
     if path is None:
         return None
     from pyolcaoml.model.saved import load_bundled_model
