@@ -601,8 +601,9 @@ def _handover_threshold(model: Any) -> float | None:
     """The handover threshold (Hartree) that the model records in
     model.json (``handover.median_sigma_hartree``), or None without one.
     An entry with only the amorphous SiC rule's ``median_domain`` (the
-    ``sic`` model) has none: the library returns no applicability
-    distance, so that rule is the Python package's."""
+    ``sic`` model) has none here: that threshold travels in the model's
+    domain file (``--domain``, :mod:`pyolcaoml.export_domain`), beside the
+    training atoms the distance needs."""
     entry = getattr(model, "handover", None) or {}
     if not entry or (
         isinstance(entry, dict)
@@ -689,6 +690,17 @@ def _network_lines(
     return lines
 
 
+def network_keys(model: Any, member: int = 0) -> dict[str, np.ndarray]:
+    """Per element, the MEAN record of its (first exported) network: what
+    the domain file carries to be matched to this model file."""
+    keys = {}
+    for s, em in model.elements.items():
+        if em.network is None:
+            raise ExportError(f"{s}: the model was loaded without its networks")
+        keys[s] = network_from_keras(em.networks[member]).mean
+    return keys
+
+
 @dataclass
 class ExportSummary:
     output: str
@@ -696,6 +708,8 @@ class ExportSummary:
     n_features: int
     layers: dict[str, list[str]]
     size_bytes: int
+    domain_output: str | None = None
+    domain_bytes: int = 0
 
 
 def export_model(
@@ -704,11 +718,16 @@ def export_model(
     *,
     force: bool = False,
     member: int | None = None,
+    domain: str | os.PathLike[str] | None = None,
 ) -> ExportSummary:
-    """Export a model directory (or a loaded model) to ``output``.
+    """Export a model directory (or a loaded model) to ``output``, and with
+    ``domain`` its applicability domain to that file
+    (:mod:`pyolcaoml.export_domain`).
 
-    The file is written to a temporary file beside ``output`` and renamed,
-    so a failure leaves nothing behind; an existing file needs ``force``.
+    Each file is written to a temporary file beside it and renamed, so a
+    failure leaves nothing half-written; an existing file needs ``force``.
+    The domain file is written first: when it fails (it is the large one)
+    neither file has changed.
     """
     from pyolcaoml.model import load_model
 
@@ -730,6 +749,18 @@ def export_model(
     text = format_model(model, source, member=member)
     from pyolcaoml._atomic import write_bytes_atomic
 
+    domain_out, domain_bytes = None, 0
+    if domain is not None:
+        from pyolcaoml.export_domain import DomainExportError, write_domain
+
+        domain_out = os.path.abspath(os.fspath(domain))
+        if domain_out == out:
+            raise ExportError(f"--domain must not be the model file {out}")
+        try:
+            keys = network_keys(model, member or 0)
+            domain_bytes = write_domain(model, domain_out, keys, force=force)
+        except DomainExportError as exc:
+            raise ExportError(str(exc)) from exc
     # temporary file, checked writes, rename; mode: the replaced file's,
     # else 0666 & ~umask
     write_bytes_atomic(out, text.encode("ascii"))
@@ -750,4 +781,6 @@ def export_model(
         n_features=int(model.n_features),
         layers=layers,
         size_bytes=len(text.encode()),
+        domain_output=domain_out,
+        domain_bytes=domain_bytes,
     )

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: The interface version this module was written for (olcaoml_api_version).
-API_VERSION = 20200
+API_VERSION = 20300
 #: The library file: its SONAME, which carries the API's major number.
 LIBRARY_NAME = f"libolcaoml.so.{API_VERSION // 10000}"
 MESSAGE_LEN = 1024
@@ -193,6 +193,14 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         _c_int,
         [_p, _p, _c_int, _p, _p, _c_int, _p, _c_int, _c_int, _p, _p, _p, _c_int],
     ),
+    "olcaoml_domain_load": (_c_int, [_p, _str, _p, _p, _c_int]),
+    "olcaoml_domain_free": (_c_int, [_p]),
+    "olcaoml_domain_ratio": (
+        _c_int,
+        [_p, _c_int, _p, _c_int, _p, _c_int, _p, _p, _c_int],
+    ),
+    "olcaoml_median_domain": (_c_int, [_c_int, _p, _p, _p, _c_int]),
+    "olcaoml_domain_handover_threshold": (_c_int, [_p, _p, _p, _c_int]),
 }
 
 
@@ -657,6 +665,99 @@ class LibraryModel:
         )  # fmt: skip
         _raise_with_type(status, buf, bad.value)
         return out
+
+
+class LibraryDomain:
+    """A model's applicability domain loaded by libolcaoml (the file of
+    ``olcaoml export MODEL -o model.oml --domain model.omld``), for the
+    loaded :class:`LibraryModel` it belongs to. Close with :meth:`close` or
+    use ``with``."""
+
+    def __init__(self, model: LibraryModel, path: str | os.PathLike[str]) -> None:
+        self._lib = load_library()
+        self._handle = ctypes.c_void_p()
+        self.n_features = model.n_features
+        buf = _buffer()
+        status = self._lib.olcaoml_domain_load(
+            model.handle, os.fsencode(path), ctypes.byref(self._handle), buf, len(buf)
+        )
+        _check(status, buf)
+        self.path = os.fspath(path)
+
+    @property
+    def handle(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise LibraryError(10, "the domain was closed")
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle:
+            self._lib.olcaoml_domain_free(ctypes.byref(self._handle))
+
+    def __enter__(self) -> LibraryDomain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - garbage collection
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def ratio(
+        self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0
+    ) -> np.ndarray:
+        """Each atom's applicability distance over its element's threshold
+        (NaN for an element without training atoms), from its descriptors
+        (M, K) and the model's 1-based element indices (M,)."""
+        el = _as_i32(element_of, "element_of")
+        x = _as_f64("descriptors", descriptors)
+        if el.ndim != 1 or x.ndim != 2 or len(x) != len(el):
+            raise ValueError(
+                f"descriptors: expected shape ({len(el)}, K), got {x.shape}"
+            )
+        out = np.empty(len(el))
+        buf = _buffer()
+        status = self._lib.olcaoml_domain_ratio(
+            self.handle,
+            len(el),
+            _ptr(el),
+            x.shape[1],
+            _ptr(x),
+            _int_arg("n_threads", n_threads),
+            _ptr(out),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return out
+
+    @property
+    def handover_threshold(self) -> float:
+        """The median ratio above which a structure with C goes to the
+        amorphous SiC model (0.0: none recorded)."""
+        out = ctypes.c_double()
+        buf = _buffer()
+        status = self._lib.olcaoml_domain_handover_threshold(
+            self.handle, ctypes.byref(out), buf, len(buf)
+        )
+        _check(status, buf)
+        return out.value
+
+    @staticmethod
+    def median(ratio: np.ndarray) -> float:
+        """The library's median of the finite ratios (NaN when none)."""
+        lib = load_library()
+        r = _as_f64("ratio", ratio)
+        out = ctypes.c_double()
+        buf = _buffer()
+        status = lib.olcaoml_median_domain(
+            len(r), _ptr(r), ctypes.byref(out), buf, len(buf)
+        )
+        _check(status, buf)
+        return out.value
 
 
 def _raise_with_type(status: int, buf: ctypes.Array, bad_type: int) -> None:

@@ -133,9 +133,10 @@ def test_many_inputs_hand_amorphous_sic_over(tmp_path, capsys) -> None:
 
 
 def test_the_library_export_has_no_domain_threshold() -> None:
-    """libolcaoml returns no applicability distance, so the export of a
-    model whose only rule is the distance one writes no handover record;
-    a sigma threshold beside it is still written."""
+    """The distance rule's threshold travels in the domain file
+    (test_library_domain.py), so the export of a model whose only rule is
+    the distance one writes no handover record into the model file; a
+    sigma threshold beside it is still written."""
     from pyolcaoml.export import _handover_threshold
 
     assert _handover_threshold(SimpleNamespace(handover={"median_domain": 0.7})) is None

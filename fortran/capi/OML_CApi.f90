@@ -19,7 +19,10 @@
 !! keeps the addresses of its live handles in a table of its own and looks
 !! a handle up there before touching the memory behind it, so a handle
 !! that was never loaded, or was freed already, gives OLCAOML_ERR_STATE
-!! without reading freed memory.
+!! without reading freed memory.  A domain handle (olcaoml_domain_load,
+!! API 2.3) lives in the same table under its own tag, so a model handle
+!! given where a domain is expected, or the other way round, is
+!! OLCAOML_ERR_STATE too.
 module OML_CApi
 
    use, intrinsic :: iso_c_binding
@@ -34,16 +37,24 @@ module OML_CApi
    !> Tag of a live handle ('OMLH' in ASCII) and of a freed one.
    integer (c_int32_t), parameter :: liveTag = 1330465864_c_int32_t
    integer (c_int32_t), parameter :: deadTag = 0_c_int32_t
+   !> Tag of a live domain handle ('OMLD').
+   integer (c_int32_t), parameter :: domainTag = 1330465860_c_int32_t
 
    type :: ModelHandleType
       integer (c_int32_t) :: tag = liveTag
       type (OML_ModelType) :: model
    end type ModelHandleType
 
+   type :: DomainHandleType
+      integer (c_int32_t) :: tag = domainTag
+      type (OML_DomainType) :: domain
+   end type DomainHandleType
+
    !> The addresses of the live handles (the first numLive entries), for
    !> looking a handle up before dereferencing it.  Changed and read only
    !> inside the critical section omlHandleTable.
    integer (c_intptr_t), allocatable, save :: liveHandles(:)
+   integer (c_int32_t), allocatable, save :: liveTags(:)
    integer, save :: numLive = 0
 
    interface
@@ -73,6 +84,11 @@ module OML_CApi
    public :: olcaoml_write_scfv
    public :: olcaoml_check_pot_types
    public :: olcaoml_fill_pot_coeffs
+   public :: olcaoml_domain_load
+   public :: olcaoml_domain_free
+   public :: olcaoml_domain_ratio
+   public :: olcaoml_median_domain
+   public :: olcaoml_domain_handover_threshold
 
 contains
 
@@ -160,7 +176,7 @@ contains
                & 'model: the handle is NULL')
          return
       endif
-      if (.not. handleIsLive(handle)) then
+      if (.not. handleIsLive(handle, liveTag)) then
          call setStatus (status, message, omlErrState, &
                & 'model: the handle is not a loaded model (freed already?)')
          return
@@ -174,61 +190,77 @@ contains
 
    end subroutine getModel
 
-   !> Is this address one of the live handles?
-   logical function handleIsLive (handle)
+   !> Is this address one of the live handles, of the kind tag?
+   logical function handleIsLive (handle, tag)
 
       implicit none
 
       type (c_ptr), intent(in) :: handle
+      integer (c_int32_t), intent(in) :: tag
 
       integer (c_intptr_t) :: address
+      integer :: i
 
       address = transfer(handle, address)
       handleIsLive = .false.
       !$omp critical (omlHandleTable)
-      if (numLive > 0) handleIsLive = any(liveHandles(1:numLive) == address)
+      do i = 1, numLive
+         if (liveHandles(i) == address .and. liveTags(i) == tag) then
+            handleIsLive = .true.
+            exit
+         endif
+      enddo
       !$omp end critical (omlHandleTable)
 
    end function handleIsLive
 
-   !> Add a handle to the table of live handles (false: out of memory).
-   logical function addHandle (handle)
+   !> Add a handle of the kind tag to the table of live handles (false:
+   !> out of memory).
+   logical function addHandle (handle, tag)
 
       implicit none
 
       type (c_ptr), intent(in) :: handle
+      integer (c_int32_t), intent(in) :: tag
 
       integer (c_intptr_t), allocatable :: grown(:)
+      integer (c_int32_t), allocatable :: grownTags(:)
       integer :: allocStat
 
       addHandle = .true.
       !$omp critical (omlHandleTable)
       if (.not. allocated(liveHandles)) then
-         allocate (liveHandles(16), stat=allocStat)
+         allocate (liveHandles(16), liveTags(16), stat=allocStat)
          if (allocStat /= 0) addHandle = .false.
       elseif (numLive == size(liveHandles)) then
-         allocate (grown(2 * numLive), stat=allocStat)
+         allocate (grown(2 * numLive), grownTags(2 * numLive), &
+               & stat=allocStat)
          if (allocStat /= 0) then
             addHandle = .false.
          else
             grown(1:numLive) = liveHandles(1:numLive)
+            grownTags(1:numLive) = liveTags(1:numLive)
             call move_alloc (grown, liveHandles)
+            call move_alloc (grownTags, liveTags)
          endif
       endif
       if (addHandle) then
          numLive = numLive + 1
          liveHandles(numLive) = transfer(handle, liveHandles(1))
+         liveTags(numLive) = tag
       endif
       !$omp end critical (omlHandleTable)
 
    end function addHandle
 
-   !> Take a handle out of the table; false when it was not in it.
-   logical function removeHandle (handle)
+   !> Take a handle of the kind tag out of the table; false when it was
+   !> not in it.
+   logical function removeHandle (handle, tag)
 
       implicit none
 
       type (c_ptr), intent(in) :: handle
+      integer (c_int32_t), intent(in) :: tag
 
       integer (c_intptr_t) :: address
       integer :: i
@@ -237,8 +269,9 @@ contains
       removeHandle = .false.
       !$omp critical (omlHandleTable)
       do i = 1, numLive
-         if (liveHandles(i) == address) then
+         if (liveHandles(i) == address .and. liveTags(i) == tag) then
             liveHandles(i) = liveHandles(numLive)
+            liveTags(i) = liveTags(numLive)
             numLive = numLive - 1
             removeHandle = .true.
             exit
@@ -375,7 +408,7 @@ contains
       endif
       call omlLoadModel (object%model, fromCString(path), status, message)
       if (status == omlSuccess) then
-         if (.not. addHandle(c_loc(object))) then
+         if (.not. addHandle(c_loc(object), liveTag)) then
             call omlFreeModel (object%model)
             call setStatus (status, message, omlErrMemory, &
                   & 'model: out of memory for the handle table')
@@ -410,7 +443,7 @@ contains
       if (.not. c_associated(handle)) return
       ! Only a handle found in (and now taken out of) the table of live
       ! handles is dereferenced: a second free reads nothing.
-      if (.not. removeHandle(handle)) then
+      if (.not. removeHandle(handle, liveTag)) then
          olcaoml_model_free = int(omlErrState, c_int)
          return
       endif
@@ -1287,5 +1320,244 @@ contains
       olcaoml_predict_ensemble = finish(status, message, buffer, bufferLen)
 
    end function olcaoml_predict_ensemble
+
+   ! ------------------------------------------------------------------
+   ! Applicability distance (API 2.3)
+   ! ------------------------------------------------------------------
+
+   !> The domain behind a handle, or a status saying why there is none.
+   subroutine getDomain (handle, object, status, message)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: handle
+      type (DomainHandleType), pointer, intent(out) :: object
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      nullify (object)
+      if (status /= omlSuccess) return
+      if (.not. c_associated(handle)) then
+         call setStatus (status, message, omlErrNullPointer, &
+               & 'domain: the handle is NULL')
+         return
+      endif
+      if (.not. handleIsLive(handle, domainTag)) then
+         call setStatus (status, message, omlErrState, &
+               & 'domain: the handle is not a loaded domain (freed ' // &
+               & 'already?)')
+         return
+      endif
+      call c_f_pointer (handle, object)
+
+   end subroutine getDomain
+
+   !> int olcaoml_domain_load(olcaoml_model model, const char *path,
+   !>                         olcaoml_domain *domain, char *message,
+   !>                         int message_len)
+   !> Reads the domain file written beside the model ("olcaoml export
+   !> MODEL -o model.oml --domain model.omld"); *domain receives a new
+   !> handle (NULL on failure).  The model may be freed afterwards.
+   integer (c_int) function olcaoml_domain_load (handle, path, domainOut, &
+         & buffer, bufferLen) bind(C, name='olcaoml_domain_load')
+
+      implicit none
+
+      type (c_ptr), value :: handle, path, domainOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (c_ptr), pointer :: handleOut
+      type (ModelHandleType), pointer :: model
+      type (DomainHandleType), pointer :: object
+      character (len=omlMessageLen) :: message
+      integer :: status, allocStat
+
+      status = omlSuccess
+      message = ''
+      call requirePointer (domainOut, 'domain', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (domainOut, handleOut)
+         handleOut = c_null_ptr
+      endif
+      if (status == omlSuccess) call getModel (handle, model, status, message)
+      call requirePointer (path, 'path', status, message)
+      if (status /= omlSuccess) then
+         olcaoml_domain_load = finish(status, message, buffer, bufferLen)
+         return
+      endif
+      allocate (object, stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'domain: out of memory')
+         olcaoml_domain_load = finish(status, message, buffer, bufferLen)
+         return
+      endif
+      call omlLoadDomain (object%domain, model%model, fromCString(path), &
+            & status, message)
+      if (status == omlSuccess) then
+         if (.not. addHandle(c_loc(object), domainTag)) then
+            call omlFreeDomain (object%domain)
+            call setStatus (status, message, omlErrMemory, &
+                  & 'domain: out of memory for the handle table')
+         endif
+      endif
+      if (status /= omlSuccess) then
+         deallocate (object)
+      else
+         object%tag = domainTag
+         handleOut = c_loc(object)
+      endif
+      olcaoml_domain_load = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_domain_load
+
+   !> int olcaoml_domain_free(olcaoml_domain *domain)
+   !> Releases the domain and sets *domain to NULL (NULL or *domain ==
+   !> NULL: nothing to do; a handle that is not a live domain:
+   !> OLCAOML_ERR_STATE).
+   integer (c_int) function olcaoml_domain_free (domainInOut) &
+         & bind(C, name='olcaoml_domain_free')
+
+      implicit none
+
+      type (c_ptr), value :: domainInOut
+
+      type (c_ptr), pointer :: handle
+      type (DomainHandleType), pointer :: object
+
+      olcaoml_domain_free = int(omlSuccess, c_int)
+      if (.not. c_associated(domainInOut)) return
+      call c_f_pointer (domainInOut, handle)
+      if (.not. c_associated(handle)) return
+      if (.not. removeHandle(handle, domainTag)) then
+         olcaoml_domain_free = int(omlErrState, c_int)
+         return
+      endif
+      call c_f_pointer (handle, object)
+      object%tag = deadTag
+      call omlFreeDomain (object%domain)
+      deallocate (object)
+      handle = c_null_ptr
+
+   end function olcaoml_domain_free
+
+   !> int olcaoml_domain_ratio(olcaoml_domain domain, int num_atoms,
+   !>     const int *element_of, int num_features,
+   !>     const double *descriptors, int num_threads, double *ratio,
+   !>     char *message, int message_len)
+   !> ratio[num_atoms]: each atom's applicability distance over its
+   !> element's threshold (NaN for an element the domain lacks), from
+   !> descriptors[num_atoms][num_features] (olcaoml_descriptors).
+   integer (c_int) function olcaoml_domain_ratio (handle, numAtoms, &
+         & elementOfIn, numFeatures, descriptorsIn, numThreads, ratioOut, &
+         & buffer, bufferLen) bind(C, name='olcaoml_domain_ratio')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: elementOfIn
+      integer (c_int), value :: numFeatures
+      type (c_ptr), value :: descriptorsIn
+      integer (c_int), value :: numThreads
+      type (c_ptr), value :: ratioOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (DomainHandleType), pointer :: object
+      real (c_double), pointer :: descriptors(:,:), ratio(:)
+      integer (c_int), pointer :: elementOf(:)
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      status = omlSuccess
+      message = ''
+      call getDomain (handle, object, status, message)
+      call requirePointer (elementOfIn, 'element_of', status, message)
+      call requirePointer (descriptorsIn, 'descriptors', status, message)
+      call requirePointer (ratioOut, 'ratio', status, message)
+      call requireCount (numAtoms, 0, 'num_atoms', status, message)
+      call requireCount (numFeatures, 1, 'num_features', status, message)
+      if (status == omlSuccess) then
+         if (numFeatures /= object%domain%numFeatures) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'num_features: the domain has ' // &
+                  & intToChar(object%domain%numFeatures) // &
+                  & ' descriptors per atom, got ' // &
+                  & intToChar(int(numFeatures)))
+         endif
+      endif
+      if (status == omlSuccess) then
+         call c_f_pointer (elementOfIn, elementOf, (/ int(numAtoms) /))
+         call c_f_pointer (descriptorsIn, descriptors, &
+               & (/ int(numFeatures), int(numAtoms) /))
+         call c_f_pointer (ratioOut, ratio, (/ int(numAtoms) /))
+         call omlDomainRatio (object%domain, elementOf, descriptors, &
+               & int(numThreads), ratio, status, message)
+      endif
+      olcaoml_domain_ratio = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_domain_ratio
+
+   !> int olcaoml_median_domain(int num_atoms, const double *ratio,
+   !>     double *median, char *message, int message_len)
+   !> The median of the finite ratios (NaN when none; numpy's rule for an
+   !> even count): what the handover compares with its threshold.
+   integer (c_int) function olcaoml_median_domain (numAtoms, ratioIn, &
+         & medianOut, buffer, bufferLen) bind(C, name='olcaoml_median_domain')
+
+      implicit none
+
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: ratioIn, medianOut, buffer
+      integer (c_int), value :: bufferLen
+
+      real (c_double), pointer :: ratio(:), median
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      status = omlSuccess
+      message = ''
+      call requirePointer (ratioIn, 'ratio', status, message)
+      call requirePointer (medianOut, 'median', status, message)
+      call requireCount (numAtoms, 0, 'num_atoms', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (ratioIn, ratio, (/ int(numAtoms) /))
+         call c_f_pointer (medianOut, median)
+         median = real(omlMedianDomain(ratio), c_double)
+      endif
+      olcaoml_median_domain = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_median_domain
+
+   !> int olcaoml_domain_handover_threshold(olcaoml_domain domain,
+   !>     double *threshold, char *message, int message_len)
+   !> The median ratio above which a structure with C goes to the
+   !> amorphous SiC model (0.0: the domain records no such rule).
+   integer (c_int) function olcaoml_domain_handover_threshold (handle, &
+         & valueOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_domain_handover_threshold')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (DomainHandleType), pointer :: object
+      real (c_double), pointer :: value
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      status = omlSuccess
+      message = ''
+      call getDomain (handle, object, status, message)
+      call requirePointer (valueOut, 'threshold', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, value)
+         value = real(omlDomainHandoverThreshold(object%domain), c_double)
+      endif
+      olcaoml_domain_handover_threshold = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_domain_handover_threshold
 
 end module OML_CApi

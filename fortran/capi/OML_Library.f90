@@ -40,6 +40,8 @@ module OML_Library
          & computeDescriptors, predictFromDescriptors, clearModel, &
          & ensemblePredict
    use OML_ScfV, only: writeScfV
+   use OML_Domain, only: OML_DomainType, omlDomainFormatVersion, &
+         & readDomain, clearDomain, domainRatio, medianOfFinite
 
    implicit none
    private
@@ -52,9 +54,11 @@ module OML_Library
    !> as omlDouble (1.0 exported "double", which clashes with OLCAO's),
    !> omlCheckPotTypes and omlFillPotCoeffs added; 2.1: ensembles
    !> (omlNumMembers, omlPredictEnsemble*); 2.2: omlHandoverThreshold
-   !> (model format 7).
+   !> (model format 7); 2.3: applicability distances from a domain file
+   !> (OML_DomainType, omlLoadDomain, omlDomainRatio, omlMedianDomain,
+   !> omlDomainHandoverThreshold, omlFreeDomain).
    integer, parameter, public :: omlApiMajor = 2
-   integer, parameter, public :: omlApiMinor = 2
+   integer, parameter, public :: omlApiMinor = 3
    integer, parameter, public :: omlApiPatch = 0
 
    ! What a caller needs from the core modules.  Every public name starts
@@ -94,6 +98,12 @@ module OML_Library
    public :: omlHandoverThreshold
    public :: omlPredictEnsembleFromDescriptors
    public :: omlPredictEnsemble
+   public :: OML_DomainType, omlDomainFormatVersion
+   public :: omlLoadDomain
+   public :: omlFreeDomain
+   public :: omlDomainRatio
+   public :: omlMedianDomain
+   public :: omlDomainHandoverThreshold
 
    !> Largest relative difference accepted between a run's exponents and
    !> the model's (|alpha_run - alpha_model| <= this * alpha_model):
@@ -850,5 +860,87 @@ contains
             & coeffs, status, message, sigma)
 
    end subroutine omlPredictEnsemble
+
+   ! ------------------------------------------------------------------
+   ! Applicability distance (API 2.3; OML_Domain explains the measure)
+   ! ------------------------------------------------------------------
+
+   !> Read the domain file written beside the model by "olcaoml export
+   !> MODEL -o model.oml --domain model.omld", for that loaded model.
+   subroutine omlLoadDomain (domain, model, path, status, message)
+
+      implicit none
+
+      type (OML_DomainType), intent(inout) :: domain
+      type (OML_ModelType), intent(in) :: model
+      character (len=*), intent(in) :: path
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call readDomain (domain, model, path, status, message)
+
+   end subroutine omlLoadDomain
+
+   !> Release a domain's memory.
+   subroutine omlFreeDomain (domain)
+
+      implicit none
+
+      type (OML_DomainType), intent(inout) :: domain
+
+      call clearDomain (domain)
+
+   end subroutine omlFreeDomain
+
+   !> Each atom's applicability distance over its element's threshold
+   !> (above 1: an environment unlike the training atoms; NaN for an
+   !> element the domain lacks), from descriptors(K, n) of
+   !> omlComputeDescriptors and the model's elementOf(n).  Independent of
+   !> numThreads to the bit.
+   subroutine omlDomainRatio (domain, elementOf, descriptors, numThreads, &
+         & ratio, status, message)
+
+      implicit none
+
+      type (OML_DomainType), intent(in) :: domain
+      integer, intent(in) :: elementOf(:)
+      real (kind=omlDouble), intent(in) :: descriptors(:,:)
+      integer, intent(in) :: numThreads
+      real (kind=omlDouble), intent(out) :: ratio(:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call domainRatio (domain, elementOf, descriptors, numThreads, ratio, &
+            & status, message)
+
+   end subroutine omlDomainRatio
+
+   !> Median of the finite values (NaN when none; numpy.median's rule).
+   function omlMedianDomain (ratio) result (median)
+
+      implicit none
+
+      real (kind=omlDouble), intent(in) :: ratio(:)
+      real (kind=omlDouble) :: median
+
+      median = medianOfFinite(ratio)
+
+   end function omlMedianDomain
+
+   !> The median applicability distance above which the model hands a
+   !> structure with C to the amorphous SiC model, as olcaoml predict
+   !> does (pyolcaoml.model.handover), 0.0 when the domain records none.
+   !> The rule: the structure has a C atom and omlMedianDomain(ratio)
+   !> over all its atoms exceeds this; then predict it with the amorphous
+   !> SiC model ("olcaoml export sicam -o sicam.oml") instead.
+   pure real (kind=omlDouble) function omlDomainHandoverThreshold (domain)
+
+      implicit none
+
+      type (OML_DomainType), intent(in) :: domain
+
+      omlDomainHandoverThreshold = domain%handoverMedianDomain
+
+   end function omlDomainHandoverThreshold
 
 end module OML_Library

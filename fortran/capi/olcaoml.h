@@ -42,7 +42,7 @@ extern "C" {
 /* Version of this interface: 10000 * major + 100 * minor + patch.  The
  * major number is also the library's SONAME (libolcaoml.so.2): a new
  * major number breaks callers, a new minor number only adds functions. */
-#define OLCAOML_API_VERSION 20200
+#define OLCAOML_API_VERSION 20300
 /* Version of the model file format this library reads. */
 #define OLCAOML_MODEL_FORMAT_VERSION 7
 
@@ -62,6 +62,9 @@ enum olcaoml_status {
 
 /* A loaded model (opaque). */
 typedef struct olcaoml_model_s *olcaoml_model;
+/* A model's applicability domain (API 2.3), read from the file that
+ * olcaoml export MODEL -o model.oml --domain model.omld writes. */
+typedef struct olcaoml_domain_s *olcaoml_domain;
 
 int olcaoml_api_version(void);
 int olcaoml_model_format_version(void);
@@ -195,6 +198,30 @@ int olcaoml_predict_ensemble(olcaoml_model model, const double *real_vectors,
                              const int *centres, int num_threads,
                              int ld_coeffs, double *coeffs, double *sigma,
                              char *message, int message_len);
+
+/* Applicability distance (API 2.3).  The domain file holds the model's
+ * training atoms (docs/library.md; fortran/core/OML_Domain.f90 gives the
+ * layout).  ratio[i] is atom i's distance to the nearest training atom of
+ * its element (standardised descriptors, RMS per feature) over the
+ * element's threshold: above 1 the environment is new to the model; NaN
+ * for an element the domain has no atoms of.  The handover rule of
+ * olcaoml predict: a structure with a C atom whose median ratio over all
+ * its atoms (olcaoml_median_domain) exceeds
+ * olcaoml_domain_handover_threshold (> 0) is amorphous SiC: predict it
+ * with the amorphous SiC model (olcaoml export sicam -o sicam.oml). */
+int olcaoml_domain_load(olcaoml_model model, const char *path,
+                        olcaoml_domain *domain, char *message,
+                        int message_len);
+int olcaoml_domain_free(olcaoml_domain *domain);
+int olcaoml_domain_ratio(olcaoml_domain domain, int num_atoms,
+                         const int *element_of, int num_features,
+                         const double *descriptors, int num_threads,
+                         double *ratio, char *message, int message_len);
+int olcaoml_median_domain(int num_atoms, const double *ratio, double *median,
+                          char *message, int message_len);
+int olcaoml_domain_handover_threshold(olcaoml_domain domain,
+                                      double *threshold, char *message,
+                                      int message_len);
 
 #ifdef __cplusplus
 }

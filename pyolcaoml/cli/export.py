@@ -20,6 +20,7 @@ it writes reproduce the Keras network.
 examples:
   olcaoml export mymodel -o mymodel.oml
   olcaoml export sic -o sic.oml              # the bundled Si + C model
+  olcaoml export sic -o sic.oml --domain sic.omld   # + its domain (handover)
   olcaoml export mymodel -o /path/to/olcao/run/model.oml --force
 """
 
@@ -38,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the model file to write (e.g. model.oml)",
     )
+    p.add_argument(
+        "--domain",
+        metavar="FILE",
+        help="also write the model's applicability domain (binary, e.g. "
+        "model.omld): the library's per-atom applicability distance and the "
+        "amorphous SiC handover of the Si + C model need it (docs/library.md)",
+    )
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
 
@@ -47,9 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from pyolcaoml.model import ModelError
 
     try:
-        summary = export_model(args.model, args.output, force=args.force)
+        summary = export_model(
+            args.model, args.output, force=args.force, domain=args.domain
+        )
     except (ExportError, ModelError) as exc:
         raise CLIError(str(exc)) from exc
+    if summary.domain_output:
+        mib = summary.domain_bytes / 2**20
+        print(f"wrote {summary.domain_output} ({mib:.1f} MiB)")
     print(f"wrote {summary.output} ({summary.size_bytes / 1024:.1f} KiB)")
     print(f"  descriptor: {summary.n_features} features per atom")
     for symbol, layers in summary.layers.items():
