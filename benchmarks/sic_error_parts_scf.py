@@ -5,7 +5,7 @@ a SiC cell (docs/model.md, "Stop 37")? Needs OLCAO; spent cells only.
 Usage (from the repository root, OLCAO's environment sourced)::
 
     python benchmarks/sic_error_parts_scf.py RUN_DIR ... [--model DIR]
-        [--json FILE]
+        [--json FILE] [--scales S ...]
 
 For each run, the model's network start minus OLCAO's converged potential
 (per potential type, Hartree) is the error e. OLCAO is run (its own
@@ -15,6 +15,10 @@ sites only, on the terms with alpha < 10 Bohr^-2 only, the mean of e over
 each element's sites (the part common to the cell) and e minus that mean
 (atom to atom). Printed per start: OLCAO's first-iteration value,
 iterations to 1e-4 and our solver-aligned error of the start.
+
+With ``--scales``, the starts are instead the converged potential plus
+s times all of e for each s given (how the iterations depend on the size
+of an error of the model's own shape).
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_scf  # noqa: E402
+
+
+def scaled_errors(err, scales) -> dict[str, list[np.ndarray]]:
+    """The model's whole error ``err`` times each of ``scales``."""
+    return {f"all x {s:g}": [s * e for e in err] for s in scales}
 
 
 def error_parts(err, symbols, alphas) -> dict[str, list[np.ndarray]]:
@@ -65,6 +74,7 @@ def main() -> int:
     p.add_argument("runs", nargs="+")
     p.add_argument("--model", default="sicam")
     p.add_argument("--json")
+    p.add_argument("--scales", type=float, nargs="+")
     p.add_argument(
         "--runner", default=os.environ.get("OLCAO_RUNNER", bench_scf.DEFAULT_RUNNER)
     )
@@ -88,9 +98,12 @@ def main() -> int:
         err = [np.asarray(pred[t]) - conv[t] for t in types]
         work = tempfile.mkdtemp(prefix="olcaoml-parts-")
         try:
-            for i, (label, part) in enumerate(
-                error_parts(err, symbols, alphas).items()
-            ):
+            parts = (
+                scaled_errors(err, args.scales)
+                if args.scales
+                else error_parts(err, symbols, alphas)
+            )
+            for i, (label, part) in enumerate(parts.items()):
                 coeffs = [conv[t] + part[t] for t in types]
                 text = format_scfv(
                     replace(run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE)

@@ -132,6 +132,19 @@ def sic_export(tmp_path_factory):
     return model, d / "sic.oml", d / "sic.omld"
 
 
+def brute_force_ratio(model, symbols, x) -> np.ndarray:
+    """Distance to every training atom in double precision, the smallest,
+    over sqrt(K) and the element's threshold."""
+    out = np.empty(len(symbols))
+    for i, s in enumerate(symbols):
+        d = model.applicability.domains[s]
+        z = (x[i] - d.mean) / d.scale
+        ref = np.asarray(d.reference, dtype=np.float64)
+        best = np.min(np.sum((z[None, :] - ref) ** 2, axis=1))
+        out[i] = math.sqrt(best) / math.sqrt(x.shape[1]) / d.threshold
+    return out
+
+
 @pytest.mark.parametrize(
     ("run_dir", "target"), [(CRYSTAL, None), (AMORPHOUS, "sicam")], ids=["3C", "am"]
 )
@@ -150,6 +163,11 @@ def test_sic_domain_and_handover_match_python(sic_export, run_dir, target):
         el = lib.element_indices(symbols)
         got = dom.ratio(el, x)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+        # and the exact minimum over every training atom (a brute force in
+        # double precision, no screen)
+        np.testing.assert_allclose(
+            got, brute_force_ratio(model, symbols, x), rtol=1e-13
+        )
         np.testing.assert_array_equal(dom.ratio(el, x, n_threads=1), got)
         np.testing.assert_array_equal(dom.ratio(el, x, n_threads=3), got)
         # the library's own rule gives Python's decision
@@ -416,3 +434,38 @@ def test_fortran_interface_gives_the_analytic_distances(hand_domain, tmp_path):
     np.testing.assert_allclose([r1, r2], want, rtol=1e-14)
     assert median == pytest.approx(want.mean(), rel=1e-14)
     assert threshold == 0.7
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 70),
+    st.floats(1e-7, 1e-2),
+    st.integers(0, 2**31 - 1),
+)
+def test_screened_minimum_is_the_brute_force_minimum(
+    default_lib, tmp_path, n_ref, n_atoms, spread, seed
+):
+    """Random training atoms, many nearly equidistant (near-duplicates of
+    one centre), and atoms spread around them: the library's screened
+    minimum is the exact one (a double-precision brute force)."""
+    rng = np.random.default_rng(seed)
+    k = default_lib.n_features
+    centre = rng.normal(size=k)
+    ref = (centre + spread * rng.normal(size=(n_ref, k))).astype(np.float32)
+    ref[0] = rng.normal(size=k)  # one far away
+    key = {"Si": oml_mean(Path(bundled_model.oml_path()), "Si")}
+    path = tmp_path / "random.omld"
+    path.write_bytes(format_domain(_hand_model(k, ref, 0.3), key))
+    z = centre + rng.normal(scale=rng.choice([1e-6, 1e-2, 1.0]), size=(n_atoms, k))
+    x = 1.0 + 2.0 * z
+    zz = (x - 1.0) / 2.0
+    d2 = ((zz[:, None, :] - ref.astype(np.float64)[None]) ** 2).sum(axis=2)
+    want = np.sqrt(d2.min(axis=1)) / math.sqrt(k) / 0.3
+    with LibraryDomain(default_lib, path) as dom:
+        got = dom.ratio(np.ones(n_atoms, dtype=np.int32), x)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)

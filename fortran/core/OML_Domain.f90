@@ -39,12 +39,25 @@
 !!    character(16)  'END_DOMAIN      '      marks a complete file
 !!
 !! The reference atoms are single precision, as pyolcaoml stores them; they
-!! are promoted to double before any arithmetic, so the distances are the
-!! same numbers as Python's up to the order of the sums.  (Python finds the
-!! nearest training atom in single precision and then measures it exactly;
-!! this module measures every one exactly.  Where two training atoms are
-!! within float32 round-off of each other, the two may pick different ones
-!! whose distances agree to ~1e-5 relative.)
+!! are promoted to double before the distance is measured, so it is the
+!! same number as Python's up to the order of the sums.
+!!
+!! Finding the nearest of R training atoms costs R K operations per atom.
+!! It is done in two steps, exact in the end.  A screen in single
+!! precision, one matrix product per block of atoms,
+!!    |z - r|^2 = |z|^2 + |r|^2 - 2 z.r,
+!! whose error is bounded: rounding z to single precision and summing K
+!! products moves z.r by at most (K + 1) u |z| |r| (u the unit round-off
+!! of single precision; Cauchy-Schwarz on the sum of the absolute
+!! products), whatever order the product sums in.  Every training atom
+!! whose screened value, less its bound, is not above the smallest
+!! screened value plus its bound may be the nearest; only those are then
+!! measured exactly in double precision, one after the other, the sum in
+!! feature order.  So the result is the exact minimum over all training
+!! atoms, the same bits for any number of threads or atoms per call.
+!! (Python screens the same way but measures only the screen's winner:
+!! where two training atoms are within single-precision round-off of each
+!! other, Python may measure the other one, ~1e-5 relative away.)
 !!
 !! A loaded domain is read-only, so threads may share it.
 module OML_Domain
@@ -73,6 +86,7 @@ module OML_Domain
       real (kind=double), allocatable :: mean(:)       ! (K)
       real (kind=double), allocatable :: scale(:)      ! (K)
       real (kind=real32), allocatable :: reference(:,:) ! (K, R)
+      real (kind=double), allocatable :: refNorm(:)    ! (R) |r|
    end type ElementDomainType
 
    !> A model's domain, indexed by the model's element numbers.
@@ -300,6 +314,15 @@ contains
                call fail (trim(symbol) // ': a reference value is not finite')
                return
             endif
+            allocate (d%refNorm(numRef), stat=allocStat)
+            if (allocStat /= 0) then
+               call setStatus (status, message, omlErrMemory, &
+                     & path // ': out of memory')
+               return
+            endif
+            do k = 1, int(numRef)
+               d%refNorm(k) = sqrt(sum(real(d%reference(:, k), double)**2))
+            enddo
             d%threshold = threshold
             d%present = .true.
          end associate
@@ -349,9 +372,9 @@ contains
    !>    z = (x - mean) / scale,  d = min over training atoms r of
    !>    |z - ref_r| / sqrt(K).
    !> descriptors(K, n) in the model's layout (omlComputeDescriptors);
-   !> elementOf(n) the model's element index of each atom.  Each atom is
-   !> computed by one thread alone, so the result does not depend on
-   !> numThreads (<= 0: the OpenMP default).
+   !> elementOf(n) the model's element index of each atom.  The result is
+   !> the exact minimum (module header), so it does not depend on
+   !> numThreads (<= 0: the OpenMP default) or on the blocking.
    subroutine domainRatio (domain, elementOf, descriptors, numThreads, &
          & ratio, status, message)
 
@@ -365,7 +388,11 @@ contains
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
 
-      integer :: n, i, useThreads
+      !> Atoms per matrix product of the screen.
+      integer, parameter :: blockAtoms = 64
+      integer, allocatable :: atoms(:)
+      integer :: n, i, e, useThreads, numAtoms, first, last, allocStat
+      logical :: failed, ok
 
       status = omlSuccess
       message = ''
@@ -405,53 +432,104 @@ contains
       call chooseThreads (numThreads, useThreads, status, message)
       if (status /= omlSuccess) return
 
-      !$omp parallel do num_threads(useThreads) default(shared) &
-      !$omp    schedule(dynamic, 1)
-      do i = 1, n
-         ratio(i) = atomRatio(domain%elements(elementOf(i)), &
-               & descriptors(:, i))
+      ! Atoms of one element at a time, in blocks that share one matrix
+      ! product; the blocks are shared among the threads.
+      allocate (atoms(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'domain: out of memory')
+         return
+      endif
+      failed = .false.
+      do e = 1, domain%numElements
+         numAtoms = 0
+         do i = 1, n
+            if (elementOf(i) == e) then
+               numAtoms = numAtoms + 1
+               atoms(numAtoms) = i
+            endif
+         enddo
+         if (numAtoms == 0) cycle
+         if (.not. domain%elements(e)%present) then
+            ratio(atoms(1:numAtoms)) = ieee_value(0.0_double, ieee_quiet_nan)
+            cycle
+         endif
+         !$omp parallel do num_threads(useThreads) default(shared) &
+         !$omp    private(first, last, ok) schedule(dynamic, 1)
+         do first = 1, numAtoms, blockAtoms
+            last = min(first + blockAtoms - 1, numAtoms)
+            call blockRatios (domain%elements(e), descriptors, &
+                  & atoms(first:last), ratio, ok)
+            if (.not. ok) then
+               !$omp atomic write
+               failed = .true.
+            endif
+         enddo
+         !$omp end parallel do
       enddo
-      !$omp end parallel do
+      if (failed) call setStatus (status, message, omlErrMemory, &
+            & 'domain: out of memory for the distance screen')
 
    end subroutine domainRatio
 
-   !> One atom's distance / threshold.  The running sum over features is
-   !> abandoned once it exceeds the best so far (checked every block of
-   !> features), which skips most of the work and cannot change the
-   !> minimum: the winner's sum is always completed.
-   function atomRatio (d, x) result (ratio)
+   !> The ratios of the atoms atoms(:) (columns of x, all of element d),
+   !> written to ratio(atoms(:)); ok false when out of memory.
+   subroutine blockRatios (d, x, atoms, ratio, ok)
 
       implicit none
 
       type (ElementDomainType), intent(in) :: d
-      real (kind=double), intent(in) :: x(:)
-      real (kind=double) :: ratio
+      real (kind=double), intent(in) :: x(:,:)
+      integer, intent(in) :: atoms(:)
+      real (kind=double), intent(inout) :: ratio(:)
+      logical, intent(out) :: ok
 
-      integer, parameter :: block = 64
-      real (kind=double) :: z(size(x)), best, total, diff
-      integer :: r, k, k0, numFeatures
+      real (kind=double), allocatable :: z(:,:), screen(:), bound(:)
+      real (kind=real32), allocatable :: zt(:,:), dots(:,:)
+      real (kind=double) :: zNorm, best, total, diff, cut, factor
+      integer :: numFeatures, numRef, numBlock, b, r, k, allocStat
 
-      if (.not. d%present) then
-         ratio = ieee_value(ratio, ieee_quiet_nan)
-         return
-      endif
-      numFeatures = size(x)
-      z = (x - d%mean) / d%scale
-      best = huge(best)
-      do r = 1, size(d%reference, 2)
-         total = 0.0_double
-         do k0 = 1, numFeatures, block
-            do k = k0, min(k0 + block - 1, numFeatures)
-               diff = z(k) - real(d%reference(k, r), double)
+      numFeatures = size(x, 1)
+      numRef = size(d%reference, 2)
+      numBlock = size(atoms)
+      allocate (z(numFeatures, numBlock), zt(numBlock, numFeatures), &
+            & dots(numBlock, numRef), screen(numRef), bound(numRef), &
+            & stat=allocStat)
+      ok = allocStat == 0
+      if (.not. ok) return
+      do b = 1, numBlock
+         z(:, b) = (x(:, atoms(b)) - d%mean) / d%scale
+         zt(b, :) = real(z(:, b), real32)
+      enddo
+      ! z.r for every pair, in single precision.
+      dots = matmul(zt, d%reference)
+      ! The bound on 2 |z.r - dots| (see the module's header), with room.
+      factor = 2.02_double * real(numFeatures + 1, double) * &
+            & real(epsilon(1.0_real32), double) / 2.0_double
+      do b = 1, numBlock
+         zNorm = sqrt(sum(z(:, b)**2))
+         ! |z - r|^2 - |z|^2, screened, and its error bound.
+         screen = d%refNorm**2 - 2.0_double * real(dots(b, :), double)
+         ! (+ a relative 1e-12 for the double-precision round-off of the
+         ! screen itself, which matters only when z.r is tiny)
+         bound = factor * zNorm * d%refNorm + &
+               & 1.0e-12_double * (zNorm**2 + d%refNorm**2)
+         cut = minval(screen + bound)
+         best = huge(best)
+         do r = 1, numRef
+            if (screen(r) - bound(r) > cut) cycle
+            total = 0.0_double
+            do k = 1, numFeatures
+               diff = z(k, b) - real(d%reference(k, r), double)
                total = total + diff * diff
             enddo
-            if (total >= best) exit
+            best = min(best, total)
          enddo
-         if (total < best) best = total
+         ratio(atoms(b)) = sqrt(best) / sqrt(real(numFeatures, double)) / &
+               & d%threshold
       enddo
-      ratio = sqrt(best) / sqrt(real(numFeatures, double)) / d%threshold
 
-   end function atomRatio
+   end subroutine blockRatios
 
    !> The median of the finite values (NaN when there are none): for an
    !> even count the mean of the two middle ones, as numpy.median.  The
