@@ -469,3 +469,42 @@ def test_screened_minimum_is_the_brute_force_minimum(
     with LibraryDomain(default_lib, path) as dom:
         got = dom.ratio(np.ones(n_atoms, dtype=np.int32), x)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+
+
+@pytest.mark.skipif(gfortran() is None, reason="gfortran is absent")
+@pytest.mark.parametrize(
+    ("run_dir", "handed"), [(CRYSTAL, False), (AMORPHOUS, True)], ids=["3C", "am"]
+)
+def test_fortran_example_hands_over_as_olcaoml_predict(
+    sic_export, tmp_path, run_dir, handed
+):
+    """fortran/examples/predict_scfv.f90 with the domain and the amorphous
+    model writes what 'olcaoml predict RUN_DIR' (no model named: the
+    bundled Si + C model and its handover) writes."""
+    from test_library_example import EXAMPLES, copy_run_inputs, numbers
+
+    from pyolcaoml.cli import main
+    from pyolcaoml.export import export_model
+
+    _, oml, omld = sic_export
+    sicam = oml.parent / "sicam.oml"
+    if not sicam.exists():
+        export_model("sicam", sicam)
+    exe = tmp_path / "predict_scfv"
+    done = compile_fortran(EXAMPLES / "predict_scfv.f90", exe)
+    assert done.returncode == 0, done.stderr
+    py_run = copy_run_inputs(run_dir, tmp_path / "python")
+    assert main(["predict", str(py_run), "--force"]) == 0
+    f_run = copy_run_inputs(run_dir, tmp_path / "fortran")
+    out = f_run / "inputs" / "scfV.dat"
+    args = [str(exe), str(oml), str(f_run), str(out), "2", str(omld), str(sicam)]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert ("amorphous SiC: predicted with" in done.stdout) == handed
+    got, want = numbers(out), numbers(py_run / "inputs" / "scfV.dat")
+    # A_i and the charge columns; column 2 (alpha, which OLCAO does not
+    # read: initPotCoeffs skips it) is the model's here and a copy of the
+    # run's own inputs/scfV.dat in Python, and for C makeinput's scfV.dat
+    # lists 0.2 ... where olcao.dat (and so the model) has 0.15 ...
+    cols = [0, 2, 3, 4]
+    np.testing.assert_allclose(got[:, cols], want[:, cols], rtol=1e-9, atol=1e-14)

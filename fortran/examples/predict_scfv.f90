@@ -1,7 +1,8 @@
 !! predict_scfv: write an OLCAO run's starting potential (scfV.dat) from a
 !! pyolcaoml model, through libolcaoml only (no Python).
 !!
-!!    predict_scfv MODEL_FILE RUN_DIR [OUTPUT [NUM_PARTS]]
+!!    predict_scfv MODEL_FILE RUN_DIR [OUTPUT [NUM_PARTS
+!!                 [DOMAIN_FILE AMORPHOUS_MODEL_FILE]]]
 !!
 !! MODEL_FILE  a model exported by "olcaoml export MODEL -o model.oml"
 !! RUN_DIR     an OLCAO run directory: RUN_DIR/inputs/structure.dat and
@@ -13,6 +14,14 @@
 !! NUM_PARTS   split the atoms into this many parts and predict each part
 !!             with its own call, as the ranks of an MPI program would
 !!             (default 1; the result is the same)
+!! DOMAIN_FILE, AMORPHOUS_MODEL_FILE
+!!             the amorphous SiC handover of "olcaoml predict": the domain
+!!             file exported with MODEL_FILE ("olcaoml export sic -o
+!!             sic.oml --domain sic.omld") and the model that takes over
+!!             ("olcaoml export sicam -o sicam.oml").  A structure with a C
+!!             atom whose median applicability ratio (omlDomainRatio) is
+!!             above the threshold the domain records is predicted with
+!!             AMORPHOUS_MODEL_FILE instead, and the program says so.
 !!
 !! What OLCAO itself would do is the same sequence of library calls:
 !!    omlLoadModel -> omlElementIndex (per element) -> omlPredictCoeffs
@@ -50,9 +59,10 @@ program predict_scfv
    real (kind=omlDouble), allocatable :: coeffs(:,:), table(:,:)
    integer, allocatable :: numTerms(:)
 
-   if (command_argument_count() < 2) then
+   if (command_argument_count() < 2 .or. command_argument_count() == 5) &
+         & then
       write (error_unit, '(a)') 'usage: predict_scfv MODEL_FILE RUN_DIR ' &
-            & // '[OUTPUT [NUM_PARTS]]'
+            & // '[OUTPUT [NUM_PARTS [DOMAIN_FILE AMORPHOUS_MODEL_FILE]]]'
       stop 1, quiet=.true.  ! F2018: no "ERROR STOP" line or backtrace
    endif
    call get_command_argument (1, modelFile)
@@ -74,6 +84,7 @@ program predict_scfv
    call readStructureDat (trim(runDir) // '/inputs/structure.dat')
    call readOlcaoDat (trim(runDir) // '/inputs/olcao.dat')
    call assignTypes ()
+   if (command_argument_count() >= 6) call applyHandover ()
    call predictAll ()
    call buildTable ()
 
@@ -258,6 +269,57 @@ contains
       if (any(atomOfType == 0)) call fail ('a potential type has no atom')
 
    end subroutine assignTypes
+
+   !> The amorphous SiC handover: the applicability ratio of every atom
+   !> with the model's domain, and the amorphous model in place of the
+   !> model when the structure has C and the median ratio is above the
+   !> domain's threshold (the rule of pyolcaoml.model.handover).
+   subroutine applyHandover ()
+
+      implicit none
+
+      type (OML_DomainType) :: domain
+      character (len=4096) :: domainFile, amorphousFile
+      real (kind=omlDouble), allocatable :: descriptors(:,:), ratio(:)
+      real (kind=omlDouble) :: median, threshold
+      logical :: hasCarbon
+      integer :: i
+
+      call get_command_argument (5, domainFile)
+      call get_command_argument (6, amorphousFile)
+      call omlLoadDomain (domain, model, trim(domainFile), status, message)
+      if (status /= omlSuccess) call fail (message)
+      allocate (descriptors(omlNumFeatures(model), numAtoms), &
+            & ratio(numAtoms))
+      call omlComputeDescriptors (model, realVectors, atomPos, elementOf, &
+            & 0, descriptors, status, message)
+      if (status /= omlSuccess) call fail (message)
+      call omlDomainRatio (domain, elementOf, descriptors, 0, ratio, &
+            & status, message)
+      if (status /= omlSuccess) call fail (message)
+      median = omlMedianDomain(ratio)
+      threshold = omlDomainHandoverThreshold(domain)
+      call omlFreeDomain (domain)
+      hasCarbon = .false.
+      do i = 1, numAtoms
+         if (omlElementSymbol(model, elementOf(i)) == 'C') hasCarbon = .true.
+      enddo
+      write (output_unit, '(a,f8.4,a,f8.4)') 'median applicability ratio ', &
+            & median, ', handover threshold ', threshold
+      if (.not. (hasCarbon .and. threshold > 0.0_omlDouble .and. &
+            & median > threshold)) return
+      write (output_unit, '(a)') 'amorphous SiC: predicted with ' // &
+            & trim(amorphousFile)
+      call omlFreeModel (model)
+      call omlLoadModel (model, trim(amorphousFile), status, message)
+      if (status /= omlSuccess) call fail (message)
+      do i = 1, numAtoms
+         elementOf(i) = omlElementIndex(model, atomElem(i))
+         if (elementOf(i) == 0) call fail ('element ' // &
+               & trim(atomElem(i)) // ' is not in ' // trim(amorphousFile))
+      enddo
+
+   end subroutine applyHandover
 
    !> Coefficients of every atom.  With NUM_PARTS > 1 the atoms are split
    !> into parts and each part is a separate call with its own centres, as
