@@ -207,3 +207,27 @@ def test_convert_on_a_full_disk_gives_one_clear_error(tmp_path):
     assert f"cannot write {out}" in lines[0]
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+_EXPORT_LIMITED = _CONVERT_LIMITED.replace("(2048,", "(1 << 20,")
+
+
+def test_export_domain_on_a_full_disk_keeps_both_old_files(tmp_path):
+    """export --domain under a 1 MiB file-size limit (the default model's
+    domain is ~7 MB): one clear error naming the domain file, the old model
+    and domain files as they were, no temporaries (the domain is written
+    first, so the model file is not replaced either)."""
+    oml, omld = tmp_path / "m.oml", tmp_path / "m.omld"
+    oml.write_bytes(b"old model")
+    omld.write_bytes(b"old domain")
+    done = subprocess.run(
+        [sys.executable, "-c", _EXPORT_LIMITED, "export", "default",
+         "-o", str(oml), "--domain", str(omld), "--force"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("olcaoml export: error:")
+    assert f"cannot write {omld}" in lines[0]
+    assert oml.read_bytes() == b"old model" and omld.read_bytes() == b"old domain"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.oml", "m.omld"]
