@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -305,12 +305,50 @@ def write_scfv(
     _check(status, buf)
 
 
-class LibraryModel:
+_H = TypeVar("_H", bound="_Handle")
+
+
+class _Handle:
+    """A handle of the library: freed by ``close`` (through the C function
+    named by ``_FREE``) or at the end of a ``with`` block."""
+
+    _FREE = ""
+    _WHAT = "handle"
+    _lib: ctypes.CDLL
+    _handle: ctypes.c_void_p
+
+    @property
+    def handle(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise LibraryError(10, f"the {self._WHAT} was closed")
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle:
+            getattr(self._lib, self._FREE)(ctypes.byref(self._handle))
+
+    def __enter__(self: _H) -> _H:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - garbage collection
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class LibraryModel(_Handle):
     """A model file loaded by libolcaoml (``olcaoml export`` output).
 
     Element indices are 1-based, in the model's descriptor order
     (:attr:`elements`).  Close with :meth:`close` or use ``with``.
     """
+
+    _FREE = "olcaoml_model_free"
+    _WHAT = "model"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._lib = load_library()
@@ -327,12 +365,6 @@ class LibraryModel:
         self.elements = tuple(self._symbol(e) for e in range(1, n_el + 1))
 
     # -- plumbing ----------------------------------------------------------------
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        if not self._handle:
-            raise LibraryError(10, "the model was closed")
-        return self._handle
-
     def _int(self, name: str) -> int:
         out = ctypes.c_int()
         buf = _buffer()
@@ -348,22 +380,6 @@ class LibraryModel:
         )
         _check(status, buf)
         return sym.value.decode()
-
-    def close(self) -> None:
-        if self._handle:
-            self._lib.olcaoml_model_free(ctypes.byref(self._handle))
-
-    def __enter__(self) -> LibraryModel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - garbage collection
-        try:
-            self.close()
-        except Exception:
-            pass
 
     # -- model facts -----------------------------------------------------------
     def element_index(self, symbol: str) -> int:
@@ -667,11 +683,14 @@ class LibraryModel:
         return out
 
 
-class LibraryDomain:
+class LibraryDomain(_Handle):
     """A model's applicability domain loaded by libolcaoml (the file of
     ``olcaoml export MODEL -o model.oml --domain model.omld``), for the
     loaded :class:`LibraryModel` it belongs to. Close with :meth:`close` or
     use ``with``."""
+
+    _FREE = "olcaoml_domain_free"
+    _WHAT = "domain"
 
     def __init__(self, model: LibraryModel, path: str | os.PathLike[str]) -> None:
         self._lib = load_library()
@@ -683,28 +702,6 @@ class LibraryDomain:
         )
         _check(status, buf)
         self.path = os.fspath(path)
-
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        if not self._handle:
-            raise LibraryError(10, "the domain was closed")
-        return self._handle
-
-    def close(self) -> None:
-        if self._handle:
-            self._lib.olcaoml_domain_free(ctypes.byref(self._handle))
-
-    def __enter__(self) -> LibraryDomain:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - garbage collection
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def ratio(
         self, element_of: np.ndarray, descriptors: np.ndarray, n_threads: int = 0

@@ -281,6 +281,72 @@ contains
 
    end function removeHandle
 
+   !> The start of every load: *out (named name) must be writable and is
+   !> set to NULL at once, so that a failed load leaves no stale handle.
+   subroutine clearHandleOut (out, name, handleOut, status, message)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: out
+      character (len=*), intent(in) :: name
+      type (c_ptr), pointer, intent(out) :: handleOut
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      nullify (handleOut)
+      call requirePointer (out, name, status, message)
+      if (status /= omlSuccess) return
+      call c_f_pointer (out, handleOut)
+      handleOut = c_null_ptr
+
+   end subroutine clearHandleOut
+
+   !> The end of a successful load: the new object (address) enters the
+   !> table of live handles as tag, or the status says there was no room.
+   subroutine registerHandle (address, tag, name, status, message)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: address
+      integer (c_int32_t), intent(in) :: tag
+      character (len=*), intent(in) :: name
+      integer, intent(inout) :: status
+      character (len=*), intent(inout) :: message
+
+      if (status /= omlSuccess) return
+      if (.not. addHandle(address, tag)) call setStatus (status, message, &
+            & omlErrMemory, name // ': out of memory for the handle table')
+
+   end subroutine registerHandle
+
+   !> The start of every free: given the caller's pointer to a handle,
+   !> the handle itself once it has been taken out of the table as tag
+   !> (only a handle found there is ever dereferenced, so a second free
+   !> reads nothing).  NULL, or a pointer to NULL: nothing to do (handle
+   !> not associated, code OK); a handle not in the table: code
+   !> OLCAOML_ERR_STATE.
+   subroutine releaseHandle (inOut, tag, handle, code)
+
+      implicit none
+
+      type (c_ptr), intent(in) :: inOut
+      integer (c_int32_t), intent(in) :: tag
+      type (c_ptr), pointer, intent(out) :: handle
+      integer (c_int), intent(out) :: code
+
+      code = int(omlSuccess, c_int)
+      nullify (handle)
+      if (.not. c_associated(inOut)) return
+      call c_f_pointer (inOut, handle)
+      if (.not. c_associated(handle)) then
+         nullify (handle)
+      elseif (.not. removeHandle(handle, tag)) then
+         code = int(omlErrState, c_int)
+         nullify (handle)
+      endif
+
+   end subroutine releaseHandle
+
    !> NULL check of a required pointer argument.
    subroutine requirePointer (pointer, name, status, message)
 
@@ -388,11 +454,7 @@ contains
 
       status = omlSuccess
       message = ''
-      call requirePointer (modelOut, 'model', status, message)
-      if (status == omlSuccess) then
-         call c_f_pointer (modelOut, handleOut)
-         handleOut = c_null_ptr
-      endif
+      call clearHandleOut (modelOut, 'model', handleOut, status, message)
       call requirePointer (path, 'path', status, message)
       if (status /= omlSuccess) then
          olcaoml_model_load = finish(status, message, buffer, bufferLen)
@@ -407,14 +469,9 @@ contains
          return
       endif
       call omlLoadModel (object%model, fromCString(path), status, message)
-      if (status == omlSuccess) then
-         if (.not. addHandle(c_loc(object), liveTag)) then
-            call omlFreeModel (object%model)
-            call setStatus (status, message, omlErrMemory, &
-                  & 'model: out of memory for the handle table')
-         endif
-      endif
+      call registerHandle (c_loc(object), liveTag, 'model', status, message)
       if (status /= omlSuccess) then
+         call omlFreeModel (object%model)
          deallocate (object)
       else
          object%tag = liveTag
@@ -437,16 +494,8 @@ contains
       type (c_ptr), pointer :: handle
       type (ModelHandleType), pointer :: object
 
-      olcaoml_model_free = int(omlSuccess, c_int)
-      if (.not. c_associated(modelInOut)) return
-      call c_f_pointer (modelInOut, handle)
-      if (.not. c_associated(handle)) return
-      ! Only a handle found in (and now taken out of) the table of live
-      ! handles is dereferenced: a second free reads nothing.
-      if (.not. removeHandle(handle, liveTag)) then
-         olcaoml_model_free = int(omlErrState, c_int)
-         return
-      endif
+      call releaseHandle (modelInOut, liveTag, handle, olcaoml_model_free)
+      if (.not. associated(handle)) return
       call c_f_pointer (handle, object)
       object%tag = deadTag
       call omlFreeModel (object%model)
@@ -1374,11 +1423,7 @@ contains
 
       status = omlSuccess
       message = ''
-      call requirePointer (domainOut, 'domain', status, message)
-      if (status == omlSuccess) then
-         call c_f_pointer (domainOut, handleOut)
-         handleOut = c_null_ptr
-      endif
+      call clearHandleOut (domainOut, 'domain', handleOut, status, message)
       if (status == omlSuccess) call getModel (handle, model, status, message)
       call requirePointer (path, 'path', status, message)
       if (status /= omlSuccess) then
@@ -1394,14 +1439,10 @@ contains
       endif
       call omlLoadDomain (object%domain, model%model, fromCString(path), &
             & status, message)
-      if (status == omlSuccess) then
-         if (.not. addHandle(c_loc(object), domainTag)) then
-            call omlFreeDomain (object%domain)
-            call setStatus (status, message, omlErrMemory, &
-                  & 'domain: out of memory for the handle table')
-         endif
-      endif
+      call registerHandle (c_loc(object), domainTag, 'domain', status, &
+            & message)
       if (status /= omlSuccess) then
+         call omlFreeDomain (object%domain)
          deallocate (object)
       else
          object%tag = domainTag
@@ -1425,14 +1466,9 @@ contains
       type (c_ptr), pointer :: handle
       type (DomainHandleType), pointer :: object
 
-      olcaoml_domain_free = int(omlSuccess, c_int)
-      if (.not. c_associated(domainInOut)) return
-      call c_f_pointer (domainInOut, handle)
-      if (.not. c_associated(handle)) return
-      if (.not. removeHandle(handle, domainTag)) then
-         olcaoml_domain_free = int(omlErrState, c_int)
-         return
-      endif
+      call releaseHandle (domainInOut, domainTag, handle, &
+            & olcaoml_domain_free)
+      if (.not. associated(handle)) return
       call c_f_pointer (handle, object)
       object%tag = deadTag
       call omlFreeDomain (object%domain)
