@@ -398,9 +398,10 @@ def project_onto_run(plan: RunPlan, symbols, per_type) -> list[np.ndarray]:
 
 
 def scfv_for_run(model: PotentialModel, plan: RunPlan, pred: Prediction):
-    """The run's scfV (:class:`pyolcaoml.olcao.ScfV`) with the predicted A_i,
-    in the order of its potential types: the charge columns of its
-    inputs/scfV.dat when that has matching term counts, else the model's."""
+    """The run's scfV (:class:`pyolcaoml.olcao.ScfV`) with the predicted A_i
+    and the run's exponents (olcao.dat's), in the order of its potential
+    types: the charge columns of its inputs/scfV.dat when that has
+    matching term counts, else the model's."""
     from dataclasses import replace
 
     from pyolcaoml.olcao import OLCAO_STYLE
@@ -410,9 +411,11 @@ def scfv_for_run(model: PotentialModel, plan: RunPlan, pred: Prediction):
     if plan.projectors:  # the run's exponents differ: project V(r) onto them
         per_type = project_onto_run(plan, symbols, per_type)
     start = plan.run.start_potential
-    if start is not None and list(start.term_counts) == [len(a) for a in per_type]:
-        return replace(start.with_coeffs(per_type), style=OLCAO_STYLE)
     run_alphas = [ptype.alphas for ptype in plan.run.potential_types]
+    if start is not None and list(start.term_counts) == [len(a) for a in per_type]:
+        # column 2: the exponents the A_i belong to (olcao.dat's), as OLCAO
+        # writes its own gs_scfV, not makeinput's atomicPDB ones
+        return replace(start.with_coeffs(per_type, run_alphas), style=OLCAO_STYLE)
     return scfv_for_atoms(model, symbols, per_type, alphas=run_alphas)
 
 

@@ -228,22 +228,43 @@ class ScfV:
         """A non-spin-polarised potential: SPIN_DN repeats TOTAL__OR__SPIN_UP."""
         return cls(tuple(blocks), tuple(blocks), style)
 
-    def with_coeffs(self, coeffs: Sequence[Sequence[float] | np.ndarray]) -> ScfV:
+    def with_coeffs(
+        self,
+        coeffs: Sequence[Sequence[float] | np.ndarray],
+        alphas: Sequence[Sequence[float] | np.ndarray] | None = None,
+    ) -> ScfV:
         """Copy with column 1 (A_i, Hartree) of every type replaced in both
-        spin channels; the other columns and the style are kept."""
+        spin channels, and with ``alphas`` column 2 too (the exponents,
+        Bohr^-2, that the A_i belong to: olcao.dat's, which is what OLCAO
+        lists in its own gs_scfV; makeinput's scfV.dat lists atomicPDB's,
+        which differ where olcao.dat lowers an element's smallest exponent
+        to another's, as for C beside Si). The other columns and the style
+        are kept. OLCAO reads column 1 only."""
         if len(coeffs) != self.n_types:
             raise ValueError(f"need {self.n_types} coefficient sets, got {len(coeffs)}")
+        if alphas is not None and len(alphas) != self.n_types:
+            raise ValueError(f"need {self.n_types} exponent sets, got {len(alphas)}")
+        exps = [None] * self.n_types if alphas is None else list(alphas)
 
-        def swap(block: ScfVBlock, a: Sequence[float] | np.ndarray) -> ScfVBlock:
+        def swap(block: ScfVBlock, a, al) -> ScfVBlock:
             arr = np.asarray(a, dtype=np.float64).ravel()
             if len(arr) != len(block):
                 raise ValueError(f"need {len(block)} coefficients, got {len(arr)}")
             table = block.table.copy()
             table[:, 0] = arr
+            if al is not None:
+                al = np.asarray(al, dtype=np.float64).ravel()
+                if len(al) != len(block):
+                    raise ValueError(f"need {len(block)} exponents, got {len(al)}")
+                table[:, 1] = al
             return ScfVBlock(table)
 
-        up = tuple(swap(b, a) for b, a in zip(self.spin_up, coeffs, strict=True))
-        dn = tuple(swap(b, a) for b, a in zip(self.spin_dn, coeffs, strict=True))
+        up = tuple(
+            swap(b, a, al) for b, a, al in zip(self.spin_up, coeffs, exps, strict=True)
+        )
+        dn = tuple(
+            swap(b, a, al) for b, a, al in zip(self.spin_dn, coeffs, exps, strict=True)
+        )
         return replace(self, spin_up=up, spin_dn=dn, path=None)
 
     def to_text(self) -> str:
