@@ -11,6 +11,10 @@ prediction's time (descriptors, network, scfV text; model loaded once) and
 the total (wall). Starts:
 
   default    OLCAO's own start (makeinput's isolated atoms; inputs/scfV.dat)
+  isolated   the model's isolated atom: atomicPDB's coeff1 as V(r), projected
+             onto the run's exponents where they differ (C with -modpot,
+             whose default start puts coeff1 on exponents it was not fitted
+             to); the same as default for Si
   average    the model's average training atom
   ridge      the model's ridge baseline
   network    the model's network
@@ -56,7 +60,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RUNNER = os.path.join(
     HERE, "..", "..", "shared", "tools", "olcao", "run_olcao.py"
 )
-BUILTIN = ("default", "average", "ridge", "network")
+BUILTIN = ("default", "isolated", "average", "ridge", "network")
+#: the starts run when --starts is not given
+DEFAULT_STARTS = ("default", "average", "ridge", "network")
 
 
 def skip_reason(runner: str) -> str | None:
@@ -175,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--starts",
         nargs="+",
-        default=list(BUILTIN),
+        default=list(DEFAULT_STARTS),
         choices=BUILTIN,
-        help="built-in starts (default: all four)",
+        help="built-in starts (default: " + " ".join(DEFAULT_STARTS) + ")",
     )
     p.add_argument(
         "--model",
