@@ -169,4 +169,7 @@ def test_export_takes_a_bundled_models_name(tmp_path, capsys):
 
     _assert_same_export(numbers(out.read_text()), numbers(shipped), "not shipped")
     assert main(["info"]) == 0
-    assert "bundled Si + C  " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bundled Si + C  " in out
+    # where a library caller gets the SiC handover from
+    assert "olcaoml export sic -o sic.oml --domain sic.omld" in out

@@ -105,3 +105,7 @@ def _print_bundled_model() -> None:
     if sicam is not None:
         print(f"bundled a-SiC   {sicam} ('{SIC_AMORPHOUS_MODEL}')")
         print(f"handover        {_sic_handover_line()}")
+        print(
+            "                (for libolcaoml: olcaoml export sic -o sic.oml "
+            "--domain sic.omld; docs/library.md, section 6)"
+        )
