@@ -118,6 +118,28 @@ def test_median_is_numpys_over_the_finite_values(values, want):
         assert got == want == np.median([v for v in values if np.isfinite(v)])
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-3, 3).map(float),  # many ties
+            st.floats(-1e3, 1e3),
+            st.just(math.nan),
+        ),
+        max_size=80,
+    )
+)
+def test_median_selection_agrees_with_numpy(values):
+    """The library finds the median by selection, not by sorting; any
+    values, ties and NaN included, give numpy's median of the finite ones."""
+    finite = [v for v in values if math.isfinite(v)]
+    got = LibraryDomain.median(np.array(values, dtype=np.float64))
+    if finite:
+        assert got == np.median(finite)
+    else:
+        assert math.isnan(got)
+
+
 # -- the bundled Si + C model: library against Python, and the handover -------
 
 

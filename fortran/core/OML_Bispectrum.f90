@@ -260,16 +260,9 @@ contains
                & 'positions: contain NaN or Inf')
          return
       endif
-      do i = 1, numAtoms
-         if (elementOf(i) < 1 .or. &
-               & elementOf(i) > snap%params%numElements) then
-            call setStatus (status, message, omlErrElement, &
-                  & 'elements: atom ' // intToChar(i) // &
-                  & ' has element index ' // intToChar(elementOf(i)) // &
-                  & ', outside 1..' // intToChar(snap%params%numElements))
-            return
-         endif
-      enddo
+      call checkElementIndices (elementOf(1:numAtoms), &
+            & snap%params%numElements, 'elements', status, message)
+      if (status /= omlSuccess) return
       call checkCentres (centres, numAtoms, status, message)
       if (status /= omlSuccess) return
       call chooseThreads (numThreads, useThreads, status, message)

@@ -67,6 +67,7 @@ module OML_CellList
    public :: gatherNeighbours
    public :: buildNeighbourList
    public :: checkCentres
+   public :: checkElementIndices
 
 contains
 
@@ -447,5 +448,35 @@ contains
       enddo
 
    end subroutine checkCentres
+
+   !> Every entry of elementOf is an element index 1..numElements (else
+   !> omlErrElement, naming the argument (name) and the first atom whose
+   !> index is not).
+   subroutine checkElementIndices (elementOf, numElements, name, status, &
+         & message)
+
+      implicit none
+
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numElements
+      character (len=*), intent(in) :: name
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: i
+
+      status = omlSuccess
+      message = ''
+      do i = 1, size(elementOf)
+         if (elementOf(i) < 1 .or. elementOf(i) > numElements) then
+            call setStatus (status, message, omlErrElement, &
+                  & name // ': atom ' // intToChar(i) // &
+                  & ' has element index ' // intToChar(elementOf(i)) // &
+                  & ', outside 1..' // intToChar(numElements))
+            return
+         endif
+      enddo
+
+   end subroutine checkElementIndices
 
 end module OML_CellList

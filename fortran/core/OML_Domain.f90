@@ -69,6 +69,7 @@ module OML_Domain
    use OML_Status
    use OML_Threads, only: chooseThreads
    use OML_Model, only: OML_ModelType, elementIndex
+   use OML_CellList, only: checkElementIndices
 
    implicit none
    private
@@ -175,6 +176,7 @@ contains
       integer (kind=int64) :: fileSize, numElements, numFeatures, numRef
       integer (kind=int64) :: need, position, left
       real (kind=double) :: handover, threshold
+      real (kind=double), allocatable :: key(:)
       integer :: ioStat, allocStat, k, e, n
       character (len=16) :: symbol
 
@@ -200,13 +202,13 @@ contains
          return
       endif
       if (numElements < 1 .or. numElements > model%numElements) then
-         call fail ('numElements is ' // int64Text(numElements) // &
+         call fail ('numElements is ' // intToChar(numElements) // &
                & '; the model has ' // intToChar(model%numElements) // &
                & ' element(s) (a domain of another model?)')
          return
       endif
       if (numFeatures /= model%numFeatures) then
-         call fail ('numFeatures is ' // int64Text(numFeatures) // &
+         call fail ('numFeatures is ' // intToChar(numFeatures) // &
                & '; the model has ' // intToChar(model%numFeatures) // &
                & ' descriptors per atom (a domain of another model?)')
          return
@@ -248,7 +250,7 @@ contains
          ! absurd count is a message, not an attempt to allocate terabytes.
          if (numRef < 1) then
             call fail (trim(symbol) // ': numReference must be >= 1, got ' &
-                  & // int64Text(numRef))
+                  & // intToChar(numRef))
             return
          endif
          inquire (unit=unit, pos=position)
@@ -256,7 +258,7 @@ contains
          left = fileSize - (position - 1_int64) - need
          if (left < 0_int64 .or. numRef > left / (4_int64 * numFeatures)) then
             call fail (trim(symbol) // ': numReference ' // &
-                  & int64Text(numRef) // ' needs more bytes than the ' // &
+                  & intToChar(numRef) // ' needs more bytes than the ' // &
                   & 'file has (truncated or corrupted)')
             return
          endif
@@ -266,17 +268,18 @@ contains
             return
          endif
          associate (d => domain%elements(e))
-            allocate (d%mean(numFeatures), d%scale(numFeatures), &
-                  & d%reference(numFeatures, numRef), stat=allocStat)
+            allocate (key(numFeatures), d%mean(numFeatures), &
+                  & d%scale(numFeatures), d%reference(numFeatures, numRef), &
+                  & stat=allocStat)
             if (allocStat /= 0) then
                call setStatus (status, message, omlErrMemory, &
                      & path // ': out of memory for ' // trim(symbol) // &
-                     & '''s ' // int64Text(numRef) // ' reference atoms')
+                     & '''s ' // intToChar(numRef) // ' reference atoms')
                return
             endif
             ! The key first: the model's own normalisation mean, which
             ! differs between any two trained models.
-            read (unit, iostat=ioStat) d%mean
+            read (unit, iostat=ioStat) key
             if (ioStat /= 0) then
                call fail ('the file ends inside element ' // trim(symbol))
                return
@@ -286,13 +289,13 @@ contains
                      & // 'this element')
                return
             endif
-            if (any(d%mean /= model%networks(model%networkOf(e))%normMean)) &
-                  & then
+            if (any(key /= model%networks(model%networkOf(e))%normMean)) then
                call fail (trim(symbol) // ': not the domain of this model ' &
                      & // '(its key is not the model''s normalisation; ' &
                      & // 'export both files together)')
                return
             endif
+            deallocate (key)
             read (unit, iostat=ioStat) d%mean, d%scale, d%reference
             if (ioStat /= 0) then
                call fail ('the file ends inside element ' // trim(symbol))
@@ -354,19 +357,6 @@ contains
 
    end subroutine readBody
 
-   function int64Text (value) result (text)
-
-      implicit none
-
-      integer (kind=int64), intent(in) :: value
-      character (len=:), allocatable :: text
-      character (len=24) :: buffer
-
-      write (buffer, '(i0)') value
-      text = trim(buffer)
-
-   end function int64Text
-
    !> ratio(i) = applicability distance of atom i / its element's
    !> threshold (NaN for an element the domain has no data for):
    !>    z = (x - mean) / scale,  d = min over training atoms r of
@@ -414,16 +404,9 @@ contains
                & intToChar(n) // ')')
          return
       endif
-      do i = 1, n
-         if (elementOf(i) < 1 .or. elementOf(i) > domain%numElements) then
-            call setStatus (status, message, omlErrElement, &
-                  & 'element_of(' // intToChar(i) // ') = ' // &
-                  & intToChar(elementOf(i)) // ' is not an element index ' &
-                  & // 'of the model (1..' // &
-                  & intToChar(domain%numElements) // ')')
-            return
-         endif
-      enddo
+      call checkElementIndices (elementOf, domain%numElements, 'element_of', &
+            & status, message)
+      if (status /= omlSuccess) return
       if (.not. all(ieee_is_finite(descriptors))) then
          call setStatus (status, message, omlErrNonFinite, &
                & 'descriptors: NaN or Inf')
@@ -534,7 +517,8 @@ contains
    !> The median of the finite values (NaN when there are none): for an
    !> even count the mean of the two middle ones, as numpy.median.  The
    !> median of the ratios over a structure's atoms is what the handover
-   !> rule compares with handoverMedianDomain.
+   !> rule compares with handoverMedianDomain.  Found by selection (linear
+   !> time on average), not by sorting: a structure may have 10^5 atoms.
    function medianOfFinite (values) result (median)
 
       implicit none
@@ -543,8 +527,7 @@ contains
       real (kind=double) :: median
 
       real (kind=double), allocatable :: kept(:)
-      real (kind=double) :: swap
-      integer :: n, i, j
+      integer :: n, upper
 
       kept = pack(values, ieee_is_finite(values))
       n = size(kept)
@@ -552,24 +535,61 @@ contains
          median = ieee_value(median, ieee_quiet_nan)
          return
       endif
-      ! Insertion sort: a structure has thousands of atoms at most, and
-      ! this runs once per structure.
-      do i = 2, n
-         swap = kept(i)
-         j = i - 1
-         do while (j >= 1)
-            if (kept(j) <= swap) exit
-            kept(j + 1) = kept(j)
-            j = j - 1
-         enddo
-         kept(j + 1) = swap
-      enddo
+      upper = n / 2 + 1
+      call selectInPlace (kept, upper)
       if (mod(n, 2) == 1) then
-         median = kept((n + 1) / 2)
+         median = kept(upper)
       else
-         median = (kept(n / 2) + kept(n / 2 + 1)) / 2.0_double
+         ! kept(1:upper-1) hold the smaller values: the other middle one
+         ! is their largest.
+         median = (maxval(kept(1:upper - 1)) + kept(upper)) / 2.0_double
       endif
 
    end function medianOfFinite
+
+   !> Reorder a so that a(k) is its k-th smallest value, a(1:k-1) <= a(k)
+   !> <= a(k+1:) (Hoare's selection, middle pivot).
+   subroutine selectInPlace (a, k)
+
+      implicit none
+
+      real (kind=double), intent(inout) :: a(:)
+      integer, intent(in) :: k
+
+      real (kind=double) :: pivot, swap
+      integer :: lo, hi, i, j
+
+      lo = 1
+      hi = size(a)
+      do while (lo < hi)
+         pivot = a((lo + hi) / 2)
+         i = lo
+         j = hi
+         do while (i <= j)
+            do while (a(i) < pivot)
+               i = i + 1
+            enddo
+            do while (a(j) > pivot)
+               j = j - 1
+            enddo
+            if (i <= j) then
+               swap = a(i)
+               a(i) = a(j)
+               a(j) = swap
+               i = i + 1
+               j = j - 1
+            endif
+         enddo
+         ! Now a(lo:j) <= pivot <= a(i:hi), and a(j+1:i-1) == pivot.
+         if (k <= j) then
+            hi = j
+         elseif (k >= i) then
+            lo = i
+         else
+            exit
+         endif
+      enddo
+
+   end subroutine selectInPlace
 
 end module OML_Domain

@@ -28,6 +28,12 @@ module OML_Status
 
    public :: setStatus
    public :: intToChar
+
+   !> An integer of the default kind or of 64 bits (a count read from a
+   !> file) as text without padding, for messages.
+   interface intToChar
+      module procedure intToCharDefault, intToChar64
+   end interface intToChar
    public :: ioFailureText
 
 contains
@@ -47,8 +53,7 @@ contains
 
    end subroutine setStatus
 
-   !> An integer as text without padding, for messages.
-   function intToChar (value) result (text)
+   function intToCharDefault (value) result (text)
 
       implicit none
 
@@ -59,7 +64,22 @@ contains
       write (buffer, '(i0)') value
       text = trim(buffer)
 
-   end function intToChar
+   end function intToCharDefault
+
+   function intToChar64 (value) result (text)
+
+      use, intrinsic :: iso_fortran_env, only: int64
+
+      implicit none
+
+      integer (kind=int64), intent(in) :: value
+      character (len=:), allocatable :: text
+      character (len=24) :: buffer
+
+      write (buffer, '(i0)') value
+      text = trim(buffer)
+
+   end function intToChar64
 
    !> The message of a failed open/read/write: "cannot open PATH: why".
    !> Compilers' iomsg often names the file itself (gfortran: "Cannot
