@@ -31,7 +31,6 @@ loaded model measures.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from typing import Any
@@ -71,8 +70,10 @@ def handover_median_domain(model: Any) -> float:
     return float(value)
 
 
-def format_domain(model: Any, keys: dict[str, np.ndarray]) -> bytes:
-    """The domain file of a loaded model, as bytes. ``keys``: per element,
+def domain_parts(model: Any, keys: dict[str, np.ndarray]) -> list[bytes]:
+    """The domain file of a loaded model, as the byte strings that make it
+    up in order (the reference atoms are most of it, so the writer takes
+    them one by one rather than as one joined copy). ``keys``: per element,
     the MEAN record (K values) its network has in the exported model file
     (:func:`pyolcaoml.export.network_keys`)."""
     app = getattr(model, "applicability", None)
@@ -83,11 +84,12 @@ def format_domain(model: Any, keys: dict[str, np.ndarray]) -> bytes:
         )
     order = [s for s in model.elements if s in domains]
     k = int(model.n_features)
-    out = io.BytesIO()
-    out.write(MAGIC)
-    out.write(np.array([FORMAT_VERSION, BYTE_ORDER_MARK], dtype=np.int32).tobytes())
-    out.write(np.array([len(order), k], dtype=np.int64).tobytes())
-    out.write(np.array([handover_median_domain(model)], dtype=np.float64).tobytes())
+    parts = [
+        MAGIC,
+        np.array([FORMAT_VERSION, BYTE_ORDER_MARK], dtype=np.int32).tobytes(),
+        np.array([len(order), k], dtype=np.int64).tobytes(),
+        np.array([handover_median_domain(model)], dtype=np.float64).tobytes(),
+    ]
     for s in order:
         d = domains[s]
         ref = np.ascontiguousarray(d.reference, dtype=np.float32)
@@ -95,18 +97,26 @@ def format_domain(model: Any, keys: dict[str, np.ndarray]) -> bytes:
             raise DomainExportError(
                 f"{s}: reference atoms of shape {ref.shape}, expected (R >= 1, {k})"
             )
-        out.write(_symbol_bytes(s))
-        out.write(np.array([len(ref)], dtype=np.int64).tobytes())
-        out.write(np.array([d.threshold], dtype=np.float64).tobytes())
         key = np.ascontiguousarray(keys[s], dtype=np.float64)
         if key.shape != (k,):
             raise DomainExportError(f"{s}: key of shape {key.shape}, expected ({k},)")
-        out.write(key.tobytes())
-        out.write(np.ascontiguousarray(d.mean, dtype=np.float64).tobytes())
-        out.write(np.ascontiguousarray(d.scale, dtype=np.float64).tobytes())
-        out.write(ref.tobytes())
-    out.write(END)
-    return out.getvalue()
+        parts += [
+            _symbol_bytes(s),
+            np.array([len(ref)], dtype=np.int64).tobytes(),
+            np.array([d.threshold], dtype=np.float64).tobytes(),
+            key.tobytes(),
+            np.ascontiguousarray(d.mean, dtype=np.float64).tobytes(),
+            np.ascontiguousarray(d.scale, dtype=np.float64).tobytes(),
+            ref.tobytes(),
+        ]
+    parts.append(END)
+    return parts
+
+
+def format_domain(model: Any, keys: dict[str, np.ndarray]) -> bytes:
+    """The domain file of a loaded model as one byte string
+    (:func:`domain_parts` joined)."""
+    return b"".join(domain_parts(model, keys))
 
 
 def write_domain(
@@ -126,6 +136,6 @@ def write_domain(
     directory = os.path.dirname(out)
     if not os.path.isdir(directory):
         raise DomainExportError(f"directory does not exist: {directory}")
-    data = format_domain(model, keys)
-    write_bytes_atomic(out, data)
-    return len(data)
+    parts = domain_parts(model, keys)
+    write_bytes_atomic(out, parts)
+    return sum(len(p) for p in parts)

@@ -695,7 +695,6 @@ class LibraryDomain(_Handle):
     def __init__(self, model: LibraryModel, path: str | os.PathLike[str]) -> None:
         self._lib = load_library()
         self._handle = ctypes.c_void_p()
-        self.n_features = model.n_features
         buf = _buffer()
         status = self._lib.olcaoml_domain_load(
             model.handle, os.fsencode(path), ctypes.byref(self._handle), buf, len(buf)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_library_support import compile_fortran, gfortran
+from test_library_support import compile_fortran, needs_gfortran
 
 from pyolcaoml import bundled_model
 from pyolcaoml.export_domain import END, MAGIC, format_domain
@@ -437,7 +437,7 @@ end program domainCheck
 """
 
 
-@pytest.mark.skipif(gfortran() is None, reason="gfortran is absent")
+@needs_gfortran
 def test_fortran_interface_gives_the_analytic_distances(hand_domain, tmp_path):
     source = tmp_path / "domain_check.f90"
     source.write_text(FORTRAN_PROGRAM)
@@ -493,7 +493,7 @@ def test_screened_minimum_is_the_brute_force_minimum(
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
 
 
-@pytest.mark.skipif(gfortran() is None, reason="gfortran is absent")
+@needs_gfortran
 @pytest.mark.parametrize(
     ("run_dir", "handed"), [(CRYSTAL, False), (AMORPHOUS, True)], ids=["3C", "am"]
 )

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_library_support import cached_model, compile_fortran, gfortran, run_dirs
+from test_library_support import (
+    cached_model,
+    compile_fortran,
+    gfortran,
+    needs_gfortran,
+    run_dirs,
+)
 
 from pyolcaoml import library
 from pyolcaoml.olcao import read_scfv
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "fortran" / "examples"
-
-needs_gfortran = pytest.mark.skipif(
-    gfortran() is None, reason="gfortran is not installed: cannot build the example"
-)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DATA
-from test_library_support import cached_model, gfortran
+from test_library_support import cached_model, gfortran, needs_gfortran
 
 from pyolcaoml import library
 from pyolcaoml.library import LibraryError, LibraryModel, load_library
@@ -32,8 +32,6 @@ EXAMPLE = REPO / "fortran" / "examples" / "olcao_host.f90"
 OWN_TYPES = DATA / "olcao" / "si8_r0.10_seed1100"
 SHARED_TYPE = DATA / "olcao" / "si8"
 OK, ARGUMENT, ELEMENT, STATE = 0, 1, 8, 10
-
-needs_gfortran = pytest.mark.skipif(gfortran() is None, reason="gfortran is absent")
 
 
 class OlcaoArrays:

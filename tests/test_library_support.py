@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import DATA, SHARED
 
 RUNS = SHARED / "olcao-runs"
@@ -191,6 +192,15 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "default_model
 
 def gfortran() -> str | None:
     return shutil.which("gfortran")
+
+
+#: Tests that compile a Fortran program against the library: they need the
+#: compiler that a Fortran caller (OLCAO) uses, not just the built package.
+needs_gfortran = pytest.mark.skipif(
+    gfortran() is None,
+    reason="gfortran is not installed: compiling a Fortran program against "
+    "libolcaoml needs it (apt-get install gfortran)",
+)
 
 
 def compile_fortran(source: Path, output: Path) -> subprocess.CompletedProcess:
