@@ -19,23 +19,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from timing import best_of_with_result  # noqa: E402
+
 CELL = REPO / "data" / "sic" / "test_runs_stop37" / "amorphous" / "sic16_rr_seed13300"
-
-
-def best_of(fn, repeats: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 (
                     "library descriptors",
-                    *best_of(lambda: lib.descriptors(*args3), args.repeats),
+                    *best_of_with_result(lambda: lib.descriptors(*args3), args.repeats),
                 )
             )
             rows.append(
                 (
                     "library ensemble (from descriptors)",
-                    *best_of(
+                    *best_of_with_result(
                         lambda: lib.predict_ensemble_from_descriptors(el, x),
                         args.repeats,
                     ),
@@ -86,19 +81,19 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 (
                     "library domain ratio, 1 thread",
-                    *best_of(lambda: dom.ratio(el, x, 1), args.repeats),
+                    *best_of_with_result(lambda: dom.ratio(el, x, 1), args.repeats),
                 )
             )
             rows.append(
                 (
                     "library domain ratio, default threads",
-                    *best_of(lambda: dom.ratio(el, x), args.repeats),
+                    *best_of_with_result(lambda: dom.ratio(el, x), args.repeats),
                 )
             )
     rows.append(
         (
             "Python applicability.domain_ratio",
-            *best_of(
+            *best_of_with_result(
                 lambda: model.applicability.domain_ratio(symbols, x), args.repeats
             ),
         )

@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,18 +35,10 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests"))
 from structures import random_asi  # noqa: E402
+from timing import best_of_with_result  # noqa: E402
 
 from pyolcaoml.library import LibraryModel  # noqa: E402
 from pyolcaoml.structure import BOHR_IN_ANGSTROM, Structure  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def model_dirs(scratch: str) -> tuple[str, str]:
@@ -109,24 +100,24 @@ def main(argv: list[str] | None = None) -> int:
         el = lib.element_indices(["Si"] * n)
         # warm up (page in the library, OpenMP pool)
         lib.predict(cell_bohr, pos_bohr, el[:], n_threads=threads)
-        rows["library: descriptors"], x = best_of(
+        rows["library: descriptors"], x = best_of_with_result(
             lambda: lib.descriptors(cell_bohr, pos_bohr, el, n_threads=threads),
             args.repeats,
         )
-        rows["library: network only"], _ = best_of(
+        rows["library: network only"], _ = best_of_with_result(
             lambda: lib.predict_from_descriptors(el, x, n_threads=threads),
             args.repeats,
         )
-        rows["library: descriptors + network"], a_lib = best_of(
+        rows["library: descriptors + network"], a_lib = best_of_with_result(
             lambda: lib.predict(cell_bohr, pos_bohr, el, n_threads=threads),
             args.repeats,
         )
     predict_structure(model, structure, n_threads=py_threads)  # warm up Keras
-    rows["Python: descriptors + Keras"], pred = best_of(
+    rows["Python: descriptors + Keras"], pred = best_of_with_result(
         lambda: predict_structure(model, structure, n_threads=py_threads),
         args.repeats,
     )
-    rows["Python: descriptors only"], _ = best_of(
+    rows["Python: descriptors only"], _ = best_of_with_result(
         lambda: model.descriptor_calculator().compute(structure, n_threads=py_threads),
         args.repeats,
     )
