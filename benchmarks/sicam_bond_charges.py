@@ -15,8 +15,8 @@ potential of those charges screened with erfc(r/λ)/r for λ = 1.5, 3 and
 6 Å (neighbours within 12 Å). The split of benchmarks/sicam_settings.py
 (a seeded quarter of the amorphous training cells held apart) is kept;
 ridge in the V(r) metric (the package's ``fit_ridge``) per element with
-the descriptor alone and with these features appended (standardised,
-weighted like the descriptor columns), RMS V(r) in mHa on the held-apart
+the descriptor alone and with these features appended (``fit_ridge``
+standardises every column), RMS V(r) in mHa on the held-apart
 atoms; then the correlation of the plain ridge's error, as the value at
 r = 0 of its diffuse part (α < 10 Bohr⁻²), with each feature.
 """
@@ -51,17 +51,11 @@ SETS = {
 
 def features(structure) -> np.ndarray:
     """(atoms, 7): the columns of :data:`NAMES`."""
-    from ase import Atoms
-    from ase.neighborlist import neighbor_list
     from scipy.special import erfc
 
-    atoms = Atoms(
-        symbols=structure.symbols,
-        positions=structure.positions,
-        cell=structure.cell,
-        pbc=True,
-    )
-    i, j, d = neighbor_list("ijd", atoms, 12.0)
+    from pyolcaoml.model.applicability import neighbour_pairs
+
+    i, j, d = neighbour_pairs(structure, 12.0)
     sym = np.array(list(structure.symbols))
     n = len(sym)
     limit = np.array([BOND[(a, b)] for a, b in zip(sym[i], sym[j], strict=True)])
@@ -112,14 +106,9 @@ def main() -> int:
         f = feats[ed.atom_index]
         gram = metric.gram(ed.alphas)
         groups = ds.structure_index[ed.atom_index[rt]]
-        weight = float(x[rt].std(axis=0).mean())
         cells = []
         for cols in SETS.values():
-            xa = x
-            if cols:
-                fc = f[:, cols]
-                fc = (fc - fc[rt].mean(axis=0)) / (fc[rt].std(axis=0) + 1e-12)
-                xa = np.hstack([x, 5.0 * weight * fc])
+            xa = np.hstack([x, f[:, cols]]) if cols else x
             fit = fit_ridge(xa[rt], ed.coeffs[rt], groups, gram)
             pred = fit.predict(xa[rs])
             if not cols:
