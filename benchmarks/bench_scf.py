@@ -144,7 +144,18 @@ def run_olcao(
         raise RuntimeError(f"OLCAO failed for {label}: {r.stderr[-2000:]}")
     with open(meta_path) as fh:
         meta = json.load(fh)
-    values = iteration_values(os.path.join(od, "gs_iter-fb.dat"))
+    iter_path = os.path.join(od, "gs_iter-fb.dat")
+    if not os.path.isfile(iter_path):  # OLCAO stopped: no log was copied out
+        tail = ""
+        log = os.path.join(od, "uolcao.log")
+        if os.path.isfile(log):
+            with open(log, errors="replace") as fh:
+                tail = fh.read()[-1000:]
+        raise RuntimeError(
+            f"OLCAO stopped for {label} without an iteration log "
+            f"(status {meta.get('status')!r}): {tail}"
+        )
+    values = iteration_values(iter_path)
     return {"values": values, "meta": meta, "cpu_s": olcao_cpu_seconds(od)}
 
 

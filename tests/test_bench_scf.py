@@ -119,3 +119,28 @@ def test_unfinished_run_is_named_before_olcao_starts(tmp_path, monkeypatch, caps
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"{run}: no SCF history" in err and "not a finished OLCAO run" in err
+
+
+def test_olcao_stopping_without_a_log_is_named(tmp_path):
+    """An SCF that ends without gs_iter-fb.dat (OLCAO stopped; the runner
+    still wrote meta.json) is a RuntimeError that names the start and
+    quotes OLCAO's log, not a FileNotFoundError from deep inside."""
+    from types import SimpleNamespace
+
+    src = Path(__file__).resolve().parents[1] / "data" / "scf_test_runs"
+    runner = tmp_path / "run_olcao.py"
+    runner.write_text(
+        "import json, os, sys\n"
+        "od = sys.argv[2]\n"
+        "os.makedirs(od, exist_ok=True)\n"
+        "open(os.path.join(od, 'uolcao.log'), 'w').write('Fortran success "
+        "file missing.')\n"
+        "json.dump({'status': 'failed'}, open(os.path.join(od, 'meta.json'), 'w'))\n"
+    )
+    run = SimpleNamespace(path=str(src / "si8_r0.10_seed10100"))
+    with pytest.raises(RuntimeError, match="network.*without an iteration log") as e:
+        _load().run_olcao(
+            str(runner), run, None, str(tmp_path / "w"), (2, 2, 2), "network"
+        )
+    assert "Fortran success file missing" in str(e.value)
+    assert "'failed'" in str(e.value)
