@@ -22,7 +22,6 @@ exits 0.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -112,8 +111,7 @@ def main() -> int:
                         flush=True,
                     )
                     if args.json:
-                        with open(args.json, "w") as fh:
-                            json.dump(rows, fh, indent=1)
+                        bench_scf.write_json(args.json, rows)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
     return 0

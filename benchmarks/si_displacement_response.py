@@ -33,6 +33,7 @@ import argparse
 import itertools
 
 import numpy as np
+from rattled_split import held_apart_rattled, sigma_of
 
 FCC = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
 IDEAL = np.vstack([FCC, FCC + 0.25])  # fractional diamond sites
@@ -150,8 +151,7 @@ def main() -> int:
     radial = RadialMetric()
     gram = radial.gram(ed.alphas)
     rattled = sorted(n for n in ds.names if n.startswith("si8_r"))
-    rng = np.random.default_rng(args.seed)
-    test = sorted(rng.choice(rattled, size=len(rattled) // 4, replace=False))
+    test = held_apart_rattled(ds.names, args.seed)
     train = sorted(set(rattled) - set(test))
     ops = site_group()
     # each operation permutes the eight offsets
@@ -273,11 +273,6 @@ def main() -> int:
         vals = " | ".join(f"{1e3 * v:.3f}" for v in np.mean(res, axis=0))
         print(f"| {int(frac * n_cells)} | {vals} |")
     return 0
-
-
-def sigma_of(name: str) -> float:
-    """The rattle amplitude of a ``si8_r{σ}_seed...`` cell."""
-    return float(name.split("_r")[1].split("_")[0])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from rattled_split import held_apart_rattled
 
 MUS = (0.0, 1e-4, 1e-2, 1e-1, 1.0)
 
@@ -46,9 +47,7 @@ def main() -> int:
     ed = ds.elements["Si"]
     n_alpha = len(ed.alphas)
     diff, sharp = np.arange(args.diffuse), np.arange(args.diffuse, n_alpha)
-    rattled = sorted(n for n in ds.names if n.startswith("si8_r"))
-    rng = np.random.default_rng(args.seed)
-    test = sorted(rng.choice(rattled, size=len(rattled) // 4, replace=False))
+    test = held_apart_rattled(ds.names, args.seed)
     train = sorted(set(ds.names) - set(test))
     radial = RadialMetric()
 

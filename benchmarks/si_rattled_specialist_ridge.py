@@ -21,11 +21,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-
-def sigma_of(name: str) -> float:
-    """The rattle amplitude of a ``si8_r{σ}_seed...`` cell."""
-    return float(name.split("_r")[1].split("_")[0])
+from rattled_split import held_apart_rattled, sigma_of
 
 
 def main() -> int:
@@ -40,8 +36,7 @@ def main() -> int:
     ds = load_dataset(args.dataset)
     metric = RadialMetric()
     rattled = sorted(n for n in ds.names if n.startswith("si8_r"))
-    rng = np.random.default_rng(args.seed)
-    test = sorted(rng.choice(rattled, size=len(rattled) // 4, replace=False))
+    test = held_apart_rattled(ds.names, args.seed)
     every = sorted(set(ds.names) - set(test))
     own = sorted(set(rattled) - set(test)) + [
         n for n in ds.names if n.startswith("si8_s")

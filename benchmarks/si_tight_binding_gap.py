@@ -38,6 +38,7 @@ import json
 import os
 
 import numpy as np
+from rattled_split import held_apart_rattled, rows_in_order, sigma_of
 
 E_S, E_P = -5.25, 1.20  # eV
 HOPPING = {"ss": -1.938, "sp": 1.745, "pps": 3.050, "ppp": -1.075}  # eV at R0
@@ -115,9 +116,7 @@ def split(args) -> None:
     ed = ds.elements["Si"]
     radial = RadialMetric()
     gram = radial.gram(ed.alphas)
-    rattled = sorted(n for n in ds.names if n.startswith("si8_r"))
-    rng = np.random.default_rng(args.seed)
-    test = sorted(rng.choice(rattled, size=len(rattled) // 4, replace=False))
+    test = held_apart_rattled(ds.names, args.seed)
     train = sorted(set(ds.names) - set(test))
     tb = {}
     for name in train + test:
@@ -134,14 +133,9 @@ def split(args) -> None:
             out.append(np.hstack([x, *[tb[name][e] for e in extra]]))
         return np.vstack(out)
 
-    def rows(names):  # in the order of ``names``, like design()
-        return np.concatenate(
-            [ds.element_rows("Si", ds.structure_ids([n])) for n in names]
-        )
-
-    rt, rs = rows(train), rows(test)
+    rt, rs = rows_in_order(ds, train), rows_in_order(ds, test)
     groups = ds.structure_index[ed.atom_index[rt]]
-    sig = np.repeat([float(n.split("_r")[1].split("_")[0]) for n in test], 8)
+    sig = np.repeat([sigma_of(n) for n in test], 8)
     print(f"{len(test)} rattled 8-atom cells held apart; ridge on {len(train)} cells")
     print("| features | all | σ ≤ 0.12 | σ ≥ 0.15 |")
     print("|---|---|---|---|")
@@ -165,7 +159,7 @@ def split(args) -> None:
         )
     cell_err = np.sqrt(np.mean(base.reshape(-1, 8) ** 2, axis=1))
     gaps = np.array([tb[n]["gap"] for n in test])
-    big = np.array([float(n.split("_r")[1].split("_")[0]) >= 0.15 for n in test])
+    big = np.array([sigma_of(n) >= 0.15 for n in test])
     print(
         f"rank correlation of the descriptor ridge's cell error with the gap: "
         f"{spearman(cell_err, gaps):.2f} (all), "
