@@ -76,6 +76,24 @@ def skip_reason(runner: str) -> str | None:
     return None
 
 
+def add_runner_option(p: argparse.ArgumentParser) -> None:
+    """``--runner``: the run_olcao.py every OLCAO-running benchmark uses."""
+    p.add_argument(
+        "--runner",
+        default=os.environ.get("OLCAO_RUNNER", DEFAULT_RUNNER),
+        help="run_olcao.py (default: $OLCAO_RUNNER or ../shared/tools/olcao/)",
+    )
+
+
+def start_text(run, coeffs: list[np.ndarray]) -> str:
+    """The run's inputs/scfV.dat with column 1 replaced by ``coeffs`` (per
+    potential type, Hartree), in OLCAO's own layout."""
+    from pyolcaoml.olcao import OLCAO_STYLE, format_scfv
+
+    scfv = run.start_potential.with_coeffs(coeffs)
+    return format_scfv(replace(scfv, style=OLCAO_STYLE))
+
+
 def iteration_values(path: str) -> list[float]:
     """Column 4 (convergence) of a gs_iter-fb.dat."""
     from pyolcaoml.olcao import read_iterations
@@ -204,11 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also start from this model's network (repeatable)",
     )
     p.add_argument("--base-model", help="model for average/ridge/network (bundled)")
-    p.add_argument(
-        "--runner",
-        default=os.environ.get("OLCAO_RUNNER", DEFAULT_RUNNER),
-        help="run_olcao.py (default: $OLCAO_RUNNER or ../shared/tools/olcao/)",
-    )
+    add_runner_option(p)
     p.add_argument(
         "--members",
         action="store_true",
@@ -234,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pyolcaoml.model import load_model
     from pyolcaoml.model.workflow import data_path
-    from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
+    from pyolcaoml.olcao import read_run
 
     models = {"": load_model(args.base_model or data_path("default_model"))}
     for spec in args.model:
@@ -280,10 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                         coeffs, t_pred = members[method], t_members
                     else:
                         coeffs = start_coefficients(run, models[model_key], method)
-                    scfv = replace(
-                        run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE
-                    )
-                    text = format_scfv(scfv)
+                    text = start_text(run, coeffs)
                     t_pred += time.perf_counter() - t0
                 err = solver_error(run, coeffs)
                 if label == "default" and args.reuse_default:

@@ -27,7 +27,6 @@ import re
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_scf  # noqa: E402
@@ -54,7 +53,7 @@ def with_factor(run_dir: str, factor: float, into: str) -> str:
 
 def main() -> int:
     from pyolcaoml.model.saved import load_model
-    from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
+    from pyolcaoml.olcao import read_run
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+")
@@ -62,9 +61,7 @@ def main() -> int:
     p.add_argument("--factors", type=float, nargs="+", default=[0.2, 0.4, 0.7])
     p.add_argument("--starts", nargs="+", default=["default", "network"])
     p.add_argument("--json")
-    p.add_argument(
-        "--runner", default=os.environ.get("OLCAO_RUNNER", bench_scf.DEFAULT_RUNNER)
-    )
+    bench_scf.add_runner_option(p)
     args = p.parse_args()
     reason = bench_scf.skip_reason(args.runner)
     if reason:
@@ -83,12 +80,7 @@ def main() -> int:
                     text = None
                     if start != "default":
                         coeffs = bench_scf.start_coefficients(run, model, start)
-                        text = format_scfv(
-                            replace(
-                                run.start_potential.with_coeffs(coeffs),
-                                style=OLCAO_STYLE,
-                            )
-                        )
+                        text = bench_scf.start_text(run, coeffs)
                     row = {"run": run.name, "start": start, "factor": factor}
                     try:
                         values = bench_scf.run_olcao(

@@ -29,7 +29,6 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
 
 import numpy as np
 
@@ -68,16 +67,14 @@ TO_1E4 = ("--conv", "1e-4", "--maxiter", "40")
 def main() -> int:
     from pyolcaoml.model.saved import load_model
     from pyolcaoml.model.workflow import check_run
-    from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
+    from pyolcaoml.olcao import read_run
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+")
     p.add_argument("--model", default="sicam")
     p.add_argument("--json")
     p.add_argument("--scales", type=float, nargs="+")
-    p.add_argument(
-        "--runner", default=os.environ.get("OLCAO_RUNNER", bench_scf.DEFAULT_RUNNER)
-    )
+    bench_scf.add_runner_option(p)
     args = p.parse_args()
     reason = bench_scf.skip_reason(args.runner)
     if reason:
@@ -105,9 +102,7 @@ def main() -> int:
             )
             for i, (label, part) in enumerate(parts.items()):
                 coeffs = [conv[t] + part[t] for t in types]
-                text = format_scfv(
-                    replace(run.start_potential.with_coeffs(coeffs), style=OLCAO_STYLE)
-                )
+                text = bench_scf.start_text(run, coeffs)
                 values = bench_scf.run_olcao(
                     args.runner, run, text, work, run.kpoints, f"start{i}", TO_1E4
                 )["values"]
