@@ -13,9 +13,14 @@ def sigma_of(name: str) -> float:
     return float(name.split("_r")[1].split("_")[0])
 
 
+def rattled_cells(names: Sequence[str]) -> list[str]:
+    """The rattled 8-atom cells (``si8_r*``), sorted."""
+    return sorted(n for n in names if n.startswith("si8_r"))
+
+
 def held_apart_rattled(names: Sequence[str], seed: int = 7) -> list[str]:
-    """A seeded quarter of the rattled 8-atom cells (``si8_r*``), sorted."""
-    rattled = sorted(n for n in names if n.startswith("si8_r"))
+    """A seeded quarter of :func:`rattled_cells`, sorted."""
+    rattled = rattled_cells(names)
     rng = np.random.default_rng(seed)
     return sorted(rng.choice(rattled, size=len(rattled) // 4, replace=False))
 

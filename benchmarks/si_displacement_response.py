@@ -33,7 +33,7 @@ import argparse
 import itertools
 
 import numpy as np
-from rattled_split import held_apart_rattled, sigma_of
+from rattled_split import held_apart_rattled, rattled_cells, sigma_of
 
 FCC = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
 IDEAL = np.vstack([FCC, FCC + 0.25])  # fractional diamond sites
@@ -150,7 +150,7 @@ def main() -> int:
     ed = ds.elements["Si"]
     radial = RadialMetric()
     gram = radial.gram(ed.alphas)
-    rattled = sorted(n for n in ds.names if n.startswith("si8_r"))
+    rattled = rattled_cells(ds.names)
     test = held_apart_rattled(ds.names, args.seed)
     train = sorted(set(rattled) - set(test))
     ops = site_group()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from rattled_split import held_apart_rattled, sigma_of
+from rattled_split import held_apart_rattled, rattled_cells, sigma_of
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     args = p.parse_args()
     ds = load_dataset(args.dataset)
     metric = RadialMetric()
-    rattled = sorted(n for n in ds.names if n.startswith("si8_r"))
+    rattled = rattled_cells(ds.names)
     test = held_apart_rattled(ds.names, args.seed)
     every = sorted(set(ds.names) - set(test))
     own = sorted(set(rattled) - set(test)) + [

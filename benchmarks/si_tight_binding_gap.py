@@ -24,7 +24,7 @@ Fermi level; per cell: gap, 1/(gap + 0.05 eV), mean and largest local
 density of states).
 
 ``fresh``: for the rattled 8-atom cells of stored ``bench_scf.py`` results
-(their run directories in data/scf_test_runs; START: the start whose rows
+(their run directories under the JSON's folder; START: the start whose rows
 are the model's, ``network`` unless given), the rank correlations of the
 gap and of the model's own sigma with the model's RMS V(r) error, its first
 OLCAO value and its iterations to 1e-4. The cells must be ones the model
@@ -34,8 +34,6 @@ never trained on.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 
 import numpy as np
 from rattled_split import held_apart_rattled, rows_in_order, sigma_of
@@ -44,7 +42,6 @@ E_S, E_P = -5.25, 1.20  # eV
 HOPPING = {"ss": -1.938, "sp": 1.745, "pps": 3.050, "ppp": -1.075}  # eV at R0
 R0, N_EXP, NC_EXP, RC, R_CUT = 2.360352, 2.0, 6.48, 3.67, 4.16  # Å
 KT = 0.1  # eV
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def scaling(r: np.ndarray) -> np.ndarray:
@@ -168,39 +165,26 @@ def split(args) -> None:
 
 
 def fresh(args) -> None:
-    from pyolcaoml.model.potential import RadialMetric
+    from sigma_vs_olcao import bench_cells
+
     from pyolcaoml.model.saved import load_model
     from pyolcaoml.model.uncertainty import spearman
-    from pyolcaoml.model.workflow import predict_structure
-    from pyolcaoml.olcao import read_run
 
-    runs_dir = os.path.join(HERE, "..", "data", "scf_test_runs")
-    rows: dict[str, dict] = {}
-    for item in args.inputs:
-        path, _, start = item.partition(":")
-        with open(path) as fh:
-            for r in json.load(fh)["rows"]:
-                if r["run"].startswith("si8_r") and r["start"] == (start or "network"):
-                    rows[r["run"]] = r
     model = load_model(args.model)
-    radial = RadialMetric()
+    cells = sorted(
+        bench_cells(model, args.inputs, ("si8_r",)), key=lambda c: c[0]["run"]
+    )
     table = []
     print(
         "| cell | TB gap (eV) | RMS V (mHa) | sigma (mHa) | first value | iterations |"
     )
     print("|---|---|---|---|---|---|")
-    for name, r in sorted(rows.items()):
-        run = read_run(os.path.join(runs_dir, name))
-        pred = predict_structure(model, run.structure, method="network")
-        conv = run.converged_potential.coeffs()
-        types = np.asarray(run.atom_pot_types) - 1
-        true = np.array([conv[t] for t in types])
-        err = radial.rms(np.asarray(pred.coeffs), true, run.potential_types[0].alphas)
+    for r, run, pred, err in cells:
         gap = tight_binding(run.structure.cell, run.structure.positions)["gap"]
         sigma = float(np.mean(pred.sigma))
         table.append((gap, err, sigma, r["first_value"], r["iterations_to_1e-4"]))
         print(
-            f"| {name} | {gap:.2f} | {1e3 * err:.3f} | {1e3 * sigma:.3f} | "
+            f"| {r['run']} | {gap:.2f} | {1e3 * err:.3f} | {1e3 * sigma:.3f} | "
             f"{r['first_value']:.2g} | {r['iterations_to_1e-4']} |"
         )
     a = np.array(table, dtype=float)

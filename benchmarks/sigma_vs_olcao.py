@@ -32,34 +32,23 @@ def find_run(root: str, name: str) -> str:
     raise FileNotFoundError(f"no run directory {name} under {root}")
 
 
-def main() -> int:
+def bench_cells(model, benches: list[str], match: tuple[str, ...] = ("",)):
+    """For each row of the stored benches (``BENCH.json[:START]``; START's
+    rows, ``network`` unless given) whose run name starts with one of
+    ``match``: (row, run, the model's prediction, its RMS V(r) error in
+    Hartree against OLCAO's converged potential)."""
     from pyolcaoml.model.potential import RadialMetric
-    from pyolcaoml.model.saved import load_model
-    from pyolcaoml.model.uncertainty import spearman
     from pyolcaoml.model.workflow import predict_structure
     from pyolcaoml.olcao import read_run
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("benches", nargs="+", metavar="BENCH.json[:START]")
-    p.add_argument("--model", required=True)
-    p.add_argument(
-        "--match", nargs="+", default=[""], help="only runs whose names start so"
-    )
-    args = p.parse_args()
-    model = load_model(args.model)
     radial = RadialMetric()
-    table = []
-    print("| cell | mean sigma | max sigma | RMS V | first value | iterations |")
-    print("|---|---|---|---|---|---|")
-    for item in args.benches:
+    for item in benches:
         path, _, start = item.partition(":")
         with open(path) as fh:
             rows = json.load(fh)
         rows = rows["rows"] if isinstance(rows, dict) else rows
         for r in rows:
-            if r["start"] != (start or "network") or not r["run"].startswith(
-                tuple(args.match)
-            ):
+            if r["start"] != (start or "network") or not r["run"].startswith(match):
                 continue
             run = read_run(find_run(os.path.dirname(os.path.abspath(path)), r["run"]))
             pred = predict_structure(model, run.structure, method="network")
@@ -73,21 +62,39 @@ def main() -> int:
                 )[0]
                 for a, t in enumerate(types)
             ]
-            err = float(np.sqrt(np.mean(np.square(per_atom))))
-            sigma = np.asarray(pred.sigma, dtype=float)
-            row = (
-                sigma.mean(),
-                sigma.max(),
-                err,
-                r["first_value"],
-                r["iterations_to_1e-4"],
-            )
-            table.append(row)
-            print(
-                f"| {r['run']} | {1e3 * row[0]:.3f} | {1e3 * row[1]:.3f} | "
-                f"{1e3 * err:.3f} | {row[3]:.3g} | {row[4] or '–'} |",
-                flush=True,
-            )
+            yield r, run, pred, float(np.sqrt(np.mean(np.square(per_atom))))
+
+
+def main() -> int:
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.uncertainty import spearman
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("benches", nargs="+", metavar="BENCH.json[:START]")
+    p.add_argument("--model", required=True)
+    p.add_argument(
+        "--match", nargs="+", default=[""], help="only runs whose names start so"
+    )
+    args = p.parse_args()
+    model = load_model(args.model)
+    table = []
+    print("| cell | mean sigma | max sigma | RMS V | first value | iterations |")
+    print("|---|---|---|---|---|---|")
+    for r, _, pred, err in bench_cells(model, args.benches, tuple(args.match)):
+        sigma = np.asarray(pred.sigma, dtype=float)
+        row = (
+            sigma.mean(),
+            sigma.max(),
+            err,
+            r["first_value"],
+            r["iterations_to_1e-4"],
+        )
+        table.append(row)
+        print(
+            f"| {r['run']} | {1e3 * row[0]:.3f} | {1e3 * row[1]:.3f} | "
+            f"{1e3 * err:.3f} | {row[3]:.3g} | {row[4] or '–'} |",
+            flush=True,
+        )
     a = np.array(table, dtype=float)
     a[np.isnan(a[:, 4]), 4] = np.inf  # never reached 1e-4: last in rank
     names = ("RMS V", "first value", "iterations")
