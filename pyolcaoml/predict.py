@@ -135,6 +135,18 @@ class PotentialPrediction:
             [potential_values(self.coeffs[i], self.alphas[i], r) for i in idx]
         )
 
+    def expected_iterations(self):
+        """OLCAO's expected iterations to 1e-4 from this start, from the
+        largest sigma and the model's reference runs
+        (:class:`pyolcaoml.model.olcao_iterations.IterationEstimate`), or
+        None when the model has no reference file or no sigma. Raises
+        ModelError for a damaged or stale reference file."""
+        from pyolcaoml.model.olcao_iterations import estimate_for
+
+        if self.sigma is None:
+            return None
+        return estimate_for(self.model, self.sigma)
+
     def isolated_potential(self, symbol: str, r_bohr) -> np.ndarray:
         """V(r) of OLCAO's default start (isolated atom) for an element."""
         from pyolcaoml.model.potential import potential_values

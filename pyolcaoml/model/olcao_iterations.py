@@ -1,0 +1,355 @@
+"""How many SCF iterations OLCAO is expected to need from a predicted start.
+
+What a user of ``olcaoml predict`` wants to know is whether OLCAO will be
+quick from the scfV.dat just written.  The model's sigma (each atom's
+predicted RMS V(r) error, Hartree) says how large the error is; this module
+turns it into OLCAO's own unit, iterations to the convergence value 1e-4
+(olcao.dat's default CONVERGENCE_TEST), by comparison with real OLCAO runs
+started from the same model's predictions on cells it never trained on.
+
+Why the largest sigma of the cell: OLCAO's convergence value is the largest
+over potential sites of each site's radially weighted RMS change of the
+potential (potentialUpdate.F90), so the worst-predicted atom sets the first
+value, and each factor of about 3 in the first value costs one iteration on
+a crystal-like Si cell (docs/model.md, stop 33).  On 27 fresh Si cells the
+largest sigma ranks the iterations better than the mean (rank correlation
+0.81 against 0.74; docs/uncertainty.md, stop 39-40).
+
+A model directory may hold ``olcao_iterations.json`` (:data:`FILE_NAME`):
+the reference cells, each with its largest and mean sigma under this model,
+the iterations OLCAO needed from the model's start and from OLCAO's own
+default start, and the bench result it comes from.  The fit is made from
+those cells when the file is read, so the file holds measurements only.
+Two predictors:
+
+``log_max_sigma``
+    iterations = a + b ln(largest sigma), least squares; the range is the
+    fit plus the 10th and 90th percentiles of the reference residuals (an
+    80 % range), each rounded to a whole iteration.
+``constant``
+    where sigma does not rank the cells (amorphous Si, SiC: stop 39), the
+    median and the 10th-90th percentile range of the reference cells.
+
+The file records the sha256 of the model.json it was made for; a retrained
+model makes it stale, and a stale file gives no estimate (with a warning),
+never an estimate for another model's sigma.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from pyolcaoml._atomic import write_bytes_atomic
+from pyolcaoml.model.errors import ModelError
+
+__all__ = [
+    "FILE_NAME",
+    "FORMAT",
+    "PREDICTORS",
+    "IterationEstimate",
+    "IterationReference",
+    "ReferenceCell",
+    "estimate_for",
+    "load_reference",
+    "model_json_sha256",
+    "write_reference",
+]
+
+FILE_NAME = "olcao_iterations.json"
+FORMAT = "pyolcaoml-olcao-iterations"
+VERSION = 1
+PREDICTORS = ("log_max_sigma", "constant")
+#: the percentiles of the stated range (an 80 % range)
+RANGE_PERCENTILES = (10.0, 90.0)
+#: fewer reference cells than this give no estimate
+MIN_CELLS = 5
+
+
+@dataclass(frozen=True)
+class ReferenceCell:
+    """One OLCAO run from the model's start on a cell it never trained on.
+
+    ``iterations`` and ``default_iterations`` count iterations to 1e-4 from
+    the model's start and from OLCAO's default start; ``None`` where the run
+    did not reach 1e-4 within its LAST_ITERATION (or was not made)."""
+
+    run: str
+    source: str
+    atoms: int
+    max_sigma_hartree: float
+    mean_sigma_hartree: float
+    iterations: int | None
+    default_iterations: int | None
+
+
+@dataclass(frozen=True)
+class IterationEstimate:
+    """Expected iterations to 1e-4 from a predicted start (and, where the
+    reference has them, from OLCAO's default start)."""
+
+    iterations: int
+    low: int
+    high: int
+    default: tuple[int, int, int] | None  # (expected, low, high)
+    predictor: str
+    n_cells: int
+    n_not_converged: int
+    max_sigma_hartree: float
+    sigma_range_hartree: tuple[float, float]
+    convergence: float
+
+    @property
+    def extrapolated(self) -> bool:
+        """The structure's largest sigma lies outside the reference cells'
+        (``log_max_sigma`` only): the estimate is a rough guide there."""
+        lo, hi = self.sigma_range_hartree
+        return self.predictor == "log_max_sigma" and not (
+            lo <= self.max_sigma_hartree <= hi
+        )
+
+    def summary(self) -> list[str]:
+        """Lines for the terminal (``olcaoml predict``)."""
+        rng = f"{self.low}-{self.high}" if self.high > self.low else f"{self.low}"
+        line = (
+            f"OLCAO from this start: about {self.iterations} iterations to "
+            f"{_tol(self.convergence)} (80 % range {rng})"
+        )
+        if self.default is not None:
+            d, dlo, dhi = self.default
+            drng = f"{dlo}-{dhi}" if dhi > dlo else f"{dlo}"
+            line += f"; from OLCAO's default start about {d} ({drng})"
+        lines = [line]
+        if self.predictor == "log_max_sigma":
+            why = (
+                f"  from the largest sigma, {1e3 * self.max_sigma_hartree:.2f} "
+                f"mHa, against {self.n_cells} OLCAO runs on cells the model "
+                "never trained on (docs/uncertainty.md)"
+            )
+        else:
+            why = (
+                f"  the spread of {self.n_cells} OLCAO runs on cells the model "
+                "never trained on; this model's sigma does not rank cells by "
+                "iterations (docs/uncertainty.md)"
+            )
+        lines.append(why)
+        if self.n_not_converged:
+            lines.append(
+                f"  {self.n_not_converged} of those runs did not reach "
+                f"{_tol(self.convergence)} at all"
+            )
+        if self.extrapolated:
+            lo, hi = self.sigma_range_hartree
+            lines.append(
+                f"  note: the reference cells' largest sigma spans "
+                f"{1e3 * lo:.2f}-{1e3 * hi:.2f} mHa; outside it this is a "
+                "rough guide"
+            )
+        return lines
+
+
+def _tol(x: float) -> str:
+    """1e-4, not 0.0001 (OLCAO's own way of writing a tolerance)."""
+    mant, _, exp = f"{x:.0e}".partition("e")
+    return f"{mant}e{int(exp)}"
+
+
+def _round(x: float) -> int:
+    return max(1, int(math.floor(x + 0.5)))
+
+
+@dataclass(frozen=True)
+class IterationReference:
+    """The reference cells of one model (see the module docstring)."""
+
+    predictor: str
+    convergence: float
+    model_sha256: str
+    cells: tuple[ReferenceCell, ...]
+    path: str = ""
+
+    def _fit(self, y: np.ndarray, s: np.ndarray, sigma: float) -> tuple[float, ...]:
+        """(expected, low, high) as floats for one column of iterations."""
+        if self.predictor == "constant":
+            lo, hi = np.percentile(y, RANGE_PERCENTILES)
+            return float(np.median(y)), float(lo), float(hi)
+        x = np.log(s)
+        a = np.column_stack([np.ones_like(x), x])
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        resid = y - a @ coef
+        q_lo, q_hi = np.percentile(resid, RANGE_PERCENTILES)
+        point = float(coef[0] + coef[1] * math.log(sigma))
+        return point, point + float(q_lo), point + float(q_hi)
+
+    def estimate(self, max_sigma_hartree: float) -> IterationEstimate | None:
+        """The estimate for a structure whose largest sigma is
+        ``max_sigma_hartree``; None when sigma is not a positive finite
+        number or fewer than :data:`MIN_CELLS` reference runs converged."""
+        sigma = float(max_sigma_hartree)
+        if not (math.isfinite(sigma) and sigma > 0):
+            return None
+        ok = [c for c in self.cells if c.iterations is not None]
+        if len(ok) < MIN_CELLS:
+            return None
+        s = np.array([c.max_sigma_hartree for c in ok])
+        y = np.array([c.iterations for c in ok], dtype=float)
+        point, lo, hi = self._fit(y, s, sigma)
+        default = None
+        okd = [c for c in self.cells if c.default_iterations is not None]
+        if len(okd) >= MIN_CELLS:
+            sd = np.array([c.max_sigma_hartree for c in okd])
+            yd = np.array([c.default_iterations for c in okd], dtype=float)
+            dp, dlo, dhi = self._fit(yd, sd, sigma)
+            default = (_round(dp), _round(dlo), _round(dhi))
+        return IterationEstimate(
+            iterations=_round(point),
+            low=_round(lo),
+            high=_round(hi),
+            default=default,
+            predictor=self.predictor,
+            n_cells=len(self.cells),
+            n_not_converged=len(self.cells) - len(ok),
+            max_sigma_hartree=sigma,
+            sigma_range_hartree=(float(s.min()), float(s.max())),
+            convergence=self.convergence,
+        )
+
+
+def model_json_sha256(model_dir: str | os.PathLike[str]) -> str:
+    """sha256 of MODEL/model.json: what a reference file is tied to."""
+    with open(os.path.join(os.fspath(model_dir), "model.json"), "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def _cell(item: Any, path: str, k: int) -> ReferenceCell:
+    where = f"{path}: cells[{k}]"
+    if not isinstance(item, dict):
+        raise ModelError(f"{where} is not an object")
+    try:
+        cell = ReferenceCell(
+            run=str(item["run"]),
+            source=str(item["source"]),
+            atoms=int(item["atoms"]),
+            max_sigma_hartree=float(item["max_sigma_hartree"]),
+            mean_sigma_hartree=float(item["mean_sigma_hartree"]),
+            iterations=None if item["iterations"] is None else int(item["iterations"]),
+            default_iterations=(
+                None
+                if item["default_iterations"] is None
+                else int(item["default_iterations"])
+            ),
+        )
+    except KeyError as exc:
+        raise ModelError(f"{where} has no {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    sig = (cell.max_sigma_hartree, cell.mean_sigma_hartree)
+    if not all(math.isfinite(v) and 0 < v < 1 for v in sig):
+        raise ModelError(f"{where}: sigma must be in (0, 1) Hartree, got {sig}")
+    for v in (cell.iterations, cell.default_iterations):
+        if v is not None and not 1 <= v <= 10_000:
+            raise ModelError(f"{where}: iterations {v} out of range 1..10000")
+    if cell.atoms < 1:
+        raise ModelError(f"{where}: atoms must be >= 1, got {cell.atoms}")
+    return cell
+
+
+def load_reference(
+    model_dir: str | os.PathLike[str], path: str | os.PathLike[str] | None = None
+) -> IterationReference | None:
+    """MODEL/olcao_iterations.json (or ``path``, a reference file for this
+    model kept elsewhere), or None when there is none.
+
+    Raises :class:`ModelError` naming the file when it cannot be read, is
+    not a reference file, or was made for a different model.json."""
+    path = os.fspath(path) if path else os.path.join(os.fspath(model_dir), FILE_NAME)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a {FORMAT} file")
+    if meta.get("version") != VERSION:
+        raise ModelError(
+            f"{path}: version {meta.get('version')!r}, this pyolcaoml reads {VERSION}"
+        )
+    predictor = meta.get("predictor")
+    if predictor not in PREDICTORS:
+        raise ModelError(
+            f"{path}: predictor {predictor!r} is not one of {', '.join(PREDICTORS)}"
+        )
+    try:
+        convergence = float(meta["convergence"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{path}: no numeric 'convergence'") from None
+    cells = meta.get("cells")
+    if not isinstance(cells, list):
+        raise ModelError(f"{path}: 'cells' must be a list")
+    sha = model_json_sha256(model_dir)
+    if meta.get("model_json_sha256") != sha:
+        raise ModelError(
+            f"{path} was made for another model.json (sha256 "
+            f"{str(meta.get('model_json_sha256'))[:12]}..., this one "
+            f"{sha[:12]}...): remake it for this model"
+        )
+    return IterationReference(
+        predictor=predictor,
+        convergence=convergence,
+        model_sha256=sha,
+        cells=tuple(_cell(c, path, k) for k, c in enumerate(cells)),
+        path=path,
+    )
+
+
+def write_reference(
+    model_dir: str | os.PathLike[str],
+    cells: list[ReferenceCell],
+    predictor: str,
+    convergence: float = 1e-4,
+    command: str = "",
+    path: str | os.PathLike[str] | None = None,
+) -> str:
+    """Write MODEL/olcao_iterations.json (or ``path``) atomically and
+    return its path."""
+    if predictor not in PREDICTORS:
+        raise ModelError(
+            f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}"
+        )
+    path = os.fspath(path) if path else os.path.join(os.fspath(model_dir), FILE_NAME)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "predictor": predictor,
+        "convergence": convergence,
+        "model_json_sha256": model_json_sha256(model_dir),
+        "command": command,
+        "cells": [asdict(c) for c in cells],
+    }
+    write_bytes_atomic(path, (json.dumps(meta, indent=1) + "\n").encode())
+    return path
+
+
+def estimate_for(model: Any, sigma: Any) -> IterationEstimate | None:
+    """The estimate for a prediction with per-atom ``sigma`` (Hartree) by
+    ``model`` (a loaded model, or its directory); None where the model has
+    no reference file or sigma is missing (a single network)."""
+    path = getattr(model, "path", model)
+    if sigma is None:
+        return None
+    ref = load_reference(path)
+    if ref is None:
+        return None
+    s = np.asarray(sigma, dtype=float)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return None
+    return ref.estimate(float(s.max()))

@@ -1,0 +1,310 @@
+"""Expected OLCAO iterations from a prediction's sigma (stop 40).
+
+The estimator is checked on references built by hand whose answer is known
+analytically (a line with residuals orthogonal to it, a constant with known
+percentiles); the file reader on damaged, stale and out-of-range files; the
+shipped reference files against the stored OLCAO results they quote and
+against the models they belong to (each cell's iterations are OLCAO's, read
+from the bench JSON; its sigma is recomputed by predicting the stored run
+again; none of its cells is a training structure of the model).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyolcaoml.cli import main
+from pyolcaoml.model.errors import ModelError
+from pyolcaoml.model.olcao_iterations import (
+    FILE_NAME,
+    ReferenceCell,
+    estimate_for,
+    load_reference,
+    model_json_sha256,
+    write_reference,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {
+    "default": REPO / "data" / "default_model",
+    "asi": REPO / "data" / "asi_model",
+    "sic": REPO / "data" / "sic_model",
+    "sicam": REPO / "data" / "sicam_model",
+}
+
+
+def _cell(k: int, sigma: float, it: int | None, default: int | None = 20):
+    return ReferenceCell(
+        run=f"cell{k}",
+        source="test",
+        atoms=8,
+        max_sigma_hartree=sigma,
+        mean_sigma_hartree=sigma / 2,
+        iterations=it,
+        default_iterations=default,
+    )
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "model.json").write_text('{"format": "stand-in"}\n')
+    return d
+
+
+def test_line_with_orthogonal_residuals(model_dir: Path) -> None:
+    # x = ln(sigma / 1 mHa) at -2, -1, 0, 1, 2 twice; y = 8 + 2 x + r with
+    # residuals r orthogonal to 1 and to x, so least squares returns 8 and 2
+    # exactly and the residual percentiles are those of r.
+    x = np.array([-2, -1, 0, 1, 2, -2, -1, 0, 1, 2], dtype=float)
+    r = np.array([1, -1, 0, -1, 1, -1, 1, 0, 1, -1], dtype=float)
+    assert abs(r.sum()) < 1e-12 and abs((r * x).sum()) < 1e-12
+    y = 8 + 2 * x + r
+    cells = [
+        _cell(k, 1e-3 * math.exp(xk), int(yk), default=int(yk) + 10)
+        for k, (xk, yk) in enumerate(zip(x, y, strict=True))
+    ]
+    write_reference(model_dir, cells, "log_max_sigma")
+    ref = load_reference(model_dir)
+    lo, hi = np.percentile(r, [10, 90])
+    for xs in (-1.5, 0.0, 0.7):
+        est = ref.estimate(1e-3 * math.exp(xs))
+        point = 8 + 2 * xs
+        assert est.iterations == math.floor(point + 0.5)
+        assert est.low == math.floor(point + lo + 0.5)
+        assert est.high == math.floor(point + hi + 0.5)
+        assert est.default == (
+            math.floor(point + 10.5),
+            math.floor(point + lo + 10.5),
+            math.floor(point + hi + 10.5),
+        )
+        assert not est.extrapolated
+    assert ref.estimate(1e-3 * math.exp(3.0)).extrapolated
+    text = "\n".join(ref.estimate(1.3e-3).summary())
+    assert "to 1e-4" in text and "1.30 mHa" in text and "10 OLCAO runs" in text
+
+
+def test_constant_with_a_run_that_never_converged(model_dir: Path) -> None:
+    its = [14, 15, 17, 19, 20, 21, 22, 23, 25, 28, None]
+    cells = [_cell(k, 6e-3 + 1e-4 * k, it, None) for k, it in enumerate(its)]
+    write_reference(model_dir, cells, "constant")
+    est = load_reference(model_dir).estimate(9e-3)
+    done = np.array([i for i in its if i is not None], dtype=float)
+    lo, hi = np.percentile(done, [10, 90])
+    assert (est.iterations, est.low, est.high) == (
+        math.floor(np.median(done) + 0.5),
+        math.floor(lo + 0.5),
+        math.floor(hi + 0.5),
+    )
+    assert est.default is None  # no default-start runs in this reference
+    assert est.n_not_converged == 1 and not est.extrapolated
+    text = "\n".join(est.summary())
+    assert "1 of those runs did not reach 1e-4" in text
+    assert "does not rank" in text
+
+
+def test_no_estimate_without_enough_runs_or_sigma(model_dir: Path) -> None:
+    write_reference(model_dir, [_cell(k, 1e-3, 5) for k in range(4)], "constant")
+    assert load_reference(model_dir).estimate(1e-3) is None
+    write_reference(model_dir, [_cell(k, 1e-3, 5) for k in range(6)], "constant")
+    ref = load_reference(model_dir)
+    assert ref.estimate(float("nan")) is None and ref.estimate(0.0) is None
+    assert estimate_for(str(model_dir), None) is None
+    assert estimate_for(str(model_dir), [float("nan")] * 3) is None
+    assert estimate_for(str(model_dir), [1e-3, 2e-3]).n_cells == 6
+
+
+def test_missing_file_means_no_estimate(model_dir: Path) -> None:
+    assert load_reference(model_dir) is None
+    assert estimate_for(str(model_dir), [1e-3]) is None
+
+
+def _write_raw(model_dir: Path, meta) -> Path:
+    path = model_dir / FILE_NAME
+    path.write_text(meta if isinstance(meta, str) else json.dumps(meta))
+    return path
+
+
+def _good(model_dir: Path) -> dict:
+    write_reference(model_dir, [_cell(k, 1e-3, 5) for k in range(6)], "constant")
+    return json.loads((model_dir / FILE_NAME).read_text())
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda m: "{", "cannot read"),
+        (lambda m: [], "is not a pyolcaoml-olcao-iterations file"),
+        (lambda m: {**m, "format": "other"}, "is not a pyolcaoml-olcao"),
+        (lambda m: {**m, "version": 9}, "version 9"),
+        (lambda m: {**m, "predictor": "knn"}, "predictor 'knn'"),
+        (lambda m: {**m, "convergence": "x"}, "convergence"),
+        (lambda m: {**m, "cells": {}}, "'cells' must be a list"),
+        (lambda m: {**m, "model_json_sha256": "0" * 64}, "another model.json"),
+        (lambda m: {**m, "cells": [{"run": "a"}]}, "cells[0] has no 'source'"),
+        (lambda m: {**m, "cells": [7]}, "cells[0] is not an object"),
+    ],
+)
+def test_damaged_file_is_named(model_dir: Path, damage, message: str) -> None:
+    path = _write_raw(model_dir, damage(_good(model_dir)))
+    with pytest.raises(ModelError) as err:
+        load_reference(model_dir)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("max_sigma_hartree", -1.0, "sigma must be in (0, 1) Hartree"),
+        ("mean_sigma_hartree", float("nan"), "sigma must be in (0, 1) Hartree"),
+        ("max_sigma_hartree", 1e300, "sigma must be in (0, 1) Hartree"),
+        ("iterations", 0, "iterations 0 out of range"),
+        ("default_iterations", 10**9, "out of range"),
+        ("atoms", 0, "atoms must be >= 1"),
+        ("iterations", "five", "cells[2]"),
+    ],
+)
+def test_absurd_values_are_refused(model_dir: Path, field, value, message) -> None:
+    meta = _good(model_dir)
+    meta["cells"][2][field] = value
+    _write_raw(model_dir, meta)
+    with pytest.raises(ModelError, match=None) as err:
+        load_reference(model_dir)
+    assert message in str(err.value) and "cells[2]" in str(err.value)
+
+
+def test_retrained_model_makes_the_file_stale(model_dir: Path) -> None:
+    _good(model_dir)
+    assert load_reference(model_dir) is not None
+    (model_dir / "model.json").write_text('{"format": "retrained"}\n')
+    with pytest.raises(ModelError, match="another model.json"):
+        load_reference(model_dir)
+
+
+def test_failed_write_keeps_the_old_file(model_dir: Path, monkeypatch) -> None:
+    import errno
+
+    from pyolcaoml import _atomic
+
+    _good(model_dir)
+    before = (model_dir / FILE_NAME).read_bytes()
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_atomic.os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_reference(model_dir, [_cell(k, 2e-3, 9) for k in range(7)], "constant")
+    assert (model_dir / FILE_NAME).read_bytes() == before
+    assert sorted(os.listdir(model_dir)) == ["model.json", FILE_NAME]
+
+
+# --- the shipped reference files -------------------------------------------
+
+
+def _bench_rows(source: str) -> list[dict]:
+    path = REPO / source.rpartition(":")[0]
+    rows = json.loads(path.read_text())
+    return rows["rows"] if isinstance(rows, dict) else rows
+
+
+def _shipped(name: str):
+    ref = load_reference(MODELS[name])
+    if ref is None:
+        pytest.skip(f"{MODELS[name]} has no {FILE_NAME}")
+    return ref
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shipped_reference_quotes_olcao(name: str) -> None:
+    """Every cell's iterations are those OLCAO logged in the bench JSON it
+    names (the model's start, and OLCAO's default start where recorded),
+    and no cell is one the model trained on."""
+    ref = _shipped(name)
+    meta = json.loads((MODELS[name] / "model.json").read_text())
+    trained = set(meta["training"]["train_structures"]) | set(
+        meta["training"]["validation_structures"]
+    )
+    assert len(ref.cells) >= 10
+    for c in ref.cells:
+        assert c.run not in trained
+        start = c.source.rpartition(":")[2]
+        rows = _bench_rows(c.source)
+        mine = [r for r in rows if r["run"] == c.run and r["start"] == start]
+        assert len(mine) == 1, (c.run, c.source)
+        assert c.iterations == mine[0]["iterations_to_1e-4"]
+        assert c.atoms == mine[0]["atoms"]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shipped_reference_sigma_is_the_models(name: str) -> None:
+    """Each cell's largest and mean sigma, recomputed by predicting the
+    stored run's structure with the model (so the file cannot outlive a
+    change of model or of the descriptors)."""
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.workflow import predict_structure
+    from pyolcaoml.olcao import read_run
+
+    ref = _shipped(name)
+    model = load_model(MODELS[name])
+    for c in ref.cells:
+        root = (REPO / c.source.rpartition(":")[0]).parent
+        found = [p for p in root.rglob(c.run) if (p / "inputs").is_dir()]
+        assert found, f"no run directory {c.run} under {root}"
+        run = read_run(str(found[0]))
+        sigma = np.asarray(predict_structure(model, run.structure).sigma)
+        assert sigma.max() == pytest.approx(c.max_sigma_hartree, rel=1e-6)
+        assert sigma.mean() == pytest.approx(c.mean_sigma_hartree, rel=1e-6)
+
+
+def test_predict_prints_the_estimate(tmp_path: Path) -> None:
+    ref = _shipped("default")
+    structure = REPO / "data" / "scf_test_runs" / "si8_r0.15_seed73003" / "olcao.skl"
+    out = tmp_path / "scfV.dat"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["predict", str(structure), "-o", str(out)]) == 0
+    text = buf.getvalue()
+    line = next(x for x in text.splitlines() if x.startswith("OLCAO from this"))
+    assert f"against {len(ref.cells)} OLCAO runs" in text
+    got = [
+        int(v) for v in line.replace("-", " ").replace(";", " ").split() if v.isdigit()
+    ]
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.workflow import predict_structure
+    from pyolcaoml.structure import read_structure
+
+    sigma = predict_structure(
+        load_model(MODELS["default"]), read_structure(str(structure))
+    ).sigma
+    est = ref.estimate(float(np.max(sigma)))
+    assert got[:3] == [est.iterations, est.low, est.high]
+
+
+def test_predict_with_a_damaged_reference_still_writes(tmp_path: Path) -> None:
+    import contextlib
+    import io
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(MODELS["default"], model)
+    (model / FILE_NAME).write_text("{")
+    structure = REPO / "data" / "scf_test_runs" / "si8_r0.15_seed73003" / "olcao.skl"
+    out = tmp_path / "scfV.dat"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["predict", str(model), str(structure), "-o", str(out)]) == 0
+    assert out.is_file()
+    assert f"cannot read {model / FILE_NAME}" in buf.getvalue()
+    assert "no estimate of OLCAO's iterations" in buf.getvalue()
+    assert model_json_sha256(model) == model_json_sha256(MODELS["default"])
