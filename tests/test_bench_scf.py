@@ -50,6 +50,12 @@ def test_iteration_summary_counts_like_olcao():
     assert s["iterations_to_1e-4"] == 9 and s["iterations_to_1e-6"] == 13
     assert s["first_value"] == 0.382
     assert s["abs_dE_hartree"] == pytest.approx(9e-8, abs=1e-12)
+    # the last printed value rounds to the test itself: OLCAO stopped there
+    # because its unrounded value was below 1e-6 (si8_r0.05_seed74012)
+    s = _load().summarise([*values[:-1], 1.0e-6], -31.0, -31.0)
+    assert s["iterations_to_1e-6"] == 13
+    s = _load().summarise(values[:-1], -31.0, -31.0)
+    assert s["iterations_to_1e-6"] is None
 
 
 def test_json_written_after_each_run_and_atomically(tmp_path):

@@ -208,6 +208,18 @@ def run(args: argparse.Namespace) -> int:
                     f"within 1 sigma, {cal['within_2_sigma']:.0%} within 2 "
                     f"sigma; rank correlation {cal['spearman']:.2f}"
                 )
+            from pyolcaoml.model.olcao_iterations import estimate_for
+
+            estimate = estimate_for(model, pred.report.sigma)
+            if estimate is not None:
+                for line in estimate.summary():
+                    print(line)
+                summary["olcao_iterations_to_1e-4"] = {
+                    "expected": estimate.iterations,
+                    "range_80": [estimate.low, estimate.high],
+                    "default_start": estimate.default,
+                    "reference_cells": estimate.n_cells,
+                }
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs)
         write_text_atomically(
             os.path.join(out, "scfV.dat"), format_scfv(scfv), force=True
