@@ -149,6 +149,9 @@ INTERSTITIAL = "runs_interstitial"
 #: model trains on them since stop 33 (candidate T8b), after the spent test
 #: cells; the a-Si and SiC models do not.
 BATCH3 = "runs_batch3.tar.xz"
+#: stop 40: 70 rattled 8-atom cells chosen by T8b's sigma x novelty from a
+#: pool of 300 (candidate T10; only with --batch4)
+BATCH4 = "runs_batch4.tar.xz"
 #: The spent fresh Si test cells that the Si model trains on (stop 32,
 #: candidate T7): a list of run folders of data/scf_test_runs, one name per
 #: line. Each of them decided one model choice before and is never a test
@@ -402,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(stop 32) and data/{BATCH3} (stop 33); "
         "give none ('--extra-runs' alone) for the 31 shared runs only",
     )
+    p.add_argument(
+        "--batch4",
+        action="store_true",
+        help=f"the default Si model: data/{BATCH4} too (stop 40's candidate "
+        "T10: 70 rattled 8-atom cells chosen by T8b's sigma)",
+    )
     p.add_argument("--holdout", nargs="+", default=HOLDOUT, metavar="NAME")
     p.add_argument(
         "--sic-runs",
@@ -494,6 +503,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             "--sicam has its own runs: leave out --sic-runs, --asi, --sic-spent"
         )
+    if args.batch4 and (
+        args.asi or args.sicam or args.sic_runs != "none" or args.extra_runs is not None
+    ):
+        raise SystemExit(
+            "--batch4 adds to the default Si model's own runs: leave out "
+            "--asi, --sicam, --sic-runs and --extra-runs"
+        )
     if args.sicam_b11 and not args.sicam:
         raise SystemExit("--sicam-b11 goes with --sicam")
     if args.handover_only:
@@ -567,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         elif not sic:
             # stop 32 (T7): the spent test cells; stop 33 (T8b): batch3
             extra_runs += [*spent_test_dirs(here), os.path.join(here, BATCH3)]
+            if args.batch4:
+                extra_runs.append(os.path.join(here, BATCH4))
     tmp = tempfile.mkdtemp(prefix="olcaoml-default-")
     try:
         extra = [_unpacked(path, tmp) for path in extra_runs]
