@@ -228,15 +228,11 @@ def test_asi_recipe_leaves_the_spent_a_si_cells_out(monkeypatch, tmp_path):
     assert not set(listed) & set(_recipe_trees(monkeypatch, tmp_path))
 
 
-def test_batch3_runs_are_new_cells_with_their_meta(monkeypatch):
-    """data/runs_batch3.tar.xz (made in stop 32, trained on by the default
-    model since stop 33) holds 51 curated runs, each with its meta.json and olcao.skl,
-    seeds >= 70000, none a cell of data/scf_test_runs or of another
-    training tree."""
+def _archive_runs(archive: Path) -> tuple[list[str], list[str], dict]:
+    """A run archive's member names, its run folders and their meta.json."""
     import json
     import tarfile
 
-    archive = REPO / "data" / _recipe(monkeypatch).BATCH3
     with tarfile.open(archive, "r:xz") as tar:
         names = tar.getnames()
         runs = sorted({n.split("/")[1] for n in names if "/" in n})
@@ -245,12 +241,46 @@ def test_batch3_runs_are_new_cells_with_their_meta(monkeypatch):
             for n in names
             if n.endswith("/meta.json")
         }
+    return names, runs, metas
+
+
+def test_batch3_runs_are_new_cells_with_their_meta(monkeypatch):
+    """data/runs_batch3.tar.xz (made in stop 32, trained on by the default
+    model since stop 33) holds 51 curated runs, each with its meta.json and olcao.skl,
+    seeds >= 70000, none a cell of data/scf_test_runs or of another
+    training tree."""
+
+    archive = REPO / "data" / _recipe(monkeypatch).BATCH3
+    names, runs, metas = _archive_runs(archive)
     assert len(runs) == 51 and sorted(metas) == runs
     assert all(f"./{r}/olcao.skl" in names for r in runs)
     assert all(m["name"] == r and m["seed"] >= 70000 for r, m in metas.items())
     assert all(m["final_convergence_value"] <= 1e-6 for m in metas.values())
     elsewhere = {p.name for p in (REPO / "data" / "scf_test_runs").iterdir()}
     elsewhere |= {p.name for p in (REPO / "data" / "runs_interstitial").iterdir()}
+    assert not set(runs) & elsewhere
+
+
+def test_batch4_runs_are_converged_selected_cells(monkeypatch):
+    """data/runs_batch4.tar.xz (stop 40, candidate T10): rattled 8-atom
+    runs of the selection pool (seeds 75000-75299), each with its meta.json
+    and olcao.skl, converged to 1e-6 (within OLCAO's printed rounding) and
+    none a cell of data/scf_test_runs or of another training tree."""
+    archive = REPO / "data" / _recipe(monkeypatch).BATCH4
+    names, runs, metas = _archive_runs(archive)
+    assert len(runs) >= 60 and sorted(metas) == runs
+    assert all(f"./{r}/olcao.skl" in names for r in runs)
+    assert all(
+        m["name"] == r and 75000 <= m["seed"] < 75300 and r.startswith("si8_r")
+        for r, m in metas.items()
+    )
+    assert all(m["final_convergence_value"] <= 1e-6 + 5e-9 for m in metas.values())
+    assert all(
+        m["iterations_total"] < m["last_iteration_limit"] for m in metas.values()
+    )
+    elsewhere = {p.name for p in (REPO / "data" / "scf_test_runs").iterdir()}
+    elsewhere |= {p.name for p in (REPO / "data" / "runs_interstitial").iterdir()}
+    elsewhere |= set(_archive_runs(REPO / "data" / _recipe(monkeypatch).BATCH3)[1])
     assert not set(runs) & elsewhere
 
 
