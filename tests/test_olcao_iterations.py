@@ -309,3 +309,21 @@ def test_predict_with_a_damaged_reference_still_writes(tmp_path: Path) -> None:
     assert f"cannot read {model / FILE_NAME}" in buf.getvalue()
     assert "no estimate of OLCAO's iterations" in buf.getvalue()
     assert model_json_sha256(model) == model_json_sha256(MODELS["default"])
+
+
+def test_demo_with_a_stale_reference_still_runs(tmp_path: Path) -> None:
+    import contextlib
+    import io
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(MODELS["default"], model)
+    meta = json.loads((model / FILE_NAME).read_text())
+    meta["model_json_sha256"] = "0" * 64
+    (model / FILE_NAME).write_text(json.dumps(meta))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["demo", "--model", str(model), "-o", str(tmp_path / "out")])
+    assert rc == 0 and (tmp_path / "out" / "scfV.dat").is_file()
+    assert "was made for another model.json" in buf.getvalue()
+    assert "OLCAO from this start" not in buf.getvalue()

@@ -210,7 +210,11 @@ def run(args: argparse.Namespace) -> int:
                 )
             from pyolcaoml.model.olcao_iterations import estimate_for
 
-            estimate = estimate_for(model, pred.report.sigma)
+            try:
+                estimate = estimate_for(model, pred.report.sigma)
+            except ModelError as exc:  # a stale or damaged reference file
+                print(f"warning: {exc}; no estimate of OLCAO's iterations")
+                estimate = None
             if estimate is not None:
                 for line in estimate.summary():
                     print(line)
