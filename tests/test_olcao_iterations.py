@@ -327,3 +327,13 @@ def test_demo_with_a_stale_reference_still_runs(tmp_path: Path) -> None:
     assert rc == 0 and (tmp_path / "out" / "scfV.dat").is_file()
     assert "was made for another model.json" in buf.getvalue()
     assert "OLCAO from this start" not in buf.getvalue()
+
+
+def test_info_names_each_reference(capsys) -> None:
+    assert main(["info"]) == 0
+    line = next(
+        x for x in capsys.readouterr().out.splitlines() if x.startswith("olcao runs")
+    )
+    for name, path in MODELS.items():
+        meta = json.loads((path / FILE_NAME).read_text())
+        assert f"{name} {len(meta['cells'])} ({meta['predictor']})" in line

@@ -34,8 +34,30 @@ def run(args: argparse.Namespace) -> int:
     print(f"max twojmax     {int(core().oml_max_twojmax())}")
     print(f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', '(unset: all cores)')}")
     _print_bundled_model()
+    print(f"olcao runs      {_iteration_reference_line()}")
     print(f"cores           {os.cpu_count()}")
     return 0
+
+
+def _iteration_reference_line() -> str:
+    """How many OLCAO runs each bundled model's expected-iterations
+    estimate rests on (MODEL/olcao_iterations.json; docs/uncertainty.md)."""
+    from pyolcaoml.model import ModelError
+    from pyolcaoml.model.olcao_iterations import load_reference
+    from pyolcaoml.model.saved import bundled_model_path
+
+    parts = []
+    for name in ("default", "asi", "sic", "sicam"):
+        try:
+            ref = load_reference(bundled_model_path(name))
+        except ModelError as exc:  # stale or damaged: say so, go on
+            parts.append(f"{name} unusable ({exc})")
+            continue
+        if ref is None:
+            parts.append(f"{name} none")
+        else:
+            parts.append(f"{name} {len(ref.cells)} ({ref.predictor})")
+    return "behind the expected iterations of a prediction: " + ", ".join(parts)
 
 
 def _handover_line(model_dir) -> str:
