@@ -337,3 +337,46 @@ def test_info_names_each_reference(capsys) -> None:
     for name, path in MODELS.items():
         meta = json.loads((path / FILE_NAME).read_text())
         assert f"{name} {len(meta['cells'])} ({meta['predictor']})" in line
+
+
+def test_many_inputs_record_the_estimate(tmp_path: Path) -> None:
+    """predict IN... -o FILE.h5: /structures/expected_iterations holds each
+    structure's estimate, the same as one prediction alone gives."""
+    import h5py
+
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.workflow import predict_structure
+    from pyolcaoml.structure import read_structure
+
+    runs = REPO / "data" / "scf_test_runs"
+    cells = [
+        runs / n / "olcao.skl" for n in ("si8_r0.05_seed73000", "si8_r0.20_seed73005")
+    ]
+    out = tmp_path / "p.h5"
+    assert main(["predict", *map(str, cells), "-o", str(out), "-q"]) == 0
+    with h5py.File(out) as f:
+        got = f["structures/expected_iterations"][:].tolist()
+    ref = _shipped("default")
+    model = load_model(MODELS["default"])
+    want = []
+    for c in cells:
+        sigma = predict_structure(model, read_structure(str(c))).sigma
+        e = ref.estimate(float(np.max(sigma)))
+        want.append([e.iterations, e.low, e.high])
+    assert got == want and want[0] != want[1]
+
+
+def test_many_inputs_with_a_damaged_reference(tmp_path: Path, capsys) -> None:
+    import shutil
+
+    import h5py
+
+    model = tmp_path / "m"
+    shutil.copytree(MODELS["default"], model)
+    (model / FILE_NAME).write_text("[]")
+    cell = REPO / "data" / "scf_test_runs" / "si8_r0.05_seed73000" / "olcao.skl"
+    out = tmp_path / "p.h5"
+    assert main(["predict", str(model), str(cell), str(cell), "-o", str(out)]) == 0
+    with h5py.File(out) as f:
+        assert f["structures/expected_iterations"][:].tolist() == [[-1, -1, -1]] * 2
+    assert "no estimate of OLCAO's iterations" in capsys.readouterr().err

@@ -305,6 +305,9 @@ class PredictResult:
     scfv_text: str  # scfV.dat: atom order, or the run's potential-type order
     warnings: list[str] = field(default_factory=list)
     model: str = ""  # the folder of the model that predicted it
+    #: OLCAO's expected iterations to 1e-4 from this start (expected, low,
+    #: high of the 80 % range); -1 each where the model gives none
+    expected_iterations: tuple[int, int, int] = (-1, -1, -1)
 
 
 def predict_item(
@@ -363,6 +366,14 @@ def predict_item(
     else:
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs) if with_text else None
     text = format_scfv(scfv) if scfv is not None else ""
+    from pyolcaoml.model import ModelError
+    from pyolcaoml.model.olcao_iterations import estimate_for
+
+    try:
+        est = estimate_for(model, pred.sigma)
+    except ModelError as exc:  # a stale or damaged reference: say so, go on
+        notes.append(f"{item.name}: {exc}; no estimate of OLCAO's iterations")
+        est = None
     return PredictResult(
         item.without_structure(),
         _sent_back(item, s),
@@ -370,6 +381,7 @@ def predict_item(
         text,
         notes,
         os.fspath(model.path),
+        (est.iterations, est.low, est.high) if est is not None else (-1, -1, -1),
     )
 
 
@@ -710,6 +722,7 @@ def write_predictions(
         attrs = {"format": PREDICTIONS_FORMAT, "model": model_path or CHOSEN}
         _init_structures(f, attrs)
         _create(f["structures"], "model", (), _str_dtype())
+        _create(f["structures"], "expected_iterations", (3,), "int64")
         rows = _Rows(f)
         alphas: dict[str, np.ndarray] = {}  # element: its exponents (Bohr^-2)
         models: dict[str, Any] = {}  # folder: model (metadata only)
@@ -735,6 +748,7 @@ def write_predictions(
                 _create(g, "coeffs", (len(alphas[sym]),), "float64")
             start = rows.add_structure(r.item, r.structure)
             rows.add("structures/model", [r.model])
+            rows.add("structures/expected_iterations", [r.expected_iterations])
             for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
                 rows.add(f"elements/{sym}/atom_index", [start + i])
                 rows.add(f"elements/{sym}/coeffs", [a])
