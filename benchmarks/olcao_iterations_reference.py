@@ -28,7 +28,6 @@ constant (the reference cells' median). Needs no OLCAO.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -37,51 +36,37 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sigma_vs_olcao import bench_cells  # noqa: E402
+from sigma_vs_olcao import bench_cells, bench_rows  # noqa: E402
 
 
 def default_rows(paths: list[str]) -> dict[str, int | None]:
     """Run name -> iterations to 1e-4 from OLCAO's default start."""
-    out: dict[str, int | None] = {}
-    for path in paths:
-        with open(path) as fh:
-            rows = json.load(fh)
-        rows = rows["rows"] if isinstance(rows, dict) else rows
-        for r in rows:
-            if r["start"] == "default":
-                out[r["run"]] = r["iterations_to_1e-4"]
-    return out
+    return {
+        r["run"]: r["iterations_to_1e-4"]
+        for path in paths
+        for r in bench_rows(path)
+        if r["start"] == "default"
+    }
 
 
 def reference_cells(model, benches, match, default_from):
     from pyolcaoml.model.olcao_iterations import ReferenceCell
 
     defaults = default_rows([b.partition(":")[0] for b in benches] + default_from)
-    for r, _, pred, _ in bench_cells(model, benches, match):
-        sigma = np.asarray(pred.sigma, dtype=float)
-        yield ReferenceCell(
-            run=r["run"],
-            source=next(
-                os.path.relpath(b.partition(":")[0])
-                + ":"
-                + (b.partition(":")[2] or "network")
-                for b in benches
-                if _has_run(b, r["run"])
-            ),
-            atoms=int(r["atoms"]),
-            max_sigma_hartree=float(sigma.max()),
-            mean_sigma_hartree=float(sigma.mean()),
-            iterations=r["iterations_to_1e-4"],
-            default_iterations=defaults.get(r["run"]),
-        )
-
-
-def _has_run(bench: str, run: str) -> bool:
-    path, _, start = bench.partition(":")
-    with open(path) as fh:
-        rows = json.load(fh)
-    rows = rows["rows"] if isinstance(rows, dict) else rows
-    return any(x["run"] == run and x["start"] == (start or "network") for x in rows)
+    for bench in benches:
+        path, _, start = bench.partition(":")
+        source = f"{os.path.relpath(path)}:{start or 'network'}"
+        for r, _, pred, _ in bench_cells(model, [bench], match):
+            sigma = np.asarray(pred.sigma, dtype=float)
+            yield ReferenceCell(
+                run=r["run"],
+                source=source,
+                atoms=int(r["atoms"]),
+                max_sigma_hartree=float(sigma.max()),
+                mean_sigma_hartree=float(sigma.mean()),
+                iterations=r["iterations_to_1e-4"],
+                default_iterations=defaults.get(r["run"]),
+            )
 
 
 def main() -> int:

@@ -32,6 +32,14 @@ def find_run(root: str, name: str) -> str:
     raise FileNotFoundError(f"no run directory {name} under {root}")
 
 
+def bench_rows(path: str) -> list[dict]:
+    """The rows of a stored ``bench_scf.py`` result (older files are a bare
+    list of rows)."""
+    with open(path) as fh:
+        rows = json.load(fh)
+    return rows["rows"] if isinstance(rows, dict) else rows
+
+
 def bench_cells(model, benches: list[str], match: tuple[str, ...] = ("",)):
     """For each row of the stored benches (``BENCH.json[:START]``; START's
     rows, ``network`` unless given) whose run name starts with one of
@@ -44,10 +52,7 @@ def bench_cells(model, benches: list[str], match: tuple[str, ...] = ("",)):
     radial = RadialMetric()
     for item in benches:
         path, _, start = item.partition(":")
-        with open(path) as fh:
-            rows = json.load(fh)
-        rows = rows["rows"] if isinstance(rows, dict) else rows
-        for r in rows:
+        for r in bench_rows(path):
             if r["start"] != (start or "network") or not r["run"].startswith(match):
                 continue
             run = read_run(find_run(os.path.dirname(os.path.abspath(path)), r["run"]))
