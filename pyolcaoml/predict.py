@@ -143,8 +143,6 @@ class PotentialPrediction:
         ModelError for a damaged or stale reference file."""
         from pyolcaoml.model.olcao_iterations import estimate_for
 
-        if self.sigma is None:
-            return None
         return estimate_for(self.model, self.sigma)
 
     def isolated_potential(self, symbol: str, r_bohr) -> np.ndarray:

@@ -208,13 +208,11 @@ def run(args: argparse.Namespace) -> int:
                     f"within 1 sigma, {cal['within_2_sigma']:.0%} within 2 "
                     f"sigma; rank correlation {cal['spearman']:.2f}"
                 )
-            from pyolcaoml.model.olcao_iterations import estimate_for
+            from pyolcaoml.model.olcao_iterations import estimate_or_note
 
-            try:
-                estimate = estimate_for(model, pred.report.sigma)
-            except ModelError as exc:  # a stale or damaged reference file
-                print(f"warning: {exc}; no estimate of OLCAO's iterations")
-                estimate = None
+            estimate, note = estimate_or_note(model, pred.report.sigma)
+            if note is not None:
+                print(f"warning: {note}")
             if estimate is not None:
                 for line in estimate.summary():
                     print(line)

@@ -366,14 +366,11 @@ def predict_item(
     else:
         scfv = scfv_for_atoms(model, pred.symbols, pred.coeffs) if with_text else None
     text = format_scfv(scfv) if scfv is not None else ""
-    from pyolcaoml.model import ModelError
-    from pyolcaoml.model.olcao_iterations import estimate_for
+    from pyolcaoml.model.olcao_iterations import estimate_or_note
 
-    try:
-        est = estimate_for(model, pred.sigma)
-    except ModelError as exc:  # a stale or damaged reference: say so, go on
-        notes.append(f"{item.name}: {exc}; no estimate of OLCAO's iterations")
-        est = None
+    est, note = estimate_or_note(model, pred.sigma)
+    if note is not None:  # a stale or damaged reference: say so, go on
+        notes.append(f"{item.name}: {note}")
     return PredictResult(
         item.without_structure(),
         _sent_back(item, s),

@@ -292,13 +292,13 @@ def run(args: argparse.Namespace) -> int:
     if pred.report is not None:
         for line in pred.report.summary():
             print(line)
-    try:
-        estimate = pred.expected_iterations()
-    except ModelError as exc:
-        print(f"warning: {exc}; no estimate of OLCAO's iterations")
-    else:
-        for line in estimate.summary() if estimate is not None else []:
-            print(line)
+    from pyolcaoml.model.olcao_iterations import estimate_or_note
+
+    estimate, note = estimate_or_note(pred.model, pred.sigma)
+    if note is not None:
+        print(f"warning: {note}")
+    for line in estimate.summary() if estimate is not None else []:
+        print(line)
         if args.report:
             try:
                 write_report(args.report, pred.report)

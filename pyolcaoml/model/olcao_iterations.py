@@ -57,6 +57,7 @@ __all__ = [
     "IterationReference",
     "ReferenceCell",
     "estimate_for",
+    "estimate_or_note",
     "load_reference",
     "model_json_sha256",
     "write_reference",
@@ -170,7 +171,6 @@ class IterationReference:
 
     predictor: str
     convergence: float
-    model_sha256: str
     cells: tuple[ReferenceCell, ...]
     path: str = ""
 
@@ -304,7 +304,6 @@ def load_reference(
     return IterationReference(
         predictor=predictor,
         convergence=convergence,
-        model_sha256=sha,
         cells=tuple(_cell(c, path, k) for k, c in enumerate(cells)),
         path=path,
     )
@@ -338,14 +337,25 @@ def write_reference(
     return path
 
 
+def estimate_or_note(
+    model: Any, sigma: Any
+) -> tuple[IterationEstimate | None, str | None]:
+    """:func:`estimate_for` for callers that must go on without one
+    (``predict``, ``demo``, many inputs): a stale or damaged reference file
+    gives (None, the reason to print) instead of an error."""
+    try:
+        return estimate_for(model, sigma), None
+    except ModelError as exc:
+        return None, f"{exc}; no estimate of OLCAO's iterations"
+
+
 def estimate_for(model: Any, sigma: Any) -> IterationEstimate | None:
     """The estimate for a prediction with per-atom ``sigma`` (Hartree) by
     ``model`` (a loaded model, or its directory); None where the model has
     no reference file or sigma is missing (a single network)."""
-    path = getattr(model, "path", model)
     if sigma is None:
         return None
-    ref = load_reference(path)
+    ref = load_reference(getattr(model, "path", model))
     if ref is None:
         return None
     s = np.asarray(sigma, dtype=float)
