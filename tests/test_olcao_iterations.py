@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -29,6 +32,9 @@ from pyolcaoml.model.olcao_iterations import (
     model_json_sha256,
     write_reference,
 )
+from pyolcaoml.model.saved import load_model
+from pyolcaoml.model.workflow import predict_structure
+from pyolcaoml.structure import read_structure
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = {
@@ -247,8 +253,6 @@ def test_shipped_reference_sigma_is_the_models(name: str) -> None:
     """Each cell's largest and mean sigma, recomputed by predicting the
     stored run's structure with the model (so the file cannot outlive a
     change of model or of the descriptors)."""
-    from pyolcaoml.model.saved import load_model
-    from pyolcaoml.model.workflow import predict_structure
     from pyolcaoml.olcao import read_run
 
     ref = _shipped(name)
@@ -263,70 +267,59 @@ def test_shipped_reference_sigma_is_the_models(name: str) -> None:
         assert sigma.mean() == pytest.approx(c.mean_sigma_hartree, rel=1e-6)
 
 
-def test_predict_prints_the_estimate(tmp_path: Path) -> None:
-    ref = _shipped("default")
-    structure = REPO / "data" / "scf_test_runs" / "si8_r0.15_seed73003" / "olcao.skl"
-    out = tmp_path / "scfV.dat"
-    import contextlib
-    import io
+CELL = REPO / "data" / "scf_test_runs" / "si8_r0.15_seed73003" / "olcao.skl"
 
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["predict", str(structure), "-o", str(out)]) == 0
-    text = buf.getvalue()
-    line = next(x for x in text.splitlines() if x.startswith("OLCAO from this"))
-    assert f"against {len(ref.cells)} OLCAO runs" in text
-    import re
 
-    m = re.search(r"about (\d+) iterations to 1e-4 \(80 % range (\d+)-?(\d*)\)", line)
-    assert m, line
-    got = [int(m.group(1)), int(m.group(2)), int(m.group(3) or m.group(2))]
-    from pyolcaoml.model.saved import load_model
-    from pyolcaoml.model.workflow import predict_structure
-    from pyolcaoml.structure import read_structure
-
+def _shipped_estimate(structure: Path):
+    """The bundled default model's estimate for a structure, from its sigma
+    and its reference, computed here without the CLI."""
     sigma = predict_structure(
         load_model(MODELS["default"]), read_structure(str(structure))
     ).sigma
-    est = ref.estimate(float(np.max(sigma)))
+    return _shipped("default").estimate(float(np.max(sigma)))
+
+
+def _default_copy(tmp_path: Path) -> Path:
+    model = tmp_path / "m"
+    shutil.copytree(MODELS["default"], model)
+    return model
+
+
+def test_predict_prints_the_estimate(tmp_path: Path, capsys) -> None:
+    ref = _shipped("default")
+    assert main(["predict", str(CELL), "-o", str(tmp_path / "scfV.dat")]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("OLCAO from this"))
+    assert f"against {len(ref.cells)} OLCAO runs" in text
+    m = re.search(r"about (\d+) iterations to 1e-4 \(80 % range (\d+)-?(\d*)\)", line)
+    assert m, line
+    got = [int(m.group(1)), int(m.group(2)), int(m.group(3) or m.group(2))]
+    est = _shipped_estimate(CELL)
     assert got[:3] == [est.iterations, est.low, est.high]
 
 
-def test_predict_with_a_damaged_reference_still_writes(tmp_path: Path) -> None:
-    import contextlib
-    import io
-    import shutil
-
-    model = tmp_path / "m"
-    shutil.copytree(MODELS["default"], model)
+def test_predict_with_a_damaged_reference_still_writes(tmp_path: Path, capsys) -> None:
+    model = _default_copy(tmp_path)
     (model / FILE_NAME).write_text("{")
-    structure = REPO / "data" / "scf_test_runs" / "si8_r0.15_seed73003" / "olcao.skl"
     out = tmp_path / "scfV.dat"
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["predict", str(model), str(structure), "-o", str(out)]) == 0
+    assert main(["predict", str(model), str(CELL), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
     assert out.is_file()
-    assert f"cannot read {model / FILE_NAME}" in buf.getvalue()
-    assert "no estimate of OLCAO's iterations" in buf.getvalue()
+    assert f"cannot read {model / FILE_NAME}" in text
+    assert "no estimate of OLCAO's iterations" in text
     assert model_json_sha256(model) == model_json_sha256(MODELS["default"])
 
 
-def test_demo_with_a_stale_reference_still_runs(tmp_path: Path) -> None:
-    import contextlib
-    import io
-    import shutil
-
-    model = tmp_path / "m"
-    shutil.copytree(MODELS["default"], model)
+def test_demo_with_a_stale_reference_still_runs(tmp_path: Path, capsys) -> None:
+    model = _default_copy(tmp_path)
     meta = json.loads((model / FILE_NAME).read_text())
     meta["model_json_sha256"] = "0" * 64
     (model / FILE_NAME).write_text(json.dumps(meta))
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = main(["demo", "--model", str(model), "-o", str(tmp_path / "out")])
+    rc = main(["demo", "--model", str(model), "-o", str(tmp_path / "out")])
+    text = capsys.readouterr().out
     assert rc == 0 and (tmp_path / "out" / "scfV.dat").is_file()
-    assert "was made for another model.json" in buf.getvalue()
-    assert "OLCAO from this start" not in buf.getvalue()
+    assert "was made for another model.json" in text
+    assert "OLCAO from this start" not in text
 
 
 def test_info_names_each_reference(capsys) -> None:
@@ -342,12 +335,6 @@ def test_info_names_each_reference(capsys) -> None:
 def test_many_inputs_record_the_estimate(tmp_path: Path) -> None:
     """predict IN... -o FILE.h5: /structures/expected_iterations holds each
     structure's estimate, the same as one prediction alone gives."""
-    import h5py
-
-    from pyolcaoml.model.saved import load_model
-    from pyolcaoml.model.workflow import predict_structure
-    from pyolcaoml.structure import read_structure
-
     runs = REPO / "data" / "scf_test_runs"
     cells = [
         runs / n / "olcao.skl" for n in ("si8_r0.05_seed73000", "si8_r0.20_seed73005")
@@ -356,27 +343,15 @@ def test_many_inputs_record_the_estimate(tmp_path: Path) -> None:
     assert main(["predict", *map(str, cells), "-o", str(out), "-q"]) == 0
     with h5py.File(out) as f:
         got = f["structures/expected_iterations"][:].tolist()
-    ref = _shipped("default")
-    model = load_model(MODELS["default"])
-    want = []
-    for c in cells:
-        sigma = predict_structure(model, read_structure(str(c))).sigma
-        e = ref.estimate(float(np.max(sigma)))
-        want.append([e.iterations, e.low, e.high])
+    want = [[e.iterations, e.low, e.high] for e in map(_shipped_estimate, cells)]
     assert got == want and want[0] != want[1]
 
 
 def test_many_inputs_with_a_damaged_reference(tmp_path: Path, capsys) -> None:
-    import shutil
-
-    import h5py
-
-    model = tmp_path / "m"
-    shutil.copytree(MODELS["default"], model)
+    model = _default_copy(tmp_path)
     (model / FILE_NAME).write_text("[]")
-    cell = REPO / "data" / "scf_test_runs" / "si8_r0.05_seed73000" / "olcao.skl"
     out = tmp_path / "p.h5"
-    assert main(["predict", str(model), str(cell), str(cell), "-o", str(out)]) == 0
+    assert main(["predict", str(model), str(CELL), str(CELL), "-o", str(out)]) == 0
     with h5py.File(out) as f:
         assert f["structures/expected_iterations"][:].tolist() == [[-1, -1, -1]] * 2
     assert "no estimate of OLCAO's iterations" in capsys.readouterr().err
