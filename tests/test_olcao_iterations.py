@@ -301,10 +301,12 @@ def test_predict_prints_the_estimate(tmp_path: Path, capsys) -> None:
 def test_predict_with_a_damaged_reference_still_writes(tmp_path: Path, capsys) -> None:
     model = _default_copy(tmp_path)
     (model / FILE_NAME).write_text("{")
-    out = tmp_path / "scfV.dat"
-    assert main(["predict", str(model), str(CELL), "-o", str(out)]) == 0
+    out, report = tmp_path / "scfV.dat", tmp_path / "atoms.csv"
+    args = ["predict", str(model), str(CELL), "-o", str(out), "--report", str(report)]
+    assert main(args) == 0
     text = capsys.readouterr().out
     assert out.is_file()
+    assert len(report.read_text().splitlines()) == 1 + 8  # header + 8 atoms
     assert f"cannot read {model / FILE_NAME}" in text
     assert "no estimate of OLCAO's iterations" in text
     assert model_json_sha256(model) == model_json_sha256(MODELS["default"])

@@ -292,6 +292,12 @@ def run(args: argparse.Namespace) -> int:
     if pred.report is not None:
         for line in pred.report.summary():
             print(line)
+        if args.report:
+            try:
+                write_report(args.report, pred.report)
+            except ModelError as exc:
+                raise CLIError(str(exc)) from exc
+            print(f"wrote {os.path.abspath(args.report)}")
     from pyolcaoml.model.olcao_iterations import estimate_or_note
 
     estimate, note = estimate_or_note(pred.model, pred.sigma)
@@ -299,12 +305,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {note}")
     for line in estimate.summary() if estimate is not None else []:
         print(line)
-        if args.report:
-            try:
-                write_report(args.report, pred.report)
-            except ModelError as exc:
-                raise CLIError(str(exc)) from exc
-            print(f"wrote {os.path.abspath(args.report)}")
     return 0
 
 
