@@ -5,7 +5,7 @@ docs/uncertainty.md, "Expected OLCAO iterations in every prediction").
 Usage::
 
     python benchmarks/olcao_iterations_reference.py build --model M \\
-        --predictor log_max_sigma|constant [--match P...] \\
+        --predictor log_max_sigma|log_max_sigma_log_atoms|constant [--match P...] \\
         [--default-from BENCH.json...] [-o FILE] BENCH.json[:START]...
     python benchmarks/olcao_iterations_reference.py check --model M \\
         [--reference FILE] [--match P...] [--default-from BENCH.json...] \\
@@ -115,7 +115,7 @@ def main() -> int:
     hit = hit_d = n = n_d = 0
     err, err_c, err_d = [], [], []
     for c in cells:
-        e = ref.estimate(c.max_sigma_hartree)
+        e = ref.estimate(c.max_sigma_hartree, c.atoms)
         d = e.default if e.default else (None, None, None)
         print(
             f"| {c.run} | {1e3 * c.max_sigma_hartree:.2f} | {c.iterations} | "

@@ -11,6 +11,7 @@ again; none of its cells is a training structure of the model).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -95,6 +96,45 @@ def test_line_with_orthogonal_residuals(model_dir: Path) -> None:
     assert ref.estimate(1e-3 * math.exp(3.0)).extrapolated
     text = "\n".join(ref.estimate(1.3e-3).summary())
     assert "to 1e-4" in text and "1.30 mHa" in text and "10 OLCAO runs" in text
+
+
+def test_sigma_and_atoms_with_orthogonal_residuals(model_dir: Path) -> None:
+    # x1 = ln(sigma / 1 mHa) at -1 and 1, cells of 8 and 16 atoms, each of
+    # the four pairs twice with residuals +1 and -1 (so r is orthogonal to
+    # any function of x1 and the size): y = 5 + 2 x1 + log2(atoms) + r, and
+    # least squares returns a = 5, b = 2, c = 1/ln 2 exactly.
+    cells = []
+    for x1 in (-1.0, 1.0):
+        for atoms in (8, 16):
+            for r in (1, -1):
+                y = 5 + 2 * x1 + math.log2(atoms) + r
+                c = _cell(len(cells), 1e-3 * math.exp(x1), int(y), int(y) + 10)
+                cells.append(dataclasses.replace(c, atoms=atoms))
+    write_reference(model_dir, cells, "log_max_sigma_log_atoms")
+    ref = load_reference(model_dir)
+    lo, hi = np.percentile([1, -1] * 4, [10, 90])
+    for x1, atoms in ((0.3, 12), (-0.8, 9), (0.9, 15)):
+        est = ref.estimate(1e-3 * math.exp(x1), atoms)
+        point = 5 + 2 * x1 + math.log2(atoms)
+        assert est.iterations == math.floor(point + 0.5)
+        assert (est.low, est.high) == (
+            math.floor(point + lo + 0.5),
+            math.floor(point + hi + 0.5),
+        )
+        assert est.default[0] == math.floor(point + 10.5)
+        assert not est.extrapolated
+    # the predictor needs the size of the cell
+    assert ref.estimate(1e-3) is None and ref.estimate(1e-3, 0) is None
+    # estimate_for takes it from the number of per-atom sigmas
+    sigma = [1e-3 * math.exp(0.3)] + [1e-4] * 11
+    assert estimate_for(str(model_dir), sigma).iterations == math.floor(
+        5 + 0.6 + math.log2(12) + 0.5
+    )
+    big = ref.estimate(1e-3, 64)
+    assert big.extrapolated
+    text = "\n".join(big.summary())
+    assert "and the 64 atoms" in text
+    assert "the reference cells hold 8-16 atoms; for 64 this is a rough" in text
 
 
 def test_constant_with_a_run_that_never_converged(model_dir: Path) -> None:
@@ -276,7 +316,7 @@ def _shipped_estimate(structure: Path):
     sigma = predict_structure(
         load_model(MODELS["default"]), read_structure(str(structure))
     ).sigma
-    return _shipped("default").estimate(float(np.max(sigma)))
+    return _shipped("default").estimate(float(np.max(sigma)), len(sigma))
 
 
 def _default_copy(tmp_path: Path) -> Path:
@@ -357,3 +397,22 @@ def test_many_inputs_with_a_damaged_reference(tmp_path: Path, capsys) -> None:
     with h5py.File(out) as f:
         assert f["structures/expected_iterations"][:].tolist() == [[-1, -1, -1]] * 2
     assert "no estimate of OLCAO's iterations" in capsys.readouterr().err
+
+
+def test_many_inputs_to_a_folder_print_the_estimates(tmp_path: Path, capsys) -> None:
+    """predict IN... -o FOLDER/: each structure's estimate is printed, the
+    slowest first, the same as one prediction alone gives."""
+    runs = REPO / "data" / "scf_test_runs"
+    names = ("si8_r0.05_seed73000", "si8_r0.20_seed73005")
+    cells = [runs / n / "olcao.skl" for n in names]
+    assert main(["predict", *map(str, cells), "-o", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert "OLCAO's expected iterations to 1e-4 from these starts" in text
+    got = re.findall(r"^  (\S+): about (\d+) \((\d+)-?(\d*)\)$", text, re.M)
+    assert len(got) == 2
+    want = {n: _shipped_estimate(c) for n, c in zip(names, cells, strict=True)}
+    for name, n, lo, hi in got:
+        (key,) = [k for k in want if k in name]
+        e = want[key]
+        assert (int(n), int(lo), int(hi or lo)) == (e.iterations, e.low, e.high)
+    assert int(got[0][1]) >= int(got[1][1])  # the slowest first

@@ -539,6 +539,9 @@ class Summary:
     atoms: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (name, expected, low, high): OLCAO's iterations to 1e-4 expected
+    #: from each written start, where its model gives an estimate
+    expected: list[tuple[str, int, int, int]] = field(default_factory=list)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -709,6 +712,8 @@ def write_predictions(
             summary.notes += r.warnings
             summary.written += 1
             summary.atoms += len(r.structure)
+            if r.expected_iterations[0] > 0:
+                summary.expected.append((r.item.name, *r.expected_iterations))
         return summary
 
     from pyolcaoml.dataset import _create, _str_dtype
@@ -782,6 +787,28 @@ def _check_alphas(alphas: dict[str, np.ndarray], model: Any, symbols) -> list[st
 
 
 # -- the commands' many-input mode ----------------------------------------------------
+#: at most this many structures are listed one by one (the HDF5 output
+#: records every one)
+LIST_EXPECTED = 25
+
+
+def print_expected(expected: list[tuple[str, int, int, int]]) -> None:
+    """OLCAO's expected iterations from each start written to a folder or
+    to run directories, the slowest first (docs/uncertainty.md)."""
+    if not expected:
+        return
+    print("OLCAO's expected iterations to 1e-4 from these starts (80 % range):")
+    rows = sorted(expected, key=lambda e: (-e[1], e[0]))
+    for name, n, lo, hi in rows[:LIST_EXPECTED]:
+        rng = f"{lo}-{hi}" if hi > lo else f"{lo}"
+        print(f"  {name}: about {n} ({rng})")
+    if len(rows) > LIST_EXPECTED:
+        print(
+            f"  ... and {len(rows) - LIST_EXPECTED} more (-o FILE.h5 records "
+            "every one in /structures/expected_iterations)"
+        )
+
+
 def report(summary: Summary, what: str, output: str | None, quiet: bool) -> int:
     """Print failures and a summary; the exit status (1 if any input failed,
     2 if nothing was written)."""
@@ -795,6 +822,7 @@ def report(summary: Summary, what: str, output: str | None, quiet: bool) -> int:
     if not summary.written:
         raise CLIError("no input succeeded: nothing written")
     if not quiet:
+        print_expected(summary.expected)
         where = f" to {output}" if output else ""
         print(
             f"wrote {what} of {summary.written} structures "

@@ -26,6 +26,11 @@ Two predictors:
     iterations = a + b ln(largest sigma), least squares; the range is the
     fit plus the 10th and 90th percentiles of the reference residuals (an
     80 % range), each rounded to a whole iteration.
+``log_max_sigma_log_atoms``
+    iterations = a + b ln(largest sigma) + c ln(number of atoms), the same
+    way (stop 41): 8-atom cells level off at about 6 iterations while the
+    15- and 17-atom defect cells keep rising, and the count from OLCAO's
+    default start is set mostly by the size of the cell.
 ``constant``
     where sigma does not rank the cells (amorphous Si, SiC: stop 39), the
     median and the 10th-90th percentile range of the reference cells.
@@ -66,7 +71,9 @@ __all__ = [
 FILE_NAME = "olcao_iterations.json"
 FORMAT = "pyolcaoml-olcao-iterations"
 VERSION = 1
-PREDICTORS = ("log_max_sigma", "constant")
+PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms", "constant")
+#: the predictors that use sigma (and say so when they extrapolate)
+SIGMA_PREDICTORS = PREDICTORS[:2]
 #: the percentiles of the stated range (an 80 % range)
 RANGE_PERCENTILES = (10.0, 90.0)
 #: fewer reference cells than this give no estimate
@@ -105,15 +112,27 @@ class IterationEstimate:
     max_sigma_hartree: float
     sigma_range_hartree: tuple[float, float]
     convergence: float
+    atoms: int | None = None
+    atoms_range: tuple[int, int] | None = None
 
     @property
     def extrapolated(self) -> bool:
-        """The structure's largest sigma lies outside the reference cells'
-        (``log_max_sigma`` only): the estimate is a rough guide there."""
+        """The structure's largest sigma (or, for
+        ``log_max_sigma_log_atoms``, its number of atoms) lies outside the
+        reference cells' range: the estimate is a rough guide there."""
+        return self._sigma_outside() or self._atoms_outside()
+
+    def _sigma_outside(self) -> bool:
         lo, hi = self.sigma_range_hartree
-        return self.predictor == "log_max_sigma" and not (
+        return self.predictor in SIGMA_PREDICTORS and not (
             lo <= self.max_sigma_hartree <= hi
         )
+
+    def _atoms_outside(self) -> bool:
+        if self.predictor != "log_max_sigma_log_atoms" or self.atoms is None:
+            return False
+        lo, hi = self.atoms_range or (self.atoms, self.atoms)
+        return not lo <= self.atoms <= hi
 
     def summary(self) -> list[str]:
         """Lines for the terminal (``olcaoml predict``)."""
@@ -127,11 +146,16 @@ class IterationEstimate:
             drng = f"{dlo}-{dhi}" if dhi > dlo else f"{dlo}"
             line += f"; from OLCAO's default start about {d} ({drng})"
         lines = [line]
-        if self.predictor == "log_max_sigma":
+        if self.predictor in SIGMA_PREDICTORS:
+            size = (
+                f" and the {self.atoms} atoms"
+                if self.predictor == "log_max_sigma_log_atoms"
+                else ""
+            )
             why = (
                 f"  from the largest sigma, {1e3 * self.max_sigma_hartree:.2f} "
-                f"mHa, against {self.n_cells} OLCAO runs on cells the model "
-                "never trained on (docs/uncertainty.md)"
+                f"mHa{size}, against {self.n_cells} OLCAO runs on cells the "
+                "model never trained on (docs/uncertainty.md)"
             )
         else:
             why = (
@@ -145,12 +169,18 @@ class IterationEstimate:
                 f"  {self.n_not_converged} of those runs did not reach "
                 f"{_tol(self.convergence)} at all"
             )
-        if self.extrapolated:
+        if self._sigma_outside():
             lo, hi = self.sigma_range_hartree
             lines.append(
                 f"  note: the reference cells' largest sigma spans "
                 f"{1e3 * lo:.2f}-{1e3 * hi:.2f} mHa; outside it this is a "
                 "rough guide"
+            )
+        if self._atoms_outside():
+            alo, ahi = self.atoms_range or (0, 0)
+            lines.append(
+                f"  note: the reference cells hold {alo}-{ahi} atoms; "
+                f"for {self.atoms} this is a rough guide"
             )
         return lines
 
@@ -174,38 +204,56 @@ class IterationReference:
     cells: tuple[ReferenceCell, ...]
     path: str = ""
 
-    def _fit(self, y: np.ndarray, s: np.ndarray, sigma: float) -> tuple[float, ...]:
+    def _design(self, sigma: np.ndarray, atoms: np.ndarray) -> np.ndarray:
+        """The least-squares columns of the predictor (not ``constant``)."""
+        cols = [np.ones_like(sigma), np.log(sigma)]
+        if self.predictor == "log_max_sigma_log_atoms":
+            cols.append(np.log(atoms))
+        return np.column_stack(cols)
+
+    def _fit(
+        self, cells: list[ReferenceCell], y: np.ndarray, sigma: float, atoms: int
+    ) -> tuple[float, ...]:
         """(expected, low, high) as floats for one column of iterations."""
         if self.predictor == "constant":
             lo, hi = np.percentile(y, RANGE_PERCENTILES)
             return float(np.median(y)), float(lo), float(hi)
-        x = np.log(s)
-        a = np.column_stack([np.ones_like(x), x])
+        a = self._design(
+            np.array([c.max_sigma_hartree for c in cells]),
+            np.array([c.atoms for c in cells], dtype=float),
+        )
         coef, *_ = np.linalg.lstsq(a, y, rcond=None)
         resid = y - a @ coef
         q_lo, q_hi = np.percentile(resid, RANGE_PERCENTILES)
-        point = float(coef[0] + coef[1] * math.log(sigma))
+        x = self._design(np.array([sigma]), np.array([float(atoms)]))[0]
+        point = float(x @ coef)
         return point, point + float(q_lo), point + float(q_hi)
 
-    def estimate(self, max_sigma_hartree: float) -> IterationEstimate | None:
-        """The estimate for a structure whose largest sigma is
-        ``max_sigma_hartree``; None when sigma is not a positive finite
-        number or fewer than :data:`MIN_CELLS` reference runs converged."""
+    def estimate(
+        self, max_sigma_hartree: float, atoms: int | None = None
+    ) -> IterationEstimate | None:
+        """The estimate for a structure of ``atoms`` atoms whose largest
+        sigma is ``max_sigma_hartree``; None when sigma is not a positive
+        finite number, fewer than :data:`MIN_CELLS` reference runs
+        converged, or the predictor needs ``atoms`` and none (or fewer than
+        one) is given."""
         sigma = float(max_sigma_hartree)
         if not (math.isfinite(sigma) and sigma > 0):
             return None
+        if self.predictor == "log_max_sigma_log_atoms" and (atoms is None or atoms < 1):
+            return None
+        n_atoms = int(atoms) if atoms is not None else 1
         ok = [c for c in self.cells if c.iterations is not None]
         if len(ok) < MIN_CELLS:
             return None
         s = np.array([c.max_sigma_hartree for c in ok])
         y = np.array([c.iterations for c in ok], dtype=float)
-        point, lo, hi = self._fit(y, s, sigma)
+        point, lo, hi = self._fit(ok, y, sigma, n_atoms)
         default = None
         okd = [c for c in self.cells if c.default_iterations is not None]
         if len(okd) >= MIN_CELLS:
-            sd = np.array([c.max_sigma_hartree for c in okd])
             yd = np.array([c.default_iterations for c in okd], dtype=float)
-            dp, dlo, dhi = self._fit(yd, sd, sigma)
+            dp, dlo, dhi = self._fit(okd, yd, sigma, n_atoms)
             default = (_round(dp), _round(dlo), _round(dhi))
         return IterationEstimate(
             iterations=_round(point),
@@ -218,6 +266,8 @@ class IterationReference:
             max_sigma_hartree=sigma,
             sigma_range_hartree=(float(s.min()), float(s.max())),
             convergence=self.convergence,
+            atoms=None if atoms is None else int(atoms),
+            atoms_range=(min(c.atoms for c in ok), max(c.atoms for c in ok)),
         )
 
 
@@ -355,11 +405,14 @@ def estimate_for(model: Any, sigma: Any) -> IterationEstimate | None:
     no reference file or sigma is missing (a single network)."""
     if sigma is None:
         return None
+    # read on every call (0.6 ms for the default model's file and its
+    # model.json's sha256), so a replaced file is never missed
     ref = load_reference(getattr(model, "path", model))
     if ref is None:
         return None
-    s = np.asarray(sigma, dtype=float)
+    s = np.asarray(sigma, dtype=float).ravel()
+    atoms = int(s.size)
     s = s[np.isfinite(s)]
     if s.size == 0:
         return None
-    return ref.estimate(float(s.max()))
+    return ref.estimate(float(s.max()), atoms)
