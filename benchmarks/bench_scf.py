@@ -101,17 +101,33 @@ def iteration_values(path: str) -> list[float]:
     return [float(v) for v in read_iterations(path).convergence]
 
 
-def summarise(values: list[float], energy: float | None, ref_energy: float) -> dict:
+def summarise(
+    values: list[float],
+    energy: float | None,
+    ref_energy: float,
+    last_iteration: int | None = None,
+) -> dict:
+    """Iterations to 1e-4 and 1e-6, the first value and |dE| of one run.
+    ``last_iteration``: the run's LAST_ITERATION (meta.json's
+    ``last_iteration_limit``), where known."""
     from pyolcaoml.olcao.iterations import PRINT_HALF_UNIT
 
     first = lambda tol: next(  # noqa: E731
         (i + 1 for i, v in enumerate(values) if v < tol), None
     )
     to_final = first(1e-6)
-    if to_final is None and values and values[-1] <= 1e-6 + PRINT_HALF_UNIT:
+    stopped_by_limit = last_iteration is not None and len(values) >= last_iteration
+    if (
+        to_final is None
+        and values
+        and values[-1] <= 1e-6 + PRINT_HALF_UNIT
+        and not stopped_by_limit
+    ):
         # OLCAO stops on its unrounded value: a run (to 1e-6, as bench_scf
         # makes them) whose last printed value is 0.00000100 stopped there
-        # because it had converged (stop 40: si8_r0.05_seed74012).
+        # because it had converged (stop 40: si8_r0.05_seed74012). At
+        # LAST_ITERATION it may as well have stopped on the limit with an
+        # unrounded value just above 1e-6: not counted.
         to_final = len(values)
     return {
         "iterations_to_1e-4": first(1e-4),
@@ -310,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                     wall = float((run.meta or {}).get("wall_time_scf_s", float("nan")))
                     energy = ref_energy
                     cpu = olcao_cpu_seconds(run.path)
+                    limit = (run.meta or {}).get("last_iteration_limit")
                 else:
                     tag = f"{run.name}-{label}"
                     res = run_olcao(args.runner, run, text, work, kp, tag)
@@ -317,11 +334,12 @@ def main(argv: list[str] | None = None) -> int:
                     wall = float(res["meta"]["wall_time_scf_s"])
                     energy = res["meta"].get("total_energy_Ha")
                     cpu = res["cpu_s"]
+                    limit = res["meta"].get("last_iteration_limit")
                 row = {
                     "run": run.name,
                     "atoms": run.n_atoms,
                     "start": label,
-                    **summarise(values, energy, ref_energy),
+                    **summarise(values, energy, ref_energy, limit),
                     "solver_error_hartree": err,
                     "olcao_wall_s": wall,
                     "olcao_cpu_s": cpu,

@@ -56,6 +56,11 @@ def test_iteration_summary_counts_like_olcao():
     assert s["iterations_to_1e-6"] == 13
     s = _load().summarise(values[:-1], -31.0, -31.0)
     assert s["iterations_to_1e-6"] is None
+    # ... unless the run was at its LAST_ITERATION: then the limit may have
+    # stopped it with an unrounded value just above 1e-6
+    last = [*values[:-1], 1.0e-6]
+    assert _load().summarise(last, -31.0, -31.0, 13)["iterations_to_1e-6"] is None
+    assert _load().summarise(last, -31.0, -31.0, 60)["iterations_to_1e-6"] == 13
 
 
 def test_json_written_after_each_run_and_atomically(tmp_path):
