@@ -59,6 +59,7 @@ __all__ = [
     "FORMAT",
     "PREDICTORS",
     "IterationEstimate",
+    "IterationFit",
     "IterationReference",
     "ReferenceCell",
     "estimate_for",
@@ -196,6 +197,29 @@ def _round(x: float) -> int:
 
 
 @dataclass(frozen=True)
+class IterationFit:
+    """One fitted column of iterations: the expected count is
+    ``(a + b ln(sigma / Hartree)) + c ln(atoms)``, its 80 % range that plus
+    ``q_low`` and ``q_high`` (the 10th and 90th percentiles of the
+    reference residuals).  ``constant`` is a = the median, b = c = 0 and
+    q the percentiles less the median.  libolcaoml evaluates the same five
+    numbers in the same order (``olcaoml export``; OML_Iterations.f90), so
+    the library and Python give the same counts."""
+
+    a: float
+    b: float
+    c: float
+    q_low: float
+    q_high: float
+
+    def evaluate(self, sigma: float, atoms: int) -> tuple[int, int, int]:
+        """(expected, low, high), each rounded to a whole iteration (at
+        least 1)."""
+        point = (self.a + self.b * math.log(sigma)) + self.c * math.log(atoms)
+        return _round(point), _round(point + self.q_low), _round(point + self.q_high)
+
+
+@dataclass(frozen=True)
 class IterationReference:
     """The reference cells of one model (see the module docstring)."""
 
@@ -204,30 +228,43 @@ class IterationReference:
     cells: tuple[ReferenceCell, ...]
     path: str = ""
 
-    def _design(self, sigma: np.ndarray, atoms: np.ndarray) -> np.ndarray:
-        """The least-squares columns of the predictor (not ``constant``)."""
-        cols = [np.ones_like(sigma), np.log(sigma)]
-        if self.predictor == "log_max_sigma_log_atoms":
-            cols.append(np.log(atoms))
-        return np.column_stack(cols)
-
-    def _fit(
-        self, cells: list[ReferenceCell], y: np.ndarray, sigma: float, atoms: int
-    ) -> tuple[float, ...]:
-        """(expected, low, high) as floats for one column of iterations."""
+    def _fit_column(self, cells: list[ReferenceCell], y: np.ndarray) -> IterationFit:
         if self.predictor == "constant":
+            med = float(np.median(y))
             lo, hi = np.percentile(y, RANGE_PERCENTILES)
-            return float(np.median(y)), float(lo), float(hi)
-        a = self._design(
-            np.array([c.max_sigma_hartree for c in cells]),
-            np.array([c.atoms for c in cells], dtype=float),
-        )
+            return IterationFit(med, 0.0, 0.0, float(lo) - med, float(hi) - med)
+        cols = [np.ones(len(cells)), np.log([c.max_sigma_hartree for c in cells])]
+        if self.predictor == "log_max_sigma_log_atoms":
+            cols.append(np.log([float(c.atoms) for c in cells]))
+        a = np.column_stack(cols)
         coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-        resid = y - a @ coef
-        q_lo, q_hi = np.percentile(resid, RANGE_PERCENTILES)
-        x = self._design(np.array([sigma]), np.array([float(atoms)]))[0]
-        point = float(x @ coef)
-        return point, point + float(q_lo), point + float(q_hi)
+        q_lo, q_hi = np.percentile(y - a @ coef, RANGE_PERCENTILES)
+        c = float(coef[2]) if len(coef) > 2 else 0.0
+        return IterationFit(float(coef[0]), float(coef[1]), c, float(q_lo), float(q_hi))
+
+    def fits(self) -> tuple[IterationFit, IterationFit | None] | None:
+        """The fits from the model's start and from OLCAO's default start
+        (None where fewer than :data:`MIN_CELLS` runs of that start reached
+        the tolerance); None when the model's start has too few."""
+        ok = [c for c in self.cells if c.iterations is not None]
+        if len(ok) < MIN_CELLS:
+            return None
+        fit = self._fit_column(ok, np.array([c.iterations for c in ok], float))
+        okd = [c for c in self.cells if c.default_iterations is not None]
+        default = None
+        if len(okd) >= MIN_CELLS:
+            yd = np.array([c.default_iterations for c in okd], dtype=float)
+            default = self._fit_column(okd, yd)
+        return fit, default
+
+    def domain(self) -> tuple[tuple[float, float], tuple[int, int]]:
+        """The largest sigma (Hartree) and the atoms of the converged
+        reference cells, each as (min, max): outside, the estimate is a
+        rough guide."""
+        ok = [c for c in self.cells if c.iterations is not None] or list(self.cells)
+        s = [c.max_sigma_hartree for c in ok]
+        n = [c.atoms for c in ok]
+        return (min(s), max(s)), (min(n), max(n))
 
     def estimate(
         self, max_sigma_hartree: float, atoms: int | None = None
@@ -242,32 +279,29 @@ class IterationReference:
             return None
         if self.predictor == "log_max_sigma_log_atoms" and (atoms is None or atoms < 1):
             return None
-        n_atoms = int(atoms) if atoms is not None else 1
-        ok = [c for c in self.cells if c.iterations is not None]
-        if len(ok) < MIN_CELLS:
+        fits = self.fits()
+        if fits is None:
             return None
-        s = np.array([c.max_sigma_hartree for c in ok])
-        y = np.array([c.iterations for c in ok], dtype=float)
-        point, lo, hi = self._fit(ok, y, sigma, n_atoms)
-        default = None
-        okd = [c for c in self.cells if c.default_iterations is not None]
-        if len(okd) >= MIN_CELLS:
-            yd = np.array([c.default_iterations for c in okd], dtype=float)
-            dp, dlo, dhi = self._fit(okd, yd, sigma, n_atoms)
-            default = (_round(dp), _round(dlo), _round(dhi))
+        fit, default_fit = fits
+        n_atoms = int(atoms) if atoms is not None and atoms >= 1 else 1
+        expected, low, high = fit.evaluate(sigma, n_atoms)
+        sigma_range, atoms_range = self.domain()
+        n_ok = sum(c.iterations is not None for c in self.cells)
         return IterationEstimate(
-            iterations=_round(point),
-            low=_round(lo),
-            high=_round(hi),
-            default=default,
+            iterations=expected,
+            low=low,
+            high=high,
+            default=None
+            if default_fit is None
+            else default_fit.evaluate(sigma, n_atoms),
             predictor=self.predictor,
             n_cells=len(self.cells),
-            n_not_converged=len(self.cells) - len(ok),
+            n_not_converged=len(self.cells) - n_ok,
             max_sigma_hartree=sigma,
-            sigma_range_hartree=(float(s.min()), float(s.max())),
+            sigma_range_hartree=(float(sigma_range[0]), float(sigma_range[1])),
             convergence=self.convergence,
             atoms=None if atoms is None else int(atoms),
-            atoms_range=(min(c.atoms for c in ok), max(c.atoms for c in ok)),
+            atoms_range=atoms_range,
         )
 
 
