@@ -172,6 +172,55 @@ ensemble has sigma: a single network (``member=k``, or a model of one
 network per element) is written without the record, as its version 1-6
 file, even when the model has the entry.  A model without the entry is
 written as before, so older libraries still read it.
+
+File format, version 8 (the expected OLCAO iterations)
+------------------------------------------------------
+An ensemble whose directory holds a usable ``olcao_iterations.json`` (the
+reference OLCAO runs of :mod:`pyolcaoml.model.olcao_iterations`, as the
+bundled models have) is written as version 8: the rules of
+the version it would otherwise get (1-7), the ``HANDOVER_MEDIAN_SIGMA``
+record now optional (the ``sic`` model has none), and, as the last
+records before ``END``, the fit that ``olcaoml predict`` prints its
+"OLCAO from this start: about N iterations" line from::
+
+    EXPECTED_ITERATIONS log_max_sigma 52 0 1.0e-04
+                                           predictor (log_max_sigma,
+                                           log_max_sigma_log_atoms or
+                                           constant), reference runs, how
+                                           many of them never reached the
+                                           convergence value (OLCAO's
+                                           CONVERGENCE_TEST, in (0, 1))
+    ITERATIONS_FIT a b c qLow qHigh        iterations from the model's
+                                           start: (a + b ln sigma) +
+                                           c ln(atoms), its 80 % range that
+                                           plus qLow and plus qHigh
+    DEFAULT_ITERATIONS_FIT a b c qLow qHigh
+                                           the same from OLCAO's default
+                                           start; only where enough of
+                                           those runs converged
+    ITERATIONS_DOMAIN 3.0e-04 4.2e-03 8 17 1 0
+                                           the reference runs' largest
+                                           sigma (Hartree, min max) and
+                                           atoms (min max); then whether
+                                           the sigma range and the atoms
+                                           range apply (1/0): the sigma
+                                           range for the two sigma
+                                           predictors, the atoms range for
+                                           log_max_sigma_log_atoms only
+
+sigma is the largest over the structure's atoms of the ensemble's sigma
+(OLCAO's convergence value is a maximum over the potential sites, so the
+worst-predicted atom sets it); each count is rounded as
+``max(1, floor(x + 0.5))``, and a structure outside an applying range is
+extrapolated (:class:`~pyolcaoml.model.olcao_iterations.IterationFit`,
+``IterationEstimate.extrapolated``).  The library evaluates the same
+doubles in the same order (``olcaoml_expected_iterations``), so it gives
+the integers Python gives.  A single network, a model without the file,
+and one whose file has too few converged runs are written as before; a
+stale or damaged file (:class:`~pyolcaoml.model.errors.ModelError`, or a
+fit that is not finite) is left out with a warning
+(:attr:`ExportSummary.warnings`; ``olcaoml export`` prints it), never an
+error.
 """
 
 from __future__ import annotations
@@ -179,7 +228,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -188,6 +237,7 @@ __all__ = [
     "FORMAT_MAGIC",
     "FORMAT_VERSION",
     "FORMAT_VERSION_HANDOVER",
+    "FORMAT_VERSION_ITERATIONS",
     "ACTIVATIONS",
     "Layer",
     "ExportError",
@@ -212,6 +262,9 @@ FORMAT_VERSION_NEIGHBOUR_PAIRS = 5
 FORMAT_VERSION_NEIGHBOUR_HOPS = 6
 #: The version written when an ensemble records its handover threshold.
 FORMAT_VERSION_HANDOVER = 7
+#: The version written when an ensemble carries its expected OLCAO
+#: iterations (the newest: what the library reads).
+FORMAT_VERSION_ITERATIONS = 8
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -484,14 +537,20 @@ def _charge_columns(model: Any, symbol: str) -> np.ndarray:
 
 
 def format_model(
-    model: Any, source: str | None = None, member: int | None = None
+    model: Any,
+    source: str | None = None,
+    member: int | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     """The text of the exported model (a loaded :class:`PotentialModel`).
 
     An ensemble is written as format version 2 (all members and the
     uncertainty calibration); ``member`` (0-based) writes that member alone
     as version 1.  An ensemble with a handover threshold (``model.handover``)
-    is written as version 7; a single network leaves the threshold out.
+    is written as version 7, and one whose directory has a usable reference
+    of OLCAO runs (``olcao_iterations.json``) as version 8; a single network
+    leaves both out.  A stale or damaged reference is left out with a
+    warning: appended to ``notes`` when given, else a :class:`UserWarning`.
     """
     from pyolcaoml import __version__
     from pyolcaoml.bispectrum import descriptor_from_dict
@@ -533,6 +592,9 @@ def format_model(
     handover = _handover_threshold(model) if ensemble else None
     if handover is not None:
         version = FORMAT_VERSION_HANDOVER
+    iterations = _iterations_lines(model, notes) if ensemble else []
+    if iterations:
+        version = FORMAT_VERSION_ITERATIONS
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -591,8 +653,9 @@ def format_model(
         for s in order:
             lines += _network_lines(model, s, member or 0)
         lines += _variant_lines(model, with_variant, [member or 0])
-    if handover is not None:  # version 7: the last record
+    if handover is not None:  # version 7 (optional in version 8)
         lines.append(f"HANDOVER_MEDIAN_SIGMA {_real(handover)}")
+    lines += iterations  # version 8: the last records
     lines.append("END")
     return "\n".join(lines) + "\n"
 
@@ -623,6 +686,66 @@ def _handover_threshold(model: Any) -> float | None:
             f"(Hartree), got {entry!r}"
         )
     return float(value)
+
+
+def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
+    """Version 8: the expected OLCAO iterations of the reference runs in
+    the model's directory (:mod:`pyolcaoml.model.olcao_iterations`), or []
+    when it has none, too few converged runs, or a stale or damaged one
+    (then with a note, see :func:`format_model`)."""
+    from pyolcaoml.model.errors import ModelError
+    from pyolcaoml.model.olcao_iterations import SIGMA_PREDICTORS, load_reference
+
+    path = getattr(model, "path", None)
+    if not path:
+        return []
+    try:
+        ref = load_reference(path)
+        fits = None if ref is None else ref.fits()
+        if ref is None or fits is None:
+            return []
+        (s_lo, s_hi), (n_lo, n_hi) = ref.domain()
+        numbers = [ref.convergence, s_lo, s_hi]
+        numbers += [v for f in fits if f is not None for v in _fit_numbers(f)]
+        if not all(math.isfinite(v) for v in numbers):
+            raise ModelError(f"{ref.path}: its fit holds NaN or infinite numbers")
+        if not 0 < ref.convergence < 1:
+            raise ModelError(
+                f"{ref.path}: convergence must be in (0, 1), got {ref.convergence}"
+            )
+    except ModelError as exc:
+        text = f"{exc}; exported without the expected OLCAO iterations"
+        if notes is None:
+            import warnings
+
+            warnings.warn(text, stacklevel=3)
+        else:
+            notes.append(text)
+        return []
+    fit, default = fits
+    n_bad = sum(c.iterations is None for c in ref.cells)
+    with_sigma = ref.predictor in SIGMA_PREDICTORS
+    with_atoms = ref.predictor == "log_max_sigma_log_atoms"
+    lines = [
+        f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells)} {n_bad} "
+        f"{_real(ref.convergence)}",
+        "ITERATIONS_FIT " + " ".join(_real(v) for v in _fit_numbers(fit)),
+    ]
+    if default is not None:
+        lines.append(
+            "DEFAULT_ITERATIONS_FIT "
+            + " ".join(_real(v) for v in _fit_numbers(default))
+        )
+    lines.append(
+        f"ITERATIONS_DOMAIN {_real(s_lo)} {_real(s_hi)} {int(n_lo)} {int(n_hi)} "
+        f"{_flag(with_sigma)} {_flag(with_atoms)}"
+    )
+    return lines
+
+
+def _fit_numbers(fit: Any) -> tuple[float, ...]:
+    """An IterationFit's five numbers in the order of ITERATIONS_FIT."""
+    return (fit.a, fit.b, fit.c, fit.q_low, fit.q_high)
 
 
 def _variant_lines(model: Any, symbols: list[str], members: Any) -> list[str]:
@@ -710,6 +833,10 @@ class ExportSummary:
     size_bytes: int
     domain_output: str | None = None
     domain_bytes: int = 0
+    #: the EXPECTED_ITERATIONS record's predictor and runs (version 8)
+    iterations: str | None = None
+    #: what was left out, and why (a stale reference of OLCAO runs)
+    warnings: list[str] = field(default_factory=list)
 
 
 def export_model(
@@ -746,7 +873,8 @@ def export_model(
     directory = os.path.dirname(out)
     if not os.path.isdir(directory):
         raise ExportError(f"directory does not exist: {directory}")
-    text = format_model(model, source, member=member)
+    notes: list[str] = []
+    text = format_model(model, source, member=member, notes=notes)
     from pyolcaoml._atomic import write_bytes_atomic
 
     domain_out, domain_bytes = None, 0
@@ -765,8 +893,12 @@ def export_model(
     # else 0666 & ~umask
     write_bytes_atomic(out, text.encode("ascii"))
     layers = {}
+    iterations = None
     for line in text.splitlines():
-        if line.startswith("NETWORK "):
+        if line.startswith("EXPECTED_ITERATIONS "):
+            _, predictor, n_runs, _n_bad, _tol = line.split()
+            iterations = f"{predictor} fit of {n_runs} OLCAO runs"
+        elif line.startswith("NETWORK "):
             current = line.split()[1]
             layers[current] = []
         elif line.startswith("DENSE "):
@@ -783,4 +915,6 @@ def export_model(
         size_bytes=len(text.encode()),
         domain_output=domain_out,
         domain_bytes=domain_bytes,
+        iterations=iterations,
+        warnings=notes,
     )

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: The interface version this module was written for (olcaoml_api_version).
-API_VERSION = 20300
+API_VERSION = 20400
 #: The library file: its SONAME, which carries the API's major number.
 LIBRARY_NAME = f"libolcaoml.so.{API_VERSION // 10000}"
 MESSAGE_LEN = 1024
@@ -192,6 +192,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "olcaoml_predict_ensemble": (
         _c_int,
         [_p, _p, _c_int, _p, _p, _c_int, _p, _c_int, _c_int, _p, _p, _p, _c_int],
+    ),
+    "olcaoml_expected_iterations": (
+        _c_int,
+        [_p, _c_int, ctypes.c_double, _p, _p, _p, _p, _c_int],
     ),
     "olcaoml_domain_load": (_c_int, [_p, _str, _p, _p, _c_int]),
     "olcaoml_domain_free": (_c_int, [_p]),
@@ -613,6 +617,35 @@ class LibraryModel(_Handle):
             n_threads,
             with_sigma=True,
         )
+
+    def expected_iterations(
+        self, n_atoms: int, max_sigma_hartree: float
+    ) -> tuple[tuple[int, int, int], tuple[int, int, int] | None, bool] | None:
+        """The OLCAO iterations to expect (model format 8) for a structure
+        of ``n_atoms`` atoms whose largest sigma is ``max_sigma_hartree``:
+        ((expected, low, high) from the model's start, the same from
+        OLCAO's default start or None, whether it is extrapolated); None
+        when the model carries no estimate.  The numbers of
+        :meth:`pyolcaoml.model.olcao_iterations.IterationReference.estimate`."""
+        expected = (ctypes.c_int * 3)()
+        default = (ctypes.c_int * 3)()
+        outside = ctypes.c_int()
+        buf = _buffer()
+        status = self._lib.olcaoml_expected_iterations(
+            self.handle,
+            _int_arg("n_atoms", n_atoms),
+            float(max_sigma_hartree),
+            expected,
+            default,
+            ctypes.byref(outside),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        if expected[0] < 0:
+            return None
+        dflt = None if default[0] < 0 else (default[0], default[1], default[2])
+        return (expected[0], expected[1], expected[2]), dflt, bool(outside.value)
 
     # -- OLCAO's flat layout ------------------------------------------------------
     def _pot_type_args(self, element_of, pot_type_of_atom, type_offsets, pot_alphas):

@@ -19,6 +19,7 @@ from pyolcaoml.cli import main
 from pyolcaoml.export import (
     FORMAT_MAGIC,
     FORMAT_VERSION_HANDOVER,
+    FORMAT_VERSION_ITERATIONS,
     FORMAT_VERSION_NEIGHBOUR_HOPS,
     FORMAT_VERSION_SINGLE,
     ExportError,
@@ -248,13 +249,18 @@ def _recorded_threshold() -> float:
     return value
 
 
-def test_an_ensemble_with_a_handover_threshold_is_version_7():
-    """The bundled default model (an ensemble with a "handover" entry):
-    version 7, one HANDOVER_MEDIAN_SIGMA record right before END holding
-    model.json's double; everything else is its version 6 file."""
+def test_an_ensemble_with_a_handover_threshold_is_version_7(tmp_path):
+    """The bundled default model (an ensemble with a "handover" entry),
+    without its reference OLCAO runs: version 7, one HANDOVER_MEDIAN_SIGMA
+    record right before END holding model.json's double; everything else
+    is its version 6 file.  (With the runs, as shipped, it is version 8:
+    the same file with the expected iterations after the threshold, in
+    test_library_iterations.py.)"""
     want = _recorded_threshold()
     model = load_model(DEFAULT_MODEL)  # NumPy networks: no TensorFlow
     assert model.n_members > 1
+    shipped = format_model(model).splitlines()
+    model.path = str(tmp_path)  # a directory without olcao_iterations.json
     lines = format_model(model).splitlines()
     assert lines[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_HANDOVER}"
     assert FORMAT_VERSION_HANDOVER == 7
@@ -264,6 +270,11 @@ def test_an_ensemble_with_a_handover_threshold_is_version_7():
     assert float(value) == want  # the same double, to the bit
     assert value == f"{want:.16e}"
     assert sum(line.startswith("HANDOVER") for line in lines) == 1
+    # the shipped export: version 8, the threshold, then the block
+    assert shipped[0] == f"{FORMAT_MAGIC} {FORMAT_VERSION_ITERATIONS}"
+    k = shipped.index(lines[-2])
+    assert shipped[k + 1].startswith("EXPECTED_ITERATIONS ")
+    assert shipped[1 : k + 1] == lines[1:-1]
     # one member alone has no sigma: the record is left out, and the file
     # is the version it would be without the entry
     one = format_model(model, member=0).splitlines()

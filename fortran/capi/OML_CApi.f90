@@ -84,6 +84,7 @@ module OML_CApi
    public :: olcaoml_write_scfv
    public :: olcaoml_check_pot_types
    public :: olcaoml_fill_pot_coeffs
+   public :: olcaoml_expected_iterations
    public :: olcaoml_domain_load
    public :: olcaoml_domain_free
    public :: olcaoml_domain_ratio
@@ -1369,6 +1370,80 @@ contains
       olcaoml_predict_ensemble = finish(status, message, buffer, bufferLen)
 
    end function olcaoml_predict_ensemble
+
+   ! ------------------------------------------------------------------
+   ! The expected OLCAO iterations (API 2.4)
+   ! ------------------------------------------------------------------
+
+   !> int olcaoml_expected_iterations(olcaoml_model model, int num_atoms,
+   !>     double max_sigma_hartree, int *expected, int *default_expected,
+   !>     int *outside, char *message, int message_len)
+   !> expected[3], default_expected[3]: (expected, low, high) iterations
+   !> from the model's start and from OLCAO's default start, -1 where the
+   !> model has no such fit; *outside 1 when the estimate is extrapolated
+   !> (see omlExpectedIterations).  A model without the numbers: OK, -1
+   !> everywhere and *outside 0, whatever num_atoms and the sigma are.
+   integer (c_int) function olcaoml_expected_iterations (handle, &
+         & numAtoms, maxSigma, expectedOut, defaultOut, outsideOut, buffer, &
+         & bufferLen) bind(C, name='olcaoml_expected_iterations')
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: numAtoms
+      real (c_double), value :: maxSigma
+      type (c_ptr), value :: expectedOut, defaultOut, outsideOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: expected(:), defaultExpected(:)
+      integer (c_int), pointer :: outside
+      character (len=omlMessageLen) :: message
+      integer :: status, counts(3), defaultCounts(3)
+      logical :: isOutside
+
+      counts(:) = -1
+      defaultCounts(:) = -1
+      isOutside = .false.
+      call getModel (handle, object, status, message)
+      call requirePointer (expectedOut, 'expected', status, message)
+      call requirePointer (defaultOut, 'default_expected', status, message)
+      call requirePointer (outsideOut, 'outside', status, message)
+      if (status == omlSuccess) then
+         if (omlHasExpectedIterations(object%model)) then
+            call requireCount (numAtoms, 1, 'num_atoms', status, message)
+            if (status == omlSuccess .and. .not. &
+                  & (ieee_is_finite(maxSigma) .and. maxSigma > 0.0_c_double)) &
+                  & call setStatus (status, message, omlErrArgument, &
+                  & 'max_sigma_hartree: must be a finite number > 0 ' // &
+                  & '(Hartree)')
+         endif
+      endif
+      if (status == omlSuccess) then
+         call omlExpectedIterations (object%model, int(numAtoms), &
+               & real(maxSigma, double), counts, defaultCounts, isOutside, &
+               & status, message)
+      endif
+      ! Every output that can be written is, failure or not: -1 and 0
+      ! say "no estimate" to a caller that does not look at the status.
+      if (c_associated(expectedOut)) then
+         call c_f_pointer (expectedOut, expected, (/ 3 /))
+         expected(:) = int(counts, c_int)
+      endif
+      if (c_associated(defaultOut)) then
+         call c_f_pointer (defaultOut, defaultExpected, (/ 3 /))
+         defaultExpected(:) = int(defaultCounts, c_int)
+      endif
+      if (c_associated(outsideOut)) then
+         call c_f_pointer (outsideOut, outside)
+         outside = merge(1_c_int, 0_c_int, isOutside)
+      endif
+      olcaoml_expected_iterations = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_expected_iterations
 
    ! ------------------------------------------------------------------
    ! Applicability distance (API 2.3)

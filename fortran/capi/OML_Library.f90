@@ -40,6 +40,7 @@ module OML_Library
          & computeDescriptors, predictFromDescriptors, clearModel, &
          & ensemblePredict
    use OML_ScfV, only: writeScfV
+   use OML_Iterations, only: expectedIterations
    use OML_Domain, only: OML_DomainType, omlDomainFormatVersion, &
          & readDomain, clearDomain, domainRatio, medianOfFinite
 
@@ -56,9 +57,11 @@ module OML_Library
    !> (omlNumMembers, omlPredictEnsemble*); 2.2: omlHandoverThreshold
    !> (model format 7); 2.3: applicability distances from a domain file
    !> (OML_DomainType, omlLoadDomain, omlDomainRatio, omlMedianDomain,
-   !> omlDomainHandoverThreshold, omlFreeDomain).
+   !> omlDomainHandoverThreshold, omlFreeDomain); 2.4: the expected OLCAO
+   !> iterations (model format 8: omlExpectedIterations,
+   !> omlHasExpectedIterations).
    integer, parameter, public :: omlApiMajor = 2
-   integer, parameter, public :: omlApiMinor = 3
+   integer, parameter, public :: omlApiMinor = 4
    integer, parameter, public :: omlApiPatch = 0
 
    ! What a caller needs from the core modules.  Every public name starts
@@ -96,6 +99,8 @@ module OML_Library
    public :: omlFillPotCoeffs
    public :: omlNumMembers
    public :: omlHandoverThreshold
+   public :: omlHasExpectedIterations
+   public :: omlExpectedIterations
    public :: omlPredictEnsembleFromDescriptors
    public :: omlPredictEnsemble
    public :: OML_DomainType, omlDomainFormatVersion
@@ -797,6 +802,78 @@ contains
       omlHandoverThreshold = model%handoverMedianSigma
 
    end function omlHandoverThreshold
+
+   !> Does the model carry the expected OLCAO iterations (format 8)?
+   pure logical function omlHasExpectedIterations (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlHasExpectedIterations = model%iterations%present
+
+   end function omlHasExpectedIterations
+
+   !> How many SCF iterations OLCAO is expected to need from the model's
+   !> start, for a structure of numAtoms atoms whose largest sigma over
+   !> its atoms (omlPredictEnsemble, Hartree) is maxSigma: the numbers
+   !> "olcaoml predict" prints, the same integers (OML_Iterations).
+   !> OLCAO's convergence value is a maximum over the potential sites, so
+   !> the worst-predicted atom sets it: pass the largest sigma, not the
+   !> mean.
+   !>   expected(1:3)         iterations to OLCAO's CONVERGENCE_TEST (the
+   !>                         reference runs': 1e-4) from the model's
+   !>                         start: expected, and the low and high ends
+   !>                         of an 80 % range
+   !>   defaultExpected(1:3)  the same from OLCAO's default start, -1 each
+   !>                         where the model has no such fit
+   !>   outside               maxSigma (or, for a fit in the number of
+   !>                         atoms, numAtoms) lies outside the reference
+   !>                         runs: the numbers are a rough guide there
+   !> A model without the numbers (format 1-7, or a reference that was
+   !> left out): omlSuccess, -1 everywhere and outside false.
+   subroutine omlExpectedIterations (model, numAtoms, maxSigma, expected, &
+         & defaultExpected, outside, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: numAtoms
+      real (kind=omlDouble), intent(in) :: maxSigma
+      integer, intent(out) :: expected(3)
+      integer, intent(out) :: defaultExpected(3)
+      logical, intent(out) :: outside
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      status = omlSuccess
+      message = ''
+      expected(:) = -1
+      defaultExpected(:) = -1
+      outside = .false.
+      if (.not. model%iterations%present) return
+      if (numAtoms < 1) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'numAtoms: must be at least 1, got ' // intToChar(numAtoms))
+         return
+      endif
+      if (.not. ieee_is_finite(maxSigma)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'maxSigma: must be a finite number > 0 (Hartree)')
+         return
+      endif
+      if (.not. (maxSigma > 0.0_omlDouble)) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'maxSigma: must be a finite number > 0 (Hartree), got ' &
+               & // realToChar(maxSigma))
+         return
+      endif
+      call expectedIterations (model%iterations, numAtoms, maxSigma, &
+            & expected, defaultExpected, outside)
+
+   end subroutine omlExpectedIterations
 
    !> Ensemble mean A_i (Hartree) and sigma (Hartree: the predicted RMS
    !> error of V(r), r in [0.05, 6] Bohr, weight r^2 dr, of each atom)

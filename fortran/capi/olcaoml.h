@@ -42,9 +42,9 @@ extern "C" {
 /* Version of this interface: 10000 * major + 100 * minor + patch.  The
  * major number is also the library's SONAME (libolcaoml.so.2): a new
  * major number breaks callers, a new minor number only adds functions. */
-#define OLCAOML_API_VERSION 20300
+#define OLCAOML_API_VERSION 20400
 /* Version of the model file format this library reads. */
-#define OLCAOML_MODEL_FORMAT_VERSION 7
+#define OLCAOML_MODEL_FORMAT_VERSION 8
 
 enum olcaoml_status {
     OLCAOML_OK = 0,
@@ -198,6 +198,25 @@ int olcaoml_predict_ensemble(olcaoml_model model, const double *real_vectors,
                              const int *centres, int num_threads,
                              int ld_coeffs, double *coeffs, double *sigma,
                              char *message, int message_len);
+/* The expected OLCAO iterations (model format 8, API 2.4): how many SCF
+ * iterations OLCAO should need from the model's start to its
+ * CONVERGENCE_TEST (the reference runs': 1e-4), for a structure of
+ * num_atoms atoms whose LARGEST sigma over its atoms (from
+ * olcaoml_predict_ensemble, Hartree) is max_sigma_hartree.  OLCAO's
+ * convergence value is a maximum over the potential sites, so the
+ * worst-predicted atom sets it.  expected[3] and default_expected[3]
+ * receive (expected, low, high), the ends of an 80 % range, from the
+ * model's start and from OLCAO's default start (-1 each where the model
+ * has no such fit); *outside is 1 when the structure lies outside the
+ * reference runs (its largest sigma, or its number of atoms for a fit in
+ * it): the numbers are a rough guide there.  The same integers as
+ * olcaoml predict prints.  A model without them (formats 1-7): OK, -1
+ * everywhere, *outside 0.  num_atoms < 1 or a sigma that is not finite
+ * and > 0: OLCAOML_ERR_ARGUMENT (then too -1 and 0 are written). */
+int olcaoml_expected_iterations(olcaoml_model model, int num_atoms,
+                                double max_sigma_hartree, int *expected,
+                                int *default_expected, int *outside,
+                                char *message, int message_len);
 
 /* Applicability distance (API 2.3).  The domain file holds the model's
  * training atoms (docs/library.md; fortran/core/OML_Domain.f90 gives the

@@ -103,6 +103,26 @@
 !! files: none recorded) and applies no rule itself: the caller predicts
 !! with the model it chose and compares (omlHandoverThreshold).
 !!
+!! The expected OLCAO iterations (format version 8).  A model whose
+!! directory holds reference OLCAO runs started from its predictions
+!! carries the fit that "olcaoml predict" prints its expected iterations
+!! from (OML_Iterations explains the numbers): a version 8 file is a
+!! version 1-7 file of an ensemble, HANDOVER_MEDIAN_SIGMA optional, with
+!! as its last records before END
+!!    EXPECTED_ITERATIONS predictor numCells numNotConverged convergence
+!!    ITERATIONS_FIT a b c qLow qHigh
+!!    DEFAULT_ITERATIONS_FIT a b c qLow qHigh      (optional)
+!!    ITERATIONS_DOMAIN sigmaMin sigmaMax atomsMin atomsMax sigmaApplies
+!!          atomsApplies                           (on one line)
+!! predictor: log_max_sigma, log_max_sigma_log_atoms or constant; the
+!! counts >= 0, numNotConverged <= numCells, 0 < convergence < 1; the
+!! fits finite with qLow <= qHigh (b = c = 0 for constant, c = 0 for
+!! log_max_sigma); 0 < sigmaMin <= sigmaMax < 1 (Hartree), 1 <= atomsMin
+!! <= atomsMax; the two flags 0 or 1 as the predictor implies (the sigma
+!! range for the two sigma predictors, the atoms range for
+!! log_max_sigma_log_atoms).  The reader stores them (iterations; present
+!! false in older files) and omlExpectedIterations evaluates them.
+!!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
 module OML_Model
@@ -114,13 +134,16 @@ module OML_Model
    use OML_Ensemble, only: ensembleMoments
    use OML_NeighbourMean, only: computeNeighbourMean, neighbourhoodOf
    use OML_CellList, only: checkCentres
+   use OML_Iterations, only: OML_IterationsType, OML_IterationFitType, &
+         & predictorCode, predictorLogMaxSigma, predictorConstant, &
+         & predictorLogMaxSigmaLogAtoms
 
    implicit none
    private
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 7
+   integer, parameter, public :: omlModelFormatVersion = 8
    !> Most neighbour-mean hops a model may ask for (as pyolcaoml's
    !> MAX_HOPS).
    integer, parameter :: maxHops = 4
@@ -260,6 +283,9 @@ module OML_Model
       !> alone whose median sigma exceeds it goes to the a-Si model.
       !> 0 when the file records none (versions 1-6).
       real (kind=double) :: handoverMedianSigma = 0.0_double
+      !> The expected OLCAO iterations (version 8; OML_Iterations):
+      !> present false when the file carries none.
+      type (OML_IterationsType) :: iterations
    end type OML_ModelType
 
    !> Where the reader is in the file (for messages).  One record may be
@@ -740,10 +766,35 @@ contains
       endif
 
       ! Version 7: the handover threshold, required there (a version 7
-      ! file exists only to carry it), and the last record.
-      if (model%formatVersion >= 7) then
+      ! file exists only to carry it); optional in version 8.
+      if (model%formatVersion == 7) then
          call readHandover (reader, model, status, message)
          if (status /= omlSuccess) return
+      elseif (model%formatVersion >= 8) then
+         call peekRecord (reader, line, 'HANDOVER_MEDIAN_SIGMA or ' // &
+               & 'EXPECTED_ITERATIONS', status, message)
+         if (status /= omlSuccess) return
+         if (firstWord(line) == 'HANDOVER_MEDIAN_SIGMA') then
+            call readHandover (reader, model, status, message)
+            if (status /= omlSuccess) return
+         endif
+      endif
+
+      ! Version 8: the expected OLCAO iterations, required there, and the
+      ! last records.  An older file that carries them is named as such
+      ! (an older library would stop at them too).
+      if (model%formatVersion >= 8) then
+         call readIterations (reader, model, status, message)
+         if (status /= omlSuccess) return
+      else
+         call peekRecord (reader, line, 'END', status, message)
+         if (status /= omlSuccess) return
+         if (firstWord(line) == 'EXPECTED_ITERATIONS') then
+            call formatError (reader, 'EXPECTED_ITERATIONS needs ' // &
+                  & 'format version 8, the file says ' // &
+                  & intToChar(model%formatVersion), status, message)
+            return
+         endif
       endif
 
       call expectKey (reader, 'END', rest, status, message)
@@ -1368,6 +1419,221 @@ contains
       model%handoverMedianSigma = value
 
    end subroutine readHandover
+
+   !> The expected OLCAO iterations (version 8): EXPECTED_ITERATIONS,
+   !> ITERATIONS_FIT, the optional DEFAULT_ITERATIONS_FIT and
+   !> ITERATIONS_DOMAIN, each checked as the top of this file says.  The
+   !> numbers compare with an ensemble's sigma, so a single network may
+   !> not carry them.
+   subroutine readIterations (reader, model, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, &
+            & ieee_value, ieee_quiet_nan
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=*), parameter :: key = 'EXPECTED_ITERATIONS'
+      character (len=*), parameter :: domainKey = 'ITERATIONS_DOMAIN'
+      character (len=:), allocatable :: rest, line
+      character (len=32) :: word
+      type (OML_IterationsType) :: iterations
+      real (kind=double) :: nan
+      integer :: ioStat, flags(2), want(2)
+
+      nan = ieee_value(nan, ieee_quiet_nan)
+      call expectKey (reader, key, rest, status, message)
+      if (status /= omlSuccess) return
+      if (model%numMembers < 2) then
+         call formatError (reader, key // ' needs an ensemble ' // &
+               & '(NUM_MEMBERS > 1): a single network has no sigma', &
+               & status, message)
+         return
+      endif
+
+      ! "predictor numCells numNotConverged convergence"
+      word = ''
+      iterations%numCells = -1
+      iterations%numNotConverged = -1
+      iterations%convergence = nan
+      ioStat = 1
+      if (plainNumbers(rest, 4)) read (rest, *, iostat=ioStat) word, &
+            & iterations%numCells, iterations%numNotConverged, &
+            & iterations%convergence
+      if (ioStat /= 0) then
+         call formatError (reader, 'expected "' // key // ' predictor ' &
+               & // 'numCells numNotConverged convergence", got "' // &
+               & clip(rest) // '"', status, message)
+         return
+      endif
+      iterations%predictor = predictorCode(word)
+      if (iterations%predictor == 0) then
+         call formatError (reader, key // ': unknown predictor "' // &
+               & trim(word) // '" (log_max_sigma, ' // &
+               & 'log_max_sigma_log_atoms or constant)', status, message)
+         return
+      endif
+      if (iterations%numCells < 0 .or. iterations%numNotConverged < 0 &
+            & .or. iterations%numNotConverged > iterations%numCells) then
+         call formatError (reader, key // ': need 0 <= ' // &
+               & 'numNotConverged <= numCells, got ' // &
+               & intToChar(iterations%numNotConverged) // ' and ' // &
+               & intToChar(iterations%numCells), status, message)
+         return
+      endif
+      if (.not. (ieee_is_finite(iterations%convergence) .and. &
+            & iterations%convergence > 0.0_double .and. &
+            & iterations%convergence < 1.0_double)) then
+         call formatError (reader, key // ': the convergence value ' // &
+               & 'must be a finite number in (0, 1)', status, message)
+         return
+      endif
+
+      ! The fits: from the model's start, then (optional) from OLCAO's
+      ! default start.
+      call readFit ('ITERATIONS_FIT', iterations%fit)
+      if (status /= omlSuccess) return
+      call peekRecord (reader, line, 'DEFAULT_ITERATIONS_FIT or ' // &
+            & domainKey, status, message)
+      if (status /= omlSuccess) return
+      if (firstWord(line) == 'DEFAULT_ITERATIONS_FIT') then
+         call readFit ('DEFAULT_ITERATIONS_FIT', iterations%defaultFit)
+         if (status /= omlSuccess) return
+      endif
+
+      ! "sigmaMin sigmaMax atomsMin atomsMax sigmaApplies atomsApplies"
+      call expectKey (reader, domainKey, rest, status, message)
+      if (status /= omlSuccess) return
+      iterations%sigmaMin = nan
+      iterations%sigmaMax = nan
+      iterations%atomsMin = 0
+      iterations%atomsMax = 0
+      flags(:) = -1
+      ioStat = 1
+      if (plainNumbers(rest, 6)) read (rest, *, iostat=ioStat) &
+            & iterations%sigmaMin, iterations%sigmaMax, &
+            & iterations%atomsMin, iterations%atomsMax, flags
+      if (ioStat /= 0) then
+         call formatError (reader, 'expected "' // domainKey // &
+               & ' sigmaMin sigmaMax atomsMin atomsMax sigmaApplies ' // &
+               & 'atomsApplies", got "' // clip(rest) // '"', status, &
+               & message)
+         return
+      endif
+      if (.not. (ieee_is_finite(iterations%sigmaMin) .and. &
+            & ieee_is_finite(iterations%sigmaMax) .and. &
+            & iterations%sigmaMin > 0.0_double .and. &
+            & iterations%sigmaMin <= iterations%sigmaMax .and. &
+            & iterations%sigmaMax < 1.0_double)) then
+         call formatError (reader, domainKey // ': need 0 < sigmaMin ' &
+               & // '<= sigmaMax < 1 (Hartree)', status, message)
+         return
+      endif
+      if (iterations%atomsMin < 1 .or. &
+            & iterations%atomsMin > iterations%atomsMax) then
+         call formatError (reader, domainKey // ': need 1 <= ' // &
+               & 'atomsMin <= atomsMax, got ' // &
+               & intToChar(iterations%atomsMin) // ' and ' // &
+               & intToChar(iterations%atomsMax), status, message)
+         return
+      endif
+      want(1) = merge(0, 1, iterations%predictor == predictorConstant)
+      want(2) = merge(1, 0, &
+            & iterations%predictor == predictorLogMaxSigmaLogAtoms)
+      if (any(flags /= want)) then
+         call formatError (reader, domainKey // ': the ranges that ' // &
+               & 'apply (the last two numbers) must be ' // &
+               & intToChar(want(1)) // ' ' // intToChar(want(2)) // &
+               & ' for predictor ' // trim(word), status, message)
+         return
+      endif
+      iterations%sigmaRangeApplies = flags(1) == 1
+      iterations%atomsRangeApplies = flags(2) == 1
+      iterations%present = .true.
+      model%iterations = iterations
+
+   contains
+
+      !> "fitKey a b c qLow qHigh": finite, qLow <= qHigh, and the terms
+      !> the predictor does not have zero.
+      subroutine readFit (fitKey, fit)
+
+         implicit none
+
+         character (len=*), intent(in) :: fitKey
+         type (OML_IterationFitType), intent(out) :: fit
+
+         real (kind=double) :: values(5)
+
+         call expectKey (reader, fitKey, rest, status, message)
+         if (status /= omlSuccess) return
+         values(:) = nan
+         ioStat = 1
+         if (plainNumbers(rest, 5)) read (rest, *, iostat=ioStat) values
+         if (ioStat == 0) then
+            if (.not. all(ieee_is_finite(values))) ioStat = 1
+         endif
+         if (ioStat /= 0) then
+            call formatError (reader, fitKey // ' must be five finite ' &
+                  & // 'numbers "a b c qLow qHigh", got "' // clip(rest) &
+                  & // '"', status, message)
+            return
+         endif
+         fit%a = values(1)
+         fit%b = values(2)
+         fit%c = values(3)
+         fit%qLow = values(4)
+         fit%qHigh = values(5)
+         if (.not. (fit%qLow <= fit%qHigh)) then
+            call formatError (reader, fitKey // ': need qLow <= qHigh', &
+                  & status, message)
+         elseif (iterations%predictor == predictorConstant .and. &
+               & (fit%b /= 0.0_double .or. fit%c /= 0.0_double)) then
+            call formatError (reader, fitKey // ': predictor constant ' &
+                  & // 'needs b = c = 0', status, message)
+         elseif (iterations%predictor == predictorLogMaxSigma .and. &
+               & fit%c /= 0.0_double) then
+            call formatError (reader, fitKey // ': predictor ' // &
+                  & 'log_max_sigma needs c = 0', status, message)
+         else
+            fit%present = .true.
+         endif
+
+      end subroutine readFit
+
+   end subroutine readIterations
+
+   !> Does a record's rest hold exactly count plain words: no '/' (which
+   !> would end list-directed input early and leave the values as they
+   !> were) and no '*' (a repeat count, one word for several values)?
+   pure logical function plainNumbers (rest, count)
+
+      implicit none
+
+      character (len=*), intent(in) :: rest
+      integer, intent(in) :: count
+
+      plainNumbers = countTokens(rest) == count .and. &
+            & index(rest, '/') == 0 .and. index(rest, '*') == 0
+
+   end function plainNumbers
+
+   !> At most 40 characters of a record, trimmed, for messages.
+   pure function clip (text) result (short)
+
+      implicit none
+
+      character (len=*), intent(in) :: text
+      character (len=:), allocatable :: short
+
+      short = trim(adjustl(text))
+      short = short(1:min(len(short), 40))
+
+   end function clip
 
    !> One NETWORK ... END_NETWORK block.
    subroutine readNetwork (reader, model, network, status, message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "export MODEL/ as a portable text file (model.oml) for libolcaoml"
 DESCRIPTION = """\
@@ -11,11 +12,13 @@ coefficients without Python or TensorFlow: descriptor settings, and for
 every element the exponents, the isolated-atom baseline, the charge columns
 of scfV.dat, the input normalisation and every network layer (weights,
 biases, activations; the last layer is the fixed output map), and for an
-ensemble the calibration of sigma and the handover threshold for amorphous
-structures, when the model records one (the default model). The file is
-versioned plain text with 17 significant digits per number (format in
-pyolcaoml/export.py and docs/library.md); the export checks that the layers
-it writes reproduce the Keras network.
+ensemble the calibration of sigma, the handover threshold for amorphous
+structures, when the model records one (the default model), and the fit
+of the OLCAO iterations to expect, when the model's directory holds its
+reference runs (olcao_iterations.json; a stale one is left out with a
+warning). The file is versioned plain text with 17 significant digits per
+number (format in pyolcaoml/export.py and docs/library.md); the export
+checks that the layers it writes reproduce the Keras network.
 
 examples:
   olcaoml export mymodel -o mymodel.oml
@@ -67,4 +70,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  descriptor: {summary.n_features} features per atom")
     for symbol, layers in summary.layers.items():
         print(f"  {symbol}: " + "; ".join(layers))
+    if summary.iterations:
+        print(f"  expected OLCAO iterations: {summary.iterations}")
+    for note in summary.warnings:
+        print(f"warning: {note}", file=sys.stderr)
     return 0
