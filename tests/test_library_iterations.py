@@ -5,8 +5,9 @@
 (Fortran: omlExpectedIterations) must give, for any structure, the integers
 that Python's ``load_reference(MODEL).estimate(sigma, atoms)`` gives, and the
 same extrapolation flag.  Checked on the bundled default model (predictor
-log_max_sigma), the bundled Si + C model (constant), a copy of the default
-model refitted with log_max_sigma_log_atoms, on Hypothesis' pairs, the
+log_max_sigma_log_atoms since stop 41), the bundled Si + C model
+(constant), a copy of the default model refitted with log_max_sigma, on
+Hypothesis' pairs, the
 reference runs' own values, the edges of their ranges and points next to a
 half (where the rounding changes); end to end from the library's own sigma
 on real cells; and on stale references, damaged files and bad arguments.
@@ -63,26 +64,27 @@ def lib() -> ctypes.CDLL:
 
 
 @pytest.fixture(scope="module")
-def atoms_model(tmp_path_factory) -> Path:
+def sigma_model(tmp_path_factory) -> Path:
     """A copy of the default model whose reference is its own runs fitted
-    with log_max_sigma_log_atoms (the candidate predictor, not shipped)."""
-    copy = tmp_path_factory.mktemp("atoms") / "model"
+    with log_max_sigma (the predictor it shipped with until stop 41; now
+    log_max_sigma_log_atoms)."""
+    copy = tmp_path_factory.mktemp("sigma") / "model"
     shutil.copytree(DEFAULT_MODEL, copy)
     ref = load_reference(DEFAULT_MODEL)
-    assert ref is not None
-    write_reference(copy, list(ref.cells), "log_max_sigma_log_atoms")
+    assert ref is not None and ref.predictor == "log_max_sigma_log_atoms"
+    write_reference(copy, list(ref.cells), "log_max_sigma")
     return copy
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, atoms_model) -> dict[str, tuple[Path, Path]]:
+def models(tmp_path_factory, sigma_model) -> dict[str, tuple[Path, Path]]:
     """name: (model directory, its export) for the three predictors."""
     folder = tmp_path_factory.mktemp("iterations")
     out = {}
     for name, directory in (
         ("default", DEFAULT_MODEL),
         ("sic", SIC_MODEL),
-        ("atoms", atoms_model),
+        ("sigma", sigma_model),
     ):
         oml = folder / f"{name}.oml"
         oml.write_text(format_model(load_model(directory)))
@@ -116,7 +118,7 @@ def _block(lines: list[str]) -> list[list[str]]:
     return [ln.split() for ln in lines if ln.split()[0] in BLOCK_KEYS]
 
 
-@pytest.mark.parametrize("name", ["default", "sic", "atoms"])
+@pytest.mark.parametrize("name", ["default", "sic", "sigma"])
 def test_export_is_version_8_with_the_fit_as_its_last_records(models, name):
     """Version 8; the block is the last records before END, in order, and
     holds the reference's fits, counts and ranges as the same doubles."""
@@ -161,7 +163,7 @@ def test_export_is_version_8_with_the_fit_as_its_last_records(models, name):
 # -- agreement with Python -----------------------------------------------------------
 @settings(max_examples=300, deadline=None)
 @given(
-    name=st.sampled_from(["default", "sic", "atoms"]),
+    name=st.sampled_from(["default", "sic", "sigma"]),
     log_sigma=st.floats(math.log(1e-6), math.log(0.5)),
     atoms=st.integers(1, 100_000),
 )
@@ -172,7 +174,7 @@ def test_any_structure_gives_pythons_integers(opened, name, log_sigma, atoms):
 
 @settings(max_examples=100, deadline=None)
 @given(
-    name=st.sampled_from(["default", "sic", "atoms"]),
+    name=st.sampled_from(["default", "sic", "sigma"]),
     sigma=st.floats(1e-300, 1e300, allow_nan=False, allow_infinity=False),
     atoms=st.integers(1, 2**31 - 1),
 )
@@ -182,7 +184,7 @@ def test_far_outside_the_runs_too(opened, name, sigma, atoms):
     assert_agrees(ref, m, sigma, atoms)
 
 
-@pytest.mark.parametrize("name", ["default", "sic", "atoms"])
+@pytest.mark.parametrize("name", ["default", "sic", "sigma"])
 def test_the_reference_runs_and_the_edges_of_their_ranges(opened, name):
     """Each run's own sigma and atoms; the range ends exactly (inside) and
     one double / one atom beyond them (outside for the predictors that
@@ -222,7 +224,7 @@ def _half_crossings(ref: IterationReference, atoms: int) -> list[float]:
     return out
 
 
-@pytest.mark.parametrize("name", ["default", "atoms"])
+@pytest.mark.parametrize("name", ["default", "sigma"])
 def test_points_next_to_a_half_round_as_in_python(opened, name):
     """Where a count changes: both sides of many halves are met (the test
     proves it crosses them), and every point gives Python's integers."""
@@ -266,7 +268,7 @@ def test_a_constant_at_a_half_rounds_up(tmp_path):
 def test_atoms_outside_their_range_are_extrapolated(opened):
     """log_max_sigma_log_atoms: a size outside the runs' sizes is flagged,
     and the count grows with the atoms as Python's does."""
-    ref, m = opened["atoms"]
+    ref, m = opened["default"]
     (s_lo, s_hi), (n_lo, n_hi) = ref.domain()
     sigma = math.sqrt(s_lo * s_hi)
     assert m.expected_iterations(n_lo, sigma)[2] is False
@@ -275,8 +277,8 @@ def test_atoms_outside_their_range_are_extrapolated(opened):
     assert m.expected_iterations(max(n_lo - 1, 1), sigma)[2] is True
     for atoms in (1, n_lo - 1, n_hi + 1, 1000, 10**6):
         assert_agrees(ref, m, sigma, atoms)
-    # the default model's predictor ignores the size
-    dref, dm = opened["default"]
+    # log_max_sigma ignores the size
+    dref, dm = opened["sigma"]
     assert dm.expected_iterations(10**6, sigma) == dm.expected_iterations(8, sigma)
 
 

@@ -20,7 +20,7 @@ the reference cells, each with its largest and mean sigma under this model,
 the iterations OLCAO needed from the model's start and from OLCAO's own
 default start, and the bench result it comes from.  The fit is made from
 those cells when the file is read, so the file holds measurements only.
-Two predictors:
+Three predictors:
 
 ``log_max_sigma``
     iterations = a + b ln(largest sigma), least squares; the range is the
@@ -30,7 +30,9 @@ Two predictors:
     iterations = a + b ln(largest sigma) + c ln(number of atoms), the same
     way (stop 41): 8-atom cells level off at about 6 iterations while the
     15- and 17-atom defect cells keep rising, and the count from OLCAO's
-    default start is set mostly by the size of the cell.
+    default start is set mostly by the size of the cell.  The bundled Si
+    model's predictor since stop 41 (on 16 fresh cells: mean error 0.19
+    iterations against 1.00 for ``log_max_sigma``; docs/uncertainty.md).
 ``constant``
     where sigma does not rank the cells (amorphous Si, SiC: stop 39), the
     median and the 10th-90th percentile range of the reference cells.
