@@ -633,6 +633,21 @@ def test_queue_stop37b() -> list:
     return _rr_batch(range(13400, 13406), "amorphous")
 
 
+def test_queue_stop41() -> list:
+    """The seventeenth fresh test set, made in stop 41 to check a size term
+    in ``sic``'s expected OLCAO iterations (docs/uncertainty.md): near-
+    crystalline cells only, the kinds ``sic`` predicts itself (rattled and
+    strained 8-atom cells and the six rattled point defects), new seeds
+    13500 up, into data/sic/test_runs_stop41."""
+    return [
+        _j8("sic8_r0.10_seed13500", 1.0, 0.10, 13500),
+        _j8("sic8_r0.15_seed13501", 1.0, 0.15, 13501),
+        _j8("sic8_s0.99_r0.08_seed13502", 0.99, 0.08, 13502),
+        _j8("sic8_s1.01_r0.08_seed13503", 1.01, 0.08, 13503),
+        *_defect_batch(range(13510, 13516), (0.05,) * 6, "defect"),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -651,6 +666,7 @@ TEST_SETS = {
     "stop36b": (os.path.join(HERE, "test_runs_stop36b"), test_queue_stop36b),
     "stop37": (os.path.join(HERE, "test_runs_stop37"), test_queue_stop37),
     "stop37b": (os.path.join(HERE, "test_runs_stop37b"), test_queue_stop37b),
+    "stop41": (os.path.join(HERE, "test_runs_stop41"), test_queue_stop41),
 }
 
 
