@@ -769,14 +769,22 @@ def _check_alphas(alphas: dict[str, np.ndarray], model: Any, symbols) -> list[st
     """Record each element's exponents in ``alphas`` (the first model's)
     and return the elements seen for the first time; ValueError (nothing
     recorded) when ``model`` has other exponents for an element already
-    written (one /elements/<Symbol>/alphas per file)."""
+    written (one /elements/<Symbol>/alphas per file).  Exponents the same
+    to the datasets' relative 1e-12 count as the same: OLCAO writes 8
+    digits, and a geometric series recomputed on another CPU (NumPy's SIMD
+    power) may differ in the last bit (stop 41: one term of sixteen, by
+    one ulp, between a model trained on an AMD and one made on an Intel
+    machine)."""
+    from pyolcaoml.dataset import ALPHA_RTOL
+    from pyolcaoml.model.projection import same_alphas
+
     new: dict[str, np.ndarray] = {}
     for sym in dict.fromkeys(symbols):
         mine = np.asarray(model.elements[sym].alphas, dtype=np.float64)
         known = alphas.get(sym)
         if known is None:
             new[sym] = mine
-        elif known.shape != mine.shape or not np.array_equal(known, mine):
+        elif not same_alphas(known, mine, rtol=ALPHA_RTOL):
             raise ValueError(
                 f"the model {model.path} has other {sym} exponents than the "
                 "structures already written (one exponent set per element "

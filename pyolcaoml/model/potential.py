@@ -18,15 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-
-def geometric_alphas(alpha_min: float, alpha_max: float, n: int) -> np.ndarray:
-    """OLCAO's exponents: a geometric series from alpha_min to alpha_max (Bohr^-2)."""
-    if n < 1:
-        raise ValueError(f"number of exponents must be >= 1, got {n}")
-    if n == 1:
-        return np.array([float(alpha_min)])
-    i = np.arange(n, dtype=np.float64)
-    return alpha_min * (alpha_max / alpha_min) ** (i / (n - 1))
+# one definition of OLCAO's exponents (machine-independent to the bit)
+from pyolcaoml.olcao.olcao_dat import geometric_alphas  # noqa: F401
 
 
 def potential_values(

@@ -6,6 +6,7 @@ same keys (see :mod:`pyolcaoml.olcao.atomicpdb`).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -36,8 +37,15 @@ def geometric_alphas(alpha_min: float, alpha_max: float, n: int) -> np.ndarray:
         )
     if n == 1:
         return np.array([alpha_min], dtype=np.float64)
-    powers = np.arange(n, dtype=np.float64) / (n - 1)
-    return alpha_min * (alpha_max / alpha_min) ** powers
+    # Term by term with the C library's pow, not NumPy's vectorised power,
+    # whose SIMD kernels differ in the last bit between CPUs (stop 41: one
+    # of sixteen exponents moved by one ulp on an Intel machine against the
+    # AMD one that trained the bundled models), so that the same run gives
+    # the same exponents everywhere.
+    ratio = alpha_max / alpha_min
+    return np.array(
+        [alpha_min * math.pow(ratio, k / (n - 1)) for k in range(n)], dtype=np.float64
+    )
 
 
 @dataclass(frozen=True)
