@@ -5,7 +5,7 @@
 (Fortran: omlExpectedIterations) must give, for any structure, the integers
 that Python's ``load_reference(MODEL).estimate(sigma, atoms)`` gives, and the
 same extrapolation flag.  Checked on the bundled default model (predictor
-log_max_sigma_log_atoms since stop 41), the bundled Si + C model
+log_max_sigma_log_atoms since stop 41), the bundled amorphous SiC model
 (constant), a copy of the default model refitted with log_max_sigma, on
 Hypothesis' pairs, the
 reference runs' own values, the edges of their ranges and points next to a
@@ -46,7 +46,7 @@ from pyolcaoml.model.olcao_iterations import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-SIC_MODEL = REPO / "data" / "sic_model"
+SICAM_MODEL = REPO / "data" / "sicam_model"
 SCF_RUNS = REPO / "data" / "scf_test_runs"
 OK, ARGUMENT, FORMAT, NULL, STATE = 0, 1, 7, 9, 10
 BLOCK_KEYS = (
@@ -83,7 +83,7 @@ def models(tmp_path_factory, sigma_model) -> dict[str, tuple[Path, Path]]:
     out = {}
     for name, directory in (
         ("default", DEFAULT_MODEL),
-        ("sic", SIC_MODEL),
+        ("sicam", SICAM_MODEL),
         ("sigma", sigma_model),
     ):
         oml = folder / f"{name}.oml"
@@ -118,7 +118,7 @@ def _block(lines: list[str]) -> list[list[str]]:
     return [ln.split() for ln in lines if ln.split()[0] in BLOCK_KEYS]
 
 
-@pytest.mark.parametrize("name", ["default", "sic", "sigma"])
+@pytest.mark.parametrize("name", ["default", "sicam", "sigma"])
 def test_export_is_version_8_with_the_fit_as_its_last_records(models, name):
     """Version 8; the block is the last records before END, in order, and
     holds the reference's fits, counts and ranges as the same doubles."""
@@ -153,9 +153,9 @@ def test_export_is_version_8_with_the_fit_as_its_last_records(models, name):
         int(ref.predictor == "log_max_sigma_log_atoms"),
     ]
     # the default model keeps its handover threshold, right before the
-    # block; the Si + C model has none (its rule is in its domain file)
+    # block; the amorphous SiC model has none
     handover = [ln for ln in lines if ln.startswith("HANDOVER_MEDIAN_SIGMA ")]
-    assert len(handover) == (0 if name == "sic" else 1)
+    assert len(handover) == (0 if name == "sicam" else 1)
     if handover:
         assert lines[-6] == handover[0]
 
@@ -163,7 +163,7 @@ def test_export_is_version_8_with_the_fit_as_its_last_records(models, name):
 # -- agreement with Python -----------------------------------------------------------
 @settings(max_examples=300, deadline=None)
 @given(
-    name=st.sampled_from(["default", "sic", "sigma"]),
+    name=st.sampled_from(["default", "sicam", "sigma"]),
     log_sigma=st.floats(math.log(1e-6), math.log(0.5)),
     atoms=st.integers(1, 100_000),
 )
@@ -174,7 +174,7 @@ def test_any_structure_gives_pythons_integers(opened, name, log_sigma, atoms):
 
 @settings(max_examples=100, deadline=None)
 @given(
-    name=st.sampled_from(["default", "sic", "sigma"]),
+    name=st.sampled_from(["default", "sicam", "sigma"]),
     sigma=st.floats(1e-300, 1e300, allow_nan=False, allow_infinity=False),
     atoms=st.integers(1, 2**31 - 1),
 )
@@ -184,7 +184,7 @@ def test_far_outside_the_runs_too(opened, name, sigma, atoms):
     assert_agrees(ref, m, sigma, atoms)
 
 
-@pytest.mark.parametrize("name", ["default", "sic", "sigma"])
+@pytest.mark.parametrize("name", ["default", "sicam", "sigma"])
 def test_the_reference_runs_and_the_edges_of_their_ranges(opened, name):
     """Each run's own sigma and atoms; the range ends exactly (inside) and
     one double / one atom beyond them (outside for the predictors that
