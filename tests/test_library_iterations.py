@@ -19,6 +19,7 @@ import ctypes
 import dataclasses
 import json
 import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -308,6 +309,60 @@ def test_from_the_librarys_own_sigma_like_olcaoml_predict(models, run):
     lib_est = estimate_for(model, sigma)
     assert got == ((lib_est.iterations, lib_est.low, lib_est.high), lib_est.default,
                    lib_est.extrapolated)  # fmt: skip
+
+
+LINE = re.compile(
+    r"OLCAO from this start: about (\d+) iterations(?: to \S+)? "
+    r"\(80 % range (\d+)-?(\d*)\); from OLCAO's default start about "
+    r"(\d+) \((\d+)-?(\d*)\)"
+)
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    m = LINE.search(text)
+    assert m, text
+    lo, hi, dlo, dhi = m.group(2), m.group(3), m.group(5), m.group(6)
+    return (
+        int(m.group(1)),
+        int(lo),
+        int(hi or lo),
+        int(m.group(4)),
+        int(dlo),
+        int(dhi or dlo),
+    )
+
+
+@needs_gfortran
+@pytest.mark.parametrize(
+    ("run", "outside"),
+    [
+        ("si8_r0.15_seed73003", False),
+        ("si16_int_T_r0.05_seed73008", False),
+        ("asi32_s10700", True),  # 32 atoms: beyond the reference cells' 8-17
+    ],
+)
+def test_the_fortran_example_prints_what_olcaoml_predict_prints(
+    models, tmp_path, capsys, run, outside
+):
+    """fortran/examples/predict_scfv.f90 (what OLCAO would call) ends with
+    the iterations to expect; they are the ones 'olcaoml predict MODEL
+    RUN_DIR' prints for the same run, and both say when they are a guess."""
+    from test_library_example import EXAMPLES, copy_run_inputs
+
+    directory, oml = models["default"]
+    exe = tmp_path / "predict_scfv"
+    done = compile_fortran(EXAMPLES / "predict_scfv.f90", exe)
+    assert done.returncode == 0, done.stderr
+    py_run = copy_run_inputs(SCF_RUNS / run, tmp_path / "python")
+    assert main(["predict", str(directory), str(py_run), "--force"]) == 0
+    py_text = capsys.readouterr().out
+    f_run = copy_run_inputs(SCF_RUNS / run, tmp_path / "fortran")
+    args = [str(exe), str(oml), str(f_run), str(f_run / "inputs" / "scfV.dat")]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _counts(done.stdout) == _counts(py_text)
+    assert ("outside the reference runs" in done.stdout) == outside
+    assert ("this is a rough guide" in py_text) == outside
 
 
 # -- a stale reference --------------------------------------------------------------

@@ -25,7 +25,10 @@
 !!
 !! What OLCAO itself would do is the same sequence of library calls:
 !!    omlLoadModel -> omlElementIndex (per element) -> omlPredictCoeffs
-!!    (for the atoms of this rank) -> rows of scfV.dat -> omlWriteScfV.
+!!    (for the atoms of this rank) -> rows of scfV.dat -> omlWriteScfV,
+!! and, for a model that carries them, the SCF iterations to expect from
+!! this start (omlPredictEnsemble's largest sigma -> omlExpectedIterations),
+!! printed as "OLCAO from this start: about N iterations (80 % range L-H)".
 !! Everything is in OLCAO's units and layouts: Bohr, Hartree,
 !! realVectors(xyz, abc), positions(xyz, atom).
 !!
@@ -92,6 +95,7 @@ program predict_scfv
    if (status /= omlSuccess) call fail (message)
    write (output_unit, '(a,i0,a,i0,a)') 'wrote ' // trim(outFile) // ': ', &
          & numPotTypes, ' potential types, ', numAtoms, ' atoms'
+   call reportIterations ()
    call omlFreeModel (model)
 
 contains
@@ -320,6 +324,61 @@ contains
       enddo
 
    end subroutine applyHandover
+
+   !> The SCF iterations OLCAO should need from this start (a model of
+   !> format 8 carries them), the numbers "olcaoml predict" prints: from
+   !> the largest sigma over the atoms, since OLCAO's convergence value is
+   !> a maximum over its potential sites, and the number of atoms.
+   subroutine reportIterations ()
+
+      implicit none
+
+      real (kind=omlDouble), allocatable :: meanCoeffs(:,:), sigma(:)
+      integer :: expected(3), defaultExpected(3)
+      logical :: outside
+      character (len=200) :: line
+
+      if (.not. omlHasExpectedIterations(model)) return
+      allocate (meanCoeffs(omlMaxAlphas(model), numAtoms), sigma(numAtoms))
+      call omlPredictEnsemble (model, realVectors, atomPos, elementOf, 0, &
+            & meanCoeffs, sigma, status, message)
+      if (status /= omlSuccess) call fail (message)
+      call omlExpectedIterations (model, numAtoms, maxval(sigma), &
+            & expected, defaultExpected, outside, status, message)
+      if (status /= omlSuccess) call fail (message)
+      write (line, '(a,i0,a)') 'OLCAO from this start: about ', &
+            & expected(1), ' iterations (80 % range ' // &
+            & rangeText(expected(2), expected(3)) // ')'
+      if (defaultExpected(1) > 0) then
+         write (line, '(a,i0,a)') trim(line) // &
+               & '; from OLCAO''s default start about ', &
+               & defaultExpected(1), ' (' // &
+               & rangeText(defaultExpected(2), defaultExpected(3)) // ')'
+      endif
+      write (output_unit, '(a)') trim(line)
+      if (outside) write (output_unit, '(a)') '  outside the reference ' // &
+            & 'runs of the model: a rough guide'
+
+   end subroutine reportIterations
+
+   !> "lo-hi", or "lo" alone when the two are the same.
+   function rangeText (low, high) result (text)
+
+      implicit none
+
+      integer, intent(in) :: low, high
+      character (len=:), allocatable :: text
+
+      character (len=24) :: buffer
+
+      if (high > low) then
+         write (buffer, '(i0,a,i0)') low, '-', high
+      else
+         write (buffer, '(i0)') low
+      endif
+      text = trim(buffer)
+
+   end function rangeText
 
    !> Coefficients of every atom.  With NUM_PARTS > 1 the atoms are split
    !> into parts and each part is a separate call with its own centres, as
