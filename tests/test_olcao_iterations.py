@@ -385,8 +385,11 @@ def test_many_inputs_record_the_estimate(tmp_path: Path) -> None:
     assert main(["predict", *map(str, cells), "-o", str(out), "-q"]) == 0
     with h5py.File(out) as f:
         got = f["structures/expected_iterations"][:].tolist()
-    want = [[e.iterations, e.low, e.high] for e in map(_shipped_estimate, cells)]
+        got_default = f["structures/expected_default_iterations"][:].tolist()
+    estimates = list(map(_shipped_estimate, cells))
+    want = [[e.iterations, e.low, e.high] for e in estimates]
     assert got == want and want[0] != want[1]
+    assert got_default == [list(e.default) for e in estimates]
 
 
 def test_many_inputs_with_a_damaged_reference(tmp_path: Path, capsys) -> None:
@@ -396,6 +399,8 @@ def test_many_inputs_with_a_damaged_reference(tmp_path: Path, capsys) -> None:
     assert main(["predict", str(model), str(CELL), str(CELL), "-o", str(out)]) == 0
     with h5py.File(out) as f:
         assert f["structures/expected_iterations"][:].tolist() == [[-1, -1, -1]] * 2
+        none = f["structures/expected_default_iterations"][:].tolist()
+        assert none == [[-1, -1, -1]] * 2
     assert "no estimate of OLCAO's iterations" in capsys.readouterr().err
 
 

@@ -308,6 +308,8 @@ class PredictResult:
     #: OLCAO's expected iterations to 1e-4 from this start (expected, low,
     #: high of the 80 % range); -1 each where the model gives none
     expected_iterations: tuple[int, int, int] = (-1, -1, -1)
+    #: the same from OLCAO's default start, for comparison
+    expected_default_iterations: tuple[int, int, int] = (-1, -1, -1)
 
 
 def predict_item(
@@ -379,6 +381,7 @@ def predict_item(
         notes,
         os.fspath(model.path),
         (est.iterations, est.low, est.high) if est is not None else (-1, -1, -1),
+        est.default if est is not None and est.default else (-1, -1, -1),
     )
 
 
@@ -725,6 +728,7 @@ def write_predictions(
         _init_structures(f, attrs)
         _create(f["structures"], "model", (), _str_dtype())
         _create(f["structures"], "expected_iterations", (3,), "int64")
+        _create(f["structures"], "expected_default_iterations", (3,), "int64")
         rows = _Rows(f)
         alphas: dict[str, np.ndarray] = {}  # element: its exponents (Bohr^-2)
         models: dict[str, Any] = {}  # folder: model (metadata only)
@@ -751,6 +755,10 @@ def write_predictions(
             start = rows.add_structure(r.item, r.structure)
             rows.add("structures/model", [r.model])
             rows.add("structures/expected_iterations", [r.expected_iterations])
+            rows.add(
+                "structures/expected_default_iterations",
+                [r.expected_default_iterations],
+            )
             for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
                 rows.add(f"elements/{sym}/atom_index", [start + i])
                 rows.add(f"elements/{sym}/coeffs", [a])

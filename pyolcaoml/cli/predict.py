@@ -59,7 +59,8 @@ many inputs:
       one: a note names each one handed over); the HDF5 file records each
       structure's model (/structures/model) and OLCAO's expected iterations
       to 1e-4 from it (/structures/expected_iterations: expected, low and
-      high, -1 where the model has no reference). A named MODEL ('default',
+      high, -1 where the model has no reference; from OLCAO's default start
+      in /structures/expected_default_iterations). A named MODEL ('default',
       'sic', 'asi', 'sicam' or a folder) predicts every structure.
       many structures (several files, directories, every frame of a
       trajectory ASE reads, run directories): their coefficients go, in
