@@ -723,11 +723,11 @@ def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
             notes.append(text)
         return []
     fit, default = fits
-    n_bad = sum(c.iterations is None for c in ref.cells)
     with_sigma = ref.predictor in SIGMA_PREDICTORS
     with_atoms = ref.predictor == "log_max_sigma_log_atoms"
     lines = [
-        f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells)} {n_bad} "
+        f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells)} "
+        f"{ref.n_not_converged} "
         f"{_real(ref.convergence)}",
         "ITERATIONS_FIT " + " ".join(_real(v) for v in _fit_numbers(fit)),
     ]

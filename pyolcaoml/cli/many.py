@@ -813,11 +813,12 @@ def print_expected(expected: list[tuple[str, int, int, int]]) -> None:
     to run directories, the slowest first (docs/uncertainty.md)."""
     if not expected:
         return
+    from pyolcaoml.model.olcao_iterations import format_range
+
     print("OLCAO's expected iterations to 1e-4 from these starts (80 % range):")
     rows = sorted(expected, key=lambda e: (-e[1], e[0]))
     for name, n, lo, hi in rows[:LIST_EXPECTED]:
-        rng = f"{lo}-{hi}" if hi > lo else f"{lo}"
-        print(f"  {name}: about {n} ({rng})")
+        print(f"  {name}: about {n} ({format_range(lo, hi)})")
     if len(rows) > LIST_EXPECTED:
         print(
             f"  ... and {len(rows) - LIST_EXPECTED} more (-o FILE.h5 records "

@@ -66,6 +66,7 @@ __all__ = [
     "ReferenceCell",
     "estimate_for",
     "estimate_or_note",
+    "format_range",
     "load_reference",
     "model_json_sha256",
     "write_reference",
@@ -76,7 +77,7 @@ FORMAT = "pyolcaoml-olcao-iterations"
 VERSION = 1
 PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms", "constant")
 #: the predictors that use sigma (and say so when they extrapolate)
-SIGMA_PREDICTORS = PREDICTORS[:2]
+SIGMA_PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms")
 #: the percentiles of the stated range (an 80 % range)
 RANGE_PERCENTILES = (10.0, 90.0)
 #: fewer reference cells than this give no estimate
@@ -115,8 +116,8 @@ class IterationEstimate:
     max_sigma_hartree: float
     sigma_range_hartree: tuple[float, float]
     convergence: float
+    atoms_range: tuple[int, int]
     atoms: int | None = None
-    atoms_range: tuple[int, int] | None = None
 
     @property
     def extrapolated(self) -> bool:
@@ -134,20 +135,19 @@ class IterationEstimate:
     def _atoms_outside(self) -> bool:
         if self.predictor != "log_max_sigma_log_atoms" or self.atoms is None:
             return False
-        lo, hi = self.atoms_range or (self.atoms, self.atoms)
+        lo, hi = self.atoms_range
         return not lo <= self.atoms <= hi
 
     def summary(self) -> list[str]:
         """Lines for the terminal (``olcaoml predict``)."""
-        rng = f"{self.low}-{self.high}" if self.high > self.low else f"{self.low}"
         line = (
             f"OLCAO from this start: about {self.iterations} iterations to "
-            f"{_tol(self.convergence)} (80 % range {rng})"
+            f"{_tol(self.convergence)} (80 % range "
+            f"{format_range(self.low, self.high)})"
         )
         if self.default is not None:
             d, dlo, dhi = self.default
-            drng = f"{dlo}-{dhi}" if dhi > dlo else f"{dlo}"
-            line += f"; from OLCAO's default start about {d} ({drng})"
+            line += f"; from OLCAO's default start about {d} ({format_range(dlo, dhi)})"
         lines = [line]
         if self.predictor in SIGMA_PREDICTORS:
             size = (
@@ -180,12 +180,18 @@ class IterationEstimate:
                 "rough guide"
             )
         if self._atoms_outside():
-            alo, ahi = self.atoms_range or (0, 0)
+            alo, ahi = self.atoms_range
             lines.append(
                 f"  note: the reference cells hold {alo}-{ahi} atoms; "
                 f"for {self.atoms} this is a rough guide"
             )
         return lines
+
+
+def format_range(low: int, high: int) -> str:
+    """An 80 % range of iterations as printed: "5-8", or "5" when the two
+    ends are the same."""
+    return f"{low}-{high}" if high > low else f"{low}"
 
 
 def _tol(x: float) -> str:
@@ -244,11 +250,21 @@ class IterationReference:
         c = float(coef[2]) if len(coef) > 2 else 0.0
         return IterationFit(float(coef[0]), float(coef[1]), c, float(q_lo), float(q_hi))
 
+    def converged(self) -> list[ReferenceCell]:
+        """The cells whose run from the model's start reached the
+        tolerance."""
+        return [c for c in self.cells if c.iterations is not None]
+
+    @property
+    def n_not_converged(self) -> int:
+        """Reference runs from the model's start that never reached it."""
+        return len(self.cells) - len(self.converged())
+
     def fits(self) -> tuple[IterationFit, IterationFit | None] | None:
         """The fits from the model's start and from OLCAO's default start
         (None where fewer than :data:`MIN_CELLS` runs of that start reached
         the tolerance); None when the model's start has too few."""
-        ok = [c for c in self.cells if c.iterations is not None]
+        ok = self.converged()
         if len(ok) < MIN_CELLS:
             return None
         fit = self._fit_column(ok, np.array([c.iterations for c in ok], float))
@@ -263,7 +279,7 @@ class IterationReference:
         """The largest sigma (Hartree) and the atoms of the converged
         reference cells, each as (min, max): outside, the estimate is a
         rough guide."""
-        ok = [c for c in self.cells if c.iterations is not None] or list(self.cells)
+        ok = self.converged() or list(self.cells)
         s = [c.max_sigma_hartree for c in ok]
         n = [c.atoms for c in ok]
         return (min(s), max(s)), (min(n), max(n))
@@ -288,7 +304,6 @@ class IterationReference:
         n_atoms = int(atoms) if atoms is not None and atoms >= 1 else 1
         expected, low, high = fit.evaluate(sigma, n_atoms)
         sigma_range, atoms_range = self.domain()
-        n_ok = sum(c.iterations is not None for c in self.cells)
         return IterationEstimate(
             iterations=expected,
             low=low,
@@ -298,7 +313,7 @@ class IterationReference:
             else default_fit.evaluate(sigma, n_atoms),
             predictor=self.predictor,
             n_cells=len(self.cells),
-            n_not_converged=len(self.cells) - n_ok,
+            n_not_converged=self.n_not_converged,
             max_sigma_hartree=sigma,
             sigma_range_hartree=(float(sigma_range[0]), float(sigma_range[1])),
             convergence=self.convergence,
