@@ -5,7 +5,7 @@ Run:  python benchmarks/bench_domain.py [--repeat 4] [--repeats 3]
 
 An amorphous SiC cell of the repository (16 atoms, a real OLCAO run) is
 repeated ``--repeat`` times along each axis (4: 1,024 atoms).  The bundled
-`sic` model is exported with its domain once (needs TensorFlow), then,
+`sic` model is exported with its domain once (from its arrays), then,
 minimum over ``--repeats`` (seconds and µs per atom):
 - library: descriptors (olcaoml_descriptors), the ensemble from them
   (olcaoml_predict_ensemble_from_descriptors), the domain ratio

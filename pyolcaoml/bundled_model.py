@@ -37,13 +37,13 @@ def oml_path() -> Path:
 
 
 def export_text(directory: str | os.PathLike[str] | None = None) -> str:
-    """A fresh export of the bundled Keras model, or of the default model
-    in ``directory`` (needs TensorFlow)."""
+    """A fresh export of the bundled default model, or of the model in
+    ``directory`` (from its arrays, networks.npz: no TensorFlow)."""
     from pyolcaoml.export import format_model
     from pyolcaoml.model import load_model
 
     source = model_dir() if directory is None else directory
-    return format_model(load_model(os.fspath(source), keras=True), SOURCE)
+    return format_model(load_model(os.fspath(source)), SOURCE)
 
 
 def write_oml(

@@ -863,7 +863,7 @@ def export_model(
 
         # a bundled model's name ('default', 'sic') or a directory
         source = os.path.abspath(resolve_model_path(model_or_path))
-        model = load_model(source, keras=True)
+        model = load_model(source)  # the arrays: no TensorFlow
     else:
         model = model_or_path
         source = getattr(model, "path", None)

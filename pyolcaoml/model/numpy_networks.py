@@ -133,3 +133,61 @@ def write_numpy_networks(directory: str, networks: dict[str, list[Any]]) -> str 
         # new element's columns) shrink to nothing; loading is the same
         np.savez_compressed(fh, **arrays)
     return NUMPY_NETWORKS_FILE
+
+
+#: Layers that :func:`pyolcaoml.model.network.build_network` makes
+#: non-trainable: the ridge map ("linear") and the output map.
+FROZEN_LAYERS = ("linear", "coefficients")
+
+
+def keras_network(exported: Any, name: str) -> Any:
+    """The Keras network of an ``ExportedNetwork``: the same graph and the
+    same float64 weights, so it predicts what the arrays (and the Keras file
+    they were read from) predict.
+
+    This is how ``load_model(..., keras=True)`` serves a model saved
+    without its Keras files (the bundled models in an installed wheel: the
+    arrays carry the same numbers at less than half the size). What the
+    arrays do not keep is training configuration: no L2 regulariser on the
+    hidden layers (pyolcaoml's own fine-tuning, :mod:`pyolcaoml.model.
+    extend`, builds new networks from the arrays and sets its own).
+    """
+    from pyolcaoml.model.network import import_keras
+    from pyolcaoml.model.saved import ModelError
+
+    keras = import_keras()
+    if exported.epsilon != float(keras.config.epsilon()):
+        raise ModelError(
+            f"network {name}: normalisation epsilon {exported.epsilon!r} is not "
+            f"Keras' {keras.config.epsilon()!r}; it cannot be rebuilt as Keras"
+        )
+    inputs = keras.Input(
+        shape=(int(exported.mean.shape[0]),), dtype="float64", name="descriptors"
+    )
+    values = {
+        exported.norm_name: keras.layers.Normalization(
+            mean=exported.mean.tolist(),
+            variance=exported.variance.tolist(),
+            dtype="float64",
+            name=exported.norm_name,
+        )(inputs)
+    }
+    weights = []
+    for layer in exported.layers:
+        if layer.kind == "dense":
+            dense = keras.layers.Dense(
+                layer.width,
+                activation=None if layer.activation == "linear" else layer.activation,
+                trainable=layer.name not in FROZEN_LAYERS,
+                dtype="float64",
+                name=layer.name,
+            )
+            values[layer.name] = dense(values[layer.inputs[0]])
+            weights.append((dense, layer))
+        else:
+            values[layer.name] = keras.layers.Add(dtype="float64", name=layer.name)(
+                [values[n] for n in layer.inputs]
+            )
+    for dense, layer in weights:
+        dense.set_weights([layer.kernel, layer.bias])
+    return keras.Model(inputs, values[exported.layers[-1].name], name=name)

@@ -633,8 +633,10 @@ def load_model(
     ``"default"`` (or ``None``) loads the model bundled with pyolcaoml.
     The networks come from the model's arrays (networks.npz, no TensorFlow;
     see :mod:`pyolcaoml.model.numpy_networks`) when it has them, else from
-    the Keras files; ``keras=True`` always loads the Keras models (to
-    export, fine-tune or save the model).
+    the Keras files; ``keras=True`` always gives Keras models (to use
+    them with Keras, or to save the model): the Keras files, or, in a
+    folder that has none of them (the bundled models of an installed
+    wheel), networks built from the arrays with the same weights.
     """
     path = os.path.abspath(resolve_model_path(path))
     meta = read_metadata(path)
@@ -678,26 +680,17 @@ def load_model(
             model.applicability = Applicability.load(path, meta["applicability"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: incomplete model metadata ({exc})") from exc
-    if networks and not keras and isinstance(meta.get("numpy_networks"), dict):
-        from pyolcaoml.model.numpy_networks import load_numpy_networks
+    has_arrays = isinstance(meta.get("numpy_networks"), dict)
+    if networks and has_arrays and (not keras or _keras_files_absent(path, meta)):
+        # the arrays (no TensorFlow); with keras=True and no Keras file at
+        # all (a bundled model in an installed wheel), Keras networks built
+        # from the same arrays
+        for s, key, nets in _numpy_network_sets(path, meta):
+            if keras:
+                from pyolcaoml.model.numpy_networks import keras_network
 
-        _check_entries(path, meta)  # the Keras files' entries, as below
-        entry = meta["numpy_networks"]
-        file = _network_file(path, entry)
-        _check_file(file, entry)
-        counts = {s: len(e.get("members") or [e]) for s, e in meta["elements"].items()}
-        for s, e in meta["elements"].items():
-            if "variant" in e:
-                counts[variant_key(s)] = len(e["variant"]["members"])
-        loaded = load_numpy_networks(file, counts)
-        for s in meta["elements"]:
-            for key in (s, variant_key(s)):
-                if key not in loaded:
-                    continue
-                nets = loaded[key]
-                for net in nets:
-                    _check_network(file, net.exported.mean.shape[0], net.n_out, meta, s)
-                _attach(model.elements[s], key != s, nets)
+                nets = [keras_network(net.exported, f"olcaoml_{s}") for net in nets]
+            _attach(model.elements[s], key != s, nets)
         return model
     if networks:
         _check_entries(path, meta)
@@ -711,6 +704,50 @@ def load_model(
                 ]
                 _attach(model.elements[s], True, nets)
     return model
+
+
+def _keras_entries(meta: dict) -> list[dict]:
+    """model.json's entry (file, sha256, ...) of every Keras file."""
+    out = []
+    for e in meta["elements"].values():
+        out += [{**e, **m} for m in e.get("members") or [e]]
+        out += [{**e, **m} for m in (e.get("variant") or {}).get("members") or []]
+    return out
+
+
+def _keras_files_absent(path: str, meta: dict) -> bool:
+    """No Keras file that model.json lists exists (a model shipped with its
+    arrays only). Some present and some absent is damage: False here, and
+    the Keras loader then names the missing file."""
+    _check_entries(path, meta)
+    return not any(
+        os.path.lexists(_network_file(path, e)) for e in _keras_entries(meta)
+    )
+
+
+def _numpy_network_sets(path: str, meta: dict) -> list[tuple[str, str, list[Any]]]:
+    """(element, key, networks) of networks.npz, checked: its sha256, the
+    Keras files' entries, the member counts and every network's widths."""
+    from pyolcaoml.model.numpy_networks import load_numpy_networks
+
+    _check_entries(path, meta)  # the Keras files' entries, as for Keras
+    entry = meta["numpy_networks"]
+    file = _network_file(path, entry)
+    _check_file(file, entry)
+    counts = {s: len(e.get("members") or [e]) for s, e in meta["elements"].items()}
+    for s, e in meta["elements"].items():
+        if "variant" in e:
+            counts[variant_key(s)] = len(e["variant"]["members"])
+    loaded = load_numpy_networks(file, counts)
+    out = []
+    for s in meta["elements"]:
+        for key in (s, variant_key(s)):
+            if key not in loaded:
+                continue
+            for net in loaded[key]:
+                _check_network(file, net.exported.mean.shape[0], net.n_out, meta, s)
+            out.append((s, key, loaded[key]))
+    return out
 
 
 #: Bundled models loaded by :func:`load_bundled_model`, by (path, networks).
