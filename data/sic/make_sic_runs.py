@@ -648,6 +648,19 @@ def test_queue_stop41() -> list:
     ]
 
 
+def test_queue_stop42() -> list:
+    """The eighteenth fresh test set, made in stop 42 to judge ``sic``'s
+    default-start estimate on its own (docs/uncertainty.md): the kinds of
+    the seventeenth, new seeds 13600 up, into data/sic/test_runs_stop42."""
+    return [
+        _j8("sic8_r0.10_seed13600", 1.0, 0.10, 13600),
+        _j8("sic8_r0.15_seed13601", 1.0, 0.15, 13601),
+        _j8("sic8_s0.99_r0.08_seed13602", 0.99, 0.08, 13602),
+        _j8("sic8_s1.01_r0.08_seed13603", 1.01, 0.08, 13603),
+        *_defect_batch(range(13610, 13616), (0.05,) * 6, "defect"),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -667,6 +680,7 @@ TEST_SETS = {
     "stop37": (os.path.join(HERE, "test_runs_stop37"), test_queue_stop37),
     "stop37b": (os.path.join(HERE, "test_runs_stop37b"), test_queue_stop37b),
     "stop41": (os.path.join(HERE, "test_runs_stop41"), test_queue_stop41),
+    "stop42": (os.path.join(HERE, "test_runs_stop42"), test_queue_stop42),
 }
 
 
