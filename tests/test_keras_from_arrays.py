@@ -130,8 +130,12 @@ def test_export_reads_the_arrays_without_tensorflow(tmp_path):
         "print('TF', [m for m in ('tensorflow', 'keras') if m in sys.modules]); "
         "sys.exit(rc)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    done = subprocess.run(  # cwd: the installed package, not the checkout's
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert "TF []" in done.stdout
