@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from pyolcaoml.model.errors import ModelError
+from pyolcaoml.model.numpy_networks import keras_network
 
 #: The probe structure that finds where the base descriptor's components sit
 #: in the new one: a random cell of the base elements (seeded, so that the
@@ -416,41 +417,6 @@ def fuse(
     return ExportedNetwork(base.norm_name, mean, variance, base.epsilon, layers)
 
 
-def keras_from_exported(exported: Any, name: str) -> Any:
-    """A Keras model with exactly the layers of an ExportedNetwork."""
-    from pyolcaoml.model.network import import_keras
-
-    keras = import_keras()
-    n_features = int(exported.mean.shape[0])
-    inputs = keras.Input(shape=(n_features,), dtype="float64", name="descriptors")
-    values = {
-        exported.norm_name: keras.layers.Normalization(
-            mean=exported.mean.tolist(),
-            variance=exported.variance.tolist(),
-            dtype="float64",
-            name=exported.norm_name,
-        )(inputs)
-    }
-    dense = []
-    for layer in exported.layers:
-        if layer.kind == "dense":
-            keras_layer = keras.layers.Dense(
-                layer.width,
-                activation=None if layer.activation == "linear" else layer.activation,
-                dtype="float64",
-                name=layer.name,
-            )
-            values[layer.name] = keras_layer(values[layer.inputs[0]])
-            dense.append((keras_layer, layer))
-        else:
-            values[layer.name] = keras.layers.Add(dtype="float64", name=layer.name)(
-                [values[n] for n in layer.inputs]
-            )
-    for keras_layer, layer in dense:
-        keras_layer.set_weights([layer.kernel, layer.bias])
-    return keras.Model(inputs, values[exported.layers[-1].name], name=name)
-
-
 def base_output_basis(
     base: Any, y_train: np.ndarray, isolated: np.ndarray, eps: float
 ) -> Any:
@@ -482,7 +448,7 @@ def embedded_base(symbol: str, base: Any, cols: np.ndarray, n_features: int) -> 
         if layer.name in _norm_readers(base)
     }
     fused = fuse(base, cols, n_features, np.ones(len(rest)), kernels)
-    return keras_from_exported(fused, f"olcaoml_{symbol}")
+    return keras_network(fused, f"olcaoml_{symbol}")
 
 
 def fit_extension(
@@ -615,7 +581,7 @@ def fit_extension(
         fused = widen_with_tower(
             fused, latent_name, cols, *_tower_weights(tower, cols, rest)
         )
-    full = keras_from_exported(fused, f"olcaoml_{symbol}")
+    full = keras_network(fused, f"olcaoml_{symbol}")
     # the fused network is the trained graph (same arithmetic up to round-off)
     check = x["train"][: min(len(x["train"]), 256)]
     want = np.asarray(trainer(check, training=False)) @ kernel_out + bias_out

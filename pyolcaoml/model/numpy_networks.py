@@ -135,35 +135,24 @@ def write_numpy_networks(directory: str, networks: dict[str, list[Any]]) -> str 
     return NUMPY_NETWORKS_FILE
 
 
-#: Layers that :func:`pyolcaoml.model.network.build_network` makes
-#: non-trainable: the ridge map ("linear") and the output map.
-FROZEN_LAYERS = ("linear", "coefficients")
-
-
 def keras_network(exported: Any, name: str) -> Any:
-    """The Keras network of an ``ExportedNetwork``: the same graph and the
-    same float64 weights, so it predicts what the arrays (and the Keras file
+    """A Keras model with exactly the layers and float64 weights of an
+    ``ExportedNetwork``: it predicts what the arrays (and the Keras file
     they were read from) predict.
 
-    This is how ``load_model(..., keras=True)`` serves a model saved
-    without its Keras files (the bundled models in an installed wheel: the
-    arrays carry the same numbers at less than half the size). What the
-    arrays do not keep is training configuration: no L2 regulariser on the
-    hidden layers (pyolcaoml's own fine-tuning, :mod:`pyolcaoml.model.
-    extend`, builds new networks from the arrays and sets its own).
+    ``load_model(..., keras=True)`` serves a model saved without its Keras
+    files this way (the bundled models of an installed wheel: the arrays
+    carry the same numbers at less than half the size), and the fine-tuning
+    of :mod:`pyolcaoml.model.extend` builds its fused networks with it. The
+    arrays keep no training settings: every layer is trainable and has no
+    regulariser (a network from ``olcaoml train`` keeps its ridge and output
+    maps fixed; whoever trains a rebuilt one sets that again).
     """
     from pyolcaoml.model.network import import_keras
-    from pyolcaoml.model.saved import ModelError
 
     keras = import_keras()
-    if exported.epsilon != float(keras.config.epsilon()):
-        raise ModelError(
-            f"network {name}: normalisation epsilon {exported.epsilon!r} is not "
-            f"Keras' {keras.config.epsilon()!r}; it cannot be rebuilt as Keras"
-        )
-    inputs = keras.Input(
-        shape=(int(exported.mean.shape[0]),), dtype="float64", name="descriptors"
-    )
+    n_features = int(exported.mean.shape[0])
+    inputs = keras.Input(shape=(n_features,), dtype="float64", name="descriptors")
     values = {
         exported.norm_name: keras.layers.Normalization(
             mean=exported.mean.tolist(),
@@ -172,22 +161,21 @@ def keras_network(exported: Any, name: str) -> Any:
             name=exported.norm_name,
         )(inputs)
     }
-    weights = []
+    dense = []
     for layer in exported.layers:
         if layer.kind == "dense":
-            dense = keras.layers.Dense(
+            keras_layer = keras.layers.Dense(
                 layer.width,
                 activation=None if layer.activation == "linear" else layer.activation,
-                trainable=layer.name not in FROZEN_LAYERS,
                 dtype="float64",
                 name=layer.name,
             )
-            values[layer.name] = dense(values[layer.inputs[0]])
-            weights.append((dense, layer))
+            values[layer.name] = keras_layer(values[layer.inputs[0]])
+            dense.append((keras_layer, layer))
         else:
             values[layer.name] = keras.layers.Add(dtype="float64", name=layer.name)(
                 [values[n] for n in layer.inputs]
             )
-    for dense, layer in weights:
-        dense.set_weights([layer.kernel, layer.bias])
+    for keras_layer, layer in dense:
+        keras_layer.set_weights([layer.kernel, layer.bias])
     return keras.Model(inputs, values[exported.layers[-1].name], name=name)
