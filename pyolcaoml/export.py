@@ -206,7 +206,8 @@ records before ``END``, the fit that ``olcaoml predict`` prints its
                                            range apply (1/0): the sigma
                                            range for the two sigma
                                            predictors, the atoms range for
-                                           log_max_sigma_log_atoms only
+                                           every predictor (until stop 42:
+                                           log_max_sigma_log_atoms only)
 
 sigma is the largest over the structure's atoms of the ensemble's sigma
 (OLCAO's convergence value is a maximum over the potential sites, so the
@@ -724,7 +725,7 @@ def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
         return []
     fit, default = fits
     with_sigma = ref.predictor in SIGMA_PREDICTORS
-    with_atoms = ref.predictor == "log_max_sigma_log_atoms"
+    with_atoms = True  # every fit was measured on cells of those sizes only
     lines = [
         f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells)} "
         f"{ref.n_not_converged} "

@@ -151,7 +151,7 @@ def test_export_is_version_8_with_the_fit_as_its_last_records(models, name):
         n_lo,
         n_hi,
         int(ref.predictor != "constant"),
-        int(ref.predictor == "log_max_sigma_log_atoms"),
+        1,  # the size applies to every predictor
     ]
     # the default model keeps its handover threshold, right before the
     # block; the amorphous SiC model has none
@@ -203,8 +203,10 @@ def test_the_reference_runs_and_the_edges_of_their_ranges(opened, name):
     below = m.expected_iterations(n_lo, float(np.nextafter(s_lo, 0)))[2]
     above = m.expected_iterations(n_hi, float(np.nextafter(s_hi, 1)))[2]
     assert below is above is (ref.predictor != "constant")
-    more_atoms = m.expected_iterations(n_hi + 1, mid)[2]
-    assert more_atoms is (ref.predictor == "log_max_sigma_log_atoms")
+    # the size is checked for every predictor (a constant was measured on
+    # cells of those sizes only)
+    assert m.expected_iterations(n_hi + 1, mid)[2] is True
+    assert m.expected_iterations(n_lo, mid)[2] is False
 
 
 def _half_crossings(ref: IterationReference, atoms: int) -> list[float]:
@@ -278,9 +280,11 @@ def test_atoms_outside_their_range_are_extrapolated(opened):
     assert m.expected_iterations(max(n_lo - 1, 1), sigma)[2] is True
     for atoms in (1, n_lo - 1, n_hi + 1, 1000, 10**6):
         assert_agrees(ref, m, sigma, atoms)
-    # log_max_sigma ignores the size
+    # log_max_sigma ignores the size in its counts, and says when the size
+    # lies outside its runs' (stop 42)
     dref, dm = opened["sigma"]
-    assert dm.expected_iterations(10**6, sigma) == dm.expected_iterations(8, sigma)
+    far, near = dm.expected_iterations(10**6, sigma), dm.expected_iterations(8, sigma)
+    assert far[:2] == near[:2] and far[2] is True
 
 
 # -- end to end ---------------------------------------------------------------------
@@ -572,10 +576,27 @@ BLOCK_FAULTS = {
         "ITERATIONS_DOMAIN: need 1 <= atomsMin <= atomsMax, got 0 and 17",
     ),
     "flags of another predictor": (
-        lambda b: _edit(b, "ITERATIONS_DOMAIN", 6, "1"),
+        lambda b: _edit(b, "ITERATIONS_DOMAIN", 5, "0"),
         "ITERATIONS_DOMAIN",
         "ITERATIONS_DOMAIN: the ranges that apply (the last two numbers) must "
-        "be 1 0 for predictor log_max_sigma",
+        "be 1 and 0 or 1 for predictor log_max_sigma",
+    ),
+    "an atoms flag of 2": (
+        lambda b: _edit(b, "ITERATIONS_DOMAIN", 6, "2"),
+        "ITERATIONS_DOMAIN",
+        "ITERATIONS_DOMAIN: the ranges that apply (the last two numbers) must "
+        "be 1 and 0 or 1 for predictor log_max_sigma",
+    ),
+    "size predictor without its atoms range": (
+        lambda b: _edit(
+            _edit(b, "EXPECTED_ITERATIONS", 1, "log_max_sigma_log_atoms"),
+            "ITERATIONS_DOMAIN",
+            6,
+            "0",
+        ),
+        "ITERATIONS_DOMAIN",
+        "ITERATIONS_DOMAIN: the ranges that apply (the last two numbers) must "
+        "be 1 1 for predictor log_max_sigma_log_atoms",
     ),
     "missing ITERATIONS_FIT": (
         lambda b: [ln for ln in b if not ln.startswith("ITERATIONS_FIT")],
@@ -645,6 +666,23 @@ def test_the_good_small_file_loads_and_agrees(small, tmp_path):
             want = small_block_answer(sigma, atoms, no_default)
             assert want[1] is None
             assert m.expected_iterations(atoms, sigma) == want
+
+
+def test_the_atoms_flag_of_a_sigma_only_fit(small, tmp_path):
+    """Files written since stop 42 say 1 (the size applies to every
+    predictor); older ones say 0 and keep meaning it: the same counts,
+    only the outside flag differs, for a size beyond 8-17 atoms."""
+    path = tmp_path / "m.oml"
+    sigma = 1e-3  # inside the block's sigma range
+    answers = {}
+    for flag in ("0", "1"):
+        block = _edit(small["block"], "ITERATIONS_DOMAIN", 6, flag)
+        path.write_text(_file(small, block))
+        with LibraryModel(path) as m:
+            answers[flag] = [m.expected_iterations(n, sigma) for n in (8, 17, 18, 200)]
+    assert [a[:2] for a in answers["0"]] == [a[:2] for a in answers["1"]]
+    assert [a[2] for a in answers["0"]] == [False] * 4
+    assert [a[2] for a in answers["1"]] == [False, False, True, True]
 
 
 @pytest.mark.parametrize(

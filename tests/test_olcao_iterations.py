@@ -156,6 +156,32 @@ def test_constant_with_a_run_that_never_converged(model_dir: Path) -> None:
     assert "does not rank" in text
 
 
+def test_a_size_outside_the_runs_is_a_rough_guide_for_every_predictor(
+    model_dir: Path,
+) -> None:
+    """Stop 42: `asi`'s constant, measured on 32- and 64-atom cells, said 20
+    iterations for an 8-atom crystal that took 10. A structure whose size
+    lies outside the reference cells' is now flagged for every predictor."""
+    cells = [
+        dataclasses.replace(_cell(k, 1e-3 * (1 + k), 20 + k), atoms=32 + 32 * (k % 2))
+        for k in range(8)
+    ]
+    for predictor in ("constant", "log_max_sigma", "log_max_sigma_log_atoms"):
+        write_reference(model_dir, cells, predictor)
+        ref = load_reference(model_dir)
+        for atoms, outside in (
+            (8, True),
+            (31, True),
+            (32, False),
+            (64, False),
+            (65, True),
+        ):
+            est = ref.estimate(3e-3, atoms)
+            assert est.extrapolated is outside, (predictor, atoms)
+            text = "\n".join(est.summary())
+            assert ("the reference cells hold 32-64 atoms; for " in text) is outside
+
+
 def test_no_estimate_without_enough_runs_or_sigma(model_dir: Path) -> None:
     write_reference(model_dir, [_cell(k, 1e-3, 5) for k in range(4)], "constant")
     assert load_reference(model_dir).estimate(1e-3) is None

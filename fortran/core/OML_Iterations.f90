@@ -39,8 +39,9 @@
 !! holds 17 significant digits), with the C library's log as Python's
 !! math.log, so a Fortran or C caller gets the integers "olcaoml predict"
 !! prints.  Outside the reference runs' range of maxSigma (for the two
-!! sigma predictors) or of the number of atoms (log_max_sigma_log_atoms)
-!! the estimate is extrapolated: a rough guide.
+!! sigma predictors) or of the number of atoms (the file says which
+!! ranges apply; for every predictor since stop 42) the estimate is
+!! extrapolated: a rough guide.
 module OML_Iterations
 
    use OML_Kinds, only: double

@@ -1541,14 +1541,27 @@ contains
                & intToChar(iterations%atomsMax), status, message)
          return
       endif
+      ! The sigma range applies to the two sigma predictors only.  The
+      ! atoms range always applies to log_max_sigma_log_atoms; to the
+      ! others where the file says 1 (written since stop 42: every fit was
+      ! measured on cells of those sizes only) or not where it says 0
+      ! (files written before).
       want(1) = merge(0, 1, iterations%predictor == predictorConstant)
-      want(2) = merge(1, 0, &
+      want(2) = merge(1, -1, &
             & iterations%predictor == predictorLogMaxSigmaLogAtoms)
-      if (any(flags /= want)) then
-         call formatError (reader, domainKey // ': the ranges that ' // &
-               & 'apply (the last two numbers) must be ' // &
-               & intToChar(want(1)) // ' ' // intToChar(want(2)) // &
-               & ' for predictor ' // trim(word), status, message)
+      if (flags(1) /= want(1) .or. flags(2) < 0 .or. flags(2) > 1 .or. &
+            & (want(2) == 1 .and. flags(2) /= 1)) then
+         if (want(2) == 1) then
+            call formatError (reader, domainKey // ': the ranges that ' &
+                  & // 'apply (the last two numbers) must be ' // &
+                  & intToChar(want(1)) // ' 1 for predictor ' // &
+                  & trim(word), status, message)
+         else
+            call formatError (reader, domainKey // ': the ranges that ' &
+                  & // 'apply (the last two numbers) must be ' // &
+                  & intToChar(want(1)) // ' and 0 or 1 for predictor ' &
+                  & // trim(word), status, message)
+         endif
          return
       endif
       iterations%sigmaRangeApplies = flags(1) == 1

@@ -37,6 +37,10 @@ Three predictors:
     where sigma does not rank the cells (amorphous Si, SiC: stop 39), the
     median and the 10th-90th percentile range of the reference cells.
 
+For every predictor a structure whose number of atoms lies outside the
+reference cells' range is flagged (a rough guide), and for the two sigma
+predictors one whose largest sigma does.
+
 The file records the sha256 of the model.json it was made for; a retrained
 model makes it stale, and a stale file gives no estimate (with a warning),
 never an estimate for another model's sigma.
@@ -121,9 +125,13 @@ class IterationEstimate:
 
     @property
     def extrapolated(self) -> bool:
-        """The structure's largest sigma (or, for
-        ``log_max_sigma_log_atoms``, its number of atoms) lies outside the
-        reference cells' range: the estimate is a rough guide there."""
+        """The structure's number of atoms (or, for the sigma predictors,
+        its largest sigma) lies outside the reference cells' range: the
+        estimate is a rough guide there. The size counts for every
+        predictor: the count grows with the cell (stop 41), so a constant
+        or a sigma-only fit measured on 32- to 64-atom cells says little
+        about an 8-atom one (stop 42: `asi`'s constant said 20 iterations
+        for a rattled 8-atom crystal that took 10)."""
         return self._sigma_outside() or self._atoms_outside()
 
     def _sigma_outside(self) -> bool:
@@ -133,7 +141,7 @@ class IterationEstimate:
         )
 
     def _atoms_outside(self) -> bool:
-        if self.predictor != "log_max_sigma_log_atoms" or self.atoms is None:
+        if self.atoms is None:
             return False
         lo, hi = self.atoms_range
         return not lo <= self.atoms <= hi
