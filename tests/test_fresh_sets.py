@@ -78,3 +78,24 @@ def test_stored_sets_recount():
         266,
     )
     assert (r.cells, r.half) == (10, 6)
+
+
+def test_a_handed_over_cell_counts_the_other_models_run(tmp_path, monkeypatch):
+    """Where predict hands a cell to asi, asi's row replaces the measured
+    model's; a handover row for a cell outside the set is ignored."""
+    rows = [
+        _row("si8_a", "default", 12, 21),
+        _row("si8_a", "network", 7, 13),
+        _row("si8_b", "default", 10, 16),
+        _row("si8_b", "network", 4, 9),
+    ]
+    handed = [_row("si8_a", "asi", 8, 15), _row("si8_z", "asi", 1, 1)]
+    (tmp_path / "b.json").write_text(json.dumps({"rows": rows}))
+    (tmp_path / "h.json").write_text(json.dumps({"rows": handed}))
+    monkeypatch.setattr(fresh_sets, "ROOT", str(tmp_path))
+    s = fresh_sets.FreshSet(
+        "default", "x", ("b.json",), "network", handover_files=("h.json",)
+    )
+    r = fresh_sets.summarise(s)
+    assert (r.cells, r.model_1e4, r.model_1e6) == (2, 8 + 4, 15 + 9)
+    assert r.half == 1  # 8 > 12/2; 4 <= 10/2
