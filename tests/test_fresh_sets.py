@@ -99,3 +99,11 @@ def test_a_handed_over_cell_counts_the_other_models_run(tmp_path, monkeypatch):
     r = fresh_sets.summarise(s)
     assert (r.cells, r.model_1e4, r.model_1e6) == (2, 8 + 4, 15 + 9)
     assert r.half == 1  # 8 > 12/2; 4 <= 10/2
+
+
+def test_the_readme_shows_the_current_table():
+    """The README's table under "How good is it" is the script's output on
+    the stored results (regenerate it with --markdown when a set is added)."""
+    rows = [r for r in map(fresh_sets.summarise, fresh_sets.SETS) if r is not None]
+    table = fresh_sets.table(rows, markdown=True)
+    assert table in (REPO / "README.md").read_text()
