@@ -141,8 +141,8 @@ def keras_network(exported: Any, name: str) -> Any:
     they were read from) predict.
 
     ``load_model(..., keras=True)`` serves a model saved without its Keras
-    files this way (the bundled models of an installed wheel: the arrays
-    carry the same numbers at less than half the size), and the fine-tuning
+    files this way (the bundled models of an installed wheel, which leaves
+    out 61 MB of Keras files that hold the same numbers), and the fine-tuning
     of :mod:`pyolcaoml.model.extend` builds its fused networks with it. The
     arrays keep no training settings: every layer is trainable and has no
     regulariser (a network from ``olcaoml train`` keeps its ridge and output

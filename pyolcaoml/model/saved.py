@@ -826,19 +826,16 @@ def _check_entries(path: str, meta: dict) -> None:
     :func:`_network_file`; the element's own file/sha256 (what a format-1
     reader uses) is held to the same rules and must name the first member."""
     for s, e in meta["elements"].items():
-        entries = e.get("members") or [e]
         _network_file(path, e)
-        first = {**e, **entries[0]}
+        first = {**e, **(e.get("members") or [e])[0]}
         if (e["file"], e["sha256"]) != (first["file"], first["sha256"]):
             raise ModelError(
                 f"{path}: model.json: element {s}'s file/sha256 "
                 f"({e['file']!r}) differ from its first member's "
                 f"({first['file']!r})"
             )
-        for m in entries:
-            _network_file(path, {**e, **m})
-        for m in (e.get("variant") or {}).get("members") or []:
-            _network_file(path, {**e, **m})
+    for entry in _keras_entries(meta):
+        _network_file(path, entry)
 
 
 def _network_file(path: str, entry: dict) -> str:
