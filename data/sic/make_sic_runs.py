@@ -661,6 +661,19 @@ def test_queue_stop42() -> list:
     ]
 
 
+def test_queue_stop42b() -> list:
+    """The nineteenth fresh test set, made at the end of stop 42 for the
+    next ``sic`` candidate: the kinds of the seventeenth and eighteenth,
+    new seeds 13700 up, into data/sic/test_runs_stop42b."""
+    return [
+        _j8("sic8_r0.10_seed13700", 1.0, 0.10, 13700),
+        _j8("sic8_r0.15_seed13701", 1.0, 0.15, 13701),
+        _j8("sic8_s0.99_r0.08_seed13702", 0.99, 0.08, 13702),
+        _j8("sic8_s1.01_r0.08_seed13703", 1.01, 0.08, 13703),
+        *_defect_batch(range(13710, 13716), (0.05,) * 6, "defect"),
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -681,6 +694,7 @@ TEST_SETS = {
     "stop37b": (os.path.join(HERE, "test_runs_stop37b"), test_queue_stop37b),
     "stop41": (os.path.join(HERE, "test_runs_stop41"), test_queue_stop41),
     "stop42": (os.path.join(HERE, "test_runs_stop42"), test_queue_stop42),
+    "stop42b": (os.path.join(HERE, "test_runs_stop42b"), test_queue_stop42b),
 }
 
 
