@@ -156,3 +156,17 @@ def test_installed_bundled_models_carry_no_keras_files():
         assert not _keras_files(folder), folder
     model = load_model("default", keras=True)
     assert not isinstance(model.elements["Si"].network, NumpyNetwork)
+
+
+def test_without_keras_the_error_names_the_extra(monkeypatch):
+    """A core install (no TensorFlow): asking for Keras networks says what
+    to install, and prediction still works from the arrays."""
+    from pyolcaoml.model.network import import_keras
+
+    path, _ = cached_model("tanh")  # trained (with Keras) before Keras goes
+    monkeypatch.setitem(sys.modules, "keras", None)  # import keras fails
+    with pytest.raises(ImportError, match=r"pip install 'pyolcaoml\[ml\]'"):
+        import_keras()
+    with pytest.raises(ImportError, match="needs Keras on TensorFlow"):
+        load_model(path, keras=True)
+    assert load_model(path).elements["Si"].networks  # the arrays serve

@@ -44,8 +44,14 @@ def import_keras():
     # print a banner; plain Eigen kernels are fast enough for these nets.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-
+    try:
+        import keras
+    except ImportError as exc:  # the core install has no TensorFlow
+        raise ImportError(
+            f"this needs Keras on TensorFlow, which is not installed ({exc}): "
+            "pip install 'pyolcaoml[ml]'. Prediction, evaluation and export "
+            "run without it, from each model's networks.npz"
+        ) from exc
     return keras
 
 
