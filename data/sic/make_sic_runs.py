@@ -633,45 +633,41 @@ def test_queue_stop37b() -> list:
     return _rr_batch(range(13400, 13406), "amorphous")
 
 
+def _near_crystalline_set(seed: int) -> list:
+    """Ten near-crystalline cells, the kinds ``sic`` predicts itself: 8-atom
+    cells rattled by 0.10 and 0.15 Å and strained by -1 % and +1 % with a
+    0.08 Å rattle (seeds seed..seed+3), and the six rattled point defects
+    (seeds seed+10..seed+15)."""
+    return [
+        _j8(f"sic8_r0.10_seed{seed}", 1.0, 0.10, seed),
+        _j8(f"sic8_r0.15_seed{seed + 1}", 1.0, 0.15, seed + 1),
+        _j8(f"sic8_s0.99_r0.08_seed{seed + 2}", 0.99, 0.08, seed + 2),
+        _j8(f"sic8_s1.01_r0.08_seed{seed + 3}", 1.01, 0.08, seed + 3),
+        *_defect_batch(range(seed + 10, seed + 16), (0.05,) * 6, "defect"),
+    ]
+
+
 def test_queue_stop41() -> list:
     """The seventeenth fresh test set, made in stop 41 to check a size term
     in ``sic``'s expected OLCAO iterations (docs/uncertainty.md): near-
     crystalline cells only, the kinds ``sic`` predicts itself (rattled and
     strained 8-atom cells and the six rattled point defects), new seeds
     13500 up, into data/sic/test_runs_stop41."""
-    return [
-        _j8("sic8_r0.10_seed13500", 1.0, 0.10, 13500),
-        _j8("sic8_r0.15_seed13501", 1.0, 0.15, 13501),
-        _j8("sic8_s0.99_r0.08_seed13502", 0.99, 0.08, 13502),
-        _j8("sic8_s1.01_r0.08_seed13503", 1.01, 0.08, 13503),
-        *_defect_batch(range(13510, 13516), (0.05,) * 6, "defect"),
-    ]
+    return _near_crystalline_set(13500)
 
 
 def test_queue_stop42() -> list:
     """The eighteenth fresh test set, made in stop 42 to judge ``sic``'s
     default-start estimate on its own (docs/uncertainty.md): the kinds of
     the seventeenth, new seeds 13600 up, into data/sic/test_runs_stop42."""
-    return [
-        _j8("sic8_r0.10_seed13600", 1.0, 0.10, 13600),
-        _j8("sic8_r0.15_seed13601", 1.0, 0.15, 13601),
-        _j8("sic8_s0.99_r0.08_seed13602", 0.99, 0.08, 13602),
-        _j8("sic8_s1.01_r0.08_seed13603", 1.01, 0.08, 13603),
-        *_defect_batch(range(13610, 13616), (0.05,) * 6, "defect"),
-    ]
+    return _near_crystalline_set(13600)
 
 
 def test_queue_stop42b() -> list:
     """The nineteenth fresh test set, made at the end of stop 42 for the
     next ``sic`` candidate: the kinds of the seventeenth and eighteenth,
     new seeds 13700 up, into data/sic/test_runs_stop42b."""
-    return [
-        _j8("sic8_r0.10_seed13700", 1.0, 0.10, 13700),
-        _j8("sic8_r0.15_seed13701", 1.0, 0.15, 13701),
-        _j8("sic8_s0.99_r0.08_seed13702", 0.99, 0.08, 13702),
-        _j8("sic8_s1.01_r0.08_seed13703", 1.01, 0.08, 13703),
-        *_defect_batch(range(13710, 13716), (0.05,) * 6, "defect"),
-    ]
+    return _near_crystalline_set(13700)
 
 
 #: the fresh test sets (``--test SET``): each a tree of its own
