@@ -827,9 +827,9 @@ contains
    !>                         of an 80 % range
    !>   defaultExpected(1:3)  the same from OLCAO's default start, -1 each
    !>                         where the model has no such fit
-   !>   outside               maxSigma (or, for a fit in the number of
-   !>                         atoms, numAtoms) lies outside the reference
-   !>                         runs: the numbers are a rough guide there
+   !>   outside               numAtoms (or, for the sigma fits,
+   !>                         maxSigma) lies outside the reference runs'
+   !>                         range: the numbers are a rough guide there
    !> A model without the numbers (format 1-7, or a reference that was
    !> left out): omlSuccess, -1 everywhere and outside false.
    subroutine omlExpectedIterations (model, numAtoms, maxSigma, expected, &

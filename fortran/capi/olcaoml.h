@@ -208,8 +208,8 @@ int olcaoml_predict_ensemble(olcaoml_model model, const double *real_vectors,
  * receive (expected, low, high), the ends of an 80 % range, from the
  * model's start and from OLCAO's default start (-1 each where the model
  * has no such fit); *outside is 1 when the structure lies outside the
- * reference runs (its largest sigma, or its number of atoms for a fit in
- * it): the numbers are a rough guide there.  The same integers as
+ * reference runs (its number of atoms, or its largest sigma for a fit in
+ * sigma): the numbers are a rough guide there.  The same integers as
  * olcaoml predict prints.  A model without them (formats 1-7): OK, -1
  * everywhere, *outside 0.  num_atoms < 1 or a sigma that is not finite
  * and > 0: OLCAOML_ERR_ARGUMENT (then too -1 and 0 are written). */

@@ -82,7 +82,7 @@ module OML_Iterations
       type (OML_IterationFitType) :: defaultFit
       !> The converged reference runs' largest sigma (Hartree) and
       !> numbers of atoms, and whether each range applies: sigma for the
-      !> two sigma predictors, atoms for log_max_sigma_log_atoms only.
+      !> two sigma predictors, atoms as the file says (OML_Model).
       real (kind=double) :: sigmaMin = 0.0_double
       real (kind=double) :: sigmaMax = 0.0_double
       integer :: atomsMin = 0

@@ -118,10 +118,11 @@
 !! counts >= 0, numNotConverged <= numCells, 0 < convergence < 1; the
 !! fits finite with qLow <= qHigh (b = c = 0 for constant, c = 0 for
 !! log_max_sigma); 0 < sigmaMin <= sigmaMax < 1 (Hartree), 1 <= atomsMin
-!! <= atomsMax; the two flags 0 or 1 as the predictor implies (the sigma
-!! range for the two sigma predictors, the atoms range for
-!! log_max_sigma_log_atoms).  The reader stores them (iterations; present
-!! false in older files) and omlExpectedIterations evaluates them.
+!! <= atomsMax; the sigma flag 1 for the two sigma predictors and 0 for
+!! constant, the atoms flag 1 for log_max_sigma_log_atoms and 0 or 1 for
+!! the others (1 since stop 42: every fit was measured on cells of those
+!! sizes only).  The reader stores them (iterations; present false in
+!! older files) and omlExpectedIterations evaluates them.
 !!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
@@ -1394,12 +1395,8 @@ contains
 
       call expectKey (reader, key, rest, status, message)
       if (status /= omlSuccess) return
-      if (model%numMembers < 2) then
-         call formatError (reader, key // ' needs an ensemble ' // &
-               & '(NUM_MEMBERS > 1): a single network has no sigma', &
-               & status, message)
-         return
-      endif
+      call requireEnsemble (reader, model, key, status, message)
+      if (status /= omlSuccess) return
 
       ! One number and nothing else: list-directed input would skip
       ! whatever follows it, and would leave value as it was at a '/'.
@@ -1410,15 +1407,35 @@ contains
          if (.not. ieee_is_finite(value)) ioStat = 1
       endif
       if (ioStat /= 0 .or. .not. (value > 0.0_double)) then
-         rest = trim(adjustl(rest))
          call formatError (reader, key // ' must be one finite number ' // &
-               & '> 0 (Hartree), got "' // rest(1:min(len(rest), 40)) // &
-               & '"', status, message)
+               & '> 0 (Hartree), got "' // clip(rest) // '"', status, &
+               & message)
          return
       endif
       model%handoverMedianSigma = value
 
    end subroutine readHandover
+
+   !> A record that compares with sigma (the handover threshold, the
+   !> expected iterations) belongs to an ensemble: a single network has
+   !> no sigma.
+   subroutine requireEnsemble (reader, model, key, status, message)
+
+      implicit none
+
+      type (ModelReaderType), intent(in) :: reader
+      type (OML_ModelType), intent(in) :: model
+      character (len=*), intent(in) :: key
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      status = omlSuccess
+      message = ''
+      if (model%numMembers < 2) call formatError (reader, key // &
+            & ' needs an ensemble (NUM_MEMBERS > 1): a single network ' // &
+            & 'has no sigma', status, message)
+
+   end subroutine requireEnsemble
 
    !> The expected OLCAO iterations (version 8): EXPECTED_ITERATIONS,
    !> ITERATIONS_FIT, the optional DEFAULT_ITERATIONS_FIT and
@@ -1443,17 +1460,15 @@ contains
       character (len=32) :: word
       type (OML_IterationsType) :: iterations
       real (kind=double) :: nan
-      integer :: ioStat, flags(2), want(2)
+      character (len=:), allocatable :: atomsWords
+      integer :: ioStat, flags(2), wantSigma
+      logical :: sizeFit
 
       nan = ieee_value(nan, ieee_quiet_nan)
       call expectKey (reader, key, rest, status, message)
       if (status /= omlSuccess) return
-      if (model%numMembers < 2) then
-         call formatError (reader, key // ' needs an ensemble ' // &
-               & '(NUM_MEMBERS > 1): a single network has no sigma', &
-               & status, message)
-         return
-      endif
+      call requireEnsemble (reader, model, key, status, message)
+      if (status /= omlSuccess) return
 
       ! "predictor numCells numNotConverged convergence"
       word = ''
@@ -1546,22 +1561,19 @@ contains
       ! others where the file says 1 (written since stop 42: every fit was
       ! measured on cells of those sizes only) or not where it says 0
       ! (files written before).
-      want(1) = merge(0, 1, iterations%predictor == predictorConstant)
-      want(2) = merge(1, -1, &
-            & iterations%predictor == predictorLogMaxSigmaLogAtoms)
-      if (flags(1) /= want(1) .or. flags(2) < 0 .or. flags(2) > 1 .or. &
-            & (want(2) == 1 .and. flags(2) /= 1)) then
-         if (want(2) == 1) then
-            call formatError (reader, domainKey // ': the ranges that ' &
-                  & // 'apply (the last two numbers) must be ' // &
-                  & intToChar(want(1)) // ' 1 for predictor ' // &
-                  & trim(word), status, message)
+      sizeFit = iterations%predictor == predictorLogMaxSigmaLogAtoms
+      wantSigma = merge(0, 1, iterations%predictor == predictorConstant)
+      if (flags(1) /= wantSigma .or. flags(2) < merge(1, 0, sizeFit) &
+            & .or. flags(2) > 1) then
+         if (sizeFit) then
+            atomsWords = ' 1'
          else
-            call formatError (reader, domainKey // ': the ranges that ' &
-                  & // 'apply (the last two numbers) must be ' // &
-                  & intToChar(want(1)) // ' and 0 or 1 for predictor ' &
-                  & // trim(word), status, message)
+            atomsWords = ' and 0 or 1'
          endif
+         call formatError (reader, domainKey // ': the ranges that ' // &
+               & 'apply (the last two numbers) must be ' // &
+               & intToChar(wantSigma) // atomsWords // ' for predictor ' &
+               & // trim(word), status, message)
          return
       endif
       iterations%sigmaRangeApplies = flags(1) == 1
