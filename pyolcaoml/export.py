@@ -725,7 +725,6 @@ def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
         return []
     fit, default = fits
     with_sigma = ref.predictor in SIGMA_PREDICTORS
-    with_atoms = True  # every fit was measured on cells of those sizes only
     lines = [
         f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells)} "
         f"{ref.n_not_converged} "
@@ -739,7 +738,9 @@ def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
         )
     lines.append(
         f"ITERATIONS_DOMAIN {_real(s_lo)} {_real(s_hi)} {int(n_lo)} {int(n_hi)} "
-        f"{_flag(with_sigma)} {_flag(with_atoms)}"
+        # the atoms range applies to every fit: each was measured on
+        # cells of those sizes only
+        f"{_flag(with_sigma)} {_flag(True)}"
     )
     return lines
 

@@ -680,8 +680,11 @@ def load_model(
             model.applicability = Applicability.load(path, meta["applicability"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: incomplete model metadata ({exc})") from exc
+    if not networks:
+        return model
+    _check_entries(path, meta)  # the Keras files' entries, whichever is read
     has_arrays = isinstance(meta.get("numpy_networks"), dict)
-    if networks and has_arrays and (not keras or _keras_files_absent(path, meta)):
+    if has_arrays and (not keras or _keras_files_absent(path, meta)):
         # the arrays (no TensorFlow); with keras=True and no Keras file at
         # all (a bundled model in an installed wheel), Keras networks built
         # from the same arrays
@@ -692,17 +695,13 @@ def load_model(
                 nets = [keras_network(net.exported, f"olcaoml_{s}") for net in nets]
             _attach(model.elements[s], key != s, nets)
         return model
-    if networks:
-        _check_entries(path, meta)
-        for s, e in meta["elements"].items():
-            entries = e.get("members") or [e]
-            nets = [_load_network(path, {**e, **m}) for m in entries]
-            _attach(model.elements[s], False, nets)
-            if "variant" in e:
-                nets = [
-                    _load_network(path, {**e, **m}) for m in e["variant"]["members"]
-                ]
-                _attach(model.elements[s], True, nets)
+    for s, e in meta["elements"].items():
+        entries = e.get("members") or [e]
+        nets = [_load_network(path, {**e, **m}) for m in entries]
+        _attach(model.elements[s], False, nets)
+        if "variant" in e:
+            nets = [_load_network(path, {**e, **m}) for m in e["variant"]["members"]]
+            _attach(model.elements[s], True, nets)
     return model
 
 
@@ -718,8 +717,8 @@ def _keras_entries(meta: dict) -> list[dict]:
 def _keras_files_absent(path: str, meta: dict) -> bool:
     """No Keras file that model.json lists exists (a model shipped with its
     arrays only). Some present and some absent is damage: False here, and
-    the Keras loader then names the missing file."""
-    _check_entries(path, meta)
+    the Keras loader then names the missing file. The entries are checked
+    (:func:`_check_entries`) before."""
     return not any(
         os.path.lexists(_network_file(path, e)) for e in _keras_entries(meta)
     )
@@ -727,10 +726,9 @@ def _keras_files_absent(path: str, meta: dict) -> bool:
 
 def _numpy_network_sets(path: str, meta: dict) -> list[tuple[str, str, list[Any]]]:
     """(element, key, networks) of networks.npz, checked: its sha256, the
-    Keras files' entries, the member counts and every network's widths."""
+    member counts and every network's widths."""
     from pyolcaoml.model.numpy_networks import load_numpy_networks
 
-    _check_entries(path, meta)  # the Keras files' entries, as for Keras
     entry = meta["numpy_networks"]
     file = _network_file(path, entry)
     _check_file(file, entry)
