@@ -6,14 +6,13 @@ keeps, written by training, never by the code under test."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REPO
-from test_library_support import cached_model
+from test_library_support import cached_model, run_cli_fresh
 
 from pyolcaoml.model import ModelError, load_model
 from pyolcaoml.model.numpy_networks import NumpyNetwork
@@ -124,21 +123,9 @@ def test_export_reads_the_arrays_without_tensorflow(tmp_path):
     path, _ = cached_model("tanh")
     want = format_model(load_model(path, keras=True), path)
     out = tmp_path / "m.oml"
-    code = (
-        "import sys; from pyolcaoml.cli import main; "
-        f"rc = main(['export', {path!r}, '-o', {str(out)!r}]); "
-        "print('TF', [m for m in ('tensorflow', 'keras') if m in sys.modules]); "
-        "sys.exit(rc)"
-    )
-    done = subprocess.run(  # cwd: the installed package, not the checkout's
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "TF []" in done.stdout
+    rc, err, imported = run_cli_fresh(["export", path, "-o", str(out)], tmp_path)
+    assert rc == 0, err
+    assert imported == []
     assert out.read_text() == want
 
 

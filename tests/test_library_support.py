@@ -217,3 +217,28 @@ def compile_fortran(source: Path, output: Path) -> subprocess.CompletedProcess:
         *library.libs(),
     ]
     return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def run_cli_fresh(args: Sequence[str], cwd: Path) -> tuple[int, str, list[str]]:
+    """``olcaoml ARGS`` in a fresh interpreter, run in ``cwd`` (outside the
+    checkout, so that an installed pyolcaoml is the one imported): (exit
+    status, stderr, which of TensorFlow and Keras it imported)."""
+    import json
+    import sys
+
+    code = (
+        "import json, sys; from pyolcaoml.cli import main; "
+        f"rc = main({list(args)!r}); "
+        "print(json.dumps([m for m in ('tensorflow', 'keras') if m in "
+        "sys.modules])); sys.exit(rc)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+    )
+    lines = done.stdout.strip().splitlines()
+    imported = json.loads(lines[-1]) if lines else ["(no output)"]
+    return done.returncode, done.stderr, imported

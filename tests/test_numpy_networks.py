@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from test_library_support import cached_model, run_dirs
+from test_library_support import cached_model, run_cli_fresh, run_dirs
 
 from pyolcaoml.model import ModelError, load_model
 from pyolcaoml.model.numpy_networks import NumpyNetwork
@@ -51,22 +49,10 @@ def test_predict_command_does_not_import_tensorflow(tmp_path):
     from pyolcaoml.resources import bundled_structure
 
     out = tmp_path / "scfV.dat"
-    code = (
-        "import sys; from pyolcaoml.cli import main; "
-        f"rc = main(['predict', {str(bundled_structure('asi64_s102.skl'))!r}, "
-        f"'-o', {str(out)!r}]); "
-        "print('TF', [m for m in ('tensorflow', 'keras') if m in sys.modules]); "
-        "sys.exit(rc)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "TF []" in done.stdout
+    structure = str(bundled_structure("asi64_s102.skl"))
+    rc, err, imported = run_cli_fresh(["predict", structure, "-o", str(out)], tmp_path)
+    assert rc == 0, err
+    assert imported == []
     assert out.read_text().split()[:2] == ["NUM_TYPES", "64"]
 
 
