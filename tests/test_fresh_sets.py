@@ -68,9 +68,7 @@ def test_stored_sets_recount():
         r = fresh_sets.summarise(s)
         if r is not None:
             by_label[s.label] = r
-    r = by_label.get("SiC 17th set, stop 41")
-    if r is None:
-        pytest.skip(f"{REPO}/data/sic/test_runs_stop41 is not here")
+    r = by_label["SiC 17th set, stop 41"]
     assert (r.model_1e4, r.model_1e6, r.default_1e4, r.default_1e6) == (
         81,
         162,
