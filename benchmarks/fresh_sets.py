@@ -39,6 +39,10 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from sigma_vs_olcao import bench_rows  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SI = "data/scf_test_runs"
 SIC = "data/sic"
@@ -209,12 +213,7 @@ class Row:
 
 
 def _rows(files: tuple[str, ...]) -> list[dict]:
-    out = []
-    for f in files:
-        with open(os.path.join(ROOT, f)) as fh:
-            data = json.load(fh)
-        out += data["rows"] if isinstance(data, dict) else data
-    return out
+    return [r for f in files for r in bench_rows(os.path.join(ROOT, f))]
 
 
 def _count(row: dict, key: str) -> tuple[int, bool]:
