@@ -22,20 +22,15 @@ from pyolcaoml.model import load_model
 from pyolcaoml.olcao import read_run
 
 
-def cell_rms(pred: np.ndarray, target: np.ndarray, gram: np.ndarray) -> float:
-    """RMS V(r) over the atoms of one cell (Hartree)."""
-    e = pred - target
-    return float(np.sqrt(np.mean(np.einsum("ai,ij,aj->a", e, gram, e))))
-
-
-def subset_means(members: np.ndarray, target: np.ndarray, gram: np.ndarray):
-    """Error of the mean of k members, averaged over all subsets, k=1..M."""
+def subset_means(members: np.ndarray, error) -> np.ndarray:
+    """Error of the mean of k members, averaged over all subsets, k=1..M
+    (``error``: prediction -> RMS V(r) over the cell's atoms)."""
     m = members.shape[0]
     return np.array(
         [
             np.mean(
                 [
-                    cell_rms(members[list(c)].mean(0), target, gram)
+                    error(members[list(c)].mean(0))
                     for c in itertools.combinations(range(m), k)
                 ]
             )
@@ -51,7 +46,7 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(args.model)
     calc = model.descriptor_calculator()
-    gram = model.metric.gram(model.elements["Si"].alphas)
+    alphas = model.elements["Si"].alphas
     curves, fits = [], []
     for d in args.runs:
         run = read_run(d)
@@ -60,8 +55,12 @@ def main() -> None:
             continue
         target = np.asarray(run.converged_coeffs_per_atom)
         members = np.asarray(model.predict_members("Si", calc.compute(run.structure)))
-        single = [cell_rms(p, target, gram) for p in members]
-        curve = subset_means(members, target, gram)
+
+        def error(pred, target=target):
+            return model.metric.rms(pred, target, alphas)
+
+        single = [error(p) for p in members]
+        curve = subset_means(members, error)
         k = np.arange(1, len(curve) + 1)
         coef, *_ = np.linalg.lstsq(np.column_stack([np.ones_like(k), 1 / k]), curve**2)
         b2, v = max(coef[0], 0.0), max(coef[1], 0.0)
