@@ -105,6 +105,13 @@ SETS = (
         handover_files=(f"{SI}/bench_stop42_handover.json",),
     ),
     FreshSet(
+        "default (T8b)",
+        "Si 22nd set, stop 43",
+        (f"{SI}/bench_stop43_T8b.json",),
+        "network",
+        handover_files=(f"{SI}/bench_stop43_handover.json",),
+    ),
+    FreshSet(
         "asi (asi3)",
         "a-Si32, 3 cells, stop 30 (shipped it)",
         tuple(f"{SI}/bench_stop30_asi3_asi32_s1075{k}.json" for k in range(3)),
@@ -172,6 +179,12 @@ SETS = (
         "sic (S)",
         "SiC 18th set, stop 42",
         (f"{SIC}/test_runs_stop42/bench_stop42_S.json",),
+        "network",
+    ),
+    FreshSet(
+        "sic (S)",
+        "SiC 19th set, stop 43",
+        (f"{SIC}/test_runs_stop42b/bench_stop43_S.json",),
         "network",
     ),
     FreshSet(
