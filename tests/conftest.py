@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported once here, in pytest's main process, so that an editable install
+# rebuilds the Fortran extension (if its sources changed) before pytest-xdist
+# starts its workers, and not in several workers at once.
+import pyolcaoml  # noqa: F401
+
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
 REPO = TESTS.parent
