@@ -670,6 +670,13 @@ def test_queue_stop42b() -> list:
     return _near_crystalline_set(13700)
 
 
+def test_queue_stop43() -> list:
+    """The twentieth fresh test set, made at the end of stop 43 for the
+    next ``sic`` candidate: the kinds of the seventeenth to nineteenth, new
+    seeds 13800 up, into data/sic/test_runs_stop43."""
+    return _near_crystalline_set(13800)
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -691,6 +698,7 @@ TEST_SETS = {
     "stop41": (os.path.join(HERE, "test_runs_stop41"), test_queue_stop41),
     "stop42": (os.path.join(HERE, "test_runs_stop42"), test_queue_stop42),
     "stop42b": (os.path.join(HERE, "test_runs_stop42b"), test_queue_stop42b),
+    "stop43": (os.path.join(HERE, "test_runs_stop43"), test_queue_stop43),
 }
 
 
