@@ -155,3 +155,19 @@ def test_without_keras_the_error_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match="needs Keras on TensorFlow"):
         load_model(path, keras=True)
     assert load_model(path).elements["Si"].networks  # the arrays serve
+
+
+def test_another_normalisation_epsilon_is_refused():
+    """Keras normalises with its own epsilon: a network stored with another
+    one would be rebuilt computing something else, so it is refused (the
+    arrays, which use the stored epsilon, still serve it)."""
+    import dataclasses
+
+    from pyolcaoml.model.numpy_networks import keras_network
+
+    path, _ = cached_model("tanh")
+    exported = load_model(path).elements["Si"].networks[0].exported
+    assert keras_network(exported, "same").name == "same"
+    other = dataclasses.replace(exported, epsilon=exported.epsilon * 10)
+    with pytest.raises(ModelError, match="normalisation epsilon"):
+        keras_network(other, "other")

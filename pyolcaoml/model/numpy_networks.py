@@ -146,11 +146,19 @@ def keras_network(exported: Any, name: str) -> Any:
     of :mod:`pyolcaoml.model.extend` builds its fused networks with it. The
     arrays keep no training settings: every layer is trainable and has no
     regulariser (a network from ``olcaoml train`` keeps its ridge and output
-    maps fixed; whoever trains a rebuilt one sets that again).
+    maps fixed; whoever trains a rebuilt one sets that again). A network
+    whose normalisation epsilon is not Keras' own is refused: Keras would
+    compute it with another one.
     """
+    from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.network import import_keras
 
     keras = import_keras()
+    if exported.epsilon != float(keras.config.epsilon()):
+        raise ModelError(
+            f"network {name}: normalisation epsilon {exported.epsilon!r} is not "
+            f"Keras' {keras.config.epsilon()!r}; it cannot be rebuilt as Keras"
+        )
     n_features = int(exported.mean.shape[0])
     inputs = keras.Input(shape=(n_features,), dtype="float64", name="descriptors")
     values = {
