@@ -188,6 +188,12 @@ SETS = (
         "network",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 20th set, stop 44",
+        (f"{SIC}/test_runs_stop43/bench_stop44_S.json",),
+        "network",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (

@@ -277,6 +277,17 @@ SIC_SPENT_LATER = [
 SIC_SPENT_LATEST = [
     os.path.join(SIC_DIR, "test_runs_stop30"),  # spent in stop 31 (S3)
 ]
+#: The rattled and point-defect cells (``rattle/``, ``defect/``) of every
+#: set spent since S was made, none of their amorphous cells
+#: (``--sic-spent-near``, stop 44's candidate S5: docs/model.md, "Stop 44").
+#: The thirteenth set (test_runs_stop36) is not here: its near-crystalline
+#: cells judge S5; nor the sixteenth (test_runs_stop37b, amorphous only,
+#: kept for the next amorphous candidate).
+SIC_SPENT_NEAR = [
+    os.path.join(SIC_DIR, f"test_runs_stop{n}", kind)
+    for n in ("28", "29", "30", "32", "34", "41", "42", "42b")
+    for kind in ("rattle", "defect")
+]
 #: Where the amorphous SiC model's spent cells come from (``--sicam``):
 #: every spent fresh set (the eleventh, test_runs_stop32, spent by S4 in stop
 #: 34; the twelfth, test_runs_stop34, by S in stop 35) and the rescued cells.
@@ -447,6 +458,13 @@ def main(argv: list[str] | None = None) -> int:
         + "; stop 34's candidate S4)",
     )
     p.add_argument(
+        "--sic-spent-near",
+        action="store_true",
+        help="with --sic-spent (not --sic-spent-later): the rattled and "
+        "point-defect cells of every set spent since S too, not their "
+        "amorphous cells (stop 44's candidate S5)",
+    )
+    p.add_argument(
         "--neighbour-hops",
         type=int,
         default=None,
@@ -533,6 +551,13 @@ def main(argv: list[str] | None = None) -> int:
             sic += [t for t in SIC_SPENT_LATER if os.path.isdir(t)]
             if args.sic_spent_latest:
                 sic += [t for t in SIC_SPENT_LATEST if os.path.isdir(t)]
+    if args.sic_spent_near:
+        if not (sic and args.sic_spent) or args.sic_spent_later:
+            raise SystemExit(
+                "--sic-spent-near goes with --sic-runs and --sic-spent, "
+                "not with --sic-spent-later"
+            )
+        sic += [t for t in SIC_SPENT_NEAR if os.path.isdir(t)]
     if (args.sic_spent_later and not (sic and args.sic_spent)) or (
         args.sic_spent_latest and not (sic and args.sic_spent_later)
     ):
