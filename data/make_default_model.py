@@ -281,8 +281,9 @@ SIC_SPENT_LATEST = [
 #: set spent since S was made, none of their amorphous cells
 #: (``--sic-spent-near``, stop 44's candidate S5: docs/model.md, "Stop 44").
 #: The thirteenth set (test_runs_stop36) is not here: its near-crystalline
-#: cells judge S5; nor the sixteenth (test_runs_stop37b, amorphous only,
-#: kept for the next amorphous candidate).
+#: cells judged S5 (with the twentieth, test_runs_stop43; both spent since);
+#: nor the sixteenth (test_runs_stop37b, amorphous only, kept for the next
+#: amorphous candidate).
 SIC_SPENT_NEAR = [
     os.path.join(SIC_DIR, f"test_runs_stop{n}", kind)
     for n in ("28", "29", "30", "32", "34", "41", "42", "42b")
