@@ -395,6 +395,55 @@ def test_sicam_candidate_adds_the_later_runs_and_a_larger_c_radius(
             mdm.main(["--output-dir", str(tmp_path), *bad])
 
 
+def test_sic_spent_near_adds_near_crystalline_spent_cells_only(monkeypatch, tmp_path):
+    """``--sic-spent-near`` (stop 44's candidate S5): S's runs plus the
+    rattled and point-defect cells of the sets spent since S, none of
+    their amorphous cells and none of the cells that judged S5 (the
+    thirteenth and twentieth sets); refused without ``--sic-spent`` or
+    with ``--sic-spent-later``."""
+    mdm = _recipe(monkeypatch)
+    seen: list[list[Path]] = []
+
+    def fake_convert(olcaoml, trees, data, descriptor_args) -> int:
+        seen.append([Path(t) for t in trees])
+        return 1
+
+    monkeypatch.setattr(mdm, "_convert", fake_convert)
+    base = ["--output-dir", str(tmp_path), "--sic-runs", mdm.SIC_RUNS, "--sic-spent"]
+    assert mdm.main(base) == 1
+    assert mdm.main([*base, "--sic-spent-near"]) == 1
+    s_trees, s5_trees = seen
+
+    def cells(trees: list[Path]) -> set[str]:
+        return {m.parent.name for t in trees for m in t.glob("**/meta.json")}
+
+    added = cells(s5_trees) - cells(s_trees)
+    sic = REPO / "data" / "sic"
+    want = {
+        p.parent.name
+        for n in ("28", "29", "30", "32", "34", "41", "42", "42b")
+        for p in sic.glob(f"test_runs_stop{n}/[rd]*/*/meta.json")
+    }
+    assert len(want) == 65 and added == want
+    assert "sic16_vacSi_r0.05_seed13710" in added
+    assert not any("_rr" in n for n in added)
+    judged = {p.parent.name for p in sic.glob("test_runs_stop43/*/*/meta.json")}
+    judged |= {p.parent.name for p in sic.glob("test_runs_stop36/[rd]*/*/meta.json")}
+    assert len(judged) == 17 and not judged & cells(s5_trees)
+    for bad in (
+        ["--sic-runs", mdm.SIC_RUNS, "--sic-spent-near"],
+        [
+            "--sic-runs",
+            mdm.SIC_RUNS,
+            "--sic-spent",
+            "--sic-spent-later",
+            "--sic-spent-near",
+        ],
+    ):
+        with pytest.raises(SystemExit, match="--sic-spent-near"):
+            mdm.main(["--output-dir", str(tmp_path), *bad])
+
+
 def test_recipe_records_the_sic_handover_mid_gap(monkeypatch, tmp_path):
     """``--sic-handover-only``: the midpoint between the highest median
     applicability distance of the near-crystalline cells and the lowest of

@@ -677,6 +677,13 @@ def test_queue_stop43() -> list:
     return _near_crystalline_set(13800)
 
 
+def test_queue_stop44() -> list:
+    """The twenty-first fresh test set, made at the end of stop 44 for the
+    next ``sic`` candidate: the kinds of the seventeenth to twentieth, new
+    seeds 13900 up, into data/sic/test_runs_stop44."""
+    return _near_crystalline_set(13900)
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -699,6 +706,7 @@ TEST_SETS = {
     "stop42": (os.path.join(HERE, "test_runs_stop42"), test_queue_stop42),
     "stop42b": (os.path.join(HERE, "test_runs_stop42b"), test_queue_stop42b),
     "stop43": (os.path.join(HERE, "test_runs_stop43"), test_queue_stop43),
+    "stop44": (os.path.join(HERE, "test_runs_stop44"), test_queue_stop44),
 }
 
 
