@@ -127,6 +127,22 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
     assert checked == 7
 
 
+def test_dilution_cell_is_rebuilt_by_its_queue(tmp_path):
+    """Stop 44's 31-atom Si-vacancy cell (data/sic/dilution) comes out of
+    make_sic_runs' ``dilution44`` queue byte for byte: 31 atoms, the Si
+    at the origin missing."""
+    mod = _make_sic_runs()
+    root, queue = mod.TEST_SETS["dilution44"]
+    (make,) = queue()
+    job = make()
+    assert len(job.symbols) == 31 and job.symbols.count("Si") == 15
+    out = tmp_path / "olcao.skl"
+    mod.write_skl(job, str(out))
+    stored = Path(root) / job.family / job.name / "olcao.skl"
+    assert stored.parent.parent == REPO / "data" / "sic" / "dilution"
+    assert out.read_text() == stored.read_text()
+
+
 def _make_sic_runs():
     """data/sic/make_sic_runs.py as a module."""
     import importlib.util

@@ -684,6 +684,32 @@ def test_queue_stop44() -> list:
     return _near_crystalline_set(13900)
 
 
+def job32_vacSi(name: str, sigma: float, seed: int, family: str = "dilution"):
+    """2x2x1 supercell (8.72 x 8.72 x 4.36 Å, 32 sites) with the Si at the
+    origin removed: the Si vacancy of the 16-atom cells at half their
+    concentration (stop 44's dilution check, docs/model.md)."""
+    symbols, frac, cell = zincblende((2, 2, 1))
+    si0 = find_site(frac, (0, 0, 0))
+    keep = [i for i in range(len(frac)) if i != si0]
+    symbols = [symbols[i] for i in keep]
+    frac = rattle(frac[keep], cell, sigma, seed)
+    meta = {
+        "a_A": A_SIC,
+        "base": "3C-SiC 2x2x1 (32 sites)",
+        "defect": "vacSi",
+        "note": "Si at fractional (0,0,0) removed",
+        "rattle_sigma_A": sigma,
+        "seed": seed,
+    }
+    return Job(name, family, (1, 1, 2), symbols, frac, cell, meta)
+
+
+def dilution_queue_stop44() -> list:
+    """Stop 44's one 31-atom Si-vacancy cell (seed 13990), into
+    data/sic/dilution: not a training family and not a fresh set."""
+    return [lambda: job32_vacSi("sic32_vacSi_r0.05_seed13990", 0.05, 13990)]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -707,6 +733,8 @@ TEST_SETS = {
     "stop42b": (os.path.join(HERE, "test_runs_stop42b"), test_queue_stop42b),
     "stop43": (os.path.join(HERE, "test_runs_stop43"), test_queue_stop43),
     "stop44": (os.path.join(HERE, "test_runs_stop44"), test_queue_stop44),
+    # not a fresh set: the job's family folder is data/sic/dilution
+    "dilution44": (HERE, dilution_queue_stop44),
 }
 
 
