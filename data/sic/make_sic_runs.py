@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -103,12 +104,31 @@ def job8(name, scale=1.0, sigma=0.0, seed=None, family="strain"):
     return Job(name, family, (2, 2, 2), symbols, frac, cell, meta)
 
 
-def job16(name, kind, sigma=0.05, seed=None, family="defect"):
-    """2x1x1 supercell (8.72 x 4.36 x 4.36 Å) with one point defect."""
-    symbols, frac, cell = zincblende((2, 1, 1))
-    meta = {"a_A": A_SIC, "base": "3C-SiC 2x1x1 (16 sites)", "defect": kind}
-    si0 = find_site(frac, (0, 0, 0))  # Si at the origin
-    c0 = find_site(frac, (0.125, 0.25, 0.25))  # its C neighbour
+def job16(
+    name, kind, sigma=0.05, seed=None, family="defect", reps=(2, 1, 1), kp=(1, 2, 2)
+):
+    """A supercell of the conventional cell, by default 2x1x1 (8.72 x 4.36 x
+    4.36 Å, 16 sites, k-points 1 2 2), with one point defect. Defect sites
+    are placed in conventional-cell coordinates, so ``reps`` (with its
+    ``kp``) dilutes the same defect."""
+
+    def site(x, y, z):
+        """Fractional coordinates of the supercell from conventional ones."""
+        return (x / reps[0], y / reps[1], z / reps[2])
+
+    def fractions(f):
+        return "(" + ",".join(str(Fraction(v).limit_denominator(64)) for v in f) + ")"
+
+    symbols, frac, cell = zincblende(reps)
+    n_sites = 8 * reps[0] * reps[1] * reps[2]
+    meta = {
+        "a_A": A_SIC,
+        "base": f"3C-SiC {reps[0]}x{reps[1]}x{reps[2]} ({n_sites} sites)",
+        "defect": kind,
+    }
+    si0 = find_site(frac, site(0, 0, 0))  # Si at the origin
+    c_at = site(0.25, 0.25, 0.25)  # its C neighbour
+    c0 = find_site(frac, c_at)
     if kind == "vacSi":
         keep = [i for i in range(len(frac)) if i != si0]
         symbols = [symbols[i] for i in keep]
@@ -118,23 +138,25 @@ def job16(name, kind, sigma=0.05, seed=None, family="defect"):
         keep = [i for i in range(len(frac)) if i != c0]
         symbols = [symbols[i] for i in keep]
         frac = frac[keep]
-        meta["note"] = "C at fractional (1/8,1/4,1/4) removed"
+        meta["note"] = f"C at fractional {fractions(c_at)} removed"
     elif kind == "C_Si":
         symbols[si0] = "C"
         meta["note"] = "antisite: Si at (0,0,0) replaced by C"
     elif kind == "Si_C":
         symbols[c0] = "Si"
-        meta["note"] = "antisite: C at (1/8,1/4,1/4) replaced by Si"
+        meta["note"] = f"antisite: C at {fractions(c_at)} replaced by Si"
     elif kind == "Si_i_TC":
         # conventional (1/2,1/2,1/2): 4 C at a*sqrt(3)/4, 6 Si at a/2
+        at = site(0.5, 0.5, 0.5)
         symbols = symbols + ["Si"]
-        frac = np.vstack([frac, [0.25, 0.5, 0.5]])
-        meta["note"] = "Si interstitial at the C-tetrahedral site (1/4,1/2,1/2)"
+        frac = np.vstack([frac, at])
+        meta["note"] = f"Si interstitial at the C-tetrahedral site {fractions(at)}"
     elif kind == "C_i_TSi":
         # conventional (3/4,3/4,3/4): 4 Si at a*sqrt(3)/4, 6 C at a/2
+        at = site(0.75, 0.75, 0.75)
         symbols = symbols + ["C"]
-        frac = np.vstack([frac, [0.375, 0.75, 0.75]])
-        meta["note"] = "C interstitial at the Si-tetrahedral site (3/8,3/4,3/4)"
+        frac = np.vstack([frac, at])
+        meta["note"] = f"C interstitial at the Si-tetrahedral site {fractions(at)}"
     elif kind == "none":
         pass
     else:
@@ -142,7 +164,7 @@ def job16(name, kind, sigma=0.05, seed=None, family="defect"):
     if sigma:
         frac = rattle(frac, cell, sigma, seed)
         meta.update(rattle_sigma_A=sigma, seed=seed)
-    return Job(name, family, (1, 2, 2), symbols, frac, cell, meta)
+    return Job(name, family, tuple(kp), symbols, frac, cell, meta)
 
 
 def tersoff(symbols, cart, cell, protocol):
@@ -684,30 +706,20 @@ def test_queue_stop44() -> list:
     return _near_crystalline_set(13900)
 
 
-def job32_vacSi(name: str, sigma: float, seed: int, family: str = "dilution"):
-    """2x2x1 supercell (8.72 x 8.72 x 4.36 Å, 32 sites) with the Si at the
-    origin removed: the Si vacancy of the 16-atom cells at half their
-    concentration (stop 44's dilution check, docs/model.md)."""
-    symbols, frac, cell = zincblende((2, 2, 1))
-    si0 = find_site(frac, (0, 0, 0))
-    keep = [i for i in range(len(frac)) if i != si0]
-    symbols = [symbols[i] for i in keep]
-    frac = rattle(frac[keep], cell, sigma, seed)
-    meta = {
-        "a_A": A_SIC,
-        "base": "3C-SiC 2x2x1 (32 sites)",
-        "defect": "vacSi",
-        "note": "Si at fractional (0,0,0) removed",
-        "rattle_sigma_A": sigma,
-        "seed": seed,
-    }
-    return Job(name, family, (1, 1, 2), symbols, frac, cell, meta)
-
-
 def dilution_queue_stop44() -> list:
     """Stop 44's one 31-atom Si-vacancy cell (seed 13990), into
     data/sic/dilution: not a training family and not a fresh set."""
-    return [lambda: job32_vacSi("sic32_vacSi_r0.05_seed13990", 0.05, 13990)]
+    return [
+        lambda: job16(
+            "sic32_vacSi_r0.05_seed13990",
+            "vacSi",
+            0.05,
+            13990,
+            family="dilution",
+            reps=(2, 2, 1),
+            kp=(1, 1, 2),
+        )
+    ]
 
 
 #: the fresh test sets (``--test SET``): each a tree of its own
