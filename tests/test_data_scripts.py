@@ -127,20 +127,53 @@ def test_fresh_sic_sets_rebuild_their_stored_cells(tmp_path, queue, tree):
     assert checked == 7
 
 
-def test_dilution_cell_is_rebuilt_by_its_queue(tmp_path):
-    """Stop 44's 31-atom Si-vacancy cell (data/sic/dilution) comes out of
-    make_sic_runs' ``dilution44`` queue byte for byte: 31 atoms, the Si
-    at the origin missing."""
+@pytest.mark.parametrize(
+    "queue, atoms, smearing", [("dilution44", 31, "0.0"), ("dilution45", 63, "0.05")]
+)
+def test_dilution_cell_is_rebuilt_by_its_queue(tmp_path, queue, atoms, smearing):
+    """Stop 44's 31-atom and stop 45's 63-atom Si-vacancy cells
+    (data/sic/dilution) come out of make_sic_runs' queues byte for byte:
+    the Si at the origin missing, and the stored run's olcao.dat carries
+    the queue's smearing (eV)."""
     mod = _make_sic_runs()
-    root, queue = mod.TEST_SETS["dilution44"]
-    (make,) = queue()
+    root, make_queue = mod.TEST_SETS[queue]
+    (make,) = make_queue()
     job = make()
-    assert len(job.symbols) == 31 and job.symbols.count("Si") == 15
+    assert len(job.symbols) == atoms and job.symbols.count("Si") == atoms // 2
     out = tmp_path / "olcao.skl"
     mod.write_skl(job, str(out))
     stored = Path(root) / job.family / job.name / "olcao.skl"
     assert stored.parent.parent == REPO / "data" / "sic" / "dilution"
     assert out.read_text() == stored.read_text()
+    lines = (stored.parent / "inputs" / "olcao.dat").read_text().splitlines()
+    k = lines.index("THERMAL_SMEARING_SIGMA__SIGMA_CUTOFF")
+    assert lines[k + 1].split()[0] == smearing
+    assert float(smearing) == job.smearing_ev
+
+
+def test_set_smearing_changes_only_the_smearing_width(tmp_path):
+    """make_sic_runs' smearing option (a job's ``smearing_ev``) edits the
+    one line after THERMAL_SMEARING_SIGMA__SIGMA_CUTOFF in makeinput's
+    olcao.dat (the stored 31-atom run's, 0.0 11.5) and nothing else; a file
+    without that key, or with it twice, is refused by name."""
+    mod = _make_sic_runs()
+    src = REPO / "data/sic/dilution/sic32_vacSi_r0.05_seed13990/inputs/olcao.dat"
+    before = src.read_text().splitlines(keepends=True)
+    dat = tmp_path / "olcao.dat"
+    dat.write_text("".join(before))
+    mod.set_smearing(str(dat), 0.05)
+    after = dat.read_text().splitlines(keepends=True)
+    assert len(after) == len(before)
+    changed = [k for k, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) == 1
+    k = changed[0]
+    assert before[k - 1] == "THERMAL_SMEARING_SIGMA__SIGMA_CUTOFF\n"
+    assert before[k].split() == ["0.0", "11.5"]
+    assert [float(v) for v in after[k].split()] == [0.05, 11.5]
+    for text in ("TITLE\nx\n", "".join(before) + "".join(before[k - 1 : k + 1])):
+        dat.write_text(text)
+        with pytest.raises(ValueError, match="olcao.dat"):
+            mod.set_smearing(str(dat), 0.05)
 
 
 def _make_sic_runs():
