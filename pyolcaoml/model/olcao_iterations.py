@@ -39,7 +39,11 @@ Three predictors:
 
 For every predictor a structure whose number of atoms lies outside the
 reference cells' range is flagged (a rough guide), and for the two sigma
-predictors one whose largest sigma does.
+predictors one whose largest sigma does.  The size note also says which
+way the estimate is likely off: too low for a cell larger than the
+references (the SCF's slow tail grows with the cell: a 31- and a 63-atom
+SiC cell took more than twice the estimate, stops 44-45), too high for a
+smaller one (stop 42).
 
 The file records the sha256 of the model.json it was made for; a retrained
 model makes it stale, and a stale file gives no estimate (with a warning),
@@ -189,9 +193,16 @@ class IterationEstimate:
             )
         if self._atoms_outside():
             alo, ahi = self.atoms_range
+            # the count grows with the cell (stop 41), faster than the fit
+            # says beyond the references: a 31- and a 63-atom SiC cell took
+            # more than twice the estimate (stops 44-45), and `asi`'s
+            # 32-64-atom constant said twice what an 8-atom crystal took
+            # (stop 42)
+            way = "low" if self.atoms is not None and self.atoms > ahi else "high"
             lines.append(
                 f"  note: the reference cells hold {alo}-{ahi} atoms; "
-                f"for {self.atoms} this is a rough guide"
+                f"for {self.atoms} this is a rough guide, and likely too "
+                f"{way} (docs/uncertainty.md)"
             )
         return lines
 
