@@ -722,20 +722,26 @@ def test_queue_stop44() -> list:
     return _near_crystalline_set(13900)
 
 
+def _vac_si_diluted(name, seed, reps, kp, smearing_ev=0.0):
+    """A job maker for the 16-atom cells' Si vacancy (rattled 0.05 Å) in a
+    larger supercell ``reps`` of the conventional cell, into
+    data/sic/dilution."""
+    return lambda: job16(
+        name,
+        "vacSi",
+        0.05,
+        seed,
+        family="dilution",
+        reps=reps,
+        kp=kp,
+        smearing_ev=smearing_ev,
+    )
+
+
 def dilution_queue_stop44() -> list:
     """Stop 44's one 31-atom Si-vacancy cell (seed 13990), into
     data/sic/dilution: not a training family and not a fresh set."""
-    return [
-        lambda: job16(
-            "sic32_vacSi_r0.05_seed13990",
-            "vacSi",
-            0.05,
-            13990,
-            family="dilution",
-            reps=(2, 2, 1),
-            kp=(1, 1, 2),
-        )
-    ]
+    return [_vac_si_diluted("sic32_vacSi_r0.05_seed13990", 13990, (2, 2, 1), (1, 1, 2))]
 
 
 def dilution_queue_stop45() -> list:
@@ -747,15 +753,8 @@ def dilution_queue_stop45() -> list:
     about 0.1 and 0.3 from OLCAO's default start and from the sic model's
     (docs/model.md, stop 45). Not a training family and not a fresh set."""
     return [
-        lambda: job16(
-            "sic64_vacSi_r0.05_seed13991",
-            "vacSi",
-            0.05,
-            13991,
-            family="dilution",
-            reps=(2, 2, 2),
-            kp=(1, 1, 1),
-            smearing_ev=0.05,
+        _vac_si_diluted(
+            "sic64_vacSi_r0.05_seed13991", 13991, (2, 2, 2), (1, 1, 1), 0.05
         )
     ]
 
