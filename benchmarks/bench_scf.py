@@ -36,9 +36,17 @@ OLCAO's convergence measure applied to start - converged; max over sites).
 
 Without OLCAO_DIR (or without run_olcao.py) it prints why and exits 0:
 OLCAO is a measuring instrument, never a dependency. One SCF runs at a time
-(OMP_NUM_THREADS=1, as in the stored runs). ``--reuse-default`` takes the
+(OMP_NUM_THREADS=1, as in the stored runs) unless ``--jobs N`` runs N at
+once (one per core: the starts of a cell then share the machine's state
+side by side, which suits CPU-time ratios on a machine whose speed drifts
+by the hour; the table keeps its order). ``--reuse-default`` takes the
 default start's numbers from the run's own stored log instead of re-running
 it (same inputs, same program; its wall time is then the stored one).
+
+A run directory that holds OLCAO's inputs but no finished SCF (makeinput's
+output, say) is measured too when ``default`` is among the starts and is
+run here: |ΔE| is then taken against that default start's energy, and the
+solver error (which needs the converged potential) is left out.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -104,7 +113,7 @@ def iteration_values(path: str) -> list[float]:
 def summarise(
     values: list[float],
     energy: float | None,
-    ref_energy: float,
+    ref_energy: float | None,
     last_iteration: int | None = None,
 ) -> dict:
     """Iterations to 1e-4 and 1e-6, the first value and |dE| of one run.
@@ -133,7 +142,11 @@ def summarise(
         "iterations_to_1e-4": first(1e-4),
         "iterations_to_1e-6": to_final,
         "first_value": values[0] if values else None,
-        "abs_dE_hartree": abs(energy - ref_energy) if energy is not None else None,
+        "abs_dE_hartree": (
+            abs(energy - ref_energy)
+            if energy is not None and ref_energy is not None
+            else None
+        ),
         "energy_hartree": energy,
     }
 
@@ -260,7 +273,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="default start: use the run's stored log instead of re-running",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="OLCAO runs at once (each on one core; default 1)",
+    )
     args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {args.jobs}")
 
     reason = skip_reason(os.path.abspath(args.runner))
     if reason:
@@ -280,26 +302,36 @@ def main(argv: list[str] | None = None) -> int:
         if not path:
             p.error(f"--model wants NAME=DIR, got {spec!r}")
         models[name] = load_model(path)
+    runs_default_here = "default" in args.starts and not args.reuse_default
     for run_dir in args.runs:  # every run checked before OLCAO starts
         run = read_run(run_dir)
-        if run.history is None or run.converged_potential is None:
+        if not _finished(run) and not runs_default_here:
             p.error(
                 f"{run_dir}: no SCF history or converged potential "
                 "(gs_iter-<basis>.dat, gs_scfV-<basis>.dat): not a "
-                "finished OLCAO run"
+                "finished OLCAO run (to measure it all the same, run its "
+                "default start here: --starts default ..., without "
+                "--reuse-default)"
             )
     work = args.work or tempfile.mkdtemp(prefix="bench-scf-")
     os.makedirs(work, exist_ok=True)
     rows = []
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
+        # every start's prediction first (timed on a quiet machine), each
+        # OLCAO run queued on the pool; then the rows in order
+        pending = []
         for run_dir in args.runs:
             run = read_run(run_dir)
+            finished = _finished(run)
             made = str((run.meta or {}).get("initial_potential", "makeinput"))
-            if not made.startswith("makeinput"):
+            if finished and not made.startswith("makeinput"):
                 print(f"warning: {run.name} was not started from OLCAO's default")
             kp = run.kpoints or (2, 2, 2)
-            ref_energy = float(run.history.total_energy[-1])
-            starts = [(s, "", s) for s in args.starts]
+            order = list(args.starts)
+            if not finished:  # its |dE| is measured against the default start
+                order.sort(key=lambda s: s != "default")
+            starts = [(s, "", s) for s in order]
             starts += [(name, name, "network") for name in models if name]
             t0 = time.perf_counter()
             members = member_coefficients(run, models[""]) if args.members else []
@@ -320,41 +352,68 @@ def main(argv: list[str] | None = None) -> int:
                         coeffs = start_coefficients(run, models[model_key], method)
                     text = start_text(run, coeffs)
                     t_pred += time.perf_counter() - t0
-                err = solver_error(run, coeffs)
+                err = solver_error(run, coeffs) if finished else None
                 if label == "default" and args.reuse_default:
-                    values = [float(v) for v in run.history.convergence]
-                    wall = float((run.meta or {}).get("wall_time_scf_s", float("nan")))
-                    energy = ref_energy
-                    cpu = olcao_cpu_seconds(run.path)
-                    limit = (run.meta or {}).get("last_iteration_limit")
+                    stored = {
+                        "values": [float(v) for v in run.history.convergence],
+                        "meta": {
+                            "wall_time_scf_s": (run.meta or {}).get(
+                                "wall_time_scf_s", float("nan")
+                            ),
+                            "total_energy_Ha": float(run.history.total_energy[-1]),
+                            "last_iteration_limit": (run.meta or {}).get(
+                                "last_iteration_limit"
+                            ),
+                        },
+                        "cpu_s": olcao_cpu_seconds(run.path),
+                    }
+                    task = (lambda r: r, stored)
                 else:
                     tag = f"{run.name}-{label}"
-                    res = run_olcao(args.runner, run, text, work, kp, tag)
-                    values = res["values"]
-                    wall = float(res["meta"]["wall_time_scf_s"])
-                    energy = res["meta"].get("total_energy_Ha")
-                    cpu = res["cpu_s"]
-                    limit = res["meta"].get("last_iteration_limit")
-                row = {
-                    "run": run.name,
-                    "atoms": run.n_atoms,
-                    "start": label,
-                    **summarise(values, energy, ref_energy, limit),
-                    "solver_error_hartree": err,
-                    "olcao_wall_s": wall,
-                    "olcao_cpu_s": cpu,
-                    "predict_s": t_pred,
-                    "total_s": wall + t_pred,
-                    "convergence": values,
-                }
-                rows.append(row)
-                print_row(row, header=len(rows) == 1)
-                if args.json:  # after every run: a long benchmark cut short
-                    write_json(args.json, rows)  # keeps what it measured
+                    task = (run_olcao, args.runner, run, text, work, kp, tag)
+                pending.append((run, label, err, t_pred, task))
+        jobs = [pool.submit(*task) for *_, task in pending]
+        ref_energy: dict[str, float | None] = {}
+        for (run, label, err, t_pred, _), job in zip(pending, jobs, strict=True):
+            res = job.result()
+            if run.path not in ref_energy:
+                ref_energy[run.path] = (
+                    float(run.history.total_energy[-1])
+                    if _finished(run)
+                    else res["meta"].get("total_energy_Ha")  # the default start
+                )
+            wall = float(res["meta"]["wall_time_scf_s"])
+            row = {
+                "run": run.name,
+                "atoms": run.n_atoms,
+                "start": label,
+                **summarise(
+                    res["values"],
+                    res["meta"].get("total_energy_Ha"),
+                    ref_energy[run.path],
+                    res["meta"].get("last_iteration_limit"),
+                ),
+                "solver_error_hartree": err,
+                "olcao_wall_s": wall,
+                "olcao_cpu_s": res["cpu_s"],
+                "predict_s": t_pred,
+                "total_s": wall + t_pred,
+                "convergence": res["values"],
+            }
+            rows.append(row)
+            print_row(row, header=len(rows) == 1)
+            if args.json:  # after every run: a long benchmark cut short
+                write_json(args.json, rows)  # keeps what it measured
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _finished(run) -> bool:
+    """The run directory holds a finished SCF (its log and potential)."""
+    return run.history is not None and run.converged_potential is not None
 
 
 def write_json(path: str, rows: list[dict]) -> None:

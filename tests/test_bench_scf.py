@@ -112,24 +112,104 @@ def test_member_starts_average_to_the_network_start(model, run):
     assert spread > 1e-6
 
 
-def test_unfinished_run_is_named_before_olcao_starts(tmp_path, monkeypatch, capsys):
-    """A run directory without an SCF log (OLCAO stopped, or never ran)
-    is refused by name before any OLCAO run starts (it was a traceback)."""
+SRC_RUN = Path(__file__).resolve().parents[1] / "data/scf_test_runs/si8_r0.10_seed10100"
+
+
+def _unfinished(tmp_path) -> Path:
+    """A real run's inputs, skeleton and meta.json without its SCF."""
     import shutil
 
-    src = Path(__file__).resolve().parents[1] / "data" / "scf_test_runs"
     run = tmp_path / "unfinished"
-    shutil.copytree(src / "si8_r0.10_seed10100" / "inputs", run / "inputs")
-    shutil.copy(src / "si8_r0.10_seed10100" / "olcao.skl", run / "olcao.skl")
-    shutil.copy(src / "si8_r0.10_seed10100" / "meta.json", run / "meta.json")
+    shutil.copytree(SRC_RUN / "inputs", run / "inputs")
+    shutil.copy(SRC_RUN / "olcao.skl", run / "olcao.skl")
+    shutil.copy(SRC_RUN / "meta.json", run / "meta.json")
+    return run
+
+
+@pytest.mark.parametrize(
+    "starts", [["network"], ["default", "network", "--reuse-default"]]
+)
+def test_unfinished_run_is_named_before_olcao_starts(
+    tmp_path, monkeypatch, capsys, starts
+):
+    """A run directory without an SCF log (OLCAO stopped, or never ran)
+    is refused by name before any OLCAO run starts (it was a traceback)
+    when no default start runs here to measure it against."""
+    run = _unfinished(tmp_path)
     runner = tmp_path / "run_olcao.py"
     runner.write_text("raise SystemExit('must not run')\n")
     monkeypatch.setenv("OLCAO_DIR", str(tmp_path))
     with pytest.raises(SystemExit) as exc:
-        _load().main([str(run), "--runner", str(runner)])
+        _load().main([str(run), "--runner", str(runner), "--starts", *starts])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"{run}: no SCF history" in err and "not a finished OLCAO run" in err
+
+
+#: a stand-in for run_olcao.py: it writes what the real one writes for an
+#: SCF (meta.json, gs_iter-fb.dat) with an energy per start, after waiting
+#: up to 30 s for the other start's run to begin (a file per start in
+#: BARRIER, when set): run one at a time, the first one fails
+FAKE_RUNNER = """
+import json, os, shutil, sys, time
+wd, od = sys.argv[1], sys.argv[2]
+label = os.path.basename(os.path.dirname(wd)).rsplit("-", 1)[1]
+energy = {"default": -31.0, "network": -31.0 + 5e-7}[label]
+barrier = os.environ.get("BARRIER")
+if barrier:
+    open(os.path.join(barrier, label), "w").close()
+    for _ in range(300):
+        if len(os.listdir(barrier)) == 2:
+            break
+        time.sleep(0.1)
+    else:
+        sys.exit("the other start never began")
+os.makedirs(od, exist_ok=True)
+shutil.copy(os.path.join(SRC, "gs_iter-fb.dat"), od)
+meta = {"wall_time_scf_s": 1.0, "total_energy_Ha": energy,
+        "last_iteration_limit": 60, "initpot": "--initpot" in sys.argv}
+json.dump(meta, open(os.path.join(od, "meta.json"), "w"))
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_unfinished_run_measured_against_its_default_start(
+    tmp_path, monkeypatch, capsys, jobs
+):
+    """An unfinished run (inputs only) with the default start among the
+    starts: OLCAO's default start runs first and the other starts' |dE| is
+    taken against its energy; the solver error, which needs the converged
+    potential, is left out. --jobs 2 runs the two SCFs at once (the
+    stand-in runner fails unless the other start's run has begun) and the
+    rows keep their order."""
+    run = _unfinished(tmp_path)
+    runner = tmp_path / "run_olcao.py"
+    runner.write_text(f"SRC = {str(SRC_RUN)!r}\n" + FAKE_RUNNER)
+    monkeypatch.setenv("OLCAO_DIR", str(tmp_path))
+    if jobs == "2":
+        (tmp_path / "barrier").mkdir()
+        monkeypatch.setenv("BARRIER", str(tmp_path / "barrier"))
+    out = tmp_path / "b.json"
+    args = [str(run), "--runner", str(runner), "--jobs", jobs, "--json", str(out)]
+    assert _load().main([*args, "--starts", "network", "default"]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["start"] for r in rows] == ["default", "network"]
+    assert rows[0]["abs_dE_hartree"] == 0.0
+    assert rows[1]["abs_dE_hartree"] == pytest.approx(5e-7, abs=1e-12)
+    assert all(r["solver_error_hartree"] is None for r in rows)
+    assert rows[0]["iterations_to_1e-4"] == 9  # the real log the stand-in copies
+    if jobs == "2":
+        assert sorted(p.name for p in (tmp_path / "barrier").iterdir()) == [
+            "default",
+            "network",
+        ]
+
+
+def test_jobs_must_be_positive(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OLCAO_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        _load().main([str(SRC_RUN), "--jobs", "0"])
+    assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err
 
 
 def test_olcao_stopping_without_a_log_is_named(tmp_path):
