@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -38,16 +37,10 @@ def with_factor(run_dir: str, factor: float, into: str) -> str:
     """A copy of ``run_dir`` whose olcao.dat has RELAXATION_FACTOR ``factor``."""
     copy = os.path.join(into, os.path.basename(os.path.normpath(run_dir)))
     shutil.copytree(run_dir, copy)
+    from pyolcaoml.olcao.olcao_dat import edit_setting
+
     dat = os.path.join(copy, "inputs", "olcao.dat")
-    with open(dat) as fh:
-        text = fh.read()
-    text, n = re.subn(
-        r"RELAXATION_FACTOR\n\s*\S+\n", f"RELAXATION_FACTOR\n{factor}\n", text
-    )
-    if n != 1:
-        raise ValueError(f"{dat}: no single RELAXATION_FACTOR entry")
-    with open(dat, "w") as fh:
-        fh.write(text)
+    edit_setting(dat, "RELAXATION_FACTOR", lambda _: f"{factor}")
     return copy
 
 

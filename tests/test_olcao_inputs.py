@@ -219,3 +219,22 @@ def test_final_value_printed_as_the_test_is_converged() -> None:
     # at the limit OLCAO stops whatever the value: then it must be below
     assert not h.converged(1e-6, last_iteration=21)
     assert not h.converged(0.99e-6, last_iteration=60)
+
+
+def test_edit_setting_rewrites_one_setting_and_keeps_every_other_byte(tmp_path):
+    """edit_setting (used to copy a run with another RELAXATION_FACTOR or
+    smearing): only the line after the key changes, CRLF endings stay, and
+    a key that is missing or repeated is an error naming the file, with
+    the file left as it was."""
+    from pyolcaoml.olcao.olcao_dat import edit_setting
+
+    dat = tmp_path / "olcao.dat"
+    text = "TITLE\r\nx\r\nRELAXATION_FACTOR\r\n0.2\r\nFEEDBACK_LEVEL\r\n2\r\n"
+    dat.write_bytes(text.encode())
+    edit_setting(dat, "RELAXATION_FACTOR", lambda old: f"{2 * float(old)}")
+    assert dat.read_bytes() == text.replace("0.2", "0.4").encode()
+    for bad in ("TITLE\nx\n", "RELAXATION_FACTOR\n0.2\nRELAXATION_FACTOR\n0.2\n"):
+        dat.write_text(bad)
+        with pytest.raises(OlcaoFormatError, match=f"{dat}.*RELAXATION_FACTOR"):
+            edit_setting(dat, "RELAXATION_FACTOR", lambda old: "0.4")
+        assert dat.read_text() == bad

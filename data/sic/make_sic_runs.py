@@ -176,8 +176,6 @@ def job16(
     if sigma:
         frac = rattle(frac, cell, sigma, seed)
         meta.update(rattle_sigma_A=sigma, seed=seed)
-    if smearing_ev:
-        meta["thermal_smearing_sigma_eV"] = smearing_ev
     return Job(
         name, family, tuple(kp), symbols, frac, cell, meta, smearing_ev=smearing_ev
     )
@@ -788,22 +786,17 @@ TEST_SETS = {
 }
 
 
-SMEARING_KEY = "THERMAL_SMEARING_SIGMA__SIGMA_CUTOFF\n"
-
-
 def set_smearing(olcao_dat: str, sigma_ev: float) -> None:
-    """Replace the smearing width (eV; the first number of the line after
+    """Replace the smearing width (eV; the first number of
     THERMAL_SMEARING_SIGMA__SIGMA_CUTOFF) in makeinput's olcao.dat, keeping
     the cutoff."""
-    with open(olcao_dat) as fh:
-        text = fh.read()
-    head, key, tail = text.partition(SMEARING_KEY)
-    if not key or SMEARING_KEY in tail:
-        raise ValueError(f"{olcao_dat}: expected one {SMEARING_KEY.strip()} line")
-    line, nl, rest = tail.partition("\n")
-    cutoff = line.split()[1]
-    with open(olcao_dat, "w") as fh:
-        fh.write(f"{head}{key}{sigma_ev:g} {cutoff}{nl}{rest}")
+    from pyolcaoml.olcao.olcao_dat import edit_setting
+
+    edit_setting(
+        olcao_dat,
+        "THERMAL_SMEARING_SIGMA__SIGMA_CUTOFF",
+        lambda old: f"{sigma_ev:g} {old.split()[1]}",
+    )
 
 
 def write_skl(job: Job, path: str) -> None:
@@ -873,6 +866,8 @@ def run_job(job: Job, root: str = RUNS) -> None:
             else "OLCAO defaults: Si 16 alphas 0.15 ... 1e6, C 16 alphas 0.2 ... 1e6"
         ),
     )
+    if job.smearing_ev:
+        meta["thermal_smearing_sigma_eV"] = job.smearing_ev
     os.makedirs(out, exist_ok=True)
     extra = os.path.join(work, "extra_meta.json")
     with open(extra, "w") as fh:

@@ -1,4 +1,5 @@
-"""The potential section and a few SCF settings of ``inputs/olcao.dat``.
+"""The potential section and a few SCF settings of ``inputs/olcao.dat``,
+and :func:`edit_setting` to change one setting of a copy of it.
 
 Also the potential parameters of an atomicPDB ``pot1`` file, which use the
 same keys (see :mod:`pyolcaoml.olcao.atomicpdb`).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,7 @@ __all__ = [
     "OlcaoDat",
     "PotentialParameters",
     "PotentialType",
+    "edit_setting",
     "geometric_alphas",
     "read_olcao_dat",
 ]
@@ -181,6 +184,26 @@ def _scalar_after_key(reader: LineReader, key: str, kind: type) -> float | int |
     if kind is int:
         return reader.ints(1, f"integer after {key}")[0]
     return reader.floats(1, f"number after {key}")[0]
+
+
+def edit_setting(
+    path: str | os.PathLike[str], key: str, edit: Callable[[str], str]
+) -> None:
+    """Rewrite one setting of an olcao.dat in place: the line after the
+    line that reads ``key`` (e.g. ``RELAXATION_FACTOR``) becomes
+    ``edit(old line)``, every other byte stays. Raises
+    :class:`OlcaoFormatError` naming the file unless ``key`` is there
+    exactly once with a line after it."""
+    with open(path, newline="") as fh:  # the file's own line endings
+        lines = fh.read().splitlines(keepends=True)
+    at = [k for k, line in enumerate(lines) if line.strip() == key]
+    if len(at) != 1 or at[0] + 1 >= len(lines):
+        raise OlcaoFormatError(f"expected one {key} setting, found {len(at)}", path)
+    old = lines[at[0] + 1]
+    ending = old[len(old.rstrip("\r\n")) :]
+    lines[at[0] + 1] = edit(old.rstrip("\r\n")) + ending
+    with open(path, "w", newline="") as fh:
+        fh.write("".join(lines))
 
 
 def read_olcao_dat(path: str | os.PathLike[str]) -> OlcaoDat:
