@@ -214,6 +214,21 @@ def run_olcao(
     return {"values": values, "meta": meta, "cpu_s": olcao_cpu_seconds(od)}
 
 
+def stored_result(run) -> dict:
+    """What :func:`run_olcao` returns, from the run's own stored SCF
+    (``--reuse-default``: its log, energy, limit, wall and CPU time)."""
+    meta = run.meta or {}
+    return {
+        "values": [float(v) for v in run.history.convergence],
+        "meta": {
+            "wall_time_scf_s": meta.get("wall_time_scf_s", float("nan")),
+            "total_energy_Ha": float(run.history.total_energy[-1]),
+            "last_iteration_limit": meta.get("last_iteration_limit"),
+        },
+        "cpu_s": olcao_cpu_seconds(run.path),
+    }
+
+
 def olcao_cpu_seconds(out_dir: str) -> float | None:
     """User CPU seconds of uOLCAO (the `time` line uolcao.py writes to the
     run's runtime file): less sensitive than wall time to a busy machine."""
@@ -354,20 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                     t_pred += time.perf_counter() - t0
                 err = solver_error(run, coeffs) if finished else None
                 if label == "default" and args.reuse_default:
-                    stored = {
-                        "values": [float(v) for v in run.history.convergence],
-                        "meta": {
-                            "wall_time_scf_s": (run.meta or {}).get(
-                                "wall_time_scf_s", float("nan")
-                            ),
-                            "total_energy_Ha": float(run.history.total_energy[-1]),
-                            "last_iteration_limit": (run.meta or {}).get(
-                                "last_iteration_limit"
-                            ),
-                        },
-                        "cpu_s": olcao_cpu_seconds(run.path),
-                    }
-                    task = (lambda r: r, stored)
+                    task = (stored_result, run)
                 else:
                     tag = f"{run.name}-{label}"
                     task = (run_olcao, args.runner, run, text, work, kp, tag)
