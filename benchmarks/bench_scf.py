@@ -240,20 +240,27 @@ def olcao_cpu_seconds(out_dir: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def solver_error(run, coeffs: list[np.ndarray]) -> float:
-    """OLCAO's convergence measure of (start - converged), max over sites."""
+def solver_metric(run, sites=None):
+    """OLCAO's convergence measure on the run's sites: every atom (default),
+    or the atoms ``sites`` in that order (e.g. one per potential type)."""
     from pyolcaoml.model.solver_metric import SolverMetric
 
     types = np.asarray(run.atom_pot_types) - 1
+    sites = np.arange(len(types)) if sites is None else np.asarray(sites)
     ptypes = run.potential_types
-    metric = SolverMetric(
+    return SolverMetric(
         run.structure.cell,
-        run.structure.positions,
-        [ptypes[t].alphas for t in types],
-        [ptypes[t].params.covalent_radius for t in types],
+        run.structure.positions[sites],
+        [ptypes[t].alphas for t in types[sites]],
+        [ptypes[t].params.covalent_radius for t in types[sites]],
     )
+
+
+def solver_error(run, coeffs: list[np.ndarray]) -> float:
+    """OLCAO's convergence measure of (start - converged), max over sites."""
+    types = np.asarray(run.atom_pot_types) - 1
     conv = run.converged_potential.coeffs()
-    return metric.value([coeffs[t] - conv[t] for t in types])
+    return solver_metric(run).value([coeffs[t] - conv[t] for t in types])
 
 
 def main(argv: list[str] | None = None) -> int:

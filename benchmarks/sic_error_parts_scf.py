@@ -19,16 +19,35 @@ iterations to 1e-4 and our solver-aligned error of the start.
 With ``--scales``, the starts are instead the converged potential plus
 s times all of e for each s given (how the iterations depend on the size
 of an error of the model's own shape).
+
+With ``--splits``, e is instead cut in two, in one or both of two ways
+(docs/model.md, "Stop 46"), and each part is run alone:
+
+- ``response``: OLCAO first runs one iteration from the model's start.
+  With its first output potential y0 (from the mixed potential it writes,
+  x1 = x0 + f (y0 - x0), f = olcao.dat's RELAXATION_FACTOR), J e = y0 - x*
+  is the error of OLCAO's first output. The part of e along J e (least
+  squares in the solver measure's inner product: e_J = J e / lambda,
+  lambda = <Je, Je> / <Je, e>) is the part that OLCAO's response
+  amplifies; the rest, e - e_J, is what it hardly answers.
+- ``waves``: the part of e that the cell's longest waves carry (fitted per
+  coefficient over each element's atoms: the constant and cos, sin of
+  G . r for the reciprocal vectors G of the shortest length), and the rest
+  (the shorter, atom-to-atom waves). Geometry only.
+
+Every potential type must be one atom (the protocol's runs are).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -60,8 +79,95 @@ def error_parts(err, symbols, alphas) -> dict[str, list[np.ndarray]]:
     }
 
 
+def lowest_plane_waves(cell: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(n, m): the constant and cos, sin of G . r at each position for the
+    reciprocal vectors G of the cell's shortest length (one of each pair
+    +-G). ``cell`` rows and ``positions`` in the same length unit."""
+    rec = 2.0 * np.pi * np.linalg.inv(np.asarray(cell, dtype=np.float64)).T
+    vectors = [
+        np.asarray(m) @ rec for m in itertools.product(range(-1, 2), repeat=3) if any(m)
+    ]
+    shortest = min(float(np.linalg.norm(g)) for g in vectors)
+    columns = [np.ones(len(positions))]
+    kept: list[np.ndarray] = []
+    for g in vectors:
+        if np.linalg.norm(g) > shortest * (1 + 1e-9):
+            continue
+        if any(np.allclose(g, -h) for h in kept):
+            continue
+        kept.append(g)
+        phase = np.asarray(positions, dtype=np.float64) @ g
+        columns += [np.cos(phase), np.sin(phase)]
+    return np.stack(columns, axis=1)
+
+
+def wave_parts(err, symbols, waves: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """``err`` (one array per site) split into what the columns of ``waves``
+    (n sites x m) carry, fitted by least squares over each element's sites
+    coefficient by coefficient, and the rest."""
+    long: list[np.ndarray | None] = [None] * len(err)
+    for el in sorted(set(symbols)):
+        idx = [t for t, s in enumerate(symbols) if s == el]
+        block = np.array([err[t] for t in idx])
+        coef, *_ = np.linalg.lstsq(waves[idx], block, rcond=None)
+        for row, t in zip(waves[idx] @ coef, idx, strict=True):
+            long[t] = row
+    return {
+        "longest waves of the cell": long,
+        "shorter waves (the rest)": [e - g for e, g in zip(err, long, strict=True)],
+    }
+
+
+def response_parts(
+    err, response, gram: np.ndarray
+) -> tuple[float, dict[str, list[np.ndarray]]]:
+    """``err`` (e, one array per site) split into its part along
+    ``response`` (J e, the error of OLCAO's first output), least squares in
+    the inner product ``gram`` (the solver measure's K, flattened site
+    order), and the rest. Returns (lambda, parts); J e = lambda e_J."""
+    e = np.concatenate(err)
+    je = np.concatenate(response)
+    along = float(je @ gram @ e)
+    if not np.isfinite(along) or abs(along) <= 1e-300:
+        raise ValueError("OLCAO's first output error is orthogonal to the start's")
+    lam = float(je @ gram @ je) / along
+    cuts = np.cumsum([len(a) for a in err])[:-1]
+    fast = np.split(je / lam, cuts)
+    return lam, {
+        "along OLCAO's first response": fast,
+        "the rest (hardly answered)": [a - b for a, b in zip(err, fast, strict=True)],
+    }
+
+
 #: to 1e-4, at most 40 iterations: enough to count iterations to 1e-4
 TO_1E4 = ("--conv", "1e-4", "--maxiter", "40")
+#: OLCAO's first iteration only (its mixed potential gives the first output)
+FIRST_ONLY = ("--maxiter", "1")
+
+
+def run_part(runner: str, run, conv, part, work: str, label: str):
+    """OLCAO from the converged potential plus ``part`` (per type), to 1e-4:
+    (the start's coefficients, the convergence values)."""
+    coeffs = [c + e for c, e in zip(conv, part, strict=True)]
+    text = bench_scf.start_text(run, coeffs)
+    values = bench_scf.run_olcao(runner, run, text, work, run.kpoints, label, TO_1E4)
+    return coeffs, values["values"]
+
+
+def first_response(args, run, err, conv, work: str) -> list[np.ndarray]:
+    """J e per potential type: OLCAO's first output potential from the
+    model's start x0 = x* + e, less x*."""
+    from pyolcaoml.olcao.scfv import read_scfv
+
+    start = [c + e for c, e in zip(conv, err, strict=True)]
+    text = bench_scf.start_text(run, start)
+    bench_scf.run_olcao(args.runner, run, text, work, run.kpoints, "first", FIRST_ONLY)
+    mixed = read_scfv(os.path.join(work, "first", "out", "gs_scfV-fb.dat")).coeffs()
+    f = float(run.settings["relaxation_factor"])
+    return [
+        (np.asarray(m) - s) / f + s - c
+        for m, s, c in zip(mixed, start, conv, strict=True)
+    ]
 
 
 def main() -> int:
@@ -74,12 +180,18 @@ def main() -> int:
     p.add_argument("--model", default="sicam")
     p.add_argument("--json")
     p.add_argument("--scales", type=float, nargs="+")
+    p.add_argument("--splits", nargs="+", choices=("response", "waves"))
+    p.add_argument("--jobs", type=int, default=1, help="OLCAO runs at a time")
     bench_scf.add_runner_option(p)
     args = p.parse_args()
     reason = bench_scf.skip_reason(args.runner)
     if reason:
         print(f"skipped: {reason}")
         return 0
+    if args.scales and args.splits:
+        p.error("--scales and --splits are two different experiments: give one")
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {args.jobs}")
     model = load_model(args.model)
     rows = []
     print("| cell | start | first value | iterations to 1e-4 | solver error (Ha) |")
@@ -93,19 +205,40 @@ def main() -> int:
         symbols = [run.structure.symbols[plan.atom_of_type[t]] for t in types]
         alphas = [np.asarray(run.potential_types[t].alphas) for t in types]
         err = [np.asarray(pred[t]) - conv[t] for t in types]
+        if args.splits and len(set(plan.atom_of_type.tolist())) != len(types):
+            p.error(f"{run_dir}: --splits needs one potential type per atom")
         work = tempfile.mkdtemp(prefix="olcaoml-parts-")
         try:
-            parts = (
-                scaled_errors(err, args.scales)
-                if args.scales
-                else error_parts(err, symbols, alphas)
-            )
-            for i, (label, part) in enumerate(parts.items()):
-                coeffs = [conv[t] + part[t] for t in types]
-                text = bench_scf.start_text(run, coeffs)
-                values = bench_scf.run_olcao(
-                    args.runner, run, text, work, run.kpoints, f"start{i}", TO_1E4
-                )["values"]
+            lam = None
+            if args.scales:
+                parts = scaled_errors(err, args.scales)
+            elif args.splits:
+                parts = {"all (the model's start)": list(err)}
+                positions = run.structure.positions[plan.atom_of_type]
+                if "response" in args.splits:
+                    metric = bench_scf.solver_metric(run, plan.atom_of_type)
+                    response = first_response(args, run, err, conv, work)
+                    lam, more = response_parts(err, response, metric.gram())
+                    print(f"{run.name}: J e = lambda e_J with lambda = {lam:.3g}")
+                    parts.update(more)
+                if "waves" in args.splits:
+                    waves = lowest_plane_waves(run.structure.cell, positions)
+                    parts.update(wave_parts(err, symbols, waves))
+            else:
+                parts = error_parts(err, symbols, alphas)
+
+            with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+                jobs = [
+                    pool.submit(
+                        run_part, args.runner, run, conv, part, work, f"start{i}"
+                    )
+                    for i, part in enumerate(parts.values())
+                ]
+                results = [
+                    (label, *job.result())
+                    for label, job in zip(parts, jobs, strict=True)
+                ]
+            for label, coeffs, values in results:
                 first = values[0]
                 n = next((k + 1 for k, v in enumerate(values) if v < 1e-4), None)
                 row = {
@@ -114,7 +247,10 @@ def main() -> int:
                     "first_value": first,
                     "iterations_to_1e-4": n,
                     "solver_error_hartree": bench_scf.solver_error(run, coeffs),
+                    "convergence": values,
                 }
+                if lam is not None:
+                    row["response_lambda"] = lam
                 rows.append(row)
                 print(
                     f"| {run.name} | {label} | {first:.3g} | {n or '–'} | "
