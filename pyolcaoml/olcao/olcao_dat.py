@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pyolcaoml._atomic import write_bytes_atomic
 from pyolcaoml.olcao._lines import LineReader
 from pyolcaoml.olcao.errors import OlcaoFormatError
 from pyolcaoml.structure import _canonical_symbol
@@ -191,10 +192,11 @@ def edit_setting(
 ) -> None:
     """Rewrite one setting of an olcao.dat in place: the line after the
     line that reads ``key`` (e.g. ``RELAXATION_FACTOR``) becomes
-    ``edit(old line)``, every other byte stays. Raises
+    ``edit(old line)``, every other byte stays (written atomically, like
+    every file the package replaces). Raises
     :class:`OlcaoFormatError` naming the file unless ``key`` is there
     exactly once with a line after it."""
-    with open(path, newline="") as fh:  # the file's own line endings
+    with open(path, newline="", encoding="utf-8") as fh:  # its own line endings
         lines = fh.read().splitlines(keepends=True)
     at = [k for k, line in enumerate(lines) if line.strip() == key]
     if len(at) != 1 or at[0] + 1 >= len(lines):
@@ -202,8 +204,7 @@ def edit_setting(
     old = lines[at[0] + 1]
     ending = old[len(old.rstrip("\r\n")) :]
     lines[at[0] + 1] = edit(old.rstrip("\r\n")) + ending
-    with open(path, "w", newline="") as fh:
-        fh.write("".join(lines))
+    write_bytes_atomic(path, "".join(lines).encode("utf-8"))
 
 
 def read_olcao_dat(path: str | os.PathLike[str]) -> OlcaoDat:
