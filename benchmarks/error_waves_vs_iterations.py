@@ -28,14 +28,17 @@ import json
 import os
 import sys
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import bench_scf  # noqa: E402
-from sic_error_parts_scf import lowest_plane_waves, wave_parts  # noqa: E402
+from sic_error_parts_scf import (  # noqa: E402
+    error_parts,
+    lowest_plane_waves,
+    model_error,
+    wave_parts,
+)
 
 DATA = os.path.join(REPO, "data")
 SIC = os.path.join(DATA, "sic")
@@ -95,24 +98,13 @@ def find_run(bench: str, name: str) -> str | None:
 
 def measures(run, model) -> dict[str, float]:
     """OLCAO's measure (max over sites, Hartree) of the model's start error."""
-    from pyolcaoml.model.workflow import check_run
-
-    plan = check_run(model, run.path)
-    pred = bench_scf.start_coefficients(run, model, "network")
-    conv = run.converged_potential.coeffs()
-    types = range(len(conv))
-    err = [np.asarray(pred[t]) - conv[t] for t in types]
-    symbols = [run.structure.symbols[plan.atom_of_type[t]] for t in types]
-    positions = run.structure.positions[plan.atom_of_type]
+    me = model_error(run, model)
+    positions = run.structure.positions[me.atom_of_type]
     waves = lowest_plane_waves(run.structure.cell, positions)
-    shorter = list(wave_parts(err, symbols, waves).values())[1]
-    means = {
-        el: np.mean([err[t] for t in types if symbols[t] == el], axis=0)
-        for el in set(symbols)
-    }
-    spread = [err[t] - means[symbols[t]] for t in types]
-    metric = bench_scf.solver_metric(run, plan.atom_of_type)
-    values = metric.per_site_many([err, spread, shorter])
+    shorter = wave_parts(me.err, me.symbols, waves)["shorter waves (the rest)"]
+    spread = error_parts(me.err, me.symbols, me.alphas)["atom to atom"]
+    metric = bench_scf.solver_metric(run, me.atom_of_type)
+    values = metric.per_site_many([me.err, spread, shorter])
     return {
         "whole": float(values[0].max()),
         "atom_to_atom": float(values[1].max()),

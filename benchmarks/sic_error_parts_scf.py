@@ -48,6 +48,7 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -145,6 +146,35 @@ TO_1E4 = ("--conv", "1e-4", "--maxiter", "40")
 FIRST_ONLY = ("--maxiter", "1")
 
 
+@dataclass
+class ModelError:
+    """A model's start error on one run, per potential type (olcao.dat
+    order): e = network start - OLCAO's converged potential (Hartree)."""
+
+    err: list[np.ndarray]
+    conv: list[np.ndarray]
+    symbols: list[str]
+    alphas: list[np.ndarray]
+    atom_of_type: np.ndarray  # the atom of each type
+
+
+def model_error(run, model) -> ModelError:
+    """The model's network start on ``run`` less the run's converged potential."""
+    from pyolcaoml.model.workflow import check_run
+
+    plan = check_run(model, run.path)
+    pred = bench_scf.start_coefficients(run, model, "network")
+    conv = [np.asarray(c) for c in run.converged_potential.coeffs()]
+    types = range(len(conv))
+    return ModelError(
+        err=[np.asarray(pred[t]) - conv[t] for t in types],
+        conv=conv,
+        symbols=[run.structure.symbols[plan.atom_of_type[t]] for t in types],
+        alphas=[np.asarray(run.potential_types[t].alphas) for t in types],
+        atom_of_type=plan.atom_of_type,
+    )
+
+
 def run_part(runner: str, run, conv, part, work: str, label: str):
     """OLCAO from the converged potential plus ``part`` (per type), to 1e-4:
     (the start's coefficients, the convergence values)."""
@@ -154,14 +184,14 @@ def run_part(runner: str, run, conv, part, work: str, label: str):
     return coeffs, values["values"]
 
 
-def first_response(args, run, err, conv, work: str) -> list[np.ndarray]:
+def first_response(runner: str, run, err, conv, work: str) -> list[np.ndarray]:
     """J e per potential type: OLCAO's first output potential from the
     model's start x0 = x* + e, less x*."""
     from pyolcaoml.olcao.scfv import read_scfv
 
     start = [c + e for c, e in zip(conv, err, strict=True)]
     text = bench_scf.start_text(run, start)
-    bench_scf.run_olcao(args.runner, run, text, work, run.kpoints, "first", FIRST_ONLY)
+    bench_scf.run_olcao(runner, run, text, work, run.kpoints, "first", FIRST_ONLY)
     mixed = read_scfv(os.path.join(work, "first", "out", "gs_scfV-fb.dat")).coeffs()
     f = float(run.settings["relaxation_factor"])
     return [
@@ -172,7 +202,6 @@ def first_response(args, run, err, conv, work: str) -> list[np.ndarray]:
 
 def main() -> int:
     from pyolcaoml.model.saved import load_model
-    from pyolcaoml.model.workflow import check_run
     from pyolcaoml.olcao import read_run
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -198,14 +227,9 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for run_dir in args.runs:
         run = read_run(run_dir)
-        plan = check_run(model, run.path)
-        pred = bench_scf.start_coefficients(run, model, "network")
-        conv = [np.asarray(c) for c in run.converged_potential.coeffs()]
-        types = range(len(conv))
-        symbols = [run.structure.symbols[plan.atom_of_type[t]] for t in types]
-        alphas = [np.asarray(run.potential_types[t].alphas) for t in types]
-        err = [np.asarray(pred[t]) - conv[t] for t in types]
-        if args.splits and len(set(plan.atom_of_type.tolist())) != len(types):
+        me = model_error(run, model)
+        err, conv, symbols = me.err, me.conv, me.symbols
+        if args.splits and len(conv) != run.n_atoms:
             p.error(f"{run_dir}: --splits needs one potential type per atom")
         work = tempfile.mkdtemp(prefix="olcaoml-parts-")
         try:
@@ -214,10 +238,10 @@ def main() -> int:
                 parts = scaled_errors(err, args.scales)
             elif args.splits:
                 parts = {"all (the model's start)": list(err)}
-                positions = run.structure.positions[plan.atom_of_type]
+                positions = run.structure.positions[me.atom_of_type]
                 if "response" in args.splits:
-                    metric = bench_scf.solver_metric(run, plan.atom_of_type)
-                    response = first_response(args, run, err, conv, work)
+                    metric = bench_scf.solver_metric(run, me.atom_of_type)
+                    response = first_response(args.runner, run, err, conv, work)
                     lam, more = response_parts(err, response, metric.gram())
                     print(f"{run.name}: J e = lambda e_J with lambda = {lam:.3g}")
                     parts.update(more)
@@ -225,7 +249,7 @@ def main() -> int:
                     waves = lowest_plane_waves(run.structure.cell, positions)
                     parts.update(wave_parts(err, symbols, waves))
             else:
-                parts = error_parts(err, symbols, alphas)
+                parts = error_parts(err, symbols, me.alphas)
 
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:
                 jobs = [
