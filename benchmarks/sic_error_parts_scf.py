@@ -264,7 +264,7 @@ def main() -> int:
                 ]
             for label, coeffs, values in results:
                 first = values[0]
-                n = next((k + 1 for k, v in enumerate(values) if v < 1e-4), None)
+                n = bench_scf.summarise(values, None, None)["iterations_to_1e-4"]
                 row = {
                     "run": run.name,
                     "start": label,
