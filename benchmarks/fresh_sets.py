@@ -194,6 +194,12 @@ SETS = (
         "network",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 21st set, stop 47",
+        (f"{SIC}/test_runs_stop44/bench_stop47_S.json",),
+        "network",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (
