@@ -94,6 +94,18 @@ def add_runner_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_or_skip(p: argparse.ArgumentParser) -> argparse.Namespace | None:
+    """Add ``--runner``, parse, and return None (after printing why) where
+    OLCAO cannot run here: the start of every OLCAO-running benchmark."""
+    add_runner_option(p)
+    args = p.parse_args()
+    reason = skip_reason(args.runner)
+    if reason:
+        print(f"skipped: {reason}")
+        return None
+    return args
+
+
 def start_text(run, coeffs: list[np.ndarray]) -> str:
     """The run's inputs/scfV.dat with column 1 replaced by ``coeffs`` (per
     potential type, Hartree), in OLCAO's own layout."""

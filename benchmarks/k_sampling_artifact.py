@@ -169,11 +169,8 @@ def main() -> int:
     p.add_argument("--work", help="keep (and reuse) the dense runs here")
     p.add_argument("--jobs", type=int, default=1, help="OLCAO runs at a time")
     p.add_argument("--json")
-    bench_scf.add_runner_option(p)
-    args = p.parse_args()
-    reason = bench_scf.skip_reason(args.runner)
-    if reason:
-        print(f"skipped: {reason}")
+    args = bench_scf.parse_or_skip(p)
+    if args is None:
         return 0
     model = load_model(args.model)
     runs = [read_run(path) for path in args.runs]

@@ -54,11 +54,8 @@ def main() -> int:
     p.add_argument("--factors", type=float, nargs="+", default=[0.2, 0.4, 0.7])
     p.add_argument("--starts", nargs="+", default=["default", "network"])
     p.add_argument("--json")
-    bench_scf.add_runner_option(p)
-    args = p.parse_args()
-    reason = bench_scf.skip_reason(args.runner)
-    if reason:
-        print(f"skipped: {reason}")
+    args = bench_scf.parse_or_skip(p)
+    if args is None:
         return 0
     model = load_model(args.model)
     rows = []

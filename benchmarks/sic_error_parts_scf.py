@@ -211,11 +211,8 @@ def main() -> int:
     p.add_argument("--scales", type=float, nargs="+")
     p.add_argument("--splits", nargs="+", choices=("response", "waves"))
     p.add_argument("--jobs", type=int, default=1, help="OLCAO runs at a time")
-    bench_scf.add_runner_option(p)
-    args = p.parse_args()
-    reason = bench_scf.skip_reason(args.runner)
-    if reason:
-        print(f"skipped: {reason}")
+    args = bench_scf.parse_or_skip(p)
+    if args is None:
         return 0
     if args.scales and args.splits:
         p.error("--scales and --splits are two different experiments: give one")
