@@ -20,6 +20,8 @@ sic_error_parts_scf.py):
 
 With --work, each dense run is kept in DIR/<run name>/out and reused by a
 later call with the same --kp (so a table can be remade without OLCAO).
+The runs are the protocol's, with one potential type per atom, so each
+type's RMS is an atom's.
 """
 
 from __future__ import annotations
