@@ -131,6 +131,12 @@ SETS = (
     ),
     FreshSet(
         "asi (asi3)",
+        "a-Si32, 2 cells, stop 47",
+        (f"{SI}/bench_stop47_asi.json",),
+        "asi",
+    ),
+    FreshSet(
+        "asi (asi3)",
         "a-Si64, 1 cell, stop 35 (by the handover)",
         (f"{SI}/bench_stop35_asi64.json",),
         "asi (handover)",
