@@ -49,22 +49,20 @@ A2A = "atom to atom"
 def dense_inputs(run_path: str, kp: tuple[int, int, int], dest: str) -> str:
     """A copy of the run's skeleton and inputs/ whose k-point files ask for
     the mesh ``kp``; refuses a kp file that does not have OLCAO's mesh line."""
+    from pyolcaoml.olcao.olcao_dat import edit_setting
+
     os.makedirs(dest)
     shutil.copy(os.path.join(run_path, "olcao.skl"), dest)
     shutil.copytree(os.path.join(run_path, "inputs"), os.path.join(dest, "inputs"))
     path = os.path.join(dest, "inputs", "kp-scf.dat")
     with open(path) as fh:
         text = fh.read()
-    new, n = re.subn(
-        r"(NUM_KP_A_B_C\n)\s*\d+\s+\d+\s+\d+\s*\n",
-        lambda m: m.group(1) + " ".join(map(str, kp)) + "\n",
-        text,
-    )
-    if n != 1 or not re.search(r"KPOINT_STYLE_CODE\n\s*1\s*\n", text):
+    if not re.search(r"KPOINT_STYLE_CODE\n\s*1\s*\n", text) or (
+        text.count("NUM_KP_A_B_C\n") != 1
+    ):
         raise ValueError(f"{path}: not a k-point mesh file (style 1, one mesh line)")
-    for name in ("kp-scf.dat", "kp-pscf.dat"):
-        with open(os.path.join(dest, "inputs", name), "w") as fh:
-            fh.write(new)
+    edit_setting(path, "NUM_KP_A_B_C", lambda old: " ".join(map(str, kp)))
+    shutil.copy(path, os.path.join(dest, "inputs", "kp-pscf.dat"))
     return dest
 
 
