@@ -35,9 +35,8 @@ sys.path.insert(0, HERE)
 import bench_scf  # noqa: E402
 from sic_error_parts_scf import (  # noqa: E402
     error_parts,
-    lowest_plane_waves,
     model_error,
-    wave_parts,
+    model_wave_parts,
 )
 
 DATA = os.path.join(REPO, "data")
@@ -99,9 +98,7 @@ def find_run(bench: str, name: str) -> str | None:
 def measures(run, model) -> dict[str, float]:
     """OLCAO's measure (max over sites, Hartree) of the model's start error."""
     me = model_error(run, model)
-    positions = run.structure.positions[me.atom_of_type]
-    waves = lowest_plane_waves(run.structure.cell, positions)
-    shorter = wave_parts(me.err, me.symbols, waves)["shorter waves (the rest)"]
+    shorter = model_wave_parts(run, me)["shorter waves (the rest)"]
     spread = error_parts(me.err, me.symbols, me.alphas)["atom to atom"]
     metric = bench_scf.solver_metric(run, me.atom_of_type)
     values = metric.per_site_many([me.err, spread, shorter])

@@ -175,6 +175,13 @@ def model_error(run, model) -> ModelError:
     )
 
 
+def model_wave_parts(run, me: ModelError) -> dict[str, list[np.ndarray]]:
+    """:func:`wave_parts` of the model's error on the run's own cell."""
+    positions = run.structure.positions[me.atom_of_type]
+    waves = lowest_plane_waves(run.structure.cell, positions)
+    return wave_parts(me.err, me.symbols, waves)
+
+
 def run_part(runner: str, run, conv, part, work: str, label: str):
     """OLCAO from the converged potential plus ``part`` (per type), to 1e-4:
     (the start's coefficients, the convergence values)."""
@@ -235,7 +242,6 @@ def main() -> int:
                 parts = scaled_errors(err, args.scales)
             elif args.splits:
                 parts = {"all (the model's start)": list(err)}
-                positions = run.structure.positions[me.atom_of_type]
                 if "response" in args.splits:
                     metric = bench_scf.solver_metric(run, me.atom_of_type)
                     response = first_response(args.runner, run, err, conv, work)
@@ -243,8 +249,7 @@ def main() -> int:
                     print(f"{run.name}: J e = lambda e_J with lambda = {lam:.3g}")
                     parts.update(more)
                 if "waves" in args.splits:
-                    waves = lowest_plane_waves(run.structure.cell, positions)
-                    parts.update(wave_parts(err, symbols, waves))
+                    parts.update(model_wave_parts(run, me))
             else:
                 parts = error_parts(err, symbols, me.alphas)
 
