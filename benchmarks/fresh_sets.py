@@ -142,6 +142,12 @@ SETS = (
         "asi (handover)",
     ),
     FreshSet(
+        "asi (asi3)",
+        "a-Si64, 1 cell, stop 48",
+        (f"{SI}/bench_stop48_asi64_s15064.json",),
+        "asi",
+    ),
+    FreshSet(
         "sic (S)",
         "SiC 9th set, near-crystalline, stop 27",
         (f"{SIC}/test_runs_stop29/bench_stop27_S.json",),
