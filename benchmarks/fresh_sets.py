@@ -143,8 +143,11 @@ SETS = (
     ),
     FreshSet(
         "asi (asi3)",
-        "a-Si64, 1 cell, stop 48",
-        (f"{SI}/bench_stop48_asi64_s15064.json",),
+        "a-Si64, 2 cells, stop 48",
+        (
+            f"{SI}/bench_stop48_asi64_s15064.json",
+            f"{SI}/bench_stop48_asi64_s15065.json",
+        ),
         "asi",
     ),
     FreshSet(
