@@ -193,7 +193,7 @@ def main() -> int:
         with open(os.path.join(od, "meta.json")) as fh:
             e_dense = json.load(fh).get("total_energy_Ha")
         e_stored = float(run.history.total_energy[-1])
-        de = e_dense - e_stored if None not in (e_dense, e_stored) else None
+        de = None if e_dense is None else e_dense - e_stored
         summary = bench_scf.summarise(values, None, None)
         row = {
             "run": run.name,
