@@ -1,0 +1,289 @@
+"""Two-level start: OLCAO's own minimal-basis SCF, corrected to the full basis.
+
+OLCAO can converge a run in its minimal basis (MB: the occupied atomic
+shells only) for a fraction of the full-basis (FB) cost: on 32-atom a-Si
+about 2.5 minutes against 10, on 64 atoms about 11 against 70 (docs/model.md,
+stop 49). The converged MB potential has already settled what a model of
+each atom's neighbourhood cannot see: where the charge goes over the whole
+cell, and the occupation of the states near the Fermi level. What the full
+basis changes (the polarisation shells let each atom's charge relax) is a
+correction that depends on the atom's neighbourhood, so it is learnt here:
+
+    V_start = V_MB + Delta(x),   Delta ~ V_FB - V_MB  (per atom, Hartree)
+
+with ``x`` the descriptors of the host model (the a-Si model ``asi``) and a
+ridge regression per element on standardised descriptors. The correction is
+stored beside the host model's networks as :data:`MB_DELTA_FILE`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pyolcaoml.model.errors import ModelError
+
+#: The correction's file inside a model directory.
+MB_DELTA_FILE = "mb_delta.npz"
+FORMAT = "pyolcaoml-mb-delta"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class ElementDelta:
+    """The ridge model of V_FB - V_MB for one element.
+
+    alphas: the exponents (Bohr^-2) the coefficients belong to.
+    feature_mean, feature_scale: standardisation of the descriptors.
+    weights: (K, n_alphas), Hartree per standardised feature.
+    intercept: (n_alphas,), Hartree: the mean correction over training atoms.
+    """
+
+    element: str
+    alphas: np.ndarray
+    feature_mean: np.ndarray
+    feature_scale: np.ndarray
+    weights: np.ndarray
+    intercept: np.ndarray
+    ridge_strength: float
+    n_atoms: int
+
+    def __post_init__(self) -> None:
+        k, m = self.weights.shape
+        if self.feature_mean.shape != (k,) or self.feature_scale.shape != (k,):
+            raise ModelError(f"{self.element}: feature standardisation is not ({k},)")
+        if self.alphas.shape != (m,) or self.intercept.shape != (m,):
+            raise ModelError(f"{self.element}: need {m} exponents and intercepts")
+        if not np.all(self.feature_scale > 0):
+            raise ModelError(f"{self.element}: feature scales must be positive")
+
+    @property
+    def n_features(self) -> int:
+        return self.weights.shape[0]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Delta (n_atoms, n_alphas), Hartree, for descriptors x (n_atoms, K)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ModelError(
+                f"{self.element}: descriptors must be (n, {self.n_features}), "
+                f"got {x.shape}"
+            )
+        return ((x - self.feature_mean) / self.feature_scale) @ self.weights + (
+            self.intercept
+        )
+
+
+def fit_element_delta(
+    element: str,
+    alphas: np.ndarray,
+    x: np.ndarray,
+    delta: np.ndarray,
+    ridge_strength: float,
+) -> ElementDelta:
+    """Ridge regression of ``delta`` (n, n_alphas; Hartree) on ``x`` (n, K).
+
+    The descriptors are standardised (constant ones get scale 1) and the
+    penalty is ``ridge_strength * n`` on the squared weights, so the same
+    strength means the same thing for any number of atoms. A ridge solution
+    is the same whatever linear map is applied to the outputs, so fitting
+    the coefficients is fitting V(r) in any metric.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    delta = np.asarray(delta, dtype=np.float64)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if x.ndim != 2 or delta.ndim != 2 or len(x) != len(delta):
+        raise ModelError(
+            f"need x (n, K) and delta (n, m), got {x.shape}, {delta.shape}"
+        )
+    if delta.shape[1] != len(alphas):
+        raise ModelError(f"delta has {delta.shape[1]} terms, alphas {len(alphas)}")
+    if len(x) < 2:
+        raise ModelError(f"{element}: need at least 2 atoms to fit, got {len(x)}")
+    if not (ridge_strength > 0 and np.isfinite(ridge_strength)):
+        raise ModelError(f"ridge strength must be > 0, got {ridge_strength}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(delta))):
+        raise ModelError(f"{element}: non-finite descriptors or targets")
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    xs = (x - mean) / scale
+    intercept = delta.mean(axis=0)
+    gram = xs.T @ xs + ridge_strength * len(xs) * np.eye(xs.shape[1])
+    weights = np.linalg.solve(gram, xs.T @ (delta - intercept))
+    return ElementDelta(
+        element, alphas, mean, scale, weights, intercept, float(ridge_strength), len(x)
+    )
+
+
+@dataclass
+class MbDelta:
+    """The per-element corrections and what they were fitted on."""
+
+    elements: dict[str, ElementDelta]
+    descriptor: dict
+    train_structures: list[str] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
+
+    def save(self, model_dir: str | os.PathLike[str]) -> str:
+        """Write :data:`MB_DELTA_FILE` into ``model_dir`` (temporary file and
+        rename); returns its path."""
+        from pyolcaoml._atomic import write_bytes_atomic
+
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "descriptor": self.descriptor,
+            "train_structures": self.train_structures,
+            "notes": self.notes,
+            "elements": {
+                el: {"ridge_strength": d.ridge_strength, "n_atoms": d.n_atoms}
+                for el, d in self.elements.items()
+            },
+        }
+        arrays = {"meta": np.array(json.dumps(meta))}
+        for el, d in self.elements.items():
+            for name in ("alphas", "feature_mean", "feature_scale", "weights"):
+                arrays[f"{el}/{name}"] = getattr(d, name)
+            arrays[f"{el}/intercept"] = d.intercept
+        import io
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        path = os.path.join(os.fspath(model_dir), MB_DELTA_FILE)
+        write_bytes_atomic(path, buf.getvalue())
+        return path
+
+
+def has_mb_delta(model_dir: str | os.PathLike[str]) -> bool:
+    return os.path.isfile(os.path.join(os.fspath(model_dir), MB_DELTA_FILE))
+
+
+def load_mb_delta(model_dir: str | os.PathLike[str]) -> MbDelta:
+    """Read :data:`MB_DELTA_FILE` from a model directory; a missing, corrupt
+    or inconsistent file raises :class:`ModelError` naming it."""
+    path = os.path.join(os.fspath(model_dir), MB_DELTA_FILE)
+    if not os.path.isfile(path):
+        raise ModelError(
+            f"{model_dir} has no minimal-basis correction ({MB_DELTA_FILE}); "
+            "the bundled a-Si model 'asi' has one"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays["meta"]))
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            raise ModelError(f"{path}: not a {FORMAT} file of version {VERSION}")
+        elements = {}
+        for el, info in meta["elements"].items():
+            elements[el] = ElementDelta(
+                el,
+                np.asarray(arrays[f"{el}/alphas"], dtype=np.float64),
+                np.asarray(arrays[f"{el}/feature_mean"], dtype=np.float64),
+                np.asarray(arrays[f"{el}/feature_scale"], dtype=np.float64),
+                np.asarray(arrays[f"{el}/weights"], dtype=np.float64),
+                np.asarray(arrays[f"{el}/intercept"], dtype=np.float64),
+                float(info["ridge_strength"]),
+                int(info["n_atoms"]),
+            )
+    except ModelError:
+        raise
+    except Exception as exc:  # zip, JSON and key errors of a damaged file
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    return MbDelta(
+        elements,
+        meta["descriptor"],
+        list(meta.get("train_structures", [])),
+        dict(meta.get("notes", {})),
+    )
+
+
+@dataclass
+class TwoLevelStart:
+    """The corrected potential of a run, ready to write as its scfV.dat."""
+
+    scfv: object  # pyolcaoml.olcao.ScfV: the MB file with column 1 corrected
+    correction_rms_hartree: float  # RMS over atoms of Delta's V(r), model metric
+    descriptor_seconds: float
+    n_atoms: int
+
+
+def two_level_start(
+    model,
+    delta: MbDelta,
+    run_dir: str,
+    mb_path: str,
+    n_threads: int | None = None,
+) -> TwoLevelStart:
+    """V_MB (OLCAO's converged minimal-basis potential in ``mb_path``, for
+    the run in ``run_dir``) plus the correction, per potential type.
+
+    The MB file must belong to the run: the same number of types, and each
+    type's exponents those of the run's olcao.dat (which OLCAO writes in its
+    own gs_scfV files) and of the correction. Columns 2-5 of the MB file are
+    kept: OLCAO reads column 1 (A_i, Hartree).
+    """
+    import time
+
+    from pyolcaoml.model.workflow import check_run, compute_descriptors, same_descriptor
+    from pyolcaoml.olcao.scfv import read_scfv
+
+    if not same_descriptor(model.descriptor, delta.descriptor):
+        raise ModelError(
+            f"the correction in {model.path} was fitted on other descriptors "
+            "than its model's"
+        )
+    plan = check_run(model, run_dir)
+    run = plan.run
+    try:
+        mb = read_scfv(mb_path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the minimal-basis potential: {exc}") from exc
+    if mb.n_types != run.n_types:
+        raise ModelError(
+            f"{mb_path} has {mb.n_types} potential types, the run in {run_dir} "
+            f"{run.n_types}: it is not this run's potential"
+        )
+    symbols = [run.structure.symbols[i] for i in plan.atom_of_type]
+    mb_alphas = mb.alphas()
+    for t, ptype in enumerate(run.potential_types):
+        own = np.asarray(ptype.alphas, dtype=np.float64)
+        el = symbols[t]
+        if el not in delta.elements:
+            raise ModelError(
+                f"type {t + 1} is {el}; the correction covers "
+                f"{', '.join(sorted(delta.elements))}"
+            )
+        for what, other in (
+            (f"{mb_path}", mb_alphas[t]),
+            ("the correction", delta.elements[el].alphas),
+        ):
+            if len(other) != len(own) or not np.allclose(other, own, rtol=1e-6):
+                raise ModelError(
+                    f"type {t + 1} ({el}): the exponents of {what} differ from "
+                    f"the run's olcao.dat ({len(other)} against {len(own)} "
+                    "terms): not this run's minimal-basis potential, or "
+                    "exponents the correction was not fitted for"
+                )
+    t0 = time.perf_counter()
+    x = compute_descriptors(model, run.structure, n_threads)[plan.atom_of_type]
+    seconds = time.perf_counter() - t0
+    coeffs = [np.asarray(c, dtype=np.float64) for c in mb.coeffs()]
+    sq = []
+    sym = np.asarray(symbols)
+    for el in dict.fromkeys(symbols):
+        rows = np.flatnonzero(sym == el)
+        d = delta.elements[el].predict(x[rows])
+        for k, t in enumerate(rows):
+            coeffs[t] = coeffs[t] + d[k]
+        rms = model.metric.rms_per_atom(d, np.zeros_like(d), delta.elements[el].alphas)
+        sq.extend(rms**2)
+    return TwoLevelStart(
+        scfv=mb.with_coeffs(coeffs),
+        correction_rms_hartree=float(np.sqrt(np.mean(sq))),
+        descriptor_seconds=seconds,
+        n_atoms=run.n_types,
+    )

@@ -1,0 +1,283 @@
+"""The minimal-basis correction (pyolcaoml.model.mb_delta, olcaoml from-mb).
+
+References: an exact linear map the ridge fit must recover (analytic), the
+bundled correction's own arrays evaluated by plain numpy, and real OLCAO
+runs converged in both bases (data/mb_runs.tar.xz beside the FB runs of
+data/scf_test_runs) on cells the correction never saw.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyolcaoml.cli import main
+from pyolcaoml.model.errors import ModelError
+from pyolcaoml.model.mb_delta import (
+    MB_DELTA_FILE,
+    MbDelta,
+    fit_element_delta,
+    load_mb_delta,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS = REPO / "data" / "scf_test_runs"
+MB_RUNS = REPO / "data" / "mb_runs.tar.xz"
+ASI = REPO / "data" / "asi_model"
+#: a-Si32 cells that neither the correction nor 'asi' trained on
+HELD_OUT = ["asi32_s10700", "asi32_s10701", "asi32_s10702"]
+
+
+def test_ridge_recovers_an_exact_linear_map() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 6)) * [1, 5, 0.1, 2, 3, 1] + [0, 1, 2, 3, 4, 5]
+    w = rng.normal(size=(6, 4))
+    b = rng.normal(size=4)
+    d = x @ w + b
+    fit = fit_element_delta("Si", np.array([0.1, 1, 10, 100]), x, d, 1e-12)
+    assert np.allclose(fit.predict(x), d, atol=1e-8)
+    z = rng.normal(size=(5, 6))  # new points: the map, not a memory
+    assert np.allclose(fit.predict(z), z @ w + b, atol=1e-7)
+
+
+def test_a_strong_penalty_leaves_the_mean_correction() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 3))
+    d = rng.normal(size=(50, 2))
+    fit = fit_element_delta("Si", np.array([1.0, 2.0]), x, d, 1e9)
+    assert np.allclose(fit.predict(x), d.mean(axis=0), atol=1e-8)
+
+
+def test_a_constant_descriptor_is_harmless() -> None:
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.normal(size=40), np.full(40, 7.0)])
+    d = 2 * x[:, :1] + 1
+    fit = fit_element_delta("Si", np.array([1.0]), x, d, 1e-12)
+    assert np.all(np.isfinite(fit.weights))
+    assert np.allclose(fit.predict(x), d, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("x", "d", "strength", "match"),
+    [
+        (np.zeros((1, 2)), np.zeros((1, 1)), 1.0, "at least 2 atoms"),
+        (np.zeros((3, 2)), np.zeros((3, 1)), 0.0, "ridge strength"),
+        (np.zeros((3, 2)), np.zeros((3, 1)), float("nan"), "ridge strength"),
+        (np.full((3, 2), np.nan), np.zeros((3, 1)), 1.0, "non-finite"),
+        (np.zeros((3, 2)), np.zeros((4, 1)), 1.0, "need x"),
+        (np.zeros((3, 2)), np.zeros((3, 2)), 1.0, "terms"),
+    ],
+)
+def test_bad_fits_are_refused(x, d, strength, match) -> None:
+    with pytest.raises(ModelError, match=match):
+        fit_element_delta("Si", np.array([1.0]), x, d, strength)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    fit = fit_element_delta(
+        "Si",
+        np.array([0.5, 5.0]),
+        rng.normal(size=(20, 3)),
+        rng.normal(size=(20, 2)),
+        0.3,
+    )
+    MbDelta({"Si": fit}, {"type": "x"}, ["a", "b"], {"k": 1}).save(tmp_path)
+    back = load_mb_delta(tmp_path)
+    got = back.elements["Si"]
+    for name in ("alphas", "feature_mean", "feature_scale", "weights", "intercept"):
+        assert np.array_equal(getattr(got, name), getattr(fit, name)), name
+    assert (got.ridge_strength, got.n_atoms) == (0.3, 20)
+    assert back.descriptor == {"type": "x"} and back.train_structures == ["a", "b"]
+
+
+def test_a_missing_or_damaged_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=MB_DELTA_FILE):
+        load_mb_delta(tmp_path)
+    good = (ASI / MB_DELTA_FILE).read_bytes()
+    (tmp_path / MB_DELTA_FILE).write_bytes(good[: len(good) // 2])
+    with pytest.raises(ModelError, match=f"cannot read .*{MB_DELTA_FILE}"):
+        load_mb_delta(tmp_path)
+
+
+# --- real runs --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mb_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mb_runs")
+    with tarfile.open(MB_RUNS) as tar:
+        tar.extractall(out, filter="data")
+    return out
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src / "inputs", dst / "inputs")
+    return dst
+
+
+def _a2a_rms(start: np.ndarray, true: np.ndarray, alphas) -> float:
+    """RMS V(r) (Hartree) of the atom-to-atom part of start - true."""
+    from pyolcaoml.model.potential import DEFAULT_METRIC
+
+    e = start - true
+    e = e - e.mean(axis=0)
+    return DEFAULT_METRIC.rms(e, np.zeros_like(e), alphas)
+
+
+def test_the_bundled_correction_trained_on_no_test_cell() -> None:
+    delta = load_mb_delta(ASI)
+    used = set(delta.train_structures)
+    assert used and not used & {*HELD_OUT, "asi32_s15000", "asi32_s15001"}
+    assert not any(n.startswith("asi64") for n in used)
+
+
+@pytest.mark.parametrize("name", HELD_OUT)
+def test_from_mb_beats_the_model_on_cells_it_never_saw(
+    name: str, mb_dir: Path, tmp_path: Path
+) -> None:
+    """The atom-to-atom error (the part OLCAO is slow to remove) of the
+    corrected MB potential is under half that of 'asi''s own start, both
+    against OLCAO's converged FB potential of the cell."""
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.olcao.scfv import read_scfv
+    from pyolcaoml.predict import predict
+
+    run_dir = _copy_run(RUNS / name, tmp_path / name)
+    mb_file = mb_dir / name / "gs_scfV-mb.dat"
+    assert (
+        main(["from-mb", str(run_dir), str(mb_file), "--force", "--threads", "1"]) == 0
+    )
+    run = read_run(RUNS / name)
+    true = np.array(run.converged_coeffs_per_atom)
+    got = np.array(read_scfv(run_dir / "inputs" / "scfV.dat").coeffs())
+    mb = np.array(read_scfv(mb_file).coeffs())
+    net = np.array(predict(run.structure, "asi").coeffs)
+    alphas = run.potential_types[0].alphas
+    # types are atoms in file order in these runs
+    assert list(run.atom_pot_types) == list(range(1, len(true) + 1))
+    err_two, err_net = _a2a_rms(got, true, alphas), _a2a_rms(net, true, alphas)
+    err_mb = _a2a_rms(mb, true, alphas)
+    assert err_two < 0.5 * err_net, (err_two, err_net)
+    assert err_two < 0.7 * err_mb, (err_two, err_mb)
+
+
+def test_column_one_is_mb_plus_the_stored_ridge(mb_dir: Path, tmp_path: Path) -> None:
+    """Recomputed from the npz arrays with plain numpy; the other columns
+    are the MB file's."""
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.olcao.scfv import read_scfv
+    from pyolcaoml.predict import compute_descriptors
+
+    name = HELD_OUT[0]
+    run_dir = _copy_run(RUNS / name, tmp_path / name)
+    out = tmp_path / "start.dat"
+    mb_file = mb_dir / name / "gs_scfV-mb.dat"
+    assert main(["from-mb", str(run_dir), str(mb_file), "-o", str(out)]) == 0
+    with np.load(ASI / MB_DELTA_FILE) as z:
+        mean, scale = z["Si/feature_mean"], z["Si/feature_scale"]
+        w, b = z["Si/weights"], z["Si/intercept"]
+    x = compute_descriptors(
+        load_model(ASI, networks=False), read_run(run_dir).structure
+    )
+    want = np.array(read_scfv(mb_file).coeffs()) + ((x - mean) / scale) @ w + b
+    got = read_scfv(out)  # written with OLCAO's 10 significant digits
+    assert np.allclose(np.array(got.coeffs()), want, rtol=1e-9, atol=1e-12)
+    assert np.allclose(np.array(got.coeffs("dn")), want, rtol=1e-9, atol=1e-12)
+    mb = read_scfv(mb_file)
+    for g, m in zip(got.spin_up, mb.spin_up, strict=True):
+        assert np.array_equal(g.table[:, 1:], m.table[:, 1:])
+
+
+def test_another_runs_potential_is_refused_and_nothing_written(
+    mb_dir: Path, tmp_path: Path, capsys
+) -> None:
+    run_dir = _copy_run(RUNS / "asi32_s10700", tmp_path / "run")
+    before = (run_dir / "inputs" / "scfV.dat").read_bytes()
+    wrong = mb_dir / "asi64_s15064" / "gs_scfV-mb.dat"
+    assert main(["from-mb", str(run_dir), str(wrong), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "64 potential types" in err and str(wrong) in err
+    assert (run_dir / "inputs" / "scfV.dat").read_bytes() == before
+    assert sorted(os.listdir(run_dir / "inputs")) == sorted(
+        os.listdir(RUNS / "asi32_s10700" / "inputs")
+    )
+
+
+def test_an_existing_start_needs_force(mb_dir: Path, tmp_path: Path, capsys) -> None:
+    run_dir = _copy_run(RUNS / "asi32_s10700", tmp_path / "run")
+    before = (run_dir / "inputs" / "scfV.dat").read_bytes()
+    mb_file = mb_dir / "asi32_s10700" / "gs_scfV-mb.dat"
+    assert main(["from-mb", str(run_dir), str(mb_file)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (run_dir / "inputs" / "scfV.dat").read_bytes() == before
+
+
+def test_a_gs_potential_in_the_run_folder_is_warned_of(
+    mb_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """uolcao would start the FB SCF from gs_scfV-mb.dat, not inputs/scfV.dat."""
+    import shutil
+
+    run_dir = _copy_run(RUNS / "asi32_s10700", tmp_path / "run")
+    mb_file = mb_dir / "asi32_s10700" / "gs_scfV-mb.dat"
+    for name in ("gs_scfV-mb.dat", "gs_iter-mb.dat"):  # a finished MB SCF
+        shutil.copy(mb_file.parent / name, run_dir / name)
+    assert main(["from-mb", str(run_dir), str(mb_file), "--force"]) == 0
+    assert "warning" in capsys.readouterr().out
+
+
+def test_a_damaged_mb_file_is_named(mb_dir: Path, tmp_path: Path, capsys) -> None:
+    run_dir = _copy_run(RUNS / "asi32_s10700", tmp_path / "run")
+    text = (mb_dir / "asi32_s10700" / "gs_scfV-mb.dat").read_text().splitlines()
+    bad = tmp_path / "bad.dat"
+    bad.write_text("\n".join(text[: len(text) // 3]) + "\n")
+    assert main(["from-mb", str(run_dir), str(bad), "--force"]) == 2
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_the_bundled_correction_is_what_its_script_makes(tmp_path: Path) -> None:
+    """data/make_mb_delta.py on the bundled runs rebuilds mb_delta.npz."""
+    import shutil
+    import subprocess
+    import sys
+
+    stored = load_mb_delta(ASI)
+    folders = ["runs_asi32", "runs_asi32_next", "scf_test_runs"]
+    runs = []
+    for name in stored.train_structures:
+        found = [REPO / "data" / f / name for f in folders]
+        runs.append(str(next(p for p in found if p.is_dir())))
+    model = tmp_path / "model"
+    shutil.copytree(ASI, model)
+    (model / MB_DELTA_FILE).unlink()
+    strength = stored.elements["Si"].ridge_strength
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "data" / "make_mb_delta.py"),
+            str(model),
+            str(MB_RUNS),
+            *runs,
+            "--strength",
+            str(strength),
+            "--write",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    remade = load_mb_delta(model)
+    a, b = remade.elements["Si"], stored.elements["Si"]
+    for name in ("alphas", "feature_mean", "feature_scale", "intercept"):
+        assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-12), name
+    assert np.allclose(a.weights, b.weights, rtol=1e-8, atol=1e-14)
+    assert remade.train_structures == stored.train_structures
