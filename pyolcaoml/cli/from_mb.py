@@ -17,10 +17,10 @@ potential plus a learnt correction to the full basis (FB):
     V_start = V_MB + Delta(x),  Delta fitted to V_FB - V_MB  (Hartree)
 
 where x are each atom's descriptors (docs/model.md, stop 49). The MB SCF is
-cheap (32-atom a-Si: about 2.5 minutes against 10 for the FB SCF) and
-settles what a model of each atom's neighbourhood cannot see; the
-correction is local. The two together start the FB SCF closer to its
-answer than any model alone. The steps, with OLCAO's own driver:
+cheap (64-atom a-Si: about a fifth of the FB SCF's CPU time) and settles
+what a model of each atom's neighbourhood cannot see; the correction is
+local. The two together start the FB SCF closer to its answer than any
+model alone. The steps, with OLCAO's own driver:
 
   1. copy the run (makeinput's inputs, each atom its own potential type) to
      MB_DIR and run there: uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
