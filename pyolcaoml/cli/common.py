@@ -38,3 +38,26 @@ def add_threads_argument(p: argparse.ArgumentParser) -> None:
         help="OpenMP threads for the descriptors (default: all cores, "
         "or OMP_NUM_THREADS)",
     )
+
+
+def run_scfv_output(run_dir: str, output: str | None, force: bool) -> str:
+    """Where a command writes a run's start: ``output`` (checked), else
+    RUN_DIR/inputs/scfV.dat, which makeinput has already written, so
+    replacing it needs ``force``. Raises CLIError."""
+    import os
+
+    from pyolcaoml.cli import CLIError
+    from pyolcaoml.outputs import OutputPathError, check_output
+
+    if output:
+        try:
+            return check_output(output, force=force)
+        except OutputPathError as exc:
+            raise CLIError(str(exc)) from None
+    path = os.path.join(os.path.abspath(run_dir), "inputs", "scfV.dat")
+    if os.path.exists(path) and not force:
+        raise CLIError(
+            f"{path} exists (makeinput writes a default one); "
+            "use --force to replace it, or -o FILE"
+        )
+    return path

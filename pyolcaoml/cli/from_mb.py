@@ -6,7 +6,7 @@ import argparse
 import glob
 import os
 
-from pyolcaoml.cli.common import add_threads_argument
+from pyolcaoml.cli.common import add_threads_argument, run_scfv_output
 
 HELP = "correct OLCAO's converged minimal-basis potential into a full-basis start"
 
@@ -70,25 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from pyolcaoml.model.mb_delta import load_mb_delta, two_level_start
     from pyolcaoml.model.workflow import write_text_atomically
     from pyolcaoml.olcao.scfv import format_scfv
-    from pyolcaoml.outputs import OutputPathError, check_output
 
     run_dir = args.run_dir
     if not os.path.isfile(os.path.join(run_dir, "inputs", "olcao.dat")):
         raise CLIError(f"{run_dir} is not an OLCAO run directory (no inputs/olcao.dat)")
     if not os.path.isfile(args.mb_potential):
         raise CLIError(f"no such file: {args.mb_potential}")
-    try:
-        if args.output:
-            output = check_output(args.output, force=args.force)
-        else:
-            output = os.path.join(os.path.abspath(run_dir), "inputs", "scfV.dat")
-            if os.path.exists(output) and not args.force:
-                raise CLIError(
-                    f"{output} exists (makeinput writes a default one); "
-                    "use --force to replace it, or -o FILE"
-                )
-    except OutputPathError as exc:
-        raise CLIError(str(exc)) from None
+    output = run_scfv_output(run_dir, args.output, args.force)
     try:
         model = load_model(args.model, networks=False)
         delta = load_mb_delta(model.path)

@@ -8,7 +8,7 @@ import sys
 import time
 import warnings
 
-from pyolcaoml.cli.common import add_threads_argument
+from pyolcaoml.cli.common import add_threads_argument, run_scfv_output
 
 HELP = "predict the potential of a structure or OLCAO run and write scfV.dat"
 DESCRIPTION = """\
@@ -159,15 +159,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("give -o/--output FILE for the scfV.dat of a structure file")
     # Cheap checks first: output paths, model metadata, elements (no TensorFlow).
     try:
-        if args.output:
-            output = check_output(args.output, force=args.force)
-        else:
-            output = os.path.join(os.path.abspath(target), "inputs", "scfV.dat")
-            if os.path.exists(output) and not args.force:
-                raise CLIError(
-                    f"{output} exists (makeinput writes a default one); "
-                    "use --force to replace it, or -o FILE"
-                )
+        output = run_scfv_output(target, args.output, args.force)
         if args.plot:
             check_output(
                 args.plot, force=args.force, option="--plot", suffixes=PLOT_SUFFIXES
