@@ -23,7 +23,10 @@ local. The two together start the FB SCF closer to its answer than any
 model alone. The steps, with OLCAO's own driver:
 
   1. copy the run (makeinput's inputs, each atom its own potential type) to
-     MB_DIR and run there: uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
+     MB_DIR; there, start from 'olcaoml predict asi MB_DIR --force', set
+     CONVERGENCE_TEST to 1e-4 in inputs/olcao.dat (the FB run took the same
+     iterations, the MB SCF 1.7-2.7x less time) and run:
+     uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
   2. olcaoml from-mb RUN_DIR MB_DIR/gs_scfV-mb.dat --force
   3. in RUN_DIR: uolcao -scf FB
 
