@@ -12,9 +12,11 @@ strength (RMS V(r) over atoms, its atom-to-atom part, mHa) beside MB alone
 and the model's own start; --write fits the first strength on every cell
 and writes MODEL_DIR/mb_delta.npz.
 
-The bundled one: python data/make_mb_delta.py data/asi_model
-data/mb_runs.tar.xz data/runs_asi32/asi32_s1071? data/runs_asi32_next/asi32_s1073?
-data/scf_test_runs/asi32_s107[2-7]? --strength 1 --write
+The bundled one (its train_structures; tests/test_mb_delta.py remakes it):
+python data/make_mb_delta.py data/asi_model data/mb_runs.tar.xz
+data/runs_asi32/asi32_s1071? data/runs_asi32_next/asi32_s1073[01]
+data/scf_test_runs/asi32_s1072[012] data/scf_test_runs/asi32_s10760
+--strength 0.3 --write
 (the cells neither Si model saw, asi32_s10700-10702, the a-Si32 cells
 asi32_s15000/15001 and every a-Si64 cell are left out: they judge it).
 """
@@ -109,10 +111,8 @@ def main() -> int:
         return out
 
     def corrected(fits: dict, c: dict) -> np.ndarray:
-        start = c["mb"].copy()
-        for i, s in enumerate(c["symbols"]):
-            start[i] += fits[s].predict(c["x"][i][None])[0]
-        return start
+        delta = MbDelta(fits, model.descriptor).predict(c["symbols"], c["x"])
+        return c["mb"] + np.array(delta)
 
     print(f"{len(names)} cells, {sum(len(c['x']) for c in cells.values())} atoms")
     cols = ["MB alone", "model"] + [f"MB+Delta L={s:g}" for s in a.strength]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def thread_count(text: str) -> int:
@@ -44,8 +45,6 @@ def run_scfv_output(run_dir: str, output: str | None, force: bool) -> str:
     """Where a command writes a run's start: ``output`` (checked), else
     RUN_DIR/inputs/scfV.dat, which makeinput has already written, so
     replacing it needs ``force``. Raises CLIError."""
-    import os
-
     from pyolcaoml.cli import CLIError
     from pyolcaoml.outputs import OutputPathError, check_output
 

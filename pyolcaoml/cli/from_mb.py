@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise CLIError(str(exc)) from exc
     print(
-        f"corrected {start.n_atoms} atoms of {args.mb_potential} with "
+        f"corrected {start.scfv.n_types} atoms of {args.mb_potential} with "
         f"{model.path}: correction RMS {1000 * start.correction_rms_hartree:.2f} "
         f"mHa in V(r) ({model.metric.description}); descriptors "
         f"{start.descriptor_seconds:.2f} s"

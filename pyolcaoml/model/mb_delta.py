@@ -18,6 +18,7 @@ stored beside the host model's networks as :data:`MB_DELTA_FILE`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from pyolcaoml.model.errors import ModelError
 MB_DELTA_FILE = "mb_delta.npz"
 FORMAT = "pyolcaoml-mb-delta"
 VERSION = 1
+#: The arrays of each element in the file (``<element>/<name>``).
+ARRAYS = ("alphas", "feature_mean", "feature_scale", "weights", "intercept")
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,28 @@ class MbDelta:
     train_structures: list[str] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
 
+    def check_elements(self, symbols) -> None:
+        """ModelError naming the elements of ``symbols`` with no correction."""
+        missing = sorted(set(symbols) - set(self.elements))
+        if missing:
+            raise ModelError(
+                f"no correction for {', '.join(missing)}; it covers "
+                f"{', '.join(sorted(self.elements))}"
+            )
+
+    def predict(self, symbols, x: np.ndarray) -> list[np.ndarray]:
+        """Delta (Hartree) of each atom, for its element ``symbols[i]`` and
+        descriptors ``x[i]``; one matrix product per element."""
+        self.check_elements(symbols)
+        x = np.asarray(x, dtype=np.float64)
+        sym = np.asarray(symbols)
+        out: list[np.ndarray] = [np.empty(0)] * len(sym)
+        for el in dict.fromkeys(symbols):
+            rows = np.flatnonzero(sym == el)
+            for i, d in zip(rows, self.elements[el].predict(x[rows]), strict=True):
+                out[i] = d
+        return out
+
     def save(self, model_dir: str | os.PathLike[str]) -> str:
         """Write :data:`MB_DELTA_FILE` into ``model_dir`` (temporary file and
         rename); returns its path."""
@@ -146,20 +171,13 @@ class MbDelta:
         }
         arrays = {"meta": np.array(json.dumps(meta))}
         for el, d in self.elements.items():
-            for name in ("alphas", "feature_mean", "feature_scale", "weights"):
+            for name in ARRAYS:
                 arrays[f"{el}/{name}"] = getattr(d, name)
-            arrays[f"{el}/intercept"] = d.intercept
-        import io
-
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         path = os.path.join(os.fspath(model_dir), MB_DELTA_FILE)
         write_bytes_atomic(path, buf.getvalue())
         return path
-
-
-def has_mb_delta(model_dir: str | os.PathLike[str]) -> bool:
-    return os.path.isfile(os.path.join(os.fspath(model_dir), MB_DELTA_FILE))
 
 
 def load_mb_delta(model_dir: str | os.PathLike[str]) -> MbDelta:
@@ -181,11 +199,7 @@ def load_mb_delta(model_dir: str | os.PathLike[str]) -> MbDelta:
         for el, info in meta["elements"].items():
             elements[el] = ElementDelta(
                 el,
-                np.asarray(arrays[f"{el}/alphas"], dtype=np.float64),
-                np.asarray(arrays[f"{el}/feature_mean"], dtype=np.float64),
-                np.asarray(arrays[f"{el}/feature_scale"], dtype=np.float64),
-                np.asarray(arrays[f"{el}/weights"], dtype=np.float64),
-                np.asarray(arrays[f"{el}/intercept"], dtype=np.float64),
+                *(np.asarray(arrays[f"{el}/{n}"], dtype=np.float64) for n in ARRAYS),
                 float(info["ridge_strength"]),
                 int(info["n_atoms"]),
             )
@@ -208,7 +222,6 @@ class TwoLevelStart:
     scfv: object  # pyolcaoml.olcao.ScfV: the MB file with column 1 corrected
     correction_rms_hartree: float  # RMS over atoms of Delta's V(r), model metric
     descriptor_seconds: float
-    n_atoms: int
 
 
 def two_level_start(
@@ -248,15 +261,11 @@ def two_level_start(
             f"{run.n_types}: it is not this run's potential"
         )
     symbols = [run.structure.symbols[i] for i in plan.atom_of_type]
+    delta.check_elements(symbols)
     mb_alphas = mb.alphas()
     for t, ptype in enumerate(run.potential_types):
         own = np.asarray(ptype.alphas, dtype=np.float64)
         el = symbols[t]
-        if el not in delta.elements:
-            raise ModelError(
-                f"type {t + 1} is {el}; the correction covers "
-                f"{', '.join(sorted(delta.elements))}"
-            )
         for what, other in (
             (f"{mb_path}", mb_alphas[t]),
             ("the correction", delta.elements[el].alphas),
@@ -271,19 +280,15 @@ def two_level_start(
     t0 = time.perf_counter()
     x = compute_descriptors(model, run.structure, n_threads)[plan.atom_of_type]
     seconds = time.perf_counter() - t0
-    coeffs = [np.asarray(c, dtype=np.float64) for c in mb.coeffs()]
-    sq = []
+    corr = delta.predict(symbols, x)
     sym = np.asarray(symbols)
-    for el in dict.fromkeys(symbols):
-        rows = np.flatnonzero(sym == el)
-        d = delta.elements[el].predict(x[rows])
-        for k, t in enumerate(rows):
-            coeffs[t] = coeffs[t] + d[k]
-        rms = model.metric.rms_per_atom(d, np.zeros_like(d), delta.elements[el].alphas)
-        sq.extend(rms**2)
+    sq = [  # the correction's V(r) per atom, one grid evaluation per element
+        model.metric.rms_per_atom(np.stack([corr[i] for i in rows]), 0.0, d.alphas) ** 2
+        for el, d in delta.elements.items()
+        if (rows := np.flatnonzero(sym == el)).size
+    ]
     return TwoLevelStart(
-        scfv=mb.with_coeffs(coeffs),
-        correction_rms_hartree=float(np.sqrt(np.mean(sq))),
+        scfv=mb.with_coeffs([c + d for c, d in zip(mb.coeffs(), corr, strict=True)]),
+        correction_rms_hartree=float(np.sqrt(np.mean(np.concatenate(sq)))),
         descriptor_seconds=seconds,
-        n_atoms=run.n_types,
     )
