@@ -151,6 +151,18 @@ SETS = (
         "asi",
     ),
     FreshSet(
+        "asi (asi3)",
+        "a-Si64, 2 cells, stop 50",
+        (f"{SI}/bench_stop50_asi64.json",),
+        "asi",
+    ),
+    FreshSet(
+        "asi + from-mb",
+        "a-Si64, 2 cells, stop 50 (two-level: MB SCF from asi to 1e-4)",
+        (f"{SI}/bench_stop50_two_level_asi64.json",),
+        "two-level",
+    ),
+    FreshSet(
         "sic (S)",
         "SiC 9th set, near-crystalline, stop 27",
         (f"{SIC}/test_runs_stop29/bench_stop27_S.json",),

@@ -16,16 +16,20 @@ potential plus a learnt correction to the full basis (FB):
 
     V_start = V_MB + Delta(x),  Delta fitted to V_FB - V_MB  (Hartree)
 
-where x are each atom's descriptors (docs/model.md, stop 49). The MB SCF is
-cheap (64-atom a-Si: about a fifth of the FB SCF's CPU time) and settles
-what a model of each atom's neighbourhood cannot see; the correction is
-local. The two together start the FB SCF closer to its answer than any
-model alone. The steps, with OLCAO's own driver:
+where x are each atom's descriptors (docs/model.md, stops 49 and 50). The
+MB SCF settles what a model of each atom's neighbourhood cannot see; the
+correction is local. The two together start the FB SCF closer to its
+answer than any model alone: half the default's FB iterations to 1e-4 on
+three of four 64-atom a-Si cells. They do not save time there: an MB
+iteration costs about half an FB one and the MB SCF takes 20-30 of them,
+so the whole run cost 1.04-1.05x the default's CPU time on two fresh
+cells, where 'olcaoml predict asi' alone is faster. The steps, with
+OLCAO's own driver:
 
   1. copy the run (makeinput's inputs, each atom its own potential type) to
      MB_DIR; there, start from 'olcaoml predict asi MB_DIR --force', set
-     CONVERGENCE_TEST to 1e-4 in inputs/olcao.dat (the FB run took the same
-     iterations, the MB SCF 1.7-2.7x less time) and run:
+     CONVERGENCE_TEST to 1e-4 in inputs/olcao.dat (on a-Si32 the FB run
+     took the same iterations as after an MB SCF to 1e-6) and run:
      uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
   2. olcaoml from-mb RUN_DIR MB_DIR/gs_scfV-mb.dat --force
   3. in RUN_DIR: uolcao -scf FB
