@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -70,7 +69,10 @@ def run_mb(
         with open(os.path.join(wd, "inputs", "scfV.dat"), "w") as fh:
             fh.write(start_text)
     if conv is not None:
-        set_convergence_test(os.path.join(wd, "inputs", "olcao.dat"), conv)
+        from pyolcaoml.olcao.olcao_dat import edit_setting
+
+        dat = os.path.join(wd, "inputs", "olcao.dat")
+        edit_setting(dat, "CONVERGENCE_TEST", lambda _: f"{conv:g}")
     driver = os.path.join(os.environ["OLCAO_DIR"], "bin", "uolcao.py")
     # uolcao.py keeps its scratch under $OLCAO_TEMP (plus the part of the
     # cwd after a component equal to $USER): one folder per MB SCF, so that
@@ -103,17 +105,6 @@ def run_mb(
         "wall_s": wall,
         "cpu_s": bench_scf.olcao_cpu_seconds(wd),
     }
-
-
-def set_convergence_test(olcao_dat: str, conv: float) -> None:
-    """Set OLCAO's CONVERGENCE_TEST (the value on the line after the tag)."""
-    with open(olcao_dat) as fh:
-        text = fh.read()
-    new, n = re.subn(r"(CONVERGENCE_TEST\n)\s*\S+\n", rf"\g<1>{conv:g}\n", text)
-    if n != 1:
-        raise ValueError(f"{olcao_dat}: no CONVERGENCE_TEST line to set")
-    with open(olcao_dat, "w") as fh:
-        fh.write(new)
 
 
 def stored_mb(root: str, name: str) -> dict:

@@ -34,24 +34,6 @@ def _fresh(tmp_path: Path) -> Path:
     return run
 
 
-def test_convergence_test_is_set_and_nothing_else(tmp_path):
-    src = (SRC_RUN / "inputs" / "olcao.dat").read_text()
-    dat = tmp_path / "olcao.dat"
-    dat.write_text(src)
-    _load().set_convergence_test(str(dat), 1e-4)
-    old, new = src.splitlines(), dat.read_text().splitlines()
-    i = old.index("CONVERGENCE_TEST")
-    assert float(old[i + 1]) != 1e-4 and float(new[i + 1]) == 1e-4
-    assert new[: i + 1] == old[: i + 1] and new[i + 2 :] == old[i + 2 :]
-
-
-def test_olcao_dat_without_convergence_test_is_named(tmp_path):
-    dat = tmp_path / "olcao.dat"
-    dat.write_text("TITLE\nno tolerance here\n")
-    with pytest.raises(ValueError, match=f"{dat}: no CONVERGENCE_TEST"):
-        _load().set_convergence_test(str(dat), 1e-4)
-
-
 def test_fresh_cell_without_default_is_named_before_olcao_starts(
     tmp_path, monkeypatch, capsys
 ):
