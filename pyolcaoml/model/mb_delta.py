@@ -1,9 +1,10 @@
 """Two-level start: OLCAO's own minimal-basis SCF, corrected to the full basis.
 
 OLCAO can converge a run in its minimal basis (MB: the occupied atomic
-shells only) for a fraction of the full-basis (FB) cost: on 64-atom a-Si
-about 670 s of CPU time against about 3000 (docs/model.md, stop 49).
-The converged MB potential has already settled what a model of each
+shells only) for a part of the full-basis (FB) cost: on 64-atom a-Si
+335-670 s of CPU time against 1900-3000, though an MB iteration costs
+about half an FB one, so the whole two-level run saves FB iterations but
+not time (docs/model.md, stops 49 and 50). The converged MB potential has already settled what a model of each
 atom's neighbourhood cannot see: where the charge goes over the whole
 cell, and the occupation of the states near the Fermi level. What the full
 basis changes (the polarisation shells let each atom's charge relax) is a
