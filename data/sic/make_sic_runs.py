@@ -720,6 +720,39 @@ def test_queue_stop44() -> list:
     return _near_crystalline_set(13900)
 
 
+def test_queue_stop51() -> list:
+    """Stop 51's fresh amorphous set, for the two-level start on SiC: six
+    16-atom ``_rr`` cells (8/8, 10/6 and 6/10 Si/C in turn, seeds
+    14000-14005), into data/sic/test_runs_stop51."""
+    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
+    return [
+        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
+        for s, (n_si, tag) in zip(range(14000, 14006), compositions * 2, strict=True)
+    ]
+
+
+def test_queue_stop51b() -> list:
+    """Stop 51's second fresh amorphous set (the cheaper MB SCF of the
+    two-level start): as ``test_queue_stop51``, seeds 14006-14011, into
+    data/sic/test_runs_stop51b."""
+    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
+    return [
+        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
+        for s, (n_si, tag) in zip(range(14006, 14012), compositions * 2, strict=True)
+    ]
+
+
+def test_queue_stop51c() -> list:
+    """Stop 51's third fresh amorphous set (the two-level recipe with its
+    MB SCF to 1e-3, as chosen on stop51b): as ``test_queue_stop51``, seeds
+    14012-14017, into data/sic/test_runs_stop51c."""
+    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
+    return [
+        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
+        for s, (n_si, tag) in zip(range(14012, 14018), compositions * 2, strict=True)
+    ]
+
+
 def _vac_si_diluted(name, seed, reps, kp, smearing_ev=0.0):
     """A job maker for the 16-atom cells' Si vacancy (rattled 0.05 Å) in a
     larger supercell ``reps`` of the conventional cell, into
@@ -780,6 +813,9 @@ TEST_SETS = {
     "stop42b": (os.path.join(HERE, "test_runs_stop42b"), test_queue_stop42b),
     "stop43": (os.path.join(HERE, "test_runs_stop43"), test_queue_stop43),
     "stop44": (os.path.join(HERE, "test_runs_stop44"), test_queue_stop44),
+    "stop51": (os.path.join(HERE, "test_runs_stop51"), test_queue_stop51),
+    "stop51b": (os.path.join(HERE, "test_runs_stop51b"), test_queue_stop51b),
+    "stop51c": (os.path.join(HERE, "test_runs_stop51c"), test_queue_stop51c),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
