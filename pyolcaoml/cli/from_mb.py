@@ -16,18 +16,24 @@ potential plus a learnt correction to the full basis (FB):
 
     V_start = V_MB + Delta(x),  Delta fitted to V_FB - V_MB  (Hartree)
 
-where x are each atom's descriptors (docs/model.md, stops 49 and 50). The
+where x are each atom's descriptors (docs/model.md, stops 49-51). The
 MB SCF settles what a model of each atom's neighbourhood cannot see; the
 correction is local. The two together start the FB SCF closer to its
-answer than any model alone: half the default's FB iterations to 1e-4 on
-three of four 64-atom a-Si cells. They do not save time there: an MB
-iteration costs about half an FB one and the MB SCF takes 20-30 of them,
-so the whole run cost 1.04-1.05x the default's CPU time on two fresh
-cells, where 'olcaoml predict asi' alone is faster. The steps, with
-OLCAO's own driver:
+answer than any model alone, but the MB SCF's iterations cost time:
+
+  - 64-atom a-Si ('asi'): half the default's FB iterations to 1e-4 on
+    three of four cells, at 1.04-1.05x the default's CPU time on two
+    fresh cells (an MB iteration costs about half an FB one and the MB
+    SCF takes 20-30), where 'olcaoml predict asi' alone is faster;
+  - 16-atom amorphous SiC ('sicam'): 106 FB iterations to 1e-4 over six
+    fresh cells, against 141 from 'olcaoml predict' alone and 222 from
+    OLCAO's default; 0.78-1.02x the default's CPU time, about 5 % more
+    than 'predict' alone.
+
+The steps, with OLCAO's own driver:
 
   1. copy the run (makeinput's inputs, each atom its own potential type) to
-     MB_DIR; there, start from 'olcaoml predict asi MB_DIR --force', set
+     MB_DIR; there, start from 'olcaoml predict MB_DIR --force', set
      CONVERGENCE_TEST to 1e-4 in inputs/olcao.dat (on a-Si32 the FB run
      took the same iterations as after an MB SCF to 1e-6) and run:
      uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
@@ -37,7 +43,9 @@ OLCAO's own driver:
 Run the MB SCF in its own copy: uolcao starts an SCF from any gs_scfV-*.dat
 it finds in the project folder before inputs/scfV.dat (this command warns
 when RUN_DIR has one). MODEL (--model) must hold the correction
-(mb_delta.npz); the bundled a-Si model 'asi' does, fitted on a-Si cells.
+(mb_delta.npz); without it the run's elements choose: 'asi' (fitted on
+a-Si cells) for Si alone, 'sicam' (fitted on amorphous SiC cells) where
+there is C.
 Files are written to a temporary name and renamed, never overwritten
 without --force.
 """
@@ -57,9 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--model",
-        default="asi",
+        default=None,
         metavar="MODEL",
-        help="model directory holding mb_delta.npz (default: the bundled 'asi')",
+        help="model (bundled name or directory) holding mb_delta.npz "
+        "(default: by the run's elements, 'asi' for Si alone, 'sicam' for Si "
+        "and C)",
     )
     p.add_argument(
         "-o",
@@ -69,6 +79,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--force", action="store_true", help="replace an existing file")
     add_threads_argument(p)
+
+
+def default_model(run_dir: str) -> str:
+    """The bundled model whose correction fits the run's elements: 'asi'
+    (fitted on a-Si) for Si alone, 'sicam' (fitted on amorphous SiC) where
+    there is C; other elements are refused by the correction itself."""
+    from pyolcaoml.olcao import read_run
+
+    symbols = set(read_run(run_dir).structure.symbols)
+    return "sicam" if "C" in symbols else "asi"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"no such file: {args.mb_potential}")
     output = run_scfv_output(run_dir, args.output, args.force)
     try:
-        model = load_model(args.model, networks=False)
+        model = load_model(args.model or default_model(run_dir), networks=False)
         delta = load_mb_delta(model.path)
         start = two_level_start(
             model, delta, run_dir, args.mb_potential, n_threads=args.threads
