@@ -245,6 +245,41 @@ SETS = (
         (f"{SIC}/test_runs_stop37b/bench_stop40_sicam.json",),
         "network",
     ),
+    FreshSet(
+        "sicam (A2)",
+        "amorphous SiC, 22nd set, stop 51",
+        (f"{SIC}/test_runs_stop51/bench_stop51_sicam.json",),
+        "sicam",
+    ),
+    FreshSet(
+        "sicam + from-mb",
+        "amorphous SiC, 22nd set, stop 51 (two-level: MB SCF from sicam to "
+        "1e-4; shipped its correction)",
+        (f"{SIC}/test_runs_stop51/bench_stop51_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop51/bench_stop51_sicam.json",),
+    ),
+    FreshSet(
+        "sicam (A2)",
+        "amorphous SiC, 23rd set, stop 51",
+        (f"{SIC}/test_runs_stop51b/bench_stop51_sicam.json",),
+        "sicam",
+    ),
+    FreshSet(
+        "sicam + from-mb",
+        "amorphous SiC, 23rd set, stop 51 (two-level: MB SCF from sicam to 1e-4)",
+        (f"{SIC}/test_runs_stop51b/bench_stop51_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop51b/bench_stop51_sicam.json",),
+    ),
+    FreshSet(
+        "sicam + from-mb",
+        "amorphous SiC, 23rd set, stop 51 (two-level, MB SCF to 1e-3: chose "
+        "that recipe)",
+        (f"{SIC}/test_runs_stop51b/bench_stop51_two_level_mb1e-3.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop51b/bench_stop51_sicam.json",),
+    ),
 )
 
 
