@@ -437,3 +437,45 @@ def test_the_sic_correction_is_what_its_script_makes(tmp_path: Path) -> None:
             assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-12), name
         assert np.allclose(a.weights, b.weights, rtol=1e-8, atol=1e-14)
     assert remade.train_structures == stored.train_structures
+
+
+def test_an_unsettled_mb_scf_is_warned_of(
+    sic_mb_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """A real MB SCF that oscillated to OLCAO's iteration limit (last value
+    0.064, gs_iter-mb.dat beside the potential): the start is written and
+    the warning says the MB SCF had not settled; a converged one is not
+    warned of."""
+    name = "sic16_rr_seed10401"
+    run_dir = _copy_run(SIC / "runs" / "amorphous" / name, tmp_path / name)
+    mb_file = sic_mb_dir / name / "gs_scfV-mb.dat"
+    assert main(["from-mb", str(run_dir), str(mb_file), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "60 iterations, last value 0.0638" in out
+    assert "had not settled" in out
+    good = SIC_HELD_OUT[0]
+    run_dir = _copy_run(SIC / "runs" / "amorphous" / good, tmp_path / good)
+    mb_file = sic_mb_dir / good / "gs_scfV-mb.dat"
+    assert main(["from-mb", str(run_dir), str(mb_file), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "36 iterations, last value 8.3e-07" in out
+    assert "warning" not in out
+
+
+def test_a_damaged_or_missing_mb_log_is_named(
+    sic_mb_dir: Path, tmp_path: Path, capsys
+) -> None:
+    import shutil
+
+    name = SIC_HELD_OUT[0]
+    run_dir = _copy_run(SIC / "runs" / "amorphous" / name, tmp_path / name)
+    mb = tmp_path / "mb"
+    mb.mkdir()
+    shutil.copy(sic_mb_dir / name / "gs_scfV-mb.dat", mb)
+    assert main(["from-mb", str(run_dir), str(mb / "gs_scfV-mb.dat"), "--force"]) == 0
+    assert "convergence is not checked" in capsys.readouterr().out
+    lines = (sic_mb_dir / name / "gs_iter-mb.dat").read_text().splitlines()
+    (mb / "gs_iter-mb.dat").write_text("\n".join(lines[:3]) + "\nx y\n")
+    assert main(["from-mb", str(run_dir), str(mb / "gs_scfV-mb.dat"), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "cannot read" in out and "gs_iter-mb.dat" in out

@@ -91,6 +91,40 @@ def default_model(run_dir: str) -> str:
     return "sicam" if "C" in symbols else "asi"
 
 
+#: The loosest MB tolerance the recipe was measured with (docs/model.md,
+#: stop 51): above it the MB potential has not settled.
+MB_SETTLED = 1e-3
+
+
+def mb_convergence_report(mb_potential: str) -> list[str]:
+    """What OLCAO's MB SCF log beside ``mb_potential`` (gs_iter-mb.dat, where
+    uolcao writes it) says of its convergence, with a warning when its last
+    value is above :data:`MB_SETTLED`: OLCAO's MB SCF oscillates without
+    converging on some amorphous cells (2 of 23 amorphous SiC training
+    cells), and the corrected start of an unsettled MB potential can be
+    worse than a model's alone."""
+    from pyolcaoml.olcao import read_iterations
+
+    log = os.path.join(os.path.dirname(os.path.abspath(mb_potential)), "gs_iter-mb.dat")
+    if not os.path.isfile(log):
+        return [f"(no {log}: the MB SCF's convergence is not checked)"]
+    try:
+        values = [float(v) for v in read_iterations(log).convergence]
+    except (OSError, ValueError) as exc:
+        return [f"warning: cannot read {log} ({exc}): convergence not checked"]
+    if not values:
+        return [f"warning: {log} has no iteration: convergence not checked"]
+    last = values[-1]
+    lines = [f"MB SCF ({log}): {len(values)} iterations, last value {last:.3g}"]
+    if not last <= MB_SETTLED:
+        lines.append(
+            f"warning: the MB SCF had not settled (last value {last:.3g} > "
+            f"{MB_SETTLED:g}); OLCAO's MB SCF oscillates on some amorphous "
+            "cells: this start may be worse than 'olcaoml predict' alone"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError
     from pyolcaoml.model import ModelError, load_model
@@ -120,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         f"{start.descriptor_seconds:.2f} s"
     )
     print(f"wrote {output}")
+    for line in mb_convergence_report(args.mb_potential):
+        print(line)
     found = sorted(glob.glob(os.path.join(run_dir, "*_scfV-*.dat")))
     if found:
         names = ", ".join(os.path.basename(f) for f in found)
