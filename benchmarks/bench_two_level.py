@@ -28,6 +28,11 @@ run. Starts from OLCAO's default and from a model alone: bench_scf.py.
         --jobs 2 --json two_level.json
     python benchmarks/bench_two_level.py FRESH_CELL --with-default \\
         --mb-start model --mb-conv 1e-4 --jobs 2 --json fresh.json
+    python benchmarks/bench_two_level.py SIC_RUN... --model sicam \\
+        --mb-start model --mb-conv 1e-3 --jobs 2 --json sic.json
+
+(``--model``: a bundled name or a directory whose mb_delta.npz covers the
+runs' elements: ``asi`` for a-Si, ``sicam`` for amorphous SiC, stop 51.)
 
 Without OLCAO_DIR (or run_olcao.py) it prints why and exits 0.
 """
