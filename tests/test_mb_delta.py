@@ -107,12 +107,15 @@ def test_a_missing_or_damaged_file_is_named(tmp_path: Path) -> None:
 # --- real runs --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mb_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mb_runs")
-    with tarfile.open(MB_RUNS) as tar:
+def _extract(tar_path: Path, out: Path) -> Path:
+    with tarfile.open(tar_path) as tar:
         tar.extractall(out, filter="data")
     return out
+
+
+@pytest.fixture(scope="module")
+def mb_dir(tmp_path_factory) -> Path:
+    return _extract(MB_RUNS, tmp_path_factory.mktemp("mb_runs"))
 
 
 def _copy_run(src: Path, dst: Path) -> Path:
@@ -243,44 +246,50 @@ def test_a_damaged_mb_file_is_named(mb_dir: Path, tmp_path: Path, capsys) -> Non
     assert str(bad) in capsys.readouterr().err
 
 
-def test_the_bundled_correction_is_what_its_script_makes(tmp_path: Path) -> None:
-    """data/make_mb_delta.py on the bundled runs rebuilds mb_delta.npz."""
+def _remake(model_src: Path, mb_runs: Path, runs: list[str], tmp_path: Path):
+    """mb_delta.npz made again by data/make_mb_delta.py in a copy of the
+    model (without its Keras files) at the stored strength; loaded."""
     import shutil
     import subprocess
     import sys
 
+    stored = load_mb_delta(model_src)
+    strengths = {d.ridge_strength for d in stored.elements.values()}
+    assert len(strengths) == 1
+    model = tmp_path / "model"
+    shutil.copytree(model_src, model, ignore=shutil.ignore_patterns("*.keras"))
+    (model / MB_DELTA_FILE).unlink()
+    script = str(REPO / "data" / "make_mb_delta.py")
+    args = [str(model), str(mb_runs), *runs, "--strength", str(strengths.pop())]
+    done = subprocess.run(
+        [sys.executable, script, *args, "--write"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return load_mb_delta(model)
+
+
+def _assert_same_delta(remade: MbDelta, stored: MbDelta) -> None:
+    assert sorted(remade.elements) == sorted(stored.elements)
+    for el, b in stored.elements.items():
+        a = remade.elements[el]
+        for name in ("alphas", "feature_mean", "feature_scale", "intercept"):
+            assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-12), name
+        assert np.allclose(a.weights, b.weights, rtol=1e-8, atol=1e-14)
+    assert remade.train_structures == stored.train_structures
+
+
+def test_the_bundled_correction_is_what_its_script_makes(tmp_path: Path) -> None:
+    """data/make_mb_delta.py on the bundled runs rebuilds mb_delta.npz."""
     stored = load_mb_delta(ASI)
     folders = ["runs_asi32", "runs_asi32_next", "scf_test_runs"]
     runs = []
     for name in stored.train_structures:
         found = [REPO / "data" / f / name for f in folders]
         runs.append(str(next(p for p in found if p.is_dir())))
-    model = tmp_path / "model"
-    shutil.copytree(ASI, model)
-    (model / MB_DELTA_FILE).unlink()
-    strength = stored.elements["Si"].ridge_strength
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "data" / "make_mb_delta.py"),
-            str(model),
-            str(MB_RUNS),
-            *runs,
-            "--strength",
-            str(strength),
-            "--write",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    remade = load_mb_delta(model)
-    a, b = remade.elements["Si"], stored.elements["Si"]
-    for name in ("alphas", "feature_mean", "feature_scale", "intercept"):
-        assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-12), name
-    assert np.allclose(a.weights, b.weights, rtol=1e-8, atol=1e-14)
-    assert remade.train_structures == stored.train_structures
+    _assert_same_delta(_remake(ASI, MB_RUNS, runs, tmp_path), stored)
 
 
 # --- SiC: the correction of 'sicam' (stop 51) ---------------------------------
@@ -299,10 +308,7 @@ SIC_HELD_OUT = [
 
 @pytest.fixture(scope="module")
 def sic_mb_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sic_mb_runs")
-    with tarfile.open(SIC_MB_RUNS) as tar:
-        tar.extractall(out, filter="data")
-    return out
+    return _extract(SIC_MB_RUNS, tmp_path_factory.mktemp("sic_mb_runs"))
 
 
 def test_the_sic_correction_trained_on_no_test_cell() -> None:
@@ -403,40 +409,9 @@ def test_a_silicon_run_still_gets_asi(mb_dir: Path, tmp_path: Path) -> None:
 def test_the_sic_correction_is_what_its_script_makes(tmp_path: Path) -> None:
     """data/make_mb_delta.py on the stored SiC runs rebuilds sicam's
     mb_delta.npz."""
-    import shutil
-    import subprocess
-    import sys
-
     stored = load_mb_delta(SICAM)
     runs = [str(SIC / "runs" / "amorphous" / n) for n in stored.train_structures]
-    model = tmp_path / "model"
-    shutil.copytree(SICAM, model, ignore=shutil.ignore_patterns("*.keras"))
-    (model / MB_DELTA_FILE).unlink()
-    strengths = {d.ridge_strength for d in stored.elements.values()}
-    assert len(strengths) == 1
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "data" / "make_mb_delta.py"),
-            str(model),
-            str(SIC_MB_RUNS),
-            *runs,
-            "--strength",
-            str(strengths.pop()),
-            "--write",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    remade = load_mb_delta(model)
-    for el in ("Si", "C"):
-        a, b = remade.elements[el], stored.elements[el]
-        for name in ("alphas", "feature_mean", "feature_scale", "intercept"):
-            assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-12), name
-        assert np.allclose(a.weights, b.weights, rtol=1e-8, atol=1e-14)
-    assert remade.train_structures == stored.train_structures
+    _assert_same_delta(_remake(SICAM, SIC_MB_RUNS, runs, tmp_path), stored)
 
 
 def test_an_unsettled_mb_scf_is_warned_of(
