@@ -25,17 +25,18 @@ answer than any model alone, but the MB SCF's iterations cost time:
     three of four cells, at 1.04-1.05x the default's CPU time on two
     fresh cells (an MB iteration costs about half an FB one and the MB
     SCF takes 20-30), where 'olcaoml predict asi' alone is faster;
-  - 16-atom amorphous SiC ('sicam'): 106 FB iterations to 1e-4 over six
-    fresh cells, against 141 from 'olcaoml predict' alone and 222 from
-    OLCAO's default; 0.78-1.02x the default's CPU time, about 5 % more
-    than 'predict' alone.
+  - 16-atom amorphous SiC ('sicam'): over 18 fresh cells, FB iterations
+    to 1e-4 more than 374 against 444 from 'olcaoml predict' alone and
+    681 from OLCAO's default; half the default's on 6 of 18 ('predict' 2);
+    CPU time 1.03-1.08x 'predict' alone, 0.84x the default's.
 
 The steps, with OLCAO's own driver:
 
   1. copy the run (makeinput's inputs, each atom its own potential type) to
      MB_DIR; there, start from 'olcaoml predict MB_DIR --force', set
-     CONVERGENCE_TEST to 1e-4 in inputs/olcao.dat (on a-Si32 the FB run
-     took the same iterations as after an MB SCF to 1e-6) and run:
+     CONVERGENCE_TEST in inputs/olcao.dat to 1e-3 for amorphous SiC (the
+     FB count was the same as after 1e-4) or 1e-4 for a-Si (on a-Si32
+     the same as after 1e-6) and run:
      uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
   2. olcaoml from-mb RUN_DIR MB_DIR/gs_scfV-mb.dat --force
   3. in RUN_DIR: uolcao -scf FB
@@ -45,7 +46,10 @@ it finds in the project folder before inputs/scfV.dat (this command warns
 when RUN_DIR has one). MODEL (--model) must hold the correction
 (mb_delta.npz); without it the run's elements choose: 'asi' (fitted on
 a-Si cells) for Si alone, 'sicam' (fitted on amorphous SiC cells) where
-there is C.
+there is C. The MB SCF's log beside MB_SCFV (gs_iter-mb.dat) is read and
+a warning printed when its last value is above 1e-3: OLCAO's MB SCF
+oscillates without converging on some amorphous cells (2 of 20 SiC
+training cells), and an unsettled MB potential is no better a start.
 Files are written to a temporary name and renamed, never overwritten
 without --force.
 """
@@ -100,7 +104,7 @@ def mb_convergence_report(mb_potential: str) -> list[str]:
     """What OLCAO's MB SCF log beside ``mb_potential`` (gs_iter-mb.dat, where
     uolcao writes it) says of its convergence, with a warning when its last
     value is above :data:`MB_SETTLED`: OLCAO's MB SCF oscillates without
-    converging on some amorphous cells (2 of 23 amorphous SiC training
+    converging on some amorphous cells (2 of 20 amorphous SiC training
     cells), and the corrected start of an unsettled MB potential can be
     worse than a model's alone."""
     from pyolcaoml.olcao import read_iterations
