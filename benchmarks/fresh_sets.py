@@ -293,6 +293,19 @@ SETS = (
         "two-level",
         default_files=(f"{SIC}/test_runs_stop51c/bench_stop51_sicam.json",),
     ),
+    FreshSet(
+        "sicam (A2)",
+        "amorphous SiC, 25th set, stop 51",
+        (f"{SIC}/test_runs_stop51d/bench_stop51_sicam.json",),
+        "sicam",
+    ),
+    FreshSet(
+        "sicam + from-mb",
+        "amorphous SiC, 25th set, stop 51 (two-level, MB SCF to 1e-3)",
+        (f"{SIC}/test_runs_stop51d/bench_stop51_two_level_mb1e-3.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop51d/bench_stop51_sicam.json",),
+    ),
 )
 
 

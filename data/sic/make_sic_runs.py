@@ -753,6 +753,17 @@ def test_queue_stop51c() -> list:
     ]
 
 
+def test_queue_stop51d() -> list:
+    """Stop 51's fourth fresh amorphous set (the two-level recipe's MB SCF
+    to 1e-3 against 1e-2): as ``test_queue_stop51``, seeds 14018-14023,
+    into data/sic/test_runs_stop51d."""
+    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
+    return [
+        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
+        for s, (n_si, tag) in zip(range(14018, 14024), compositions * 2, strict=True)
+    ]
+
+
 def _vac_si_diluted(name, seed, reps, kp, smearing_ev=0.0):
     """A job maker for the 16-atom cells' Si vacancy (rattled 0.05 Å) in a
     larger supercell ``reps`` of the conventional cell, into
@@ -816,6 +827,7 @@ TEST_SETS = {
     "stop51": (os.path.join(HERE, "test_runs_stop51"), test_queue_stop51),
     "stop51b": (os.path.join(HERE, "test_runs_stop51b"), test_queue_stop51b),
     "stop51c": (os.path.join(HERE, "test_runs_stop51c"), test_queue_stop51c),
+    "stop51d": (os.path.join(HERE, "test_runs_stop51d"), test_queue_stop51d),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
