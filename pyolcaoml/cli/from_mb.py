@@ -25,10 +25,10 @@ answer than any model alone, but the MB SCF's iterations cost time:
     three of four cells, at 1.04-1.05x the default's CPU time on two
     fresh cells (an MB iteration costs about half an FB one and the MB
     SCF takes 20-30), where 'olcaoml predict asi' alone is faster;
-  - 16-atom amorphous SiC ('sicam'): over 18 fresh cells, FB iterations
-    to 1e-4 more than 374 against 444 from 'olcaoml predict' alone and
-    681 from OLCAO's default; half the default's on 6 of 18 ('predict' 2);
-    CPU time 1.03-1.08x 'predict' alone, 0.84x the default's.
+  - 16-atom amorphous SiC ('sicam'): over 24 fresh cells, FB iterations
+    to 1e-4 more than 478 against 578 from 'olcaoml predict' alone and
+    887 from OLCAO's default; half the default's on 10 of 24 ('predict'
+    4); CPU time 0.94-1.08x 'predict' alone per set, 0.82x the default's.
 
 The steps, with OLCAO's own driver:
 

@@ -18,11 +18,11 @@ host model's networks as :data:`MB_DELTA_FILE`.
 What it saves (docs/model.md, stops 49-51): on 64-atom a-Si the MB SCF
 costs 335-670 s of CPU time against 1900-3000 for the FB one, but an MB
 iteration costs about half an FB one, so the whole two-level run saves FB
-iterations and not time. On 16-atom amorphous SiC (18 fresh cells) the
-FB SCF from the corrected start took more than 374 iterations to 1e-4
-against 444 from ``sicam`` alone and 681 from OLCAO's default, at
-1.03-1.08x ``sicam``'s CPU time: an MB iteration costs about 1.25 s of
-CPU there against 2.8 s for FB, the same ratio.
+iterations and not time. On 16-atom amorphous SiC (24 fresh cells) the
+FB SCF from the corrected start took more than 478 iterations to 1e-4
+against 578 from ``sicam`` alone and 887 from OLCAO's default, at
+0.94-1.08x ``sicam``'s CPU time per set: an MB iteration costs about
+1.25 s of CPU there against 2.8 s for FB, the same ratio.
 """
 
 from __future__ import annotations
