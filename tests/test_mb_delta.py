@@ -377,10 +377,9 @@ def test_sic_column_one_is_mb_plus_each_elements_ridge(
     args = ["from-mb", str(run_dir), str(mb_file), "-o", str(named)]
     assert main([*args, "--model", "sicam"]) == 0
     assert out.read_bytes() == named.read_bytes()
-    x = compute_descriptors(
-        load_model(SICAM, networks=False), read_run(run_dir).structure
-    )
-    symbols = read_run(run_dir).structure.symbols
+    structure = read_run(run_dir).structure
+    x = compute_descriptors(load_model(SICAM, networks=False), structure)
+    symbols = structure.symbols
     want = np.array(read_scfv(mb_file).coeffs())
     with np.load(SICAM / MB_DELTA_FILE) as z:
         for i, el in enumerate(symbols):

@@ -724,44 +724,28 @@ def test_queue_stop51() -> list:
     """Stop 51's fresh amorphous set, for the two-level start on SiC: six
     16-atom ``_rr`` cells (8/8, 10/6 and 6/10 Si/C in turn, seeds
     14000-14005), into data/sic/test_runs_stop51."""
-    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
-    return [
-        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
-        for s, (n_si, tag) in zip(range(14000, 14006), compositions * 2, strict=True)
-    ]
+    return _rr_batch(range(14000, 14006), "amorphous")
 
 
 def test_queue_stop51b() -> list:
     """Stop 51's second fresh amorphous set (the cheaper MB SCF of the
     two-level start): as ``test_queue_stop51``, seeds 14006-14011, into
     data/sic/test_runs_stop51b."""
-    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
-    return [
-        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
-        for s, (n_si, tag) in zip(range(14006, 14012), compositions * 2, strict=True)
-    ]
+    return _rr_batch(range(14006, 14012), "amorphous")
 
 
 def test_queue_stop51c() -> list:
     """Stop 51's third fresh amorphous set (the two-level recipe with its
     MB SCF to 1e-3, as chosen on stop51b): as ``test_queue_stop51``, seeds
     14012-14017, into data/sic/test_runs_stop51c."""
-    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
-    return [
-        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
-        for s, (n_si, tag) in zip(range(14012, 14018), compositions * 2, strict=True)
-    ]
+    return _rr_batch(range(14012, 14018), "amorphous")
 
 
 def test_queue_stop51d() -> list:
     """Stop 51's fourth fresh amorphous set (the two-level recipe's MB SCF
     to 1e-3 against 1e-2): as ``test_queue_stop51``, seeds 14018-14023,
     into data/sic/test_runs_stop51d."""
-    compositions = ((8, ""), (10, "_si10c6"), (6, "_si6c10"))
-    return [
-        _rr(f"sic16_rr{tag}_seed{s}", s, n_si, 16 - n_si)
-        for s, (n_si, tag) in zip(range(14018, 14024), compositions * 2, strict=True)
-    ]
+    return _rr_batch(range(14018, 14024), "amorphous")
 
 
 def _vac_si_diluted(name, seed, reps, kp, smearing_ev=0.0):
