@@ -32,7 +32,8 @@ run. Starts from OLCAO's default and from a model alone: bench_scf.py.
         --mb-start model --mb-conv 1e-3 --jobs 2 --json sic.json
 
 (``--model``: a bundled name or a directory whose mb_delta.npz covers the
-runs' elements: ``asi`` for a-Si, ``sicam`` for amorphous SiC, stop 51.)
+runs' elements; without it the runs' elements choose, as ``olcaoml
+from-mb`` does: ``asi`` for Si alone, ``sicam`` where there is C.)
 
 Without OLCAO_DIR (or run_olcao.py) it prints why and exits 0.
 """
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--model",
         default=None,
-        help="model directory holding mb_delta.npz (default: the bundled 'asi')",
+        help="model directory holding mb_delta.npz (default: as `olcaoml "
+        "from-mb`, by the runs' elements: 'asi' for Si alone, 'sicam' with C)",
     )
     p.add_argument(
         "--also-mb", action="store_true", help="also run FB from the MB potential alone"
@@ -181,8 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     from pyolcaoml.model.mb_delta import load_mb_delta, two_level_start
     from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
 
+    model_name = args.model
+    if model_name is None:  # as `olcaoml from-mb`: by the runs' elements
+        from pyolcaoml.cli.from_mb import default_model
+
+        chosen = sorted({default_model(d) for d in args.runs})
+        if len(chosen) > 1:
+            p.error(
+                f"the runs want different models ({', '.join(chosen)}): "
+                "run them apart or pass --model"
+            )
+        model_name = chosen[0]
     # the networks only for an MB SCF started from the model
-    model = load_model(args.model or "asi", networks=args.mb_start == "model")
+    model = load_model(model_name, networks=args.mb_start == "model")
     delta = load_mb_delta(model.path)
     runs = [read_run(d) for d in args.runs]
     for run in runs:  # every run checked before OLCAO starts

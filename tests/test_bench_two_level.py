@@ -148,3 +148,19 @@ def test_fresh_cell_chain_from_the_model_beside_the_default(tmp_path, monkeypatc
         if line.split() and line.split()[0].isdigit()
     )
     assert two["mb_iterations"] == n_mb > 0
+
+
+def test_runs_of_different_elements_need_a_model(tmp_path, monkeypatch, capsys):
+    """Without --model the runs' elements choose the correction, as in
+    `olcaoml from-mb`: an a-Si run and a SiC run together are refused,
+    naming both choices, before OLCAO starts."""
+    sic = REPO / "data" / "sic" / "test_runs_stop51" / "amorphous"
+    sic_run = sorted(sic.iterdir())[0]
+    runner = tmp_path / "run_olcao.py"
+    runner.write_text("raise SystemExit('must not run')\n")
+    monkeypatch.setenv("OLCAO_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        _load().main([str(SRC_RUN), str(sic_run), "--runner", str(runner)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "asi, sicam" in err and "--model" in err
