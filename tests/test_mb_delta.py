@@ -453,3 +453,55 @@ def test_a_damaged_or_missing_mb_log_is_named(
     assert main(["from-mb", str(run_dir), str(mb / "gs_scfV-mb.dat"), "--force"]) == 0
     out = capsys.readouterr().out
     assert "cannot read" in out and "gs_iter-mb.dat" in out
+
+
+def test_info_lists_the_bundled_corrections(capsys) -> None:
+    """`olcaoml info` names, for each bundled model, whether it carries a
+    correction, its elements and how many runs it was fitted on: checked
+    against the files read here with plain numpy and json."""
+    import json
+
+    assert main(["info"]) == 0
+    line = next(
+        x for x in capsys.readouterr().out.splitlines() if x.startswith("from-mb")
+    )
+    dirs = {
+        "default": "default_model",
+        "asi": "asi_model",
+        "sic": "sic_model",
+        "sicam": "sicam_model",
+    }
+    for name, folder in dirs.items():
+        path = REPO / "data" / folder / MB_DELTA_FILE
+        if not path.is_file():
+            assert f"{name} none" in line
+            continue
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+        elements = "+".join(sorted(meta["elements"]))
+        assert f"{name} {elements} ({len(meta['train_structures'])} runs)" in line
+    assert "asi Si (" in line and "sicam C+Si (" in line
+
+
+def test_info_names_a_damaged_correction(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A damaged mb_delta.npz in a bundled model is named in `info`'s line,
+    and info still finishes."""
+    import shutil
+
+    from pyolcaoml.model import saved
+
+    copy = tmp_path / "asi_model"
+    shutil.copytree(ASI, copy)
+    (copy / MB_DELTA_FILE).write_bytes(b"not a zip")
+    real = saved.bundled_model_path
+    monkeypatch.setattr(
+        saved,
+        "bundled_model_path",
+        lambda name: str(copy) if name == "asi" else real(name),
+    )
+    assert main(["info"]) == 0
+    line = next(
+        x for x in capsys.readouterr().out.splitlines() if x.startswith("from-mb")
+    )
+    assert f"asi unusable (cannot read {copy / MB_DELTA_FILE}" in line
+    assert "sicam C+Si (" in line

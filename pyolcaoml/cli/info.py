@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', '(unset: all cores)')}")
     _print_bundled_model()
     print(f"olcao runs      {_iteration_reference_line()}")
+    print(f"from-mb         {_mb_delta_line()}")
     print(f"cores           {os.cpu_count()}")
     return 0
 
@@ -58,6 +59,30 @@ def _iteration_reference_line() -> str:
         else:
             parts.append(f"{name} {len(ref.cells)} ({ref.predictor})")
     return "behind the expected iterations of a prediction: " + ", ".join(parts)
+
+
+def _mb_delta_line() -> str:
+    """Which bundled models carry the minimal-basis correction that
+    ``olcaoml from-mb`` needs (MODEL/mb_delta.npz; docs/model.md, stops
+    49-51), with its elements and the OLCAO runs it was fitted on."""
+    from pyolcaoml.model import ModelError
+    from pyolcaoml.model.mb_delta import MB_DELTA_FILE, load_mb_delta
+    from pyolcaoml.model.saved import bundled_model_path
+
+    parts = []
+    for name in ("default", "asi", "sic", "sicam"):
+        path = bundled_model_path(name)
+        if not os.path.isfile(os.path.join(path, MB_DELTA_FILE)):
+            parts.append(f"{name} none")
+            continue
+        try:
+            delta = load_mb_delta(path)
+        except ModelError as exc:  # damaged: say so, go on
+            parts.append(f"{name} unusable ({exc})")
+            continue
+        elements = "+".join(sorted(delta.elements))
+        parts.append(f"{name} {elements} ({len(delta.train_structures)} runs)")
+    return "minimal-basis corrections: " + ", ".join(parts)
 
 
 def _handover_line(model_dir) -> str:
