@@ -7,7 +7,10 @@ its k-points; gs_iter-fb.dat and gs_scfV-fb.dat of the finished FB run):
   1. OLCAO's own minimal-basis SCF in a copy of the run's inputs:
      ``uolcao.py -scf MB``, from OLCAO's default start to the run's
      tolerance, or (``--mb-start model --mb-conv 1e-4``, the README's
-     recipe) from the model's prediction to 1e-4;
+     recipe) from the model's prediction to 1e-4, or (``--mb-start
+     estimate``) from the model's prediction minus the correction, an
+     estimate of the MB potential (``--mb-last-iteration N`` caps it:
+     OLCAO's MB SCF oscillates on some cells; docs/model.md, stop 52);
   2. ``olcaoml from-mb``: that potential plus the model's correction
      (pyolcaoml.model.mb_delta, docs/model.md stop 49);
   3. OLCAO's FB SCF from it, with the run's own inputs (run_olcao.py).
@@ -58,12 +61,17 @@ import bench_scf  # noqa: E402
 
 
 def run_mb(
-    run, work: str, start_text: str | None = None, conv: float | None = None
+    run,
+    work: str,
+    start_text: str | None = None,
+    conv: float | None = None,
+    last_iteration: int | None = None,
 ) -> dict:
     """OLCAO's MB SCF in a copy of the run's inputs (from ``start_text``, an
     scfV.dat, when given, else OLCAO's default start; to ``conv`` when given,
-    else the run's own CONVERGENCE_TEST); its potential file, convergence
-    values, wall and CPU seconds."""
+    else the run's own CONVERGENCE_TEST; at most ``last_iteration``
+    iterations when given, else the run's LAST_ITERATION); its potential
+    file, convergence values, wall and CPU seconds."""
     wd = os.path.join(work, f"{run.name}-mb")
     os.makedirs(wd)
     shutil.copytree(os.path.join(run.path, "inputs"), os.path.join(wd, "inputs"))
@@ -74,11 +82,13 @@ def run_mb(
     if start_text is not None:
         with open(os.path.join(wd, "inputs", "scfV.dat"), "w") as fh:
             fh.write(start_text)
-    if conv is not None:
-        from pyolcaoml.olcao.olcao_dat import edit_setting
+    from pyolcaoml.olcao.olcao_dat import edit_setting
 
-        dat = os.path.join(wd, "inputs", "olcao.dat")
+    dat = os.path.join(wd, "inputs", "olcao.dat")
+    if conv is not None:
         edit_setting(dat, "CONVERGENCE_TEST", lambda _: f"{conv:g}")
+    if last_iteration is not None:
+        edit_setting(dat, "LAST_ITERATION", lambda _: str(last_iteration))
     driver = os.path.join(os.environ["OLCAO_DIR"], "bin", "uolcao.py")
     # uolcao.py keeps its scratch under $OLCAO_TEMP (plus the part of the
     # cwd after a component equal to $USER): one folder per MB SCF, so that
@@ -146,10 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--mb-start",
-        choices=("default", "model"),
+        choices=("default", "model", "estimate"),
         default="default",
-        help="the MB SCF's start: OLCAO's default or the model's prediction "
-        "(its time is counted in predict_s)",
+        help="the MB SCF's start: OLCAO's default, the model's prediction, or "
+        "the model's prediction minus the correction (an estimate of the MB "
+        "potential, pyolcaoml.model.mb_delta.minimal_basis_estimate); the "
+        "prediction's time "
+        "is counted in predict_s",
+    )
+    p.add_argument(
+        "--mb-last-iteration",
+        type=int,
+        metavar="N",
+        help="the MB SCF's LAST_ITERATION (default: the run's own)",
     )
     p.add_argument(
         "--mb-conv",
@@ -172,15 +191,28 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.mb_conv is not None and not 0 < args.mb_conv < 1:
         p.error(f"--mb-conv must be in (0, 1), got {args.mb_conv}")
-    if args.mb_runs and (args.mb_start != "default" or args.mb_conv is not None):
-        p.error("--mb-runs takes stored MB SCFs: no --mb-start model or --mb-conv")
+    if args.mb_last_iteration is not None and args.mb_last_iteration < 1:
+        p.error(f"--mb-last-iteration must be at least 1, got {args.mb_last_iteration}")
+    if args.mb_runs and (
+        args.mb_start != "default"
+        or args.mb_conv is not None
+        or args.mb_last_iteration is not None
+    ):
+        p.error(
+            "--mb-runs takes stored MB SCFs: no --mb-start model or estimate, "
+            "--mb-conv or --mb-last-iteration"
+        )
     reason = bench_scf.skip_reason(os.path.abspath(args.runner))
     if reason:
         print(f"bench_two_level: skipped: {reason}")
         return 0
 
     from pyolcaoml.model import load_model
-    from pyolcaoml.model.mb_delta import load_mb_delta, two_level_start
+    from pyolcaoml.model.mb_delta import (
+        load_mb_delta,
+        minimal_basis_estimate,
+        two_level_start,
+    )
     from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
 
     model_name = args.model
@@ -195,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         model_name = chosen[0]
     # the networks only for an MB SCF started from the model
-    model = load_model(model_name, networks=args.mb_start == "model")
+    model = load_model(model_name, networks=args.mb_start != "default")
     delta = load_mb_delta(model.path)
     runs = [read_run(d) for d in args.runs]
     for run in runs:  # every run checked before OLCAO starts
@@ -223,15 +255,18 @@ def main(argv: list[str] | None = None) -> int:
         """The MB SCF, the two-level start and its FB SCF (and, with
         --also-mb, the FB SCF from the MB potential alone): raw results."""
         mb_text, t_mb_pred = None, 0.0
-        if args.mb_start == "model":
+        if args.mb_start != "default":
             t0 = time.perf_counter()
-            coeffs = bench_scf.start_coefficients(run, model, "network")
+            if args.mb_start == "model":
+                coeffs = bench_scf.start_coefficients(run, model, "network")
+            else:
+                coeffs = minimal_basis_estimate(model, delta, run.path, n_threads=1)
             mb_text = bench_scf.start_text(run, coeffs)
             t_mb_pred = time.perf_counter() - t0
         if mb_root:
             mb = stored_mb(mb_root, run.name)
         else:
-            mb = run_mb(run, work, mb_text, args.mb_conv)
+            mb = run_mb(run, work, mb_text, args.mb_conv, args.mb_last_iteration)
         t0 = time.perf_counter()
         start = two_level_start(model, delta, run.path, mb["potential"], n_threads=1)
         text = format_scfv(replace(start.scfv, style=OLCAO_STYLE))

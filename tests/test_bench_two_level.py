@@ -10,6 +10,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import load_benchmark
 
@@ -55,6 +56,9 @@ def test_fresh_cell_without_default_is_named_before_olcao_starts(
         ["--mb-conv", "2"],
         ["--mb-runs", "x.tar.xz", "--mb-start", "model"],
         ["--mb-runs", "x.tar.xz", "--mb-conv", "1e-4"],
+        ["--mb-runs", "x.tar.xz", "--mb-start", "estimate"],
+        ["--mb-runs", "x.tar.xz", "--mb-last-iteration", "20"],
+        ["--mb-last-iteration", "0"],
     ],
 )
 def test_contradictory_options_are_refused(tmp_path, monkeypatch, capsys, bad):
@@ -164,3 +168,50 @@ def test_runs_of_different_elements_need_a_model(tmp_path, monkeypatch, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "asi, sicam" in err and "--model" in err
+
+
+def test_estimate_start_and_iteration_cap_reach_the_mb_scf(tmp_path, monkeypatch):
+    """--mb-start estimate --mb-last-iteration 20: the MB SCF starts from
+    the model's prediction minus the correction (here recomputed from what
+    `olcaoml predict asi` writes and asi's mb_delta.npz arrays with plain
+    numpy) and stops after at most 20 iterations."""
+    from pyolcaoml.cli import main as cli
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.olcao.scfv import read_scfv
+    from pyolcaoml.predict import compute_descriptors
+
+    mb = tmp_path / "mb_runs"
+    with tarfile.open(REPO / "data" / "mb_runs.tar.xz") as tar:
+        tar.extractall(mb, filter="data")
+    olcao = tmp_path / "olcao"
+    (olcao / "bin").mkdir(parents=True)
+    (olcao / "bin" / "uolcao.py").write_text(f"MB = {str(mb / CELL)!r}\n" + FAKE_DRIVER)
+    runner = tmp_path / "run_olcao.py"
+    runner.write_text(f"SRC = {str(SRC_RUN)!r}\n" + FAKE_RUNNER)
+    monkeypatch.setenv("OLCAO_DIR", str(olcao))
+    monkeypatch.setenv("OLCAO_TEMP", str(tmp_path / "scratch"))
+    work = tmp_path / "work"
+    args = [str(SRC_RUN), "--runner", str(runner), "--work", str(work)]
+    args += ["--mb-start", "estimate", "--mb-conv", "1e-3"]
+    assert _load().main([*args, "--mb-last-iteration", "20"]) == 0
+
+    mb_dir = work / f"{CELL}-mb"
+    dat = (mb_dir / "given_olcao.dat").read_text().splitlines()
+    assert int(dat[dat.index("LAST_ITERATION") + 1]) == 20
+    assert float(dat[dat.index("CONVERGENCE_TEST") + 1]) == 1e-3
+    predicted = _fresh(tmp_path / "cli")
+    assert cli(["predict", "asi", str(predicted), "--force"]) == 0
+    net = np.array(read_scfv(predicted / "inputs" / "scfV.dat").coeffs())
+    asi = REPO / "data" / "asi_model"
+    with np.load(asi / "mb_delta.npz") as z:
+        mean, scale = z["Si/feature_mean"], z["Si/feature_scale"]
+        w, b = z["Si/weights"], z["Si/intercept"]
+    # types are atoms in file order in this run
+    x = compute_descriptors(
+        load_model(asi, networks=False), read_run(SRC_RUN).structure
+    )
+    want = net - (((x - mean) / scale) @ w + b)
+    got = np.array(read_scfv(mb_dir / "given_scfV.dat").coeffs())
+    assert np.allclose(got, want, rtol=1e-8, atol=1e-10)
+    assert not np.allclose(got, net, rtol=1e-3)

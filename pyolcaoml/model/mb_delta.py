@@ -301,3 +301,34 @@ def two_level_start(
         correction_rms_hartree=float(np.sqrt(np.mean(np.concatenate(sq)))),
         descriptor_seconds=seconds,
     )
+
+
+def minimal_basis_estimate(
+    model, delta: MbDelta, run_dir: str, n_threads: int | None = None
+) -> list[np.ndarray]:
+    """The model's prediction minus the correction, per potential type
+    (olcao.dat order), Hartree: an estimate of OLCAO's converged MB
+    potential of the run in ``run_dir``, to start its MB SCF from.
+
+    V_MB = V_FB - Delta: the model predicts V_FB and the correction Delta,
+    both from each atom's descriptors, so that the MB SCF starts from what
+    the correction will later add back to its answer."""
+    from pyolcaoml.model.workflow import (
+        check_run,
+        compute_descriptors,
+        same_descriptor,
+    )
+
+    if not same_descriptor(model.descriptor, delta.descriptor):
+        raise ModelError(
+            f"the correction in {model.path} was fitted on other descriptors "
+            "than its model's"
+        )
+    plan = check_run(model, run_dir)
+    structure = plan.run.structure
+    symbols = list(structure.symbols)
+    delta.check_elements(symbols)
+    x = compute_descriptors(model, structure, n_threads)
+    coeffs, _ = model.predict_uncertainty(symbols, x)
+    corr = delta.predict(symbols, x)
+    return [np.asarray(coeffs[i]) - corr[i] for i in plan.atom_of_type]
