@@ -748,6 +748,33 @@ def test_queue_stop51d() -> list:
     return _rr_batch(range(14018, 14024), "amorphous")
 
 
+def _si_vacancy_set(seed: int) -> list:
+    """Ten 16-atom defect cells rattled by 0.05 Å, weighted to the Si
+    vacancy (the cell ``sic`` does worst, stop 44): six Si vacancies
+    (seeds seed..seed+5), then one each of the C vacancy, Si interstitial,
+    C interstitial and C antisite (seeds seed+6..seed+9)."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi",) * 6 + ("vacC", "Sii", "Ci", "CSi")
+    return [
+        _d16(f"sic16_{tag}_r0.05_seed{s}", kinds[tag], 0.05, s, "defect")
+        for s, tag in zip(range(seed, seed + 10), tags, strict=True)
+    ]
+
+
+def test_queue_stop52() -> list:
+    """Stop 52's fresh defect set, for the two-level start on the Si vacancy
+    (seeds 14024-14033), into data/sic/test_runs_stop52."""
+    return _si_vacancy_set(14024)
+
+
+def test_queue_stop52b() -> list:
+    """Stop 52's second fresh defect set (the two-level recipe with the MB
+    SCF started from the model minus the correction): as
+    ``test_queue_stop52``, seeds 14034-14043, into
+    data/sic/test_runs_stop52b."""
+    return _si_vacancy_set(14034)
+
+
 def _vac_si_diluted(name, seed, reps, kp, smearing_ev=0.0):
     """A job maker for the 16-atom cells' Si vacancy (rattled 0.05 Å) in a
     larger supercell ``reps`` of the conventional cell, into
@@ -812,6 +839,8 @@ TEST_SETS = {
     "stop51b": (os.path.join(HERE, "test_runs_stop51b"), test_queue_stop51b),
     "stop51c": (os.path.join(HERE, "test_runs_stop51c"), test_queue_stop51c),
     "stop51d": (os.path.join(HERE, "test_runs_stop51d"), test_queue_stop51d),
+    "stop52": (os.path.join(HERE, "test_runs_stop52"), test_queue_stop52),
+    "stop52b": (os.path.join(HERE, "test_runs_stop52b"), test_queue_stop52b),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
