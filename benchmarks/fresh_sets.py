@@ -227,6 +227,18 @@ SETS = (
         "network",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 26th set, Si vacancies, stop 52",
+        (f"{SIC}/test_runs_stop52/bench_stop52_sic.json",),
+        "sic",
+    ),
+    FreshSet(
+        "sic (S)",
+        "SiC 27th set, Si vacancies, stop 52",
+        (f"{SIC}/test_runs_stop52b/bench_stop52b_sic.json",),
+        "sic",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (
