@@ -433,7 +433,7 @@ def test_an_unsettled_mb_scf_is_warned_of(
     assert main(["from-mb", str(run_dir), str(mb_file), "--force"]) == 0
     out = capsys.readouterr().out
     assert "36 iterations, last value 8.3e-07" in out
-    assert "warning" not in out
+    assert "had not settled" not in out
 
 
 def test_a_damaged_or_missing_mb_log_is_named(
@@ -505,3 +505,62 @@ def test_info_names_a_damaged_correction(tmp_path: Path, monkeypatch, capsys) ->
     )
     assert f"asi unusable (cannot read {copy / MB_DELTA_FILE}" in line
     assert "sicam C+Si (" in line
+
+
+# --- near-crystalline runs: the amorphous corrections do not fit (stop 52) ---
+
+SIC_NEAR_MB_RUNS = SIC / "mb_runs_near.tar.xz"
+
+
+def test_a_near_crystalline_sic_run_is_warned_of(tmp_path: Path, capsys) -> None:
+    """A Si interstitial in SiC, which predict keeps with 'sic': from-mb
+    writes sicam's corrected MB potential and warns; on this real run
+    (OLCAO's MB SCF in data/sic/mb_runs_near.tar.xz, its converged FB run;
+    'sic' trained on it) that start is further atom to atom from the
+    converged potential than 'olcaoml predict' for both elements."""
+    from pyolcaoml.olcao import read_run
+    from pyolcaoml.olcao.scfv import read_scfv
+    from pyolcaoml.predict import predict
+
+    name = "sic16_Sii_r0.05_seed10144"
+    src = SIC / "runs" / "defect" / name
+    mb = _extract(SIC_NEAR_MB_RUNS, tmp_path / "mb")
+    run_dir = _copy_run(src, tmp_path / name)
+    mb_file = mb / name / "gs_scfV-mb.dat"
+    assert main(["from-mb", str(run_dir), str(mb_file), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "fitted on amorphous cells" in out and "keeps this run with 'sic'" in out
+    run = read_run(src)
+    true = np.array(run.converged_coeffs_per_atom)
+    got = np.array(read_scfv(run_dir / "inputs" / "scfV.dat").coeffs())
+    net = np.array(predict(run.structure).coeffs)  # predict's own choice
+    assert list(run.atom_pot_types) == list(range(1, len(true) + 1))
+    symbols = np.array(run.structure.symbols)
+    alphas = run.potential_types[0].alphas
+    for el in ("Si", "C"):
+        rows = symbols == el
+        err_two = _a2a_rms(got[rows], true[rows], alphas)
+        err_net = _a2a_rms(net[rows], true[rows], alphas)
+        assert err_two > 1.5 * err_net, (el, err_two, err_net)
+
+
+def test_the_warning_follows_predicts_handover(tmp_path: Path) -> None:
+    """Fresh cells: an amorphous SiC cell (stop 51) with 'sicam' and an
+    a-Si32 cell with 'asi' are not warned of, a Si vacancy in SiC (stop 52)
+    with 'sicam' is; a correction outside the bundled amorphous models is
+    never checked."""
+    import shutil
+
+    from pyolcaoml.cli.from_mb import domain_warning
+    from pyolcaoml.model.saved import bundled_model_path
+
+    amorphous = SIC / "test_runs_stop51" / "amorphous" / "sic16_rr_seed14000"
+    near = SIC / "test_runs_stop52" / "defect" / "sic16_vacSi_r0.05_seed14024"
+    sicam, asi = bundled_model_path("sicam"), bundled_model_path("asi")
+    assert domain_warning(str(amorphous), sicam) == []
+    assert domain_warning(str(RUNS / HELD_OUT[0]), asi) == []
+    (line,) = domain_warning(str(near), sicam)
+    assert "'sicam'" in line and "keeps this run with 'sic'" in line
+    copy = tmp_path / "mine"
+    shutil.copytree(sicam, copy, ignore=shutil.ignore_patterns("*.keras"))
+    assert domain_warning(str(near), str(copy)) == []

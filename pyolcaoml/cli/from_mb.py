@@ -46,7 +46,11 @@ it finds in the project folder before inputs/scfV.dat (this command warns
 when RUN_DIR has one). MODEL (--model) must hold the correction
 (mb_delta.npz); without it the run's elements choose: 'asi' (fitted on
 a-Si cells) for Si alone, 'sicam' (fitted on amorphous SiC cells) where
-there is C. The MB SCF's log beside MB_SCFV (gs_iter-mb.dat) is read and
+there is C; both were fitted on amorphous cells, and a warning is printed
+when 'olcaoml predict' would keep the run with its crystalline model (on
+near-crystalline SiC defects MB plus sicam's correction was further from
+the converged potential than 'sic' alone, stop 52). The MB SCF's log
+beside MB_SCFV (gs_iter-mb.dat) is read and
 a warning printed when its last value is above 1e-3: OLCAO's MB SCF
 oscillates without converging on some amorphous cells (2 of 20 SiC
 training cells), and an unsettled MB potential is no better a start.
@@ -93,6 +97,41 @@ def default_model(run_dir: str) -> str:
 
     symbols = set(read_run(run_dir).structure.symbols)
     return "sicam" if "C" in symbols else "asi"
+
+
+def domain_warning(run_dir: str, model_path: str) -> list[str]:
+    """A warning when ``model_path`` is a bundled amorphous model ('asi',
+    'sicam': corrections fitted on amorphous cells) but the bundled models'
+    own handover, as in ``olcaoml predict``, keeps the run with the
+    crystalline model ('default' for Si, 'sic' for Si and C). On 20 fresh
+    near-crystalline SiC defect cells, MB plus sicam's correction was
+    further from OLCAO's converged potential than 'sic' alone (docs/model.md,
+    stop 52). Empty otherwise, and for any other model."""
+    from pyolcaoml.model.handover import AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL
+    from pyolcaoml.model.saved import bundled_model_path, load_bundled_model
+    from pyolcaoml.model.workflow import predict_handing_over
+    from pyolcaoml.olcao import read_run
+
+    amorphous = {
+        os.path.abspath(bundled_model_path(n)): n
+        for n in (AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL)
+    }
+    name = amorphous.get(os.path.abspath(model_path))
+    if name is None:
+        return []
+    structure = read_run(run_dir).structure
+    base = "sic" if "C" in set(structure.symbols) else "default"
+    chosen, _, _ = predict_handing_over(load_bundled_model(base), structure)
+    if os.path.abspath(chosen.path) in amorphous:
+        return []
+    return [
+        f"warning: the correction of '{name}' was fitted on amorphous cells, "
+        f"and 'olcaoml predict' keeps this run with '{base}' (not amorphous "
+        "by its handover); on 20 fresh near-crystalline SiC defect cells MB "
+        "plus sicam's correction was further from OLCAO's converged "
+        "potential than 'sic' alone (docs/model.md, stop 52): start this "
+        "run from 'olcaoml predict'"
+    ]
 
 
 #: The loosest MB tolerance the recipe was measured with (docs/model.md,
@@ -160,6 +199,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {output}")
     for line in mb_convergence_report(args.mb_potential):
         print(line)
+    try:
+        for line in domain_warning(run_dir, model.path):
+            print(line)
+    except ModelError as exc:  # the check only: the start is written
+        print(f"warning: cannot check the run against the handover ({exc})")
     found = sorted(glob.glob(os.path.join(run_dir, "*_scfV-*.dat")))
     if found:
         names = ", ".join(os.path.basename(f) for f in found)
