@@ -100,14 +100,9 @@ json.dump(meta, open(os.path.join(od, "meta.json"), "w"))
 """
 
 
-def test_fresh_cell_chain_from_the_model_beside_the_default(tmp_path, monkeypatch):
-    """--with-default --mb-start model --mb-conv 1e-4 on a fresh cell: the
-    MB SCF starts from the same potential `olcaoml predict asi` writes,
-    with CONVERGENCE_TEST 1e-4 and its own scratch folder; the default start
-    runs here; |dE| and the cost are taken against it: (MB 10 s + FB 40 s
-    + the predictions' seconds) / 100 s."""
-    from pyolcaoml.cli import main as cli
-
+def _stand_ins(tmp_path: Path, monkeypatch) -> Path:
+    """OLCAO_DIR with the stand-in driver (the cell's stored MB SCF) and
+    OLCAO_TEMP set; returns the stand-in run_olcao.py."""
     mb = tmp_path / "mb_runs"
     with tarfile.open(REPO / "data" / "mb_runs.tar.xz") as tar:
         tar.extractall(mb, filter="data")
@@ -118,6 +113,18 @@ def test_fresh_cell_chain_from_the_model_beside_the_default(tmp_path, monkeypatc
     runner.write_text(f"SRC = {str(SRC_RUN)!r}\n" + FAKE_RUNNER)
     monkeypatch.setenv("OLCAO_DIR", str(olcao))
     monkeypatch.setenv("OLCAO_TEMP", str(tmp_path / "scratch"))
+    return runner
+
+
+def test_fresh_cell_chain_from_the_model_beside_the_default(tmp_path, monkeypatch):
+    """--with-default --mb-start model --mb-conv 1e-4 on a fresh cell: the
+    MB SCF starts from the same potential `olcaoml predict asi` writes,
+    with CONVERGENCE_TEST 1e-4 and its own scratch folder; the default start
+    runs here; |dE| and the cost are taken against it: (MB 10 s + FB 40 s
+    + the predictions' seconds) / 100 s."""
+    from pyolcaoml.cli import main as cli
+
+    runner = _stand_ins(tmp_path, monkeypatch)
     run = _fresh(tmp_path)
     work, out = tmp_path / "work", tmp_path / "b.json"
     args = [str(run), "--runner", str(runner), "--with-default", "--jobs", "2"]
@@ -148,7 +155,9 @@ def test_fresh_cell_chain_from_the_model_beside_the_default(tmp_path, monkeypatc
     # the stored MB log the stand-in wrote, counted
     n_mb = sum(
         1
-        for line in (mb / CELL / "gs_iter-mb.dat").read_text().splitlines()
+        for line in (tmp_path / "mb_runs" / CELL / "gs_iter-mb.dat")
+        .read_text()
+        .splitlines()
         if line.split() and line.split()[0].isdigit()
     )
     assert two["mb_iterations"] == n_mb > 0
@@ -181,16 +190,7 @@ def test_estimate_start_and_iteration_cap_reach_the_mb_scf(tmp_path, monkeypatch
     from pyolcaoml.olcao.scfv import read_scfv
     from pyolcaoml.predict import compute_descriptors
 
-    mb = tmp_path / "mb_runs"
-    with tarfile.open(REPO / "data" / "mb_runs.tar.xz") as tar:
-        tar.extractall(mb, filter="data")
-    olcao = tmp_path / "olcao"
-    (olcao / "bin").mkdir(parents=True)
-    (olcao / "bin" / "uolcao.py").write_text(f"MB = {str(mb / CELL)!r}\n" + FAKE_DRIVER)
-    runner = tmp_path / "run_olcao.py"
-    runner.write_text(f"SRC = {str(SRC_RUN)!r}\n" + FAKE_RUNNER)
-    monkeypatch.setenv("OLCAO_DIR", str(olcao))
-    monkeypatch.setenv("OLCAO_TEMP", str(tmp_path / "scratch"))
+    runner = _stand_ins(tmp_path, monkeypatch)
     work = tmp_path / "work"
     args = [str(SRC_RUN), "--runner", str(runner), "--work", str(work)]
     args += ["--mb-start", "estimate", "--mb-conv", "1e-3"]

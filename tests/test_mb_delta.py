@@ -306,6 +306,23 @@ SIC_HELD_OUT = [
 ]
 
 
+def _per_element_a2a(run, **starts: np.ndarray) -> dict:
+    """Per element, the atom-to-atom RMS V(r) (Hartree) of each start (one
+    row per atom, this run's types being its atoms in file order) against
+    the run's converged FB potential."""
+    true = np.array(run.converged_coeffs_per_atom)
+    assert list(run.atom_pot_types) == list(range(1, len(true) + 1))
+    symbols = np.array(run.structure.symbols)
+    alphas = run.potential_types[0].alphas
+    return {
+        el: {
+            k: _a2a_rms(v[symbols == el], true[symbols == el], alphas)
+            for k, v in starts.items()
+        }
+        for el in ("Si", "C")
+    }
+
+
 @pytest.fixture(scope="module")
 def sic_mb_dir(tmp_path_factory) -> Path:
     return _extract(SIC_MB_RUNS, tmp_path_factory.mktemp("sic_mb_runs"))
@@ -343,18 +360,14 @@ def test_from_mb_beats_sicam_on_sic_cells_it_never_saw(
         main(["from-mb", str(run_dir), str(mb_file), "--force", "--threads", "1"]) == 0
     )
     run = read_run(src)
-    true = np.array(run.converged_coeffs_per_atom)
-    got = np.array(read_scfv(run_dir / "inputs" / "scfV.dat").coeffs())
-    mb = np.array(read_scfv(mb_file).coeffs())
-    net = np.array(predict(run.structure, "sicam").coeffs)
-    assert list(run.atom_pot_types) == list(range(1, len(true) + 1))
-    symbols = np.array(run.structure.symbols)
-    alphas = run.potential_types[0].alphas
+    err = _per_element_a2a(
+        run,
+        two=np.array(read_scfv(run_dir / "inputs" / "scfV.dat").coeffs()),
+        net=np.array(predict(run.structure, "sicam").coeffs),
+        mb=np.array(read_scfv(mb_file).coeffs()),
+    )
     for el in ("Si", "C"):
-        rows = symbols == el
-        err_two = _a2a_rms(got[rows], true[rows], alphas)
-        err_net = _a2a_rms(net[rows], true[rows], alphas)
-        err_mb = _a2a_rms(mb[rows], true[rows], alphas)
+        err_two, err_net, err_mb = err[el]["two"], err[el]["net"], err[el]["mb"]
         assert err_two < 0.7 * err_net, (el, err_two, err_net)
         assert err_two < 0.9 * err_mb, (el, err_two, err_mb)
 
@@ -531,17 +544,13 @@ def test_a_near_crystalline_sic_run_is_warned_of(tmp_path: Path, capsys) -> None
     out = capsys.readouterr().out
     assert "fitted on amorphous cells" in out and "keeps this run with 'sic'" in out
     run = read_run(src)
-    true = np.array(run.converged_coeffs_per_atom)
-    got = np.array(read_scfv(run_dir / "inputs" / "scfV.dat").coeffs())
-    net = np.array(predict(run.structure).coeffs)  # predict's own choice
-    assert list(run.atom_pot_types) == list(range(1, len(true) + 1))
-    symbols = np.array(run.structure.symbols)
-    alphas = run.potential_types[0].alphas
+    err = _per_element_a2a(
+        run,
+        two=np.array(read_scfv(run_dir / "inputs" / "scfV.dat").coeffs()),
+        net=np.array(predict(run.structure).coeffs),  # predict's own choice
+    )
     for el in ("Si", "C"):
-        rows = symbols == el
-        err_two = _a2a_rms(got[rows], true[rows], alphas)
-        err_net = _a2a_rms(net[rows], true[rows], alphas)
-        assert err_two > 1.5 * err_net, (el, err_two, err_net)
+        assert err[el]["two"] > 1.5 * err[el]["net"], (el, err[el])
 
 
 def test_the_warning_follows_predicts_handover(tmp_path: Path) -> None:
