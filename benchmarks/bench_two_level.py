@@ -161,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the MB SCF's start: OLCAO's default, the model's prediction, or "
         "the model's prediction minus the correction (an estimate of the MB "
         "potential, pyolcaoml.model.mb_delta.minimal_basis_estimate); the "
-        "prediction's time "
-        "is counted in predict_s",
+        "prediction's time is counted in predict_s",
     )
     p.add_argument(
         "--mb-last-iteration",

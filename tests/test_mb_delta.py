@@ -556,8 +556,8 @@ def test_a_near_crystalline_sic_run_is_warned_of(tmp_path: Path, capsys) -> None
 def test_the_warning_follows_predicts_handover(tmp_path: Path) -> None:
     """Fresh cells: an amorphous SiC cell (stop 51) with 'sicam' and an
     a-Si32 cell with 'asi' are not warned of, a Si vacancy in SiC (stop 52)
-    with 'sicam' is; a correction outside the bundled amorphous models is
-    never checked."""
+    with 'sicam' and a rattled Si crystal with 'asi' are; a correction
+    outside the bundled amorphous models is never checked."""
     import shutil
 
     from pyolcaoml.cli.from_mb import domain_warning
@@ -570,6 +570,9 @@ def test_the_warning_follows_predicts_handover(tmp_path: Path) -> None:
     assert domain_warning(str(RUNS / HELD_OUT[0]), asi) == []
     (line,) = domain_warning(str(near), sicam)
     assert "'sicam'" in line and "keeps this run with 'sic'" in line
+    (line,) = domain_warning(str(RUNS / "si8_r0.10_seed60001"), asi)
+    assert "'asi'" in line and "keeps this run with 'default'" in line
+    assert "rattled Si crystal" in line
     copy = tmp_path / "mine"
     shutil.copytree(sicam, copy, ignore=shutil.ignore_patterns("*.keras"))
     assert domain_warning(str(near), str(copy)) == []

@@ -103,10 +103,11 @@ def domain_warning(run_dir: str, model_path: str) -> list[str]:
     """A warning when ``model_path`` is a bundled amorphous model ('asi',
     'sicam': corrections fitted on amorphous cells) but the bundled models'
     own handover, as in ``olcaoml predict``, keeps the run with the
-    crystalline model ('default' for Si, 'sic' for Si and C). On 20 fresh
+    crystalline model ('default' for Si, 'sic' for Si and C). On 19 fresh
     near-crystalline SiC defect cells, MB plus sicam's correction was
-    further from OLCAO's converged potential than 'sic' alone (docs/model.md,
-    stop 52). Empty otherwise, and for any other model."""
+    further from OLCAO's converged potential than 'sic' alone, and on a
+    rattled Si crystal MB plus asi's than 'default' (docs/model.md, stop
+    52). Empty otherwise, and for any other model."""
     from pyolcaoml.model.handover import AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL
     from pyolcaoml.model.saved import bundled_model_path, load_bundled_model
     from pyolcaoml.model.workflow import predict_handing_over
@@ -124,13 +125,17 @@ def domain_warning(run_dir: str, model_path: str) -> list[str]:
     chosen, _, _ = predict_handing_over(load_bundled_model(base), structure)
     if os.path.abspath(chosen.path) in amorphous:
         return []
+    measured = (
+        "on 19 fresh near-crystalline SiC defect cells"
+        if base == "sic"
+        else "on a rattled Si crystal"
+    )
     return [
         f"warning: the correction of '{name}' was fitted on amorphous cells, "
         f"and 'olcaoml predict' keeps this run with '{base}' (not amorphous "
-        "by its handover); on 20 fresh near-crystalline SiC defect cells MB "
-        "plus sicam's correction was further from OLCAO's converged "
-        "potential than 'sic' alone (docs/model.md, stop 52): start this "
-        "run from 'olcaoml predict'"
+        f"by its handover); {measured} MB plus such a correction was further "
+        f"from OLCAO's converged potential than '{base}' alone (docs/model.md, "
+        "stop 52): start this run from 'olcaoml predict'"
     ]
 
 
