@@ -214,11 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
 
+    runs = [read_run(d) for d in args.runs]
     model_name = args.model
     if model_name is None:  # as `olcaoml from-mb`: by the runs' elements
-        from pyolcaoml.cli.from_mb import default_model
+        from pyolcaoml.cli.from_mb import model_for_symbols
 
-        chosen = sorted({default_model(d) for d in args.runs})
+        chosen = sorted({model_for_symbols(r.structure.symbols) for r in runs})
         if len(chosen) > 1:
             p.error(
                 f"the runs want different models ({', '.join(chosen)}): "
@@ -228,7 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     # the networks only for an MB SCF started from the model
     model = load_model(model_name, networks=args.mb_start != "default")
     delta = load_mb_delta(model.path)
-    runs = [read_run(d) for d in args.runs]
     for run in runs:  # every run checked before OLCAO starts
         if not args.with_default and (
             run.history is None or run.converged_potential is None

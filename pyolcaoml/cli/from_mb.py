@@ -50,10 +50,10 @@ there is C; both were fitted on amorphous cells, and a warning is printed
 when 'olcaoml predict' would keep the run with its crystalline model (on
 near-crystalline SiC defects MB plus sicam's correction was further from
 the converged potential than 'sic' alone, stop 52). The MB SCF's log
-beside MB_SCFV (gs_iter-mb.dat) is read and
-a warning printed when its last value is above 1e-3: OLCAO's MB SCF
-oscillates without converging on some amorphous cells (2 of 20 SiC
-training cells), and an unsettled MB potential is no better a start.
+beside MB_SCFV (gs_iter-mb.dat) is read and a warning printed when its
+last value is above 1e-3: OLCAO's MB SCF oscillates without converging on
+some amorphous cells (2 of 20 SiC training cells), and an unsettled MB
+potential is no better a start.
 Files are written to a temporary name and renamed, never overwritten
 without --force.
 """
@@ -95,11 +95,17 @@ def default_model(run_dir: str) -> str:
     there is C; other elements are refused by the correction itself."""
     from pyolcaoml.olcao import read_run
 
-    symbols = set(read_run(run_dir).structure.symbols)
-    return "sicam" if "C" in symbols else "asi"
+    return model_for_symbols(read_run(run_dir).structure.symbols)
 
 
-def domain_warning(run_dir: str, model_path: str) -> list[str]:
+def model_for_symbols(symbols) -> str:
+    """:func:`default_model` for a structure's element symbols."""
+    return "sicam" if "C" in set(symbols) else "asi"
+
+
+def domain_warning(
+    run_dir: str, model_path: str, n_threads: int | None = None
+) -> list[str]:
     """A warning when ``model_path`` is a bundled amorphous model ('asi',
     'sicam': corrections fitted on amorphous cells) but the bundled models'
     own handover, as in ``olcaoml predict``, keeps the run with the
@@ -108,22 +114,30 @@ def domain_warning(run_dir: str, model_path: str) -> list[str]:
     further from OLCAO's converged potential than 'sic' alone, and on a
     rattled Si crystal MB plus asi's than 'default' (docs/model.md, stop
     52). Empty otherwise, and for any other model."""
-    from pyolcaoml.model.handover import AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL
+    from pyolcaoml.model.handover import (
+        AMORPHOUS_MODEL,
+        SIC_AMORPHOUS_MODEL,
+        handover_target,
+    )
     from pyolcaoml.model.saved import bundled_model_path, load_bundled_model
-    from pyolcaoml.model.workflow import predict_handing_over
+    from pyolcaoml.model.workflow import predict_structure
     from pyolcaoml.olcao import read_run
 
-    amorphous = {
-        os.path.abspath(bundled_model_path(n)): n
-        for n in (AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL)
-    }
-    name = amorphous.get(os.path.abspath(model_path))
+    amorphous = (AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL)
+    path = os.path.abspath(model_path)
+    name = next(
+        (n for n in amorphous if os.path.abspath(bundled_model_path(n)) == path),
+        None,
+    )
     if name is None:
         return []
     structure = read_run(run_dir).structure
     base = "sic" if "C" in set(structure.symbols) else "default"
-    chosen, _, _ = predict_handing_over(load_bundled_model(base), structure)
-    if os.path.abspath(chosen.path) in amorphous:
+    model = load_bundled_model(base)
+    # the decision only: the crystalline model's sigma and applicability
+    pred = predict_structure(model, structure, n_threads=n_threads)
+    target = handover_target(model, pred.symbols, pred.sigma, pred.report.domain)
+    if target in amorphous:
         return []
     measured = (
         "on 19 fresh near-crystalline SiC defect cells"
@@ -205,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     for line in mb_convergence_report(args.mb_potential):
         print(line)
     try:
-        for line in domain_warning(run_dir, model.path):
+        for line in domain_warning(run_dir, model.path, args.threads):
             print(line)
     except ModelError as exc:  # the check only: the start is written
         print(f"warning: cannot check the run against the handover ({exc})")

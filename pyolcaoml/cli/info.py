@@ -40,49 +40,49 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iteration_reference_line() -> str:
-    """How many OLCAO runs each bundled model's expected-iterations
-    estimate rests on (MODEL/olcao_iterations.json; docs/uncertainty.md)."""
+def _per_bundled_model(describe) -> str:
+    """``describe(model folder)`` for each bundled model, "NAME what", joined;
+    a stale or damaged file (ModelError) is named and the line goes on."""
     from pyolcaoml.model import ModelError
-    from pyolcaoml.model.olcao_iterations import load_reference
     from pyolcaoml.model.saved import bundled_model_path
 
     parts = []
     for name in ("default", "asi", "sic", "sicam"):
         try:
-            ref = load_reference(bundled_model_path(name))
-        except ModelError as exc:  # stale or damaged: say so, go on
+            parts.append(f"{name} {describe(bundled_model_path(name))}")
+        except ModelError as exc:
             parts.append(f"{name} unusable ({exc})")
-            continue
-        if ref is None:
-            parts.append(f"{name} none")
-        else:
-            parts.append(f"{name} {len(ref.cells)} ({ref.predictor})")
-    return "behind the expected iterations of a prediction: " + ", ".join(parts)
+    return ", ".join(parts)
+
+
+def _iteration_reference_line() -> str:
+    """How many OLCAO runs each bundled model's expected-iterations
+    estimate rests on (MODEL/olcao_iterations.json; docs/uncertainty.md)."""
+    from pyolcaoml.model.olcao_iterations import load_reference
+
+    def describe(path: str) -> str:
+        ref = load_reference(path)
+        return "none" if ref is None else f"{len(ref.cells)} ({ref.predictor})"
+
+    return "behind the expected iterations of a prediction: " + _per_bundled_model(
+        describe
+    )
 
 
 def _mb_delta_line() -> str:
     """Which bundled models carry the minimal-basis correction that
     ``olcaoml from-mb`` needs (MODEL/mb_delta.npz; docs/model.md, stops
     49-51), with its elements and the OLCAO runs it was fitted on."""
-    from pyolcaoml.model import ModelError
     from pyolcaoml.model.mb_delta import MB_DELTA_FILE, load_mb_delta
-    from pyolcaoml.model.saved import bundled_model_path
 
-    parts = []
-    for name in ("default", "asi", "sic", "sicam"):
-        path = bundled_model_path(name)
+    def describe(path: str) -> str:
         if not os.path.isfile(os.path.join(path, MB_DELTA_FILE)):
-            parts.append(f"{name} none")
-            continue
-        try:
-            delta = load_mb_delta(path)
-        except ModelError as exc:  # damaged: say so, go on
-            parts.append(f"{name} unusable ({exc})")
-            continue
+            return "none"
+        delta = load_mb_delta(path)
         elements = "+".join(sorted(delta.elements))
-        parts.append(f"{name} {elements} ({len(delta.train_structures)} runs)")
-    return "minimal-basis corrections: " + ", ".join(parts)
+        return f"{elements} ({len(delta.train_structures)} runs)"
+
+    return "minimal-basis corrections: " + _per_bundled_model(describe)
 
 
 def _handover_line(model_dir) -> str:

@@ -233,6 +233,18 @@ class TwoLevelStart:
     descriptor_seconds: float
 
 
+def _check_descriptor(model, delta: MbDelta) -> None:
+    """ModelError unless the correction was fitted on its model's
+    descriptors (the features it is evaluated on)."""
+    from pyolcaoml.model.workflow import same_descriptor
+
+    if not same_descriptor(model.descriptor, delta.descriptor):
+        raise ModelError(
+            f"the correction in {model.path} was fitted on other descriptors "
+            "than its model's"
+        )
+
+
 def two_level_start(
     model,
     delta: MbDelta,
@@ -250,14 +262,10 @@ def two_level_start(
     """
     import time
 
-    from pyolcaoml.model.workflow import check_run, compute_descriptors, same_descriptor
+    from pyolcaoml.model.workflow import check_run, compute_descriptors
     from pyolcaoml.olcao.scfv import read_scfv
 
-    if not same_descriptor(model.descriptor, delta.descriptor):
-        raise ModelError(
-            f"the correction in {model.path} was fitted on other descriptors "
-            "than its model's"
-        )
+    _check_descriptor(model, delta)
     plan = check_run(model, run_dir)
     run = plan.run
     try:
@@ -313,17 +321,9 @@ def minimal_basis_estimate(
     V_MB = V_FB - Delta: the model predicts V_FB and the correction Delta,
     both from each atom's descriptors, so that the MB SCF starts from what
     the correction will later add back to its answer."""
-    from pyolcaoml.model.workflow import (
-        check_run,
-        compute_descriptors,
-        same_descriptor,
-    )
+    from pyolcaoml.model.workflow import check_run, compute_descriptors
 
-    if not same_descriptor(model.descriptor, delta.descriptor):
-        raise ModelError(
-            f"the correction in {model.path} was fitted on other descriptors "
-            "than its model's"
-        )
+    _check_descriptor(model, delta)
     plan = check_run(model, run_dir)
     structure = plan.run.structure
     symbols = list(structure.symbols)
