@@ -812,6 +812,28 @@ def dilution_queue_stop45() -> list:
     ]
 
 
+def _d32(name, kind, seed):
+    """A 32-site (2x2x1 conventional, k-points 1 1 2) point-defect cell
+    rattled by 0.05 Å: the 31-atom dilution cell of stop 44 for any kind."""
+    return lambda: job16(
+        name, kind, 0.05, seed, family="defect", reps=(2, 2, 1), kp=(1, 1, 2)
+    )
+
+
+def test_queue_stop53() -> list:
+    """Stop 53's fresh set of larger defect cells, for the two-level start
+    where an FB iteration costs more (31-33 atoms): four Si vacancies and
+    one each of the C vacancy, Si interstitial, C interstitial and C
+    antisite, interleaved so that two queues share the slow ones (seeds
+    14044-14051), into data/sic/test_runs_stop53."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi", "vacC", "vacSi", "Sii", "vacSi", "Ci", "vacSi", "CSi")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14044, 14052), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -841,6 +863,7 @@ TEST_SETS = {
     "stop51d": (os.path.join(HERE, "test_runs_stop51d"), test_queue_stop51d),
     "stop52": (os.path.join(HERE, "test_runs_stop52"), test_queue_stop52),
     "stop52b": (os.path.join(HERE, "test_runs_stop52b"), test_queue_stop52b),
+    "stop53": (os.path.join(HERE, "test_runs_stop53"), test_queue_stop53),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
