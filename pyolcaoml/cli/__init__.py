@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "train": "pyolcaoml.cli.train",
     "evaluate": "pyolcaoml.cli.evaluate",
     "predict": "pyolcaoml.cli.predict",
+    "mb-start": "pyolcaoml.cli.mb_start",
     "from-mb": "pyolcaoml.cli.from_mb",
     "select": "pyolcaoml.cli.select",
     "export": "pyolcaoml.cli.export",

@@ -224,6 +224,26 @@ def load_mb_delta(model_dir: str | os.PathLike[str]) -> MbDelta:
     )
 
 
+def _check_exponents(run, symbols, delta: MbDelta, mb_path=None, mb_alphas=None):
+    """ModelError unless each potential type's exponents in the run's
+    olcao.dat are the correction's for its element (``symbols``, per type)
+    and, where given, those of the MB potential ``mb_path``."""
+    for t, ptype in enumerate(run.potential_types):
+        own = np.asarray(ptype.alphas, dtype=np.float64)
+        el = symbols[t]
+        pairs = [("the correction", delta.elements[el].alphas)]
+        if mb_alphas is not None:
+            pairs.insert(0, (f"{mb_path}", mb_alphas[t]))
+        for what, other in pairs:
+            if len(other) != len(own) or not np.allclose(other, own, rtol=1e-6):
+                raise ModelError(
+                    f"type {t + 1} ({el}): the exponents of {what} differ from "
+                    f"the run's olcao.dat ({len(other)} against {len(own)} "
+                    "terms): not this run's minimal-basis potential, or "
+                    "exponents the correction was not fitted for"
+                )
+
+
 @dataclass
 class TwoLevelStart:
     """The corrected potential of a run, ready to write as its scfV.dat."""
@@ -279,21 +299,7 @@ def two_level_start(
         )
     symbols = [run.structure.symbols[i] for i in plan.atom_of_type]
     delta.check_elements(symbols)
-    mb_alphas = mb.alphas()
-    for t, ptype in enumerate(run.potential_types):
-        own = np.asarray(ptype.alphas, dtype=np.float64)
-        el = symbols[t]
-        for what, other in (
-            (f"{mb_path}", mb_alphas[t]),
-            ("the correction", delta.elements[el].alphas),
-        ):
-            if len(other) != len(own) or not np.allclose(other, own, rtol=1e-6):
-                raise ModelError(
-                    f"type {t + 1} ({el}): the exponents of {what} differ from "
-                    f"the run's olcao.dat ({len(other)} against {len(own)} "
-                    "terms): not this run's minimal-basis potential, or "
-                    "exponents the correction was not fitted for"
-                )
+    _check_exponents(run, symbols, delta, mb_path, mb.alphas())
     t0 = time.perf_counter()
     x = compute_descriptors(model, run.structure, n_threads)[plan.atom_of_type]
     seconds = time.perf_counter() - t0
@@ -328,6 +334,7 @@ def minimal_basis_estimate(
     structure = plan.run.structure
     symbols = list(structure.symbols)
     delta.check_elements(symbols)
+    _check_exponents(plan.run, [symbols[i] for i in plan.atom_of_type], delta)
     x = compute_descriptors(model, structure, n_threads)
     coeffs, _ = model.predict_uncertainty(symbols, x)
     corr = delta.predict(symbols, x)
