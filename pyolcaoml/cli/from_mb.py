@@ -89,22 +89,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_threads_argument(p)
 
 
-def default_model(run_dir: str) -> str:
-    """The bundled model whose correction fits the run's elements: 'asi'
-    (fitted on a-Si) for Si alone, 'sicam' (fitted on amorphous SiC) where
-    there is C; other elements are refused by the correction itself."""
+def default_model(run_dir: str, n_threads: int | None = None) -> str:
+    """The bundled model whose correction the run gets: the model that
+    'olcaoml predict' would use (its handover), where that model carries a
+    correction ('sic' for near-crystalline SiC, stop 53; 'asi' for a-Si,
+    'sicam' for amorphous SiC); else the amorphous one of the run's
+    elements (:func:`model_for_symbols`), with :func:`domain_warning`."""
     from pyolcaoml.olcao import read_run
 
-    return model_for_symbols(read_run(run_dir).structure.symbols)
+    return correction_choice(read_run(run_dir).structure, n_threads)[0]
 
 
 def model_for_symbols(symbols) -> str:
-    """:func:`default_model` for a structure's element symbols."""
+    """The bundled amorphous model of a structure's elements, whose
+    correction covers them: 'asi' (fitted on a-Si) for Si alone, 'sicam'
+    (fitted on amorphous SiC) where there is C; other elements are refused
+    by the correction itself."""
     return "sicam" if "C" in set(symbols) else "asi"
 
 
+def correction_choice(structure, n_threads: int | None = None) -> tuple[str, str]:
+    """(the bundled model whose correction to use, the bundled model that
+    'olcaoml predict' uses for ``structure``): the crystalline model of the
+    elements ('default' for Si, 'sic' for Si and C) or the amorphous one its
+    handover sends the structure to."""
+    from pyolcaoml.model.handover import handover_target
+    from pyolcaoml.model.mb_delta import MB_DELTA_FILE
+    from pyolcaoml.model.saved import bundled_model_path, load_bundled_model
+    from pyolcaoml.model.workflow import predict_structure
+
+    base = "sic" if "C" in set(structure.symbols) else "default"
+    model = load_bundled_model(base)
+    # the decision only: the crystalline model's sigma and applicability
+    pred = predict_structure(model, structure, n_threads=n_threads)
+    used = handover_target(model, pred.symbols, pred.sigma, pred.report.domain) or base
+    if os.path.isfile(os.path.join(bundled_model_path(used), MB_DELTA_FILE)):
+        return used, used
+    return model_for_symbols(structure.symbols), used
+
+
 def domain_warning(
-    run_dir: str, model_path: str, n_threads: int | None = None
+    run_dir: str,
+    model_path: str,
+    n_threads: int | None = None,
+    used: str | None = None,
 ) -> list[str]:
     """A warning when ``model_path`` is a bundled amorphous model ('asi',
     'sicam': corrections fitted on amorphous cells) but the bundled models'
@@ -113,14 +141,11 @@ def domain_warning(
     near-crystalline SiC defect cells, MB plus sicam's correction was
     further from OLCAO's converged potential than 'sic' alone, and on a
     rattled Si crystal MB plus asi's than 'default' (docs/model.md, stop
-    52). Empty otherwise, and for any other model."""
-    from pyolcaoml.model.handover import (
-        AMORPHOUS_MODEL,
-        SIC_AMORPHOUS_MODEL,
-        handover_target,
-    )
-    from pyolcaoml.model.saved import bundled_model_path, load_bundled_model
-    from pyolcaoml.model.workflow import predict_structure
+    52). Empty otherwise, and for any other model. ``used``: the model
+    that predict uses for the run (:func:`correction_choice`), when known."""
+    from pyolcaoml.model.handover import AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL
+    from pyolcaoml.model.mb_delta import MB_DELTA_FILE
+    from pyolcaoml.model.saved import bundled_model_path
     from pyolcaoml.olcao import read_run
 
     amorphous = (AMORPHOUS_MODEL, SIC_AMORPHOUS_MODEL)
@@ -132,24 +157,26 @@ def domain_warning(
     if name is None:
         return []
     structure = read_run(run_dir).structure
-    base = "sic" if "C" in set(structure.symbols) else "default"
-    model = load_bundled_model(base)
-    # the decision only: the crystalline model's sigma and applicability
-    pred = predict_structure(model, structure, n_threads=n_threads)
-    target = handover_target(model, pred.symbols, pred.sigma, pred.report.domain)
-    if target in amorphous:
+    if used is None:
+        used = correction_choice(structure, n_threads)[1]
+    if used in amorphous:
         return []
+    base = used
     measured = (
         "on 19 fresh near-crystalline SiC defect cells"
         if base == "sic"
         else "on a rattled Si crystal"
     )
+    if os.path.isfile(os.path.join(bundled_model_path(base), MB_DELTA_FILE)):
+        advice = f"use '--model {base}', whose correction was fitted on such cells"
+    else:
+        advice = "start this run from 'olcaoml predict'"
     return [
         f"warning: the correction of '{name}' was fitted on amorphous cells, "
         f"and 'olcaoml predict' keeps this run with '{base}' (not amorphous "
         f"by its handover); {measured} MB plus such a correction was further "
         f"from OLCAO's converged potential than '{base}' alone (docs/model.md, "
-        "stop 52): start this run from 'olcaoml predict'"
+        f"stop 52): {advice}"
     ]
 
 
@@ -192,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
     from pyolcaoml.model import ModelError, load_model
     from pyolcaoml.model.mb_delta import load_mb_delta, two_level_start
     from pyolcaoml.model.workflow import write_text_atomically
+    from pyolcaoml.olcao import read_run
     from pyolcaoml.olcao.scfv import format_scfv
 
     run_dir = args.run_dir
@@ -200,8 +228,14 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.mb_potential):
         raise CLIError(f"no such file: {args.mb_potential}")
     output = run_scfv_output(run_dir, args.output, args.force)
+    used = None  # the model predict uses for the run, once known
     try:
-        model = load_model(args.model or default_model(run_dir), networks=False)
+        if args.model:
+            name = args.model
+        else:
+            structure = read_run(run_dir).structure
+            name, used = correction_choice(structure, args.threads)
+        model = load_model(name, networks=False)
         delta = load_mb_delta(model.path)
         start = two_level_start(
             model, delta, run_dir, args.mb_potential, n_threads=args.threads
@@ -219,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     for line in mb_convergence_report(args.mb_potential):
         print(line)
     try:
-        for line in domain_warning(run_dir, model.path, args.threads):
+        for line in domain_warning(run_dir, model.path, args.threads, used):
             print(line)
     except ModelError as exc:  # the check only: the start is written
         print(f"warning: cannot check the run against the handover ({exc})")
