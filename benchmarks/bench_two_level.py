@@ -35,8 +35,9 @@ run. Starts from OLCAO's default and from a model alone: bench_scf.py.
         --mb-start model --mb-conv 1e-3 --jobs 2 --json sic.json
 
 (``--model``: a bundled name or a directory whose mb_delta.npz covers the
-runs' elements; without it the runs' elements choose, as ``olcaoml
-from-mb`` does: ``asi`` for Si alone, ``sicam`` where there is C.)
+runs' elements; without it the choice is ``olcaoml from-mb``'s: the
+bundled model ``olcaoml predict`` would use, where it carries a
+correction, else ``asi`` for Si alone and ``sicam`` where there is C.)
 
 Without OLCAO_DIR (or run_olcao.py) it prints why and exits 0.
 """
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         default=None,
         help="model directory holding mb_delta.npz (default: as `olcaoml "
-        "from-mb`, by the runs' elements: 'asi' for Si alone, 'sicam' with C)",
+        "from-mb`: predict's model where it has a correction, else 'asi' for "
+        "Si alone, 'sicam' with C)",
     )
     p.add_argument(
         "--also-mb", action="store_true", help="also run FB from the MB potential alone"
@@ -216,10 +218,10 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = [read_run(d) for d in args.runs]
     model_name = args.model
-    if model_name is None:  # as `olcaoml from-mb`: by the runs' elements
-        from pyolcaoml.cli.from_mb import model_for_symbols
+    if model_name is None:  # as `olcaoml from-mb`: by predict's handover
+        from pyolcaoml.cli.from_mb import correction_choice
 
-        chosen = sorted({model_for_symbols(r.structure.symbols) for r in runs})
+        chosen = sorted({correction_choice(r.structure, 1)[0] for r in runs})
         if len(chosen) > 1:
             p.error(
                 f"the runs want different models ({', '.join(chosen)}): "

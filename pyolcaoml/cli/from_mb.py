@@ -28,15 +28,24 @@ answer than any model alone, but the MB SCF's iterations cost time:
   - 16-atom amorphous SiC ('sicam'): over 24 fresh cells, FB iterations
     to 1e-4 more than 478 against 578 from 'olcaoml predict' alone and
     887 from OLCAO's default; half the default's on 10 of 24 ('predict'
-    4); CPU time 0.94-1.08x 'predict' alone per set, 0.82x the default's.
+    4); CPU time 0.94-1.08x 'predict' alone per set, 0.82x the default's;
+  - near-crystalline SiC point defects ('sic', stop 53): over 8 fresh
+    31-33-atom cells (four Si vacancies), 119 FB iterations to 1e-4
+    against 161 from 'olcaoml predict' alone and 285 from OLCAO's
+    default; half the default's on 5 of 8 ('predict' 2); CPU time 1.02x
+    'predict' alone, 0.87x the default's (on 16-atom cells 1.12-1.17x
+    'predict' alone: the MB SCF's set-up costs more than it saves there).
 
 The steps, with OLCAO's own driver:
 
   1. copy the run (makeinput's inputs, each atom its own potential type) to
-     MB_DIR; there, start from 'olcaoml predict MB_DIR --force', set
-     CONVERGENCE_TEST in inputs/olcao.dat to 1e-3 for amorphous SiC (the
-     FB count was the same as after 1e-4) or 1e-4 for a-Si (on a-Si32
-     the same as after 1e-6) and run:
+     MB_DIR; there, start from 'olcaoml predict MB_DIR --force' (a-Si,
+     amorphous SiC) or 'olcaoml mb-start MB_DIR --force' (near-
+     crystalline SiC: the model minus the correction), set
+     CONVERGENCE_TEST in inputs/olcao.dat to 1e-3 for SiC (amorphous: the
+     FB count was the same as after 1e-4; near-crystalline also
+     LAST_ITERATION 20) or 1e-4 for a-Si (on a-Si32 the same as after
+     1e-6) and run:
      uolcao -scf MB   (writes MB_DIR/gs_scfV-mb.dat)
   2. olcaoml from-mb RUN_DIR MB_DIR/gs_scfV-mb.dat --force
   3. in RUN_DIR: uolcao -scf FB
@@ -44,12 +53,14 @@ The steps, with OLCAO's own driver:
 Run the MB SCF in its own copy: uolcao starts an SCF from any gs_scfV-*.dat
 it finds in the project folder before inputs/scfV.dat (this command warns
 when RUN_DIR has one). MODEL (--model) must hold the correction
-(mb_delta.npz); without it the run's elements choose: 'asi' (fitted on
-a-Si cells) for Si alone, 'sicam' (fitted on amorphous SiC cells) where
-there is C; both were fitted on amorphous cells, and a warning is printed
-when 'olcaoml predict' would keep the run with its crystalline model (on
-near-crystalline SiC defects MB plus sicam's correction was further from
-the converged potential than 'sic' alone, stop 52). The MB SCF's log
+(mb_delta.npz); without it the correction is that of the model 'olcaoml
+predict' would use for the run: 'sic' (fitted on 61 of its near-
+crystalline training cells) for near-crystalline SiC, 'sicam' (amorphous
+SiC cells) for amorphous SiC, 'asi' (a-Si cells) for amorphous Si; a Si
+crystal, whose model 'default' has none, gets 'asi''s with a warning (on
+rattled crystals MB plus an amorphous correction was no closer than
+'default' alone, stop 52), as does a near-crystalline SiC run given
+'--model sicam'. The MB SCF's log
 beside MB_SCFV (gs_iter-mb.dat) is read and a warning printed when its
 last value is above 1e-3: OLCAO's MB SCF oscillates without converging on
 some amorphous cells (2 of 20 SiC training cells), and an unsettled MB

@@ -29,7 +29,7 @@ The steps of the two-level recipe with this start:
   3. in RUN_DIR: uolcao -scf FB
 
 Measured on ten spent 16-atom near-crystalline SiC defect cells (stop 52,
-with a correction fitted on 'sic' training cells, not bundled): the MB
+with the correction that 'sic' carries since stop 53): the MB
 SCF took 72 iterations to 1e-3 over nine cells against 115 from the
 model's own prediction, and the FB SCF after from-mb the same (83 against
 81 to 1e-4); on those 20 cells the estimate was 4.5x (Si) and 3.7x (C)
@@ -37,7 +37,9 @@ nearer OLCAO's MB potential (RMS V(r)) than the model's prediction. On
 two held-out a-Si cells ('asi') 2.7x nearer; on two amorphous SiC cells
 ('sicam') no nearer (its correction misses the cell mean of V_FB - V_MB
 by several mHa there): the shipped amorphous recipes start the MB SCF
-from 'olcaoml predict', and their FB counts were measured that way.
+from 'olcaoml predict', and their FB counts were measured that way. The
+near-crystalline SiC recipe (stop 53: 8 fresh 31-33-atom cells, 119 FB
+iterations to 1e-4 against 161 from 'sic' alone) starts it from here.
 MODEL (--model) must hold the correction (mb_delta.npz); without it the
 choice is from-mb's.
 Files are written to a temporary name and renamed, never overwritten
