@@ -239,6 +239,20 @@ SETS = (
         "sic",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 28th set, 31-33 atoms, stop 53",
+        (f"{SIC}/test_runs_stop53/bench_stop53_sic.json",),
+        "sic",
+    ),
+    FreshSet(
+        "sic + from-mb",
+        "SiC 28th set, 31-33 atoms, stop 53 (two-level: MB SCF from mb-start "
+        "to 1e-3; shipped its correction)",
+        (f"{SIC}/test_runs_stop53/bench_stop53_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop53/bench_stop53_sic.json",),
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (

@@ -834,6 +834,18 @@ def test_queue_stop53() -> list:
     ]
 
 
+def test_queue_stop53b() -> list:
+    """Stop 53's second set of larger defect cells, measuring the shipped
+    two-level recipe once more: two Si vacancies, a C vacancy and a Si
+    antisite (32 sites, seeds 14052-14055), into data/sic/test_runs_stop53b."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi", "vacC", "vacSi", "SiC")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14052, 14056), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -864,6 +876,7 @@ TEST_SETS = {
     "stop52": (os.path.join(HERE, "test_runs_stop52"), test_queue_stop52),
     "stop52b": (os.path.join(HERE, "test_runs_stop52b"), test_queue_stop52b),
     "stop53": (os.path.join(HERE, "test_runs_stop53"), test_queue_stop53),
+    "stop53b": (os.path.join(HERE, "test_runs_stop53b"), test_queue_stop53b),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
