@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{mb_dir} has no inputs/scfV.dat (makeinput writes one): its "
                 "charge columns are kept"
             )
-        model = load_model(args.model or default_model(mb_dir))
+        model = load_model(args.model or default_model(mb_dir, args.threads))
         coeffs = minimal_basis_estimate(
             model, load_mb_delta(model.path), mb_dir, n_threads=args.threads
         )
