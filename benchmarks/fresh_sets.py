@@ -253,6 +253,19 @@ SETS = (
         default_files=(f"{SIC}/test_runs_stop53/bench_stop53_sic.json",),
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 29th set, 31-32 atoms, stop 53",
+        (f"{SIC}/test_runs_stop53b/bench_stop53b_sic.json",),
+        "sic",
+    ),
+    FreshSet(
+        "sic + from-mb",
+        "SiC 29th set, 31-32 atoms, stop 53 (two-level, shipped recipe)",
+        (f"{SIC}/test_runs_stop53b/bench_stop53b_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop53b/bench_stop53b_sic.json",),
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (
