@@ -167,26 +167,24 @@ def domain_warning(
     )
     if name is None:
         return []
-    structure = read_run(run_dir).structure
     if used is None:
-        used = correction_choice(structure, n_threads)[1]
+        used = correction_choice(read_run(run_dir).structure, n_threads)[1]
     if used in amorphous:
         return []
-    base = used
     measured = (
         "on 19 fresh near-crystalline SiC defect cells"
-        if base == "sic"
+        if used == "sic"
         else "on a rattled Si crystal"
     )
-    if os.path.isfile(os.path.join(bundled_model_path(base), MB_DELTA_FILE)):
-        advice = f"use '--model {base}', whose correction was fitted on such cells"
+    if os.path.isfile(os.path.join(bundled_model_path(used), MB_DELTA_FILE)):
+        advice = f"use '--model {used}', whose correction was fitted on such cells"
     else:
         advice = "start this run from 'olcaoml predict'"
     return [
         f"warning: the correction of '{name}' was fitted on amorphous cells, "
-        f"and 'olcaoml predict' keeps this run with '{base}' (not amorphous "
+        f"and 'olcaoml predict' keeps this run with '{used}' (not amorphous "
         f"by its handover); {measured} MB plus such a correction was further "
-        f"from OLCAO's converged potential than '{base}' alone (docs/model.md, "
+        f"from OLCAO's converged potential than '{used}' alone (docs/model.md, "
         f"stop 52): {advice}"
     ]
 

@@ -72,14 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from pyolcaoml.cli import CLIError
     from pyolcaoml.cli.from_mb import default_model
     from pyolcaoml.model import ModelError, load_model
     from pyolcaoml.model.mb_delta import load_mb_delta, minimal_basis_estimate
-    from pyolcaoml.model.workflow import write_text_atomically
-    from pyolcaoml.olcao import OLCAO_STYLE, read_run
+    from pyolcaoml.model.workflow import run_start_with_coeffs, write_text_atomically
+    from pyolcaoml.olcao import read_run
     from pyolcaoml.olcao.scfv import format_scfv
 
     mb_dir = args.mb_dir
@@ -87,24 +85,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{mb_dir} is not an OLCAO run directory (no inputs/olcao.dat)")
     output = run_scfv_output(mb_dir, args.output, args.force)
     try:
-        run = read_run(mb_dir)
-        start = run.start_potential
-        if start is None:
-            raise ModelError(
-                f"{mb_dir} has no inputs/scfV.dat (makeinput writes one): its "
-                "charge columns are kept"
-            )
         model = load_model(args.model or default_model(mb_dir, args.threads))
         coeffs = minimal_basis_estimate(
             model, load_mb_delta(model.path), mb_dir, n_threads=args.threads
         )
-        if list(start.term_counts) != [len(c) for c in coeffs]:
+        scfv = run_start_with_coeffs(read_run(mb_dir), coeffs)
+        if scfv is None:  # its charge columns are kept
             raise ModelError(
-                f"{mb_dir}/inputs/scfV.dat has other term counts than its "
-                "olcao.dat: remake the run with makeinput"
+                f"{mb_dir}/inputs/scfV.dat is missing or has other term counts "
+                "than its olcao.dat: remake the run with makeinput"
             )
-        alphas = [ptype.alphas for ptype in run.potential_types]
-        scfv = replace(start.with_coeffs(coeffs, alphas), style=OLCAO_STYLE)
         write_text_atomically(output, format_scfv(scfv), force=args.force)
     except ModelError as exc:
         raise CLIError(str(exc)) from exc

@@ -402,21 +402,33 @@ def scfv_for_run(model: PotentialModel, plan: RunPlan, pred: Prediction):
     and the run's exponents (olcao.dat's), in the order of its potential
     types: the charge columns of its inputs/scfV.dat when that has
     matching term counts, else the model's."""
-    from dataclasses import replace
-
-    from pyolcaoml.olcao import OLCAO_STYLE
-
     per_type = [pred.coeffs[i] for i in plan.atom_of_type]
     symbols = [pred.symbols[i] for i in plan.atom_of_type]
     if plan.projectors:  # the run's exponents differ: project V(r) onto them
         per_type = project_onto_run(plan, symbols, per_type)
-    start = plan.run.start_potential
+    scfv = run_start_with_coeffs(plan.run, per_type)
+    if scfv is not None:
+        return scfv
     run_alphas = [ptype.alphas for ptype in plan.run.potential_types]
-    if start is not None and list(start.term_counts) == [len(a) for a in per_type]:
-        # column 2: the exponents the A_i belong to (olcao.dat's), as OLCAO
-        # writes its own gs_scfV, not makeinput's atomicPDB ones
-        return replace(start.with_coeffs(per_type, run_alphas), style=OLCAO_STYLE)
     return scfv_for_atoms(model, symbols, per_type, alphas=run_alphas)
+
+
+def run_start_with_coeffs(run, per_type):
+    """The run's inputs/scfV.dat (makeinput's start) with column 1 replaced
+    by ``per_type`` (A_i per potential type, Hartree, in the run's
+    exponents), in OLCAO's own layout; None when the run has no such file
+    or its term counts differ (then its charge columns cannot be kept)."""
+    from dataclasses import replace
+
+    from pyolcaoml.olcao import OLCAO_STYLE
+
+    start = run.start_potential
+    if start is None or list(start.term_counts) != [len(a) for a in per_type]:
+        return None
+    # column 2: the exponents the A_i belong to (olcao.dat's), as OLCAO
+    # writes its own gs_scfV, not makeinput's atomicPDB ones
+    run_alphas = [ptype.alphas for ptype in run.potential_types]
+    return replace(start.with_coeffs(per_type, run_alphas), style=OLCAO_STYLE)
 
 
 def predict_scfv_for_run(
