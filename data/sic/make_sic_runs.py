@@ -748,6 +748,14 @@ def test_queue_stop51d() -> list:
     return _rr_batch(range(14018, 14024), "amorphous")
 
 
+def test_queue_stop54() -> list:
+    """Stop 54's fresh amorphous set, for the two-level start's correction
+    fitted in OLCAO's own convergence measure: nine 16-atom ``_rr`` cells
+    (8/8, 10/6 and 6/10 Si/C in turn, seeds 14056-14064), into
+    data/sic/test_runs_stop54."""
+    return _rr_batch(range(14056, 14065), "amorphous")
+
+
 def _si_vacancy_set(seed: int) -> list:
     """Ten 16-atom defect cells rattled by 0.05 Å, weighted to the Si
     vacancy (the cell ``sic`` does worst, stop 44): six Si vacancies
@@ -877,6 +885,7 @@ TEST_SETS = {
     "stop52b": (os.path.join(HERE, "test_runs_stop52b"), test_queue_stop52b),
     "stop53": (os.path.join(HERE, "test_runs_stop53"), test_queue_stop53),
     "stop53b": (os.path.join(HERE, "test_runs_stop53b"), test_queue_stop53b),
+    "stop54": (os.path.join(HERE, "test_runs_stop54"), test_queue_stop54),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
