@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         coeffs = minimal_basis_estimate(
             model, load_mb_delta(model.path), mb_dir, n_threads=args.threads
         )
-        scfv = run_start_with_coeffs(read_run(mb_dir), coeffs)
+        run_ = read_run(mb_dir)
+        scfv = run_start_with_coeffs(run_, coeffs)
         if scfv is None:  # its charge columns are kept
             raise ModelError(
                 f"{mb_dir}/inputs/scfV.dat is missing or has other term counts "
@@ -103,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
         f"as {model.path}'s prediction minus its correction"
     )
     print(f"wrote {output}")
+    from pyolcaoml.model.handover import is_bundled
+    from pyolcaoml.model.sic_vacancy import two_level_note
+
+    if is_bundled(model, "sic"):
+        for line in two_level_note(run_.structure, args.threads):
+            print(line)
     print(
         "next: set CONVERGENCE_TEST 1e-3 (LAST_ITERATION 20) in "
         f"{os.path.join(mb_dir, 'inputs', 'olcao.dat')}, run 'uolcao -scf MB' "

@@ -298,6 +298,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {note}")
     for line in estimate.summary() if estimate is not None else []:
         print(line)
+    from pyolcaoml.model.handover import is_bundled
+
+    if is_bundled(pred.model, "sic"):
+        from pyolcaoml.model.sic_vacancy import predict_note
+
+        for line in predict_note(structure, args.threads):
+            print(line)
     return 0
 
 

@@ -257,7 +257,8 @@ def handover_note(
     )
 
 
-def _is_bundled(model, name: str) -> bool:
+def is_bundled(model, name: str) -> bool:
+    """Whether ``model`` (loaded) is the bundled model called ``name``."""
     from pyolcaoml.model.errors import ModelError
     from pyolcaoml.model.saved import bundled_model_path
 
@@ -287,7 +288,7 @@ def kept_default_note(
     target = handover_target(model, symbols, sigma, domain)
     if _target_path(target) is None:
         return None
-    if target == SIC_AMORPHOUS_MODEL and _is_bundled(model, "sic"):
+    if target == SIC_AMORPHOUS_MODEL and is_bundled(model, "sic"):
         t = domain_threshold_of(model)
         kept = (
             "kept 'sic', the bundled model that 'default' names for a structure with C,"
@@ -299,7 +300,7 @@ def kept_default_note(
             f"'{SIC_AMORPHOUS_MODEL}' gives the better start; {kept} "
             f"(leave MODEL out, or name '{SIC_AMORPHOUS_MODEL}', to use it)"
         )
-    if target != AMORPHOUS_MODEL or not _is_bundled(model, "default"):
+    if target != AMORPHOUS_MODEL or not is_bundled(model, "default"):
         return None
     return (
         f"{_amorphous_clause(symbols, sigma, threshold_of(model))}, where the bundled "

@@ -1,0 +1,123 @@
+"""The Si vacancy in near-crystalline SiC, recognised from the geometry.
+
+In 3C-SiC every atom has four neighbours of the other element at 1.89 Å
+(a = 4.36 Å); the next shell is at 3.08 Å. Where a Si atom is missing,
+its four C neighbours keep three bonds each, their fourth sp3 orbital a
+dangling bond pointing into the empty site. A C vacancy leaves three-fold
+Si atoms instead, and interstitials and antisites leave every C atom with
+four neighbours or more. So three or more C atoms with exactly three
+neighbours within :data:`BOND_CUTOFF_ANGSTROM` mark a Si vacancy in a
+near-crystalline cell (on the stored runs, 57 of 57 Si-vacancy cells and
+none of 226 other near-crystalline SiC cells, rattled by up to 0.25 Å;
+tests/test_sic_vacancy.py). It is no test for amorphous SiC, where three-
+fold atoms are common.
+
+Why it matters: the Si vacancy is the cell where the bundled ``sic``
+model's start saves least, and where its expected-iterations estimate
+misses (docs/uncertainty.md): the level of the far Si atoms is set by the
+charge over the whole cell (docs/model.md, stop 44), which no model of a
+neighbourhood sees. OLCAO's minimal-basis SCF does see it, and there the
+two-level start (``olcaoml mb-start``, the MB SCF, ``olcaoml from-mb``)
+pays; on the other defects it does not (:data:`MEASURED`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: A bond in 3C-SiC (1.89 Å) stretched by rattles, not the second shell
+#: (3.08 Å); chosen as the cutoff that separates the stored runs' labels.
+BOND_CUTOFF_ANGSTROM = 2.45
+#: A Si vacancy leaves four three-fold C atoms; rattled cells of other
+#: kinds have at most two (tests/test_sic_vacancy.py).
+MIN_THREE_FOLD_CARBON = 3
+
+#: FB iterations to 1e-4 and OLCAO CPU seconds (MB + FB for the two-level
+#: start) on fresh 31-33-atom near-crystalline SiC cells (docs/model.md,
+#: stop 53; data/sic/test_runs_stop53*/bench_*.json): six Si vacancies and
+#: six other defects (C vacancies, Si and C interstitials, antisites).
+MEASURED = {
+    "si_vacancy": {
+        "cells": 6,
+        "atoms": 31,
+        "predict_iterations": (30, 33),
+        "two_level_iterations": (16, 24),
+        "cpu_ratio": 0.95,
+    },
+    "other": {
+        "cells": 6,
+        "atoms": "32-33",
+        "predict_iterations_sum": 57,
+        "two_level_iterations_sum": 54,
+        "cpu_ratio": 1.17,
+    },
+}
+
+
+def three_fold_carbons(structure: Any, n_threads: int | None = None) -> np.ndarray:
+    """Indices of the C atoms with exactly three neighbours (any element,
+    every periodic image) closer than :data:`BOND_CUTOFF_ANGSTROM`."""
+    from pyolcaoml.bispectrum import padded_cell
+    from pyolcaoml.neighbours import neighbour_list
+    from pyolcaoml.structure import Structure
+
+    s = Structure.coerce(structure)
+    symbols = np.asarray(s.symbols)
+    if len(s) == 0 or not np.any(symbols == "C"):
+        return np.zeros(0, dtype=np.int64)
+    cell, positions = padded_cell(s, BOND_CUTOFF_ANGSTROM)
+    padded = Structure(cell=cell, positions=positions, symbols=s.symbols)
+    i, _, _ = neighbour_list(padded, BOND_CUTOFF_ANGSTROM, n_threads=n_threads)
+    count = np.bincount(i, minlength=len(s))
+    return np.flatnonzero((symbols == "C") & (count == 3))
+
+
+def has_si_vacancy(structure: Any, n_threads: int | None = None) -> bool:
+    """True when the structure has Si and at least
+    :data:`MIN_THREE_FOLD_CARBON` three-fold C atoms (meaningful for
+    near-crystalline SiC only)."""
+    symbols = set(getattr(structure, "symbols", ()))
+    if not {"Si", "C"} <= symbols:
+        return False
+    return len(three_fold_carbons(structure, n_threads)) >= MIN_THREE_FOLD_CARBON
+
+
+def predict_note(structure: Any, n_threads: int | None = None) -> list[str]:
+    """Lines for ``olcaoml predict`` with the bundled ``sic`` model: empty
+    unless the structure looks like it holds a Si vacancy."""
+    c3 = three_fold_carbons(structure, n_threads)
+    if not has_si_vacancy(structure, n_threads):
+        return []
+    v = MEASURED["si_vacancy"]
+    p0, p1 = v["predict_iterations"]
+    t0, t1 = v["two_level_iterations"]
+    return [
+        f"note: {len(c3)} C atoms have three neighbours within "
+        f"{BOND_CUTOFF_ANGSTROM} Å, the mark of a Si vacancy: on such cells "
+        "OLCAO has needed more iterations than the estimate above",
+        f"  (from this model's start {p0}-{p1} to 1e-4 on {v['cells']} fresh "
+        f"{v['atoms']}-atom cells); the two-level "
+        f"start ('olcaoml mb-start', OLCAO's MB SCF, 'olcaoml from-mb') took "
+        f"{t0}-{t1} there at {v['cpu_ratio']:.2f}x the CPU time (README, "
+        "'Two-level start'; docs/model.md, stop 53)",
+    ]
+
+
+def two_level_note(structure: Any, n_threads: int | None = None) -> list[str]:
+    """Lines for ``olcaoml mb-start`` on near-crystalline SiC (the ``sic``
+    correction): empty when the structure looks like a Si vacancy, where the
+    two-level start pays; otherwise what it cost on the other defects."""
+    if has_si_vacancy(structure, n_threads):
+        return []
+    o = MEASURED["other"]
+    return [
+        "note: no Si vacancy found (fewer than "
+        f"{MIN_THREE_FOLD_CARBON} C atoms with three neighbours within "
+        f"{BOND_CUTOFF_ANGSTROM} Å): on {o['cells']} fresh {o['atoms']}-atom "
+        "cells with other defects the two-level start took "
+        f"{o['two_level_iterations_sum']} FB iterations against "
+        f"{o['predict_iterations_sum']} from 'olcaoml predict' alone, at "
+        f"{o['cpu_ratio']:.2f}x its CPU time (docs/model.md, stop 53)",
+    ]

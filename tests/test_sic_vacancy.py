@@ -1,0 +1,133 @@
+"""A Si vacancy in near-crystalline SiC recognised from the geometry
+(pyolcaoml.model.sic_vacancy), and the notes of ``predict`` and ``mb-start``.
+
+References: the labels that data/sic/make_sic_runs.py wrote into each
+stored run's meta.json when it made the defect (independent of the
+geometry test), and 3C-SiC built by ASE with one atom removed, whose four
+former neighbours are found by plain minimum-image distances.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from pyolcaoml.cli import main
+from pyolcaoml.model.sic_vacancy import (
+    BOND_CUTOFF_ANGSTROM,
+    has_si_vacancy,
+    three_fold_carbons,
+)
+from pyolcaoml.structure import Structure
+
+REPO = Path(__file__).resolve().parents[1]
+SIC = REPO / "data" / "sic"
+A_SIC = 4.36  # Å, the runs' 3C-SiC lattice constant
+
+
+def _crystal(reps: int = 2):
+    return bulk("SiC", "zincblende", a=A_SIC, cubic=True).repeat(reps)
+
+
+def _neighbours_of(atoms, k: int) -> set[int]:
+    """Atoms within 1.1 x the bond length of atom k (minimum image)."""
+    d = atoms.get_distances(k, range(len(atoms)), mic=True)
+    bond = A_SIC * np.sqrt(3) / 4
+    return {int(i) for i in np.flatnonzero((d > 0.1) & (d < 1.1 * bond))}
+
+
+def test_the_perfect_crystal_has_no_three_fold_carbon() -> None:
+    s = Structure.coerce(_crystal())
+    assert len(three_fold_carbons(s)) == 0
+    assert not has_si_vacancy(s)
+
+
+def test_a_missing_si_leaves_exactly_its_four_c_neighbours_three_fold() -> None:
+    atoms = _crystal()
+    k = 9 if atoms[9].symbol == "Si" else 8
+    assert atoms[k].symbol == "Si"
+    around = _neighbours_of(atoms, k)
+    assert len(around) == 4 and {atoms[i].symbol for i in around} == {"C"}
+    del atoms[k]
+    expect = sorted(i - (i > k) for i in around)
+    s = Structure.coerce(atoms)
+    assert sorted(three_fold_carbons(s).tolist()) == expect
+    assert has_si_vacancy(s)
+
+
+def test_a_missing_c_is_not_a_si_vacancy() -> None:
+    atoms = _crystal()
+    k = next(i for i, a in enumerate(atoms) if a.symbol == "C")
+    del atoms[k]
+    s = Structure.coerce(atoms)
+    assert len(three_fold_carbons(s)) == 0
+    assert not has_si_vacancy(s)
+
+
+def test_si_alone_or_c_alone_is_never_a_si_vacancy() -> None:
+    si = bulk("Si", "diamond", a=5.43, cubic=True)
+    del si[0]
+    assert not has_si_vacancy(Structure.coerce(si))
+    c = bulk("C", "diamond", a=3.567, cubic=True)
+    del c[0]  # three-fold C atoms, but no Si
+    assert len(three_fold_carbons(Structure.coerce(c))) == 4
+    assert not has_si_vacancy(Structure.coerce(c))
+
+
+def _stored_runs() -> list[tuple[Path, str | None]]:
+    """Every stored near-crystalline SiC run: (folder, its defect label)."""
+    out = []
+    for meta in sorted(SIC.rglob("meta.json")):
+        run = meta.parent
+        if not (run / "inputs").is_dir():
+            continue
+        m = json.loads(meta.read_text())
+        family = m.get("family")
+        if family is None or family.startswith("amorphous"):
+            continue
+        out.append((run, m.get("defect")))
+    return out
+
+
+def test_the_stored_runs_labels_are_recovered_from_the_geometry() -> None:
+    """Si vacancy <=> at least three three-fold C atoms, on every stored
+    near-crystalline SiC run (rattled by up to 0.25 Å, 7 to 63 atoms)."""
+    from pyolcaoml.olcao import read_run
+
+    runs = _stored_runs()
+    vac = [r for r, d in runs if d == "vacSi"]
+    assert len(runs) > 300 and len(vac) > 50
+    wrong = [
+        (r.name, d)
+        for r, d in runs
+        if has_si_vacancy(read_run(r).structure) != (d == "vacSi")
+    ]
+    assert wrong == []
+
+
+def test_the_cutoff_lies_between_the_bond_and_the_second_shell() -> None:
+    bond = A_SIC * np.sqrt(3) / 4
+    second = A_SIC / np.sqrt(2)
+    assert bond + 0.5 < BOND_CUTOFF_ANGSTROM < second - 0.5
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src / "inputs", dst / "inputs")
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("name", "noted"),
+    [("sic32_vacSi_r0.05_seed14044", True), ("sic32_vacC_r0.05_seed14045", False)],
+)
+def test_predict_notes_a_si_vacancy(name: str, noted: bool, tmp_path, capsys) -> None:
+    run = _copy_run(SIC / "test_runs_stop53" / "defect" / name, tmp_path / name)
+    assert main(["predict", str(run), "--force", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "sic_model" in out  # the near-crystalline model, not 'sicam'
+    assert ("the mark of a Si vacancy" in out) == noted, out
