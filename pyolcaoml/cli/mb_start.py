@@ -40,6 +40,10 @@ by several mHa there): the shipped amorphous recipes start the MB SCF
 from 'olcaoml predict', and their FB counts were measured that way. The
 near-crystalline SiC recipe (stop 53: 8 fresh 31-33-atom cells, 119 FB
 iterations to 1e-4 against 161 from 'sic' alone) starts it from here.
+Its gain there is the Si vacancy: with 'sic' mb-start notes a run in which
+it finds none (fewer than three C atoms with three neighbours within
+2.45 A), where on six fresh cells it saved no FB iterations and cost
+1.17x the CPU time of 'olcaoml predict' alone.
 MODEL (--model) must hold the correction (mb_delta.npz); without it the
 choice is from-mb's.
 Files are written to a temporary name and renamed, never overwritten
