@@ -345,6 +345,19 @@ SETS = (
         "two-level",
         default_files=(f"{SIC}/test_runs_stop51d/bench_stop51_sicam.json",),
     ),
+    FreshSet(
+        "sicam (A2)",
+        "amorphous SiC, 30th set, stop 54",
+        (f"{SIC}/test_runs_stop54/bench_stop54_sicam.json",),
+        "sicam",
+    ),
+    FreshSet(
+        "sicam + from-mb",
+        "amorphous SiC, 30th set, stop 54 (two-level, MB SCF to 1e-3)",
+        (f"{SIC}/test_runs_stop54/bench_stop54_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop54/bench_stop54_sicam.json",),
+    ),
 )
 
 
