@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "predict": "pyolcaoml.cli.predict",
     "mb-start": "pyolcaoml.cli.mb_start",
     "from-mb": "pyolcaoml.cli.from_mb",
+    "two-level": "pyolcaoml.cli.two_level",
     "select": "pyolcaoml.cli.select",
     "export": "pyolcaoml.cli.export",
     "info": "pyolcaoml.cli.info",
