@@ -50,6 +50,9 @@ The steps, with OLCAO's own driver:
   2. olcaoml from-mb RUN_DIR MB_DIR/gs_scfV-mb.dat --force
   3. in RUN_DIR: uolcao -scf FB
 
+'olcaoml two-level RUN_DIR --force' does steps 1 and 2 (it runs OLCAO's
+MB SCF; OLCAO_DIR must hold bin/uolcao.py).
+
 Run the MB SCF in its own copy: uolcao starts an SCF from any gs_scfV-*.dat
 it finds in the project folder before inputs/scfV.dat (this command warns
 when RUN_DIR has one). MODEL (--model) must hold the correction

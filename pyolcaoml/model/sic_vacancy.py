@@ -99,7 +99,7 @@ def predict_note(structure: Any, n_threads: int | None = None) -> list[str]:
         "OLCAO has needed more iterations than the estimate above",
         f"  (from this model's start {p0}-{p1} to 1e-4 on {v['cells']} fresh "
         f"{v['atoms']}-atom cells); the two-level "
-        f"start ('olcaoml mb-start', OLCAO's MB SCF, 'olcaoml from-mb') took "
+        f"start (OLCAO's MB SCF + a correction: 'olcaoml two-level') took "
         f"{t0}-{t1} there at {v['cpu_ratio']:.2f}x the CPU time (README, "
         "'Two-level start'; docs/model.md, stop 53)",
     ]
