@@ -145,6 +145,17 @@ def test_force_and_a_free_mb_dir_are_checked_first(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "run-mb" / "given_scfV.dat").exists()
 
 
+def test_a_model_without_a_correction_is_refused_before_olcao(
+    tmp_path, monkeypatch, capsys
+):
+    """'default' carries no mb_delta.npz: refused, no MB folder made."""
+    _stand_in(tmp_path, monkeypatch, AMORPHOUS)
+    run = _copy_run(_src(AMORPHOUS), tmp_path / "run")
+    assert main(["two-level", str(run), "--force", "--model", "default"]) == 2
+    assert "mb_delta.npz" in capsys.readouterr().err
+    assert not (tmp_path / "run-mb").exists()
+
+
 def test_a_failed_mb_scf_is_named_and_the_run_left_alone(tmp_path, monkeypatch, capsys):
     _stand_in(tmp_path, monkeypatch, AMORPHOUS, fail=True)
     run = _copy_run(_src(AMORPHOUS), tmp_path / "run")

@@ -164,7 +164,8 @@ def run_mb_scf(driver: str, mb_dir: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, build_parser
     from pyolcaoml.cli.from_mb import default_model
-    from pyolcaoml.model import ModelError
+    from pyolcaoml.model import ModelError, load_model
+    from pyolcaoml.model.mb_delta import load_mb_delta
     from pyolcaoml.olcao import read_run
     from pyolcaoml.olcao.errors import OlcaoFormatError
     from pyolcaoml.olcao.olcao_dat import edit_setting
@@ -181,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         symbols = read_run(run_dir).structure.symbols
         name = args.model or default_model(run_dir, args.threads)
+        # the correction must be there before OLCAO runs
+        load_mb_delta(load_model(name, networks=False).path)
     except (ModelError, OlcaoFormatError) as exc:
         raise CLIError(str(exc)) from exc
     recipe = recipe_for(name, symbols)
