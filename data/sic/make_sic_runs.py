@@ -854,6 +854,18 @@ def test_queue_stop53b() -> list:
     ]
 
 
+def test_queue_stop54b() -> list:
+    """Stop 54's set of four 31-atom Si vacancies (32 sites, seeds
+    14065-14068), checking on fresh cells what ``olcaoml predict`` now says
+    of a Si vacancy (``sic``'s count and the two-level start's), into
+    data/sic/test_runs_stop54b."""
+    kinds = dict(DEFECTS)
+    return [
+        _d32(f"sic32_vacSi_r0.05_seed{s}", kinds["vacSi"], s)
+        for s in range(14065, 14069)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -886,6 +898,7 @@ TEST_SETS = {
     "stop53": (os.path.join(HERE, "test_runs_stop53"), test_queue_stop53),
     "stop53b": (os.path.join(HERE, "test_runs_stop53b"), test_queue_stop53b),
     "stop54": (os.path.join(HERE, "test_runs_stop54"), test_queue_stop54),
+    "stop54b": (os.path.join(HERE, "test_runs_stop54b"), test_queue_stop54b),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
