@@ -266,6 +266,19 @@ SETS = (
         default_files=(f"{SIC}/test_runs_stop53b/bench_stop53b_sic.json",),
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 31st set, 31-atom Si vacancies, stop 54",
+        (f"{SIC}/test_runs_stop54b/bench_stop54b_sic.json",),
+        "sic",
+    ),
+    FreshSet(
+        "sic + from-mb",
+        "SiC 31st set, 31-atom Si vacancies, stop 54 (two-level, shipped recipe)",
+        (f"{SIC}/test_runs_stop54b/bench_stop54b_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop54b/bench_stop54b_sic.json",),
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (
