@@ -73,13 +73,10 @@ def run_mb(
     else the run's own CONVERGENCE_TEST; at most ``last_iteration``
     iterations when given, else the run's LAST_ITERATION); its potential
     file, convergence values, wall and CPU seconds."""
+    from pyolcaoml.cli.two_level import copy_run, mb_scf_env
+
     wd = os.path.join(work, f"{run.name}-mb")
-    os.makedirs(wd)
-    shutil.copytree(os.path.join(run.path, "inputs"), os.path.join(wd, "inputs"))
-    shutil.copy(os.path.join(run.path, "olcao.skl"), wd)
-    kps = os.path.join(wd, "inputs", "kp-pscf.dat")
-    if not os.path.isfile(kps):  # uolcao.py opens it even for an SCF job
-        shutil.copy(os.path.join(wd, "inputs", "kp-scf.dat"), kps)
+    copy_run(run.path, wd)
     if start_text is not None:
         with open(os.path.join(wd, "inputs", "scfV.dat"), "w") as fh:
             fh.write(start_text)
@@ -91,14 +88,8 @@ def run_mb(
     if last_iteration is not None:
         edit_setting(dat, "LAST_ITERATION", lambda _: str(last_iteration))
     driver = os.path.join(os.environ["OLCAO_DIR"], "bin", "uolcao.py")
-    # uolcao.py keeps its scratch under $OLCAO_TEMP (plus the part of the
-    # cwd after a component equal to $USER): one folder per MB SCF, so that
-    # two at once (--jobs) do not share it
-    env = dict(os.environ)
-    base = env.get("OLCAO_TEMP") or os.path.join(env.get("DATA_DIR", work), "scratch")
-    env["OLCAO_TEMP"] = os.path.join(
-        base, os.path.abspath(wd).strip("/").replace("/", "_")
-    )
+    # one scratch folder per MB SCF, so that two at once (--jobs) do not share it
+    env = mb_scf_env(wd, os.path.join(os.environ.get("DATA_DIR", work), "scratch"))
     t0 = time.perf_counter()
     r = subprocess.run(
         [sys.executable, driver, "-scf", "MB"],

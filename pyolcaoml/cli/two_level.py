@@ -133,16 +133,25 @@ def copy_run(run_dir: str, mb_dir: str) -> None:
         shutil.copy(scf, kps)
 
 
+def mb_scf_env(mb_dir: str, default_temp: str) -> dict[str, str]:
+    """The environment for OLCAO's driver in ``mb_dir``: uolcao.py keeps
+    its scratch under $OLCAO_TEMP (else ``default_temp``), plus the part of
+    the cwd after a component equal to $USER; one folder per MB SCF there,
+    so that two at once do not share it."""
+    env = dict(os.environ)
+    base = env.get("OLCAO_TEMP") or default_temp
+    env["OLCAO_TEMP"] = os.path.join(
+        base, os.path.abspath(mb_dir).strip("/").replace("/", "_")
+    )
+    return env
+
+
 def run_mb_scf(driver: str, mb_dir: str) -> str:
     """OLCAO's MB SCF in ``mb_dir`` (its scratch in a folder of its own);
     the converged potential's path. CLIError naming the log on failure."""
     from pyolcaoml.cli import CLIError
 
-    env = dict(os.environ)
-    base = env.get("OLCAO_TEMP") or os.path.join(os.path.abspath(mb_dir), "scratch")
-    env["OLCAO_TEMP"] = os.path.join(
-        base, os.path.abspath(mb_dir).strip("/").replace("/", "_")
-    )
+    env = mb_scf_env(mb_dir, os.path.join(os.path.abspath(mb_dir), "scratch"))
     log = os.path.join(mb_dir, LOG_NAME)
     with open(log, "w") as fh:
         r = subprocess.run(
@@ -164,7 +173,7 @@ def run_mb_scf(driver: str, mb_dir: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from pyolcaoml.cli import CLIError, build_parser
-    from pyolcaoml.cli.from_mb import default_model
+    from pyolcaoml.cli.from_mb import correction_choice
     from pyolcaoml.model import ModelError, load_model
     from pyolcaoml.model.mb_delta import load_mb_delta
     from pyolcaoml.olcao import read_run
@@ -181,13 +190,13 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{mb_dir} exists: remove it or name another with --mb-dir")
     threads = [] if args.threads is None else ["--threads", str(args.threads)]
     try:
-        symbols = read_run(run_dir).structure.symbols
-        name = args.model or default_model(run_dir, args.threads)
+        structure = read_run(run_dir).structure
+        name = args.model or correction_choice(structure, args.threads)[0]
         # the correction must be there before OLCAO runs
         load_mb_delta(load_model(name, networks=False).path)
     except (ModelError, OlcaoFormatError) as exc:
         raise CLIError(str(exc)) from exc
-    recipe = recipe_for(name, symbols)
+    recipe = recipe_for(name, structure.symbols)
     parser = build_parser()
 
     def step(argv: list[str]) -> None:

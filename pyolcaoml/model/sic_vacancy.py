@@ -79,17 +79,20 @@ def has_si_vacancy(structure: Any, n_threads: int | None = None) -> bool:
     """True when the structure has Si and at least
     :data:`MIN_THREE_FOLD_CARBON` three-fold C atoms (meaningful for
     near-crystalline SiC only)."""
+    return _marks_vacancy(structure, three_fold_carbons(structure, n_threads))
+
+
+def _marks_vacancy(structure: Any, three_fold: np.ndarray) -> bool:
+    """:func:`has_si_vacancy` from the structure's three-fold C atoms."""
     symbols = set(getattr(structure, "symbols", ()))
-    if not {"Si", "C"} <= symbols:
-        return False
-    return len(three_fold_carbons(structure, n_threads)) >= MIN_THREE_FOLD_CARBON
+    return {"Si", "C"} <= symbols and len(three_fold) >= MIN_THREE_FOLD_CARBON
 
 
 def predict_note(structure: Any, n_threads: int | None = None) -> list[str]:
     """Lines for ``olcaoml predict`` with the bundled ``sic`` model: empty
     unless the structure looks like it holds a Si vacancy."""
     c3 = three_fold_carbons(structure, n_threads)
-    if not has_si_vacancy(structure, n_threads):
+    if not _marks_vacancy(structure, c3):
         return []
     v = MEASURED["si_vacancy"]
     p0, p1 = v["predict_iterations"]
