@@ -866,6 +866,19 @@ def test_queue_stop54b() -> list:
     ]
 
 
+def test_queue_stop55() -> list:
+    """Stop 55's set of six 32-site defect cells (four Si vacancies, a C
+    interstitial and a C vacancy, seeds 14069-14074), checking on fresh
+    cells an expected-iterations estimate with a Si-vacancy group, into
+    data/sic/test_runs_stop55."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi", "vacSi", "vacSi", "vacSi", "Ci", "vacC")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14069, 14075), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -899,6 +912,7 @@ TEST_SETS = {
     "stop53b": (os.path.join(HERE, "test_runs_stop53b"), test_queue_stop53b),
     "stop54": (os.path.join(HERE, "test_runs_stop54"), test_queue_stop54),
     "stop54b": (os.path.join(HERE, "test_runs_stop54b"), test_queue_stop54b),
+    "stop55": (os.path.join(HERE, "test_runs_stop55"), test_queue_stop55),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
