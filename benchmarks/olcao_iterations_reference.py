@@ -6,7 +6,8 @@ Usage::
 
     python benchmarks/olcao_iterations_reference.py build --model M \\
         --predictor log_max_sigma|log_max_sigma_log_atoms|constant [--match P...] \\
-        [--default-from BENCH.json...] [-o FILE] BENCH.json[:START]...
+        [--default-from BENCH.json...] [--groups si_vacancy] [-o FILE] \\
+        BENCH.json[:START]...
     python benchmarks/olcao_iterations_reference.py check --model M \\
         [--reference FILE] [--match P...] [--default-from BENCH.json...] \\
         BENCH.json[:START]...
@@ -17,7 +18,9 @@ on cells M never trained on; the run directory is found under the JSON's
 folder) and writes each cell's largest and mean sigma with OLCAO's
 iterations to 1e-4 from M's start and from OLCAO's default start (the
 ``default`` row of the same JSON or of a --default-from file) to
-M/olcao_iterations.json, or FILE.
+M/olcao_iterations.json, or FILE.  ``--groups`` declares iteration
+groups (:data:`GROUPS`; the Si vacancy in SiC) and puts each cell in the
+first whose rule its structure matches: each group gets its own fit.
 
 ``check`` predicts the cells of BENCH the same way and compares each with
 the estimate of the reference: whether the stated range holds the real
@@ -49,15 +52,23 @@ def default_rows(paths: list[str]) -> dict[str, int | None]:
     }
 
 
-def reference_cells(model, benches, match, default_from):
+def known_groups():
+    """The iteration groups ``--groups`` can name."""
+    from pyolcaoml.model.sic_vacancy import SI_VACANCY_GROUP
+
+    return {g.name: g for g in (SI_VACANCY_GROUP,)}
+
+
+def reference_cells(model, benches, match, default_from, groups=()):
     from pyolcaoml.model.olcao_iterations import ReferenceCell
 
     defaults = default_rows([b.partition(":")[0] for b in benches] + default_from)
     for bench in benches:
         path, _, start = bench.partition(":")
         source = f"{os.path.relpath(path)}:{start or 'network'}"
-        for r, _, pred, _ in bench_cells(model, [bench], match):
+        for r, run, pred, _ in bench_cells(model, [bench], match):
             sigma = np.asarray(pred.sigma, dtype=float)
+            group = next((g.name for g in groups if g.matches(run.structure)), None)
             yield ReferenceCell(
                 run=r["run"],
                 source=source,
@@ -66,6 +77,7 @@ def reference_cells(model, benches, match, default_from):
                 mean_sigma_hartree=float(sigma.mean()),
                 iterations=r["iterations_to_1e-4"],
                 default_iterations=defaults.get(r["run"]),
+                group=group,
             )
 
 
@@ -86,10 +98,26 @@ def main() -> int:
     p.add_argument("--default-from", nargs="+", default=[], metavar="BENCH.json")
     p.add_argument("-o", "--output", help="build: file to write")
     p.add_argument("--reference", help="check: reference file (default: M's)")
+    p.add_argument(
+        "--groups",
+        nargs="+",
+        default=[],
+        choices=sorted(known_groups()),
+        help="build: iteration groups, each with its own fit",
+    )
     args = p.parse_args()
     model = load_model(args.model)
+    if args.mode == "build":
+        groups = tuple(known_groups()[g] for g in args.groups)
+    else:
+        ref = load_reference(model.path, args.reference)
+        if ref is None:
+            raise SystemExit(f"{model.path} has no reference file")
+        groups = ref.groups
     cells = list(
-        reference_cells(model, args.benches, tuple(args.match), args.default_from)
+        reference_cells(
+            model, args.benches, tuple(args.match), args.default_from, groups
+        )
     )
     if args.mode == "build":
         if args.predictor is None:
@@ -99,26 +127,30 @@ def main() -> int:
             for a in ["benchmarks/olcao_iterations_reference.py"] + sys.argv[1:]
         )
         path = write_reference(
-            model.path, cells, args.predictor, command=command, path=args.output
+            model.path,
+            cells,
+            args.predictor,
+            command=command,
+            path=args.output,
+            groups=groups,
         )
-        print(f"wrote {path}: {len(cells)} cells")
+        n_in = {g.name: sum(c.group == g.name for c in cells) for g in groups}
+        print(f"wrote {path}: {len(cells)} cells; in groups {n_in}")
         return 0
-    ref = load_reference(model.path, args.reference)
-    if ref is None:
-        raise SystemExit(f"{model.path} has no reference file")
     const = float(np.median([c.iterations for c in ref.cells if c.iterations]))
     print(
-        "| cell | largest sigma (mHa) | iterations | expected (range) "
+        "| cell | group | largest sigma (mHa) | iterations | expected (range) "
         "| default | expected (range) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     hit = hit_d = n = n_d = 0
     err, err_c, err_d = [], [], []
     for c in cells:
-        e = ref.estimate(c.max_sigma_hartree, c.atoms)
+        e = ref.estimate(c.max_sigma_hartree, c.atoms, c.group)
         d = e.default if e.default else (None, None, None)
         print(
-            f"| {c.run} | {1e3 * c.max_sigma_hartree:.2f} | {c.iterations} | "
+            f"| {c.run} | {c.group or 'general'} | {1e3 * c.max_sigma_hartree:.2f} "
+            f"| {c.iterations} | "
             f"{e.iterations} ({e.low}-{e.high}) | {c.default_iterations} | "
             f"{d[0]} ({d[1]}-{d[2]}) |"
         )

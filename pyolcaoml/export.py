@@ -222,6 +222,32 @@ stale or damaged file (:class:`~pyolcaoml.model.errors.ModelError`, or a
 fit that is not finite) is left out with a warning
 (:attr:`ExportSummary.warnings`; ``olcaoml export`` prints it), never an
 error.
+
+File format, version 9 (iteration groups)
+------------------------------------------
+A reference that declares groups of structures recognised from the
+geometry (version 2 of ``olcao_iterations.json``; the Si vacancy in SiC,
+stop 55) is written as version 9: version 8, whose block above now holds
+the general cells only, followed by::
+
+    ITERATION_GROUPS 1                     how many groups (1-8)
+    ITERATION_GROUP si_vacancy C 3 2.45 3 Si 28 0
+                                           name, element, neighbours,
+                                           cutoff (LENGTH_UNIT), least
+                                           atoms, required element (- for
+                                           none), reference runs, how many
+                                           never reached the value
+    ITERATIONS_FIT ...                     as in version 8, for the group
+    DEFAULT_ITERATIONS_FIT ...             (optional)
+    ITERATIONS_DOMAIN ...
+
+a structure is in the first group in which at least ``least atoms`` atoms
+of ``element`` have exactly ``neighbours`` neighbours (any element, every
+periodic image) closer than the cutoff, in a structure that holds the
+required element; else in none (the version 8 block).
+``olcaoml_iteration_group`` says which, ``olcaoml_expected_iterations_in_group``
+evaluates its fit the way Python's
+:meth:`~pyolcaoml.model.olcao_iterations.IterationReference.estimate` does.
 """
 
 from __future__ import annotations
@@ -239,6 +265,7 @@ __all__ = [
     "FORMAT_VERSION",
     "FORMAT_VERSION_HANDOVER",
     "FORMAT_VERSION_ITERATIONS",
+    "FORMAT_VERSION_ITERATION_GROUPS",
     "ACTIVATIONS",
     "Layer",
     "ExportError",
@@ -264,8 +291,11 @@ FORMAT_VERSION_NEIGHBOUR_HOPS = 6
 #: The version written when an ensemble records its handover threshold.
 FORMAT_VERSION_HANDOVER = 7
 #: The version written when an ensemble carries its expected OLCAO
-#: iterations (the newest: what the library reads).
+#: iterations.
 FORMAT_VERSION_ITERATIONS = 8
+#: The version written when those iterations have groups recognised from
+#: the geometry (the newest: what the library reads).
+FORMAT_VERSION_ITERATION_GROUPS = 9
 #: Activations the Fortran forward pass implements (Keras names).
 ACTIVATIONS = ("linear", "tanh", "relu", "silu", "sigmoid", "softplus", "gelu")
 #: Relative agreement demanded between Keras and the exported layers when the
@@ -596,6 +626,8 @@ def format_model(
     iterations = _iterations_lines(model, notes) if ensemble else []
     if iterations:
         version = FORMAT_VERSION_ITERATIONS
+        if any(line.startswith("ITERATION_GROUPS ") for line in iterations):
+            version = FORMAT_VERSION_ITERATION_GROUPS
     lines = [
         f"{FORMAT_MAGIC} {version}",
         f"CREATOR pyolcaoml {__version__}",
@@ -705,11 +737,17 @@ def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
         fits = None if ref is None else ref.fits()
         if ref is None or fits is None:
             return []
-        (s_lo, s_hi), (n_lo, n_hi) = ref.domain()
-        numbers = [ref.convergence, s_lo, s_hi]
-        numbers += [v for f in fits if f is not None for v in _fit_numbers(f)]
-        if not all(math.isfinite(v) for v in numbers):
-            raise ModelError(f"{ref.path}: its fit holds NaN or infinite numbers")
+        blocks = []
+        for group in (None, *(g.name for g in ref.groups)):
+            fitted = ref.fits(group)
+            if fitted is None:  # load_reference checked every group
+                raise ModelError(f"{ref.path}: group {group} has no fit")
+            (s_lo, s_hi), (n_lo, n_hi) = ref.domain(group)
+            numbers = [ref.convergence, s_lo, s_hi]
+            numbers += [v for f in fitted if f is not None for v in _fit_numbers(f)]
+            if not all(math.isfinite(v) for v in numbers):
+                raise ModelError(f"{ref.path}: its fit holds NaN or infinite numbers")
+            blocks.append((fitted, (s_lo, s_hi), (n_lo, n_hi)))
         if not 0 < ref.convergence < 1:
             raise ModelError(
                 f"{ref.path}: convergence must be in (0, 1), got {ref.convergence}"
@@ -723,14 +761,34 @@ def _iterations_lines(model: Any, notes: list[str] | None) -> list[str]:
         else:
             notes.append(text)
         return []
-    fit, default = fits
     with_sigma = ref.predictor in SIGMA_PREDICTORS
     lines = [
-        f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells)} "
+        f"EXPECTED_ITERATIONS {ref.predictor} {len(ref.cells_of(None))} "
         f"{ref.n_not_converged} "
         f"{_real(ref.convergence)}",
-        "ITERATIONS_FIT " + " ".join(_real(v) for v in _fit_numbers(fit)),
     ]
+    lines += _fit_lines(*blocks[0], with_sigma)
+    if ref.groups:
+        # version 9: each group's rule, then its fit as above
+        lines.append(f"ITERATION_GROUPS {len(ref.groups)}")
+        for g, block in zip(ref.groups, blocks[1:], strict=True):
+            lines.append(
+                f"ITERATION_GROUP {g.name} {g.element} {g.neighbours} "
+                f"{_real(g.cutoff_angstrom)} {g.min_atoms} {g.requires or '-'} "
+                f"{len(ref.cells_of(g.name))} {ref.not_converged(g.name)}"
+            )
+            lines += _fit_lines(*block, with_sigma)
+    return lines
+
+
+def _fit_lines(
+    fits: Any, sigma_range: Any, atoms_range: Any, with_sigma: bool
+) -> list[str]:
+    """ITERATIONS_FIT, DEFAULT_ITERATIONS_FIT (where there is one) and
+    ITERATIONS_DOMAIN of one group of reference runs."""
+    fit, default = fits
+    (s_lo, s_hi), (n_lo, n_hi) = sigma_range, atoms_range
+    lines = ["ITERATIONS_FIT " + " ".join(_real(v) for v in _fit_numbers(fit))]
     if default is not None:
         lines.append(
             "DEFAULT_ITERATIONS_FIT "

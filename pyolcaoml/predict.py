@@ -108,6 +108,8 @@ class PotentialPrediction:
     ``olcaoml evaluate``; NaN for a single network or a baseline method).
     report: the per-atom trust report (sigma and applicability flags,
     :class:`pyolcaoml.model.report.AtomReport`; ``report.to_csv()``).
+    structure: the structure predicted (its geometry picks the group of
+    the expected OLCAO iterations, e.g. a Si vacancy in SiC).
     """
 
     symbols: list[str]
@@ -118,6 +120,7 @@ class PotentialPrediction:
     network_seconds: float = 0.0
     sigma: np.ndarray | None = None
     report: Any = None
+    structure: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -137,13 +140,13 @@ class PotentialPrediction:
 
     def expected_iterations(self):
         """OLCAO's expected iterations to 1e-4 from this start, from the
-        largest sigma and the model's reference runs
-        (:class:`pyolcaoml.model.olcao_iterations.IterationEstimate`), or
-        None when the model has no reference file or no sigma. Raises
+        largest sigma and the model's reference runs of the structure's
+        group (:class:`pyolcaoml.model.olcao_iterations.IterationEstimate`),
+        or None when the model has no reference file or no sigma. Raises
         ModelError for a damaged or stale reference file."""
         from pyolcaoml.model.olcao_iterations import estimate_for
 
-        return estimate_for(self.model, self.sigma)
+        return estimate_for(self.model, self.sigma, self.structure)
 
     def isolated_potential(self, symbol: str, r_bohr) -> np.ndarray:
         """V(r) of OLCAO's default start (isolated atom) for an element."""
@@ -268,4 +271,5 @@ def predict(
         network_seconds=t2 - t1,
         sigma=sigma,
         report=report,
+        structure=structure,
     )

@@ -322,7 +322,7 @@ def test_shipped_reference_quotes_olcao(name: str) -> None:
 def test_shipped_reference_sigma_is_the_models(name: str) -> None:
     """Each cell's largest and mean sigma, recomputed by predicting the
     stored run's structure with the model (so the file cannot outlive a
-    change of model or of the descriptors)."""
+    change of model or of the descriptors), and its iteration group."""
     from pyolcaoml.olcao import read_run
 
     ref = _shipped(name)
@@ -335,6 +335,8 @@ def test_shipped_reference_sigma_is_the_models(name: str) -> None:
         sigma = np.asarray(predict_structure(model, run.structure).sigma)
         assert sigma.max() == pytest.approx(c.max_sigma_hartree, rel=1e-6)
         assert sigma.mean() == pytest.approx(c.mean_sigma_hartree, rel=1e-6)
+        # the group the geometry gives (None in a reference without groups)
+        assert c.group == ref.group_of(run.structure), c.run
 
 
 CELL = REPO / "data" / "scf_test_runs" / "si8_r0.15_seed73003" / "olcao.skl"

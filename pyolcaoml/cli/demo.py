@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             from pyolcaoml.model.olcao_iterations import estimate_or_note
 
-            estimate, note = estimate_or_note(model, pred.report.sigma)
+            estimate, note = estimate_or_note(model, pred.report.sigma, structure)
             if note is not None:
                 print(f"warning: {note}")
             if estimate is not None:

@@ -310,6 +310,9 @@ class PredictResult:
     expected_iterations: tuple[int, int, int] = (-1, -1, -1)
     #: the same from OLCAO's default start, for comparison
     expected_default_iterations: tuple[int, int, int] = (-1, -1, -1)
+    #: the reference cells the estimate came from: an iteration group's
+    #: name (e.g. si_vacancy), "general", or "" where there is none
+    iteration_group: str = ""
 
 
 def predict_item(
@@ -370,7 +373,7 @@ def predict_item(
     text = format_scfv(scfv) if scfv is not None else ""
     from pyolcaoml.model.olcao_iterations import estimate_or_note
 
-    est, note = estimate_or_note(model, pred.sigma)
+    est, note = estimate_or_note(model, pred.sigma, s)
     if note is not None:  # a stale or damaged reference: say so, go on
         notes.append(f"{item.name}: {note}")
     return PredictResult(
@@ -382,7 +385,17 @@ def predict_item(
         os.fspath(model.path),
         (est.iterations, est.low, est.high) if est is not None else (-1, -1, -1),
         est.default if est is not None and est.default else (-1, -1, -1),
+        _group_name(est),
     )
+
+
+def _group_name(est: Any) -> str:
+    """/structures/iteration_group of one estimate (see PredictResult)."""
+    if est is None:
+        return ""
+    from pyolcaoml.model.olcao_iterations import GENERAL
+
+    return GENERAL if est.group is None else est.group.name
 
 
 # -- output ---------------------------------------------------------------------
@@ -729,6 +742,7 @@ def write_predictions(
         _create(f["structures"], "model", (), _str_dtype())
         _create(f["structures"], "expected_iterations", (3,), "int64")
         _create(f["structures"], "expected_default_iterations", (3,), "int64")
+        _create(f["structures"], "iteration_group", (), _str_dtype())
         rows = _Rows(f)
         alphas: dict[str, np.ndarray] = {}  # element: its exponents (Bohr^-2)
         models: dict[str, Any] = {}  # folder: model (metadata only)
@@ -759,6 +773,7 @@ def write_predictions(
                 "structures/expected_default_iterations",
                 [r.expected_default_iterations],
             )
+            rows.add("structures/iteration_group", [r.iteration_group])
             for i, (sym, a) in enumerate(zip(symbols, r.coeffs, strict=True)):
                 rows.add(f"elements/{sym}/atom_index", [start + i])
                 rows.add(f"elements/{sym}/coeffs", [a])

@@ -60,7 +60,9 @@ many inputs:
       structure's model (/structures/model) and OLCAO's expected iterations
       to 1e-4 from it (/structures/expected_iterations: expected, low and
       high, -1 where the model has no reference; from OLCAO's default start
-      in /structures/expected_default_iterations). A named MODEL ('default',
+      in /structures/expected_default_iterations; the reference cells it
+      came from, 'general' or a group such as 'si_vacancy', in
+      /structures/iteration_group). A named MODEL ('default',
       'sic', 'asi', 'sicam' or a folder) predicts every structure.
       many structures (several files, directories, every frame of a
       trajectory ASE reads, run directories): their coefficients go, in
@@ -235,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
             network_seconds=t2 - t1,
             sigma=sigma,
             report=report,
+            structure=structure,
         )
         if is_run:
             with warnings.catch_warnings(record=True) as caught:
@@ -293,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {os.path.abspath(args.report)}")
     from pyolcaoml.model.olcao_iterations import estimate_or_note
 
-    estimate, note = estimate_or_note(pred.model, pred.sigma)
+    estimate, note = estimate_or_note(pred.model, pred.sigma, structure)
     if note is not None:
         print(f"warning: {note}")
     for line in estimate.summary() if estimate is not None else []:
@@ -303,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
     if is_bundled(pred.model, "sic"):
         from pyolcaoml.model.sic_vacancy import predict_note
 
-        for line in predict_note(structure, args.threads):
+        grouped = estimate is not None and estimate.group is not None
+        for line in predict_note(structure, args.threads, grouped):
             print(line)
     return 0
 

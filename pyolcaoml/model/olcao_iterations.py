@@ -45,6 +45,20 @@ references (the SCF's slow tail grows with the cell: a 31- and a 63-atom
 SiC cell took more than twice the estimate, stops 44-45), too high for a
 smaller one (stop 42).
 
+Groups (version 2 of the file, stop 55): a reference may also declare
+groups of cells that the geometry recognises and that OLCAO treats
+differently, each with its own fit of the same predictor.  The first is
+the Si vacancy in near-crystalline SiC (:mod:`pyolcaoml.model.sic_vacancy`):
+its far atoms sit at a level set by the charge over the whole cell, OLCAO's
+SCF there has a slow tail that grows with the cell, and one fit for every
+defect said 12 iterations for 31-atom Si vacancies that took 27-33 while
+overestimating the other 31-33-atom defects (docs/uncertainty.md).  A
+group's rule (:class:`IterationGroup`): at least ``min_atoms`` atoms of
+``element`` with exactly ``neighbours`` neighbours closer than
+``cutoff_angstrom`` (any element, every periodic image), in a structure
+that holds ``requires``.  A structure takes the first group whose rule it
+matches, else the cells of no group ("general").
+
 The file records the sha256 of the model.json it was made for; a retrained
 model makes it stale, and a stale file gives no estimate (with a warning),
 never an estimate for another model's sigma.
@@ -67,6 +81,8 @@ from pyolcaoml.model.errors import ModelError
 __all__ = [
     "FILE_NAME",
     "FORMAT",
+    "GENERAL",
+    "IterationGroup",
     "PREDICTORS",
     "IterationEstimate",
     "IterationFit",
@@ -82,7 +98,14 @@ __all__ = [
 
 FILE_NAME = "olcao_iterations.json"
 FORMAT = "pyolcaoml-olcao-iterations"
+#: written without groups (what every pyolcaoml since stop 34 reads)
 VERSION = 1
+#: written with groups (stop 55)
+VERSION_GROUPS = 2
+#: the name of the cells of no group, in messages and the library
+GENERAL = "general"
+#: the library's limit on the number of groups (model format 9)
+MAX_GROUPS = 8
 PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms", "constant")
 #: the predictors that use sigma (and say so when they extrapolate)
 SIGMA_PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms")
@@ -90,6 +113,84 @@ SIGMA_PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms")
 RANGE_PERCENTILES = (10.0, 90.0)
 #: fewer reference cells than this give no estimate
 MIN_CELLS = 5
+
+
+@dataclass(frozen=True)
+class IterationGroup:
+    """A group of structures recognised from the geometry: those holding
+    ``requires`` (an element symbol, or None) in which at least
+    ``min_atoms`` atoms of ``element`` have exactly ``neighbours``
+    neighbours (atoms of any element, every periodic image) closer than
+    ``cutoff_angstrom``.  The Si vacancy in SiC: ``IterationGroup(
+    "si_vacancy", "C", 3, 2.45, 3, "Si")`` (three or more three-fold C
+    atoms; :mod:`pyolcaoml.model.sic_vacancy`)."""
+
+    name: str
+    element: str
+    neighbours: int
+    cutoff_angstrom: float
+    min_atoms: int
+    requires: str | None = None
+
+    def __post_init__(self) -> None:
+        name = self.name
+        if (
+            not isinstance(name, str)
+            or not name
+            or len(name) > 32
+            or not name.isidentifier()
+            or name == GENERAL
+        ):
+            raise ModelError(
+                f"iteration group name {name!r}: a word of at most 32 "
+                f"letters, digits or _ (not {GENERAL!r})"
+            )
+        for what, sym in (("element", self.element), ("requires", self.requires)):
+            if sym is not None and not (isinstance(sym, str) and sym.isalpha()):
+                raise ModelError(
+                    f"iteration group {name}: {what} {sym!r} is not a symbol"
+                )
+        ints = (("neighbours", self.neighbours, 0), ("min_atoms", self.min_atoms, 1))
+        for what, v, low in ints:
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ModelError(
+                    f"iteration group {name}: {what} must be an integer >= {low}, "
+                    f"got {v!r}"
+                )
+        c = self.cutoff_angstrom
+        if (
+            isinstance(c, bool)
+            or not isinstance(c, (int, float))
+            or not (math.isfinite(c) and 0 < c <= 10)
+        ):
+            raise ModelError(
+                f"iteration group {name}: cutoff_angstrom must be in (0, 10] Å, "
+                f"got {c!r}"
+            )
+
+    def atoms_matching(self, structure: Any, n_threads: int | None = None) -> Any:
+        """Indices of the atoms of ``element`` with exactly ``neighbours``
+        neighbours closer than the cutoff."""
+        from pyolcaoml.model.coordination import coordination
+
+        s, count = coordination(structure, self.cutoff_angstrom, n_threads)
+        symbols = np.asarray(s.symbols)
+        return np.flatnonzero((symbols == self.element) & (count == self.neighbours))
+
+    def matches(self, structure: Any, n_threads: int | None = None) -> bool:
+        """Whether the structure belongs to this group."""
+        from pyolcaoml.structure import Structure
+
+        s = Structure.coerce(structure)
+        symbols = set(s.symbols)
+        if self.element not in symbols or (
+            self.requires is not None and self.requires not in symbols
+        ):
+            return False
+        return len(self.atoms_matching(s, n_threads)) >= self.min_atoms
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -107,6 +208,8 @@ class ReferenceCell:
     mean_sigma_hartree: float
     iterations: int | None
     default_iterations: int | None
+    #: the IterationGroup it belongs to (its name), None for none
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +229,8 @@ class IterationEstimate:
     convergence: float
     atoms_range: tuple[int, int]
     atoms: int | None = None
+    #: the group whose reference cells gave it (None: the general cells)
+    group: IterationGroup | None = None
 
     @property
     def extrapolated(self) -> bool:
@@ -150,6 +255,9 @@ class IterationEstimate:
         lo, hi = self.atoms_range
         return not lo <= self.atoms <= hi
 
+    def _cells(self) -> str:
+        return "cells" if self.group is None else f"{self.group.name} cells"
+
     def summary(self) -> list[str]:
         """Lines for the terminal (``olcaoml predict``)."""
         line = (
@@ -169,16 +277,24 @@ class IterationEstimate:
             )
             why = (
                 f"  from the largest sigma, {1e3 * self.max_sigma_hartree:.2f} "
-                f"mHa{size}, against {self.n_cells} OLCAO runs on cells the "
-                "model never trained on (docs/uncertainty.md)"
+                f"mHa{size}, against {self.n_cells} OLCAO runs on {self._cells()} "
+                "the model never trained on (docs/uncertainty.md)"
             )
         else:
             why = (
-                f"  the spread of {self.n_cells} OLCAO runs on cells the model "
-                "never trained on; this model's sigma does not rank cells by "
-                "iterations (docs/uncertainty.md)"
+                f"  the spread of {self.n_cells} OLCAO runs on {self._cells()} the "
+                "model never trained on; this model's sigma does not rank cells "
+                "by iterations (docs/uncertainty.md)"
             )
         lines.append(why)
+        g = self.group
+        if g is not None:
+            req = f" in a structure with {g.requires}" if g.requires else ""
+            lines.append(
+                f"  ({g.name}: {g.min_atoms} or more {g.element} atoms with "
+                f"exactly {g.neighbours} neighbours within {g.cutoff_angstrom:g} "
+                f"Å{req}, found here)"
+            )
         if self.n_not_converged:
             lines.append(
                 f"  {self.n_not_converged} of those runs did not reach "
@@ -254,6 +370,7 @@ class IterationReference:
     convergence: float
     cells: tuple[ReferenceCell, ...]
     path: str = ""
+    groups: tuple[IterationGroup, ...] = ()
 
     def _fit_column(self, cells: list[ReferenceCell], y: np.ndarray) -> IterationFit:
         if self.predictor == "constant":
@@ -269,60 +386,97 @@ class IterationReference:
         c = float(coef[2]) if len(coef) > 2 else 0.0
         return IterationFit(float(coef[0]), float(coef[1]), c, float(q_lo), float(q_hi))
 
-    def converged(self) -> list[ReferenceCell]:
-        """The cells whose run from the model's start reached the
-        tolerance."""
-        return [c for c in self.cells if c.iterations is not None]
+    def group(self, name: str | None) -> IterationGroup | None:
+        """The group called ``name`` (None: the general cells)."""
+        if name is None:
+            return None
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise ModelError(f"{self.path or 'reference'}: no iteration group {name!r}")
+
+    def group_of(self, structure: Any, n_threads: int | None = None) -> str | None:
+        """The name of the first group whose rule the structure matches, or
+        None (the general cells)."""
+        for g in self.groups:
+            if g.matches(structure, n_threads):
+                return g.name
+        return None
+
+    def cells_of(self, group: str | None = None) -> list[ReferenceCell]:
+        """The reference cells of a group (None: the general cells; all of
+        them in a reference without groups)."""
+        return [c for c in self.cells if c.group == group]
+
+    def converged(self, group: str | None = None) -> list[ReferenceCell]:
+        """The cells of the group whose run from the model's start reached
+        the tolerance."""
+        return [c for c in self.cells_of(group) if c.iterations is not None]
+
+    def not_converged(self, group: str | None = None) -> int:
+        """Reference runs of the group from the model's start that never
+        reached it."""
+        return len(self.cells_of(group)) - len(self.converged(group))
 
     @property
     def n_not_converged(self) -> int:
-        """Reference runs from the model's start that never reached it."""
-        return len(self.cells) - len(self.converged())
+        """Reference runs of the general cells from the model's start that
+        never reached it."""
+        return self.not_converged(None)
 
-    def fits(self) -> tuple[IterationFit, IterationFit | None] | None:
-        """The fits from the model's start and from OLCAO's default start
-        (None where fewer than :data:`MIN_CELLS` runs of that start reached
-        the tolerance); None when the model's start has too few."""
-        ok = self.converged()
+    def fits(
+        self, group: str | None = None
+    ) -> tuple[IterationFit, IterationFit | None] | None:
+        """The group's fits from the model's start and from OLCAO's default
+        start (None where fewer than :data:`MIN_CELLS` runs of that start
+        reached the tolerance); None when the model's start has too few."""
+        ok = self.converged(group)
         if len(ok) < MIN_CELLS:
             return None
         fit = self._fit_column(ok, np.array([c.iterations for c in ok], float))
-        okd = [c for c in self.cells if c.default_iterations is not None]
+        okd = [c for c in self.cells_of(group) if c.default_iterations is not None]
         default = None
         if len(okd) >= MIN_CELLS:
             yd = np.array([c.default_iterations for c in okd], dtype=float)
             default = self._fit_column(okd, yd)
         return fit, default
 
-    def domain(self) -> tuple[tuple[float, float], tuple[int, int]]:
-        """The largest sigma (Hartree) and the atoms of the converged
-        reference cells, each as (min, max): outside, the estimate is a
-        rough guide."""
-        ok = self.converged() or list(self.cells)
+    def domain(
+        self, group: str | None = None
+    ) -> tuple[tuple[float, float], tuple[int, int]]:
+        """The largest sigma (Hartree) and the atoms of the group's
+        converged reference cells, each as (min, max): outside, the
+        estimate is a rough guide."""
+        ok = self.converged(group) or self.cells_of(group)
         s = [c.max_sigma_hartree for c in ok]
         n = [c.atoms for c in ok]
         return (min(s), max(s)), (min(n), max(n))
 
     def estimate(
-        self, max_sigma_hartree: float, atoms: int | None = None
+        self,
+        max_sigma_hartree: float,
+        atoms: int | None = None,
+        group: str | None = None,
     ) -> IterationEstimate | None:
-        """The estimate for a structure of ``atoms`` atoms whose largest
+        """The estimate for a structure of ``atoms`` atoms in ``group`` (a
+        name from :meth:`group_of`; None: the general cells) whose largest
         sigma is ``max_sigma_hartree``; None when sigma is not a positive
-        finite number, fewer than :data:`MIN_CELLS` reference runs
-        converged, or the predictor needs ``atoms`` and none (or fewer than
-        one) is given."""
+        finite number, fewer than :data:`MIN_CELLS` reference runs of the
+        group converged, or the predictor needs ``atoms`` and none (or
+        fewer than one) is given."""
+        the_group = self.group(group)
         sigma = float(max_sigma_hartree)
         if not (math.isfinite(sigma) and sigma > 0):
             return None
         if self.predictor == "log_max_sigma_log_atoms" and (atoms is None or atoms < 1):
             return None
-        fits = self.fits()
+        fits = self.fits(group)
         if fits is None:
             return None
         fit, default_fit = fits
         n_atoms = int(atoms) if atoms is not None and atoms >= 1 else 1
         expected, low, high = fit.evaluate(sigma, n_atoms)
-        sigma_range, atoms_range = self.domain()
+        sigma_range, atoms_range = self.domain(group)
         return IterationEstimate(
             iterations=expected,
             low=low,
@@ -331,13 +485,14 @@ class IterationReference:
             if default_fit is None
             else default_fit.evaluate(sigma, n_atoms),
             predictor=self.predictor,
-            n_cells=len(self.cells),
-            n_not_converged=self.n_not_converged,
+            n_cells=len(self.cells_of(group)),
+            n_not_converged=self.not_converged(group),
             max_sigma_hartree=sigma,
             sigma_range_hartree=(float(sigma_range[0]), float(sigma_range[1])),
             convergence=self.convergence,
             atoms=None if atoms is None else int(atoms),
             atoms_range=atoms_range,
+            group=the_group,
         )
 
 
@@ -364,6 +519,7 @@ def _cell(item: Any, path: str, k: int) -> ReferenceCell:
                 if item["default_iterations"] is None
                 else int(item["default_iterations"])
             ),
+            group=None if item.get("group") is None else str(item["group"]),
         )
     except KeyError as exc:
         raise ModelError(f"{where} has no {exc.args[0]!r}") from None
@@ -398,9 +554,10 @@ def load_reference(
         raise ModelError(f"cannot read {path}: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"{path} is not a {FORMAT} file")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in (VERSION, VERSION_GROUPS):
         raise ModelError(
-            f"{path}: version {meta.get('version')!r}, this pyolcaoml reads {VERSION}"
+            f"{path}: version {meta.get('version')!r}, this pyolcaoml reads "
+            f"{VERSION} and {VERSION_GROUPS}"
         )
     predictor = meta.get("predictor")
     if predictor not in PREDICTORS:
@@ -421,12 +578,73 @@ def load_reference(
             f"{str(meta.get('model_json_sha256'))[:12]}..., this one "
             f"{sha[:12]}...): remake it for this model"
         )
-    return IterationReference(
-        predictor=predictor,
-        convergence=convergence,
-        cells=tuple(_cell(c, path, k) for k, c in enumerate(cells)),
-        path=path,
+    groups = _groups(meta.get("groups", []), path)
+    if groups and meta.get("version") != VERSION_GROUPS:
+        raise ModelError(f"{path}: groups need version {VERSION_GROUPS}")
+    parsed = tuple(_cell(c, path, k) for k, c in enumerate(cells))
+    return _checked(
+        IterationReference(
+            predictor=predictor,
+            convergence=convergence,
+            cells=parsed,
+            path=path,
+            groups=groups,
+        )
     )
+
+
+def _groups(items: Any, path: str) -> tuple[IterationGroup, ...]:
+    if not isinstance(items, list):
+        raise ModelError(f"{path}: 'groups' must be a list")
+    out = []
+    for k, g in enumerate(items):
+        if not isinstance(g, dict):
+            raise ModelError(f"{path}: groups[{k}] is not an object")
+        try:
+            out.append(
+                IterationGroup(
+                    name=g["name"],
+                    element=g["element"],
+                    neighbours=g["neighbours"],
+                    cutoff_angstrom=g["cutoff_angstrom"],
+                    min_atoms=g["min_atoms"],
+                    requires=g.get("requires"),
+                )
+            )
+        except KeyError as exc:
+            raise ModelError(f"{path}: groups[{k}] has no {exc.args[0]!r}") from None
+        except ModelError as exc:
+            raise ModelError(f"{path}: groups[{k}]: {exc}") from None
+    return tuple(out)
+
+
+def _checked(ref: IterationReference) -> IterationReference:
+    """The reference, after checking its groups: distinct names, at most
+    :data:`MAX_GROUPS`, every cell's group declared, and enough converged
+    runs in every declared group for a fit (a group without one would
+    leave its structures with no estimate, or with the general one)."""
+    where = ref.path or "reference"
+    names = [g.name for g in ref.groups]
+    if len(set(names)) != len(names):
+        raise ModelError(f"{where}: two iteration groups share a name: {names}")
+    if len(names) > MAX_GROUPS:
+        raise ModelError(
+            f"{where}: {len(names)} iteration groups, at most {MAX_GROUPS}"
+        )
+    for k, c in enumerate(ref.cells):
+        if c.group is not None and c.group not in names:
+            raise ModelError(
+                f"{where}: cells[{k}] ({c.run}) is in group {c.group!r}, which "
+                "is not declared"
+            )
+    for name in names:
+        n = len(ref.converged(name))
+        if n < MIN_CELLS:
+            raise ModelError(
+                f"{where}: iteration group {name!r} has {n} converged runs, "
+                f"a fit needs {MIN_CELLS}"
+            )
+    return ref
 
 
 def write_reference(
@@ -436,43 +654,61 @@ def write_reference(
     convergence: float = 1e-4,
     command: str = "",
     path: str | os.PathLike[str] | None = None,
+    groups: tuple[IterationGroup, ...] | list[IterationGroup] = (),
 ) -> str:
     """Write MODEL/olcao_iterations.json (or ``path``) atomically and
-    return its path."""
+    return its path; with ``groups`` (each cell's ``group`` names one of
+    them, or None) as version 2, else as version 1."""
     if predictor not in PREDICTORS:
         raise ModelError(
             f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}"
         )
     path = os.fspath(path) if path else os.path.join(os.fspath(model_dir), FILE_NAME)
-    meta = {
+    groups = tuple(groups)
+    _checked(IterationReference(predictor, convergence, tuple(cells), path, groups))
+    meta: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION_GROUPS if groups else VERSION,
         "predictor": predictor,
         "convergence": convergence,
         "model_json_sha256": model_json_sha256(model_dir),
         "command": command,
-        "cells": [asdict(c) for c in cells],
     }
+    if groups:
+        meta["groups"] = [g.to_dict() for g in groups]
+    meta["cells"] = [_cell_dict(c, bool(groups)) for c in cells]
     write_bytes_atomic(path, (json.dumps(meta, indent=1) + "\n").encode())
     return path
 
 
+def _cell_dict(cell: ReferenceCell, with_group: bool) -> dict[str, Any]:
+    d = asdict(cell)
+    if not with_group:  # version 1 has no group
+        d.pop("group")
+    return d
+
+
 def estimate_or_note(
-    model: Any, sigma: Any
+    model: Any, sigma: Any, structure: Any = None
 ) -> tuple[IterationEstimate | None, str | None]:
     """:func:`estimate_for` for callers that must go on without one
     (``predict``, ``demo``, many inputs): a stale or damaged reference file
     gives (None, the reason to print) instead of an error."""
     try:
-        return estimate_for(model, sigma), None
+        return estimate_for(model, sigma, structure), None
     except ModelError as exc:
         return None, f"{exc}; no estimate of OLCAO's iterations"
 
 
-def estimate_for(model: Any, sigma: Any) -> IterationEstimate | None:
+def estimate_for(
+    model: Any, sigma: Any, structure: Any = None
+) -> IterationEstimate | None:
     """The estimate for a prediction with per-atom ``sigma`` (Hartree) by
-    ``model`` (a loaded model, or its directory); None where the model has
-    no reference file or sigma is missing (a single network)."""
+    ``model`` (a loaded model, or its directory) of ``structure``; None
+    where the model has no reference file or sigma is missing (a single
+    network).  Where the reference has groups the structure picks the fit
+    (:meth:`IterationReference.group_of`); without a structure it is the
+    general cells' fit."""
     if sigma is None:
         return None
     # read on every call (0.6 ms for the default model's file and its
@@ -485,4 +721,5 @@ def estimate_for(model: Any, sigma: Any) -> IterationEstimate | None:
     s = s[np.isfinite(s)]
     if s.size == 0:
         return None
-    return ref.estimate(float(s.max()), atoms)
+    group = ref.group_of(structure) if structure is not None and ref.groups else None
+    return ref.estimate(float(s.max()), atoms, group)

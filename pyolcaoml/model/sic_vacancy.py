@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from pyolcaoml.model.olcao_iterations import IterationGroup
+
 #: A bond in 3C-SiC (1.89 Å) stretched by rattles, not the second shell
 #: (3.08 Å); chosen as the cutoff that separates the stored runs' labels.
 BOND_CUTOFF_ANGSTROM = 2.45
@@ -57,29 +59,24 @@ MEASURED = {
 }
 
 
+#: the rule as an iteration group: ``sic``'s expected iterations have a
+#: fit of their own for these cells (:mod:`pyolcaoml.model.olcao_iterations`)
+SI_VACANCY_GROUP = IterationGroup(
+    "si_vacancy", "C", 3, BOND_CUTOFF_ANGSTROM, MIN_THREE_FOLD_CARBON, "Si"
+)
+
+
 def three_fold_carbons(structure: Any, n_threads: int | None = None) -> np.ndarray:
     """Indices of the C atoms with exactly three neighbours (any element,
     every periodic image) closer than :data:`BOND_CUTOFF_ANGSTROM`."""
-    from pyolcaoml.bispectrum import padded_cell
-    from pyolcaoml.neighbours import neighbour_list
-    from pyolcaoml.structure import Structure
-
-    s = Structure.coerce(structure)
-    symbols = np.asarray(s.symbols)
-    if len(s) == 0 or not np.any(symbols == "C"):
-        return np.zeros(0, dtype=np.int64)
-    cell, positions = padded_cell(s, BOND_CUTOFF_ANGSTROM)
-    padded = Structure(cell=cell, positions=positions, symbols=s.symbols)
-    i, _, _ = neighbour_list(padded, BOND_CUTOFF_ANGSTROM, n_threads=n_threads)
-    count = np.bincount(i, minlength=len(s))
-    return np.flatnonzero((symbols == "C") & (count == 3))
+    return SI_VACANCY_GROUP.atoms_matching(structure, n_threads)
 
 
 def has_si_vacancy(structure: Any, n_threads: int | None = None) -> bool:
     """True when the structure has Si and at least
     :data:`MIN_THREE_FOLD_CARBON` three-fold C atoms (meaningful for
     near-crystalline SiC only)."""
-    return _marks_vacancy(structure, three_fold_carbons(structure, n_threads))
+    return SI_VACANCY_GROUP.matches(structure, n_threads)
 
 
 def _marks_vacancy(structure: Any, three_fold: np.ndarray) -> bool:
@@ -88,19 +85,31 @@ def _marks_vacancy(structure: Any, three_fold: np.ndarray) -> bool:
     return {"Si", "C"} <= symbols and len(three_fold) >= MIN_THREE_FOLD_CARBON
 
 
-def predict_note(structure: Any, n_threads: int | None = None) -> list[str]:
+def predict_note(
+    structure: Any, n_threads: int | None = None, grouped: bool = False
+) -> list[str]:
     """Lines for ``olcaoml predict`` with the bundled ``sic`` model: empty
-    unless the structure looks like it holds a Si vacancy."""
+    unless the structure looks like it holds a Si vacancy.  ``grouped``:
+    the estimate printed above already came from the Si-vacancy cells
+    (:data:`SI_VACANCY_GROUP`), so only the two-level start is named."""
     c3 = three_fold_carbons(structure, n_threads)
     if not _marks_vacancy(structure, c3):
         return []
     v = MEASURED["si_vacancy"]
     p0, p1 = v["predict_iterations"]
     t0, t1 = v["two_level_iterations"]
-    return [
+    mark = (
         f"note: {len(c3)} C atoms have three neighbours within "
-        f"{BOND_CUTOFF_ANGSTROM} Å, the mark of a Si vacancy: on such cells "
-        "OLCAO has needed more iterations than the estimate above",
+        f"{BOND_CUTOFF_ANGSTROM} Å, the mark of a Si vacancy"
+    )
+    first = (
+        f"{mark}; the estimate above is from such cells"
+        if grouped
+        else f"{mark}: on such cells OLCAO has needed more iterations than "
+        "the estimate above"
+    )
+    return [
+        first,
         f"  (from this model's start {p0}-{p1} to 1e-4 on {v['cells']} fresh "
         f"{v['atoms']}-atom cells); the two-level "
         f"start (OLCAO's MB SCF + a correction: 'olcaoml two-level') took "
