@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: The interface version this module was written for (olcaoml_api_version).
-API_VERSION = 20400
+API_VERSION = 20500
 #: The library file: its SONAME, which carries the API's major number.
 LIBRARY_NAME = f"libolcaoml.so.{API_VERSION // 10000}"
 MESSAGE_LEN = 1024
@@ -196,6 +196,16 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "olcaoml_expected_iterations": (
         _c_int,
         [_p, _c_int, ctypes.c_double, _p, _p, _p, _p, _c_int],
+    ),
+    "olcaoml_num_iteration_groups": (_c_int, [_p, _p, _p, _c_int]),
+    "olcaoml_iteration_group_name": (_c_int, [_p, _c_int, _p, _c_int, _p, _c_int]),
+    "olcaoml_iteration_group": (
+        _c_int,
+        [_p, _p, _c_int, _p, _p, _c_int, _p, _p, _c_int],
+    ),
+    "olcaoml_expected_iterations_in_group": (
+        _c_int,
+        [_p, _c_int, _c_int, ctypes.c_double, _p, _p, _p, _p, _c_int],
     ),
     "olcaoml_domain_load": (_c_int, [_p, _str, _p, _p, _c_int]),
     "olcaoml_domain_free": (_c_int, [_p]),
@@ -619,20 +629,23 @@ class LibraryModel(_Handle):
         )
 
     def expected_iterations(
-        self, n_atoms: int, max_sigma_hartree: float
+        self, n_atoms: int, max_sigma_hartree: float, group: int = 0
     ) -> tuple[tuple[int, int, int], tuple[int, int, int] | None, bool] | None:
         """The OLCAO iterations to expect (model format 8) for a structure
         of ``n_atoms`` atoms whose largest sigma is ``max_sigma_hartree``:
         ((expected, low, high) from the model's start, the same from
         OLCAO's default start or None, whether it is extrapolated); None
-        when the model carries no estimate.  The numbers of
+        when the model carries no estimate.  ``group`` (model format 9):
+        the structure's iteration group from :meth:`iteration_group`, 0
+        for the general cells.  The numbers of
         :meth:`pyolcaoml.model.olcao_iterations.IterationReference.estimate`."""
         expected = (ctypes.c_int * 3)()
         default = (ctypes.c_int * 3)()
         outside = ctypes.c_int()
         buf = _buffer()
-        status = self._lib.olcaoml_expected_iterations(
+        status = self._lib.olcaoml_expected_iterations_in_group(
             self.handle,
+            _int_arg("group", group),
             _int_arg("n_atoms", n_atoms),
             float(max_sigma_hartree),
             expected,
@@ -646,6 +659,56 @@ class LibraryModel(_Handle):
             return None
         dflt = None if default[0] < 0 else (default[0], default[1], default[2])
         return (expected[0], expected[1], expected[2]), dflt, bool(outside.value)
+
+    # -- iteration groups (model format 9) -----------------------------------------
+    def num_iteration_groups(self) -> int:
+        """The model's iteration groups n (0 for formats 1-8); groups are
+        numbered 0 (the general cells) to n."""
+        return self._int("olcaoml_num_iteration_groups")
+
+    def iteration_group_name(self, group: int) -> str:
+        """The name of group 0..n as the model file gives it ("general"
+        for 0)."""
+        name = ctypes.create_string_buffer(64)
+        buf = _buffer()
+        status = self._lib.olcaoml_iteration_group_name(
+            self.handle, _int_arg("group", group), name, len(name), buf, len(buf)
+        )
+        _check(status, buf)
+        return name.value.decode()
+
+    def iteration_group(
+        self,
+        cell_bohr: np.ndarray,
+        positions_bohr: np.ndarray,
+        element_of: np.ndarray,
+        n_threads: int = 0,
+    ) -> int:
+        """The structure's iteration group, 0..n (0: the general cells;
+        always 0 for a model without groups). Arguments as :meth:`predict`
+        (cell rows are the lattice vectors, Bohr; 1-based element indices)."""
+        cell = _as_f64("cell_bohr", cell_bohr, (3, 3))
+        pos = _as_f64("positions_bohr", positions_bohr)
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            raise ValueError(f"positions_bohr: expected (N, 3), got {pos.shape}")
+        el = _as_i32(element_of, "element_of")
+        if el.shape != (len(pos),):
+            raise ValueError(f"element_of: expected {len(pos)} entries")
+        group = ctypes.c_int(-1)
+        buf = _buffer()
+        status = self._lib.olcaoml_iteration_group(
+            self.handle,
+            _ptr(cell),
+            len(pos),
+            _ptr(pos),
+            _ptr(el),
+            _int_arg("n_threads", n_threads),
+            ctypes.byref(group),
+            buf,
+            len(buf),
+        )
+        _check(status, buf)
+        return group.value
 
     # -- OLCAO's flat layout ------------------------------------------------------
     def _pot_type_args(self, element_of, pot_type_of_atom, type_offsets, pot_alphas):

@@ -67,10 +67,10 @@ def test_api_version_matches_header_and_fortran(lib):
     header = int(re.search(r"#define OLCAOML_API_VERSION (\d+)", text).group(1))
     fmt = int(re.search(r"#define OLCAOML_MODEL_FORMAT_VERSION (\d+)", text).group(1))
     assert lib.olcaoml_api_version() == header == library.API_VERSION
-    from pyolcaoml.export import FORMAT_VERSION_ITERATIONS
+    from pyolcaoml.export import FORMAT_VERSION_ITERATION_GROUPS
 
     # the newest version the library reads = the newest the exporter writes
-    assert lib.olcaoml_model_format_version() == fmt == FORMAT_VERSION_ITERATIONS
+    assert lib.olcaoml_model_format_version() == fmt == FORMAT_VERSION_ITERATION_GROUPS
 
 
 def test_header_declares_every_exported_entry_point(lib):

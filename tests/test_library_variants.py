@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from pyolcaoml.export import FORMAT_VERSION_ITERATIONS, export_model
+from pyolcaoml.export import FORMAT_VERSION_ITERATION_GROUPS, export_model
 from pyolcaoml.library import LibraryError, LibraryModel
 from pyolcaoml.model import load_model
 from pyolcaoml.model.uncertainty import ensemble_moments, sigma_gram
@@ -755,7 +755,7 @@ def _fault(synthetic, switch, case):
         msg = f"{key} must be a finite number >= 0{unit}"
         at = records[-1 if "floor" in case else 0]
     elif case == "future_version":
-        new = FORMAT_VERSION_ITERATIONS + 1  # one past the newest
+        new = FORMAT_VERSION_ITERATION_GROUPS + 1  # one past the newest
         text = single(one()).replace("OLCAOML_MODEL 3", f"OLCAOML_MODEL {new}", 1)
         msg = (
             f"format version {new} is not supported (this library reads "

@@ -85,6 +85,10 @@ module OML_CApi
    public :: olcaoml_check_pot_types
    public :: olcaoml_fill_pot_coeffs
    public :: olcaoml_expected_iterations
+   public :: olcaoml_num_iteration_groups
+   public :: olcaoml_iteration_group_name
+   public :: olcaoml_iteration_group
+   public :: olcaoml_expected_iterations_in_group
    public :: olcaoml_domain_load
    public :: olcaoml_domain_free
    public :: olcaoml_domain_ratio
@@ -1383,11 +1387,11 @@ contains
    !> model has no such fit; *outside 1 when the estimate is extrapolated
    !> (see omlExpectedIterations).  A model without the numbers: OK, -1
    !> everywhere and *outside 0, whatever num_atoms and the sigma are.
+   !> The numbers of the general cells, group 0 (those of the other
+   !> groups: olcaoml_expected_iterations_in_group).
    integer (c_int) function olcaoml_expected_iterations (handle, &
          & numAtoms, maxSigma, expectedOut, defaultOut, outsideOut, buffer, &
          & bufferLen) bind(C, name='olcaoml_expected_iterations')
-
-      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
 
       implicit none
 
@@ -1397,11 +1401,66 @@ contains
       type (c_ptr), value :: expectedOut, defaultOut, outsideOut, buffer
       integer (c_int), value :: bufferLen
 
+      olcaoml_expected_iterations = expectedInGroup(handle, 0_c_int, &
+            & numAtoms, maxSigma, expectedOut, defaultOut, outsideOut, &
+            & buffer, bufferLen)
+
+   end function olcaoml_expected_iterations
+
+   ! ------------------------------------------------------------------
+   ! Iteration groups (API 2.5, model format 9)
+   ! ------------------------------------------------------------------
+
+   !> int olcaoml_expected_iterations_in_group(olcaoml_model model,
+   !>     int group, int num_atoms, double max_sigma_hartree,
+   !>     int *expected, int *default_expected, int *outside,
+   !>     char *message, int message_len)
+   !> olcaoml_expected_iterations for the structures of one group (0..n;
+   !> 0 is olcaoml_expected_iterations itself).  A group outside 0..n:
+   !> OLCAOML_ERR_ARGUMENT, -1 everywhere and *outside 0.
+   integer (c_int) function olcaoml_expected_iterations_in_group ( &
+         & handle, group, numAtoms, maxSigma, expectedOut, defaultOut, &
+         & outsideOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_expected_iterations_in_group')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: group, numAtoms
+      real (c_double), value :: maxSigma
+      type (c_ptr), value :: expectedOut, defaultOut, outsideOut, buffer
+      integer (c_int), value :: bufferLen
+
+      olcaoml_expected_iterations_in_group = expectedInGroup(handle, &
+            & group, numAtoms, maxSigma, expectedOut, defaultOut, &
+            & outsideOut, buffer, bufferLen)
+
+   end function olcaoml_expected_iterations_in_group
+
+   !> The work of both: the checks in the order the header promises
+   !> (handle, pointers, group, then, where the model has numbers, the
+   !> number of atoms and the sigma), and every output that can be
+   !> written is, failure or not: -1 and 0 say "no estimate" to a caller
+   !> that does not look at the status.
+   integer (c_int) function expectedInGroup (handle, group, numAtoms, &
+         & maxSigma, expectedOut, defaultOut, outsideOut, buffer, bufferLen)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+
+      implicit none
+
+      type (c_ptr), intent(in) :: handle
+      integer (c_int), intent(in) :: group, numAtoms
+      real (c_double), intent(in) :: maxSigma
+      type (c_ptr), intent(in) :: expectedOut, defaultOut, outsideOut
+      type (c_ptr), intent(in) :: buffer
+      integer (c_int), intent(in) :: bufferLen
+
       type (ModelHandleType), pointer :: object
       integer (c_int), pointer :: expected(:), defaultExpected(:)
       integer (c_int), pointer :: outside
       character (len=omlMessageLen) :: message
-      integer :: status, counts(3), defaultCounts(3)
+      integer :: status, counts(3), defaultCounts(3), numGroups
       logical :: isOutside
 
       counts(:) = -1
@@ -1412,7 +1471,13 @@ contains
       call requirePointer (defaultOut, 'default_expected', status, message)
       call requirePointer (outsideOut, 'outside', status, message)
       if (status == omlSuccess) then
-         if (omlHasExpectedIterations(object%model)) then
+         numGroups = omlNumIterationGroups(object%model)
+         if (group < 0 .or. group > numGroups) then
+            call setStatus (status, message, omlErrArgument, 'group: ' // &
+                  & intToChar(int(group)) // ' is outside 0..' // &
+                  & intToChar(numGroups) // ' (the model''s iteration ' // &
+                  & 'groups)')
+         elseif (omlHasExpectedIterations(object%model)) then
             call requireCount (numAtoms, 1, 'num_atoms', status, message)
             if (status == omlSuccess .and. .not. &
                   & (ieee_is_finite(maxSigma) .and. maxSigma > 0.0_c_double)) &
@@ -1422,12 +1487,10 @@ contains
          endif
       endif
       if (status == omlSuccess) then
-         call omlExpectedIterations (object%model, int(numAtoms), &
-               & real(maxSigma, double), counts, defaultCounts, isOutside, &
-               & status, message)
+         call omlExpectedIterationsInGroup (object%model, int(group), &
+               & int(numAtoms), real(maxSigma, double), counts, &
+               & defaultCounts, isOutside, status, message)
       endif
-      ! Every output that can be written is, failure or not: -1 and 0
-      ! say "no estimate" to a caller that does not look at the status.
       if (c_associated(expectedOut)) then
          call c_f_pointer (expectedOut, expected, (/ 3 /))
          expected(:) = int(counts, c_int)
@@ -1440,10 +1503,133 @@ contains
          call c_f_pointer (outsideOut, outside)
          outside = merge(1_c_int, 0_c_int, isOutside)
       endif
-      olcaoml_expected_iterations = finish(status, message, buffer, &
+      expectedInGroup = finish(status, message, buffer, bufferLen)
+
+   end function expectedInGroup
+
+   !> int olcaoml_num_iteration_groups(olcaoml_model model, int *n,
+   !>     char *message, int message_len)
+   !> n: the model's iteration groups (0 for formats 1-8); the valid
+   !> groups are 0 (the general cells) to n.
+   integer (c_int) function olcaoml_num_iteration_groups (handle, &
+         & valueOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_num_iteration_groups')
+
+      implicit none
+
+      type (c_ptr), value :: handle, valueOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      integer (c_int), pointer :: value
+      character (len=omlMessageLen) :: message
+      integer :: status
+
+      call getModel (handle, object, status, message)
+      call requirePointer (valueOut, 'n', status, message)
+      if (status == omlSuccess) then
+         call c_f_pointer (valueOut, value)
+         value = int(omlNumIterationGroups(object%model), c_int)
+      endif
+      olcaoml_num_iteration_groups = finish(status, message, buffer, &
             & bufferLen)
 
-   end function olcaoml_expected_iterations
+   end function olcaoml_num_iteration_groups
+
+   !> int olcaoml_iteration_group_name(olcaoml_model model, int group,
+   !>     char *name, int name_len, char *message, int message_len)
+   !> name[name_len] receives the NUL-terminated name of group 0..n
+   !> ("general" for 0).  Any failure leaves an empty string there (when
+   !> the buffer can hold one): a group outside 0..n, or a buffer too
+   !> small for the name, is OLCAOML_ERR_ARGUMENT.
+   integer (c_int) function olcaoml_iteration_group_name (handle, group, &
+         & nameOut, nameLen, buffer, bufferLen) &
+         & bind(C, name='olcaoml_iteration_group_name')
+
+      implicit none
+
+      type (c_ptr), value :: handle
+      integer (c_int), value :: group
+      type (c_ptr), value :: nameOut
+      integer (c_int), value :: nameLen
+      type (c_ptr), value :: buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      character (len=omlMessageLen) :: message
+      character (len=omlGroupNameLen) :: name
+      integer :: status, numGroups
+
+      call putMessage ('', nameOut, nameLen)
+      call getModel (handle, object, status, message)
+      call requirePointer (nameOut, 'name', status, message)
+      call requireCount (nameLen, 1, 'name_len', status, message)
+      if (status == omlSuccess) then
+         numGroups = omlNumIterationGroups(object%model)
+         name = omlIterationGroupName(object%model, int(group))
+         if (group < 0 .or. group > numGroups) then
+            call setStatus (status, message, omlErrArgument, 'group: ' // &
+                  & intToChar(int(group)) // ' is outside 0..' // &
+                  & intToChar(numGroups) // ' (the model''s iteration ' // &
+                  & 'groups)')
+         elseif (len_trim(name) >= nameLen) then
+            call setStatus (status, message, omlErrArgument, &
+                  & 'name_len: ' // intToChar(int(nameLen)) // &
+                  & ' is too small for "' // trim(name) // '" and its NUL')
+         else
+            call putMessage (name, nameOut, nameLen)
+         endif
+      endif
+      olcaoml_iteration_group_name = finish(status, message, buffer, &
+            & bufferLen)
+
+   end function olcaoml_iteration_group_name
+
+   !> int olcaoml_iteration_group(olcaoml_model model,
+   !>     const double real_vectors[9], int num_atoms,
+   !>     const double *positions, const int *element_of, int num_threads,
+   !>     int *group, char *message, int message_len)
+   !> *group: the structure's iteration group 0..n (0 for a model without
+   !> groups), -1 on failure (see omlIterationGroup).
+   integer (c_int) function olcaoml_iteration_group (handle, &
+         & realVectorsIn, numAtoms, positionsIn, elementOfIn, numThreads, &
+         & groupOut, buffer, bufferLen) &
+         & bind(C, name='olcaoml_iteration_group')
+
+      implicit none
+
+      type (c_ptr), value :: handle, realVectorsIn
+      integer (c_int), value :: numAtoms
+      type (c_ptr), value :: positionsIn, elementOfIn
+      integer (c_int), value :: numThreads
+      type (c_ptr), value :: groupOut, buffer
+      integer (c_int), value :: bufferLen
+
+      type (ModelHandleType), pointer :: object
+      real (c_double), pointer :: realVectors(:,:), positions(:,:)
+      integer (c_int), pointer :: elementOf(:)
+      integer (c_int), pointer :: answer
+      integer, allocatable :: centres(:)
+      character (len=omlMessageLen) :: message
+      integer :: status, group
+
+      group = -1
+      call getModel (handle, object, status, message)
+      call requirePointer (groupOut, 'group', status, message)
+      call structureArrays (realVectorsIn, numAtoms, positionsIn, &
+            & elementOfIn, numAtoms, c_null_ptr, realVectors, positions, &
+            & elementOf, centres, status, message)
+      if (status == omlSuccess) then
+         call omlIterationGroup (object%model, realVectors, positions, &
+               & elementOf, int(numThreads), group, status, message)
+      endif
+      if (c_associated(groupOut)) then
+         call c_f_pointer (groupOut, answer)
+         answer = int(group, c_int)
+      endif
+      olcaoml_iteration_group = finish(status, message, buffer, bufferLen)
+
+   end function olcaoml_iteration_group
 
    ! ------------------------------------------------------------------
    ! Applicability distance (API 2.3)

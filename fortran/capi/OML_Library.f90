@@ -38,9 +38,10 @@ module OML_Library
    use OML_Model, only: OML_ModelType, omlModelFormatVersion, &
          & omlSymbolLen, readModel, canonicalSymbol, elementIndex, &
          & computeDescriptors, predictFromDescriptors, clearModel, &
-         & ensemblePredict
+         & ensemblePredict, iterationGroupOf
    use OML_ScfV, only: writeScfV
-   use OML_Iterations, only: expectedIterations
+   use OML_Iterations, only: expectedIterations, omlMaxIterationGroups, &
+         & omlGroupNameLen, omlGeneralGroupName
    use OML_Domain, only: OML_DomainType, omlDomainFormatVersion, &
          & readDomain, clearDomain, domainRatio, medianOfFinite
 
@@ -59,9 +60,11 @@ module OML_Library
    !> (OML_DomainType, omlLoadDomain, omlDomainRatio, omlMedianDomain,
    !> omlDomainHandoverThreshold, omlFreeDomain); 2.4: the expected OLCAO
    !> iterations (model format 8: omlExpectedIterations,
-   !> omlHasExpectedIterations).
+   !> omlHasExpectedIterations); 2.5: iteration groups (model format 9:
+   !> omlNumIterationGroups, omlIterationGroupName, omlIterationGroup,
+   !> omlExpectedIterationsInGroup).
    integer, parameter, public :: omlApiMajor = 2
-   integer, parameter, public :: omlApiMinor = 4
+   integer, parameter, public :: omlApiMinor = 5
    integer, parameter, public :: omlApiPatch = 0
 
    ! What a caller needs from the core modules.  Every public name starts
@@ -101,6 +104,11 @@ module OML_Library
    public :: omlHandoverThreshold
    public :: omlHasExpectedIterations
    public :: omlExpectedIterations
+   public :: omlMaxIterationGroups, omlGroupNameLen
+   public :: omlNumIterationGroups
+   public :: omlIterationGroupName
+   public :: omlIterationGroup
+   public :: omlExpectedIterationsInGroup
    public :: omlPredictEnsembleFromDescriptors
    public :: omlPredictEnsemble
    public :: OML_DomainType, omlDomainFormatVersion
@@ -831,15 +839,106 @@ contains
    !>                         maxSigma) lies outside the reference runs'
    !>                         range: the numbers are a rough guide there
    !> A model without the numbers (format 1-7, or a reference that was
-   !> left out): omlSuccess, -1 everywhere and outside false.
+   !> left out): omlSuccess, -1 everywhere and outside false.  These are
+   !> the numbers of the general cells (group 0): a model with iteration
+   !> groups (format 9) has others for the structures of a group
+   !> (omlIterationGroup, omlExpectedIterationsInGroup).
    subroutine omlExpectedIterations (model, numAtoms, maxSigma, expected, &
          & defaultExpected, outside, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: numAtoms
+      real (kind=omlDouble), intent(in) :: maxSigma
+      integer, intent(out) :: expected(3)
+      integer, intent(out) :: defaultExpected(3)
+      logical, intent(out) :: outside
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call omlExpectedIterationsInGroup (model, 0, numAtoms, maxSigma, &
+            & expected, defaultExpected, outside, status, message)
+
+   end subroutine omlExpectedIterations
+
+   ! ------------------------------------------------------------------
+   ! Iteration groups (API 2.5, model format 9; OML_Iterations)
+   ! ------------------------------------------------------------------
+
+   !> Number of iteration groups n (0 for formats 1-8); valid groups are
+   !> 0 (the general cells) to n.
+   pure integer function omlNumIterationGroups (model)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+
+      omlNumIterationGroups = model%numIterationGroups
+
+   end function omlNumIterationGroups
+
+   !> The name of group g as the model file gives it ('si_vacancy');
+   !> 'general' for group 0, blank for a group outside 0..n.
+   pure function omlIterationGroupName (model, group) result (name)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: group
+      character (len=omlGroupNameLen) :: name
+
+      name = ''
+      if (group == 0) then
+         name = omlGeneralGroupName
+      elseif (group >= 1 .and. group <= model%numIterationGroups) then
+         name = model%iterationGroups(group)%name
+      endif
+
+   end function omlIterationGroupName
+
+   !> The iteration group of a structure: the first group g = 1..n whose
+   !> rule it matches (at least minAtoms atoms of the group's element with
+   !> exactly its number of neighbours closer than its cutoff, in a
+   !> structure holding the element it requires), else 0.  Always 0 for
+   !> a model without groups; the arguments are checked either way.
+   !>   realVectors(xyz, abc), positions(xyz, atom)   Bohr
+   !>   elementOf(atom)   the model's element index of every atom
+   !> On failure group is -1 (which omlExpectedIterationsInGroup refuses)
+   !> and status says why.
+   subroutine omlIterationGroup (model, realVectors, positions, elementOf, &
+         & numThreads, group, status, message)
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=omlDouble), intent(in) :: realVectors(3,3)
+      real (kind=omlDouble), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      integer, intent(out) :: group
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      call iterationGroupOf (model, realVectors, positions, elementOf, &
+            & numThreads, group, status, message)
+
+   end subroutine omlIterationGroup
+
+   !> omlExpectedIterations for the structures of one group: group 0 gives
+   !> the general numbers (exactly omlExpectedIterations), group g = 1..n
+   !> the fit of that group's reference runs, evaluated the same way.  A
+   !> group outside 0..n is omlErrArgument (then -1 and false are
+   !> returned), for a model without numbers too.
+   subroutine omlExpectedIterationsInGroup (model, group, numAtoms, &
+         & maxSigma, expected, defaultExpected, outside, status, message)
 
       use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
 
       implicit none
 
       type (OML_ModelType), intent(in) :: model
+      integer, intent(in) :: group
       integer, intent(in) :: numAtoms
       real (kind=omlDouble), intent(in) :: maxSigma
       integer, intent(out) :: expected(3)
@@ -853,6 +952,13 @@ contains
       expected(:) = -1
       defaultExpected(:) = -1
       outside = .false.
+      if (group < 0 .or. group > model%numIterationGroups) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'group: ' // intToChar(group) // ' is outside 0..' // &
+               & intToChar(model%numIterationGroups) // ' (the model''s ' &
+               & // 'iteration groups)')
+         return
+      endif
       if (.not. model%iterations%present) return
       if (numAtoms < 1) then
          call setStatus (status, message, omlErrArgument, &
@@ -870,10 +976,15 @@ contains
                & // realToChar(maxSigma))
          return
       endif
-      call expectedIterations (model%iterations, numAtoms, maxSigma, &
-            & expected, defaultExpected, outside)
+      if (group == 0) then
+         call expectedIterations (model%iterations, numAtoms, maxSigma, &
+               & expected, defaultExpected, outside)
+      else
+         call expectedIterations (model%iterationGroups(group)%iterations, &
+               & numAtoms, maxSigma, expected, defaultExpected, outside)
+      endif
 
-   end subroutine omlExpectedIterations
+   end subroutine omlExpectedIterationsInGroup
 
    !> Ensemble mean A_i (Hartree) and sigma (Hartree: the predicted RMS
    !> error of V(r), r in [0.05, 6] Bohr, weight r^2 dr, of each atom)

@@ -42,9 +42,9 @@ extern "C" {
 /* Version of this interface: 10000 * major + 100 * minor + patch.  The
  * major number is also the library's SONAME (libolcaoml.so.2): a new
  * major number breaks callers, a new minor number only adds functions. */
-#define OLCAOML_API_VERSION 20400
+#define OLCAOML_API_VERSION 20500
 /* Version of the model file format this library reads. */
-#define OLCAOML_MODEL_FORMAT_VERSION 8
+#define OLCAOML_MODEL_FORMAT_VERSION 9
 
 enum olcaoml_status {
     OLCAOML_OK = 0,
@@ -217,6 +217,48 @@ int olcaoml_expected_iterations(olcaoml_model model, int num_atoms,
                                 double max_sigma_hartree, int *expected,
                                 int *default_expected, int *outside,
                                 char *message, int message_len);
+/* Iteration groups (model format 9, API 2.5).  A model's reference runs
+ * may split their cells into groups recognised from the geometry, each
+ * with its own fit, because one fit for all cells can be far off for a
+ * kind of cell OLCAO treats differently (the Si vacancy in SiC took 2-3x
+ * the iterations of the general fit).  Group g = 1..n holds a structure
+ * when the structure has an atom of the group's required element (if it
+ * names one) and at least min_atoms atoms of its element have exactly
+ * its number of neighbours: atoms of any element, every periodic image,
+ * strictly closer than its cutoff (a few Angstrom; cells thinner than
+ * the cutoff too).  A structure is in the first group whose rule it
+ * matches, else in group 0, the general cells, whose numbers
+ * olcaoml_expected_iterations gives.  The same rule and counts as
+ * olcaoml predict's (pyolcaoml.model.olcao_iterations).
+ * *n: the number of groups (0 for formats 1-8: only group 0). */
+int olcaoml_num_iteration_groups(olcaoml_model model, int *n,
+                                 char *message, int message_len);
+/* name[name_len] receives the NUL-terminated name of group 0..n, as the
+ * model file gives it ("si_vacancy"; group 0: "general", at most 32
+ * characters).  A group outside 0..n or a buffer too small for the name
+ * gives OLCAOML_ERR_ARGUMENT and an empty string. */
+int olcaoml_iteration_group_name(olcaoml_model model, int group, char *name,
+                                 int name_len, char *message,
+                                 int message_len);
+/* *group receives the structure's group, 0..n (0 for a model without
+ * groups); -1 on failure.  The structure's arguments are those of
+ * olcaoml_predict (Bohr) and are checked for every model. */
+int olcaoml_iteration_group(olcaoml_model model, const double *real_vectors,
+                            int num_atoms, const double *positions,
+                            const int *element_of, int num_threads,
+                            int *group, char *message, int message_len);
+/* olcaoml_expected_iterations for a structure of group 0..n (0: the
+ * same as olcaoml_expected_iterations): the group's fit, evaluated the
+ * same way, and *outside for the group's reference runs.  A group
+ * outside 0..n (-1 included) is OLCAOML_ERR_ARGUMENT, -1 everywhere and
+ * *outside 0. */
+int olcaoml_expected_iterations_in_group(olcaoml_model model, int group,
+                                         int num_atoms,
+                                         double max_sigma_hartree,
+                                         int *expected,
+                                         int *default_expected,
+                                         int *outside, char *message,
+                                         int message_len);
 
 /* Applicability distance (API 2.3).  The domain file holds the model's
  * training atoms (docs/library.md; fortran/core/OML_Domain.f90 gives the

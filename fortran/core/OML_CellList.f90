@@ -333,9 +333,13 @@ contains
    !> Compact neighbour list of all atoms (CSR layout): the neighbours of
    !> atom i are nbrAtom(nbrStart(i):nbrStart(i+1)-1) with Cartesian
    !> vectors nbrVec(:, same range) = x_j + T - x_i.  One cutoff for all
-   !> pairs.  Two passes (count, then fill), both parallel over atoms.
+   !> pairs.  Two passes (count, then fill), both parallel over atoms, on
+   !> numThreads threads when it is given and > 0 (the caller has checked
+   !> it: OML_Threads), else on the OpenMP default.
    subroutine buildNeighbourList (lattice, positions, cutoff, nbrStart, &
-         & nbrAtom, nbrVec, status, message)
+         & nbrAtom, nbrVec, status, message, numThreads)
+
+      !$ use omp_lib, only: omp_get_max_threads
 
       implicit none
 
@@ -347,17 +351,23 @@ contains
       real (kind=double), allocatable, intent(out) :: nbrVec(:,:)
       integer, intent(out) :: status
       character (len=*), intent(out) :: message
+      integer, intent(in), optional :: numThreads
 
       type (OML_CellListType) :: cellList
       integer, allocatable :: elementOf(:), numOf(:)
       real (kind=double) :: pairCutSq(1,1)
-      integer :: numAtoms, atom, numNbr, first, localStat
+      integer :: numAtoms, atom, numNbr, first, localStat, useThreads
       character (len=omlMessageLen) :: localMsg
       integer :: dummyAtom(1)
       real (kind=double) :: dummyVec(3,1), dummyDist(1)
       real (kind=double), allocatable :: distSqList(:)
 
       numAtoms = size(positions, 2)
+      useThreads = 1
+      !$ useThreads = omp_get_max_threads()
+      if (present(numThreads)) then
+         if (numThreads > 0) useThreads = numThreads
+      endif
       call initCellList (cellList, lattice, positions, cutoff, status, &
             & message)
       if (status /= omlSuccess) return
@@ -374,7 +384,7 @@ contains
 
       ! Pass 1: count.  Coincident atoms are not an error for a plain
       ! neighbour list (minimum distance 0).
-      !$omp parallel do schedule(dynamic, 64) &
+      !$omp parallel do num_threads(useThreads) schedule(dynamic, 64) &
       !$omp& private(numNbr, dummyAtom, dummyVec, dummyDist, localStat, &
       !$omp& localMsg)
       do atom = 1, numAtoms
@@ -405,7 +415,7 @@ contains
       endif
 
       ! Pass 2: fill each atom's own slice of the arrays.
-      !$omp parallel do schedule(dynamic, 64) &
+      !$omp parallel do num_threads(useThreads) schedule(dynamic, 64) &
       !$omp& private(numNbr, first, localStat, localMsg)
       do atom = 1, numAtoms
          first = nbrStart(atom)

@@ -42,9 +42,35 @@
 !! sigma predictors) or of the number of atoms (the file says which
 !! ranges apply; for every predictor since stop 42) the estimate is
 !! extrapolated: a rough guide.
+!!
+!! Iteration groups (format version 9).  One fit for every cell of a
+!! model can be far off for one kind of cell that OLCAO treats
+!! differently: on near-crystalline SiC the Si vacancy took 27-33
+!! iterations where the fit of all defects said 12, because the level of
+!! its far atoms is set by the charge over the whole cell, which no model
+!! of a neighbourhood sees (docs/uncertainty.md).  Such cells are
+!! recognised from the geometry alone, so a reference may split its cells
+!! into groups, each with its own fit (same predictor, same convergence
+!! value); the cells of no group keep the model's general fit (group 0).
+!! The rule of a group (Python's IterationGroup.matches):
+!!    the structure holds at least one atom of "requires" (unless none is
+!!    named), and at least minAtoms atoms of "element" have exactly
+!!    "neighbours" neighbours: atoms of any element, every periodic image
+!!    included, strictly closer than "cutoff" (Angstrom).
+!! A structure takes the first group (1, 2, ...) whose rule it matches,
+!! else group 0.  The Si vacancy: three or more C atoms with exactly three
+!! neighbours within 2.45 Angstrom in a structure with Si (its four C
+!! neighbours lose one bond each; no other point defect of a rattled
+!! crystal leaves more than two).  The neighbours are counted with the
+!! cell list of OML_CellList, the code that Python's neighbour_list
+!! wraps, so the two count the same pairs (a cell thinner than the cutoff
+!! too: the cell list walks as many images as the cutoff reaches).
 module OML_Iterations
 
    use OML_Kinds, only: double
+   use OML_Status
+   use OML_Lattice, only: OML_LatticeType
+   use OML_CellList, only: buildNeighbourList
 
    implicit none
    private
@@ -91,7 +117,33 @@ module OML_Iterations
       logical :: atomsRangeApplies = .false.
    end type OML_IterationsType
 
+   !> The most groups a model may declare, and the longest group name.
+   integer, parameter, public :: omlMaxIterationGroups = 8
+   integer, parameter, public :: omlGroupNameLen = 32
+
+   !> The name of group 0, the cells of no group.
+   character (len=*), parameter, public :: omlGeneralGroupName = 'general'
+
+   !> One iteration group (format version 9): its rule, and its own
+   !> estimate (the predictor and convergence value are the model's).
+   type, public :: OML_IterationGroupType
+      character (len=omlGroupNameLen) :: name = ''
+      !> Descriptor element index of the atoms counted, and of the element
+      !> the structure must hold (0: none required).
+      integer :: element = 0
+      integer :: requires = 0
+      !> The exact number of neighbours, closer than cutoff (Angstrom),
+      !> that at least minAtoms atoms of element must have.
+      integer :: neighbours = 0
+      real (kind=double) :: cutoff = 0.0_double
+      integer :: minAtoms = 1
+      !> Its reference runs' fits, counts and ranges.
+      type (OML_IterationsType) :: iterations
+   end type OML_IterationGroupType
+
    public :: predictorCode
+   public :: predictorName
+   public :: findIterationGroup
    public :: roundIterations
    public :: evaluateFit
    public :: outsideReference
@@ -118,6 +170,27 @@ contains
       end select
 
    end function predictorCode
+
+   !> The file's name of a predictor code (blank when unknown).
+   pure function predictorName (code) result (name)
+
+      implicit none
+
+      integer, intent(in) :: code
+      character (len=:), allocatable :: name
+
+      select case (code)
+      case (predictorLogMaxSigma)
+         name = 'log_max_sigma'
+      case (predictorLogMaxSigmaLogAtoms)
+         name = 'log_max_sigma_log_atoms'
+      case (predictorConstant)
+         name = 'constant'
+      case default
+         name = ''
+      end select
+
+   end function predictorName
 
    !> A count of iterations: max(1, floor(x + 0.5)), as Python's _round
    !> (at least one iteration; halves round up).  Beyond the largest
@@ -217,5 +290,94 @@ contains
       outside = outsideReference(iterations, maxSigma, numAtoms)
 
    end subroutine expectedIterations
+
+   !> The group of a structure: the first g whose rule matches (see the
+   !> top of this module), 0 when none does.
+   !>   lattice, positions(xyz, atom)  the structure, Angstrom
+   !>   elementOf(atom)                descriptor element index (checked
+   !>                                  by the caller)
+   !>   numThreads                     OpenMP threads of the neighbour
+   !>                                  search (chosen by the caller, > 0)
+   !> On failure (a cutoff the cell list refuses, no memory) group is -1
+   !> and status says why.
+   subroutine findIterationGroup (groups, lattice, positions, elementOf, &
+         & numThreads, group, status, message)
+
+      implicit none
+
+      type (OML_IterationGroupType), intent(in) :: groups(:)
+      type (OML_LatticeType), intent(in) :: lattice
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      integer, intent(out) :: group
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      logical :: matches
+      integer :: g
+
+      status = omlSuccess
+      message = ''
+      group = 0
+      do g = 1, size(groups)
+         call matchesGroup (groups(g), lattice, positions, elementOf, &
+               & numThreads, matches, status, message)
+         if (status /= omlSuccess) then
+            group = -1
+            return
+         endif
+         if (matches) then
+            group = g
+            return
+         endif
+      enddo
+
+   end subroutine findIterationGroup
+
+   !> Does the structure match one group's rule?  The element counts are
+   !> looked at first: a structure without the required element, or with
+   !> too few atoms of the counted one, needs no neighbour search.
+   subroutine matchesGroup (rule, lattice, positions, elementOf, &
+         & numThreads, matches, status, message)
+
+      implicit none
+
+      type (OML_IterationGroupType), intent(in) :: rule
+      type (OML_LatticeType), intent(in) :: lattice
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      logical, intent(out) :: matches
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer, allocatable :: nbrStart(:), nbrAtom(:)
+      real (kind=double), allocatable :: nbrVec(:,:)
+      integer :: atom, numFound
+
+      status = omlSuccess
+      message = ''
+      matches = .false.
+      if (rule%requires /= 0) then
+         if (.not. any(elementOf == rule%requires)) return
+      endif
+      if (count(elementOf == rule%element) < rule%minAtoms) return
+
+      ! Every atom's neighbours within the cutoff (a pair at exactly the
+      ! cutoff is not one), the images of every atom included; an atom's
+      ! count is the length of its slice of the list.
+      call buildNeighbourList (lattice, positions, rule%cutoff, nbrStart, &
+            & nbrAtom, nbrVec, status, message, numThreads)
+      if (status /= omlSuccess) return
+      numFound = 0
+      do atom = 1, size(elementOf)
+         if (elementOf(atom) /= rule%element) cycle
+         if (nbrStart(atom + 1) - nbrStart(atom) == rule%neighbours) &
+               & numFound = numFound + 1
+      enddo
+      matches = numFound >= rule%minAtoms
+
+   end subroutine matchesGroup
 
 end module OML_Iterations

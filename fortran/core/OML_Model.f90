@@ -124,6 +124,31 @@
 !! sizes only).  The reader stores them (iterations; present false in
 !! older files) and omlExpectedIterations evaluates them.
 !!
+!! Iteration groups (format version 9).  A reference may split its cells
+!! into groups that the geometry recognises (OML_Iterations explains the
+!! rule; the first is the Si vacancy in SiC), each with its own fit: a
+!! version 9 file is a version 8 file with, right after the
+!! ITERATIONS_DOMAIN record of the general fit (group 0),
+!!    ITERATION_GROUPS n                           1 <= n <= 8
+!! and n times
+!!    ITERATION_GROUP name element neighbours cutoff minAtoms requires
+!!          numCells numNotConverged               (on one line)
+!!    ITERATIONS_FIT a b c qLow qHigh
+!!    DEFAULT_ITERATIONS_FIT a b c qLow qHigh      (optional)
+!!    ITERATIONS_DOMAIN sigmaMin sigmaMax atomsMin atomsMax sigmaApplies
+!!          atomsApplies                           (on one line)
+!! e.g. "ITERATION_GROUP si_vacancy C 3 2.4500000000000002e+00 3 Si 28 0".
+!! name: a word of at most 32 letters, digits or _ that does not begin
+!! with a digit, not "general" (the name of group 0) and not given twice;
+!! element: a descriptor element; neighbours >= 0; cutoff a finite length
+!! > 0 (LENGTH_UNIT, Angstrom); minAtoms >= 1; requires: a descriptor
+!! element, or "-" for none; 1 <= numCells and 0 <= numNotConverged <=
+!! numCells.  The three records after it are checked as in version 8,
+!! with the predictor and convergence value of EXPECTED_ITERATIONS, which
+!! every group shares.  The reader stores the groups (iterationGroups);
+!! omlIterationGroup finds a structure's group and
+!! omlExpectedIterationsInGroup evaluates its fit.
+!!
 !! A loaded model is never changed afterwards, so any number of threads
 !! may share one model; all scratch space is local to each call.
 module OML_Model
@@ -134,17 +159,19 @@ module OML_Model
    use OML_Bispectrum
    use OML_Ensemble, only: ensembleMoments
    use OML_NeighbourMean, only: computeNeighbourMean, neighbourhoodOf
-   use OML_CellList, only: checkCentres
+   use OML_CellList, only: checkCentres, checkElementIndices
    use OML_Iterations, only: OML_IterationsType, OML_IterationFitType, &
          & predictorCode, predictorLogMaxSigma, predictorConstant, &
-         & predictorLogMaxSigmaLogAtoms
+         & predictorLogMaxSigmaLogAtoms, predictorName, &
+         & OML_IterationGroupType, omlMaxIterationGroups, omlGroupNameLen, &
+         & omlGeneralGroupName, findIterationGroup
 
    implicit none
    private
 
    !> The newest file format version this reader understands (it reads
    !> every version from 1 on).
-   integer, parameter, public :: omlModelFormatVersion = 8
+   integer, parameter, public :: omlModelFormatVersion = 9
    !> Most neighbour-mean hops a model may ask for (as pyolcaoml's
    !> MAX_HOPS).
    integer, parameter :: maxHops = 4
@@ -287,6 +314,11 @@ module OML_Model
       !> The expected OLCAO iterations (version 8; OML_Iterations):
       !> present false when the file carries none.
       type (OML_IterationsType) :: iterations
+      !> The iteration groups (version 9; OML_Iterations), in file order:
+      !> group g is iterationGroups(g); group 0, the cells of no group,
+      !> has the estimate above.  None in older files.
+      integer :: numIterationGroups = 0
+      type (OML_IterationGroupType), allocatable :: iterationGroups(:)
    end type OML_ModelType
 
    !> Where the reader is in the file (for messages).  One record may be
@@ -318,6 +350,7 @@ module OML_Model
    public :: canonicalSymbol
    public :: elementIndex
    public :: computeDescriptors
+   public :: iterationGroupOf
    public :: predictFromDescriptors
    public :: ensemblePredict
    public :: activationCode
@@ -782,17 +815,30 @@ contains
       endif
 
       ! Version 8: the expected OLCAO iterations, required there, and the
-      ! last records.  An older file that carries them is named as such
-      ! (an older library would stop at them too).
+      ! last records; version 9 adds the iteration groups after them,
+      ! required there (a version 9 file exists only to carry them).  An
+      ! older file that carries either is named as such (an older library
+      ! would stop at them too).
       if (model%formatVersion >= 8) then
          call readIterations (reader, model, status, message)
+         if (status /= omlSuccess) return
+      endif
+      if (model%formatVersion >= 9) then
+         call readIterationGroups (reader, model, status, message)
          if (status /= omlSuccess) return
       else
          call peekRecord (reader, line, 'END', status, message)
          if (status /= omlSuccess) return
-         if (firstWord(line) == 'EXPECTED_ITERATIONS') then
+         if (firstWord(line) == 'EXPECTED_ITERATIONS' .and. &
+               & model%formatVersion < 8) then
             call formatError (reader, 'EXPECTED_ITERATIONS needs ' // &
                   & 'format version 8, the file says ' // &
+                  & intToChar(model%formatVersion), status, message)
+            return
+         endif
+         if (firstWord(line) == 'ITERATION_GROUPS') then
+            call formatError (reader, 'ITERATION_GROUPS needs format ' // &
+                  & 'version 9, the file says ' // &
                   & intToChar(model%formatVersion), status, message)
             return
          endif
@@ -1455,14 +1501,11 @@ contains
       character (len=*), intent(out) :: message
 
       character (len=*), parameter :: key = 'EXPECTED_ITERATIONS'
-      character (len=*), parameter :: domainKey = 'ITERATIONS_DOMAIN'
-      character (len=:), allocatable :: rest, line
+      character (len=:), allocatable :: rest
       character (len=32) :: word
       type (OML_IterationsType) :: iterations
       real (kind=double) :: nan
-      character (len=:), allocatable :: atomsWords
-      integer :: ioStat, flags(2), wantSigma
-      logical :: sizeFit
+      integer :: ioStat
 
       nan = ieee_value(nan, ieee_quiet_nan)
       call expectKey (reader, key, rest, status, message)
@@ -1507,6 +1550,38 @@ contains
                & 'must be a finite number in (0, 1)', status, message)
          return
       endif
+
+      ! The fits and the ranges of the general cells.
+      call readIterationFits (reader, iterations, status, message)
+      if (status /= omlSuccess) return
+      model%iterations = iterations
+
+   end subroutine readIterations
+
+   !> What follows EXPECTED_ITERATIONS (version 8) and each ITERATION_GROUP
+   !> (version 9): ITERATIONS_FIT, the optional DEFAULT_ITERATIONS_FIT and
+   !> ITERATIONS_DOMAIN, checked for the predictor already in iterations
+   !> (the top of this file says how).  On success iterations is present.
+   subroutine readIterationFits (reader, iterations, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, &
+            & ieee_value, ieee_quiet_nan
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_IterationsType), intent(inout) :: iterations
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=*), parameter :: domainKey = 'ITERATIONS_DOMAIN'
+      character (len=:), allocatable :: rest, line
+      real (kind=double) :: nan
+      character (len=:), allocatable :: atomsWords
+      integer :: ioStat, flags(2), wantSigma
+      logical :: sizeFit
+
+      nan = ieee_value(nan, ieee_quiet_nan)
 
       ! The fits: from the model's start, then (optional) from OLCAO's
       ! default start.
@@ -1573,13 +1648,12 @@ contains
          call formatError (reader, domainKey // ': the ranges that ' // &
                & 'apply (the last two numbers) must be ' // &
                & intToChar(wantSigma) // atomsWords // ' for predictor ' &
-               & // trim(word), status, message)
+               & // predictorName(iterations%predictor), status, message)
          return
       endif
       iterations%sigmaRangeApplies = flags(1) == 1
       iterations%atomsRangeApplies = flags(2) == 1
       iterations%present = .true.
-      model%iterations = iterations
 
    contains
 
@@ -1630,7 +1704,183 @@ contains
 
       end subroutine readFit
 
-   end subroutine readIterations
+   end subroutine readIterationFits
+
+   !> The iteration groups (version 9): "ITERATION_GROUPS n", then n times
+   !> an ITERATION_GROUP record (the group's rule and its reference runs'
+   !> counts) followed by the group's fits and ranges, each checked as the
+   !> top of this file says.  They share the predictor and convergence
+   !> value of the general fit, read before them (readIterations).
+   subroutine readIterationGroups (reader, model, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, &
+            & ieee_value, ieee_quiet_nan
+
+      implicit none
+
+      type (ModelReaderType), intent(inout) :: reader
+      type (OML_ModelType), intent(inout) :: model
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      character (len=*), parameter :: key = 'ITERATION_GROUPS'
+      character (len=*), parameter :: groupKey = 'ITERATION_GROUP'
+      character (len=:), allocatable :: rest
+      character (len=64) :: name, elementWord, requiresWord
+      character (len=len(groupKey) + omlGroupNameLen + 2) :: what
+      type (OML_IterationGroupType), allocatable :: groups(:)
+      real (kind=double) :: cutoff
+      integer :: n, g, k, ioStat, allocStat
+      integer :: neighbours, minAtoms, numCells, numNotConverged
+
+      call expectKey (reader, key, rest, status, message)
+      if (status /= omlSuccess) return
+      if (.not. plainNumbers(rest, 1)) then
+         call formatError (reader, 'expected "' // key // ' n" (1 to ' // &
+               & intToChar(omlMaxIterationGroups) // ' groups), got "' // &
+               & clip(rest) // '"', status, message)
+         return
+      endif
+      call readCount (reader, rest, key, 1, n, status, message)
+      if (status /= omlSuccess) return
+      if (n > omlMaxIterationGroups) then
+         call formatError (reader, key // ' must be at most ' // &
+               & intToChar(omlMaxIterationGroups) // ', got ' // &
+               & intToChar(n), status, message)
+         return
+      endif
+      allocate (groups(n), stat=allocStat)
+      if (allocStat /= 0) then
+         call memoryError (status, message)
+         return
+      endif
+
+      do g = 1, n
+         ! "name element neighbours cutoff minAtoms requires numCells
+         ! numNotConverged": eight words, then each checked on its own.
+         call expectKey (reader, groupKey, rest, status, message)
+         if (status /= omlSuccess) return
+         name = ''
+         elementWord = ''
+         requiresWord = ''
+         neighbours = -1
+         cutoff = ieee_value(cutoff, ieee_quiet_nan)
+         minAtoms = 0
+         numCells = -1
+         numNotConverged = -1
+         ioStat = 1
+         if (plainNumbers(rest, 8)) read (rest, *, iostat=ioStat) name, &
+               & elementWord, neighbours, cutoff, minAtoms, requiresWord, &
+               & numCells, numNotConverged
+         if (ioStat /= 0) then
+            call formatError (reader, 'expected "' // groupKey // ' name ' &
+                  & // 'element neighbours cutoff minAtoms requires ' // &
+                  & 'numCells numNotConverged", got "' // clip(rest) // &
+                  & '"', status, message)
+            return
+         endif
+         if (.not. validName(name)) then
+            call formatError (reader, groupKey // ': the name "' // &
+                  & trim(name(1:40)) // '" must be a word of at most ' // &
+                  & intToChar(omlGroupNameLen) // ' letters, digits or ' &
+                  & // '_, not beginning with a digit, and not "' // &
+                  & omlGeneralGroupName // '"', status, message)
+            return
+         endif
+         do k = 1, g - 1
+            if (groups(k)%name == name) then
+               call formatError (reader, groupKey // ': the name "' // &
+                     & trim(name) // '" is given twice', status, message)
+               return
+            endif
+         enddo
+         ! "ITERATION_GROUP name:" begins every message below.
+         what = groupKey // ' ' // trim(name) // ':'
+         groups(g)%name = name(1:omlGroupNameLen)
+         groups(g)%element = elementIndex(model, elementWord)
+         if (groups(g)%element == 0) then
+            call formatError (reader, trim(what) // ' element "' // &
+                  & trim(elementWord(1:40)) // '" is not a descriptor ' // &
+                  & 'element', status, message)
+            return
+         endif
+         if (neighbours < 0) then
+            call formatError (reader, trim(what) // ' neighbours must ' // &
+                  & 'be an integer >= 0, got ' // intToChar(neighbours), &
+                  & status, message)
+            return
+         endif
+         if (.not. (ieee_is_finite(cutoff) .and. cutoff > 0.0_double)) then
+            call formatError (reader, trim(what) // ' the cutoff must ' // &
+                  & 'be a finite length > 0 (Angstrom)', status, message)
+            return
+         endif
+         if (minAtoms < 1) then
+            call formatError (reader, trim(what) // ' minAtoms must be an ' // &
+                  & 'integer >= 1, got ' // intToChar(minAtoms), status, &
+                  & message)
+            return
+         endif
+         groups(g)%requires = 0
+         if (trim(requiresWord) /= '-') then
+            groups(g)%requires = elementIndex(model, requiresWord)
+            if (groups(g)%requires == 0) then
+               call formatError (reader, trim(what) // ' requires "' // &
+                     & trim(requiresWord(1:40)) // '" is neither a ' // &
+                     & 'descriptor element nor "-" (none)', status, &
+                     & message)
+               return
+            endif
+         endif
+         if (numCells < 1 .or. numNotConverged < 0 .or. &
+               & numNotConverged > numCells) then
+            call formatError (reader, trim(what) // ' need 1 <= ' // &
+                  & 'numCells and 0 <= numNotConverged <= numCells, got ' // &
+                  & intToChar(numCells) // ' and ' // &
+                  & intToChar(numNotConverged), status, message)
+            return
+         endif
+         groups(g)%neighbours = neighbours
+         groups(g)%cutoff = cutoff
+         groups(g)%minAtoms = minAtoms
+
+         ! The group's own estimate, in the model's predictor.
+         groups(g)%iterations%predictor = model%iterations%predictor
+         groups(g)%iterations%convergence = model%iterations%convergence
+         groups(g)%iterations%numCells = numCells
+         groups(g)%iterations%numNotConverged = numNotConverged
+         call readIterationFits (reader, groups(g)%iterations, status, &
+               & message)
+         if (status /= omlSuccess) return
+      enddo
+      call move_alloc (groups, model%iterationGroups)
+      model%numIterationGroups = n
+
+   contains
+
+      !> A word of 1 to omlGroupNameLen letters, digits and underscores
+      !> that does not begin with a digit (Python's str.isidentifier on
+      !> ASCII), and not the name of group 0.
+      logical function validName (text)
+         character (len=*), intent(in) :: text
+         integer :: i, code
+         validName = len_trim(text) >= 1 .and. &
+               & len_trim(text) <= omlGroupNameLen .and. &
+               & trim(text) /= omlGeneralGroupName
+         if (.not. validName) return
+         do i = 1, len_trim(text)
+            code = iachar(text(i:i))
+            if (text(i:i) == '_' .or. (code >= iachar('a') .and. &
+                  & code <= iachar('z')) .or. (code >= iachar('A') .and. &
+                  & code <= iachar('Z'))) cycle
+            if (i > 1 .and. code >= iachar('0') .and. &
+                  & code <= iachar('9')) cycle
+            validName = .false.
+            return
+         enddo
+      end function validName
+
+   end subroutine readIterationGroups
 
    !> Does a record's rest hold exactly count plain words: no '/' (which
    !> would end list-directed input early and leave the values as they
@@ -2394,6 +2644,96 @@ contains
       enddo
 
    end subroutine computeBlocks
+
+   ! ------------------------------------------------------------------
+   ! Iteration groups
+   ! ------------------------------------------------------------------
+
+   !> The iteration group (version 9; OML_Iterations) of a structure:
+   !> the first group g = 1..numIterationGroups whose rule it matches,
+   !> else 0 (the general cells; always 0 for a model without groups).
+   !>   realVectors(xyz, abc)  lattice vectors as columns, Bohr
+   !>   positions(xyz, atom)   Cartesian positions, Bohr
+   !>   elementOf(atom)        descriptor element index 1..numElements
+   !>   numThreads             OpenMP threads; <= 0 uses the default
+   !> The arguments are checked whether the model has groups or not.  The
+   !> rule's cutoff is in Angstrom, so the structure is converted exactly
+   !> as computeDescriptors converts it (the same factor, the same
+   !> multiplication), and the neighbours are those Python counts.  On
+   !> failure group is -1 (no group: a caller that passes it on without
+   !> looking at the status is refused there) and status says why.
+   subroutine iterationGroupOf (model, realVectors, positions, elementOf, &
+         & numThreads, group, status, message)
+
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+      use OML_Threads, only: chooseThreads
+
+      implicit none
+
+      type (OML_ModelType), intent(in) :: model
+      real (kind=double), intent(in) :: realVectors(3,3)
+      real (kind=double), intent(in) :: positions(:,:)
+      integer, intent(in) :: elementOf(:)
+      integer, intent(in) :: numThreads
+      integer, intent(out) :: group
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      type (OML_LatticeType) :: lattice
+      real (kind=double), allocatable :: positionsAng(:,:)
+      integer :: numAtoms, useThreads, allocStat
+
+      status = omlSuccess
+      message = ''
+      group = -1
+      if (.not. model%ready) then
+         call setStatus (status, message, omlErrState, &
+               & 'model: no model has been loaded')
+         return
+      endif
+      numAtoms = size(positions, 2)
+      if (size(positions, 1) /= 3 .or. numAtoms < 1) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'positions: must have shape (3, N), N >= 1')
+         return
+      endif
+      if (size(elementOf) /= numAtoms) then
+         call setStatus (status, message, omlErrArgument, &
+               & 'element_of: need one element per atom (' // &
+               & intToChar(numAtoms) // '), got ' // &
+               & intToChar(size(elementOf)))
+         return
+      endif
+      call checkElementIndices (elementOf, model%numElements, &
+            & 'element_of', status, message)
+      if (status /= omlSuccess) return
+      call chooseThreads (numThreads, useThreads, status, message)
+      if (status /= omlSuccess) return
+
+      ! Bohr -> Angstrom, as computeDescriptors and the Python readers.
+      call initLattice (lattice, realVectors * bohrRad, status, message)
+      if (status /= omlSuccess) return
+      allocate (positionsAng(3, numAtoms), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & 'iteration group: out of memory')
+         return
+      endif
+      positionsAng(:,:) = positions(:,:) * bohrRad
+      if (.not. all(ieee_is_finite(positionsAng))) then
+         call setStatus (status, message, omlErrNonFinite, &
+               & 'positions: contain NaN or Inf')
+         return
+      endif
+      if (model%numIterationGroups == 0) then
+         group = 0
+         return
+      endif
+
+      call findIterationGroup (model%iterationGroups, lattice, &
+            & positionsAng, elementOf, useThreads, group, status, message)
+
+   end subroutine iterationGroupOf
 
    ! ------------------------------------------------------------------
    ! The forward pass
