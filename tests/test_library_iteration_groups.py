@@ -50,6 +50,7 @@ from pyolcaoml.structure import BOHR_IN_ANGSTROM
 REPO = Path(__file__).resolve().parent.parent
 SIC = REPO / "data" / "sic"
 SIC_MODEL = REPO / "data" / "sic_model"
+EXAMPLES = REPO / "fortran" / "examples"
 A_SIC = 4.36  # Å, the stored runs' 3C-SiC lattice constant
 OK, ARGUMENT, NON_FINITE, LATTICE, FORMAT, ELEMENT, NULL, STATE = (
     0,
@@ -1061,3 +1062,53 @@ def test_from_the_librarys_own_sigma_like_olcaoml_predict(grouped, run):
         got = m.expected_iterations(len(sigma), float(sigma.max()), group=g)
     assert g == (1 if "_vacSi_" in run else 0)
     assert got == ((est.iterations, est.low, est.high), est.default, est.extrapolated)
+
+
+# -- the example OLCAO host -----------------------------------------------------------
+@needs_gfortran
+@pytest.mark.parametrize(
+    ("run", "group"),
+    [
+        ("test_runs_stop53/defect/sic32_vacSi_r0.05_seed14044", "si_vacancy"),
+        ("test_runs_stop53/defect/sic32_vacC_r0.05_seed14045", None),
+    ],
+)
+def test_the_fortran_example_prints_the_groups_estimate(tmp_path, capsys, run, group):
+    """fortran/examples/predict_scfv.f90 (what OLCAO would call) picks the
+    structure's group and prints the counts 'olcaoml predict' prints for
+    the same run with the same grouped model (its reference split by the
+    defect label in each cell's run name)."""
+    from test_library_example import copy_run_inputs
+    from test_library_iterations import _counts
+
+    from pyolcaoml.cli import main
+    from pyolcaoml.model.olcao_iterations import load_reference, write_reference
+    from pyolcaoml.model.sic_vacancy import SI_VACANCY_GROUP
+
+    model_dir = tmp_path / "sic"
+    shutil.copytree(SIC_MODEL, model_dir)
+    ref = load_reference(model_dir)
+    cells = [
+        dataclasses.replace(c, group="si_vacancy" if "_vacSi_" in c.run else None)
+        for c in ref.cells
+    ]
+    write_reference(model_dir, cells, ref.predictor, groups=[SI_VACANCY_GROUP])
+    oml = tmp_path / "sic.oml"
+    assert main(["export", str(model_dir), "-o", str(oml)]) == 0
+    assert oml.read_text().splitlines()[0] == f"{FORMAT_MAGIC} 9"
+    exe = tmp_path / "predict_scfv"
+    done = compile_fortran(EXAMPLES / "predict_scfv.f90", exe)
+    assert done.returncode == 0, done.stderr
+    source = REPO / "data" / "sic" / run
+    py_run = copy_run_inputs(source, tmp_path / "python")
+    capsys.readouterr()
+    assert main(["predict", str(model_dir), str(py_run), "--force"]) == 0
+    py_text = capsys.readouterr().out
+    f_run = copy_run_inputs(source, tmp_path / "fortran")
+    args = [str(exe), str(oml), str(f_run), str(f_run / "inputs" / "scfV.dat")]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _counts(done.stdout) == _counts(py_text)
+    said = "from the reference runs of group si_vacancy" in done.stdout
+    assert said == (group is not None)
+    assert ("on si_vacancy cells" in py_text) == (group is not None)
