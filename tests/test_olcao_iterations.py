@@ -403,7 +403,11 @@ def test_info_names_each_reference(capsys) -> None:
     )
     for name, path in MODELS.items():
         meta = json.loads((path / FILE_NAME).read_text())
-        assert f"{name} {len(meta['cells'])} ({meta['predictor']})" in line
+        groups = "".join(
+            f"; {g['name']} {sum(c.get('group') == g['name'] for c in meta['cells'])}"
+            for g in meta.get("groups", [])
+        )
+        assert f"{name} {len(meta['cells'])} ({meta['predictor']}{groups})" in line
 
 
 def test_many_inputs_record_the_estimate(tmp_path: Path) -> None:

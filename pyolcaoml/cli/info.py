@@ -62,7 +62,10 @@ def _iteration_reference_line() -> str:
 
     def describe(path: str) -> str:
         ref = load_reference(path)
-        return "none" if ref is None else f"{len(ref.cells)} ({ref.predictor})"
+        if ref is None:
+            return "none"
+        groups = "".join(f"; {g.name} {len(ref.cells_of(g.name))}" for g in ref.groups)
+        return f"{len(ref.cells)} ({ref.predictor}{groups})"
 
     return "behind the expected iterations of a prediction: " + _per_bundled_model(
         describe
