@@ -30,7 +30,6 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import itertools
-import json
 import math
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ import pytest
 from ase.build import bulk
 from ase.geometry import cellpar_to_cell
 from test_library_support import cached_model, compile_fortran, needs_gfortran
+from test_sic_vacancy import _stored_runs
 
 from pyolcaoml.export import FORMAT_MAGIC, format_model
 from pyolcaoml.library import LibraryError, LibraryModel, load_library
@@ -227,21 +227,6 @@ def _lib_group(m: LibraryModel, cell_a, positions_a, symbols, n_threads=0) -> in
 
 def _crystal(reps=(1, 1, 1)):
     return bulk("SiC", "zincblende", a=A_SIC, cubic=True).repeat(reps)
-
-
-def _stored_runs() -> list[tuple[Path, str | None]]:
-    """Every stored near-crystalline SiC run: (folder, its defect label)."""
-    out = []
-    for meta in sorted(SIC.rglob("meta.json")):
-        run = meta.parent
-        if not (run / "inputs").is_dir():
-            continue
-        m = json.loads(meta.read_text())
-        family = m.get("family")
-        if family is None or family.startswith("amorphous"):
-            continue
-        out.append((run, m.get("defect")))
-    return out
 
 
 @pytest.fixture(scope="module")
