@@ -279,6 +279,12 @@ SETS = (
         default_files=(f"{SIC}/test_runs_stop54b/bench_stop54b_sic.json",),
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 32nd set, 31-33 atoms, stop 55",
+        (f"{SIC}/test_runs_stop55/bench_stop55_sic.json",),
+        "sic",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (
