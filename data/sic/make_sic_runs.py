@@ -879,6 +879,19 @@ def test_queue_stop55() -> list:
     ]
 
 
+def test_queue_stop55b() -> list:
+    """Stop 55's second set: four 32-site defect cells (two Si vacancies, a
+    Si interstitial and a C antisite, seeds 14075-14078) judging a grouped
+    expected-iterations reference grown by the first set, into
+    data/sic/test_runs_stop55b."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi", "vacSi", "Sii", "CSi")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14075, 14079), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -913,6 +926,7 @@ TEST_SETS = {
     "stop54": (os.path.join(HERE, "test_runs_stop54"), test_queue_stop54),
     "stop54b": (os.path.join(HERE, "test_runs_stop54b"), test_queue_stop54b),
     "stop55": (os.path.join(HERE, "test_runs_stop55"), test_queue_stop55),
+    "stop55b": (os.path.join(HERE, "test_runs_stop55b"), test_queue_stop55b),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
