@@ -1050,6 +1050,14 @@ def test_from_the_librarys_own_sigma_like_olcaoml_predict(grouped, run):
 
 
 # -- the example OLCAO host -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def example_exe(tmp_path_factory) -> Path:
+    exe = tmp_path_factory.mktemp("example") / "predict_scfv"
+    done = compile_fortran(EXAMPLES / "predict_scfv.f90", exe)
+    assert done.returncode == 0, done.stderr
+    return exe
+
+
 @needs_gfortran
 @pytest.mark.parametrize(
     ("run", "group"),
@@ -1058,7 +1066,9 @@ def test_from_the_librarys_own_sigma_like_olcaoml_predict(grouped, run):
         ("test_runs_stop53/defect/sic32_vacC_r0.05_seed14045", None),
     ],
 )
-def test_the_fortran_example_prints_the_groups_estimate(tmp_path, capsys, run, group):
+def test_the_fortran_example_prints_the_groups_estimate(
+    grouped, example_exe, tmp_path, capsys, run, group
+):
     """fortran/examples/predict_scfv.f90 (what OLCAO would call) picks the
     structure's group and prints the counts 'olcaoml predict' prints for
     the same run with the same grouped model (its reference split by the
@@ -1067,30 +1077,15 @@ def test_the_fortran_example_prints_the_groups_estimate(tmp_path, capsys, run, g
     from test_library_iterations import _counts
 
     from pyolcaoml.cli import main
-    from pyolcaoml.model.olcao_iterations import load_reference, write_reference
-    from pyolcaoml.model.sic_vacancy import SI_VACANCY_GROUP
 
-    model_dir = tmp_path / "sic"
-    shutil.copytree(SIC_MODEL, model_dir)
-    ref = load_reference(model_dir)
-    cells = [
-        dataclasses.replace(c, group="si_vacancy" if "_vacSi_" in c.run else None)
-        for c in ref.cells
-    ]
-    write_reference(model_dir, cells, ref.predictor, groups=[SI_VACANCY_GROUP])
-    oml = tmp_path / "sic.oml"
-    assert main(["export", str(model_dir), "-o", str(oml)]) == 0
-    assert oml.read_text().splitlines()[0] == f"{FORMAT_MAGIC} 9"
-    exe = tmp_path / "predict_scfv"
-    done = compile_fortran(EXAMPLES / "predict_scfv.f90", exe)
-    assert done.returncode == 0, done.stderr
+    model_dir, oml, _ = grouped
     source = REPO / "data" / "sic" / run
     py_run = copy_run_inputs(source, tmp_path / "python")
     capsys.readouterr()
     assert main(["predict", str(model_dir), str(py_run), "--force"]) == 0
     py_text = capsys.readouterr().out
     f_run = copy_run_inputs(source, tmp_path / "fortran")
-    args = [str(exe), str(oml), str(f_run), str(f_run / "inputs" / "scfV.dat")]
+    args = [str(example_exe), str(oml), str(f_run), str(f_run / "inputs" / "scfV.dat")]
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert _counts(done.stdout) == _counts(py_text)
