@@ -285,6 +285,12 @@ SETS = (
         "sic",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 33rd set, 31-33 atoms, stop 55",
+        (f"{SIC}/test_runs_stop55b/bench_stop55b_sic.json",),
+        "sic",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (

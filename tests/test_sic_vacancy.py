@@ -131,3 +131,36 @@ def test_predict_notes_a_si_vacancy(name: str, noted: bool, tmp_path, capsys) ->
     out = capsys.readouterr().out
     assert "sic_model" in out  # the near-crystalline model, not 'sicam'
     assert ("the mark of a Si vacancy" in out) == noted, out
+
+
+def _bench(name: str) -> list[dict]:
+    return json.loads((SIC / name).read_text())["rows"]
+
+
+def test_the_notes_numbers_are_the_stored_olcao_runs() -> None:
+    """MEASURED["si_vacancy"], which predict's note prints, against the
+    iterations OLCAO logged on the fresh 31-atom Si vacancies (the bench
+    JSONs of stops 53-55; the Si vacancy by the label in the run's name,
+    which make_sic_runs.py wrote)."""
+    from pyolcaoml.model.sic_vacancy import MEASURED
+
+    sets = ("53", "53b", "54b", "55", "55b")
+    sic = {
+        r["run"]: r["iterations_to_1e-4"]
+        for s in sets
+        for r in _bench(f"test_runs_stop{s}/bench_stop{s}_sic.json")
+        if r["start"] == "sic" and "_vacSi_" in r["run"]
+    }
+    two = {
+        r["run"]: r["iterations_to_1e-4"]
+        for s in ("53", "53b", "54b")
+        for r in _bench(f"test_runs_stop{s}/bench_stop{s}_two_level.json")
+        if "_vacSi_" in r["run"]
+    }
+    v = MEASURED["si_vacancy"]
+    assert len(sic) == v["predict_cells"] and None not in sic.values()
+    assert (min(sic.values()), max(sic.values())) == v["predict_iterations"]
+    assert len(two) == v["two_level_cells"] and set(two) <= set(sic)
+    assert (min(two.values()), max(two.values())) == v["two_level_iterations"]
+    paired = [sic[k] for k in two]
+    assert (min(paired), max(paired)) == v["paired_predict_iterations"]
