@@ -285,6 +285,13 @@ SETS = (
         "sic",
     ),
     FreshSet(
+        "sic + from-mb",
+        "SiC 32nd set, its four Si vacancies, stop 55 (two-level, shipped recipe)",
+        (f"{SIC}/test_runs_stop55/bench_stop55_two_level.json",),
+        "two-level",
+        default_files=(f"{SIC}/test_runs_stop55/bench_stop55_sic.json",),
+    ),
+    FreshSet(
         "sic (S)",
         "SiC 33rd set, 31-33 atoms, stop 55",
         (f"{SIC}/test_runs_stop55b/bench_stop55b_sic.json",),

@@ -141,7 +141,8 @@ def test_the_notes_numbers_are_the_stored_olcao_runs() -> None:
     """MEASURED["si_vacancy"], which predict's note prints, against the
     iterations OLCAO logged on the fresh 31-atom Si vacancies (the bench
     JSONs of stops 53-55; the Si vacancy by the label in the run's name,
-    which make_sic_runs.py wrote)."""
+    which make_sic_runs.py wrote), and the two-level start's CPU time over
+    sic's on the same cells."""
     from pyolcaoml.model.sic_vacancy import MEASURED
 
     sets = ("53", "53b", "54b", "55", "55b")
@@ -151,12 +152,19 @@ def test_the_notes_numbers_are_the_stored_olcao_runs() -> None:
         for r in _bench(f"test_runs_stop{s}/bench_stop{s}_sic.json")
         if r["start"] == "sic" and "_vacSi_" in r["run"]
     }
-    two = {
-        r["run"]: r["iterations_to_1e-4"]
-        for s in ("53", "53b", "54b")
+    cpu_sic = {
+        r["run"]: r["olcao_cpu_s"]
+        for s in sets
+        for r in _bench(f"test_runs_stop{s}/bench_stop{s}_sic.json")
+        if r["start"] == "sic"
+    }
+    rows = [
+        r
+        for s in ("53", "53b", "54b", "55")
         for r in _bench(f"test_runs_stop{s}/bench_stop{s}_two_level.json")
         if "_vacSi_" in r["run"]
-    }
+    ]
+    two = {r["run"]: r["iterations_to_1e-4"] for r in rows}
     v = MEASURED["si_vacancy"]
     assert len(sic) == v["predict_cells"] and None not in sic.values()
     assert (min(sic.values()), max(sic.values())) == v["predict_iterations"]
@@ -164,3 +172,5 @@ def test_the_notes_numbers_are_the_stored_olcao_runs() -> None:
     assert (min(two.values()), max(two.values())) == v["two_level_iterations"]
     paired = [sic[k] for k in two]
     assert (min(paired), max(paired)) == v["paired_predict_iterations"]
+    ratio = sum(r["olcao_cpu_s"] for r in rows) / sum(cpu_sic[k] for k in two)
+    assert round(ratio, 2) == v["cpu_ratio"]

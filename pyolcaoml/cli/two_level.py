@@ -41,8 +41,8 @@ pyolcaoml; without it, this command stops before writing anything).
 
 When it pays (OLCAO, fresh cells): on near-crystalline SiC with a Si
 vacancy of about 30 atoms and more (15-27 FB iterations to 1e-4 against
-27-33 from 'olcaoml predict' alone on ten fresh 31-atom cells, 0.95x its
-CPU time); elsewhere it
+25-35 from 'olcaoml predict' alone on fourteen fresh 31-atom cells, 0.98x
+its CPU time); elsewhere it
 saves FB iterations but not time (amorphous SiC 0.94-1.13x 'predict''s
 CPU time per set, 64-atom a-Si 1.04-1.05x the default's).
 RUN_DIR's inputs/scfV.dat is replaced only with --force (makeinput wrote

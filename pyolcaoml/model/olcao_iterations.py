@@ -51,7 +51,7 @@ differently, each with its own fit of the same predictor.  The first is
 the Si vacancy in near-crystalline SiC (:mod:`pyolcaoml.model.sic_vacancy`):
 its far atoms sit at a level set by the charge over the whole cell, OLCAO's
 SCF there has a slow tail that grows with the cell, and one fit for every
-defect said 12 iterations for 31-atom Si vacancies that took 27-33 while
+defect said 12 iterations for 31-atom Si vacancies that took 25-35 while
 overestimating the other 31-33-atom defects (a grouped ``sic`` reference
 came 3.9x closer on ten fresh cells but its ranges held 4 of 10, so the
 bundled one has no groups yet; docs/uncertainty.md, stop 55).  A
