@@ -73,7 +73,7 @@ def run_mb(
     else the run's own CONVERGENCE_TEST; at most ``last_iteration``
     iterations when given, else the run's LAST_ITERATION); its potential
     file, convergence values, wall and CPU seconds."""
-    from pyolcaoml.cli.two_level import copy_run, mb_scf_env
+    from pyolcaoml.cli.two_level import copy_run, fresh_mb_scf_env
 
     wd = os.path.join(work, f"{run.name}-mb")
     copy_run(run.path, wd)
@@ -88,8 +88,11 @@ def run_mb(
     if last_iteration is not None:
         edit_setting(dat, "LAST_ITERATION", lambda _: str(last_iteration))
     driver = os.path.join(os.environ["OLCAO_DIR"], "bin", "uolcao.py")
-    # one scratch folder per MB SCF, so that two at once (--jobs) do not share it
-    env = mb_scf_env(wd, os.path.join(os.environ.get("DATA_DIR", work), "scratch"))
+    # one scratch folder per MB SCF, so that two at once (--jobs) do not
+    # share it, emptied of what a killed one left (OLCAO's lock file)
+    env = fresh_mb_scf_env(
+        wd, os.path.join(os.environ.get("DATA_DIR", work), "scratch")
+    )
     t0 = time.perf_counter()
     r = subprocess.run(
         [sys.executable, driver, "-scf", "MB"],

@@ -28,6 +28,9 @@ assert sys.argv[1:] == ["-scf", "MB"], sys.argv
 shutil.copy("inputs/scfV.dat", "given_scfV.dat")
 shutil.copy("inputs/olcao.dat", "given_olcao.dat")
 open("given_temp", "w").write(os.environ["OLCAO_TEMP"])
+# what a killed MB SCF leaves behind: OLCAO refuses to start beside it
+lock = os.path.join(os.environ["OLCAO_TEMP"], "OLCAOlock")
+open("temp_had_lock", "w").write(str(os.path.exists(lock)))
 print("stand-in MB SCF")
 if FAIL:
     sys.exit(3)
@@ -184,3 +187,18 @@ def test_the_recipes_are_those_measured(model, start, conv, limit) -> None:
     for name in (model, str(bundled_model_path(model))):
         r = recipe_for(name, ["Si", "C"])
         assert (r.start, r.convergence, r.last_iteration) == (start, conv, limit)
+
+
+def test_a_lock_left_by_a_killed_mb_scf_is_cleared(tmp_path, monkeypatch, capsys):
+    """An MB SCF killed in the same MB_DIR before (MB_DIR since removed)
+    left OLCAO's lock file in its scratch folder under $OLCAO_TEMP; the
+    next two-level run starts with that folder empty."""
+    _stand_in(tmp_path, monkeypatch, NEAR)
+    run = _copy_run(_src(NEAR), tmp_path / "run")
+    mb = tmp_path / "run-mb"
+    stale = tmp_path / "scratch" / str(mb.resolve()).strip("/").replace("/", "_")
+    stale.mkdir(parents=True)
+    (stale / "OLCAOlock").write_text("")
+    assert main(["two-level", str(run), "--force", "--threads", "1"]) == 0
+    assert (mb / "given_temp").read_text() == str(stale)
+    assert (mb / "temp_had_lock").read_text() == "False"

@@ -146,12 +146,22 @@ def mb_scf_env(mb_dir: str, default_temp: str) -> dict[str, str]:
     return env
 
 
+def fresh_mb_scf_env(mb_dir: str, default_temp: str) -> dict[str, str]:
+    """:func:`mb_scf_env`, with its scratch folder emptied first: that
+    folder belongs to ``mb_dir`` alone, and an MB SCF killed there before
+    leaves OLCAO's lock file in it, which stops the next one ("Lock file
+    found")."""
+    env = mb_scf_env(mb_dir, default_temp)
+    shutil.rmtree(env["OLCAO_TEMP"], ignore_errors=True)
+    return env
+
+
 def run_mb_scf(driver: str, mb_dir: str) -> str:
     """OLCAO's MB SCF in ``mb_dir`` (its scratch in a folder of its own);
     the converged potential's path. CLIError naming the log on failure."""
     from pyolcaoml.cli import CLIError
 
-    env = mb_scf_env(mb_dir, os.path.join(os.path.abspath(mb_dir), "scratch"))
+    env = fresh_mb_scf_env(mb_dir, os.path.join(os.path.abspath(mb_dir), "scratch"))
     log = os.path.join(mb_dir, LOG_NAME)
     with open(log, "w") as fh:
         r = subprocess.run(
