@@ -386,14 +386,19 @@ class LibraryModel(_Handle):
         _check(status, buf)
         return out.value
 
-    def _symbol(self, element: int) -> str:
-        sym = ctypes.create_string_buffer(32)
+    def _text(self, name: str, what: str, index: int, size: int) -> str:
+        """The string that entry point ``name`` writes for item ``index``
+        (its argument called ``what``) into a buffer of ``size`` bytes."""
+        out = ctypes.create_string_buffer(size)
         buf = _buffer()
-        status = self._lib.olcaoml_model_element_symbol(
-            self.handle, _int_arg("element", element), sym, len(sym), buf, len(buf)
+        status = getattr(self._lib, name)(
+            self.handle, _int_arg(what, index), out, len(out), buf, len(buf)
         )
         _check(status, buf)
-        return sym.value.decode()
+        return out.value.decode()
+
+    def _symbol(self, element: int) -> str:
+        return self._text("olcaoml_model_element_symbol", "element", element, 32)
 
     # -- model facts -----------------------------------------------------------
     def element_index(self, symbol: str) -> int:
@@ -669,13 +674,7 @@ class LibraryModel(_Handle):
     def iteration_group_name(self, group: int) -> str:
         """The name of group 0..n as the model file gives it ("general"
         for 0)."""
-        name = ctypes.create_string_buffer(64)
-        buf = _buffer()
-        status = self._lib.olcaoml_iteration_group_name(
-            self.handle, _int_arg("group", group), name, len(name), buf, len(buf)
-        )
-        _check(status, buf)
-        return name.value.decode()
+        return self._text("olcaoml_iteration_group_name", "group", group, 64)
 
     def iteration_group(
         self,

@@ -385,17 +385,8 @@ def predict_item(
         os.fspath(model.path),
         (est.iterations, est.low, est.high) if est is not None else (-1, -1, -1),
         est.default if est is not None and est.default else (-1, -1, -1),
-        _group_name(est),
+        "" if est is None else est.group_name,
     )
-
-
-def _group_name(est: Any) -> str:
-    """/structures/iteration_group of one estimate (see PredictResult)."""
-    if est is None:
-        return ""
-    from pyolcaoml.model.olcao_iterations import GENERAL
-
-    return GENERAL if est.group is None else est.group.name
 
 
 # -- output ---------------------------------------------------------------------

@@ -184,12 +184,20 @@ class IterationGroup:
         from pyolcaoml.structure import Structure
 
         s = Structure.coerce(structure)
-        symbols = set(s.symbols)
-        if self.element not in symbols or (
-            self.requires is not None and self.requires not in symbols
-        ):
+        # the elements first: without them no neighbour search is needed
+        if not self._has_elements(s.symbols):
             return False
-        return len(self.atoms_matching(s, n_threads)) >= self.min_atoms
+        return self.matched_by(s, self.atoms_matching(s, n_threads))
+
+    def matched_by(self, structure: Any, matching: Any) -> bool:
+        """:meth:`matches`, given the structure's :meth:`atoms_matching`."""
+        return self._has_elements(structure.symbols) and len(matching) >= self.min_atoms
+
+    def _has_elements(self, symbols: Any) -> bool:
+        present = set(symbols)
+        return self.element in present and (
+            self.requires is None or self.requires in present
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -257,8 +265,14 @@ class IterationEstimate:
         lo, hi = self.atoms_range
         return not lo <= self.atoms <= hi
 
+    @property
+    def group_name(self) -> str:
+        """The name of the group the estimate came from, :data:`GENERAL`
+        for the cells of no group."""
+        return GENERAL if self.group is None else self.group.name
+
     def _cells(self) -> str:
-        return "cells" if self.group is None else f"{self.group.name} cells"
+        return "cells" if self.group is None else f"{self.group_name} cells"
 
     def summary(self) -> list[str]:
         """Lines for the terminal (``olcaoml predict``)."""

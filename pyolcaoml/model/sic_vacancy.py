@@ -87,12 +87,6 @@ def has_si_vacancy(structure: Any, n_threads: int | None = None) -> bool:
     return SI_VACANCY_GROUP.matches(structure, n_threads)
 
 
-def _marks_vacancy(structure: Any, three_fold: np.ndarray) -> bool:
-    """:func:`has_si_vacancy` from the structure's three-fold C atoms."""
-    symbols = set(getattr(structure, "symbols", ()))
-    return {"Si", "C"} <= symbols and len(three_fold) >= MIN_THREE_FOLD_CARBON
-
-
 def predict_note(
     structure: Any, n_threads: int | None = None, grouped: bool = False
 ) -> list[str]:
@@ -100,8 +94,11 @@ def predict_note(
     unless the structure looks like it holds a Si vacancy.  ``grouped``:
     the estimate printed above already came from the Si-vacancy cells
     (:data:`SI_VACANCY_GROUP`), so only the two-level start is named."""
-    c3 = three_fold_carbons(structure, n_threads)
-    if not _marks_vacancy(structure, c3):
+    from pyolcaoml.structure import Structure
+
+    s = Structure.coerce(structure)
+    c3 = three_fold_carbons(s, n_threads)
+    if not SI_VACANCY_GROUP.matched_by(s, c3):
         return []
     v = MEASURED["si_vacancy"]
     p0, p1 = v["predict_iterations"]
