@@ -2479,6 +2479,38 @@ contains
    ! Descriptors
    ! ------------------------------------------------------------------
 
+   !> The structure in Angstrom, the unit of the descriptor radii and of
+   !> the iteration groups' cutoffs: the lattice and the positions each
+   !> times bohrRad, one multiplication, exactly as the Python readers
+   !> convert, so that both see the same distances to the last bit.
+   !>   what   names the caller in the out-of-memory message
+   subroutine structureInAngstrom (realVectors, positions, what, lattice, &
+         & positionsAng, status, message)
+
+      implicit none
+
+      real (kind=double), intent(in) :: realVectors(3,3)
+      real (kind=double), intent(in) :: positions(:,:)
+      character (len=*), intent(in) :: what
+      type (OML_LatticeType), intent(out) :: lattice
+      real (kind=double), allocatable, intent(out) :: positionsAng(:,:)
+      integer, intent(out) :: status
+      character (len=*), intent(out) :: message
+
+      integer :: allocStat
+
+      call initLattice (lattice, realVectors * bohrRad, status, message)
+      if (status /= omlSuccess) return
+      allocate (positionsAng(3, size(positions, 2)), stat=allocStat)
+      if (allocStat /= 0) then
+         call setStatus (status, message, omlErrMemory, &
+               & what // ': out of memory')
+         return
+      endif
+      positionsAng(:,:) = positions(:,:) * bohrRad
+
+   end subroutine structureInAngstrom
+
    !> The model's descriptors of the atoms listed in centres.
    !>   realVectors(xyz, abc)  lattice vectors as columns, Bohr
    !>   positions(xyz, atom)   Cartesian positions, Bohr
@@ -2530,17 +2562,11 @@ contains
                & 'positions: must have shape (3, N)')
          return
       endif
-      ! Bohr -> Angstrom, exactly as the Python readers convert (NaN/Inf
-      ! survive the scaling and are rejected by computeBispectrum).
-      call initLattice (lattice, realVectors * bohrRad, status, message)
+      ! Bohr -> Angstrom (NaN/Inf survive the scaling and are rejected by
+      ! computeBispectrum).
+      call structureInAngstrom (realVectors, positions, 'descriptors', &
+            & lattice, positionsAng, status, message)
       if (status /= omlSuccess) return
-      allocate (positionsAng(3, size(positions, 2)), stat=allocStat)
-      if (allocStat /= 0) then
-         call setStatus (status, message, omlErrMemory, &
-               & 'descriptors: out of memory')
-         return
-      endif
-      positionsAng(:,:) = positions(:,:) * bohrRad
 
       if (.not. model%hasNeighbourMean) then
          ! Each block is written straight into its rows of the output.
@@ -2681,7 +2707,7 @@ contains
 
       type (OML_LatticeType) :: lattice
       real (kind=double), allocatable :: positionsAng(:,:)
-      integer :: numAtoms, useThreads, allocStat
+      integer :: numAtoms, useThreads
 
       status = omlSuccess
       message = ''
@@ -2711,15 +2737,9 @@ contains
       if (status /= omlSuccess) return
 
       ! Bohr -> Angstrom, as computeDescriptors and the Python readers.
-      call initLattice (lattice, realVectors * bohrRad, status, message)
+      call structureInAngstrom (realVectors, positions, 'iteration group', &
+            & lattice, positionsAng, status, message)
       if (status /= omlSuccess) return
-      allocate (positionsAng(3, numAtoms), stat=allocStat)
-      if (allocStat /= 0) then
-         call setStatus (status, message, omlErrMemory, &
-               & 'iteration group: out of memory')
-         return
-      endif
-      positionsAng(:,:) = positions(:,:) * bohrRad
       if (.not. all(ieee_is_finite(positionsAng))) then
          call setStatus (status, message, omlErrNonFinite, &
                & 'positions: contain NaN or Inf')
