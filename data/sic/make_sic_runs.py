@@ -892,6 +892,20 @@ def test_queue_stop55b() -> list:
     ]
 
 
+def test_queue_stop56() -> list:
+    """Stop 56's set of eight 32-site defect cells (three Si vacancies and
+    one each of the C vacancy, Si interstitial, C interstitial, C antisite
+    and Si antisite, seeds 14079-14086), judging the grouped
+    expected-iterations reference built on 100 spent cells, into
+    data/sic/test_runs_stop56."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi", "vacC", "vacSi", "Sii", "vacSi", "Ci", "CSi", "SiC")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14079, 14087), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -927,6 +941,7 @@ TEST_SETS = {
     "stop54b": (os.path.join(HERE, "test_runs_stop54b"), test_queue_stop54b),
     "stop55": (os.path.join(HERE, "test_runs_stop55"), test_queue_stop55),
     "stop55b": (os.path.join(HERE, "test_runs_stop55b"), test_queue_stop55b),
+    "stop56": (os.path.join(HERE, "test_runs_stop56"), test_queue_stop56),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
