@@ -308,7 +308,7 @@ _RECORD = (
 )
 _NAME = "ITERATION_GROUP: the name "
 _CUTOFF = (
-    "ITERATION_GROUP si_vacancy: the cutoff must be a finite length > 0 (Angstrom)"
+    "ITERATION_GROUP si_vacancy: the cutoff must be a length in (0, 10] (Angstrom)"
 )
 _CELLS = "ITERATION_GROUP si_vacancy: need 1 <= numCells and 0 <= numNotConverged"
 _TWICE = group_block([SI_VACANCY, SI_VACANCY])
@@ -397,6 +397,8 @@ FAULTS = {
     "negative cutoff": (lambda b: _word(b, 1, 4, "-2.45"), 1, _CUTOFF),
     "nan cutoff": (lambda b: _word(b, 1, 4, "NaN"), 1, _CUTOFF),
     "infinite cutoff": (lambda b: _word(b, 1, 4, "Infinity"), 1, _CUTOFF),
+    # Python's IterationGroup refuses the same (0, 10] Angstrom
+    "cutoff past 10 Angstrom": (lambda b: _word(b, 1, 4, "10.000001"), 1, _CUTOFF),
     "no atoms": (
         lambda b: _word(b, 1, 5, "0"),
         1,

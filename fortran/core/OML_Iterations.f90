@@ -121,6 +121,11 @@ module OML_Iterations
    integer, parameter, public :: omlMaxIterationGroups = 8
    integer, parameter, public :: omlGroupNameLen = 32
 
+   !> The longest neighbour cutoff of a group's rule (Angstrom), the bound
+   !> pyolcaoml's IterationGroup sets: a rule counts bonded neighbours, and
+   !> a longer cutoff only makes the neighbour search dearer.
+   real (kind=double), parameter, public :: omlMaxGroupCutoff = 10.0_double
+
    !> The name of group 0, the cells of no group.
    character (len=*), parameter, public :: omlGeneralGroupName = 'general'
 

@@ -140,8 +140,8 @@
 !! e.g. "ITERATION_GROUP si_vacancy C 3 2.4500000000000002e+00 3 Si 28 0".
 !! name: a word of at most 32 letters, digits or _ that does not begin
 !! with a digit, not "general" (the name of group 0) and not given twice;
-!! element: a descriptor element; neighbours >= 0; cutoff a finite length
-!! > 0 (LENGTH_UNIT, Angstrom); minAtoms >= 1; requires: a descriptor
+!! element: a descriptor element; neighbours >= 0; cutoff a length in
+!! (0, 10] (LENGTH_UNIT, Angstrom); minAtoms >= 1; requires: a descriptor
 !! element, or "-" for none; 1 <= numCells and 0 <= numNotConverged <=
 !! numCells.  The three records after it are checked as in version 8,
 !! with the predictor and convergence value of EXPECTED_ITERATIONS, which
@@ -164,7 +164,7 @@ module OML_Model
          & predictorCode, predictorLogMaxSigma, predictorConstant, &
          & predictorLogMaxSigmaLogAtoms, predictorName, &
          & OML_IterationGroupType, omlMaxIterationGroups, omlGroupNameLen, &
-         & omlGeneralGroupName, findIterationGroup
+         & omlGeneralGroupName, omlMaxGroupCutoff, findIterationGroup
 
    implicit none
    private
@@ -1810,9 +1810,10 @@ contains
                   & status, message)
             return
          endif
-         if (.not. (ieee_is_finite(cutoff) .and. cutoff > 0.0_double)) then
+         if (.not. (ieee_is_finite(cutoff) .and. cutoff > 0.0_double &
+               & .and. cutoff <= omlMaxGroupCutoff)) then
             call formatError (reader, trim(what) // ' the cutoff must ' // &
-                  & 'be a finite length > 0 (Angstrom)', status, message)
+                  & 'be a length in (0, 10] (Angstrom)', status, message)
             return
          endif
          if (minAtoms < 1) then

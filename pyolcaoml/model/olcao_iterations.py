@@ -140,12 +140,13 @@ class IterationGroup:
             not isinstance(name, str)
             or not name
             or len(name) > 32
-            or not name.isidentifier()
+            or not (name.isascii() and name.isidentifier())
             or name == GENERAL
         ):
             raise ModelError(
-                f"iteration group name {name!r}: a word of at most 32 "
-                f"letters, digits or _ (not {GENERAL!r})"
+                f"iteration group name {name!r}: a word of at most 32 ASCII "
+                f"letters, digits or _, not beginning with a digit (not "
+                f"{GENERAL!r}; libolcaoml reads the same names)"
             )
         for what, sym in (("element", self.element), ("requires", self.requires)):
             if sym is not None and not (isinstance(sym, str) and sym.isalpha()):
