@@ -10,7 +10,9 @@ its k-points; gs_iter-fb.dat and gs_scfV-fb.dat of the finished FB run):
      recipe) from the model's prediction to 1e-4, or (``--mb-start
      estimate``) from the model's prediction minus the correction, an
      estimate of the MB potential (``--mb-last-iteration N`` caps it:
-     OLCAO's MB SCF oscillates on some cells; docs/model.md, stop 52);
+     OLCAO's MB SCF oscillates on some cells; docs/model.md, stop 52;
+     ``--mb-setting KEY=LINE`` replaces any other olcao.dat setting of the
+     MB SCF, e.g. a coarser exchange-correlation mesh, stop 56);
   2. ``olcaoml from-mb``: that potential plus the model's correction
      (pyolcaoml.model.mb_delta, docs/model.md stop 49);
   3. OLCAO's FB SCF from it, with the run's own inputs (run_olcao.py).
@@ -67,12 +69,15 @@ def run_mb(
     start_text: str | None = None,
     conv: float | None = None,
     last_iteration: int | None = None,
+    settings: tuple[tuple[str, str], ...] = (),
 ) -> dict:
     """OLCAO's MB SCF in a copy of the run's inputs (from ``start_text``, an
     scfV.dat, when given, else OLCAO's default start; to ``conv`` when given,
     else the run's own CONVERGENCE_TEST; at most ``last_iteration``
-    iterations when given, else the run's LAST_ITERATION); its potential
-    file, convergence values, wall and CPU seconds."""
+    iterations when given, else the run's LAST_ITERATION; each (key, line)
+    of ``settings`` replacing that olcao.dat setting, e.g. a coarser
+    exchange-correlation mesh); its potential file, convergence values, wall
+    and CPU seconds."""
     from pyolcaoml.cli.two_level import copy_run, fresh_mb_scf_env
 
     wd = os.path.join(work, f"{run.name}-mb")
@@ -87,6 +92,8 @@ def run_mb(
         edit_setting(dat, "CONVERGENCE_TEST", lambda _: f"{conv:g}")
     if last_iteration is not None:
         edit_setting(dat, "LAST_ITERATION", lambda _: str(last_iteration))
+    for key, line in settings:
+        edit_setting(dat, key, lambda _, line=line: line)
     driver = os.path.join(os.environ["OLCAO_DIR"], "bin", "uolcao.py")
     # one scratch folder per MB SCF, so that two at once (--jobs) do not
     # share it, emptied of what a killed one left (OLCAO's lock file)
@@ -172,6 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the MB SCF's CONVERGENCE_TEST (default: the run's own)",
     )
     p.add_argument(
+        "--mb-setting",
+        action="append",
+        default=[],
+        metavar="KEY=LINE",
+        help="replace the MB SCF's olcao.dat setting KEY by LINE (repeat for "
+        "several; e.g. NUM_ANGULAR_SAMPLE_VECTORS=50 for a coarser "
+        "exchange-correlation mesh)",
+    )
+    p.add_argument(
         "--with-default",
         action="store_true",
         help="also run OLCAO's default start (FB) here, beside the chain, and "
@@ -188,14 +204,21 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--mb-conv must be in (0, 1), got {args.mb_conv}")
     if args.mb_last_iteration is not None and args.mb_last_iteration < 1:
         p.error(f"--mb-last-iteration must be at least 1, got {args.mb_last_iteration}")
+    mb_settings = []
+    for item in args.mb_setting:
+        key, eq, line = item.partition("=")
+        if not (eq and key.strip() and line.strip()):
+            p.error(f"--mb-setting wants KEY=LINE, got {item!r}")
+        mb_settings.append((key.strip(), line.strip()))
     if args.mb_runs and (
         args.mb_start != "default"
         or args.mb_conv is not None
         or args.mb_last_iteration is not None
+        or mb_settings
     ):
         p.error(
             "--mb-runs takes stored MB SCFs: no --mb-start model or estimate, "
-            "--mb-conv or --mb-last-iteration"
+            "--mb-conv, --mb-last-iteration or --mb-setting"
         )
     reason = bench_scf.skip_reason(os.path.abspath(args.runner))
     if reason:
@@ -226,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(model_name, networks=args.mb_start != "default")
     delta = load_mb_delta(model.path)
     for run in runs:  # every run checked before OLCAO starts
+        dat = os.path.join(run.path, "inputs", "olcao.dat")
+        with open(dat) as fh:
+            lines = [line.strip() for line in fh]
+        for key, _ in mb_settings:
+            if lines.count(key) != 1:
+                p.error(f"--mb-setting {key}: {dat} has {lines.count(key)} such lines")
         if not args.with_default and (
             run.history is None or run.converged_potential is None
         ):
@@ -261,7 +290,14 @@ def main(argv: list[str] | None = None) -> int:
         if mb_root:
             mb = stored_mb(mb_root, run.name)
         else:
-            mb = run_mb(run, work, mb_text, args.mb_conv, args.mb_last_iteration)
+            mb = run_mb(
+                run,
+                work,
+                mb_text,
+                args.mb_conv,
+                args.mb_last_iteration,
+                tuple(mb_settings),
+            )
         t0 = time.perf_counter()
         start = two_level_start(model, delta, run.path, mb["potential"], n_threads=1)
         text = format_scfv(replace(start.scfv, style=OLCAO_STYLE))

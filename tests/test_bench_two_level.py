@@ -59,6 +59,9 @@ def test_fresh_cell_without_default_is_named_before_olcao_starts(
         ["--mb-runs", "x.tar.xz", "--mb-start", "estimate"],
         ["--mb-runs", "x.tar.xz", "--mb-last-iteration", "20"],
         ["--mb-last-iteration", "0"],
+        ["--mb-setting", "NUM_ANGULAR_SAMPLE_VECTORS"],
+        ["--mb-setting", "=50"],
+        ["--mb-runs", "x.tar.xz", "--mb-setting", "NUM_ANGULAR_SAMPLE_VECTORS=50"],
     ],
 )
 def test_contradictory_options_are_refused(tmp_path, monkeypatch, capsys, bad):
@@ -215,3 +218,31 @@ def test_estimate_start_and_iteration_cap_reach_the_mb_scf(tmp_path, monkeypatch
     got = np.array(read_scfv(mb_dir / "given_scfV.dat").coeffs())
     assert np.allclose(got, want, rtol=1e-8, atol=1e-10)
     assert not np.allclose(got, net, rtol=1e-3)
+
+
+def test_mb_settings_reach_the_mb_scf_and_nothing_else(tmp_path, monkeypatch, capsys):
+    """--mb-setting KEY=LINE (a coarser exchange-correlation mesh): those
+    lines of the MB SCF's olcao.dat are replaced, every other line is the
+    run's; a key the file lacks is a clear error before OLCAO starts."""
+    runner = _stand_ins(tmp_path, monkeypatch)
+    work = tmp_path / "work"
+    args = [str(SRC_RUN), "--runner", str(runner), "--work", str(work)]
+    args += ["--mb-setting", "NUM_ANGULAR_SAMPLE_VECTORS=50"]
+    args += ["--mb-setting", "RADIAL_SAMPLE-IN_OUT_SPACING= 0.1 3.5 0.7"]
+    assert _load().main(args) == 0
+    given = (work / f"{CELL}-mb" / "given_olcao.dat").read_text().splitlines()
+    run = (SRC_RUN / "inputs" / "olcao.dat").read_text().splitlines()
+    assert len(given) == len(run)
+    changed = {k for k, (a, b) in enumerate(zip(given, run, strict=True)) if a != b}
+    ang = run.index("NUM_ANGULAR_SAMPLE_VECTORS") + 1
+    rad = run.index("RADIAL_SAMPLE-IN_OUT_SPACING") + 1
+    assert changed == {ang, rad}
+    assert given[ang] == "50" and given[rad] == "0.1 3.5 0.7"
+    assert run[ang].split() == ["100"]  # the run's own mesh is the finer one
+
+    bad = [str(SRC_RUN), "--runner", str(runner), "--work", str(tmp_path / "w2")]
+    with pytest.raises(SystemExit) as exc:
+        _load().main([*bad, "--mb-setting", "NO_SUCH_KEY=1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "NO_SUCH_KEY" in err and "olcao.dat" in err
+    assert not (tmp_path / "w2").exists()  # refused before any copy or run
