@@ -298,6 +298,12 @@ SETS = (
         "sic",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 34th set, 31-33 atoms, stop 56",
+        (f"{SIC}/test_runs_stop56/bench_stop56_sic.json",),
+        "sic",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (

@@ -140,12 +140,12 @@ def _bench(name: str) -> list[dict]:
 def test_the_notes_numbers_are_the_stored_olcao_runs() -> None:
     """MEASURED["si_vacancy"], which predict's note prints, against the
     iterations OLCAO logged on the fresh 31-atom Si vacancies (the bench
-    JSONs of stops 53-55; the Si vacancy by the label in the run's name,
+    JSONs of stops 53-56; the Si vacancy by the label in the run's name,
     which make_sic_runs.py wrote), and the two-level start's CPU time over
     sic's on the same cells."""
     from pyolcaoml.model.sic_vacancy import MEASURED
 
-    sets = ("53", "53b", "54b", "55", "55b")
+    sets = ("53", "53b", "54b", "55", "55b", "56")
     sic = {
         r["run"]: r["iterations_to_1e-4"]
         for s in sets
