@@ -163,6 +163,12 @@ SETS = (
         "two-level",
     ),
     FreshSet(
+        "asi + from-mb",
+        "a-Si64, 1 cell, stop 56 (two-level: MB SCF from asi to 1e-3, at most 20)",
+        (f"{SI}/bench_stop56_two_level_asi64.json",),
+        "two-level",
+    ),
+    FreshSet(
         "sic (S)",
         "SiC 9th set, near-crystalline, stop 27",
         (f"{SIC}/test_runs_stop29/bench_stop27_S.json",),

@@ -22,7 +22,7 @@ correction is local. The two together start the FB SCF closer to its
 answer than any model alone, but the MB SCF's iterations cost time:
 
   - 64-atom a-Si ('asi'): half the default's FB iterations to 1e-4 on
-    three of four cells, at 1.04-1.05x the default's CPU time on two
+    three of five cells, at 1.03-1.05x the default's CPU time on three
     fresh cells (an MB iteration costs about half an FB one and the MB
     SCF takes 20-30), where 'olcaoml predict asi' alone is faster;
   - 16-atom amorphous SiC ('sicam'): over 24 fresh cells, FB iterations

@@ -44,7 +44,7 @@ vacancy of about 30 atoms and more (15-27 FB iterations to 1e-4 against
 25-35 from 'olcaoml predict' alone on fourteen fresh 31-atom cells, 0.98x
 its CPU time); elsewhere it
 saves FB iterations but not time (amorphous SiC 0.94-1.13x 'predict''s
-CPU time per set, 64-atom a-Si 1.04-1.05x the default's).
+CPU time per set, 64-atom a-Si 1.03-1.05x the default's).
 RUN_DIR's inputs/scfV.dat is replaced only with --force (makeinput wrote
 a default one); MB_DIR must not exist. Files are written to a temporary
 name and renamed.
