@@ -41,9 +41,8 @@ MIN_THREE_FOLD_CARBON = 3
 #: (docs/model.md, stops 53-56; data/sic/test_runs_stop5[3456]*/bench_*.json):
 #: nineteen Si vacancies from ``sic``'s start (six of stop 53, four of stop
 #: 54, six of stop 55, three of stop 56), fourteen of them also from the
-#: two-level start
-#: (stops 53-55), and six other defects (C vacancies, Si and C
-#: interstitials, antisites; stop 53).
+#: two-level start (stops 53-55), and six other defects (C vacancies, Si
+#: and C interstitials, antisites; stop 53).
 MEASURED = {
     "si_vacancy": {
         "atoms": 31,
