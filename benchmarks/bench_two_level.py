@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         two_level_start,
     )
     from pyolcaoml.olcao import OLCAO_STYLE, format_scfv, read_run
+    from pyolcaoml.olcao.errors import OlcaoFormatError
+    from pyolcaoml.olcao.olcao_dat import setting_line
 
     runs = [read_run(d) for d in args.runs]
     model_name = args.model
@@ -249,12 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(model_name, networks=args.mb_start != "default")
     delta = load_mb_delta(model.path)
     for run in runs:  # every run checked before OLCAO starts
-        dat = os.path.join(run.path, "inputs", "olcao.dat")
-        with open(dat) as fh:
-            lines = [line.strip() for line in fh]
-        for key, _ in mb_settings:
-            if lines.count(key) != 1:
-                p.error(f"--mb-setting {key}: {dat} has {lines.count(key)} such lines")
+        for key, _ in mb_settings:  # as run_mb's edit_setting will find it
+            try:
+                setting_line(os.path.join(run.path, "inputs", "olcao.dat"), key)
+            except OlcaoFormatError as exc:
+                p.error(f"--mb-setting {key}: {exc}")
         if not args.with_default and (
             run.history is None or run.converged_potential is None
         ):

@@ -238,3 +238,18 @@ def test_edit_setting_rewrites_one_setting_and_keeps_every_other_byte(tmp_path):
         with pytest.raises(OlcaoFormatError, match=f"{dat}.*RELAXATION_FACTOR"):
             edit_setting(dat, "RELAXATION_FACTOR", lambda old: "0.4")
         assert dat.read_text() == bad
+
+
+def test_setting_line_reads_what_edit_setting_would_change(tmp_path):
+    """setting_line: the line after the key, without its ending; the same
+    error as edit_setting for a key that is missing, repeated or last."""
+    from pyolcaoml.olcao.olcao_dat import setting_line
+
+    dat = tmp_path / "olcao.dat"
+    dat.write_bytes(b"TITLE\r\nx\r\nRADIAL_SAMPLE-IN_OUT_SPACING\r\n0.1 3.5 0.8\r\n")
+    assert setting_line(dat, "RADIAL_SAMPLE-IN_OUT_SPACING") == "0.1 3.5 0.8"
+    assert setting_line(dat, "TITLE") == "x"
+    for bad in ("TITLE\nx\n", "X\n1\nX\n2\n", "TITLE\nx\nX\n"):
+        dat.write_text(bad)
+        with pytest.raises(OlcaoFormatError, match=f"{dat}.*one X setting"):
+            setting_line(dat, "X")

@@ -52,9 +52,9 @@ the Si vacancy in near-crystalline SiC (:mod:`pyolcaoml.model.sic_vacancy`):
 its far atoms sit at a level set by the charge over the whole cell, OLCAO's
 SCF there has a slow tail that grows with the cell, and one fit for every
 defect said 12 iterations for 31-atom Si vacancies that took 25-35 while
-overestimating the other 31-33-atom defects (a grouped ``sic`` reference
-came 3.9x closer on ten fresh cells but its ranges held 4 of 10, so the
-bundled one has no groups yet; docs/uncertainty.md, stop 55).  A
+overestimating the other 31-33-atom defects (grouped ``sic`` references
+came 3.2x closer on sixteen fresh cells but their ranges held 7 of 16, so
+the bundled one has no groups yet; docs/uncertainty.md, stops 55-56).  A
 group's rule (:class:`IterationGroup`): at least ``min_atoms`` atoms of
 ``element`` with exactly ``neighbours`` neighbours closer than
 ``cutoff_angstrom`` (any element, every periodic image), in a structure

@@ -67,8 +67,8 @@ MEASURED = {
 
 #: the rule as an iteration group (:mod:`pyolcaoml.model.olcao_iterations`):
 #: a reference may give these cells a fit of their own (tried on ``sic`` in
-#: stop 55 and not shipped: its ranges were too narrow on fresh 31-33-atom
-#: cells; docs/uncertainty.md)
+#: stops 55-56 and not shipped: its ranges were too narrow on fresh
+#: 31-33-atom cells; docs/uncertainty.md)
 SI_VACANCY_GROUP = IterationGroup(
     "si_vacancy", "C", 3, BOND_CUTOFF_ANGSTROM, MIN_THREE_FOLD_CARBON, "Si"
 )

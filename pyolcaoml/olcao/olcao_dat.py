@@ -1,5 +1,6 @@
 """The potential section and a few SCF settings of ``inputs/olcao.dat``,
-and :func:`edit_setting` to change one setting of a copy of it.
+:func:`setting_line` to read one setting and :func:`edit_setting` to change
+one setting of a copy of it.
 
 Also the potential parameters of an atomicPDB ``pot1`` file, which use the
 same keys (see :mod:`pyolcaoml.olcao.atomicpdb`).
@@ -26,6 +27,7 @@ __all__ = [
     "edit_setting",
     "geometric_alphas",
     "read_olcao_dat",
+    "setting_line",
 ]
 
 
@@ -187,6 +189,28 @@ def _scalar_after_key(reader: LineReader, key: str, kind: type) -> float | int |
     return reader.floats(1, f"number after {key}")[0]
 
 
+def _read_lines(path: str | os.PathLike[str]) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:  # its own line endings
+        return fh.read().splitlines(keepends=True)
+
+
+def _setting_index(lines: list[str], key: str, path) -> int:
+    """The index of the line after the one line that reads ``key``;
+    :class:`OlcaoFormatError` naming the file unless there is exactly one
+    with a line after it."""
+    at = [k for k, line in enumerate(lines) if line.strip() == key]
+    if len(at) != 1 or at[0] + 1 >= len(lines):
+        raise OlcaoFormatError(f"expected one {key} setting, found {len(at)}", path)
+    return at[0] + 1
+
+
+def setting_line(path: str | os.PathLike[str], key: str) -> str:
+    """The line after the line that reads ``key`` (the setting's value, as
+    written), with the same check as :func:`edit_setting`."""
+    lines = _read_lines(path)
+    return lines[_setting_index(lines, key, path)].rstrip("\r\n")
+
+
 def edit_setting(
     path: str | os.PathLike[str], key: str, edit: Callable[[str], str]
 ) -> None:
@@ -196,14 +220,11 @@ def edit_setting(
     every file the package replaces). Raises
     :class:`OlcaoFormatError` naming the file unless ``key`` is there
     exactly once with a line after it."""
-    with open(path, newline="", encoding="utf-8") as fh:  # its own line endings
-        lines = fh.read().splitlines(keepends=True)
-    at = [k for k, line in enumerate(lines) if line.strip() == key]
-    if len(at) != 1 or at[0] + 1 >= len(lines):
-        raise OlcaoFormatError(f"expected one {key} setting, found {len(at)}", path)
-    old = lines[at[0] + 1]
+    lines = _read_lines(path)
+    k = _setting_index(lines, key, path)
+    old = lines[k]
     ending = old[len(old.rstrip("\r\n")) :]
-    lines[at[0] + 1] = edit(old.rstrip("\r\n")) + ending
+    lines[k] = edit(old.rstrip("\r\n")) + ending
     write_bytes_atomic(path, "".join(lines).encode("utf-8"))
 
 
