@@ -529,6 +529,12 @@ def table(rows: list[Row], markdown: bool) -> str:
                 _ratio(r.cpu_ratio),
             )
         )
+    return render_table(head, body, markdown)
+
+
+def render_table(head, body, markdown: bool) -> str:
+    """A header and rows of strings as a Markdown table, or as columns
+    padded to their widest entry."""
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(b) + " |" for b in body]

@@ -36,6 +36,11 @@ import statistics
 import sys
 from dataclasses import asdict, dataclass
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fresh_sets import render_table  # noqa: E402
+from sigma_vs_olcao import bench_rows  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: OLCAO's default CONVERGENCE_TEST: the tolerance the counts are taken to
 TOLERANCE = 1e-4
@@ -132,15 +137,6 @@ def summarise(cells: list[Cell]) -> list[Row]:
     return rows
 
 
-def read_rows(path: str) -> list[dict]:
-    with open(path) as fh:
-        data = json.load(fh)
-    rows = data["rows"] if isinstance(data, dict) else data
-    if not isinstance(rows, list):
-        raise ValueError(f"{path}: no rows")
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -162,10 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     cells, skipped = [], 0
     for f in files:
         try:
-            rows = read_rows(f)
+            rows = bench_rows(f)
+            kept = any("convergence" in r for r in rows)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             p.error(f"cannot read {f}: {exc}")
-        if not rows or not any("convergence" in r for r in rows):
+        if not kept:
             continue  # older results kept no per-iteration values
         got, n = cells_of(rows)
         cells += got
@@ -199,15 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r.at_half} of {r.cells}",
             )
         )
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for line in lines:
-            print("| " + " | ".join(line) + " |")
-    else:
-        widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
-        for line in (head, *lines):
-            print("  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)))
+    print(render_table(head, lines, args.markdown))
     print(
         f"{len(cells)} (cell, start) pairs from {len(files)} files; {skipped} left "
         f"out (a run that did not reach {TOLERANCE:g})"
