@@ -43,13 +43,35 @@ def test_sums_caps_halves_and_filters(tmp_path, monkeypatch):
     assert r.cells == 2
     assert (r.default_1e4, r.default_1e6) == (14 + 60, 23 + 60)
     assert (r.model_1e4, r.model_1e6) == (7 + 31, 12 + 45)
-    assert r.capped == {"default": 2, "model": 0}
+    assert r.capped == {
+        "default_1e4": 1,
+        "default_1e6": 1,
+        "model_1e4": 0,
+        "model_1e6": 0,
+    }
     assert r.half == 1  # 7 <= 14/2; 31 > 60/2
     assert r.max_abs_de == pytest.approx(1e-7)
     assert r.time_ratio == pytest.approx((0.5, 1.25))
     assert r.cpu_ratio == pytest.approx((20.5 / 50.0, 20.5 / 50.0))
     text = fresh_sets.table([r], markdown=True)
     assert "| >74 / >83 |" in text and "| 38 / 57 |" in text
+
+
+def test_cap_marks_only_the_tolerance_not_reached(tmp_path, monkeypatch):
+    """A default run that reached 1e-4 in 40 but stopped at 60 iterations
+    short of 1e-6: its 1e-4 sum is a count, its 1e-6 sum a lower bound."""
+    rows = [
+        _row("asi64_a", "default", 40, None),
+        _row("asi64_a", "network", 20, 36),
+    ]
+    (tmp_path / "b.json").write_text(json.dumps({"rows": rows}))
+    monkeypatch.setattr(fresh_sets, "ROOT", str(tmp_path))
+    r = fresh_sets.summarise(fresh_sets.FreshSet("asi", "x", ("b.json",), "network"))
+    assert (r.default_1e4, r.default_1e6) == (40, 60)
+    assert r.half == 1  # 20 <= 40 / 2
+    assert r.max_abs_de is None  # the default never reached 1e-6
+    text = fresh_sets.table([r], markdown=True)
+    assert "| 40 / >60 | 20 / 36 |" in text
 
 
 def test_missing_file_is_not_measured_yet(tmp_path, monkeypatch):
