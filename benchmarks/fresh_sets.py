@@ -182,6 +182,13 @@ SETS = (
         "two-level",
     ),
     FreshSet(
+        "asi + from-mb",
+        "a-Si64, 2 cells, stop 58 (two-level: MB SCF from asi to 1e-4)",
+        (f"{SI}/bench_stop58_two_level_asi64.json",),
+        "two-level",
+        default_files=(f"{SI}/bench_stop58_asi64.json",),
+    ),
+    FreshSet(
         "sic (S)",
         "SiC 9th set, near-crystalline, stop 27",
         (f"{SIC}/test_runs_stop29/bench_stop27_S.json",),
