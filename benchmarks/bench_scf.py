@@ -122,6 +122,12 @@ def iteration_values(path: str) -> list[float]:
     return [float(v) for v in read_iterations(path).convergence]
 
 
+def iterations_to(values: list[float], tol: float) -> int | None:
+    """The 1-based iteration whose convergence value is first below ``tol``
+    (None: never)."""
+    return next((i + 1 for i, v in enumerate(values) if v < tol), None)
+
+
 def summarise(
     values: list[float],
     energy: float | None,
@@ -133,10 +139,7 @@ def summarise(
     ``last_iteration_limit``), where known."""
     from pyolcaoml.olcao.iterations import PRINT_HALF_UNIT
 
-    first = lambda tol: next(  # noqa: E731
-        (i + 1 for i, v in enumerate(values) if v < tol), None
-    )
-    to_final = first(1e-6)
+    to_final = iterations_to(values, 1e-6)
     stopped_by_limit = last_iteration is not None and len(values) >= last_iteration
     if (
         to_final is None
@@ -151,7 +154,7 @@ def summarise(
         # unrounded value just above 1e-6: not counted.
         to_final = len(values)
     return {
-        "iterations_to_1e-4": first(1e-4),
+        "iterations_to_1e-4": iterations_to(values, 1e-4),
         "iterations_to_1e-6": to_final,
         "first_value": values[0] if values else None,
         "abs_dE_hartree": (

@@ -560,6 +560,15 @@ def render_table(head, body, markdown: bool) -> str:
     return "\n".join(fmt.format(*line) for line in (head, *body))
 
 
+def write_rows_json(path: str, rows: list) -> None:
+    """The rows (dataclasses) as a JSON list, written atomically (a
+    temporary file renamed over ``path``: an interrupted write leaves the
+    old file)."""
+    from pyolcaoml.outputs import write_text
+
+    write_text(path, json.dumps([asdict(r) for r in rows], indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="a Markdown table")
@@ -573,8 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     for label in missing:
         print(f"(not measured yet: {label})", file=sys.stderr)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=1)
+        write_rows_json(args.json, rows)
     return 0
 
 

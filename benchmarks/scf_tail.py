@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import statistics
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fresh_sets import render_table  # noqa: E402
+from bench_scf import iterations_to  # noqa: E402
+from fresh_sets import render_table, write_rows_json  # noqa: E402
 from sigma_vs_olcao import bench_rows  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,11 +73,6 @@ class Row:
     at_half: int
 
 
-def iterations_to(values: list[float], tol: float = TOLERANCE) -> int | None:
-    """The 1-based iteration whose value is first below ``tol``."""
-    return next((k + 1 for k, v in enumerate(values) if v < tol), None)
-
-
 def cells_of(rows: list[dict]) -> tuple[list[Cell], int]:
     """The cells of one file's rows, and how many (cell, start) pairs were
     left out because a run kept no values or did not reach 1e-4."""
@@ -89,10 +84,10 @@ def cells_of(rows: list[dict]) -> tuple[list[Cell], int]:
         default = starts.get("default")
         others = [s for s in starts if s != "default"]
         dv = (default or {}).get("convergence") or []
-        nd = iterations_to(dv)
+        nd = iterations_to(dv, TOLERANCE)
         for start in others:
             v = starts[start].get("convergence") or []
-            ns = iterations_to(v)
+            ns = iterations_to(v, TOLERANCE)
             if nd is None or ns is None:
                 skipped += 1
                 continue
@@ -202,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"out (a run that did not reach {TOLERANCE:g})"
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=1)
+        write_rows_json(args.json, rows)
     return 0
 
 

@@ -63,20 +63,28 @@ def scaled_errors(err, scales) -> dict[str, list[np.ndarray]]:
     return {f"all x {s:g}": [s * e for e in err] for s in scales}
 
 
+def element_means(err, symbols) -> list[np.ndarray]:
+    """Per type, the mean of ``err`` over the cell's types of its element
+    (``symbols``, per type): the part of the error that is a level per
+    element; ``err`` less it is the atom-to-atom part."""
+    mean = {
+        el: np.mean([e for e, s in zip(err, symbols, strict=True) if s == el], axis=0)
+        for el in set(symbols)
+    }
+    return [mean[s] for s in symbols]
+
+
 def error_parts(err, symbols, alphas) -> dict[str, list[np.ndarray]]:
     """The parts of the per-type error ``err`` that are added back."""
     types = range(len(err))
-    mean = {
-        el: np.mean([err[t] for t in types if symbols[t] == el], axis=0)
-        for el in set(symbols)
-    }
+    means = element_means(err, symbols)
     return {
         "all (the model's start)": list(err),
         "C sites only": [err[t] * (symbols[t] == "C") for t in types],
         "Si sites only": [err[t] * (symbols[t] == "Si") for t in types],
         "alpha < 10 only": [np.where(alphas[t] < 10, err[t], 0.0) for t in types],
-        "cell mean per element": [mean[symbols[t]] for t in types],
-        "atom to atom": [err[t] - mean[symbols[t]] for t in types],
+        "cell mean per element": means,
+        "atom to atom": [err[t] - means[t] for t in types],
     }
 
 

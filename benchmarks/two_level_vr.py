@@ -33,12 +33,11 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import tarfile
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,7 +45,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from fresh_sets import render_table  # noqa: E402
+from fresh_sets import render_table, write_rows_json  # noqa: E402
+from sic_error_parts_scf import element_means  # noqa: E402
 
 SIC = os.path.join(REPO, "data", "sic")
 #: the starts compared, in the table's order
@@ -94,12 +94,18 @@ def cell_errors(run, model, delta, mb_potential: str) -> dict:
     plan = check_run(model, run.path)
     order = plan.atom_of_type
     conv = [np.asarray(c) for c in run.converged_potential.coeffs()]
-    starts: dict[str, list[np.ndarray]] = {}
-    pred = predict_structure(model, run.structure, method="network")
-    starts["model"] = [np.asarray(pred.coeffs[i]) for i in order]
-    for method in ("ridge", "average", "isolated"):
-        p = predict_structure(model, run.structure, method=method)
-        starts[method] = [np.asarray(p.coeffs[i]) for i in order]
+    preds = {
+        name: predict_structure(model, run.structure, method=method)
+        for name, method in (
+            ("model", "network"),
+            ("ridge", "ridge"),
+            ("average", "average"),
+            ("isolated", "isolated"),
+        )
+    }
+    starts = {
+        name: [np.asarray(p.coeffs[i]) for i in order] for name, p in preds.items()
+    }
     two = two_level_start(model, delta, run.path, mb_potential, n_threads=1)
     starts["two-level"] = [np.asarray(c) for c in two.scfv.coeffs()]
     starts["MB alone"] = [np.asarray(c) for c in read_scfv(mb_potential).coeffs()]
@@ -108,18 +114,13 @@ def cell_errors(run, model, delta, mb_potential: str) -> dict:
         "err": err,
         "symbols": [run.structure.symbols[i] for i in order],
         "alphas": [np.asarray(pt.alphas) for pt in run.potential_types],
-        "sigma": [float(pred.sigma[i]) for i in order],
+        "sigma": [float(preds["model"].sigma[i]) for i in order],
     }
 
 
 def less_cell_mean(err: list[np.ndarray], symbols: list[str]) -> list[np.ndarray]:
     """``err`` less each element's mean error over the cell (atom to atom)."""
-    sym = np.asarray(symbols)
-    mean = {
-        el: np.mean([err[t] for t in np.flatnonzero(sym == el)], axis=0)
-        for el in set(symbols)
-    }
-    return [e - mean[s] for e, s in zip(err, symbols, strict=True)]
+    return [e - m for e, m in zip(err, element_means(err, symbols), strict=True)]
 
 
 def summarise(name: str) -> list[SetRow]:
@@ -145,16 +146,16 @@ def summarise(name: str) -> list[SetRow]:
                 raise SystemExit(f"{name}: MB SCF {cell} has no run in {root}/{kind}")
             run = read_run(run_dir)
             ce = cell_errors(run, model, delta, os.path.join(mb_dir, "gs_scfV-mb.dat"))
-            for el in set(ce["symbols"]):
-                cells[el] = cells.get(el, 0) + 1
             symbols, alphas = ce["symbols"], ce["alphas"]
+            for el in set(symbols):
+                cells[el] = cells.get(el, 0) + 1
             for start, err in ce["err"].items():
                 parts = {"whole": err, "a2a": less_cell_mean(err, symbols)}
                 for part, values in parts.items():
                     for e, el, a in zip(values, symbols, alphas, strict=True):
                         r = float(model.metric.rms_per_atom(e[None, :], 0.0, a)[0])
                         sq.setdefault((start, part, el), []).append(r * r)
-            for s, el in zip(ce["sigma"], ce["symbols"], strict=True):
+            for s, el in zip(ce["sigma"], symbols, strict=True):
                 sig.setdefault(el, []).append(s * s)
 
     def rms(v: list[float]) -> float:
@@ -209,18 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="a Markdown table")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
-    names = args.sets or stored_sets()
-    unknown = [n for n in names if n not in stored_sets()]
+    have = stored_sets()
+    names = args.sets or have
+    unknown = [n for n in names if n not in have]
     if unknown:
         ap.error(
-            f"no stored MB SCFs for {', '.join(unknown)} (have: "
-            f"{', '.join(stored_sets())})"
+            f"no stored MB SCFs for {', '.join(unknown)} (have: {', '.join(have)})"
         )
     rows = [r for n in names for r in summarise(n)]
     print(table(rows, args.markdown))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=1)
+        write_rows_json(args.json, rows)
     return 0
 
 
