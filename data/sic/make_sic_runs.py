@@ -906,6 +906,20 @@ def test_queue_stop56() -> list:
     ]
 
 
+def test_queue_stop59() -> list:
+    """Stop 59's set of eight 32-site defect cells without a Si vacancy
+    (two each of the C vacancy, Si and C interstitial, one each of the Si
+    and C antisite; seeds 14087-14094; the two Si vacancies planned after
+    them were never made, to free the cores), measuring ``sic``'s
+    expected iterations on the larger cells, into data/sic/test_runs_stop59."""
+    kinds = dict(DEFECTS)
+    tags = ("vacC", "Sii", "Ci", "SiC", "CSi", "vacC", "Sii", "Ci")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14087, 14095), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -942,6 +956,7 @@ TEST_SETS = {
     "stop55": (os.path.join(HERE, "test_runs_stop55"), test_queue_stop55),
     "stop55b": (os.path.join(HERE, "test_runs_stop55b"), test_queue_stop55b),
     "stop56": (os.path.join(HERE, "test_runs_stop56"), test_queue_stop56),
+    "stop59": (os.path.join(HERE, "test_runs_stop59"), test_queue_stop59),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
