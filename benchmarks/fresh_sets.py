@@ -330,6 +330,12 @@ SETS = (
         "sic",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 35th set, 31-33 atoms without a Si vacancy, stop 59",
+        (f"{SIC}/test_runs_stop59/bench_stop59_sic.json",),
+        "sic",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (

@@ -174,3 +174,79 @@ def test_the_notes_numbers_are_the_stored_olcao_runs() -> None:
     assert (min(paired), max(paired)) == v["paired_predict_iterations"]
     ratio = sum(r["olcao_cpu_s"] for r in rows) / sum(cpu_sic[k] for k in two)
     assert round(ratio, 2) == v["cpu_ratio"]
+
+
+def test_the_larger_cell_note_is_the_stored_olcao_runs() -> None:
+    """MEASURED["other_large"], which predict's note prints for larger
+    cells without a Si vacancy, against the iterations OLCAO logged on the
+    fresh 31-33-atom cells of stops 53-56 and 59 (the defect by the label
+    in the run's name, which make_sic_runs.py wrote), and the note's size
+    threshold against the atoms of sic's iteration reference."""
+    from pyolcaoml.model.sic_vacancy import MEASURED, REFERENCE_MAX_ATOMS
+
+    sets = ("53", "53b", "54b", "55", "55b", "56", "59")
+    rows = [
+        r
+        for s in sets
+        for r in _bench(f"test_runs_stop{s}/bench_stop{s}_sic.json")
+        if r["run"].startswith("sic32_") and "_vacSi_" not in r["run"]
+    ]
+    sic = {r["run"]: r["iterations_to_1e-4"] for r in rows if r["start"] == "sic"}
+    default = {
+        r["run"]: r["iterations_to_1e-4"] for r in rows if r["start"] == "default"
+    }
+    o = MEASURED["other_large"]
+    assert len(sic) == o["cells"] >= 20 and None not in sic.values()
+    assert set(default) == set(sic) and None not in default.values()
+    assert (min(sic.values()), max(sic.values())) == o["predict_iterations"]
+    assert int(np.median(list(sic.values()))) == o["predict_median"]
+    assert (min(default.values()), max(default.values())) == o["default_iterations"]
+    ref = json.loads(
+        (REPO / "data" / "sic_model" / "olcao_iterations.json").read_text()
+    )
+    assert max(c["atoms"] for c in ref["cells"]) == REFERENCE_MAX_ATOMS
+
+
+def test_the_larger_cell_note_counts_the_misses_of_the_printed_range() -> None:
+    """MEASURED["other_large"]'s cells below and above the range that
+    predict prints, from the bundled model's own prediction of each stored
+    cell and what OLCAO logged from it."""
+    from pyolcaoml.model.olcao_iterations import estimate_for
+    from pyolcaoml.model.saved import load_model
+    from pyolcaoml.model.sic_vacancy import MEASURED
+    from pyolcaoml.model.workflow import predict_structure
+    from pyolcaoml.olcao import read_run
+
+    model = load_model(REPO / "data" / "sic_model")
+    below = above = 0
+    for s in ("53", "53b", "54b", "55", "55b", "56", "59"):
+        for r in _bench(f"test_runs_stop{s}/bench_stop{s}_sic.json"):
+            if r["start"] != "sic" or "_vacSi_" in r["run"]:
+                continue
+            run = read_run(SIC / f"test_runs_stop{s}" / "defect" / r["run"])
+            pred = predict_structure(model, run.structure, method="network")
+            e = estimate_for(model, pred.sigma, run.structure)
+            below += r["iterations_to_1e-4"] < e.low
+            above += r["iterations_to_1e-4"] > e.high
+    o = MEASURED["other_large"]
+    assert (below, above) == (o["below_range"], o["above_range"])
+
+
+@pytest.mark.parametrize(
+    ("name", "noted"),
+    [("sic32_vacC_r0.05_seed14045", True), ("sic32_vacSi_r0.05_seed14044", False)],
+)
+def test_predict_notes_a_larger_cell_without_a_si_vacancy(
+    name: str, noted: bool, tmp_path, capsys
+) -> None:
+    run = _copy_run(SIC / "test_runs_stop53" / "defect" / name, tmp_path / name)
+    assert main(["predict", str(run), "--force", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert ("cells with other defects" in out) == noted, out
+
+
+def test_no_larger_cell_note_for_a_16_atom_cell(tmp_path, capsys) -> None:
+    name = "sic16_vacC_r0.05_seed14030"
+    run = _copy_run(SIC / "test_runs_stop52" / "defect" / name, tmp_path / name)
+    assert main(["predict", str(run), "--force", "--threads", "1"]) == 0
+    assert "cells with other defects" not in capsys.readouterr().out
