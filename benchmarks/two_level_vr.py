@@ -5,6 +5,9 @@ baselines, per element, on the held-out SiC sets whose MB SCFs are stored
 
     python benchmarks/two_level_vr.py [SET ...] [--markdown] [--json FILE]
 
+A set named on the command line need not keep MB SCFs (stop 59's, say):
+its two-level and MB columns are then "-", the others measured the same way.
+
 For every cell of a fresh SiC set that keeps its MB SCF
 (``data/sic/test_runs_SET/mb_two_level.tar.xz``: OLCAO's minimal-basis SCF
 as the shipped two-level recipe ran it), each start is compared with the
@@ -76,6 +79,10 @@ def stored_sets() -> list[str]:
     return sorted(names)
 
 
+def _root(name: str) -> str:
+    return os.path.join(SIC, f"test_runs_{name}")
+
+
 def set_kind(root: str) -> str:
     """'amorphous' or 'defect': the one sub-folder of the set's runs."""
     kinds = [k for k in MODEL_OF_KIND if os.path.isdir(os.path.join(root, k))]
@@ -84,9 +91,10 @@ def set_kind(root: str) -> str:
     return kinds[0]
 
 
-def cell_errors(run, model, delta, mb_potential: str) -> dict:
+def cell_errors(run, model, delta, mb_potential: str | None) -> dict:
     """Per start, the error (start - converged) of every potential type,
-    with each type's element and exponents, and the model's sigma."""
+    with each type's element and exponents, and the model's sigma; without
+    ``mb_potential`` (no MB SCF) no two-level or MB-alone start."""
     from pyolcaoml.model.mb_delta import two_level_start
     from pyolcaoml.model.workflow import check_run, predict_structure
     from pyolcaoml.olcao.scfv import read_scfv
@@ -106,9 +114,11 @@ def cell_errors(run, model, delta, mb_potential: str) -> dict:
     starts = {
         name: [np.asarray(p.coeffs[i]) for i in order] for name, p in preds.items()
     }
-    two = two_level_start(model, delta, run.path, mb_potential, n_threads=1)
-    starts["two-level"] = [np.asarray(c) for c in two.scfv.coeffs()]
-    starts["MB alone"] = [np.asarray(c) for c in read_scfv(mb_potential).coeffs()]
+    if mb_potential is not None:
+        two = two_level_start(model, delta, run.path, mb_potential, n_threads=1)
+        starts["two-level"] = [np.asarray(c) for c in two.scfv.coeffs()]
+        mb = read_scfv(mb_potential).coeffs()
+        starts["MB alone"] = [np.asarray(c) for c in mb]
     err = {k: [a - b for a, b in zip(v, conv, strict=True)] for k, v in starts.items()}
     return {
         "err": err,
@@ -123,13 +133,32 @@ def less_cell_mean(err: list[np.ndarray], symbols: list[str]) -> list[np.ndarray
     return [e - m for e, m in zip(err, element_means(err, symbols), strict=True)]
 
 
+def _cells(name: str, root: str, kind: str, tmp: str):
+    """(run folder, its MB potential or None) for every cell of the set:
+    the cells of its MB archive where it keeps one (unpacked into tmp),
+    else every run folder."""
+    archive = os.path.join(root, "mb_two_level.tar.xz")
+    if not os.path.exists(archive):
+        for run_dir in sorted(glob.glob(os.path.join(root, kind, "*", "meta.json"))):
+            yield os.path.dirname(run_dir), None
+        return
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp, filter="data")
+    for mb_dir in sorted(glob.glob(os.path.join(tmp, "*", ""))):
+        cell = os.path.basename(os.path.dirname(mb_dir))
+        run_dir = os.path.join(root, kind, cell)
+        if not os.path.isdir(run_dir):
+            raise SystemExit(f"{name}: MB SCF {cell} has no run in {root}/{kind}")
+        yield run_dir, os.path.join(mb_dir, "gs_scfV-mb.dat")
+
+
 def summarise(name: str) -> list[SetRow]:
     """The set's rows, one per element (Si, then C)."""
     from pyolcaoml.model.mb_delta import load_mb_delta
     from pyolcaoml.model.saved import load_model
     from pyolcaoml.olcao import read_run
 
-    root = os.path.join(SIC, f"test_runs_{name}")
+    root = _root(name)
     kind = set_kind(root)
     model = load_model(os.path.join(REPO, "data", MODEL_OF_KIND[kind]))
     delta = load_mb_delta(model.path)
@@ -137,15 +166,9 @@ def summarise(name: str) -> list[SetRow]:
     sig: dict[str, list[float]] = {}
     cells: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(os.path.join(root, "mb_two_level.tar.xz")) as tar:
-            tar.extractall(tmp, filter="data")
-        for mb_dir in sorted(glob.glob(os.path.join(tmp, "*", ""))):
-            cell = os.path.basename(os.path.dirname(mb_dir))
-            run_dir = os.path.join(root, kind, cell)
-            if not os.path.isdir(run_dir):
-                raise SystemExit(f"{name}: MB SCF {cell} has no run in {root}/{kind}")
+        for run_dir, mb_potential in _cells(name, root, kind, tmp):
             run = read_run(run_dir)
-            ce = cell_errors(run, model, delta, os.path.join(mb_dir, "gs_scfV-mb.dat"))
+            ce = cell_errors(run, model, delta, mb_potential)
             symbols, alphas = ce["symbols"], ce["alphas"]
             for el in set(symbols):
                 cells[el] = cells.get(el, 0) + 1
@@ -159,7 +182,7 @@ def summarise(name: str) -> list[SetRow]:
                 sig.setdefault(el, []).append(s * s)
 
     def rms(v: list[float]) -> float:
-        return float(np.sqrt(np.mean(v))) * 1e3
+        return float(np.sqrt(np.mean(v))) * 1e3 if v else float("nan")
 
     return [
         SetRow(
@@ -168,13 +191,18 @@ def summarise(name: str) -> list[SetRow]:
             element=el,
             cells=cells[el],
             atoms=len(sig[el]),
-            rms_mha={s: rms(sq[(s, "whole", el)]) for s in STARTS},
-            atom_to_atom_mha={s: rms(sq[(s, "a2a", el)]) for s in STARTS},
+            rms_mha={s: rms(sq.get((s, "whole", el), [])) for s in STARTS},
+            atom_to_atom_mha={s: rms(sq.get((s, "a2a", el), [])) for s in STARTS},
             sigma_mha=rms(sig[el]),
         )
         for el in ("Si", "C")
         if el in sig
     ]
+
+
+def _num(x: float, fmt: str, unit: str = "") -> str:
+    """x formatted (then ``unit``), or "-" where it was not measured (NaN)."""
+    return "-" if np.isnan(x) else format(x, fmt) + unit
 
 
 def table(rows: list[SetRow], markdown: bool) -> str:
@@ -192,12 +220,13 @@ def table(rows: list[SetRow], markdown: bool) -> str:
         body.append(
             [
                 r.set, r.kind, r.element, str(r.atoms),
-                *(f"{v[s]:.2f}" for s in STARTS[:4]),
-                f"{v['average'] / v['two-level']:.1f}x",
-                f"{v['isolated'] / v['two-level']:.0f}x",
+                *(_num(v[s], ".2f") for s in STARTS[:4]),
+                _num(v["average"] / v["two-level"], ".1f", "x"),
+                _num(v["isolated"] / v["two-level"], ".0f", "x"),
                 f"{v['average'] / v['model']:.1f}x",
                 f"{v['isolated'] / v['model']:.0f}x",
-                f"{a['two-level']:.2f} / {a['model']:.2f} / {a['average']:.2f}",
+                f"{_num(a['two-level'], '.2f')} / {a['model']:.2f} / "
+                f"{a['average']:.2f}",
                 f"{r.sigma_mha / v['model']:.2f}",
             ]
         )  # fmt: skip
@@ -212,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     have = stored_sets()
     names = args.sets or have
-    unknown = [n for n in names if n not in have]
+    unknown = [n for n in names if not os.path.isdir(_root(n))]
     if unknown:
         ap.error(
-            f"no stored MB SCFs for {', '.join(unknown)} (have: {', '.join(have)})"
+            f"no stored fresh SiC set {', '.join(unknown)} (with MB SCFs: "
+            f"{', '.join(have)})"
         )
     rows = [r for n in names for r in summarise(n)]
     print(table(rows, args.markdown))

@@ -150,3 +150,32 @@ def test_markdown_table(rows):
     assert lines[0].startswith("| set | kind | element |")
     assert len(lines) == 2 + 2
     assert f"| {SET} | defect | Si |" in text
+
+
+def test_a_set_without_mb_scfs():
+    """Stop 59's set keeps no MB SCF: its two-level and MB columns are not
+    measured ("-"), the average atom's is, against the same independent
+    quadrature over every stored cell."""
+    name = "stop59"
+    root = REPO / "data" / "sic" / f"test_runs_{name}"
+    assert not (root / "mb_two_level.tar.xz").exists()
+    mod = _load()
+    got = {r.element: r for r in mod.summarise(name)}
+    model = json.loads((REPO / "data" / "sic_model" / "model.json").read_text())
+    sq: dict[str, list[float]] = {}
+    cells = sorted(p.parent for p in root.glob("defect/*/meta.json"))
+    assert len(cells) == 8
+    for run in cells:
+        conv = _coefficients(run / "gs_scfV-fb.dat")
+        els = _elements(run / "inputs" / "olcao.dat")
+        for el, c in zip(els, conv, strict=True):
+            avg = np.array(model["elements"][el]["average_coeffs_hartree"])
+            sq.setdefault(el, []).append(_rms_v(avg - c[:, 0], c[:, 1]) ** 2)
+    for el, r in got.items():
+        assert r.cells == 8
+        assert r.rms_mha["average"] == pytest.approx(
+            np.sqrt(np.mean(sq[el])) * 1e3, rel=1e-4
+        )
+        assert np.isnan(r.rms_mha["two-level"]) and np.isnan(r.rms_mha["MB alone"])
+    line = next(ln for ln in mod.table(list(got.values()), True).splitlines()[2:])
+    assert "| - |" in line
