@@ -137,6 +137,31 @@ def test_sigma_and_atoms_with_orthogonal_residuals(model_dir: Path) -> None:
     assert "the reference cells hold 8-16 atoms; for 64 this is a rough" in text
 
 
+def test_cells_of_one_size_class_get_no_atoms_term(model_dir: Path) -> None:
+    # 31-33-atom cells only (a span below MIN_ATOMS_SPAN): y = 11 + 2 x1 + r
+    # with r orthogonal to 1 and to x1 but not to ln(atoms) (+1 on every
+    # 33-atom cell), so a fitted size term would be large; without it least
+    # squares returns 11 and 2 exactly, and the size changes nothing.
+    cells = []
+    for x1, atoms, r in (
+        (-1.0, 31, -1), (-1.0, 33, 1), (1.0, 31, -1), (1.0, 33, 1),
+        (-1.0, 32, 1), (-1.0, 32, -1), (1.0, 32, 1), (1.0, 32, -1),
+    ):  # fmt: skip
+        y = 11 + 2 * x1 + r
+        c = _cell(len(cells), 1e-3 * math.exp(x1), int(y), int(y) + 10)
+        cells.append(dataclasses.replace(c, atoms=atoms))
+    write_reference(model_dir, cells, "log_max_sigma_log_atoms")
+    ref = load_reference(model_dir)
+    fit, _ = ref.fits()
+    assert fit.c == 0.0
+    # the fit is in ln(sigma / Hartree): a = 11 - 2 ln(1e-3)
+    assert fit.b == pytest.approx(2.0, abs=1e-12)
+    assert fit.a + fit.b * math.log(1e-3) == pytest.approx(11.0, abs=1e-12)
+    at = {n: ref.estimate(1e-3 * math.exp(0.4), n) for n in (16, 32, 64)}
+    assert at[16].iterations == at[32].iterations == at[64].iterations == 12
+    assert at[64].extrapolated and not at[32].extrapolated
+
+
 def test_constant_with_a_run_that_never_converged(model_dir: Path) -> None:
     its = [14, 15, 17, 19, 20, 21, 22, 23, 25, 28, None]
     cells = [_cell(k, 6e-3 + 1e-4 * k, it, None) for k, it in enumerate(its)]

@@ -30,7 +30,9 @@ Three predictors:
     iterations = a + b ln(largest sigma) + c ln(number of atoms), the same
     way (stop 41): 8-atom cells level off at about 6 iterations while the
     15- and 17-atom defect cells keep rising, and the count from OLCAO's
-    default start is set mostly by the size of the cell.  The bundled Si
+    default start is set mostly by the size of the cell.  Cells (of a
+    group) whose sizes span less than :data:`MIN_ATOMS_SPAN` get no
+    ln(atoms) term (c = 0): they cannot measure it (stop 59).  The bundled Si
     model's predictor since stop 41 (on 16 fresh cells: mean error 0.19
     iterations against 1.00 for ``log_max_sigma``; docs/uncertainty.md).
 ``constant``
@@ -115,6 +117,12 @@ SIGMA_PREDICTORS = ("log_max_sigma", "log_max_sigma_log_atoms")
 RANGE_PERCENTILES = (10.0, 90.0)
 #: fewer reference cells than this give no estimate
 MIN_CELLS = 5
+#: ``log_max_sigma_log_atoms`` fits its ln(atoms) term only where the cells'
+#: largest and smallest sizes differ by at least this factor; below it the
+#: cells cannot measure how the count grows with the cell (stop 59: a group
+#: of 31-33-atom cells alone gave a slope of -111 per ln(atoms), 1 iteration
+#: at 64 atoms and 86 at 16), and the term is left out (c = 0)
+MIN_ATOMS_SPAN = 1.5
 
 
 @dataclass(frozen=True)
@@ -395,8 +403,11 @@ class IterationReference:
             lo, hi = np.percentile(y, RANGE_PERCENTILES)
             return IterationFit(med, 0.0, 0.0, float(lo) - med, float(hi) - med)
         cols = [np.ones(len(cells)), np.log([c.max_sigma_hartree for c in cells])]
-        if self.predictor == "log_max_sigma_log_atoms":
-            cols.append(np.log([float(c.atoms) for c in cells]))
+        atoms = [float(c.atoms) for c in cells]
+        if self.predictor == "log_max_sigma_log_atoms" and max(
+            atoms
+        ) >= MIN_ATOMS_SPAN * min(atoms):
+            cols.append(np.log(atoms))
         a = np.column_stack(cols)
         coef, *_ = np.linalg.lstsq(a, y, rcond=None)
         q_lo, q_hi = np.percentile(y - a @ coef, RANGE_PERCENTILES)
