@@ -6,7 +6,7 @@ Usage::
 
     python benchmarks/olcao_iterations_reference.py build --model M \\
         --predictor log_max_sigma|log_max_sigma_log_atoms|constant [--match P...] \\
-        [--default-from BENCH.json...] [--groups si_vacancy] [-o FILE] \\
+        [--default-from BENCH.json...] [--groups si_vacancy [large_cell]] [-o FILE] \\
         BENCH.json[:START]...
     python benchmarks/olcao_iterations_reference.py check --model M \\
         [--reference FILE] [--match P...] [--default-from BENCH.json...] \\
@@ -54,9 +54,9 @@ def default_rows(paths: list[str]) -> dict[str, int | None]:
 
 def known_groups():
     """The iteration groups ``--groups`` can name."""
-    from pyolcaoml.model.sic_vacancy import SI_VACANCY_GROUP
+    from pyolcaoml.model.sic_vacancy import LARGE_CELL_GROUP, SI_VACANCY_GROUP
 
-    return {g.name: g for g in (SI_VACANCY_GROUP,)}
+    return {g.name: g for g in (SI_VACANCY_GROUP, LARGE_CELL_GROUP)}
 
 
 def reference_cells(model, benches, match, default_from, groups=()):

@@ -110,6 +110,26 @@ def test_the_stored_runs_labels_are_recovered_from_the_geometry() -> None:
     assert wrong == []
 
 
+def test_the_large_cell_group_is_the_larger_cells_but_c_interstitials() -> None:
+    """LARGE_CELL_GROUP (twelve or more four-fold C atoms) on every stored
+    near-crystalline SiC run: the cells of more than 17 atoms, except the
+    C interstitials (eleven four-fold C atoms in a 32-site cell), by the
+    label and size make_sic_runs.py wrote. (Si vacancies match it too; a
+    reference lists the si_vacancy group first, and a structure takes the
+    first group it matches.)"""
+    from pyolcaoml.model.sic_vacancy import LARGE_CELL_GROUP
+    from pyolcaoml.olcao import read_run
+
+    wrong, n_large = [], 0
+    for r, d in _stored_runs():
+        s = read_run(r).structure
+        want = len(s.symbols) > 17 and d != "C_i_TSi"
+        n_large += want
+        if LARGE_CELL_GROUP.matches(s) != want:
+            wrong.append((r.name, d, len(s.symbols)))
+    assert n_large >= 35 and wrong == []
+
+
 def test_the_cutoff_lies_between_the_bond_and_the_second_shell() -> None:
     bond = A_SIC * np.sqrt(3) / 4
     second = A_SIC / np.sqrt(2)
