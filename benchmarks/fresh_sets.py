@@ -170,6 +170,12 @@ SETS = (
         "network",
     ),
     FreshSet(
+        "asi (asi3)",
+        "a-Si64, 1 cell, stop 59",
+        (f"{SI}/bench_stop59_asi64.json",),
+        "network",
+    ),
+    FreshSet(
         "asi + from-mb",
         "a-Si64, 2 cells, stop 50 (two-level: MB SCF from asi to 1e-4)",
         (f"{SI}/bench_stop50_two_level_asi64.json",),
