@@ -404,9 +404,8 @@ class IterationReference:
             return IterationFit(med, 0.0, 0.0, float(lo) - med, float(hi) - med)
         cols = [np.ones(len(cells)), np.log([c.max_sigma_hartree for c in cells])]
         atoms = [float(c.atoms) for c in cells]
-        if self.predictor == "log_max_sigma_log_atoms" and max(
-            atoms
-        ) >= MIN_ATOMS_SPAN * min(atoms):
+        sizes_vary = max(atoms) >= MIN_ATOMS_SPAN * min(atoms)
+        if self.predictor == "log_max_sigma_log_atoms" and sizes_vary:
             cols.append(np.log(atoms))
         a = np.column_stack(cols)
         coef, *_ = np.linalg.lstsq(a, y, rcond=None)
