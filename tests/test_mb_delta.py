@@ -61,6 +61,25 @@ def test_a_constant_descriptor_is_harmless() -> None:
     assert np.allclose(fit.predict(x), d, atol=1e-8)
 
 
+
+def test_more_descriptors_than_atoms_is_the_same_ridge() -> None:
+    """With fewer atoms than descriptors (every bundled correction: a few
+    hundred atoms, 660-2640 descriptors) the fit solves the n x n system;
+    its weights are the ridge solution all the same, here the least-squares
+    solution of the augmented system [X; sqrt(penalty) I] w = [d - mean; 0]
+    (an independent route) to round-off."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30, 80)) * rng.uniform(0.1, 3, 80)
+    d = rng.normal(size=(30, 3))
+    strength = 0.3
+    fit = fit_element_delta("Si", np.array([0.5, 5.0, 50.0]), x, d, strength)
+    xs = (x - x.mean(axis=0)) / x.std(axis=0)
+    aug = np.vstack([xs, np.sqrt(strength * len(x)) * np.eye(80)])
+    rhs = np.vstack([d - d.mean(axis=0), np.zeros((80, 3))])
+    want, *_ = np.linalg.lstsq(aug, rhs, rcond=None)
+    assert np.allclose(fit.weights, want, rtol=1e-10, atol=1e-13)
+    assert not np.allclose(fit.weights, 0, atol=1e-3)
+
 @pytest.mark.parametrize(
     ("x", "d", "strength", "match"),
     [

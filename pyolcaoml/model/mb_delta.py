@@ -129,8 +129,17 @@ def fit_element_delta(
     scale[scale == 0] = 1.0
     xs = (x - mean) / scale
     intercept = delta.mean(axis=0)
-    gram = xs.T @ xs + ridge_strength * len(xs) * np.eye(xs.shape[1])
-    weights = np.linalg.solve(gram, xs.T @ (delta - intercept))
+    penalty = ridge_strength * len(xs)
+    if len(xs) < xs.shape[1]:
+        # Fewer atoms than descriptors (a few hundred atoms, 660-2640
+        # descriptors): the same solution from the n x n system,
+        # w = X^T (X X^T + penalty I)^-1 (delta - intercept), ten to
+        # twenty times cheaper than the K x K one.
+        kernel = xs @ xs.T + penalty * np.eye(len(xs))
+        weights = xs.T @ np.linalg.solve(kernel, delta - intercept)
+    else:
+        gram = xs.T @ xs + penalty * np.eye(xs.shape[1])
+        weights = np.linalg.solve(gram, xs.T @ (delta - intercept))
     return ElementDelta(
         element, alphas, mean, scale, weights, intercept, float(ridge_strength), len(x)
     )
