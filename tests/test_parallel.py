@@ -531,6 +531,9 @@ def test_local_client_keeps_glibc_malloc_default(monkeypatch) -> None:
         return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    # not 1 here, so that the workers' 1 is local_client's doing (the test
+    # suite's xdist workers run with 1, tests/conftest.py)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
     for config, want in (({}, None), ({"MALLOC_TRIM_THRESHOLD_": 131072}, "131072")):
         key = "distributed.nanny.pre-spawn-environ"
         with dask.config.set({f"{key}.{k}": v for k, v in config.items()}):
