@@ -61,7 +61,6 @@ def test_a_constant_descriptor_is_harmless() -> None:
     assert np.allclose(fit.predict(x), d, atol=1e-8)
 
 
-
 def test_more_descriptors_than_atoms_is_the_same_ridge() -> None:
     """With fewer atoms than descriptors (every bundled correction: a few
     hundred atoms, 660-2640 descriptors) the fit solves the n x n system;
@@ -79,6 +78,7 @@ def test_more_descriptors_than_atoms_is_the_same_ridge() -> None:
     want, *_ = np.linalg.lstsq(aug, rhs, rcond=None)
     assert np.allclose(fit.weights, want, rtol=1e-10, atol=1e-13)
     assert not np.allclose(fit.weights, 0, atol=1e-3)
+
 
 @pytest.mark.parametrize(
     ("x", "d", "strength", "match"),

@@ -920,6 +920,20 @@ def test_queue_stop59() -> list:
     ]
 
 
+def test_queue_stop60() -> list:
+    """Stop 60's set of ten 32-site defect cells of every kind (three Si
+    vacancies, two each of the C vacancy and C interstitial, one each of
+    the Si interstitial and the two antisites; seeds 14095-14104), judging
+    a grouped expected-iterations reference for ``sic`` with a larger-cell
+    group, into data/sic/test_runs_stop60."""
+    kinds = dict(DEFECTS)
+    tags = ("vacSi", "vacC", "Ci", "Sii", "vacSi", "CSi", "SiC", "vacC", "vacSi", "Ci")
+    return [
+        _d32(f"sic32_{tag}_r0.05_seed{s}", kinds[tag], s)
+        for s, tag in zip(range(14095, 14105), tags, strict=True)
+    ]
+
+
 #: the fresh test sets (``--test SET``): each a tree of its own
 TEST_SETS = {
     "stop21": (TEST_RUNS, test_queue),
@@ -957,6 +971,7 @@ TEST_SETS = {
     "stop55b": (os.path.join(HERE, "test_runs_stop55b"), test_queue_stop55b),
     "stop56": (os.path.join(HERE, "test_runs_stop56"), test_queue_stop56),
     "stop59": (os.path.join(HERE, "test_runs_stop59"), test_queue_stop59),
+    "stop60": (os.path.join(HERE, "test_runs_stop60"), test_queue_stop60),
     # not a fresh set: the job's family folder is data/sic/dilution
     "dilution44": (HERE, dilution_queue_stop44),
     "dilution45": (HERE, dilution_queue_stop45),
