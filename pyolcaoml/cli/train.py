@@ -381,7 +381,8 @@ def run(args: argparse.Namespace) -> int:
                         n_members=args.ensemble,
                         descriptors=descriptors,
                         descriptor_settings=settings,
-                        progress=reporter,
+                        # quiet: no per-epoch validation V(r) either
+                        progress=None if args.quiet else reporter,
                     )
         finally:
             reporter.close()
