@@ -9,6 +9,8 @@ import struct
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyolcaoml.olcao.fortran_format import (
     format_e,
@@ -139,3 +141,43 @@ def test_matches_gfortran_on_random_values(tmp_path) -> None:
             (format_e if k == "e" else format_es)(v, w, d) for k, w, d in specs
         )
         assert mine == line, repr(v)
+
+
+_NUMBER_CHARS = "0123456789.eEdDqQ+- \t_xnaif"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=_NUMBER_CHARS, min_size=1, max_size=9),
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+            st.floats(allow_nan=False, allow_infinity=False).map(
+                lambda x: f"{x:.6E}".replace("E", "D")
+            ),
+            st.sampled_from(["0.1234+100", "-.5-101", "1e999", "1.", ".5", "+1"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_line_reader_floats_are_parse_fortran_real(tokens: list[str]) -> None:
+    """LineReader.parse_floats reads plain decimal lines with float() (its
+    fast path): on any line, the same values as parse_fortran_real field by
+    field, or an error where that refuses a field."""
+    from pyolcaoml.olcao._lines import LineReader
+    from pyolcaoml.olcao.errors import OlcaoFormatError
+
+    line = " ".join(tokens)
+    fields = line.split()
+    try:
+        want = [parse_fortran_real(f) for f in fields]
+    except ValueError:
+        want = None
+    reader = LineReader([line], "f.dat")
+    if want is None:
+        with pytest.raises(OlcaoFormatError, match="f.dat"):
+            reader.parse_floats(line, None, "numbers")
+    else:
+        got = reader.parse_floats(line, None, "numbers")
+        assert [x.hex() for x in got] == [x.hex() for x in want]

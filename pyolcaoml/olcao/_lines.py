@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Sequence
 
 from pyolcaoml._atomic import write_bytes_atomic
@@ -12,6 +14,11 @@ from pyolcaoml.olcao.fortran_format import parse_fortran_real
 #: Largest integer an OLCAO file may hold: OLCAO reads them as Fortran
 #: default (32-bit) integers.
 MAX_INT = 2**31 - 1
+
+#: A line of plain decimal numbers (ASCII digits, point, E, signs, blanks):
+#: Python's float() reads each field of it exactly as parse_fortran_real
+#: would, or refuses it; about eight times faster on a potential file.
+_PLAIN_NUMBERS = re.compile(r"[0-9.eE+\- \t\r\n]*\Z")
 
 
 def decode_text(data: bytes, path: str | os.PathLike[str] | None) -> str:
@@ -133,9 +140,18 @@ class LineReader:
         fields = line.split()
         if n is not None and len(fields) < n:
             raise self.error(f"expected {n} {what}, got {len(fields)}")
+        used = fields if n is None else fields[:n]
+        if _PLAIN_NUMBERS.match(line):
+            # the common case; anything float() refuses or makes infinite
+            # (1.5-100, 1e999) goes the general way below, which names it
+            try:
+                values = [float(f) for f in used]
+            except ValueError:
+                pass
+            else:
+                if all(map(math.isfinite, values)):
+                    return values
         try:
-            return [
-                parse_fortran_real(f) for f in (fields if n is None else fields[:n])
-            ]
+            return [parse_fortran_real(f) for f in used]
         except ValueError:
             raise self.error(f"expected {what}, got {line.strip()!r}") from None
