@@ -65,11 +65,13 @@ MEASURED = {
         "predict_iterations": (7, 21),
         "predict_median": 11,
         "default_iterations": (13, 35),
-        # cells below and above the 80 % range ``predict`` printed for them
-        # (the rest inside): on these the size note's "likely too low" is
-        # wrong more often than right
-        "below_range": 11,
-        "above_range": 3,
+        # cells below and above the 80 % range of the reference's general
+        # fit (the 8-17-atom cells), the rest inside: what predict prints
+        # for a larger cell in no group (since stop 60 these cells have
+        # their own group, large_cell; before it, against the ungrouped
+        # reference, 11 below and 3 above)
+        "below_range": 5,
+        "above_range": 5,
     },
     "other": {
         "cells": 6,
@@ -92,11 +94,12 @@ SI_VACANCY_GROUP = IterationGroup(
 
 #: Four-fold C atoms that a near-crystalline cell of 16 sites cannot hold
 #: (it has at most nine C atoms; a 32-site cell with one defect 11-17 of
-#: them): stop 59's ``large_cell`` group, by which a reference may give the
-#: larger cells without a Si vacancy a fit and a range of their own (tried,
-#: not shipped: docs/uncertainty.md, stop 59). It misses the 33-atom C
-#: interstitials (eleven).
-MIN_FOUR_FOLD_CARBON_LARGE = 12
+#: them, the 33-atom C interstitial eleven): the ``large_cell`` group of
+#: ``sic``'s expected-iterations reference, which gives the larger cells
+#: without a Si vacancy a fit and a range of their own (stop 59 tried
+#: twelve, which missed the C interstitials; shipped with eleven at stop
+#: 60 after a check on ten fresh cells: docs/uncertainty.md).
+MIN_FOUR_FOLD_CARBON_LARGE = 11
 
 LARGE_CELL_GROUP = IterationGroup(
     "large_cell", "C", 4, BOND_CUTOFF_ANGSTROM, MIN_FOUR_FOLD_CARBON_LARGE, "Si"
@@ -123,15 +126,16 @@ def predict_note(
     OLCAO took on fresh cells like it where the estimate misses, for a
     structure that looks like it holds a Si vacancy, or one without that is
     larger than the reference cells (:data:`REFERENCE_MAX_ATOMS`); else
-    empty.  ``grouped``:
-    the estimate printed above already came from the Si-vacancy cells
-    (:data:`SI_VACANCY_GROUP`), so only the two-level start is named."""
+    empty.  ``grouped``: the estimate printed above already came from the
+    structure's own group of cells (:data:`SI_VACANCY_GROUP`: only the
+    two-level start is named; :data:`LARGE_CELL_GROUP`: no note)."""
     from pyolcaoml.structure import Structure
 
     s = Structure.coerce(structure)
     c3 = three_fold_carbons(s, n_threads)
     if not SI_VACANCY_GROUP.matched_by(s, c3):
-        return _larger_cell_note(len(s.symbols))
+        # a grouped estimate already came from the larger cells' own group
+        return [] if grouped else _larger_cell_note(len(s.symbols))
     v = MEASURED["si_vacancy"]
     p0, p1 = v["predict_iterations"]
     q0, q1 = v["paired_predict_iterations"]
@@ -159,7 +163,8 @@ def predict_note(
     ]
 
 
-#: the largest near-crystalline cells of ``sic``'s iteration reference
+#: the largest cells of the general group (cells of no group) of ``sic``'s
+#: iteration reference: a larger structure in no group gets the note below
 REFERENCE_MAX_ATOMS = 17
 
 
