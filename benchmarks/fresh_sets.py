@@ -342,6 +342,12 @@ SETS = (
         "sic",
     ),
     FreshSet(
+        "sic (S)",
+        "SiC 36th set, 31-33 atoms, stop 60",
+        (f"{SIC}/test_runs_stop60/bench_stop60_sic.json",),
+        "sic",
+    ),
+    FreshSet(
         "sicam (A2)",
         "amorphous SiC, 14th + 15th sets, stop 37 (shipped it)",
         (
