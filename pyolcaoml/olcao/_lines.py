@@ -17,7 +17,7 @@ MAX_INT = 2**31 - 1
 
 #: A line of plain decimal numbers (ASCII digits, point, E, signs, blanks):
 #: Python's float() reads each field of it exactly as parse_fortran_real
-#: would, or refuses it; about eight times faster on a potential file.
+#: would, or refuses it; 2.7 times faster on a scfV.dat (min of 5 repeats).
 _PLAIN_NUMBERS = re.compile(r"[0-9.eE+\- \t\r\n]*\Z")
 
 
