@@ -293,9 +293,9 @@ def test_the_larger_cell_note_without_a_group_estimate() -> None:
     from pyolcaoml.olcao import read_run
 
     run = read_run(SIC / "test_runs_stop53" / "defect" / "sic32_vacC_r0.05_seed14045")
-    lines = predict_note(run.structure, 1, grouped=False)
+    lines = predict_note(run.structure, 1, group=None)
     assert lines and "cells with other defects" in lines[0]
-    assert predict_note(run.structure, 1, grouped=True) == []
+    assert predict_note(run.structure, 1, group="large_cell") == []
 
 
 def test_no_larger_cell_note_for_a_16_atom_cell(tmp_path, capsys) -> None:

@@ -306,8 +306,10 @@ def run(args: argparse.Namespace) -> int:
     if is_bundled(pred.model, "sic"):
         from pyolcaoml.model.sic_vacancy import predict_note
 
-        grouped = estimate is not None and estimate.group is not None
-        for line in predict_note(structure, args.threads, grouped):
+        group = (
+            None if estimate is None or estimate.group is None else estimate.group.name
+        )
+        for line in predict_note(structure, args.threads, group):
             print(line)
     return 0
 

@@ -120,22 +120,26 @@ def has_si_vacancy(structure: Any, n_threads: int | None = None) -> bool:
 
 
 def predict_note(
-    structure: Any, n_threads: int | None = None, grouped: bool = False
+    structure: Any, n_threads: int | None = None, group: str | None = None
 ) -> list[str]:
     """Lines for ``olcaoml predict`` with the bundled ``sic`` model: what
     OLCAO took on fresh cells like it where the estimate misses, for a
     structure that looks like it holds a Si vacancy, or one without that is
     larger than the reference cells (:data:`REFERENCE_MAX_ATOMS`); else
-    empty.  ``grouped``: the estimate printed above already came from the
-    structure's own group of cells (:data:`SI_VACANCY_GROUP`: only the
-    two-level start is named; :data:`LARGE_CELL_GROUP`: no note)."""
+    empty.  ``group``: the name of the group of reference cells the
+    estimate printed above came from (None: the general cells): for
+    :data:`SI_VACANCY_GROUP` only the two-level start is named, for any
+    other group (:data:`LARGE_CELL_GROUP`) there is no note, and the
+    geometry is not looked at again."""
     from pyolcaoml.structure import Structure
 
+    if group is not None and group != SI_VACANCY_GROUP.name:
+        return []
+    grouped = group is not None
     s = Structure.coerce(structure)
     c3 = three_fold_carbons(s, n_threads)
     if not SI_VACANCY_GROUP.matched_by(s, c3):
-        # a grouped estimate already came from the larger cells' own group
-        return [] if grouped else _larger_cell_note(len(s.symbols))
+        return _larger_cell_note(len(s.symbols))
     v = MEASURED["si_vacancy"]
     p0, p1 = v["predict_iterations"]
     q0, q1 = v["paired_predict_iterations"]
